@@ -1,0 +1,77 @@
+"""Domain vocabulary for screening mammography (RSNA layout).
+
+Every string that names an RSNA column, a view, a laterality or a DICOM transfer
+syntax lives here, so the rest of the package never scatters literals around.
+"""
+
+from __future__ import annotations
+
+#: Columns of the RSNA ``train.csv`` in their original order.
+RSNA_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "patient_id",
+    "image_id",
+    "laterality",
+    "view",
+    "age",
+    "cancer",
+    "biopsy",
+    "invasive",
+    "BIRADS",
+    "implant",
+    "density",
+    "machine_id",
+    "difficult_negative_case",
+)
+
+#: Columns of ``boxes.csv`` (lesion boxes of the synthetic set, stored-pixel coordinates).
+BOX_COLUMNS: tuple[str, ...] = ("image_id", "x_min", "y_min", "x_max", "y_max", "label")
+
+LATERALITIES: tuple[str, ...] = ("L", "R")
+STANDARD_VIEWS: tuple[str, ...] = ("CC", "MLO")
+#: Rare extra views seen in RSNA (AT: axillary tail, ML/LM: lateral views, LMO).
+EXTRA_VIEWS: tuple[str, ...] = ("AT", "ML", "LM", "LMO")
+DENSITIES: tuple[str, ...] = ("A", "B", "C", "D")
+LESION_TYPES: tuple[str, ...] = ("mass", "spiculated_mass", "calcification_cluster")
+
+#: A breast is the unit RSNA scores: one prediction per (patient, laterality).
+BREAST_KEYS: tuple[str, ...] = ("patient_id", "laterality")
+
+# DICOM vocabulary -----------------------------------------------------------------
+DIGITAL_MAMMOGRAPHY_PRESENTATION_SOP = "1.2.840.10008.5.1.4.1.1.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
+JPEG2000_LOSSLESS = "1.2.840.10008.1.2.4.90"
+TRANSFER_SYNTAX_NAMES: dict[str, str] = {
+    EXPLICIT_VR_LITTLE_ENDIAN: "uncompressed",
+    "1.2.840.10008.1.2": "uncompressed (implicit)",
+    JPEG_LOSSLESS_SV1: "JPEG lossless",
+    "1.2.840.10008.1.2.4.57": "JPEG lossless (process 14)",
+    JPEG2000_LOSSLESS: "JPEG 2000 lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.5": "RLE lossless",
+}
+MONOCHROME1 = "MONOCHROME1"
+MONOCHROME2 = "MONOCHROME2"
+
+#: DICOM keywords that identify a person; never logged, returned or tracked.
+PHI_KEYWORDS: frozenset[str] = frozenset(
+    {
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "OtherPatientIDs",
+        "OtherPatientNames",
+        "ReferringPhysicianName",
+        "InstitutionName",
+        "InstitutionAddress",
+        "AccessionNumber",
+        "OperatorsName",
+        "PerformingPhysicianName",
+    }
+)
+
+#: Kaggle input folder of the competition data.
+KAGGLE_RSNA_DIR = "/kaggle/input/rsna-breast-cancer-detection"

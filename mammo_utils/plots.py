@@ -1,0 +1,93 @@
+"""Figures shared by the notebooks (each with a title, labelled axes and units)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import REPO_ROOT
+
+FIGURE_DIR = REPO_ROOT / "reports" / "figures"
+
+
+def save_fig(fig, name: str, folder: str | Path = FIGURE_DIR, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG under ``reports/figures`` (handson-ml style).
+
+    Args:
+        fig: The figure.
+        name: File stem.
+        folder: Output folder.
+        dpi: Resolution.
+
+    Returns:
+        The written path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def plot_rates(tables: dict[str, pd.DataFrame], overall: float, title: str = "Cancer rate by group"):
+    """Bar charts of cancer rate with 95% CIs, one panel per grouping column.
+
+    Args:
+        tables: ``{column: rate_by(...) frame}``.
+        overall: Overall image-level rate (dashed reference line).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(4 * len(tables), 3.4), squeeze=False)
+    for ax, (name, t) in zip(axes[0], tables.items()):
+        x = np.arange(len(t))
+        err = np.vstack([t["rate"] - t["ci_low"], t["ci_high"] - t["rate"]]) * 100
+        ax.bar(x, t["rate"] * 100, yerr=err, capsize=3, color="tab:red", alpha=0.75)
+        ax.axhline(overall * 100, ls="--", color="k", lw=1, label="overall")
+        ax.set_xticks(x, [str(i) for i in t.index], rotation=45, ha="right")
+        ax.set_xlabel(name)
+        ax.set_ylabel("cancer rate (% of images)")
+        ax.set_title(f"by {name}")
+    axes[0][0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], boxes: Sequence[list] | None = None, ncols: int = 4, title: str = ""):
+    """Show grayscale images in a grid with optional red boxes ``(x0, y0, x1, y1)`` per image.
+
+    Args:
+        images: 2-D arrays in [0, 1].
+        titles: One title per image.
+        boxes: Optional list of boxes per image.
+        ncols: Columns of the grid.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    nrows = max(1, int(np.ceil(len(images) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3.6 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (img, name) in enumerate(zip(images, titles)):
+        ax = axes.flat[i]
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        for b in (boxes[i] if boxes is not None else []):
+            ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="red", lw=1.2))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Rebuild every report end to end: papermill runs notebooks/NN_*.ipynb in order into reports/.
+#
+#   bash run_all.sh                    # install (if needed) + run all notebooks, small profile, embedded data
+#   bash run_all.sh --profile full     # GPU recipe on the real RSNA folder (Kaggle/Colab or MAMMO_DATA)
+#   bash run_all.sh --only 01          # one notebook
+#   bash run_all.sh --tests            # install (if needed) + run the test suite instead
+#   bash run_all.sh --setup            # only create/refresh the virtual environment
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PROFILE="${PROFILE:-small}"
+ONLY=""
+MODE="notebooks"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --profile) PROFILE="$2"; shift 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --tests) MODE="tests"; shift ;;
+    --setup) MODE="setup"; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+VENV="${MAMMO_VENV:-.venv}"
+PY="$VENV/bin/python"
+# --- install into a local virtual environment when missing or when the pins changed -------------
+stamp="$VENV/.mammo-requirements.sha"
+want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$PY" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+  echo "== Setup: installing into $VENV with $("$PYTHON" --version)"
+  [[ -x "$PY" ]] || "$PYTHON" -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -r requirements.txt -e .
+  echo "$want" > "$stamp"
+fi
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  # notebook sources are committed without outputs; nbdime gives readable notebook diffs
+  "$VENV/bin/nbstripout" --install --attributes .gitattributes >/dev/null 2>&1 || true
+  "$VENV/bin/nbdime" config-git --enable >/dev/null 2>&1 || true
+fi
+[[ "$MODE" == "setup" ]] && { echo "== Setup done: $VENV"; exit 0; }
+
+if [[ "$MODE" == "tests" ]]; then
+  echo "== Tests"
+  exec "$PY" -m pytest -q tests "${PYTEST_ARGS[@]:-}"
+fi
+
+# --- notebooks -------------------------------------------------------------------------------------
+mkdir -p reports
+export TF_CPP_MIN_LOG_LEVEL=2 PYTHONWARNINGS=ignore
+mapfile -t notebooks < <(ls notebooks/[0-9][0-9]_*.ipynb | sort)
+[[ -n "$ONLY" ]] && mapfile -t notebooks < <(printf '%s\n' "${notebooks[@]}" | grep "/${ONLY}")
+[[ ${#notebooks[@]} -gt 0 ]] || { echo "run_all.sh: no notebook matches '${ONLY}'" >&2; exit 2; }
+total=${#notebooks[@]}; i=0; start_all=$SECONDS
+for nb in "${notebooks[@]}"; do
+  i=$((i + 1)); name="$(basename "$nb" .ipynb)"; start=$SECONDS
+  echo "== [$i/$total] $name (profile=$PROFILE)"
+  if ! "$PY" -m papermill "$nb" "reports/$name.ipynb" -p profile "$PROFILE" --cwd notebooks \
+        --kernel python3 --progress-bar --log-level WARNING; then
+    echo "!! FAILED: $name — the executed notebook with the error is reports/$name.ipynb" >&2
+    exit 1
+  fi
+  "$PY" -m jupyter nbconvert --to html --log-level WARN "reports/$name.ipynb" --output-dir reports >/dev/null
+  echo "   done in $((SECONDS - start)) s -> reports/$name.html"
+done
+echo "== All $total notebook(s) rendered into reports/ in $((SECONDS - start_all)) s"

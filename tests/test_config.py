@@ -1,0 +1,70 @@
+"""Configuration: data-root resolution order, profiles and validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from mammo_utils import config as config_mod
+from mammo_utils.config import ConfigError, get_config, parse_size, resolve_data_root
+
+
+def _fake_root(path):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "train.csv").write_text("patient_id,image_id,laterality,view,cancer\n")
+    return path
+
+
+def test_resolution_order(tmp_path, monkeypatch):
+    explicit, env, kaggle, colab = (_fake_root(tmp_path / n) for n in ("explicit", "env", "kaggle", "colab"))
+    monkeypatch.setattr(config_mod, "KAGGLE_RSNA_DIR", str(kaggle))
+    monkeypatch.setenv("MAMMO_COLAB_DATA", str(colab))
+    monkeypatch.setenv("MAMMO_DATA", str(env))
+    assert resolve_data_root(explicit) == explicit
+    assert resolve_data_root() == env
+    monkeypatch.delenv("MAMMO_DATA")
+    assert resolve_data_root() == kaggle
+    monkeypatch.setattr(config_mod, "KAGGLE_RSNA_DIR", str(tmp_path / "absent"))
+    assert resolve_data_root() == colab
+    monkeypatch.setenv("MAMMO_COLAB_DATA", str(tmp_path / "absent"))
+    assert resolve_data_root(generate=False) == config_mod.Config().data_root
+
+
+def test_explicit_root_without_train_csv_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MAMMO_DATA", raising=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="has no train.csv"):
+        resolve_data_root(tmp_path / "empty")
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_data_root(tmp_path / "missing")
+    monkeypatch.setenv("MAMMO_DATA", str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="MAMMO_DATA"):
+        resolve_data_root()
+
+
+def test_profiles_and_overrides(synth_root):
+    small = get_config("small", synth_root)
+    full = get_config("full", synth_root)
+    assert small.data_root == synth_root and small.image_size == (256, 128)
+    assert full.image_size == (1024, 512) and full.weights == "imagenet"
+    cfg = small.replace(image_size="512x256", epochs=1)
+    assert cfg.image_size == (512, 256) and cfg.epochs == 1
+    assert str(cfg.cache_dir).endswith("256x128_16bit")
+    assert cfg.to_dict()["data_root"] == str(synth_root)
+
+
+@pytest.mark.parametrize(
+    "overrides, word",
+    [({"batch_size": 0}, "batch_size"), ({"test_size": 1.5}, "test_size"), ({"loss": "mse"}, "loss"),
+     ({"pos_ratio": 2.0}, "pos_ratio"), ({"not_a_field": 1}, "unknown config field"), ({"image_size": "big"}, "image_size")],
+)
+def test_invalid_values_name_the_parameter(synth_root, overrides, word):
+    with pytest.raises(ConfigError, match=word):
+        get_config("small", synth_root, **overrides)
+
+
+def test_unknown_profile_and_sizes(synth_root):
+    with pytest.raises(ConfigError, match="unknown profile"):
+        get_config("huge", synth_root)
+    assert parse_size("1024x512") == (1024, 512) and parse_size(256) == (256, 256)
+    with pytest.raises(ConfigError):
+        parse_size("0x5")
