@@ -108,8 +108,9 @@ class Config:
     @property
     def cache_dir(self) -> Path:
         """Folder of the preprocessed cache, keyed by its settings."""
-        h, w = self.cache_size
-        return self.work_dir / "cache" / f"{self.data_root.name}_{h}x{w}_{self.cache_bits}bit"
+        from .preprocess import cache_dir_for
+
+        return cache_dir_for(self.work_dir / "cache", self.data_root, self.cache_size, self.cache_bits)
 
     @property
     def splits_path(self) -> Path:

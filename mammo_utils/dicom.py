@@ -126,7 +126,18 @@ def _decode_j2k_reduced(ds, path: Path, level: int) -> np.ndarray:
         im.reduce = level
         im.load()
         arr = np.asarray(im)
+    precision = j2k_precision(frame)
+    if arr.dtype == np.uint16 and precision is not None and precision < 16:
+        arr = arr >> (16 - precision)  # Pillow scales lower-precision codestreams up to 16 bits
     return arr
+
+
+def j2k_precision(codestream: bytes) -> int | None:
+    """Bit precision of the first component, read from the JPEG 2000 SIZ marker (None if absent)."""
+    at = codestream.find(b"\xff\x51")
+    if at < 0 or len(codestream) <= at + 40:
+        return None
+    return (codestream[at + 40] & 0x7F) + 1
 
 
 def _decode(ds, path: Path, max_size: int | None) -> np.ndarray:

@@ -48,7 +48,7 @@ def test_profiles_and_overrides(synth_root):
     assert full.image_size == (1024, 512) and full.weights == "imagenet"
     cfg = small.replace(image_size="512x256", epochs=1)
     assert cfg.image_size == (512, 256) and cfg.epochs == 1
-    assert str(cfg.cache_dir).endswith("256x128_16bit")
+    assert cfg.cache_dir.name == f"{synth_root.name}_256x128_16bit_v1"
     assert cfg.to_dict()["data_root"] == str(synth_root)
 
 
