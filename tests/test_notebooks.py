@@ -21,7 +21,7 @@ def test_notebook_sources_are_stripped_and_parameterised():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["01_eda"])
+@pytest.mark.parametrize("name", ["01_eda", "02_preprocessing"])
 def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     import papermill as pm
 
