@@ -30,3 +30,13 @@ def real_rsna() -> Path:
     if not (REAL_RSNA / "train_images").is_dir():
         pytest.skip(f"real RSNA sample not found at {REAL_RSNA} (see shared/real-rsna/README.md)")
     return REAL_RSNA
+
+
+@pytest.fixture(scope="session")
+def synth_cache(synth_root, tmp_path_factory):
+    """The synthetic set cached at 128x64, 16-bit: (cache folder, train frame)."""
+    from mammo_utils.data import load_train
+    from mammo_utils.preprocess import preprocess_dataset
+
+    cache, _ = preprocess_dataset(synth_root, tmp_path_factory.mktemp("cache"), (128, 64), 16, workers=2, progress=False)
+    return cache, load_train(synth_root)

@@ -1,0 +1,224 @@
+"""tf.data input pipeline from the PNG cache, class weights, losses and the per-breast view.
+
+The pipeline reads ``<cache>/<patient_id>/<image_id>.png`` (8- or 16-bit) with
+``tf.io.decode_png(dtype=uint16)``, scales to [0, 1] float32 ``(H, W, 1)``, resizes when
+``image_size`` differs from the cache, and batches with parallel map and AUTOTUNE prefetch.
+Channel replication and ImageNet normalisation happen inside the models, augmentation
+too (see :mod:`mammo_utils.augment`), so the pipeline stays cheap.
+
+Training with ``pos_ratio`` draws positives and negatives from two repeated streams
+(``tf.data.Dataset.sample_from_datasets``) so each batch holds about that share of positives;
+such a dataset is infinite and is used with ``steps_per_epoch``. Evaluation datasets are
+always finite and on the natural distribution.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import constants as C
+
+
+def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
+    """Attach ``png`` paths and keep the rows whose cached image exists (manifest status ``ok``).
+
+    Args:
+        df: Image frame with ``patient_id``, ``image_id``, ``cancer``.
+        cache_dir: Cache folder made by :func:`mammo_utils.preprocess.preprocess_dataset`.
+
+    Returns:
+        The filtered frame with a ``png`` column.
+
+    Raises:
+        FileNotFoundError: If the cache folder has no manifest.
+    """
+    cache_dir = Path(cache_dir)
+    manifest = cache_dir / "manifest.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: no cache manifest; build it with python -m mammo_utils.preprocess")
+    ok = pd.read_csv(manifest, usecols=["image_id", "status"])
+    ok_ids = set(ok.image_id[ok.status == "ok"])
+    out = df[df.image_id.isin(ok_ids)].copy()
+    out["png"] = [str(cache_dir / str(p) / f"{i}.png") for p, i in zip(out.patient_id, out.image_id)]
+    return out
+
+
+def class_weights(labels) -> dict[int, float]:
+    """Balanced class weights ``n / (2 * n_c)`` (sklearn's "balanced").
+
+    Args:
+        labels: 0/1 labels.
+
+    Returns:
+        ``{0: w0, 1: w1}``.
+    """
+    labels = np.asarray(labels).astype(int)
+    n, pos = len(labels), int(labels.sum())
+    if pos == 0 or pos == n:
+        return {0: 1.0, 1: 1.0}
+    return {0: n / (2.0 * (n - pos)), 1: n / (2.0 * pos)}
+
+
+def make_loss(kind: str = "bce", alpha: float = 0.75, gamma: float = 2.0):
+    """Training loss: binary cross-entropy or class-balanced focal loss.
+
+    Args:
+        kind: ``bce`` or ``focal``.
+        alpha: Focal weight of the positive class.
+        gamma: Focal focusing parameter.
+
+    Returns:
+        A Keras loss.
+    """
+    import keras
+
+    if kind == "bce":
+        return keras.losses.BinaryCrossentropy()
+    if kind == "focal":
+        return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=alpha, gamma=gamma)
+    raise ValueError(f"loss must be 'bce' or 'focal', got {kind!r}")
+
+
+def _decoder(image_size: tuple[int, int]):
+    import tensorflow as tf
+
+    def decode(path):
+        img = tf.io.decode_png(tf.io.read_file(path), channels=1, dtype=tf.uint16)
+        img = tf.cast(img, tf.float32) / 65535.0
+        if image_size is not None:
+            img = tf.image.resize(img, image_size, method="area", antialias=True)
+            img = tf.ensure_shape(img, (*image_size, 1))
+        return img
+
+    return decode
+
+
+def make_dataset(
+    df: pd.DataFrame,
+    cache_dir: str | Path,
+    batch_size: int = 16,
+    image_size: tuple[int, int] | None = None,
+    training: bool = False,
+    pos_ratio: float | None = None,
+    sample_weights: dict[int, float] | None = None,
+    split: str | None = None,
+    seed: int = 0,
+    cache_in_memory: bool = False,
+    augment=None,
+    shuffle_buffer: int = 2048,
+):
+    """Build a ``tf.data.Dataset`` of ``(image, label[, weight])`` batches from the cache.
+
+    Args:
+        df: Image frame (``patient_id``, ``image_id``, ``cancer``; ``split`` when ``split`` is given).
+        cache_dir: Cache folder.
+        batch_size: Batch size.
+        image_size: (H, W) fed to the model; None keeps the cache size.
+        training: Shuffle (and balance when ``pos_ratio`` is set); evaluation keeps the file order.
+        pos_ratio: Share of positives per training batch; None = natural distribution.
+        sample_weights: ``{0: w0, 1: w1}`` to yield per-example weights (e.g. :func:`class_weights`).
+        split: Keep only rows whose ``split`` column equals this value.
+        seed: Shuffle / sampling seed.
+        cache_in_memory: Cache decoded images in RAM (small datasets).
+        augment: Optional callable applied to batches in tf.data (``augment(x, training=True)``).
+        shuffle_buffer: Shuffle buffer size.
+
+    Returns:
+        The dataset (infinite when training with ``pos_ratio``, else finite).
+
+    Raises:
+        ValueError: Empty selection, or ``pos_ratio`` outside (0, 1) or without both classes.
+    """
+    import tensorflow as tf
+
+    if split is not None:
+        df = df[df["split"] == split]
+    rows = cache_paths(df, cache_dir)
+    if rows.empty:
+        raise ValueError(f"no cached images for this selection (split={split!r}) in {cache_dir}")
+    decode = _decoder(tuple(image_size) if image_size else None)
+    auto = tf.data.AUTOTUNE
+
+    def stream(frame: pd.DataFrame, repeat: bool):
+        labels = frame.cancer.to_numpy(np.float32)
+        ds = tf.data.Dataset.from_tensor_slices((frame.png.to_numpy(), labels))
+        if training:
+            ds = ds.shuffle(min(len(frame), shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda p, y: (decode(p), y), num_parallel_calls=auto, deterministic=not training)
+        if cache_in_memory:
+            ds = ds.cache()
+        return ds.repeat() if repeat else ds
+
+    if training and pos_ratio is not None:
+        if not 0.0 < pos_ratio < 1.0:
+            raise ValueError(f"pos_ratio must be in (0, 1), got {pos_ratio}")
+        pos, neg = rows[rows.cancer == 1], rows[rows.cancer == 0]
+        if pos.empty or neg.empty:
+            raise ValueError("balanced sampling needs both positive and negative images")
+        ds = tf.data.Dataset.sample_from_datasets(
+            [stream(pos, True), stream(neg, True)], weights=[pos_ratio, 1.0 - pos_ratio], seed=seed
+        )
+    else:
+        ds = stream(rows, False)
+    if sample_weights is not None:
+        w = tf.constant([sample_weights[0], sample_weights[1]], tf.float32)
+        ds = ds.map(lambda x, y: (x, y, tf.gather(w, tf.cast(y, tf.int32))), num_parallel_calls=auto)
+    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=auto)
+    if augment is not None:
+        ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest), num_parallel_calls=auto)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = not training
+    return ds.with_options(options).prefetch(auto)
+
+
+def steps_per_epoch(n_images: int, batch_size: int) -> int:
+    """Batches that show each training image about once per epoch (for infinite balanced datasets)."""
+    return max(1, int(np.ceil(n_images / batch_size)))
+
+
+def throughput(ds, n_batches: int = 20, warmup: int = 2) -> float:
+    """Images per second a dataset delivers (after ``warmup`` batches).
+
+    Args:
+        ds: Batched dataset yielding ``(images, ...)``.
+        n_batches: Batches timed.
+        warmup: Batches skipped before timing.
+
+    Returns:
+        Images per second.
+    """
+    it = iter(ds)
+    for _ in range(warmup):
+        next(it)
+    start, n = time.perf_counter(), 0
+    for _ in range(n_batches):
+        batch = next(it)
+        n += int(batch[0].shape[0])
+    return n / (time.perf_counter() - start)
+
+
+def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.DataFrame:
+    """Aggregate image predictions per breast (patient_id, laterality), as RSNA scored them.
+
+    Args:
+        df: Image frame aligned with ``predictions`` (``patient_id``, ``laterality``, ``cancer``).
+        predictions: One probability per row of ``df``.
+        agg: ``mean`` or ``max``.
+
+    Returns:
+        One row per breast: ``patient_id, laterality, prediction_id, cancer, prediction, n_images``.
+    """
+    if agg not in ("mean", "max"):
+        raise ValueError(f"agg must be 'mean' or 'max', got {agg!r}")
+    frame = df[list(C.BREAST_KEYS) + ["cancer"]].copy()
+    frame["prediction"] = np.asarray(predictions, float).reshape(-1)
+    out = frame.groupby(list(C.BREAST_KEYS), as_index=False).agg(
+        cancer=("cancer", "max"), prediction=("prediction", agg), n_images=("prediction", "size")
+    )
+    out.insert(0, "prediction_id", out.patient_id.astype(str) + "_" + out.laterality.astype(str))
+    return out
