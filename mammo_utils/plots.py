@@ -13,7 +13,7 @@ from .config import REPO_ROOT
 FIGURE_DIR = REPO_ROOT / "reports" / "figures"
 
 
-def save_fig(fig, name: str, folder: str | Path = FIGURE_DIR, dpi: int = 110) -> Path:
+def save_fig(fig, name: str, folder: str | Path = FIGURE_DIR, dpi: int = 110) -> None:
     """Save a matplotlib figure as PNG under ``reports/figures`` (handson-ml style).
 
     Args:
@@ -23,13 +23,11 @@ def save_fig(fig, name: str, folder: str | Path = FIGURE_DIR, dpi: int = 110) ->
         dpi: Resolution.
 
     Returns:
-        The written path.
+        None (so a notebook cell ending with it shows the figure only); the file is ``folder/name.png``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
+    fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")
 
 
 def plot_rates(tables: dict[str, pd.DataFrame], overall: float, title: str = "Cancer rate by group"):

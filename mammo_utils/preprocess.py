@@ -204,7 +204,12 @@ def preprocess_dataset(
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    # rows resumed from manifest.partial.csv are strings: give every column its type back
+    numeric = ["image_id", "patient_id", "orig_rows", "orig_cols", "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale"]
+    manifest[numeric] = manifest[numeric].apply(pd.to_numeric, errors="coerce")
     manifest["image_id"] = manifest["image_id"].astype("int64")
+    manifest["flipped"] = manifest["flipped"].astype(str).str.lower().eq("true")
+    manifest["error"] = manifest["error"].fillna("").astype(str)
     manifest = manifest.drop_duplicates("image_id", keep="last").sort_values("image_id").reset_index(drop=True)
     tmp = cache / ".manifest.csv.tmp"
     manifest.to_csv(tmp, index=False)

@@ -21,7 +21,7 @@ def test_notebook_sources_are_stripped_and_parameterised():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["01_eda", "02_preprocessing"])
+@pytest.mark.parametrize("name", ["01_eda", "02_preprocessing", "03_splits_augmentation"])
 def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     import papermill as pm
 

@@ -67,3 +67,6 @@ def test_killed_run_resumes_to_the_same_cache(synth_root, tmp_path):
     cols = ["image_id", "status", "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "flipped"]
     assert resumed[cols].equals(ref[cols].astype(resumed[cols].dtypes.to_dict()))
     assert not list(run_cache.rglob("*.tmp"))
+    # a third run resumes everything from the partial manifest and still returns typed columns
+    _, again = preprocess_dataset(synth_root, tmp_path / "run", size=(256, 128), bits=8, workers=1, progress=False)
+    assert (again.crop_x_max - again.crop_x_min > 0).all() and again.flipped.dtype == bool
