@@ -1,0 +1,140 @@
+"""Evaluation metrics as RSNA scored them, plus the usual screening metrics.
+
+- :func:`pfbeta`: probabilistic F-beta on probabilities (RSNA's score, per breast).
+- :func:`binary_report`: accuracy, precision, recall, F1, specificity at a threshold; ROC-AUC, PR-AUC.
+- :func:`best_threshold`: threshold maximising F1 or pF1 of binarised predictions, chosen on validation
+  and then frozen for test.
+- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def pfbeta(labels, predictions, beta: float = 1.0) -> float:
+    """Probabilistic F-beta (RSNA 2023): counts are sums of probabilities.
+
+    ``ctp = sum(p * y)``, ``cfp = sum(p * (1 - y))``, precision = ctp / (ctp + cfp),
+    recall = ctp / sum(y); returns 0 when undefined.
+
+    Args:
+        labels: 0/1 labels.
+        predictions: Probabilities in [0, 1].
+        beta: Weight of recall.
+
+    Returns:
+        The score in [0, 1].
+
+    Example:
+        >>> round(pfbeta([1, 0, 1], [0.9, 0.2, 0.6]), 4)
+        0.8108
+    """
+    y = np.asarray(labels, float).reshape(-1)
+    p = np.clip(np.asarray(predictions, float).reshape(-1), 0.0, 1.0)
+    if y.shape != p.shape:
+        raise ValueError(f"labels and predictions differ in length: {y.shape} vs {p.shape}")
+    ctp, cfp, pos = float((p * y).sum()), float((p * (1 - y)).sum()), float(y.sum())
+    if pos == 0 or ctp + cfp == 0:
+        return 0.0
+    precision, recall = ctp / (ctp + cfp), ctp / pos
+    if precision + recall == 0:
+        return 0.0
+    b2 = beta * beta
+    return float((1 + b2) * precision * recall / (b2 * precision + recall))
+
+
+def binary_report(labels, scores, threshold: float = 0.5) -> dict[str, float]:
+    """Threshold and ranking metrics of one set of predictions.
+
+    Args:
+        labels: 0/1 labels.
+        scores: Probabilities.
+        threshold: Positive when ``score >= threshold``.
+
+    Returns:
+        Dict with accuracy, precision, recall (sensitivity), specificity, f1, pf1, roc_auc, pr_auc,
+        and the confusion counts tn, fp, fn, tp.
+    """
+    from sklearn import metrics as skm
+
+    y = np.asarray(labels).astype(int).reshape(-1)
+    s = np.asarray(scores, float).reshape(-1)
+    pred = (s >= threshold).astype(int)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    both = len(np.unique(y)) == 2
+    return {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "specificity": float(tn / (tn + fp)) if tn + fp else 0.0,
+        "f1": float(skm.f1_score(y, pred, zero_division=0)),
+        "pf1": pfbeta(y, s),
+        "roc_auc": float(skm.roc_auc_score(y, s)) if both else float("nan"),
+        "pr_auc": float(skm.average_precision_score(y, s)) if both else float("nan"),
+        "threshold": float(threshold),
+        "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
+    }
+
+
+def best_threshold(labels, scores, metric: str = "f1") -> float:
+    """Threshold that maximises F1 (or pF1 of the binarised scores) on these (validation) predictions.
+
+    Args:
+        labels: 0/1 labels.
+        scores: Probabilities.
+        metric: ``f1`` or ``pf1``.
+
+    Returns:
+        The threshold (freeze it before looking at test data).
+    """
+    y = np.asarray(labels).astype(int).reshape(-1)
+    s = np.asarray(scores, float).reshape(-1)
+    candidates = np.unique(np.concatenate([s, [0.5]]))
+    def score(t: float) -> float:
+        pred = (s >= t).astype(float)
+        if metric == "pf1":
+            return pfbeta(y, pred)
+        tp, fp, fn = (pred * y).sum(), (pred * (1 - y)).sum(), ((1 - pred) * y).sum()
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    if metric not in ("f1", "pf1"):
+        raise ValueError(f"metric must be 'f1' or 'pf1', got {metric!r}")
+    return float(max(candidates, key=score))
+
+
+def sensitivity_at_specificity(labels, scores, specificity: float = 0.9) -> float:
+    """Highest sensitivity among ROC points whose specificity is at least ``specificity``."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(labels).astype(int), np.asarray(scores, float))
+    ok = fpr <= 1.0 - specificity + 1e-12
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def bootstrap_ci(labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of ``metric(labels, scores)``.
+
+    Args:
+        labels: 0/1 labels.
+        scores: Probabilities.
+        metric: Callable ``(labels, scores) -> float``.
+        n: Bootstrap resamples (resamples with a single class are skipped).
+        seed: Random seed.
+        alpha: 0.05 for a 95% interval.
+
+    Returns:
+        ``(low, high)``.
+    """
+    y = np.asarray(labels).astype(int)
+    s = np.asarray(scores, float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            values.append(metric(y[idx], s[idx]))
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
