@@ -13,19 +13,26 @@ from .config import REPO_ROOT
 FIGURE_DIR = REPO_ROOT / "reports" / "figures"
 
 
-def save_fig(fig, name: str, folder: str | Path = FIGURE_DIR, dpi: int = 110) -> None:
+def figure_dir() -> Path:
+    """Where figures go: ``MAMMO_FIGURES`` when set (tests use a temporary folder), else ``reports/figures``."""
+    import os
+
+    return Path(os.environ.get("MAMMO_FIGURES", FIGURE_DIR))
+
+
+def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> None:
     """Save a matplotlib figure as PNG under ``reports/figures`` (handson-ml style).
 
     Args:
         fig: The figure.
         name: File stem.
-        folder: Output folder.
+        folder: Output folder (default: :func:`figure_dir`).
         dpi: Resolution.
 
     Returns:
         None (so a notebook cell ending with it shows the figure only); the file is ``folder/name.png``.
     """
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else figure_dir()
     folder.mkdir(parents=True, exist_ok=True)
     fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")
 

@@ -26,6 +26,7 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     import papermill as pm
 
     monkeypatch.setenv("MAMMO_WORK", str(tmp_path / "work"))
+    monkeypatch.setenv("MAMMO_FIGURES", str(tmp_path / "figures"))  # never overwrite the rendered reports
     out = tmp_path / f"{name}.ipynb"
     pm.execute_notebook(
         str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters={"data_root": str(synth_root)},
@@ -34,3 +35,4 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    assert list((tmp_path / "figures").glob("*.png")), "the notebook saved no figure"
