@@ -102,10 +102,10 @@ def process_one(task: tuple) -> dict:
     try:
         header = read_header(src)
         image = read_dicom(src, max_size=2 * max(size))
+        mask = breast_mask(image)  # computed once: used by the crop and for the flip flag
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            crop, (x0, y0, x1, y1) = crop_breast(image)
-        mask = breast_mask(image)
+            crop, (x0, y0, x1, y1) = crop_breast(image, mask=mask)
         flipped = bool(mask is not None and chest_wall_on_right(mask))
         out, scale = fit_and_pad(crop, size)
         write_atomic(Path(dst), to_png_bytes(out, bits))

@@ -54,12 +54,13 @@ def chest_wall_on_right(mask: np.ndarray) -> bool:
     return bool(mask[:, cols // 2 :].sum() > mask[:, : cols // 2].sum())
 
 
-def crop_breast(image: np.ndarray, flip: bool = True) -> tuple[np.ndarray, Box]:
+def crop_breast(image: np.ndarray, flip: bool = True, mask: np.ndarray | None = None) -> tuple[np.ndarray, Box]:
     """Crop the breast and orient the chest wall to the left.
 
     Args:
         image: 2-D float image in [0, 1] (bright = tissue).
         flip: Mirror crops whose chest wall is on the right (default True).
+        mask: A breast mask already computed with :func:`breast_mask` (computed here when None).
 
     Returns:
         ``(crop, box)``: the crop (never empty; mirrored when needed) and its half-open box
@@ -72,7 +73,8 @@ def crop_breast(image: np.ndarray, flip: bool = True) -> tuple[np.ndarray, Box]:
     image = np.asarray(image)
     if image.ndim != 2 or image.size == 0:
         raise ValueError(f"crop_breast expects a non-empty 2-D image, got shape {image.shape}")
-    mask = breast_mask(image)
+    if mask is None:
+        mask = breast_mask(image)
     rows, cols = image.shape
     if mask is None:
         warnings.warn("crop_breast: no breast found; returning the whole image", RuntimeWarning, stacklevel=2)
