@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .constants import KAGGLE_RSNA_DIR
+from .constants import KAGGLE_RSNA_DIR, MODEL_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,15 @@ class Config:
         cache_size: (height, width) of the preprocessed PNG cache.
         cache_bits: 8 or 16 bits per cached pixel.
         batch_size: Training batch size.
-        epochs: Epochs of the frozen-backbone stage (or the only stage).
+        epochs: Epochs of the frozen-backbone stage (the baseline CNN trains ``epochs + finetune_epochs``).
         finetune_epochs: Epochs after unfreezing the backbone.
         learning_rate: Peak learning rate of the head stage.
         finetune_lr: Peak learning rate once the backbone is unfrozen.
         backbone: ``baseline`` or a ``keras.applications`` name (e.g. ``efficientnetb0``).
         weights: ``imagenet`` or ``None`` for random initialisation.
+        pooling: Global pooling of the head: ``avg``, ``max`` or ``gem``.
+        dropout: Dropout before the sigmoid head.
+        lr_schedule: ``cosine`` (linear warm-up then cosine decay) or ``plateau`` (halve on a flat monitor).
         n_folds: Cross-validation folds.
         test_size: Fraction of patients held out for the test set.
         fold: Validation fold of this run.
@@ -72,8 +75,10 @@ class Config:
         seed: Global random seed.
         mlflow_uri: Tracking URI (``MLFLOW_TRACKING_URI`` wins when set).
         experiment: MLflow experiment name.
-        early_stopping_patience: Epochs without validation improvement before stopping.
+        early_stopping_patience: Epochs without validation improvement before stopping (counted from
+            the third epoch of a stage: the first epochs of a from-scratch model are noise).
         monitor: Validation metric that selects checkpoints (``val_auc`` or ``val_pf1``).
+        registered_model: MLflow registry name; the best run holds its ``champion`` alias.
     """
 
     profile: str = "small"
@@ -83,12 +88,15 @@ class Config:
     cache_size: tuple[int, int] = (256, 128)
     cache_bits: int = 16
     batch_size: int = 16
-    epochs: int = 3
-    finetune_epochs: int = 1
+    epochs: int = 8
+    finetune_epochs: int = 2
     learning_rate: float = 1e-3
     finetune_lr: float = 1e-4
     backbone: str = "baseline"
     weights: str | None = None
+    pooling: str = "max"
+    dropout: float = 0.3
+    lr_schedule: str = "cosine"
     n_folds: int = 5
     test_size: float = 0.15
     fold: int = 0
@@ -102,8 +110,9 @@ class Config:
     seed: int = 0
     mlflow_uri: str = ""
     experiment: str = "mammo"
-    early_stopping_patience: int = 3
+    early_stopping_patience: int = 4
     monitor: str = "val_auc"
+    registered_model: str = "mammo-cancer-classifier"
 
     @property
     def cache_dir(self) -> Path:
@@ -230,6 +239,11 @@ def _validated(cfg: Config) -> Config:
         (0.0 <= cfg.synthetic_prevalence <= 1.0, "synthetic_prevalence must be in [0, 1]"),
         (cfg.learning_rate > 0 and cfg.finetune_lr > 0, "learning rates must be > 0"),
         (cfg.monitor in ("val_auc", "val_pf1"), "monitor must be 'val_auc' or 'val_pf1'"),
+        (cfg.backbone in MODEL_NAMES, f"backbone must be one of {MODEL_NAMES}, got {cfg.backbone!r}"),
+        (cfg.pooling in ("avg", "max", "gem"), "pooling must be 'avg', 'max' or 'gem'"),
+        (0.0 <= cfg.dropout < 1.0, "dropout must be in [0, 1)"),
+        (cfg.lr_schedule in ("cosine", "plateau"), "lr_schedule must be 'cosine' or 'plateau'"),
+        (cfg.weights in (None, "imagenet") or Path(str(cfg.weights)).is_file(), "weights must be 'imagenet', None or a file"),
     ]
     for ok, message in checks:
         if not ok:

@@ -75,3 +75,13 @@ PHI_KEYWORDS: frozenset[str] = frozenset(
 
 #: Kaggle input folder of the competition data.
 KAGGLE_RSNA_DIR = "/kaggle/input/rsna-breast-cancer-detection"
+
+#: Classification networks by name: the from-scratch baseline and the ``keras.applications`` backbones
+#: that :mod:`mammo_utils.models` builds.
+MODEL_NAMES = (
+    "baseline",
+    "resnet50",
+    *(f"efficientnetb{i}" for i in range(8)),
+    *(f"efficientnetv2b{i}" for i in range(4)),
+    "inceptionv3",
+)

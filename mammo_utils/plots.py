@@ -96,3 +96,61 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], boxes: Seque
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_history(history: pd.DataFrame, title: str = "Learning curves"):
+    """Training loss and validation AUC / pF1 per epoch, with the fine-tuning start marked.
+
+    Args:
+        history: Frame with ``epoch``, ``loss``, ``val_auc``, ``val_pf1`` and optionally ``stage``.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.6))
+    epoch = history.epoch + 1
+    ax_loss.plot(epoch, history.loss, "o-", label="train loss")
+    ax_loss.set(title="Training loss", xlabel="epoch", ylabel="loss (per image)")
+    for col, label in (("val_auc", "val ROC-AUC (image)"), ("val_pf1", "val pF1 (breast)")):
+        if col in history:
+            ax_val.plot(epoch, history[col], "o-", label=label)
+    ax_val.set(title="Validation", xlabel="epoch", ylabel="score", ylim=(0, 1.02))
+    if "stage" in history and history.stage.nunique() > 1:
+        start = epoch[history.stage == history.stage.iloc[-1]].min() - 0.5
+        for ax in (ax_loss, ax_val):
+            ax.axvline(start, color="grey", ls="--", label="backbone unfrozen")
+    for ax in (ax_loss, ax_val):
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "breasts"):
+    """Confusion matrix as counts and row-normalised rates side by side.
+
+    Args:
+        report: Output of :func:`mammo_utils.metrics.binary_report` (``tn, fp, fn, tp, threshold``).
+        title: Figure title.
+        unit: What is counted (``images`` or ``breasts``).
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    counts = np.array([[report["tn"], report["fp"]], [report["fn"], report["tp"]]], float)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    for ax, values, fmt, name in ((axes[0], counts, "{:.0f}", unit), (axes[1], rates, "{:.1%}", "share of true class")):
+        ax.imshow(values, cmap="Blues", vmin=0)
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", color="black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["pred 0", "pred 1"], yticklabels=["true 0", "true 1"])
+        ax.set(xlabel="predicted class", ylabel="true class", title=name)
+    fig.suptitle(f"{title} (threshold {report['threshold']:.3f})")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,101 @@
+"""Evaluation of a trained classifier on a split, image-level and per breast (as RSNA scored it).
+
+Protocol: the decision threshold is chosen on the validation breasts (maximising F1) and then frozen
+for the test split; ranking metrics (ROC-AUC, PR-AUC, pF1 on probabilities) need no threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import best_threshold, binary_report, sensitivity_at_specificity
+from .pipeline import breast_predictions, cache_paths, make_dataset
+
+
+def predict_frame(model, df: pd.DataFrame, cache_dir: str | Path, image_size, batch_size: int = 32) -> pd.DataFrame:
+    """Predict every cached image of ``df`` (natural order, no augmentation).
+
+    Args:
+        model: A Keras model taking ``(H, W, 1)`` [0, 1] images.
+        df: Image frame (``patient_id``, ``image_id``, ``laterality``, ``cancer``).
+        cache_dir: Preprocessed cache.
+        image_size: (H, W) the model takes.
+        batch_size: Inference batch size.
+
+    Returns:
+        The rows that have a cached image, with a ``prediction`` column.
+    """
+    rows = cache_paths(df, cache_dir)
+    ds = make_dataset(rows, cache_dir, batch_size=batch_size, image_size=image_size, training=False)
+    out = rows.copy()
+    out["prediction"] = np.asarray(model.predict(ds, verbose=0), float).reshape(-1)
+    return out
+
+
+def evaluate_predictions(pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = 0.9) -> dict:
+    """Image- and breast-level metrics of a frame with ``prediction``.
+
+    Args:
+        pred: Output of :func:`predict_frame`.
+        threshold: Decision threshold; None chooses the F1-optimal one on these breasts (validation only).
+        agg: Per-breast aggregation of image scores (``mean`` or ``max``).
+        specificity: Operating point for the reported sensitivity.
+
+    Returns:
+        ``{"threshold", "image": {...}, "breast": {...}}``; the dicts are :func:`binary_report` outputs plus
+        ``sens_at_spec``; ``breast`` also carries ``n`` and ``positives``.
+    """
+    breasts = breast_predictions(pred, pred.prediction, agg=agg)
+    if threshold is None:
+        threshold = choose_threshold(pred, agg)
+    out = {"threshold": float(threshold)}
+    for level, labels, scores in (
+        ("image", pred.cancer, pred.prediction),
+        ("breast", breasts.cancer, breasts.prediction),
+    ):
+        report = binary_report(labels, scores, threshold)
+        both = len(np.unique(labels)) == 2
+        report["sens_at_spec"] = sensitivity_at_specificity(labels, scores, specificity) if both else float("nan")
+        report["n"], report["positives"] = int(len(labels)), int(np.sum(labels))
+        out[level] = report
+    return out
+
+
+def flat_metrics(result: dict, prefix: str) -> dict[str, float]:
+    """``{"val_breast_pf1": …, "val_image_roc_auc": …, "val_threshold": …}`` from :func:`evaluate_predictions`."""
+    flat = {f"{prefix}_threshold": result["threshold"]}
+    for level in ("image", "breast"):
+        flat.update({f"{prefix}_{level}_{k}": v for k, v in result[level].items() if k != "threshold"})
+    return flat
+
+
+def inference_ms(model, image_size, batch_size: int = 8, repeats: int = 3) -> float:
+    """Milliseconds per image of ``model.predict_on_batch`` at ``batch_size`` (after one warm-up call).
+
+    Args:
+        model: Keras model.
+        image_size: (H, W).
+        batch_size: Batch size timed.
+        repeats: Timed calls (the median is used).
+
+    Returns:
+        ms per image.
+    """
+    x = np.random.default_rng(0).random((batch_size, *image_size, 1), dtype=np.float32)
+    model.predict_on_batch(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) / batch_size * 1000)
+
+
+def choose_threshold(val_pred: pd.DataFrame, agg: str = "mean") -> float:
+    """F1-optimal per-breast threshold on validation predictions (freeze it before test)."""
+    breasts = breast_predictions(val_pred, val_pred.prediction, agg=agg)
+    return best_threshold(breasts.cancer, breasts.prediction, metric="f1")

@@ -1,0 +1,374 @@
+"""Classification models: a from-scratch baseline CNN and ImageNet transfer-learning backbones.
+
+Every model takes ``(H, W, 1)`` float images in [0, 1] (what :mod:`mammo_utils.pipeline` yields), runs
+the augmentation layers of :mod:`mammo_utils.augment` first (active only in training), and ends in one
+sigmoid unit kept in float32 so mixed precision stays numerically safe. Transfer models replicate the
+grey channel to RGB and apply their backbone's own ImageNet preprocessing *inside* the graph
+(:class:`ImagenetInput`), so exported models take the same input as the pipeline.
+
+ImageNet weights (``weights="imagenet"``) are looked up in this order: a file in ``MAMMO_WEIGHTS_DIR``
+(Keras' own file name, e.g. ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``, or
+``<backbone>_notop.h5``), the Keras cache (``~/.keras/models``), a download. When all fail the model is
+built with random weights and a :class:`UserWarning` says so; it never crashes.
+
+Example:
+    >>> from mammo_utils.models import build_model
+    >>> model = build_model("efficientnetb0", (256, 128), weights=None)
+    >>> model.output_shape
+    (None, 1)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers, ops
+
+from .augment import build_augmentation
+from .constants import MODEL_NAMES
+
+#: Batch-norm momentum of layers trained from scratch. Keras' 0.99 lets the moving statistics lag the
+#: fast-changing weights of a small dataset by ~100 steps, so inference-mode outputs collapse to a
+#: constant (measured: train-set AUC 0.53 at 0.99 against 0.97 at 0.9 after 3 epochs on the embedded data).
+BN_MOMENTUM = 0.9
+
+#: Name of the backbone sub-model inside every transfer model (used to freeze/unfreeze it).
+BACKBONE_LAYER = "backbone"
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """How to build one ``keras.applications`` backbone.
+
+    Attributes:
+        constructor: Attribute name in ``keras.applications``.
+        mode: ImageNet preprocessing (``caffe``, ``torch``, ``tf`` or ``raw`` = 0..255, model normalises).
+        weights_file: Keras' file name of the no-top ImageNet weights.
+        min_size: Smallest input side the architecture accepts.
+    """
+
+    constructor: str
+    mode: str
+    weights_file: str
+    min_size: int = 32
+
+
+BACKBONES: dict[str, Backbone] = {
+    "resnet50": Backbone("ResNet50", "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    **{
+        f"efficientnetb{i}": Backbone(f"EfficientNetB{i}", "raw", f"efficientnetb{i}_notop.h5")
+        for i in range(8)
+    },
+    **{
+        f"efficientnetv2b{i}": Backbone(f"EfficientNetV2B{i}", "raw", f"efficientnetv2-b{i}_notop.h5")
+        for i in range(4)
+    },
+    "inceptionv3": Backbone(
+        "InceptionV3", "tf", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", min_size=75
+    ),
+}
+
+assert set(MODEL_NAMES) == {"baseline", *BACKBONES}, "constants.MODEL_NAMES and models.BACKBONES disagree"
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="mammo")
+class ImagenetInput(layers.Layer):
+    """Grey [0, 1] image -> 3-channel input in the range and normalisation a backbone was trained with.
+
+    Args:
+        mode: ``caffe`` (0..255 minus the BGR ImageNet mean: ResNet), ``tf`` (-1..1: Inception),
+            ``torch`` (ImageNet mean/std) or ``raw`` (0..255: EfficientNet normalises inside).
+
+    Input ``(batch, H, W, 1)`` -> output ``(batch, H, W, 3)``.
+    """
+
+    MODES = ("caffe", "tf", "torch", "raw")
+
+    def __init__(self, mode: str = "raw", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"ImagenetInput mode must be one of {self.MODES}, got {mode!r}")
+        self.mode = mode
+
+    def call(self, x):
+        x = ops.concatenate([x, x, x], axis=-1)
+        if self.mode == "raw":
+            return x * 255.0
+        if self.mode == "tf":
+            return x * 2.0 - 1.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor((0.485, 0.456, 0.406), dtype=x.dtype)
+            std = ops.convert_to_tensor((0.229, 0.224, 0.225), dtype=x.dtype)
+            return (x - mean) / std
+        return x * 255.0 - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="mammo")
+class GeMPooling(layers.Layer):
+    """Generalised-mean pooling ``(mean(x ** p)) ** (1 / p)`` over H and W with a learnable ``p``.
+
+    ``p = 1`` is average pooling, large ``p`` approaches max pooling; small bright lesions in a large
+    breast are better kept by ``p ~ 3`` than by averaging.
+
+    Args:
+        p: Initial exponent (> 0).
+        eps: Floor applied before the power.
+    """
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if p <= 0:
+            raise ValueError(f"GeM p must be > 0, got {p}")
+        self.p_init, self.eps = float(p), float(eps)
+
+    def build(self, input_shape):
+        self.p = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.p_init), name="p")
+
+    def call(self, x):
+        p = ops.cast(self.p, x.dtype)
+        pooled = ops.mean(ops.power(ops.maximum(x, self.eps), p), axis=(1, 2))
+        return ops.power(pooled, 1.0 / p)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "p": self.p_init, "eps": self.eps}
+
+
+def _pool(name: str) -> layers.Layer:
+    pools = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D, "gem": GeMPooling}
+    if name not in pools:
+        raise ValueError(f"pooling must be one of {sorted(pools)}, got {name!r}")
+    return pools[name](name=f"{name}_pool")
+
+
+def _head(x, pooling: str, dropout: float):
+    x = _pool(pooling)(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    return layers.Dense(1, activation="sigmoid", dtype="float32", name="cancer")(x)
+
+
+def _check_shape(input_shape, min_size: int = 32) -> tuple[int, int]:
+    shape = tuple(int(v) for v in input_shape[:2])
+    if len(shape) != 2 or min(shape) < min_size:
+        raise ValueError(f"input_shape must be (height, width) with both >= {min_size}, got {tuple(input_shape)}")
+    return shape
+
+
+def build_baseline_cnn(
+    input_shape=(256, 128),
+    filters: tuple[int, ...] = (16, 32, 64, 128),
+    dropout: float = 0.3,
+    pooling: str = "max",
+    augment_strength: float = 0.5,
+    seed: int = 0,
+) -> keras.Model:
+    """A from-scratch CNN: (conv-BN-ReLU x 2, max-pool) blocks, global pooling, dropout, sigmoid.
+
+    Args:
+        input_shape: (height, width) of the grey input.
+        filters: Channels of each block (one 2x down-sampling per block).
+        dropout: Dropout before the head.
+        pooling: ``avg``, ``max`` or ``gem``.
+        augment_strength: Strength of the in-model augmentation (0 = none).
+        seed: Augmentation seed.
+
+    Returns:
+        An uncompiled ``keras.Model`` named ``baseline``.
+
+    Raises:
+        ValueError: On a too-small input or empty ``filters``.
+    """
+    h, w = _check_shape(input_shape)
+    if not filters:
+        raise ValueError("filters must list at least one block width")
+    inputs = keras.Input((h, w, 1), name="image")
+    x = build_augmentation(augment_strength, seed)(inputs)
+    for i, f in enumerate(filters):
+        for j in range(2):
+            x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"block{i}_conv{j}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn{j}")(x)
+            x = layers.ReLU(name=f"block{i}_relu{j}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    model = keras.Model(inputs, _head(x, pooling, dropout), name="baseline")
+    model.pretrained = False
+    return model
+
+
+def _local_weights(spec: Backbone, backbone: str) -> Path | None:
+    folder = os.environ.get("MAMMO_WEIGHTS_DIR")
+    if not folder:
+        return None
+    for name in (spec.weights_file, f"{backbone}_notop.h5", f"{backbone}.weights.h5"):
+        path = Path(folder).expanduser() / name
+        if path.is_file():
+            return path
+    return None
+
+
+def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") -> keras.Model:
+    """A headless ``keras.applications`` backbone on ``(H, W, 3)`` inputs, named :data:`BACKBONE_LAYER`.
+
+    Args:
+        backbone: A key of :data:`BACKBONES` (e.g. ``resnet50``, ``efficientnetb2``, ``inceptionv3``).
+        input_shape: (height, width).
+        weights: ``imagenet``, a weights file path, or None (random init).
+
+    Returns:
+        The backbone model (feature map output, no pooling); its ``pretrained`` attribute says whether
+        weights were loaded.
+
+    Raises:
+        ValueError: Unknown backbone or too-small input.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {list(MODEL_NAMES)}")
+    spec = BACKBONES[backbone]
+    h, w = _check_shape(input_shape, spec.min_size)
+    constructor = getattr(keras.applications, spec.constructor)
+    # no name= here: EfficientNets derive their weight file and block table from their own name
+    kwargs = {"include_top": False, "input_shape": (h, w, 3)}
+    if backbone.startswith("efficientnetv2"):
+        kwargs["include_preprocessing"] = True
+    if weights == "imagenet":
+        local = _local_weights(spec, backbone)
+        sources = ([str(local)] if local else []) + ["imagenet"]
+        for source in sources:
+            try:
+                return _named(constructor(weights=source, **kwargs), True)
+            except Exception as exc:  # noqa: BLE001 - offline, corrupt or mismatched file: fall through
+                last = f"{source}: {type(exc).__name__}: {str(exc)[:160]}"
+        warnings.warn(
+            f"ImageNet weights for {backbone} unavailable ({last}); using random initialisation. "
+            f"Put {spec.weights_file} in MAMMO_WEIGHTS_DIR or the Keras cache to use them.",
+            UserWarning,
+            stacklevel=2,
+        )
+        weights = None
+    return _named(constructor(weights=weights, **kwargs), weights is not None)
+
+
+def _named(model: keras.Model, pretrained: bool) -> keras.Model:
+    model.name = BACKBONE_LAYER  # the weights are already created, so only the layer lookup name changes
+    model.pretrained = pretrained
+    return model
+
+
+def build_transfer_model(
+    backbone: str,
+    input_shape=(1024, 512),
+    weights: str | None = "imagenet",
+    pooling: str = "max",
+    dropout: float = 0.3,
+    augment_strength: float = 0.5,
+    seed: int = 0,
+) -> keras.Model:
+    """ImageNet backbone with grey->RGB and its own preprocessing inside, pooling, dropout and a sigmoid head.
+
+    Args:
+        backbone: ``resnet50``, ``efficientnetb0``..``b7``, ``efficientnetv2b0``..``b3`` or ``inceptionv3``.
+        input_shape: (height, width); non-square inputs such as 1024x512 are fine.
+        weights: ``imagenet`` (local file, cache or download; random init with a warning when absent),
+            a weights file, or None.
+        pooling: ``avg``, ``max`` or ``gem``.
+        dropout: Dropout before the head.
+        augment_strength: In-model augmentation strength (0 = none).
+        seed: Augmentation seed.
+
+    Returns:
+        An uncompiled ``keras.Model`` named after the backbone; the backbone is the layer ``"backbone"``.
+        ``model.pretrained`` says whether ImageNet weights were loaded; when not, batch-norm momentum is
+        set to :data:`BN_MOMENTUM` for training from scratch.
+    """
+    base = make_backbone(backbone, input_shape, weights)
+    h, w = _check_shape(input_shape, BACKBONES[backbone].min_size)
+    inputs = keras.Input((h, w, 1), name="image")
+    x = build_augmentation(augment_strength, seed)(inputs)
+    x = ImagenetInput(BACKBONES[backbone].mode, name="imagenet_input")(x)
+    x = base(x)
+    model = keras.Model(inputs, _head(x, pooling, dropout), name=backbone)
+    model.pretrained = base.pretrained
+    if not model.pretrained:
+        set_bn_momentum(model, BN_MOMENTUM)
+    return model
+
+
+def build_model(name: str, input_shape, weights: str | None = None, **kwargs) -> keras.Model:
+    """Build ``baseline`` or any transfer backbone by name (what the trainer and tuner call).
+
+    Args:
+        name: ``baseline`` or a key of :data:`BACKBONES`.
+        input_shape: (height, width).
+        weights: Backbone weights (ignored by the baseline).
+        **kwargs: Passed to the builder (``pooling``, ``dropout``, ``augment_strength``, ``seed``).
+
+    Returns:
+        The uncompiled model.
+    """
+    if name == "baseline":
+        return build_baseline_cnn(input_shape, **kwargs)
+    return build_transfer_model(name, input_shape, weights=weights, **kwargs)
+
+
+def set_backbone_trainable(model: keras.Model, trainable: bool, keep_bn_frozen: bool = True) -> int:
+    """Freeze or unfreeze the backbone of a transfer model (no-op for the baseline).
+
+    Batch-norm layers stay frozen (inference mode) when unfreezing by default, as the Keras fine-tuning
+    guide recommends for small batches.
+
+    Args:
+        model: A model from :func:`build_transfer_model` or :func:`build_baseline_cnn`.
+        trainable: Unfreeze (True) or freeze (False).
+        keep_bn_frozen: Keep BatchNormalization layers frozen when unfreezing.
+
+    Returns:
+        Number of trainable weights of the whole model afterwards.
+    """
+    try:
+        base = model.get_layer(BACKBONE_LAYER)
+    except ValueError:
+        return len(model.trainable_weights)
+    base.trainable = trainable
+    if trainable:
+        for layer in base._flatten_layers(include_self=False, recursive=True):
+            layer.trainable = not (keep_bn_frozen and isinstance(layer, layers.BatchNormalization))
+    return len(model.trainable_weights)
+
+
+def set_bn_momentum(model: keras.Model, momentum: float) -> int:
+    """Set the moving-statistics momentum of every BatchNormalization layer (nested models included).
+
+    Args:
+        model: Any Keras model.
+        momentum: New momentum in (0, 1).
+
+    Returns:
+        How many layers were changed.
+    """
+    if not 0.0 < momentum < 1.0:
+        raise ValueError(f"momentum must be in (0, 1), got {momentum}")
+    changed = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = momentum
+            changed += 1
+    return changed
+
+
+def count_params(model: keras.Model) -> int:
+    """Total parameters of a model."""
+    return int(model.count_params())
