@@ -99,3 +99,42 @@ def choose_threshold(val_pred: pd.DataFrame, agg: str = "mean") -> float:
     """F1-optimal per-breast threshold on validation predictions (freeze it before test)."""
     breasts = breast_predictions(val_pred, val_pred.prediction, agg=agg)
     return best_threshold(breasts.cancer, breasts.prediction, metric="f1")
+
+
+def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Rows ``(split, level)`` x metric columns from several :func:`evaluate_predictions` outputs.
+
+    Args:
+        results: e.g. ``{"validation": val, "test": test}``.
+
+    Returns:
+        A frame indexed by (split, level).
+    """
+    cols = ["n", "positives", "roc_auc", "pr_auc", "pf1", "f1", "precision", "recall", "specificity", "sens_at_spec", "accuracy", "threshold"]
+    rows = {(split, level): {c: r[level][c] for c in cols} for split, r in results.items() for level in ("image", "breast")}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["split", "level"])
+
+
+def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
+    """Markdown sentence: what a measured operating point means in a 2%-prevalence screening population.
+
+    Args:
+        report: A breast- or image-level dict of :func:`evaluate_predictions` (recall, specificity, precision).
+        prevalence: Population prevalence.
+
+    Returns:
+        Markdown text.
+    """
+    from .metrics import ppv_at_prevalence
+
+    s, sp = report["recall"], report["specificity"]
+    ppv = ppv_at_prevalence(s, sp, prevalence)
+    per_1000 = 1000 * (s * prevalence + (1 - sp) * (1 - prevalence))
+    return (
+        f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}** and "
+        f"specificity **{sp:.1%}** (precision {report['precision']:.1%} at this set's "
+        f"{report['positives'] / max(report['n'], 1):.0%} prevalence). In a screening population with "
+        f"{prevalence:.0%} prevalence the same operating point would recall **{per_1000:.0f} of every 1000** "
+        f"breasts and only **{ppv:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall with "
+        f"prevalence while sensitivity, specificity and ROC-AUC do not."
+    )

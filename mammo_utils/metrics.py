@@ -138,3 +138,27 @@ def bootstrap_ci(labels, scores, metric: Callable, n: int = 1000, seed: int = 0,
     if not values:
         return float("nan"), float("nan")
     return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
+
+
+def ppv_at_prevalence(sensitivity: float, specificity: float, prevalence: float = 0.02) -> float:
+    """Positive predictive value an operating point would have at another prevalence (Bayes).
+
+    ``PPV = s * p / (s * p + (1 - sp) * (1 - p))``: a test set enriched with cancers flatters PPV and F1;
+    this converts them to the screening population (RSNA: ~2% of images, ~2% of breasts).
+
+    Args:
+        sensitivity: True-positive rate at the operating point.
+        specificity: True-negative rate at the operating point.
+        prevalence: Share of positives in the target population.
+
+    Returns:
+        The PPV in [0, 1] (0 when nothing would be called positive).
+
+    Example:
+        >>> round(ppv_at_prevalence(0.9, 0.9, 0.02), 3)
+        0.155
+    """
+    if not (0 <= sensitivity <= 1 and 0 <= specificity <= 1 and 0 < prevalence < 1):
+        raise ValueError(f"need sensitivity, specificity in [0, 1] and prevalence in (0, 1), got {sensitivity}, {specificity}, {prevalence}")
+    called = sensitivity * prevalence + (1 - specificity) * (1 - prevalence)
+    return float(sensitivity * prevalence / called) if called else 0.0

@@ -48,6 +48,7 @@ def bootstrap(install: bool | None = None) -> list[str]:
     Returns:
         The requirements that were installed.
     """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow start-up chatter out of the rendered reports
     if install is None:
         install = platform_name() != "local"
     missing = [req for mod, req in PLATFORM_EXTRAS.items() if importlib.util.find_spec(mod) is None]

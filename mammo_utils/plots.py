@@ -154,3 +154,56 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
     fig.suptitle(f"{title} (threshold {report['threshold']:.3f})")
     fig.tight_layout()
     return fig
+
+
+def plot_comparison(table: pd.DataFrame, title: str = "Model comparison (same data, same epoch budget)"):
+    """Bars of test breast AUC / pF1 per model, and AUC against inference time.
+
+    Args:
+        table: Output of :func:`mammo_utils.tracking.comparison_table`.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax_bar, ax_speed) = plt.subplots(1, 2, figsize=(11, 3.8))
+    x = np.arange(len(table))
+    ax_bar.bar(x - 0.2, table["test breast AUC"], 0.4, label="ROC-AUC")
+    ax_bar.bar(x + 0.2, table["test breast pF1"], 0.4, label="pF1")
+    ax_bar.axhline(0.5, color="grey", ls=":", label="chance AUC")
+    ax_bar.set(xticks=x, title="Test set, per breast", ylabel="score", ylim=(0, 1.05))
+    ax_bar.set_xticklabels(table.index, rotation=20)
+    ax_bar.legend(fontsize=8)
+    ax_speed.scatter(table["infer ms/img"], table["test breast AUC"], s=20 + table["params"] / 2e5)
+    for name, row in table.iterrows():
+        ax_speed.annotate(name, (row["infer ms/img"], row["test breast AUC"]), fontsize=8)
+    ax_speed.set(title="Accuracy against CPU inference cost (marker ~ parameters)", xlabel="inference ms per image (CPU, batch 8)", ylabel="test breast ROC-AUC")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Validation curves per model"):
+    """One panel per model: validation ROC-AUC and pF1 per epoch.
+
+    Args:
+        histories: Model name -> history frame (``epoch``, ``val_auc``, ``val_pf1``).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.2), sharey=True, squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        ax.plot(history.epoch + 1, history.val_auc, "o-", label="val ROC-AUC (image)")
+        ax.plot(history.epoch + 1, history.val_pf1, "s-", label="val pF1 (breast)")
+        ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
+    axes[0][0].set_ylabel("score")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

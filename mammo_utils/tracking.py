@@ -168,3 +168,40 @@ def champion_uri(registered_model: str) -> str:
 def artifact_dir(cfg: Config) -> Path:
     """Local folder where this store keeps run artifacts."""
     return cfg.work_dir / "mlartifacts"
+
+
+#: MLflow metric -> column of the model comparison table.
+COMPARISON_COLUMNS = {
+    "val_breast_roc_auc": "val breast AUC",
+    "test_image_roc_auc": "test image AUC",
+    "test_breast_roc_auc": "test breast AUC",
+    "test_breast_pf1": "test breast pF1",
+    "test_breast_f1": "test breast F1",
+    "test_breast_sens_at_spec": "test sens@90% spec",
+    "params": "params",
+    "train_seconds": "train s",
+    "infer_ms_per_image": "infer ms/img",
+}
+
+
+def comparison_table(cfg: Config, run_ids: list[str]) -> "Any":
+    """Model comparison pulled from MLflow: one row per run, the columns of :data:`COMPARISON_COLUMNS`.
+
+    Args:
+        cfg: Configuration naming the store and experiment.
+        run_ids: Runs to compare.
+
+    Returns:
+        A frame indexed by model (the run's ``backbone`` tag), sorted by test breast AUC.
+    """
+    import pandas as pd
+
+    client = configure(cfg)
+    rows = {}
+    for run_id in run_ids:
+        run = client.get_run(run_id)
+        name = run.data.tags.get("backbone", run.info.run_name)
+        rows[name] = {label: run.data.metrics.get(key, float("nan")) for key, label in COMPARISON_COLUMNS.items()}
+        rows[name]["run"] = run.info.run_name
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    return table.sort_values("test breast AUC", ascending=False)

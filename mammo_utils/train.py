@@ -317,7 +317,7 @@ def _fit_stages(cfg: Config, model, strategy, train_ds, steps: int, run_dir: Pat
         start = time.perf_counter()
         model.fit(
             train_ds, epochs=offset + n_epochs, initial_epoch=offset, steps_per_epoch=steps,
-            callbacks=callbacks, verbose=verbose,
+            callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
         )
         seconds += time.perf_counter() - start
         history = _read_history(history_path, state.data["stage_start"])
