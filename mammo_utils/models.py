@@ -157,6 +157,9 @@ def _pool(name: str) -> layers.Layer:
 
 def _head(x, pooling: str, dropout: float):
     x = _pool(pooling)(x)
+    # pooled activations (max pooling especially) can be large: normalising them keeps the initial logits
+    # near zero, so the sigmoid does not start saturated
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_bn")(x)
     if dropout > 0:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     return layers.Dense(1, activation="sigmoid", dtype="float32", name="cancer")(x)

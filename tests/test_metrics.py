@@ -41,3 +41,37 @@ def test_report_matches_sklearn():
     assert 0 <= sensitivity_at_specificity(y, s, 0.9) <= 1
     lo, hi = bootstrap_ci(y, s, skm.roc_auc_score, n=200)
     assert lo < rep["roc_auc"] < hi
+
+
+def test_ppv_at_prevalence_follows_bayes():
+    from mammo_utils.metrics import ppv_at_prevalence
+
+    # 1000 breasts at 2%: 20 cancers, 18 found; 980 healthy, 98 false recalls -> 18 / 116
+    assert abs(ppv_at_prevalence(0.9, 0.9, 0.02) - 18 / 116) < 1e-9
+    assert ppv_at_prevalence(0.0, 1.0, 0.02) == 0.0
+    assert ppv_at_prevalence(0.9, 0.9, 0.5) == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="prevalence"):
+        ppv_at_prevalence(0.9, 0.9, 0.0)
+
+
+def test_evaluate_predictions_breast_level_and_frozen_threshold():
+    import pandas as pd
+
+    from mammo_utils.evaluate import evaluate_predictions, metrics_table, prevalence_note
+
+    # patient 1 L: cancer (two views), patient 1 R and patient 2 L/R healthy
+    pred = pd.DataFrame({
+        "patient_id": [1, 1, 1, 1, 2, 2, 2, 2],
+        "laterality": ["L", "L", "R", "R", "L", "L", "R", "R"],
+        "cancer": [1, 1, 0, 0, 0, 0, 0, 0],
+        "prediction": [0.9, 0.5, 0.2, 0.1, 0.3, 0.3, 0.6, 0.0],
+    })
+    val = evaluate_predictions(pred)
+    assert val["breast"]["n"] == 4 and val["breast"]["positives"] == 1
+    assert val["breast"]["roc_auc"] == 1.0 and val["breast"]["f1"] == 1.0  # mean 0.7 beats every healthy breast
+    assert 0.3 < val["threshold"] <= 0.7  # any cut between the best healthy (0.3) and the cancer (0.7) breast
+    test = evaluate_predictions(pred.assign(prediction=pred.prediction * 0.5), threshold=val["threshold"])
+    assert test["threshold"] == val["threshold"] and test["breast"]["tp"] == 0
+    table = metrics_table({"validation": val, "test": test})
+    assert table.loc[("validation", "image"), "n"] == 8
+    assert "of every 1000" in prevalence_note(val["breast"])

@@ -67,7 +67,7 @@ def test_augmentation_only_in_training():
 def test_freeze_and_unfreeze_backbone_keeps_bn_frozen():
     model = M.build_transfer_model("efficientnetb0", (96, 80), weights=None, pooling="gem")
     head_only = M.set_backbone_trainable(model, False)
-    assert head_only == 3  # GeM p, dense kernel, dense bias
+    assert head_only == 5  # GeM p, head batch-norm gamma and beta, dense kernel and bias
     base = model.get_layer(M.BACKBONE_LAYER)
     assert not base.trainable
     n = M.set_backbone_trainable(model, True)
