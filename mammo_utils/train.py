@@ -172,6 +172,33 @@ def _learning_rate(cfg: Config, peak: float, steps: int):
     )
 
 
+def _fingerprint(cfg: Config, model) -> str:
+    """Hash of what makes a run resumable: the training settings and the model's weight names and shapes."""
+    import hashlib
+
+    ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile"}
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
+    shapes = [(w.path, tuple(w.shape)) for w in model.weights]
+    return hashlib.sha256(json.dumps([settings, shapes], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _open_run(run_dir: Path, fingerprint: str, resume: bool) -> "_State":
+    """Resume state of ``run_dir``; starts it over when asked to or when it belongs to other settings/architecture."""
+    import shutil
+
+    state = _State(run_dir / "state.json")
+    stale = state.data.get("fingerprint") not in (None, fingerprint)
+    if run_dir.exists() and (not resume or stale):
+        if stale and resume:
+            log.warning("%s was trained with other settings or another architecture: starting it over", run_dir)
+        shutil.rmtree(run_dir)
+        state = _State(run_dir / "state.json")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state.data["fingerprint"] = fingerprint
+    state.save()
+    return state
+
+
 class _State:
     """Resume state of a run folder (``state.json``, written atomically)."""
 
@@ -225,8 +252,6 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = True, track: 
         LeakageError: Patient overlap between splits.
         ValueError: A split without cached images.
     """
-    import shutil
-
     import keras
 
     from .evaluate import evaluate_predictions, inference_ms, predict_frame
@@ -239,19 +264,15 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = True, track: 
     df, cache = prepare_data(cfg, progress=verbose > 0)
     train_df, val_df, test_df = (cache_paths(f, cache) for f in fold_frames(df, cfg.fold))
     run_name = run_name or default_run_name(cfg)
-    run_dir = cfg.work_dir / "runs" / run_name
-    if not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state = _State(run_dir / "state.json")
-    best_weights = run_dir / "best.weights.h5"
-
     strategy = distribution_strategy()
     with strategy.scope():
         model = build_model(
             cfg.backbone, cfg.image_size, weights=cfg.weights, pooling=cfg.pooling, dropout=cfg.dropout,
             augment_strength=cfg.augment_strength, seed=cfg.seed,
         )
+    run_dir = cfg.work_dir / "runs" / run_name
+    state = _open_run(run_dir, _fingerprint(cfg, model), resume)
+    best_weights = run_dir / "best.weights.h5"
     weights = None if cfg.pos_ratio is not None or cfg.loss == "focal" else class_weights(train_df.cancer)
     train_ds = make_dataset(
         train_df, cache, batch_size=cfg.batch_size, image_size=cfg.image_size, training=True,
@@ -293,6 +314,7 @@ def _fit_stages(cfg: Config, model, strategy, train_ds, steps: int, run_dir: Pat
     """Run the training stages not finished yet; returns (history of all epochs, seconds spent now)."""
     import keras
 
+    from .keras_metrics import ProbabilisticF1
     from .models import set_backbone_trainable
     from .pipeline import make_loss
 
@@ -310,6 +332,7 @@ def _fit_stages(cfg: Config, model, strategy, train_ds, steps: int, run_dir: Pat
             model.compile(
                 optimizer=keras.optimizers.AdamW(_learning_rate(cfg, peak_lr, steps * n_epochs), weight_decay=1e-4),
                 loss=make_loss(cfg.loss),
+                metrics=[keras.metrics.AUC(name="auc"), ProbabilisticF1(name="pf1")],
             )
         callbacks = _callbacks(cfg, run_dir, name, state.data["best"], _make_scorer(val_df, cache, cfg), track)
         state.data.setdefault("stage_start", {})[name] = offset

@@ -75,3 +75,20 @@ def test_evaluate_predictions_breast_level_and_frozen_threshold():
     table = metrics_table({"validation": val, "test": test})
     assert table.loc[("validation", "image"), "n"] == 8
     assert "of every 1000" in prevalence_note(val["breast"])
+
+
+def test_keras_probabilistic_f1_matches_numpy_over_batches():
+    pytest.importorskip("keras")
+    from mammo_utils.keras_metrics import ProbabilisticF1
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(64) < 0.2).astype("float32")
+    p = rng.random(64).astype("float32")
+    metric = ProbabilisticF1()
+    for start in range(0, 64, 16):  # streamed over four batches
+        metric.update_state(y[start:start + 16], p[start:start + 16])
+    assert float(metric.result()) == pytest.approx(pfbeta(y, p), rel=1e-5)
+    metric.reset_state()
+    metric.update_state(np.zeros(4), np.zeros(4))
+    assert float(metric.result()) == 0.0
+    assert float(ProbabilisticF1(beta=2.0).get_config()["beta"]) == 2.0

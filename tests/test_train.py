@@ -134,6 +134,9 @@ def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path):
     result = train(cfg, run_name="r", track=False, verbose=0)
     assert list(result.history.epoch) == [0, 1, 2]
     assert not backup.exists() or not any(backup.iterdir())
+    # the same run name with another architecture is not resumed from incompatible weights: it starts over
+    other = train(cfg.replace(pooling="avg"), run_name="r", track=False, verbose=0)
+    assert other.train_seconds > 0 and list(other.history.epoch) == [0, 1, 2]
     shutil.rmtree(tmp_path / "runs")
 
 
