@@ -3,7 +3,8 @@
 Modules (one job each): ``constants``, ``config``, ``synthetic`` / ``synthetic_render``
 (embedded dataset), ``data`` (train.csv), ``dicom`` (reading), ``roi`` (breast crop),
 ``preprocess`` (cache), ``eda``, ``plots``, ``notebook`` (setup helpers), ``splits``,
-``augment``, ``pipeline``, ``models``, ``metrics``, ``train``, ``tracking``.
+``augment``, ``pipeline``, ``models``, ``keras_metrics``, ``metrics``, ``evaluate``,
+``train``, ``tracking``.
 Heavy libraries (TensorFlow, MLflow) are imported only by the modules that need them.
 """
 
