@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_atomic, write_csv_atomic
+
 MANIFEST_COLUMNS = [
     "image_id", "patient_id", "status", "error", "png", "orig_rows", "orig_cols",
     "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale", "flipped",
@@ -75,14 +77,6 @@ def to_png_bytes(image: np.ndarray, bits: int) -> bytes:
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file and rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def process_one(task: tuple) -> dict:
@@ -211,9 +205,7 @@ def preprocess_dataset(
     manifest["flipped"] = manifest["flipped"].astype(str).str.lower().eq("true")
     manifest["error"] = manifest["error"].fillna("").astype(str)
     manifest = manifest.drop_duplicates("image_id", keep="last").sort_values("image_id").reset_index(drop=True)
-    tmp = cache / ".manifest.csv.tmp"
-    manifest.to_csv(tmp, index=False)
-    os.replace(tmp, cache / "manifest.csv")
+    write_csv_atomic(manifest, cache / "manifest.csv")
     return cache, manifest
 
 

@@ -11,11 +11,12 @@ Example:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .atomic import write_csv_atomic
 
 TEST = "test"
 CV = "cv"
@@ -135,8 +136,5 @@ def load_or_make_splits(df: pd.DataFrame, path: str | Path, **kwargs) -> pd.Data
             check_leakage(out)
             return out
     out = make_splits(df, **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    out[["image_id", "patient_id", "split", "fold"]].to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_csv_atomic(out[["image_id", "patient_id", "split", "fold"]], path)
     return out

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_csv_atomic
 from . import constants as C
 from .synthetic_render import render_mammogram
 
@@ -371,15 +372,10 @@ def generate_dataset(
                 bar.update()
     bar.close()
     train = meta.drop(columns=["lesion_type"])
-    _write_csv(train, out / "train.csv")
-    _write_csv(pd.DataFrame(boxes, columns=list(C.BOX_COLUMNS)), out / "boxes.csv")
+    write_csv_atomic(train, out / "train.csv", lineterminator="\n")
+    write_csv_atomic(pd.DataFrame(boxes, columns=list(C.BOX_COLUMNS)), out / "boxes.csv", lineterminator="\n")
     return train
 
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

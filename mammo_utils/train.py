@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_atomic
 from .config import Config, ConfigError, get_config
 from .data import load_train
 from .preprocess import preprocess_dataset
@@ -207,9 +208,7 @@ class _State:
         self.data = json.loads(path.read_text()) if path.is_file() else {"stages_done": [], "best": None}
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self.data, indent=1).encode())
 
 
 def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
