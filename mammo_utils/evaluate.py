@@ -51,7 +51,7 @@ def evaluate_predictions(pred: pd.DataFrame, threshold: float | None = None, agg
     """
     breasts = breast_predictions(pred, pred.prediction, agg=agg)
     if threshold is None:
-        threshold = choose_threshold(pred, agg)
+        threshold = best_threshold(breasts.cancer, breasts.prediction, metric="f1")
     out = {"threshold": float(threshold)}
     for level, labels, scores in (
         ("image", pred.cancer, pred.prediction),
@@ -93,12 +93,6 @@ def inference_ms(model, image_size, batch_size: int = 8, repeats: int = 3) -> fl
         model.predict_on_batch(x)
         times.append(time.perf_counter() - start)
     return float(np.median(times) / batch_size * 1000)
-
-
-def choose_threshold(val_pred: pd.DataFrame, agg: str = "mean") -> float:
-    """F1-optimal per-breast threshold on validation predictions (freeze it before test)."""
-    breasts = breast_predictions(val_pred, val_pred.prediction, agg=agg)
-    return best_threshold(breasts.cancer, breasts.prediction, metric="f1")
 
 
 def metrics_table(results: dict[str, dict]) -> pd.DataFrame:

@@ -98,6 +98,13 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], boxes: Seque
     return fig
 
 
+def _plot_validation(ax, history: pd.DataFrame) -> None:
+    """Validation ROC-AUC and pF1 per epoch on ``ax`` (the columns a history has)."""
+    for col, label, marker in (("val_auc", "val ROC-AUC (image)", "o-"), ("val_pf1", "val pF1 (breast)", "s-")):
+        if col in history:
+            ax.plot(history.epoch + 1, history[col], marker, label=label)
+
+
 def plot_history(history: pd.DataFrame, title: str = "Learning curves"):
     """Training loss and validation AUC / pF1 per epoch, with the fine-tuning start marked.
 
@@ -114,9 +121,7 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves"):
     epoch = history.epoch + 1
     ax_loss.plot(epoch, history.loss, "o-", label="train loss")
     ax_loss.set(title="Training loss", xlabel="epoch", ylabel="loss (per image)")
-    for col, label in (("val_auc", "val ROC-AUC (image)"), ("val_pf1", "val pF1 (breast)")):
-        if col in history:
-            ax_val.plot(epoch, history[col], "o-", label=label)
+    _plot_validation(ax_val, history)
     ax_val.set(title="Validation", xlabel="epoch", ylabel="score", ylim=(0, 1.02))
     if "stage" in history and history.stage.nunique() > 1:
         start = epoch[history.stage == history.stage.iloc[-1]].min() - 0.5
@@ -199,8 +204,7 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
 
     fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.2), sharey=True, squeeze=False)
     for ax, (name, history) in zip(axes[0], histories.items()):
-        ax.plot(history.epoch + 1, history.val_auc, "o-", label="val ROC-AUC (image)")
-        ax.plot(history.epoch + 1, history.val_pf1, "s-", label="val pF1 (breast)")
+        _plot_validation(ax, history)
         ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
     axes[0][0].set_ylabel("score")
     axes[0][0].legend(fontsize=8)

@@ -14,7 +14,6 @@ never a patient identifier or a per-image row. The best model of a registered na
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -77,13 +76,8 @@ def finite_metrics(values: dict[str, Any], prefix: str = "") -> dict[str, float]
 class MlflowEpochLogger(keras.callbacks.Callback):
     """Log every epoch's metrics (loss, val_auc, val_pf1, learning rate) to the active MLflow run.
 
-    Args:
-        epoch_offset: Added to Keras' epoch index so two training stages share one step axis.
+    The step is Keras' epoch index, which continues across training stages (``initial_epoch``).
     """
-
-    def __init__(self, epoch_offset: int = 0):
-        super().__init__()
-        self.epoch_offset = epoch_offset
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
@@ -163,11 +157,6 @@ def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
 def champion_uri(registered_model: str) -> str:
     """Model URI of the current champion (``models:/<name>@champion``)."""
     return f"models:/{registered_model}@{CHAMPION}"
-
-
-def artifact_dir(cfg: Config) -> Path:
-    """Local folder where this store keeps run artifacts."""
-    return cfg.work_dir / "mlartifacts"
 
 
 #: MLflow metric -> column of the model comparison table.

@@ -80,21 +80,20 @@ class TrainResult:
     val_predictions: pd.DataFrame
     test_predictions: pd.DataFrame
 
-    def summary(self) -> dict:
-        """One comparison-table row."""
-        return {
-            "model": self.run_name,
-            "params (M)": self.params / 1e6,
-            "val breast AUC": self.val["breast"]["roc_auc"],
-            "val breast pF1": self.val["breast"]["pf1"],
-            "test image AUC": self.test["image"]["roc_auc"],
-            "test breast AUC": self.test["breast"]["roc_auc"],
-            "test breast pF1": self.test["breast"]["pf1"],
-            "test breast F1": self.test["breast"]["f1"],
-            "test sens@90% spec": self.test["breast"]["sens_at_spec"],
-            "train s": self.train_seconds,
-            "infer ms/img": self.infer_ms,
-        }
+    def metrics(self) -> dict[str, float]:
+        """Every final number under its MLflow name (``val_breast_pf1``, ``test_image_roc_auc``, ``params``…)."""
+        from .evaluate import flat_metrics
+
+        out = {**flat_metrics(self.val, "val"), **flat_metrics(self.test, "test")}
+        out.update({"params": float(self.params), "train_seconds": self.train_seconds, "infer_ms_per_image": self.infer_ms})
+        return out
+
+    def summary(self) -> dict[str, float]:
+        """One comparison-table row: the columns of :data:`mammo_utils.tracking.COMPARISON_COLUMNS`."""
+        from .tracking import COMPARISON_COLUMNS
+
+        metrics = self.metrics()
+        return {label: metrics[key] for key, label in COMPARISON_COLUMNS.items()}
 
 
 def prepare_data(cfg: Config, progress: bool = True) -> tuple[pd.DataFrame, Path]:
@@ -415,13 +414,11 @@ def _finish_run(cfg: Config, model, result: TrainResult) -> tuple[str, bool]:
     import matplotlib.pyplot as plt
     import mlflow
 
-    from .evaluate import flat_metrics
     from .plots import plot_confusion, plot_history
     from .tracking import finite_metrics, log_keras_model, promote
 
     client = mlflow.MlflowClient()
-    metrics = {**flat_metrics(result.val, "val"), **flat_metrics(result.test, "test")}
-    metrics.update({"params": result.params, "train_seconds": result.train_seconds, "infer_ms_per_image": result.infer_ms})
+    metrics = result.metrics()
     mlflow.log_metrics(finite_metrics(metrics))
     mlflow.log_table(result.history, "history.json")
     for name, fig in (
