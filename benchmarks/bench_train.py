@@ -22,6 +22,50 @@ import numpy as np
 DEFAULT_MODELS = ("baseline", "resnet50", "efficientnetb0", "efficientnetb2", "inceptionv3")
 
 
+def train_images_per_s(
+    name: str, size: tuple[int, int], batch: int, steps: int, warmup: int, precision: str = "float32",
+    augment_strength: float = 0.5,
+):
+    """Training images/s of one model built as the trainer builds it (random weights, random batch on the device).
+
+    Args:
+        name: Model name for :func:`mammo_utils.models.build_model`.
+        size: (H, W) input.
+        batch: Batch size.
+        steps: Timed steps.
+        warmup: Untimed steps first (graph tracing / compilation).
+        precision: Keras dtype policy while building and training (``float32``, ``mixed_float16``…).
+        augment_strength: In-model augmentation (0.5 as the trainer uses; 0 to compare bare architectures).
+
+    Returns:
+        ``(model, x, images per second)``; ``x`` is the batch, for timing inference on it.
+    """
+    import keras
+
+    from mammo_utils.models import build_model
+
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build_model(name, size, weights=None, augment_strength=augment_strength)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-4), loss="binary_crossentropy")  # the trainer's bce, without importing the data pipeline
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, *size, 1), dtype=np.float32)
+    y = (rng.random((batch, 1)) < 0.5).astype(np.float32)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        x, y = jax.device_put(x), jax.device_put(y)
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model.train_on_batch(x, y)
+    float(np.asarray(loss))  # the loss is on the host: every step has finished
+    return model, x, steps * batch / (time.perf_counter() - start)
+
+
 def time_model(name: str, size: tuple[int, int], batch: int, steps: int, warmup: int) -> dict:
     """Train and inference speed of one model.
 
@@ -35,22 +79,7 @@ def time_model(name: str, size: tuple[int, int], batch: int, steps: int, warmup:
     Returns:
         ``{"model", "params", "train img/s", "infer ms/img"}``.
     """
-    import keras
-
-    from mammo_utils.models import build_model
-    from mammo_utils.pipeline import make_loss
-
-    model = build_model(name, size, weights=None)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-4), loss=make_loss("bce"))
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, *size, 1), dtype=np.float32)
-    y = (rng.random((batch, 1)) < 0.5).astype(np.float32)
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    train_ips = steps * batch / (time.perf_counter() - start)
+    model, x, train_ips = train_images_per_s(name, size, batch, steps, warmup)
     model.predict_on_batch(x)
     start = time.perf_counter()
     for _ in range(steps):

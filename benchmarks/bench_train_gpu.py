@@ -23,15 +23,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PAIRS = {"resnet50": "resnet50", "efficientnetb0": "efficientnet_b0"}
 
 
 def keras_images_per_s(name: str, size: tuple[int, int], batch: int, steps: int, warmup: int, precision: str) -> float:
-    """Training images/s of the repo's Keras model on the active backend.
+    """Training images/s of the repo's Keras model (no augmentation) on the active backend.
 
     Args:
         name: ``resnet50`` or ``efficientnetb0``.
@@ -44,28 +42,9 @@ def keras_images_per_s(name: str, size: tuple[int, int], batch: int, steps: int,
     Returns:
         Images per second.
     """
-    import keras
+    from bench_train import train_images_per_s
 
-    from mammo_utils.models import build_model
-
-    keras.mixed_precision.set_global_policy(precision)
-    model = build_model(name, size, weights=None, augment_strength=0.0)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-4), loss="binary_crossentropy")
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, *size, 1), dtype=np.float32)
-    y = (rng.random((batch, 1)) < 0.5).astype(np.float32)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        x, y = jax.device_put(x), jax.device_put(y)
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.train_on_batch(x, y)
-    float(np.asarray(loss))  # the loss is on the host: every step has finished
-    keras.mixed_precision.set_global_policy("float32")
-    return steps * batch / (time.perf_counter() - start)
+    return train_images_per_s(name, size, batch, steps, warmup, precision=precision, augment_strength=0.0)[2]
 
 
 def torch_images_per_s(name: str, size: tuple[int, int], batch: int, steps: int, warmup: int, amp: bool) -> float:
