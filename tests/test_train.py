@@ -12,19 +12,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# 96 patients at 192x96: on 48 patients at 128x64 the validation set held ~13 patients and subtle masses
+# (3-5 px radius) decided the AUC, so the result moved across seeds and CPUs (0.86-0.97); here 6 runs over
+# two datasets and three seeds all reached 0.966-0.998.
 LEARN = dict(
-    image_size=(128, 64), cache_size=(128, 64), epochs=40, finetune_epochs=0, n_folds=3, test_size=0.2,
+    image_size=(192, 96), cache_size=(192, 96), epochs=30, finetune_epochs=0, n_folds=3, test_size=0.2,
     batch_size=16, early_stopping_patience=20, augment_strength=0.3, pos_ratio=0.4, workers=2,
 )
 
 
 @pytest.fixture(scope="module")
 def lesion_root(tmp_path_factory):
-    """48 patients at 256x208, half with a cancer breast (a visible planted lesion in each of its images)."""
+    """96 patients at 256x208, half with a cancer breast (a visible planted lesion in each of its images)."""
     from mammo_utils.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("learn")
-    generate_dataset(root, n_patients=48, image_size=(256, 208), prevalence=0.5, seed=11, workers=2, progress=False)
+    generate_dataset(root, n_patients=96, image_size=(256, 208), prevalence=0.5, seed=11, workers=2, progress=False)
     return root
 
 
