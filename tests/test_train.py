@@ -66,7 +66,10 @@ def test_shuffled_labels_stay_near_chance(lesion_root, tmp_path):
     root = _shuffled_copy(lesion_root, tmp_path / "shuffled")
     cfg = get_config("small", data_root=root, work_dir=tmp_path / "work", **LEARN)
     result = train(cfg, track=False, verbose=0)
-    assert 0.3 <= result.val["image"]["roc_auc"] <= 0.7, result.val["image"]
+    # test AUC is unbiased; validation AUC is the best of 30 epochs, so it sits above 0.5 by selection
+    # (3 seeds on this set: test 0.47-0.55, validation 0.56-0.63)
+    assert 0.3 <= result.test["image"]["roc_auc"] <= 0.7, result.test["image"]
+    assert result.val["image"]["roc_auc"] <= 0.75, result.val["image"]
 
 
 def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
