@@ -371,7 +371,3 @@ def set_bn_momentum(model: keras.Model, momentum: float) -> int:
             changed += 1
     return changed
 
-
-def count_params(model: keras.Model) -> int:
-    """Total parameters of a model."""
-    return int(model.count_params())

@@ -377,7 +377,6 @@ def generate_dataset(
     return train
 
 
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     from .config import ConfigError, parse_size
