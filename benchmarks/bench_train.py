@@ -4,7 +4,8 @@ Builds each model exactly as the trainer does (``mammo_utils.models.build_model`
 augmentation inside the model), compiles it with the trainer's optimizer and loss, and times in one run:
 
 - training: ``train_on_batch`` on random [0, 1] batches after warm-up steps (images/s);
-- inference: ``predict_on_batch`` at the same batch (ms per image).
+- inference: ``predict_on_batch`` at the same batch, the median of the timed calls
+  (:func:`mammo_utils.evaluate.inference_ms`, as the trainer reports it; ms per image).
 
 Each figure is also printed as a ratio to the baseline CNN. Input data are random: this measures the
 model, not the input pipeline (see ``bench_pipeline.py``).
@@ -38,7 +39,7 @@ def train_images_per_s(
         augment_strength: In-model augmentation (0.5 as the trainer uses; 0 to compare bare architectures).
 
     Returns:
-        ``(model, x, images per second)``; ``x`` is the batch, for timing inference on it.
+        ``(model, images per second)``.
     """
     import keras
 
@@ -63,7 +64,7 @@ def train_images_per_s(
     for _ in range(steps):
         loss = model.train_on_batch(x, y)
     float(np.asarray(loss))  # the loss is on the host: every step has finished
-    return model, x, steps * batch / (time.perf_counter() - start)
+    return model, steps * batch / (time.perf_counter() - start)
 
 
 def time_model(name: str, size: tuple[int, int], batch: int, steps: int, warmup: int) -> dict:
@@ -79,12 +80,10 @@ def time_model(name: str, size: tuple[int, int], batch: int, steps: int, warmup:
     Returns:
         ``{"model", "params", "train img/s", "infer ms/img"}``.
     """
-    model, x, train_ips = train_images_per_s(name, size, batch, steps, warmup)
-    model.predict_on_batch(x)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.predict_on_batch(x)
-    infer_ms = (time.perf_counter() - start) / (steps * batch) * 1000
+    from mammo_utils.evaluate import inference_ms
+
+    model, train_ips = train_images_per_s(name, size, batch, steps, warmup)
+    infer_ms = inference_ms(model, size, batch_size=batch, repeats=steps)
     return {"model": name, "params": model.count_params(), "train img/s": train_ips, "infer ms/img": infer_ms}
 
 

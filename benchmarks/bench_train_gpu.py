@@ -44,7 +44,7 @@ def keras_images_per_s(name: str, size: tuple[int, int], batch: int, steps: int,
     """
     from bench_train import train_images_per_s
 
-    return train_images_per_s(name, size, batch, steps, warmup, precision=precision, augment_strength=0.0)[2]
+    return train_images_per_s(name, size, batch, steps, warmup, precision=precision, augment_strength=0.0)[1]
 
 
 def torch_images_per_s(name: str, size: tuple[int, int], batch: int, steps: int, warmup: int, amp: bool) -> float:
