@@ -102,13 +102,11 @@ def split_table(df: pd.DataFrame) -> pd.DataFrame:
     Returns:
         One row per (split, fold).
     """
-    name = np.where(df.split == TEST, "test", "fold " + df.fold.astype(str))
-    g = df.assign(part=name).groupby("part")
+    frame = df.assign(part=np.where(df.split == TEST, "test", "fold " + df.fold.astype(str)))
+    g = frame.groupby("part")
     table = g.agg(images=("image_id", "size"), patients=("patient_id", "nunique"), positives=("cancer", "sum"))
-    table["breasts"] = g.apply(lambda x: x[["patient_id", "laterality"]].drop_duplicates().shape[0], include_groups=False)
-    table["positive breasts"] = g.apply(
-        lambda x: x[x.cancer == 1][["patient_id", "laterality"]].drop_duplicates().shape[0], include_groups=False
-    )
+    breasts = frame.groupby(["part", "patient_id", "laterality"]).cancer.max().groupby("part")
+    table["breasts"], table["positive breasts"] = breasts.size(), breasts.sum()
     table["image rate"] = table.positives / table.images
     if "site_id" in df.columns:
         table["site mix"] = g.site_id.apply(lambda s: ", ".join(f"{k}:{v:.0%}" for k, v in s.value_counts(normalize=True).sort_index().items()))
