@@ -20,6 +20,9 @@ LEARN = dict(
     batch_size=16, early_stopping_patience=20, augment_strength=0.3, pos_ratio=0.4, workers=2,
 )
 
+# a few seconds per run on the session's synthetic set: for tracking, resume and restart behaviour
+TINY = dict(image_size=(128, 64), cache_size=(128, 64), finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1)
+
 
 @pytest.fixture(scope="module")
 def lesion_root(tmp_path_factory):
@@ -81,10 +84,7 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     from mammo_utils.train import train
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = get_config(
-        "small", data_root=synth_root, work_dir=tmp_path, image_size=(128, 64), cache_size=(128, 64), epochs=1,
-        finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1, experiment="t",
-    )
+    cfg = get_config("small", data_root=synth_root, work_dir=tmp_path, epochs=1, experiment="t", **TINY)
     first = train(cfg, run_name="a", verbose=0)
     assert (tmp_path / "mlflow.db").is_file()
     client = mlflow.MlflowClient(cfg.tracking_uri)
@@ -109,17 +109,14 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     assert len(table) == 1 and "metrics.val_breast_pf1" in table
 
 
-def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path):
+def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch):
     """A crash mid-stage leaves a backup; the rerun restarts from the last finished epoch."""
     import keras
 
     from mammo_utils.config import get_config
     from mammo_utils.train import train
 
-    cfg = get_config(
-        "small", data_root=synth_root, work_dir=tmp_path, image_size=(128, 64), cache_size=(128, 64), epochs=3,
-        finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1, early_stopping_patience=20,
-    )
+    cfg = get_config("small", data_root=synth_root, work_dir=tmp_path, epochs=3, early_stopping_patience=20, **TINY)
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -129,12 +126,10 @@ def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path):
     import mammo_utils.train as trainer
 
     original = trainer._callbacks
-    trainer._callbacks = lambda *a, **k: original(*a, **k) + [Crash()]
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg, run_name="r", track=False, verbose=0)
-    finally:
-        trainer._callbacks = original
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a, **k: original(*a, **k) + [Crash()])
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, run_name="r", track=False, verbose=0)
+    monkeypatch.undo()
     backup = tmp_path / "runs" / "r" / "backup_full"
     assert backup.is_dir() and any(backup.iterdir())
     result = train(cfg, run_name="r", track=False, verbose=0)
