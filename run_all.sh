@@ -38,14 +38,17 @@ if [[ ! -x "$PY" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
 fi
 if git rev-parse --git-dir >/dev/null 2>&1; then
   # notebook sources are committed without outputs; nbdime gives readable notebook diffs
-  "$VENV/bin/nbstripout" --install --attributes .gitattributes >/dev/null 2>&1 || true
+  "$VENV/bin/nbstripout" --install --attributes .git/info/attributes >/dev/null 2>&1 || true
   "$VENV/bin/nbdime" config-git --enable >/dev/null 2>&1 || true
 fi
 [[ "$MODE" == "setup" ]] && { echo "== Setup done: $VENV"; exit 0; }
 
 if [[ "$MODE" == "tests" ]]; then
   echo "== Tests"
-  exec "$PY" -m pytest -q tests "${PYTEST_ARGS[@]:-}"
+  # PYTEST_ARGS (optional, space-separated) adds pytest options, e.g. PYTEST_ARGS="-m 'not slow'"
+  extra=()
+  [[ -n "${PYTEST_ARGS:-}" ]] && eval "extra=(${PYTEST_ARGS})"
+  exec "$PY" -m pytest -q tests "${extra[@]}"
 fi
 
 # --- notebooks -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +26,27 @@ RSNA_IMAGES = 54_706
 
 def make_files(folder: Path, n: int, rows: int, cols: int) -> list[Path]:
     """Write ``n`` full-size 12-bit JPEG 2000 lossless synthetic mammograms."""
-    from mammo_utils.synthetic import MACHINES, to_stored_pixels, write_dicom
-    from mammo_utils.synthetic_render import render_mammogram
+    from mammo_utils.data.synthetic import MACHINES, to_stored_pixels, write_dicom
+    from mammo_utils.data.synthetic_render import render_mammogram
 
     machine = next(m for m in MACHINES if m.machine_id == 21)  # site 2: 12-bit, MONOCHROME2, JPEG 2000
     paths = []
     for i in range(n):
-        r = render_mammogram(np.random.default_rng(i), rows, cols, "LR"[i % 2], ("CC", "MLO")[i % 2], "B", False, "mass")
+        r = render_mammogram(
+            np.random.default_rng(i), rows, cols, "LR"[i % 2], ("CC", "MLO")[i % 2], "B", False, "mass"
+        )
         pixels, tags = to_stored_pixels(r.image, machine)
         path = folder / f"{i}.dcm"
-        write_dicom(path, pixels, machine, {"patient_id": 1, "image_id": i, "laterality": "LR"[i % 2], "view": "CC"}, tags)
+        write_dicom(
+            path, pixels, machine, {"patient_id": 1, "image_id": i, "laterality": "LR"[i % 2], "view": "CC"}, tags
+        )
         paths.append(path)
     return paths
 
 
 def time_path(method: str, paths: list[str], target: int) -> dict:
     """Run one reader over the files in this process; returns seconds/image and peak RSS (MiB)."""
-    from mammo_utils.timing import fast_read, plain_decode_resize, seconds_per_image
+    from mammo_utils.data.timing import fast_read, plain_decode_resize, seconds_per_image
 
     reader = {"plain": plain_decode_resize, "fast": fast_read}[method]
     return {"per_image_s": seconds_per_image(reader, paths, target), "peak_mib": peak_rss_mib()}
@@ -75,11 +80,21 @@ def main() -> None:
         results = {}
         for method in ("plain", "fast"):
             out = subprocess.run(
-                [sys.executable, __file__, "--target", str(args.target), "--_worker", method, json.dumps([str(p) for p in paths])],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--target",
+                    str(args.target),
+                    "--_worker",
+                    method,
+                    json.dumps([str(p) for p in paths]),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             results[method] = json.loads(out.stdout.strip().splitlines()[-1])
-        from mammo_utils.timing import reduced_vs_full_difference
+        from mammo_utils.data.timing import reduced_vs_full_difference
 
         diffs = [reduced_vs_full_difference(p, args.target) for p in paths]
     plain_s, fast_s = results["plain"]["per_image_s"], results["fast"]["per_image_s"]
@@ -89,8 +104,10 @@ def main() -> None:
     print(f"speed-up: {plain_s / fast_s:.1f}x (target >= 10x)")
     print(f"mean |difference| vs full decode + resize: {np.mean(diffs) * 100:.3f}% of range (target <= 1%)")
     hours = fast_s * RSNA_IMAGES / args.workers / 3600
-    print(f"projected RSNA preprocessing ({RSNA_IMAGES:,} images, {args.workers} workers): {hours:.2f} h "
-          f"(vs {plain_s * RSNA_IMAGES / args.workers / 3600:.2f} h with full decodes)")
+    print(
+        f"projected RSNA preprocessing ({RSNA_IMAGES:,} images, {args.workers} workers): {hours:.2f} h "
+        f"(vs {plain_s * RSNA_IMAGES / args.workers / 3600:.2f} h with full decodes)"
+    )
 
 
 if __name__ == "__main__":

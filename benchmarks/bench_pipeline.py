@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -28,18 +26,21 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from mammo_utils.augment import build_augmentation
-    from mammo_utils.data import load_train
-    from mammo_utils.pipeline import cache_paths, make_dataset, throughput
-    from mammo_utils.preprocess import preprocess_dataset
-    from mammo_utils.synthetic import generate_dataset
+    from mammo_utils.data.pipeline import cache_paths, make_dataset, throughput
+    from mammo_utils.data.preprocess import preprocess_dataset
+    from mammo_utils.data.rsna import load_train
+    from mammo_utils.data.synthetic import generate_dataset
+    from mammo_utils.modeling.augment import build_augmentation
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_pipeline_"))
     root = work / "synthetic"
     if not (root / "train.csv").exists():
         generate_dataset(root, n_patients=args.patients, image_size=(2048, 1664), prevalence=0.25, seed=0, workers=2)
     df = load_train(root)
-    print(f"{len(df)} images; tf {tf.__version__}; CPU threads {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'}")
+    print(
+        f"{len(df)} images; tf {tf.__version__}; "
+        f"CPU threads {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'}"
+    )
     target = 400.0
     print(f"{'size':<10}{'bits':>5}  {'CPU-side work':<28}{'images/s':>10}{'x target':>10}")
     for size in ((1024, 512), (512, 256)):
@@ -56,9 +57,14 @@ def main() -> None:
             for _ in range(50):
                 tf.io.decode_png(raw, dtype=tf.uint16)
             ms = (time.perf_counter() - start) / 50 * 1000
-            print(f"{size[0]}x{size[1]:<5}{bits:>5}  {'one PNG decode (1 thread)':<28}{ms:>8.2f} ms  ({len(raw.numpy()) / 1024:.0f} KiB)")
+            print(
+                f"{size[0]}x{size[1]:<5}{bits:>5}  {'one PNG decode (1 thread)':<28}{ms:>8.2f} ms  "
+                f"({len(raw.numpy()) / 1024:.0f} KiB)"
+            )
     print(f"target: >= {target:.0f} images/s at 1024x512 (an H100 training ResNet50 at that size takes ~300 images/s);")
-    print("augmentation is meant to run inside the model on the accelerator, so 'decode only' is the figure that counts.")
+    print(
+        "augmentation is meant to run inside the model on the accelerator, so 'decode only' is the figure that counts."
+    )
 
 
 if __name__ == "__main__":

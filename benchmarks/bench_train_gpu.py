@@ -2,7 +2,7 @@
 
 For each of ResNet50 and EfficientNet-B0, in one run, it times training images/s of:
 
-- Keras: the repo's model (``mammo_utils.models.build_model``: grey input, in-graph ImageNet preprocessing,
+- Keras: the repo's model (``mammo_utils.modeling.models.build_model``: grey input, in-graph ImageNet preprocessing,
   max-pool head, no augmentation), mixed precision, on the active Keras backend;
 - PyTorch: the same architecture from timm (one input channel, one output), AMP autocast + GradScaler,
   channels-last memory format.
@@ -112,8 +112,10 @@ def main() -> None:
     size = parse_size(args.size)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (smoke check only)"
     print(f"keras {keras.__version__} on {keras.backend.backend()} | torch {torch.__version__} | {gpu}")
-    print(f"input {size[0]}x{size[1]}, batch {args.batch}, {args.steps} timed steps after {args.warmup}; "
-          f"keras policy {args.precision}, torch AMP float16 + channels-last")
+    print(
+        f"input {size[0]}x{size[1]}, batch {args.batch}, {args.steps} timed steps after {args.warmup}; "
+        f"keras policy {args.precision}, torch AMP float16 + channels-last"
+    )
     print(f"{'model':<16}{'keras img/s':>13}{'torch img/s':>13}{'keras/torch':>13}")
     for name in args.models:
         k = keras_images_per_s(name, size, args.batch, args.steps, args.warmup, args.precision)

@@ -1,11 +1,16 @@
 """mammo_utils: screening-mammography breast-cancer detection on the RSNA layout.
 
-Modules (one job each): ``constants``, ``config``, ``synthetic`` / ``synthetic_render``
-(embedded dataset), ``data`` (train.csv), ``dicom`` (reading), ``roi`` (breast crop),
-``preprocess`` (cache), ``eda``, ``plots``, ``notebook`` (setup helpers), ``splits``,
-``augment``, ``pipeline``, ``models``, ``keras_metrics``, ``metrics``, ``evaluate``,
-``train``, ``tracking``.
-Heavy libraries (TensorFlow, MLflow) are imported only by the modules that need them.
+Layers, each importing only from the ones before it (a test walks every import to hold this)::
+
+    constants, utils, config          vocabulary, small helpers, settings (no writes, no data generation)
+    data/                             RSNA layout, synthetic set, DICOM, breast crop, cache, splits, tf.data
+    evaluation/                       metrics, evaluation, EDA, figures
+    modeling/                         augmentation, models, losses, trainer, run folders, MLflow
+    serving/                          inference on new files (the path notebooks, API and app share)
+    cli, notebook                     the ``mammo`` command and the notebooks' Setup: may import any layer
+
+Heavy libraries (TensorFlow, Keras, MLflow) are imported only by the modules that need them, so
+``import mammo_utils`` and ``mammo --help`` start fast.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -77,7 +77,7 @@ PHI_KEYWORDS: frozenset[str] = frozenset(
 KAGGLE_RSNA_DIR = "/kaggle/input/rsna-breast-cancer-detection"
 
 #: Classification networks by name: the from-scratch baseline and the ``keras.applications`` backbones
-#: that :mod:`mammo_utils.models` builds.
+#: that :mod:`mammo_utils.modeling.models` builds.
 MODEL_NAMES = (
     "baseline",
     "resnet50",
@@ -85,3 +85,19 @@ MODEL_NAMES = (
     *(f"efficientnetv2b{i}" for i in range(4)),
     "inceptionv3",
 )
+
+# Choices of the configuration (one list each; config validates against them, builders use them) -----
+#: Global pooling of the classification head.
+POOLINGS: tuple[str, ...] = ("avg", "max", "gem")
+#: Training losses.
+LOSSES: tuple[str, ...] = ("bce", "focal")
+#: Learning-rate schedules.
+LR_SCHEDULES: tuple[str, ...] = ("cosine", "plateau")
+#: Validation metrics that select checkpoints: image ROC-AUC or per-breast probabilistic F1.
+MONITORS: tuple[str, ...] = ("val_auc", "val_pf1")
+#: Bits per pixel of the PNG cache.
+CACHE_BITS: tuple[int, ...] = (8, 16)
+#: How image scores become one breast score.
+BREAST_AGGREGATIONS: tuple[str, ...] = ("mean", "max")
+#: Name of the breast key column (RSNA's submission calls it ``prediction_id``: ``<patient_id>_<laterality>``).
+BREAST_ID = "breast_id"

@@ -1,21 +1,24 @@
-"""Notebook start-up helpers: platform bootstrap and the common "Setup" cell.
+"""The common "Setup" of every numbered notebook: platform bootstrap, configuration, seeds, data.
 
-Every numbered notebook opens with::
+Every notebook opens with the same two lines (the first only matters where the package is not installed,
+as on a fresh Kaggle/Colab clone)::
 
-    from mammo_utils.notebook import bootstrap, setup
-    bootstrap()                 # on Kaggle/Colab: pip-installs what the platform lacks
-    cfg = setup(profile, data_root)
+    import sys, pathlib; sys.path.insert(0, str(pathlib.Path.cwd().parent))
+    from mammo_utils.notebook import setup
+    cfg = setup(profile, data_root, seed=seed, epochs=epochs, image_size=image_size)
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import platform
-import random
 import subprocess
 import sys
 from typing import Any
+
+from .config import Config, get_config
+from .data.synthetic import ensure_dataset
+from .utils import seed_everything, versions
 
 #: Packages Kaggle/Colab images lack (import name -> pip requirement, pinned as in requirements.txt).
 PLATFORM_EXTRAS = {
@@ -28,6 +31,9 @@ PLATFORM_EXTRAS = {
     "keras_tuner": "keras-tuner==1.4.8",
     "mlflow": "mlflow==3.17.2",
 }
+
+#: Notebook parameters that map onto configuration fields when not None (``image_size`` also sets the cache).
+_PARAMETER_FIELDS = ("epochs", "finetune_epochs", "weights", "backbone", "workers")
 
 
 def platform_name() -> str:
@@ -58,55 +64,63 @@ def bootstrap(install: bool | None = None) -> list[str]:
     return []
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (when already imported) Keras/TensorFlow."""
-    import numpy as np
+def notebook_overrides(image_size: str | None = None, **parameters: Any) -> dict[str, Any]:
+    """Config overrides from notebook parameters, skipping the ones left at None.
 
-    random.seed(seed)
-    np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    if "keras" in sys.modules:
-        import keras
+    ``image_size`` sets the cache size too (the small notebooks cache at the size they train at).
 
-        keras.utils.set_random_seed(seed)
+    Args:
+        image_size: ``"HxW"`` or None.
+        **parameters: Any of ``epochs``, ``finetune_epochs``, ``weights``, ``backbone``, ``workers``.
 
+    Returns:
+        The overrides for :func:`~mammo_utils.config.get_config`.
 
-def versions(
-    packages: tuple[str, ...] = ("numpy", "pandas", "pydicom", "opencv-python-headless", "tensorflow", "tensorflow-cpu", "keras", "mlflow")
-) -> dict[str, str]:
-    """Installed versions of the given distributions (read from metadata, nothing imported)."""
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    Raises:
+        ValueError: A parameter that is not a notebook setting.
+    """
+    unknown = sorted(set(parameters) - set(_PARAMETER_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown notebook parameter(s) {unknown}; known: {list(_PARAMETER_FIELDS)} and image_size")
+    out = {k: v for k, v in parameters.items() if v is not None}
+    if image_size is not None:
+        out.update(image_size=image_size, cache_size=image_size)
     return out
 
 
-def setup(profile: str = "small", data_root: Any = None, seed: int | None = None, gpu: bool = False, **overrides: Any):
-    """The common Setup cell: config, seeds, versions, platform and (optionally) accelerators.
+def setup(
+    profile: str = "small",
+    data_root: Any = None,
+    seed: int | None = None,
+    gpu: bool = False,
+    image_size: str | None = None,
+    **parameters: Any,
+) -> Config:
+    """The common Setup cell: bootstrap, config, seeds, data, versions, accelerators.
 
     Args:
         profile: Run profile (``small`` / ``full``).
         data_root: Dataset folder (None: auto-detect, see ``mammo_utils.config``).
         seed: Random seed (default: the config's).
         gpu: Also import TensorFlow and list visible GPUs.
-        **overrides: Config overrides.
+        image_size: ``"HxW"`` for model and cache, or None for the profile's.
+        **parameters: Notebook parameters (:func:`notebook_overrides`) and other config fields.
 
     Returns:
         The :class:`~mammo_utils.config.Config`.
     """
-    from .config import get_config
-
+    bootstrap()
+    known = {k: parameters.pop(k) for k in list(parameters) if k in _PARAMETER_FIELDS}
+    overrides = {**parameters, **notebook_overrides(image_size, **known)}
+    if seed is not None:
+        overrides["seed"] = seed
     cfg = get_config(profile, data_root, **overrides)
-    seed_everything(cfg.seed if seed is None else seed)
-    print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {cfg.data_root}")
-    print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
+    ensure_dataset(cfg, progress=False)
     if gpu:
         import tensorflow as tf
 
         print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
+    seed_everything(cfg.seed)
+    print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {cfg.data_root}")
+    print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
     return cfg

@@ -1,13 +1,27 @@
-"""Atomic file writes: a temporary file beside the target, then a rename (never a half-written file)."""
+"""Small helpers every layer may use: atomic writes, sizes, seeding, versions, timing, the project folder.
+
+Nothing here imports another ``mammo_utils`` module, so any module can import it.
+"""
 
 from __future__ import annotations
 
 import os
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+#: File whose presence marks the project folder (the repository root) when walking up from the cwd.
+PROJECT_MARKER = "run_all.sh"
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    A reader never sees a half-written file, and a killed writer leaves at most a hidden ``.tmp`` file.
 
     Args:
         path: Target file (its folder is created).
@@ -29,3 +43,147 @@ def write_csv_atomic(df, path: str | Path, **to_csv_kwargs) -> None:
         **to_csv_kwargs: Extra ``DataFrame.to_csv`` options (e.g. ``lineterminator``).
     """
     write_atomic(path, df.to_csv(index=False, **to_csv_kwargs).encode())
+
+
+def parse_size(value: Any, name: str = "size") -> tuple[int, int]:
+    """Parse ``"1024x512"``, ``1024`` or ``(1024, 512)`` into ``(height, width)``.
+
+    Args:
+        value: The size as text, an int (square) or a pair.
+        name: Parameter name used in error messages.
+
+    Returns:
+        ``(height, width)`` as positive ints.
+
+    Raises:
+        ValueError: If the value is not a positive size.
+
+    Example:
+        >>> parse_size("1024x512")
+        (1024, 512)
+    """
+    try:
+        if isinstance(value, str):
+            pair = tuple(int(p) for p in value.lower().replace(",", "x").split("x"))
+        elif isinstance(value, int):
+            pair = (value, value)
+        else:
+            pair = tuple(int(v) for v in value)
+        if len(pair) == 1:
+            pair = (pair[0], pair[0])
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must look like 1024x512, got {value!r}") from None
+    if len(pair) != 2 or min(pair) <= 0:
+        raise ValueError(f"{name} must be two positive integers like 1024x512, got {value!r}")
+    return (pair[0], pair[1])
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and (when already imported) Keras/TensorFlow.
+
+    Args:
+        seed: The seed.
+        deterministic: Also turn on TensorFlow's deterministic ops (same results on one machine, slower
+            on GPUs); only applied when TensorFlow is already imported.
+    """
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "keras" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    if deterministic and "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+#: Distributions whose versions runs record (missing ones are skipped).
+VERSION_PACKAGES = (
+    "numpy",
+    "pandas",
+    "pydicom",
+    "opencv-python-headless",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "mlflow",
+)
+
+
+def versions(packages: tuple[str, ...] = VERSION_PACKAGES) -> dict[str, str]:
+    """Installed versions of the given distributions (read from metadata, nothing imported).
+
+    Args:
+        packages: Distribution names.
+
+    Returns:
+        ``{"python": "3.11.7", "numpy": "2.4.6", ...}`` for the installed ones.
+    """
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def time_calls(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls.
+
+    The one timer of the project: throughput, inference latency and decode speed are all built on it.
+
+    Args:
+        fn: Callable with no arguments.
+        repeats: Timed calls.
+        warmup: Untimed calls first (graph tracing, caches).
+
+    Returns:
+        One duration per timed call, in seconds.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
+    """Median of :func:`time_calls` (robust to one slow call)."""
+    return statistics.median(time_calls(fn, repeats, warmup))
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The project folder that holds ``data/`` and ``reports/``.
+
+    ``MAMMO_HOME`` when set; else the nearest folder at or above ``start`` (default: the current directory)
+    that holds :data:`PROJECT_MARKER` (a clone of the repository, also from ``notebooks/``); else ``start``
+    itself, so an installed package run anywhere (``/kaggle/working``) writes under the current directory,
+    never into its install location.
+
+    Args:
+        start: Folder to start from.
+
+    Returns:
+        The project folder.
+    """
+    if os.environ.get("MAMMO_HOME"):
+        return Path(os.environ["MAMMO_HOME"]).expanduser()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    return here

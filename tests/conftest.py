@@ -17,7 +17,7 @@ REAL_RSNA = REPO.parent / "shared" / "real-rsna"
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
     """A small synthetic dataset (12 patients, 256x208 px, half the breasts with cancer)."""
-    from mammo_utils.synthetic import generate_dataset
+    from mammo_utils.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("synth")
     generate_dataset(root, n_patients=12, image_size=(256, 208), prevalence=0.5, seed=3, workers=2, progress=False)
@@ -35,8 +35,10 @@ def real_rsna() -> Path:
 @pytest.fixture(scope="session")
 def synth_cache(synth_root, tmp_path_factory):
     """The synthetic set cached at 128x64, 16-bit: (cache folder, train frame)."""
-    from mammo_utils.data import load_train
-    from mammo_utils.preprocess import preprocess_dataset
+    from mammo_utils.data.preprocess import preprocess_dataset
+    from mammo_utils.data.rsna import load_train
 
-    cache, _ = preprocess_dataset(synth_root, tmp_path_factory.mktemp("cache"), (128, 64), 16, workers=2, progress=False)
+    cache, _ = preprocess_dataset(
+        synth_root, tmp_path_factory.mktemp("cache"), (128, 64), 16, workers=2, progress=False
+    )
     return cache, load_train(synth_root)

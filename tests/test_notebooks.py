@@ -23,12 +23,19 @@ def test_notebook_sources_are_stripped_and_parameterised():
 #: Extra papermill parameters that keep the training notebooks to seconds on the tiny dataset.
 QUICK = {
     "04_baseline_cnn": {"epochs": 1, "image_size": "128x64"},
-    "05_transfer_learning": {"epochs": 1, "finetune_epochs": 0, "image_size": "96x80", "backbones": ["baseline", "efficientnetb0"]},
+    "05_transfer_learning": {
+        "epochs": 1,
+        "finetune_epochs": 0,
+        "image_size": "96x80",
+        "backbones": ["baseline", "efficientnetb0"],
+    },
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["01_eda", "02_preprocessing", "03_splits_augmentation", "04_baseline_cnn", "05_transfer_learning"])
+@pytest.mark.parametrize(
+    "name", ["01_eda", "02_preprocessing", "03_splits_augmentation", "04_baseline_cnn", "05_transfer_learning"]
+)
 def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     import papermill as pm
 
@@ -37,8 +44,12 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
     monkeypatch.setenv("MAMMO_FIGURES", str(tmp_path / "figures"))  # never overwrite the rendered reports
     out = tmp_path / f"{name}.ipynb"
     pm.execute_notebook(
-        str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters={"data_root": str(synth_root), **QUICK.get(name, {})},
-        cwd=str(REPO / "notebooks"), kernel_name="python3", progress_bar=False,
+        str(REPO / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        parameters={"data_root": str(synth_root), **QUICK.get(name, {})},
+        cwd=str(REPO / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
     )
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import constants as C
+from .. import constants as C
 
 J2K_SYNTAXES = frozenset({C.JPEG2000_LOSSLESS, "1.2.840.10008.1.2.4.91"})
 
@@ -76,9 +76,26 @@ def read_header(path: str | Path) -> dict[str, Any]:
         pixel_padding_value, laterality, view, manufacturer, model, sop_class``.
 
     Raises:
-        DicomReadError: If the file is missing or not DICOM.
+        DicomReadError: If the file is missing, not DICOM, or holds a malformed header value.
     """
-    ds = _open(path, pixels=False)
+    return _guard(path, lambda: _header(_open(path, pixels=False)))
+
+
+def _guard(path: Any, work):
+    """Run ``work()``; any failure that is not already a :class:`DicomReadError` becomes one naming ``path``.
+
+    pydicom parses element values lazily, so a malformed IS/DS value (``'1A'``) surfaces as a bare
+    ``ValueError`` only when read; this keeps every failure of the public readers the project's error.
+    """
+    try:
+        return work()
+    except DicomReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the contract: one error type, naming the file
+        raise _fail(path, f"malformed DICOM ({type(exc).__name__}: {exc})") from None
+
+
+def _header(ds) -> dict[str, Any]:
     ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
     centers = ds.get("WindowCenter")
     n_windows = 0 if centers is None else (len(centers) if hasattr(centers, "__len__") and not isinstance(centers, str) else 1)
@@ -104,7 +121,9 @@ def read_header(path: str | Path) -> dict[str, Any]:
         "model": str(ds.get("ManufacturerModelName", "") or ""),
         "sop_class": str(ds.get("SOPClassUID", "")),
     }
-    assert not set(header) & {k.lower() for k in C.PHI_KEYWORDS}
+    leaked = set(header) & {k.lower() for k in C.PHI_KEYWORDS}
+    if leaked:  # an explicit check, not an assert: it must hold under ``python -O`` too
+        raise RuntimeError(f"read_header would return patient identifiers {sorted(leaked)}")
     return header
 
 
@@ -255,6 +274,10 @@ def read_dicom(path: str | Path, max_size: int | None = None) -> np.ndarray:
     path = Path(path)
     if max_size is not None and int(max_size) < 8:
         raise ValueError(f"max_size must be >= 8 pixels, got {max_size!r}")
+    return _guard(path, lambda: _read(path, max_size))
+
+
+def _read(path: Path, max_size: int | None) -> np.ndarray:
     ds = _open(path, pixels=True)
     _check_image(ds, path)
     arr = _decode(ds, path, max_size)

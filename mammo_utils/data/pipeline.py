@@ -1,10 +1,10 @@
-"""tf.data input pipeline from the PNG cache, class weights, losses and the per-breast view.
+"""tf.data input pipeline from the PNG cache (and nothing else: losses live in ``modeling.losses``).
 
-The pipeline reads ``<cache>/<patient_id>/<image_id>.png`` (8- or 16-bit) with
+The pipeline reads the cache's PNGs (paths from its manifest) (8- or 16-bit) with
 ``tf.io.decode_png(dtype=uint16)``, scales to [0, 1] float32 ``(H, W, 1)``, resizes when
 ``image_size`` differs from the cache, and batches with parallel map and AUTOTUNE prefetch.
 Channel replication and ImageNet normalisation happen inside the models, augmentation
-too (see :mod:`mammo_utils.augment`), so the pipeline stays cheap.
+too (see :mod:`mammo_utils.modeling.augment`), so the pipeline stays cheap.
 
 Training with ``pos_ratio`` draws positives and negatives from two repeated streams
 (``tf.data.Dataset.sample_from_datasets``) so each batch holds about that share of positives;
@@ -14,13 +14,13 @@ always finite and on the natural distribution.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import constants as C
+from ..utils import time_calls
+from .preprocess import MANIFEST_NAME
 
 
 def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
 
     Args:
         df: Image frame with ``patient_id``, ``image_id``, ``cancer``.
-        cache_dir: Cache folder made by :func:`mammo_utils.preprocess.preprocess_dataset`.
+        cache_dir: Cache folder made by :func:`mammo_utils.data.preprocess.preprocess_dataset`.
 
     Returns:
         The filtered frame with a ``png`` column.
@@ -37,50 +37,32 @@ def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
         FileNotFoundError: If the cache folder has no manifest.
     """
     cache_dir = Path(cache_dir)
-    manifest = cache_dir / "manifest.csv"
+    manifest = cache_dir / MANIFEST_NAME
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest}: no cache manifest; build it with python -m mammo_utils.preprocess")
-    ok = pd.read_csv(manifest, usecols=["image_id", "status"])
-    ok_ids = set(ok.image_id[ok.status == "ok"])
-    out = df[df.image_id.isin(ok_ids)].copy()
-    out["png"] = [str(cache_dir / str(p) / f"{i}.png") for p, i in zip(out.patient_id, out.image_id)]
+        raise FileNotFoundError(f"{manifest}: no cache manifest; build it with `mammo preprocess`")
+    ok = pd.read_csv(manifest, usecols=["image_id", "status", "png"])
+    png = dict(zip(ok.image_id[ok.status == "ok"], ok.png[ok.status == "ok"]))
+    out = df[df.image_id.isin(png)].copy()
+    out["png"] = [str(cache_dir / png[i]) for i in out.image_id]
     return out
 
 
-def class_weights(labels) -> dict[int, float]:
-    """Balanced class weights ``n / (2 * n_c)`` (sklearn's "balanced").
+def resize_for_model(images, image_size: tuple[int, int] | None):
+    """Resize ``(..., H, W, 1)`` float images to the model's size the way the pipeline does (area, antialiased).
 
     Args:
-        labels: 0/1 labels.
+        images: Tensor or array of prepared images.
+        image_size: (H, W), or None to keep the size.
 
     Returns:
-        ``{0: w0, 1: w1}``.
+        A float32 tensor.
     """
-    labels = np.asarray(labels).astype(int)
-    n, pos = len(labels), int(labels.sum())
-    if pos == 0 or pos == n:
-        return {0: 1.0, 1: 1.0}
-    return {0: n / (2.0 * (n - pos)), 1: n / (2.0 * pos)}
+    import tensorflow as tf
 
-
-def make_loss(kind: str = "bce", alpha: float = 0.75, gamma: float = 2.0):
-    """Training loss: binary cross-entropy or class-balanced focal loss.
-
-    Args:
-        kind: ``bce`` or ``focal``.
-        alpha: Focal weight of the positive class.
-        gamma: Focal focusing parameter.
-
-    Returns:
-        A Keras loss.
-    """
-    import keras
-
-    if kind == "bce":
-        return keras.losses.BinaryCrossentropy()
-    if kind == "focal":
-        return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=alpha, gamma=gamma)
-    raise ValueError(f"loss must be 'bce' or 'focal', got {kind!r}")
+    images = tf.convert_to_tensor(images, tf.float32)
+    if image_size is None or tuple(images.shape[-3:-1]) == tuple(image_size):
+        return images
+    return tf.image.resize(images, image_size, method="area", antialias=True)
 
 
 def _decoder(image_size: tuple[int, int]):
@@ -88,11 +70,8 @@ def _decoder(image_size: tuple[int, int]):
 
     def decode(path):
         img = tf.io.decode_png(tf.io.read_file(path), channels=1, dtype=tf.uint16)
-        img = tf.cast(img, tf.float32) / 65535.0
-        if image_size is not None:
-            img = tf.image.resize(img, image_size, method="area", antialias=True)
-            img = tf.ensure_shape(img, (*image_size, 1))
-        return img
+        img = resize_for_model(tf.cast(img, tf.float32) / 65535.0, image_size)
+        return img if image_size is None else tf.ensure_shape(img, (*image_size, 1))
 
     return decode
 
@@ -193,32 +172,6 @@ def throughput(ds, n_batches: int = 20, warmup: int = 2) -> float:
         Images per second.
     """
     it = iter(ds)
-    for _ in range(warmup):
-        next(it)
-    start, n = time.perf_counter(), 0
-    for _ in range(n_batches):
-        batch = next(it)
-        n += int(batch[0].shape[0])
-    return n / (time.perf_counter() - start)
-
-
-def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.DataFrame:
-    """Aggregate image predictions per breast (patient_id, laterality), as RSNA scored them.
-
-    Args:
-        df: Image frame aligned with ``predictions`` (``patient_id``, ``laterality``, ``cancer``).
-        predictions: One probability per row of ``df``.
-        agg: ``mean`` or ``max``.
-
-    Returns:
-        One row per breast: ``patient_id, laterality, prediction_id, cancer, prediction, n_images``.
-    """
-    if agg not in ("mean", "max"):
-        raise ValueError(f"agg must be 'mean' or 'max', got {agg!r}")
-    frame = df[list(C.BREAST_KEYS) + ["cancer"]].copy()
-    frame["prediction"] = np.asarray(predictions, float).reshape(-1)
-    out = frame.groupby(list(C.BREAST_KEYS), as_index=False).agg(
-        cancer=("cancer", "max"), prediction=("prediction", agg), n_images=("prediction", "size")
-    )
-    out.insert(0, "prediction_id", out.patient_id.astype(str) + "_" + out.laterality.astype(str))
-    return out
+    sizes: list[int] = []
+    seconds = time_calls(lambda: sizes.append(int(next(it)[0].shape[0])), repeats=n_batches, warmup=warmup)
+    return sum(sizes[warmup:]) / sum(seconds)

@@ -1,42 +1,96 @@
 """Preprocessing cache: DICOM -> breast crop -> fixed-size 8/16-bit PNG, resumable and parallel.
 
-Each image is read with :func:`mammo_utils.dicom.read_dicom` (VOI window, MONOCHROME1
+Each image is read with :func:`mammo_utils.data.dicom.read_dicom` (VOI window, MONOCHROME1
 inversion, reduced-resolution JPEG 2000 decode), cropped with
-:func:`mammo_utils.roi.crop_breast` (chest wall on the left), resized with its aspect
+:func:`mammo_utils.data.roi.crop_breast` (chest wall on the left), resized with its aspect
 ratio kept and padded with zeros on the right/bottom to ``size``, and written to
-``<cache>/<patient_id>/<image_id>.png``. Writes go to a temporary file that is renamed,
-so a killed run never leaves a corrupt PNG; a rerun skips finished images.
+``<cache>/<patient_id>/<image_id>.png`` (:func:`cache_png_path`, the one place that spells it).
+Writes go to a temporary file that is renamed, so a killed run never leaves a corrupt PNG; a
+rerun skips finished images. :func:`prepare_image` is the image recipe, shared by the cache and
+by inference on new files (:mod:`mammo_utils.serving.inference`), so both see the same pixels.
 
-``manifest.csv`` has one row per image: ``status`` (ok / failed), ``error``, the crop box
-in original pixels, original size, ``scale`` (cache pixels per original pixel) and
-``flipped``, so boxes can be mapped from DICOM to cache coordinates.
+``manifest.csv`` has one row per image: ``status`` (ok / failed), ``error``, ``png`` (relative to
+the cache folder), the crop box in original pixels (clipped to the image), original size,
+``scale`` (cache pixels per original pixel) and ``flipped``, so boxes can be mapped from DICOM to
+cache coordinates.
 
 CLI::
 
-    python -m mammo_utils.preprocess --data data/rsna-synthetic --out data/work/cache --size 1024x512 --workers 4
+    mammo preprocess --data data/rsna-synthetic --image-size 1024x512 --workers 4
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
-import sys
+import dataclasses
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .atomic import write_atomic, write_csv_atomic
+from .. import constants as C
+from ..utils import write_atomic, write_csv_atomic
+from .dicom import read_dicom, read_header
+from .roi import breast_mask, chest_wall_on_right, crop_breast
+from .rsna import load_train
 
 MANIFEST_COLUMNS = [
     "image_id", "patient_id", "status", "error", "png", "orig_rows", "orig_cols",
     "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale", "flipped",
 ]
-#: Bumped when the image recipe changes, so old caches are not reused by mistake.
-RECIPE_VERSION = 1
+#: Bumped when the image recipe or the cache layout changes, so old caches are not reused by mistake
+#: (v2: ``png`` paths relative to the cache folder, crop boxes clipped to the image).
+RECIPE_VERSION = 2
+#: JPEG 2000 files are decoded at the resolution level just above this multiple of the cache's longest side.
+DECODE_OVERSAMPLING = 2
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How an image becomes a model input; saved beside every model so inference never re-derives it.
+
+    Attributes:
+        cache_size: (height, width) of the prepared image (the cache's size).
+        cache_bits: 8 or 16: the prepared image is quantised to this depth, as in the cache.
+        image_size: (height, width) the model takes (resized from ``cache_size`` when different).
+        recipe_version: :data:`RECIPE_VERSION` of the recipe.
+        decode_oversampling: :data:`DECODE_OVERSAMPLING`.
+        crop: The crop rule (documentation for readers of the JSON).
+        voi: The intensity rule (documentation for readers of the JSON).
+    """
+
+    cache_size: tuple[int, int]
+    cache_bits: int
+    image_size: tuple[int, int]
+    recipe_version: int = RECIPE_VERSION
+    decode_oversampling: int = DECODE_OVERSAMPLING
+    crop: str = "largest Otsu component; chest wall flipped to the left; aspect kept, zero-padded right/bottom"
+    voi: str = "rescale, first VOI window (LINEAR/LINEAR_EXACT/SIGMOID or VOI LUT), MONOCHROME1 inverted"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view (sizes as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Preprocessing":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: A recipe version this code does not reproduce, or a missing field.
+        """
+        try:
+            spec = cls(**{**values, "cache_size": tuple(values["cache_size"]), "image_size": tuple(values["image_size"])})
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"preprocessing parameters are incomplete or malformed: {exc}") from None
+        if spec.recipe_version != RECIPE_VERSION:
+            raise ValueError(
+                f"model was trained on preprocessing recipe v{spec.recipe_version}; this code makes v{RECIPE_VERSION}"
+            )
+        return spec
 
 
 def cache_key(size: tuple[int, int], bits: int) -> str:
@@ -79,40 +133,111 @@ def to_png_bytes(image: np.ndarray, bits: int) -> bytes:
     return buf.tobytes()
 
 
+def quantize(image: np.ndarray, bits: int) -> np.ndarray:
+    """Round a [0, 1] image to the integer levels of a ``bits``-deep PNG and back to [0, 1] (what the cache stores)."""
+    top = 255 if bits == 8 else 65535
+    return (np.round(np.clip(image, 0, 1) * top) / top).astype(np.float32)
+
+
+def original_box(box, reduced_shape: tuple[int, int], orig_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Map a half-open box from a reduced-resolution decode back to stored-pixel coordinates, clipped to the image.
+
+    Reduced-resolution JPEG 2000 levels round sizes up, so scaling the far edge can land one pixel past
+    the image (4916 on a 4915-column file); the result is clipped to ``[0, columns] x [0, rows]``.
+
+    Args:
+        box: ``(x0, y0, x1, y1)`` in the reduced image.
+        reduced_shape: (rows, columns) of the reduced image.
+        orig_shape: (rows, columns) of the stored image.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` in stored pixels with ``0 <= x0 < x1 <= columns`` and ``0 <= y0 < y1 <= rows``.
+    """
+    rows, cols = orig_shape
+    ky, kx = rows / reduced_shape[0], cols / reduced_shape[1]
+    x0, y0, x1, y1 = box
+    x0, x1 = min(max(0, round(x0 * kx)), cols - 1), min(cols, round(x1 * kx))
+    y0, y1 = min(max(0, round(y0 * ky)), rows - 1), min(rows, round(y1 * ky))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+def prepare_array(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, dict]:
+    """Crop the breast (chest wall left), fit and pad a [0, 1] image to ``size``: the recipe after decoding.
+
+    Args:
+        image: 2-D float image in [0, 1], bright = dense.
+        size: (height, width) of the output.
+
+    Returns:
+        ``(image, info)`` with ``box`` (crop in input pixels), ``scale`` (output per input pixel),
+        ``flipped`` and ``warnings``.
+    """
+    mask = breast_mask(image)  # computed once: used by the crop and for the flip flag
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        crop, box = crop_breast(image, mask=mask)
+    out, scale = fit_and_pad(crop, size)
+    return out, {
+        "box": box, "scale": scale, "flipped": bool(mask is not None and chest_wall_on_right(mask)),
+        "warnings": "; ".join(str(w.message) for w in caught),
+    }
+
+
+def prepare_image(path: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, dict]:
+    """The image recipe: DICOM -> ``read_dicom`` -> ``crop_breast`` -> ``fit_and_pad`` (float [0, 1]).
+
+    Args:
+        path: DICOM file.
+        size: (height, width) of the output.
+
+    Returns:
+        ``(image, info)``: the padded float image and its manifest fields (``orig_rows``, ``orig_cols``,
+        ``crop_*`` in stored pixels, ``scale`` = output pixels per stored pixel, ``flipped``, ``warnings``,
+        and the header's ``laterality`` / ``view``).
+
+    Raises:
+        DicomReadError: The file cannot be read as a mammogram.
+    """
+    header = read_header(path)
+    image = read_dicom(path, max_size=DECODE_OVERSAMPLING * max(size))
+    out, prep = prepare_array(image, size)
+    x0, y0, x1, y1 = original_box(prep["box"], image.shape, (header["rows"], header["columns"]))
+    info = {
+        "orig_rows": header["rows"], "orig_cols": header["columns"],
+        "crop_x_min": x0, "crop_y_min": y0, "crop_x_max": x1, "crop_y_max": y1,
+        "scale": prep["scale"] * image.shape[0] / header["rows"],
+        "flipped": prep["flipped"], "warnings": prep["warnings"],
+        "laterality": header["laterality"], "view": header["view"],
+    }
+    return out, info
+
+
+def cache_png_path(patient_id: int, image_id: int) -> Path:
+    """Path of an image's PNG relative to its cache folder: ``<patient_id>/<image_id>.png``."""
+    return Path(str(int(patient_id))) / f"{int(image_id)}.png"
+
+
 def process_one(task: tuple) -> dict:
     """Decode, crop, resize and cache one image; never raises for a bad file.
 
+    Any failure (unreadable DICOM, a malformed header value, a decoder crash, a full disk) is recorded in
+    the row's ``error`` as ``<ExceptionType>: <message>`` with ``status`` "failed".
+
     Args:
-        task: ``(dicom_path, png_path, image_id, patient_id, size, bits)``.
+        task: ``(dicom_path, cache_dir, image_id, patient_id, size, bits)``.
 
     Returns:
         The image's manifest row.
     """
-    from .dicom import DicomReadError, read_dicom, read_header
-    from .roi import chest_wall_on_right, breast_mask, crop_breast
-
-    src, dst, image_id, patient_id, size, bits = task
-    row = {"image_id": image_id, "patient_id": patient_id, "png": str(dst), "status": "failed", "error": ""}
+    src, cache_dir, image_id, patient_id, size, bits = task
+    rel = cache_png_path(patient_id, image_id)
+    row = {"image_id": image_id, "patient_id": patient_id, "png": rel.as_posix(), "status": "failed", "error": ""}
     try:
-        header = read_header(src)
-        image = read_dicom(src, max_size=2 * max(size))
-        mask = breast_mask(image)  # computed once: used by the crop and for the flip flag
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            crop, (x0, y0, x1, y1) = crop_breast(image, mask=mask)
-        flipped = bool(mask is not None and chest_wall_on_right(mask))
-        out, scale = fit_and_pad(crop, size)
-        write_atomic(Path(dst), to_png_bytes(out, bits))
-        k = header["rows"] / image.shape[0]
-        row.update(
-            status="ok",
-            error="; ".join(str(w.message) for w in caught),
-            orig_rows=header["rows"], orig_cols=header["columns"],
-            crop_x_min=round(x0 * k), crop_y_min=round(y0 * k), crop_x_max=round(x1 * k), crop_y_max=round(y1 * k),
-            scale=scale / k, flipped=flipped,
-        )
-    except (DicomReadError, ValueError, OSError) as exc:
-        row["error"] = str(exc)
+        out, info = prepare_image(src, size)
+        write_atomic(Path(cache_dir) / rel, to_png_bytes(out, bits))
+        row.update({k: v for k, v in info.items() if k in MANIFEST_COLUMNS}, status="ok", error=info["warnings"])
+    except Exception as exc:  # noqa: BLE001 - the contract: a bad file is a manifest row, never a crash
+        row["error"] = f"{type(exc).__name__}: {exc}"
     return row
 
 
@@ -122,7 +247,7 @@ def _done_rows(partial: Path) -> dict[int, dict]:
     done = {}
     with partial.open(newline="") as fh:
         for r in csv.DictReader(fh):
-            if r.get("status") == "ok" and Path(r["png"]).is_file():
+            if r.get("status") == "ok" and (partial.parent / r["png"]).is_file():
                 done[int(r["image_id"])] = r
     return done
 
@@ -155,9 +280,7 @@ def preprocess_dataset(
     """
     from tqdm.auto import tqdm
 
-    from .data import load_train
-
-    if bits not in (8, 16):
+    if bits not in C.CACHE_BITS:
         raise ValueError(f"bits must be 8 or 16, got {bits!r}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
@@ -172,7 +295,7 @@ def preprocess_dataset(
     partial = cache / "manifest.partial.csv"
     done = _done_rows(partial)
     tasks = [
-        (r.path, str(cache / str(r.patient_id) / f"{r.image_id}.png"), int(r.image_id), int(r.patient_id), tuple(size), bits)
+        (r.path, str(cache), int(r.image_id), int(r.patient_id), tuple(size), bits)
         for r in df.itertuples()
         if int(r.image_id) not in done
     ]
@@ -205,7 +328,7 @@ def preprocess_dataset(
     manifest["flipped"] = manifest["flipped"].astype(str).str.lower().eq("true")
     manifest["error"] = manifest["error"].fillna("").astype(str)
     manifest = manifest.drop_duplicates("image_id", keep="last").sort_values("image_id").reset_index(drop=True)
-    write_csv_atomic(manifest, cache / "manifest.csv")
+    write_csv_atomic(manifest, cache / MANIFEST_NAME)
     return cache, manifest
 
 
@@ -214,30 +337,44 @@ def cache_dir_for(cache_root: str | Path, data_root: str | Path, size: tuple[int
     return Path(cache_root) / f"{Path(data_root).name}_{cache_key(tuple(size), bits)}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit status."""
-    from .config import ConfigError, parse_size, resolve_data_root
-    from .data import DataError
 
-    parser = argparse.ArgumentParser(description="Build the preprocessed PNG cache (resumable).")
-    parser.add_argument("--data", default=None, help="RSNA-layout folder (default: auto-detected)")
-    parser.add_argument("--out", default="data/work/cache", help="cache parent folder")
-    parser.add_argument("--size", default="1024x512", help="height x width")
-    parser.add_argument("--bits", type=int, default=16, choices=(8, 16))
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args(argv)
-    try:
-        root = resolve_data_root(args.data)
-        cache, manifest = preprocess_dataset(root, args.out, parse_size(args.size, "--size"), args.bits, args.workers)
-    except (ConfigError, DataError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    failed = manifest[manifest.status != "ok"]
-    print(f"cache {cache}: {len(manifest) - len(failed)} ok, {len(failed)} failed")
-    for r in failed.itertuples():
-        print(f"  failed {r.image_id}: {r.error}")
-    return 0
+def read_cached(cache_dir: str | Path, png: str | Path) -> np.ndarray:
+    """A cached PNG as float32 [0, 1] (8- or 16-bit), e.g. for figures.
+
+    Args:
+        cache_dir: Cache folder.
+        png: The manifest's ``png`` (relative to ``cache_dir``).
+
+    Returns:
+        2-D float32 array.
+
+    Raises:
+        FileNotFoundError: The PNG is missing or unreadable.
+    """
+    import cv2
+
+    path = Path(cache_dir) / png
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise FileNotFoundError(f"{path}: missing or not a PNG")
+    return arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 65535.0)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def crop_statistics(manifest: pd.DataFrame, size: tuple[int, int]) -> pd.DataFrame:
+    """Per cached image: crop size, share of the detector kept, and share of the cached input that is padding.
+
+    Args:
+        manifest: The cache's manifest (rows with ``status == "ok"`` are used).
+        size: (height, width) of the cache.
+
+    Returns:
+        One row per image: ``image_id, crop_h, crop_w, kept_area, padding``.
+    """
+    ok = manifest[manifest.status == "ok"]
+    crop_w, crop_h = ok.crop_x_max - ok.crop_x_min, ok.crop_y_max - ok.crop_y_min
+    filled = (crop_w * ok.scale).clip(upper=size[1]) * (crop_h * ok.scale).clip(upper=size[0])
+    return pd.DataFrame({
+        "image_id": ok.image_id, "crop_h": crop_h, "crop_w": crop_w,
+        "kept_area": crop_w * crop_h / (ok.orig_cols * ok.orig_rows),
+        "padding": 1.0 - filled / (size[0] * size[1]),
+    }).reset_index(drop=True)

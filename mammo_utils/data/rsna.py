@@ -1,4 +1,9 @@
-"""Loading the RSNA-layout metadata (``train.csv``) and locating image files."""
+"""The RSNA layout: ``train.csv``, image paths, lesion boxes and the breast key.
+
+A data root holds ``train.csv`` and ``train_images/<patient_id>/<image_id>.dcm``; :func:`image_path`
+is the one place that spells that path. A *breast* (``patient_id``, ``laterality``) is the unit RSNA
+scores; :func:`breast_ids` is the one place that builds its key.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import constants as C
+from .. import constants as C
 
 
 class DataError(ValueError):
@@ -37,7 +42,7 @@ def load_train(data_root: str | Path) -> pd.DataFrame:
     df["image_id"] = df["image_id"].astype("int64")
     if "difficult_negative_case" in df.columns:
         df["difficult_negative_case"] = df["difficult_negative_case"].astype(str).str.lower().eq("true")
-    df["breast_id"] = df["patient_id"].astype(str) + "_" + df["laterality"].astype(str)
+    df[C.BREAST_ID] = breast_ids(df)
     df["path"] = [str(image_path(root, p, i)) for p, i in zip(df.patient_id, df.image_id)]
     return df
 
@@ -55,9 +60,46 @@ def load_boxes(data_root: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def breast_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per breast (patient_id, laterality) with its label and image count."""
-    return (
-        df.groupby(list(C.BREAST_KEYS), as_index=False)
-        .agg(cancer=("cancer", "max"), n_images=("image_id", "size"), site_id=("site_id", "first"))
+def breast_ids(df: pd.DataFrame) -> pd.Series:
+    """The breast key ``<patient_id>_<laterality>`` of every row (RSNA's ``prediction_id``).
+
+    Args:
+        df: Rows with ``patient_id`` and ``laterality``.
+
+    Returns:
+        A string Series aligned with ``df``.
+    """
+    return df["patient_id"].astype("int64").astype(str) + "_" + df["laterality"].astype(str)
+
+
+def breast_table(df: pd.DataFrame, **extra) -> pd.DataFrame:
+    """One row per breast: its key, label (any cancer image), image count and any extra aggregates.
+
+    Args:
+        df: Image rows with ``patient_id``, ``laterality`` and ``cancer``.
+        **extra: More ``name=(column, function)`` aggregates (pandas named aggregation).
+
+    Returns:
+        Columns ``breast_id, patient_id, laterality, cancer, n_images`` and the extras, one row per breast.
+    """
+    out = df.groupby(list(C.BREAST_KEYS), as_index=False).agg(
+        cancer=("cancer", "max"), n_images=("cancer", "size"), **extra
     )
+    out.insert(0, C.BREAST_ID, breast_ids(out))
+    return out
+
+
+
+def image_boxes(boxes: pd.DataFrame, image_id: int, scale: float = 1.0) -> list[list[float]]:
+    """The lesion boxes of one image as ``[x_min, y_min, x_max, y_max]`` lists, scaled (e.g. to a reduced decode).
+
+    Args:
+        boxes: :func:`load_boxes` output (stored-pixel coordinates).
+        image_id: The image.
+        scale: Output pixels per stored pixel.
+
+    Returns:
+        One list per box (empty when the image has none).
+    """
+    rows = boxes[boxes.image_id == image_id][["x_min", "y_min", "x_max", "y_max"]]
+    return (rows.to_numpy(float) * scale).tolist()

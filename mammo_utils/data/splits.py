@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv_atomic
+from ..utils import write_csv_atomic
+from .rsna import breast_table
 
 TEST = "test"
 CV = "cv"
 
 
-class LeakageError(AssertionError):
+class LeakageError(ValueError):
     """A patient appears in more than one split or fold."""
 
 
@@ -105,7 +106,7 @@ def split_table(df: pd.DataFrame) -> pd.DataFrame:
     frame = df.assign(part=np.where(df.split == TEST, "test", "fold " + df.fold.astype(str)))
     g = frame.groupby("part")
     table = g.agg(images=("image_id", "size"), patients=("patient_id", "nunique"), positives=("cancer", "sum"))
-    breasts = frame.groupby(["part", "patient_id", "laterality"]).cancer.max().groupby("part")
+    breasts = breast_table(frame, part=("part", "first")).groupby("part").cancer
     table["breasts"], table["positive breasts"] = breasts.size(), breasts.sum()
     table["image rate"] = table.positives / table.images
     if "site_id" in df.columns:

@@ -11,24 +11,26 @@ Same arguments -> byte-identical output. The only identifiers are synthetic ids.
 
 CLI::
 
-    python -m mammo_utils.synthetic --out data/rsna-synthetic --patients 200 --seed 0
+    mammo synth --out data/rsna-synthetic --patients 200 --set seed=0
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import io
 import json
+import logging
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .atomic import write_csv_atomic
-from . import constants as C
+from .. import constants as C
+from ..config import Config, embedded_data_root, is_rsna_root
+from ..utils import write_atomic, write_csv_atomic
+from .rsna import image_path
 from .synthetic_render import render_mammogram
 
 
@@ -272,16 +274,15 @@ def write_dicom(path: Path, pixels: np.ndarray, machine: Machine, row: dict, tag
     else:
         ds.PixelData = pixels.tobytes()
         ds["PixelData"].VR = "OW"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    ds.save_as(tmp, enforce_file_format=True)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    write_atomic(path, buffer.getvalue())
 
 
 def _render_one(task: tuple) -> list[dict]:
     """Render and write one image (run in worker processes). Returns its lesion boxes."""
     row, out_dir, rows, cols, seed = task
-    path = Path(out_dir) / "train_images" / str(row["patient_id"]) / f"{row['image_id']}.dcm"
+    path = image_path(out_dir, row["patient_id"], row["image_id"])
     rng = np.random.default_rng([seed, 2, row["image_id"]])
     rendering = render_mammogram(
         rng, rows, cols, row["laterality"], row["view"], row["density"] or "", bool(row["implant"]), row["lesion_type"]
@@ -355,7 +356,7 @@ def generate_dataset(
             f"--out {str(out)!r} already holds a synthetic dataset made with other parameters "
             f"({params_path.read_text().strip()}); choose an empty folder"
         )
-    params_path.write_text(json.dumps(params, sort_keys=True) + "\n")
+    write_atomic(params_path, (json.dumps(params, sort_keys=True) + "\n").encode())
     meta = make_metadata(int(n_patients), float(prevalence), int(seed))
     records = meta.astype(object).where(meta.notna(), None).to_dict("records")
     tasks = [(r, str(out), rows_px, cols_px, int(seed)) for r in records]
@@ -377,27 +378,27 @@ def generate_dataset(
     return train
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit status."""
-    from .config import ConfigError, parse_size
+def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
+    """Make sure ``cfg.data_root`` holds a dataset, generating the embedded one when it is missing.
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="data/rsna-synthetic", help="output folder")
-    parser.add_argument("--patients", type=int, default=120, help="number of patients")
-    parser.add_argument("--prevalence", type=float, default=0.25, help="share of cancer breasts (RSNA: 0.021)")
-    parser.add_argument("--image-size", default="512x416", help="rows x columns, e.g. 4096x3328")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args(argv)
-    try:
-        size = parse_size(args.image_size, "--image-size")
-        df = generate_dataset(args.out, args.patients, size, args.prevalence, args.seed, args.workers)
-    except (GeneratorError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(df)} images of {df.patient_id.nunique()} patients to {args.out}")
-    return 0
+    Args:
+        cfg: Configuration (``data_root``, ``synthetic_*`` settings, ``seed``, ``workers``).
+        progress: Show the generator's progress bar.
 
+    Returns:
+        ``cfg.data_root``.
 
-if __name__ == "__main__":
-    sys.exit(main())
+    Raises:
+        GeneratorError: ``data_root`` has no ``train.csv`` and is not the embedded dataset's folder.
+    """
+    root = Path(cfg.data_root)
+    if is_rsna_root(root):
+        return root
+    if root.resolve() != embedded_data_root().resolve():
+        raise GeneratorError(f"{root}: no train.csv; a data root needs train.csv and train_images/")
+    logging.getLogger(__name__).info("embedded dataset missing: generating it under %s", root)
+    generate_dataset(
+        root, n_patients=cfg.synthetic_patients, image_size=cfg.synthetic_image_size,
+        prevalence=cfg.synthetic_prevalence, seed=cfg.seed, workers=os.cpu_count() or 1, progress=progress,
+    )
+    return root

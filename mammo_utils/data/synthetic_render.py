@@ -1,4 +1,4 @@
-"""Drawing of synthetic mammograms (the pixels; DICOM writing is in :mod:`mammo_utils.synthetic`).
+"""Drawing of synthetic mammograms (the pixels; DICOM writing is in :mod:`mammo_utils.data.synthetic`).
 
 Images are rendered as float32 "display" intensity in [0, 1] (bright = dense tissue),
 with the chest wall on the left; :func:`render_mammogram` flips right breasts so that,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import constants as C
-from .data import breast_table
-from .dicom import DicomReadError, read_header
+from .. import constants as C
+from ..data.dicom import DicomReadError, read_header
+from ..data.rsna import breast_table
 
 
 def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,14 @@ def missing_values(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def views_per_patient(df: pd.DataFrame) -> pd.DataFrame:
-    """Distribution of images per patient and of views per breast."""
+    """Distribution of images per patient: how many patients have 1, 2, ... images.
+
+    Args:
+        df: ``train.csv`` frame.
+
+    Returns:
+        Frame indexed by ``images_per_patient`` with a ``patients`` column.
+    """
     per_patient = df.groupby("patient_id").size().value_counts().sort_index()
     return per_patient.rename_axis("images_per_patient").to_frame("patients")
 
@@ -93,8 +100,7 @@ def annotation_issues(df: pd.DataFrame) -> pd.DataFrame:
     Returns:
         Frame with ``count`` and ``note`` per finding (image level unless the name says breast).
     """
-    breasts = df.groupby(list(C.BREAST_KEYS))
-    inconsistent = int((breasts["cancer"].nunique() > 1).sum())
+    inconsistent = int((breast_table(df, labels=("cancer", "nunique"))["labels"] > 1).sum())
     birads = df.get("BIRADS")
     findings = {
         "cancer with BIRADS 1 or 2 (negative/benign read)": (
@@ -105,21 +111,34 @@ def annotation_issues(df: pd.DataFrame) -> pd.DataFrame:
             int(((birads == 0) & (df.cancer == 0)).sum()) if birads is not None else 0,
             "recalled but negative: hard negatives, not label noise",
         ),
-        "biopsy without cancer": (int(((df.biopsy == 1) & (df.cancer == 0)).sum()), "suspicious-looking benign findings"),
+        "biopsy without cancer": (
+            int(((df.biopsy == 1) & (df.cancer == 0)).sum()),
+            "suspicious-looking benign findings",
+        ),
         "cancer without biopsy": (int(((df.biopsy == 0) & (df.cancer == 1)).sum()), "should be 0: label error if not"),
-        "invasive without cancer": (int(((df.invasive == 1) & (df.cancer == 0)).sum()), "should be 0: label error if not"),
+        "invasive without cancer": (
+            int(((df.invasive == 1) & (df.cancer == 0)).sum()),
+            "should be 0: label error if not",
+        ),
         "difficult negative cases": (
             int(df.get("difficult_negative_case", pd.Series(False, index=df.index)).sum()),
             "negatives flagged as hard; useful as an auxiliary target",
         ),
         "breasts whose images disagree on cancer": (inconsistent, "cancer is a breast label copied to every view"),
-        "missing BIRADS (site 2 never reports it)": (int(birads.isna().sum()) if birads is not None else len(df), "missing by site, not at random"),
+        "missing BIRADS (site 2 never reports it)": (
+            int(birads.isna().sum()) if birads is not None else len(df),
+            "missing by site, not at random",
+        ),
         "missing age": (int(df["age"].isna().sum()), "impute or drop before using age as an input"),
     }
-    return pd.DataFrame([(k, v[0], v[1]) for k, v in findings.items()], columns=["finding", "count", "note"]).set_index("finding")
+    return pd.DataFrame([(k, v[0], v[1]) for k, v in findings.items()], columns=["finding", "count", "note"]).set_index(
+        "finding"
+    )
 
 
-def header_inventory(df: pd.DataFrame, max_files: int | None = 500, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+def header_inventory(
+    df: pd.DataFrame, max_files: int | None = 500, seed: int = 0, progress: bool = True
+) -> pd.DataFrame:
     """DICOM header facts for (a sample of) the images, read without decoding pixels.
 
     Args:
@@ -140,7 +159,24 @@ def header_inventory(df: pd.DataFrame, max_files: int | None = 500, seed: int = 
         base = {"image_id": r.image_id, "site_id": r.site_id, "machine_id": r.machine_id}
         try:
             h = read_header(r.path)
-            rows.append({**base, **{k: h[k] for k in ("rows", "columns", "photometric", "bits_stored", "transfer_syntax_name", "voi_function", "n_windows")}, "error": ""})
+            rows.append(
+                {
+                    **base,
+                    **{
+                        k: h[k]
+                        for k in (
+                            "rows",
+                            "columns",
+                            "photometric",
+                            "bits_stored",
+                            "transfer_syntax_name",
+                            "voi_function",
+                            "n_windows",
+                        )
+                    },
+                    "error": "",
+                }
+            )
         except DicomReadError as exc:
             rows.append({**base, "error": str(exc)})
     return pd.DataFrame(rows)

@@ -6,14 +6,36 @@ for the test split; ranking metrics (ROC-AUC, PR-AUC, pF1 on probabilities) need
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .metrics import best_threshold, binary_report, sensitivity_at_specificity
-from .pipeline import breast_predictions, cache_paths, make_dataset
+from .. import constants as C
+from ..data.pipeline import cache_paths, make_dataset
+from ..data.rsna import breast_table
+from ..utils import median_seconds
+from .metrics import best_threshold, binary_report, ppv_at_prevalence, sensitivity_at_specificity
+
+
+def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.DataFrame:
+    """Aggregate image predictions per breast (patient_id, laterality), as RSNA scored them.
+
+    Args:
+        df: Image frame aligned with ``predictions`` (``patient_id``, ``laterality``, ``cancer``, ``image_id``).
+        predictions: One probability per row of ``df``.
+        agg: One of :data:`mammo_utils.constants.BREAST_AGGREGATIONS` (``mean`` or ``max``).
+
+    Returns:
+        One row per breast: ``breast_id, patient_id, laterality, cancer, n_images, prediction``.
+
+    Raises:
+        ValueError: Unknown ``agg``.
+    """
+    if agg not in C.BREAST_AGGREGATIONS:
+        raise ValueError(f"agg must be one of {C.BREAST_AGGREGATIONS}, got {agg!r}")
+    frame = df.assign(prediction=np.asarray(predictions, float).reshape(-1))
+    return breast_table(frame, prediction=("prediction", agg))
 
 
 def predict_frame(model, df: pd.DataFrame, cache_dir: str | Path, image_size, batch_size: int = 32) -> pd.DataFrame:
@@ -36,7 +58,9 @@ def predict_frame(model, df: pd.DataFrame, cache_dir: str | Path, image_size, ba
     return out
 
 
-def evaluate_predictions(pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = 0.9) -> dict:
+def evaluate_predictions(
+    pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = 0.9
+) -> dict:
     """Image- and breast-level metrics of a frame with ``prediction``.
 
     Args:
@@ -86,13 +110,7 @@ def inference_ms(model, image_size, batch_size: int = 8, repeats: int = 3) -> fl
         ms per image.
     """
     x = np.random.default_rng(0).random((batch_size, *image_size, 1), dtype=np.float32)
-    model.predict_on_batch(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) / batch_size * 1000)
+    return median_seconds(lambda: model.predict_on_batch(x), repeats=repeats) / batch_size * 1000
 
 
 def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
@@ -104,8 +122,23 @@ def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
     Returns:
         A frame indexed by (split, level).
     """
-    cols = ["n", "positives", "roc_auc", "pr_auc", "pf1", "f1", "precision", "recall", "specificity", "sens_at_spec", "accuracy", "threshold"]
-    rows = {(split, level): {c: r[level][c] for c in cols} for split, r in results.items() for level in ("image", "breast")}
+    cols = [
+        "n",
+        "positives",
+        "roc_auc",
+        "pr_auc",
+        "pf1",
+        "f1",
+        "precision",
+        "recall",
+        "specificity",
+        "sens_at_spec",
+        "accuracy",
+        "threshold",
+    ]
+    rows = {
+        (split, level): {c: r[level][c] for c in cols} for split, r in results.items() for level in ("image", "breast")
+    }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["split", "level"])
 
 
@@ -119,8 +152,6 @@ def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
     Returns:
         Markdown text.
     """
-    from .metrics import ppv_at_prevalence
-
     s, sp = report["recall"], report["specificity"]
     ppv = ppv_at_prevalence(s, sp, prevalence)
     per_1000 = 1000 * (s * prevalence + (1 - sp) * (1 - prevalence))

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -75,7 +75,10 @@ def binary_report(labels, scores, threshold: float = 0.5) -> dict[str, float]:
         "roc_auc": float(skm.roc_auc_score(y, s)) if both else float("nan"),
         "pr_auc": float(skm.average_precision_score(y, s)) if both else float("nan"),
         "threshold": float(threshold),
-        "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
+        "tn": int(tn),
+        "fp": int(fp),
+        "fn": int(fn),
+        "tp": int(tp),
     }
 
 
@@ -93,12 +96,14 @@ def best_threshold(labels, scores, metric: str = "f1") -> float:
     y = np.asarray(labels).astype(int).reshape(-1)
     s = np.asarray(scores, float).reshape(-1)
     candidates = np.unique(np.concatenate([s, [0.5]]))
+
     def score(t: float) -> float:
         pred = (s >= t).astype(float)
         if metric == "pf1":
             return pfbeta(y, pred)
         tp, fp, fn = (pred * y).sum(), (pred * (1 - y)).sum(), ((1 - pred) * y).sum()
         return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
     if metric not in ("f1", "pf1"):
         raise ValueError(f"metric must be 'f1' or 'pf1', got {metric!r}")
     return float(max(candidates, key=score))
@@ -113,7 +118,9 @@ def sensitivity_at_specificity(labels, scores, specificity: float = 0.9) -> floa
     return float(tpr[ok].max()) if ok.any() else 0.0
 
 
-def bootstrap_ci(labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_ci(
+    labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of ``metric(labels, scores)``.
 
     Args:
@@ -159,6 +166,9 @@ def ppv_at_prevalence(sensitivity: float, specificity: float, prevalence: float 
         0.155
     """
     if not (0 <= sensitivity <= 1 and 0 <= specificity <= 1 and 0 < prevalence < 1):
-        raise ValueError(f"need sensitivity, specificity in [0, 1] and prevalence in (0, 1), got {sensitivity}, {specificity}, {prevalence}")
+        raise ValueError(
+            "need sensitivity, specificity in [0, 1] and prevalence in (0, 1), "
+            f"got {sensitivity}, {specificity}, {prevalence}"
+        )
     called = sensitivity * prevalence + (1 - specificity) * (1 - prevalence)
     return float(sensitivity * prevalence / called) if called else 0.0

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .config import REPO_ROOT
-
-FIGURE_DIR = REPO_ROOT / "reports" / "figures"
+from ..utils import project_root, write_atomic
 
 
 def figure_dir() -> Path:
-    """Where figures go: ``MAMMO_FIGURES`` when set (tests use a temporary folder), else ``reports/figures``."""
-    import os
+    """Where figures go: ``MAMMO_FIGURES`` when set (tests use a temporary folder), else ``<project>/reports/figures``.
 
-    return Path(os.environ.get("MAMMO_FIGURES", FIGURE_DIR))
+    Returns:
+        The folder (created on the first save).
+    """
+    return Path(os.environ.get("MAMMO_FIGURES") or project_root() / "reports" / "figures")
 
 
 def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> None:
@@ -33,8 +35,9 @@ def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -
         None (so a notebook cell ending with it shows the figure only); the file is ``folder/name.png``.
     """
     folder = Path(folder) if folder is not None else figure_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    write_atomic(folder / f"{name}.png", buffer.getvalue())
 
 
 def plot_rates(tables: dict[str, pd.DataFrame], overall: float, title: str = "Cancer rate by group"):
@@ -66,7 +69,13 @@ def plot_rates(tables: dict[str, pd.DataFrame], overall: float, title: str = "Ca
     return fig
 
 
-def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], boxes: Sequence[list] | None = None, ncols: int = 4, title: str = ""):
+def image_grid(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    boxes: Sequence[list] | None = None,
+    ncols: int = 4,
+    title: str = "",
+):
     """Show grayscale images in a grid with optional red boxes ``(x0, y0, x1, y1)`` per image.
 
     Args:
@@ -90,7 +99,7 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], boxes: Seque
         ax = axes.flat[i]
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         ax.set_title(name, fontsize=9)
-        for b in (boxes[i] if boxes is not None else []):
+        for b in boxes[i] if boxes is not None else []:
             ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="red", lw=1.2))
     if title:
         fig.suptitle(title)
@@ -138,7 +147,7 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
     """Confusion matrix as counts and row-normalised rates side by side.
 
     Args:
-        report: Output of :func:`mammo_utils.metrics.binary_report` (``tn, fp, fn, tp, threshold``).
+        report: Output of :func:`mammo_utils.evaluation.metrics.binary_report` (``tn, fp, fn, tp, threshold``).
         title: Figure title.
         unit: What is counted (``images`` or ``breasts``).
 
@@ -165,7 +174,7 @@ def plot_comparison(table: pd.DataFrame, title: str = "Model comparison (same da
     """Bars of test breast AUC / pF1 per model, and AUC against inference time.
 
     Args:
-        table: Output of :func:`mammo_utils.tracking.comparison_table`.
+        table: Output of :func:`mammo_utils.modeling.tracking.comparison_table`.
         title: Figure title.
 
     Returns:
@@ -184,7 +193,11 @@ def plot_comparison(table: pd.DataFrame, title: str = "Model comparison (same da
     ax_speed.scatter(table["infer ms/img"], table["test breast AUC"], s=20 + table["params"] / 2e5)
     for name, row in table.iterrows():
         ax_speed.annotate(name, (row["infer ms/img"], row["test breast AUC"]), fontsize=8)
-    ax_speed.set(title="Accuracy against CPU inference cost (marker ~ parameters)", xlabel="inference ms per image (CPU, batch 8)", ylabel="test breast ROC-AUC")
+    ax_speed.set(
+        title="Accuracy against CPU inference cost (marker ~ parameters)",
+        xlabel="inference ms per image (batch 8, this machine)",
+        ylabel="test breast ROC-AUC",
+    )
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -208,6 +221,49 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
         ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
     axes[0][0].set_ylabel("score")
     axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(balance: pd.DataFrame, title: str = "Cancer prevalence by level"):
+    """Bar chart of the positive rate at image, breast and patient level, annotated ``positives/n``.
+
+    Args:
+        balance: :func:`mammo_utils.evaluation.eda.class_balance` output.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(balance.index, balance["rate"] * 100, color="tab:red")
+    for i, (n, p, rate) in enumerate(zip(balance["n"], balance["positives"], balance["rate"])):
+        ax.text(i, rate * 100, f"{p}/{n}", ha="center", va="bottom")
+    ax.set(ylabel="positives (%)", xlabel="level", title=title)
+    return fig
+
+
+def plot_views(df: pd.DataFrame, per_patient: pd.DataFrame, title: str = "Images per patient and views"):
+    """Two panels: how many patients have each image count, and image counts by laterality and view.
+
+    Args:
+        df: ``train.csv`` frame.
+        per_patient: :func:`mammo_utils.evaluation.eda.views_per_patient` output.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    axes[0].bar(per_patient.index.astype(str), per_patient["patients"])
+    axes[0].set(xlabel="images per patient", ylabel="patients", title="Images per patient")
+    df.groupby(["laterality", "view"]).size().unstack(fill_value=0).plot.bar(ax=axes[1])
+    axes[1].set(ylabel="images", title="Views by laterality")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -12,7 +12,7 @@ class ProbabilisticF1(keras.metrics.Metric):
 
     Accumulates ``ctp = sum(p * y)``, ``cfp = sum(p * (1 - y))`` and ``sum(y)``, then
     ``(1 + b^2) P R / (b^2 P + R)`` with ``P = ctp / (ctp + cfp)`` and ``R = ctp / sum(y)``; 0 when undefined.
-    Equals :func:`mammo_utils.metrics.pfbeta` on the concatenated batches. Sample weights scale each image.
+    Equals :func:`mammo_utils.evaluation.metrics.pfbeta` on the concatenated batches. Sample weights scale each image.
 
     Args:
         beta: Weight of recall.

@@ -1,7 +1,7 @@
 """Classification models: a from-scratch baseline CNN and ImageNet transfer-learning backbones.
 
-Every model takes ``(H, W, 1)`` float images in [0, 1] (what :mod:`mammo_utils.pipeline` yields), runs
-the augmentation layers of :mod:`mammo_utils.augment` first (active only in training), and ends in one
+Every model takes ``(H, W, 1)`` float images in [0, 1] (what :mod:`mammo_utils.data.pipeline` yields), runs
+the augmentation layers of :mod:`mammo_utils.modeling.augment` first (active only in training), and ends in one
 sigmoid unit kept in float32 so mixed precision stays numerically safe. Transfer models replicate the
 grey channel to RGB and apply their backbone's own ImageNet preprocessing *inside* the graph
 (:class:`ImagenetInput`), so exported models take the same input as the pipeline.
@@ -12,7 +12,7 @@ ImageNet weights (``weights="imagenet"``) are looked up in this order: a file in
 built with random weights and a :class:`UserWarning` says so; it never crashes.
 
 Example:
-    >>> from mammo_utils.models import build_model
+    >>> from mammo_utils.modeling.models import build_model
     >>> model = build_model("efficientnetb0", (256, 128), weights=None)
     >>> model.output_shape
     (None, 1)
@@ -28,8 +28,8 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
+from .. import constants as C
 from .augment import build_augmentation
-from .constants import MODEL_NAMES
 
 #: Batch-norm momentum of layers trained from scratch. Keras' 0.99 lets the moving statistics lag the
 #: fast-changing weights of a small dataset by ~100 steps, so inference-mode outputs collapse to a
@@ -59,20 +59,14 @@ class Backbone:
 
 BACKBONES: dict[str, Backbone] = {
     "resnet50": Backbone("ResNet50", "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    **{f"efficientnetb{i}": Backbone(f"EfficientNetB{i}", "raw", f"efficientnetb{i}_notop.h5") for i in range(8)},
     **{
-        f"efficientnetb{i}": Backbone(f"EfficientNetB{i}", "raw", f"efficientnetb{i}_notop.h5")
-        for i in range(8)
-    },
-    **{
-        f"efficientnetv2b{i}": Backbone(f"EfficientNetV2B{i}", "raw", f"efficientnetv2-b{i}_notop.h5")
-        for i in range(4)
+        f"efficientnetv2b{i}": Backbone(f"EfficientNetV2B{i}", "raw", f"efficientnetv2-b{i}_notop.h5") for i in range(4)
     },
     "inceptionv3": Backbone(
         "InceptionV3", "tf", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", min_size=75
     ),
 }
-
-assert set(MODEL_NAMES) == {"baseline", *BACKBONES}, "constants.MODEL_NAMES and models.BACKBONES disagree"
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -84,17 +78,21 @@ class ImagenetInput(layers.Layer):
     Args:
         mode: ``caffe`` (0..255 minus the BGR ImageNet mean: ResNet), ``tf`` (-1..1: Inception),
             ``torch`` (ImageNet mean/std) or ``raw`` (0..255: EfficientNet normalises inside).
+        source_weights: What the backbone behind this adapter was initialised from (``"imagenet"``, a
+            weights file name, or None for random). Kept in the layer's config so it survives
+            save/load; :func:`is_pretrained` reads it.
 
     Input ``(batch, H, W, 1)`` -> output ``(batch, H, W, 3)``.
     """
 
     MODES = ("caffe", "tf", "torch", "raw")
 
-    def __init__(self, mode: str = "raw", **kwargs):
+    def __init__(self, mode: str = "raw", source_weights: str | None = None, **kwargs):
         super().__init__(**kwargs)
         if mode not in self.MODES:
             raise ValueError(f"ImagenetInput mode must be one of {self.MODES}, got {mode!r}")
         self.mode = mode
+        self.source_weights = source_weights
 
     def call(self, x):
         x = ops.concatenate([x, x, x], axis=-1)
@@ -112,7 +110,7 @@ class ImagenetInput(layers.Layer):
         return (*input_shape[:-1], 3)
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "source_weights": self.source_weights}
 
 
 @keras.saving.register_keras_serializable(package="mammo")
@@ -148,11 +146,13 @@ class GeMPooling(layers.Layer):
         return {**super().get_config(), "p": self.p_init, "eps": self.eps}
 
 
+_POOLS = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D, "gem": GeMPooling}
+
+
 def _pool(name: str) -> layers.Layer:
-    pools = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D, "gem": GeMPooling}
-    if name not in pools:
-        raise ValueError(f"pooling must be one of {sorted(pools)}, got {name!r}")
-    return pools[name](name=f"{name}_pool")
+    if name not in C.POOLINGS:
+        raise ValueError(f"pooling must be one of {C.POOLINGS}, got {name!r}")
+    return _POOLS[name](name=f"{name}_pool")
 
 
 def _head(x, pooling: str, dropout: float):
@@ -207,9 +207,7 @@ def build_baseline_cnn(
             x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn{j}")(x)
             x = layers.ReLU(name=f"block{i}_relu{j}")(x)
         x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
-    model = keras.Model(inputs, _head(x, pooling, dropout), name="baseline")
-    model.pretrained = False
-    return model
+    return keras.Model(inputs, _head(x, pooling, dropout), name="baseline")
 
 
 def _local_weights(spec: Backbone, backbone: str) -> Path | None:
@@ -223,7 +221,7 @@ def _local_weights(spec: Backbone, backbone: str) -> Path | None:
     return None
 
 
-def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") -> keras.Model:
+def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") -> tuple[keras.Model, str | None]:
     """A headless ``keras.applications`` backbone on ``(H, W, 3)`` inputs, named :data:`BACKBONE_LAYER`.
 
     Args:
@@ -232,14 +230,14 @@ def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") 
         weights: ``imagenet``, a weights file path, or None (random init).
 
     Returns:
-        The backbone model (feature map output, no pooling); its ``pretrained`` attribute says whether
-        weights were loaded.
+        ``(backbone, source)``: the backbone model (feature map output, no pooling) and what its weights
+        were loaded from (``"imagenet"``, a file name, or None for random initialisation).
 
     Raises:
         ValueError: Unknown backbone or too-small input.
     """
     if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {list(MODEL_NAMES)}")
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {list(C.MODEL_NAMES)}")
     spec = BACKBONES[backbone]
     h, w = _check_shape(input_shape, spec.min_size)
     constructor = getattr(keras.applications, spec.constructor)
@@ -252,7 +250,9 @@ def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") 
         sources = ([str(local)] if local else []) + ["imagenet"]
         for source in sources:
             try:
-                return _named(constructor(weights=source, **kwargs), True)
+                return _named(constructor(weights=source, **kwargs)), "imagenet" if source == "imagenet" else Path(
+                    source
+                ).name
             except Exception as exc:  # noqa: BLE001 - offline, corrupt or mismatched file: fall through
                 last = f"{source}: {type(exc).__name__}: {str(exc)[:160]}"
         warnings.warn(
@@ -262,13 +262,37 @@ def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") 
             stacklevel=2,
         )
         weights = None
-    return _named(constructor(weights=weights, **kwargs), weights is not None)
+    source = None if weights is None else Path(str(weights)).name
+    return _named(constructor(weights=weights, **kwargs)), source
 
 
-def _named(model: keras.Model, pretrained: bool) -> keras.Model:
+def _named(model: keras.Model) -> keras.Model:
     model.name = BACKBONE_LAYER  # the weights are already created, so only the layer lookup name changes
-    model.pretrained = pretrained
     return model
+
+
+def is_pretrained(model: keras.Model) -> bool:
+    """Whether a model's backbone started from loaded weights (read from its :class:`ImagenetInput`).
+
+    The flag lives in the layer's config, so it survives save/load.
+
+    Args:
+        model: A model of :func:`build_model` (or loaded from its ``.keras`` file).
+
+    Returns:
+        True for a transfer model whose backbone weights were loaded; False for random init and the baseline.
+    """
+    adapters = [layer for layer in all_layers(model) if isinstance(layer, ImagenetInput)]
+    return bool(adapters) and adapters[0].source_weights is not None
+
+
+def all_layers(model: keras.Model) -> list[layers.Layer]:
+    """Every layer of a model, nested models' layers included (depth-first), without private Keras API."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer)
+        out.extend(all_layers(layer))
+    return out
 
 
 def build_transfer_model(
@@ -294,18 +318,17 @@ def build_transfer_model(
 
     Returns:
         An uncompiled ``keras.Model`` named after the backbone; the backbone is the layer ``"backbone"``.
-        ``model.pretrained`` says whether ImageNet weights were loaded; when not, batch-norm momentum is
+        :func:`is_pretrained` says whether weights were loaded; when not, batch-norm momentum is
         set to :data:`BN_MOMENTUM` for training from scratch.
     """
-    base = make_backbone(backbone, input_shape, weights)
+    base, source = make_backbone(backbone, input_shape, weights)
     h, w = _check_shape(input_shape, BACKBONES[backbone].min_size)
     inputs = keras.Input((h, w, 1), name="image")
     x = build_augmentation(augment_strength, seed)(inputs)
-    x = ImagenetInput(BACKBONES[backbone].mode, name="imagenet_input")(x)
+    x = ImagenetInput(BACKBONES[backbone].mode, source_weights=source, name="imagenet_input")(x)
     x = base(x)
     model = keras.Model(inputs, _head(x, pooling, dropout), name=backbone)
-    model.pretrained = base.pretrained
-    if not model.pretrained:
+    if source is None:
         set_bn_momentum(model, BN_MOMENTUM)
     return model
 
@@ -347,7 +370,7 @@ def set_backbone_trainable(model: keras.Model, trainable: bool, keep_bn_frozen: 
         return len(model.trainable_weights)
     base.trainable = trainable
     if trainable:
-        for layer in base._flatten_layers(include_self=False, recursive=True):
+        for layer in all_layers(base):
             layer.trainable = not (keep_bn_frozen and isinstance(layer, layers.BatchNormalization))
     return len(model.trainable_weights)
 
@@ -365,9 +388,8 @@ def set_bn_momentum(model: keras.Model, momentum: float) -> int:
     if not 0.0 < momentum < 1.0:
         raise ValueError(f"momentum must be in (0, 1), got {momentum}")
     changed = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in all_layers(model):
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = momentum
             changed += 1
     return changed
-

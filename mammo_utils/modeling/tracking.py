@@ -1,4 +1,4 @@
-"""MLflow tracking and model registry for training runs.
+"""MLflow tracking and model registry: every MLflow call of the project lives here.
 
 The default store is a local sqlite file, ``<work_dir>/mlflow.db``, with artifacts under
 ``<work_dir>/mlartifacts`` (both git-ignored); ``MLFLOW_TRACKING_URI`` switches to a server. Browse with::
@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
-
-from .config import REPO_ROOT, Config
+from ..config import Config
+from ..evaluation.plots import plot_confusion, plot_history
+from ..utils import versions
 
 #: Registry alias of the best model so far.
 CHAMPION = "champion"
@@ -53,19 +53,43 @@ def run_params(cfg: Config) -> dict[str, Any]:
 
 
 def log_environment() -> None:
-    """Log package versions as ``env.*`` params and the pinned requirements as an artifact."""
+    """Log installed package versions as ``env.*`` params and as a ``requirements.txt`` artifact.
+
+    Read from the installed distributions, so it works from a wheel install as well as from a clone.
+    """
     import mlflow
 
-    from .notebook import versions
+    found = versions()
+    mlflow.log_params({f"env.{k}": v for k, v in found.items()})
+    lines = [f"{name}=={version}" for name, version in found.items() if name != "python"]
+    mlflow.log_text("\n".join(lines) + "\n", "environment/requirements.txt")
 
-    mlflow.log_params({f"env.{k}": v for k, v in versions().items()})
-    requirements = REPO_ROOT / "requirements.txt"
-    if requirements.is_file():
-        mlflow.log_artifact(str(requirements), artifact_path="environment")
+
+def model_requirements() -> list[str]:
+    """Pins for a logged Keras model: the installed ``keras``, ``numpy`` and ``tensorflow`` versions.
+
+    TensorFlow is pinned by its generic name (``tensorflow``, not ``tensorflow-cpu``), so the model can be
+    served on a GPU machine too; the CPU and GPU builds share version numbers.
+
+    Returns:
+        Requirement strings such as ``["keras==3.15.1", "numpy==2.4.6", "tensorflow==2.21.0"]``.
+    """
+    found = versions(("keras", "numpy", "tensorflow", "tensorflow-cpu"))
+    tf_version = found.get("tensorflow") or found.get("tensorflow-cpu")
+    pins = [f"{name}=={found[name]}" for name in ("keras", "numpy") if name in found]
+    return pins + ([f"tensorflow=={tf_version}"] if tf_version else [])
 
 
 def finite_metrics(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Numeric, finite entries of ``values`` with an optional name prefix (MLflow rejects NaN well enough, but charts do not)."""
+    """Numeric, finite entries of ``values`` with an optional name prefix (NaN breaks MLflow's charts).
+
+    Args:
+        values: Any mapping of names to values.
+        prefix: Prepended to each kept name.
+
+    Returns:
+        ``{prefix + name: float}`` for the finite numbers.
+    """
     out = {}
     for key, value in values.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value)):
@@ -73,23 +97,98 @@ def finite_metrics(values: dict[str, Any], prefix: str = "") -> dict[str, float]
     return out
 
 
-class MlflowEpochLogger(keras.callbacks.Callback):
-    """Log every epoch's metrics (loss, val_auc, val_pf1, learning rate) to the active MLflow run.
+def epoch_logger():
+    """A Keras callback that logs every epoch's metrics (loss, val_auc, val_pf1, learning rate) to the active run.
 
     The step is Keras' epoch index, which continues across training stages (``initial_epoch``).
+
+    Returns:
+        A ``keras.callbacks.Callback``.
     """
+    import keras
+    import mlflow
 
-    def on_epoch_end(self, epoch, logs=None):
-        import mlflow
+    class MlflowEpochLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            metrics = finite_metrics(logs or {})
+            lr = getattr(self.model.optimizer, "learning_rate", None)
+            if lr is not None:
+                metrics["lr"] = float(keras.ops.convert_to_numpy(lr))
+            mlflow.log_metrics(metrics, step=epoch)
 
-        metrics = finite_metrics(logs or {})
-        lr = getattr(self.model.optimizer, "learning_rate", None)
-        if lr is not None:
-            metrics["lr"] = float(keras.ops.convert_to_numpy(lr))
-        mlflow.log_metrics(metrics, step=epoch)
+    return MlflowEpochLogger()
 
 
-def log_keras_model(model: keras.Model, name: str = "model") -> str:
+def start_training_run(cfg: Config, run_name: str, state, train_df, val_df, test_df):
+    """Start (or resume, by the id kept in the run's state) the MLflow run of a training run.
+
+    A new run logs its configuration, environment, split sizes and tags once.
+
+    Args:
+        cfg: Run configuration.
+        run_name: MLflow run name.
+        state: The run folder's :class:`~mammo_utils.modeling.run_state.RunState` (keeps ``mlflow_run_id``).
+        train_df, val_df, test_df: The split frames (only their sizes and positive counts are logged).
+
+    Returns:
+        The active ``mlflow.ActiveRun``.
+    """
+    import mlflow
+
+    configure(cfg)
+    run = mlflow.start_run(run_id=state.data.get("mlflow_run_id"), run_name=run_name)
+    if "mlflow_run_id" not in state.data:
+        state.data["mlflow_run_id"] = run.info.run_id
+        state.save()
+        mlflow.log_params(run_params(cfg))
+        log_environment()
+        counts = {
+            f"{name}_{what}": value
+            for name, frame in (("train", train_df), ("val", val_df), ("test", test_df))
+            for what, value in (("images", len(frame)), ("positives", int(frame.cancer.sum())))
+        }
+        mlflow.log_params(counts)
+        mlflow.set_tags({"backbone": cfg.backbone, "dataset": cfg.data_root.name, "profile": cfg.profile})
+    return run
+
+
+def finish_training_run(cfg: Config, model, result) -> tuple[str, bool]:
+    """Log final metrics, history, figures and the model to the active run; register it and maybe promote it.
+
+    Args:
+        cfg: Run configuration (registry name, monitored metric).
+        model: The trained Keras model.
+        result: The :class:`~mammo_utils.modeling.train.TrainResult`.
+
+    Returns:
+        ``(registry version, became champion)``.
+    """
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    metrics = result.metrics()
+    mlflow.log_metrics(finite_metrics(metrics))
+    mlflow.log_table(result.history, "history.json")
+    for name, fig in (
+        ("learning_curves", plot_history(result.history, f"{result.run_name}: learning curves")),
+        ("confusion_val_breast", plot_confusion(result.val["breast"], "Validation, per breast")),
+        ("confusion_test_breast", plot_confusion(result.test["breast"], "Test, per breast")),
+    ):
+        mlflow.log_figure(fig, f"figures/{name}.png")
+        plt.close(fig)
+    uri = log_keras_model(model)
+    key = "val_breast_roc_auc" if cfg.monitor == "val_auc" else "val_breast_pf1"
+    return promote(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active MLflow run with ``status`` (``FINISHED`` or ``FAILED``)."""
+    import mlflow
+
+    mlflow.end_run(status)
+
+
+def log_keras_model(model, name: str = "model") -> str:
     """Log a Keras model with explicit pins (no slow requirement inference).
 
     Args:
@@ -101,9 +200,7 @@ def log_keras_model(model: keras.Model, name: str = "model") -> str:
     """
     import mlflow
 
-    pins = [line.strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
-    pins = [p for p in pins if p.split("==")[0] in ("tensorflow-cpu", "keras", "numpy")]
-    info = mlflow.keras.log_model(model, name=name, pip_requirements=pins)
+    info = mlflow.keras.log_model(model, name=name, pip_requirements=model_requirements())
     return info.model_uri
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mammo_utils.augment import RandomGamma, build_augmentation
-from mammo_utils.pipeline import breast_predictions, class_weights, make_dataset, make_loss, throughput
+from mammo_utils.modeling.augment import RandomGamma, build_augmentation
+from mammo_utils.data.pipeline import make_dataset, throughput
+from mammo_utils.evaluation.evaluate import breast_predictions
+from mammo_utils.modeling.losses import class_weights, make_loss
 
 
 def _images(n=6, h=64, w=32):
@@ -82,6 +84,6 @@ def test_breast_view():
 
     df = pd.DataFrame({"patient_id": [1, 1, 1, 2], "laterality": ["L", "L", "R", "L"], "cancer": [1, 1, 0, 0]})
     out = breast_predictions(df, [0.2, 0.6, 0.1, 0.3], agg="mean")
-    assert out.prediction_id.tolist() == ["1_L", "1_R", "2_L"]
+    assert out.breast_id.tolist() == ["1_L", "1_R", "2_L"]
     assert out.prediction.tolist() == pytest.approx([0.4, 0.1, 0.3]) and out.cancer.tolist() == [1, 0, 0]
     assert breast_predictions(df, [0.2, 0.6, 0.1, 0.3], agg="max").prediction.iloc[0] == pytest.approx(0.6)

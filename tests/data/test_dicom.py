@@ -11,9 +11,9 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from mammo_utils import constants as C
-from mammo_utils.dicom import DicomReadError, apply_window, read_dicom, read_header
-from mammo_utils.synthetic import MACHINES, to_stored_pixels, write_dicom
-from mammo_utils.synthetic_render import render_mammogram
+from mammo_utils.data.dicom import DicomReadError, apply_window, read_dicom, read_header
+from mammo_utils.data.synthetic import MACHINES, to_stored_pixels, write_dicom
+from mammo_utils.data.synthetic_render import render_mammogram
 
 ROW = {"patient_id": 12345, "image_id": 678, "laterality": "L", "view": "CC"}
 
@@ -154,3 +154,22 @@ def test_real_rsna_files(real_rsna):
         assert (left > right) == (h["laterality"] == "L")
     mono1 = read_header(real_rsna / "train_images" / "10006" / "462822612.dcm")
     assert mono1["photometric"] == "MONOCHROME1" and mono1["voi_function"] == "SIGMOID" and mono1["n_windows"] == 4
+
+
+@pytest.mark.parametrize("keyword, tag, vr", [("NumberOfFrames", 0x00280008, "IS"), ("RescaleSlope", 0x00281053, "DS")])
+def test_malformed_header_value_is_a_dicom_read_error(tmp_path, rendering, keyword, tag, vr):
+    """A header value such as IS '1A' must not escape as a bare ValueError ("invalid literal for int()")."""
+    good = _write(tmp_path, rendering.image, transfer_syntax=C.EXPLICIT_VR_LITTLE_ENDIAN, bits_stored=12)
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    ds = pydicom.dcmread(good)
+    ds[tag] = RawDataElement(Tag(tag), vr, 2, b"1A", 0, False, True)  # written as is, parsed only when read
+    bad = tmp_path / f"bad_{keyword}.dcm"
+    ds.save_as(bad)
+    for reader in (read_dicom, read_header):
+        if reader is read_header and keyword == "NumberOfFrames":
+            continue  # the header reader never looks at NumberOfFrames
+        with pytest.raises(DicomReadError, match="malformed DICOM") as info:
+            reader(bad)
+        assert bad.name in str(info.value) and "1A" in str(info.value)

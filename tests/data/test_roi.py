@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.dicom import read_dicom
-from mammo_utils.roi import crop_breast
-from mammo_utils.synthetic_render import render_mammogram
+from mammo_utils.data.dicom import read_dicom
+from mammo_utils.data.roi import crop_breast
+from mammo_utils.data.synthetic_render import render_mammogram
 
 
 def _inside(box, outer):

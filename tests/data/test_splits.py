@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.splits import LeakageError, check_leakage, fold_frames, load_or_make_splits, make_splits, split_table
-from mammo_utils.synthetic import make_metadata
+from mammo_utils.data.splits import LeakageError, check_leakage, fold_frames, load_or_make_splits, make_splits, split_table
+from mammo_utils.data.synthetic import make_metadata
 
 
 def _assert_grouped(df):
@@ -54,7 +54,7 @@ def test_leakage_check_raises():
 
 
 def test_split_table_and_reuse(tmp_path, synth_root):
-    from mammo_utils.data import load_train
+    from mammo_utils.data.rsna import load_train
 
     df = load_train(synth_root)
     path = tmp_path / "splits.csv"

@@ -12,8 +12,8 @@ import pydicom
 import pytest
 
 from mammo_utils import constants as C
-from mammo_utils.synthetic import GeneratorError, MACHINES, generate_dataset, make_metadata
-from mammo_utils.synthetic_render import _draw_lesion, render_mammogram
+from mammo_utils.data.synthetic import GeneratorError, MACHINES, generate_dataset, make_metadata
+from mammo_utils.data.synthetic_render import _draw_lesion, render_mammogram
 
 
 def test_train_csv_has_rsna_columns_and_plausible_values(synth_root):
@@ -85,7 +85,7 @@ def test_lesions_inside_breast_and_labels_outside(laterality):
 
 
 def test_lesions_are_brighter_than_surrounding_tissue(synth_root):
-    from mammo_utils.dicom import read_dicom
+    from mammo_utils.data.dicom import read_dicom
 
     df = pd.read_csv(synth_root / "train.csv").set_index("image_id")
     boxes = pd.read_csv(synth_root / "boxes.csv")
@@ -135,10 +135,10 @@ def test_unwritable_output_and_cli_errors_are_clear(tmp_path):
     with pytest.raises(GeneratorError, match="not writable"):
         generate_dataset(blocker / "sub", n_patients=1)
     proc = subprocess.run(
-        [sys.executable, "-m", "mammo_utils.synthetic", "--out", str(tmp_path / "o"), "--prevalence", "2"],
+        [sys.executable, "-m", "mammo_utils", "synth", "--out", str(tmp_path / "o"), "--prevalence", "2"],
         capture_output=True, text=True,
     )
-    assert proc.returncode == 2 and "--prevalence" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "prevalence" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_machines_cover_the_codecs_and_photometrics():

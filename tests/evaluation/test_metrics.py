@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mammo_utils.metrics import best_threshold, binary_report, bootstrap_ci, pfbeta, sensitivity_at_specificity
+from mammo_utils.evaluation.metrics import (
+    best_threshold,
+    binary_report,
+    bootstrap_ci,
+    pfbeta,
+    sensitivity_at_specificity,
+)
 
 
 def test_pfbeta_hand_computed():
@@ -34,7 +40,9 @@ def test_report_matches_sklearn():
     pred = (s >= 0.5).astype(int)
     assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
     assert rep["pr_auc"] == pytest.approx(skm.average_precision_score(y, s))
-    assert rep["f1"] == pytest.approx(skm.f1_score(y, pred)) and rep["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert rep["f1"] == pytest.approx(skm.f1_score(y, pred)) and rep["accuracy"] == pytest.approx(
+        skm.accuracy_score(y, pred)
+    )
     assert rep["tp"] + rep["fn"] == y.sum() and rep["tn"] + rep["fp"] == (1 - y).sum()
     t = best_threshold(y, s, "f1")
     assert binary_report(y, s, t)["f1"] >= rep["f1"]
@@ -44,7 +52,7 @@ def test_report_matches_sklearn():
 
 
 def test_ppv_at_prevalence_follows_bayes():
-    from mammo_utils.metrics import ppv_at_prevalence
+    from mammo_utils.evaluation.metrics import ppv_at_prevalence
 
     # 1000 breasts at 2%: 20 cancers, 18 found; 980 healthy, 98 false recalls -> 18 / 116
     assert abs(ppv_at_prevalence(0.9, 0.9, 0.02) - 18 / 116) < 1e-9
@@ -57,15 +65,17 @@ def test_ppv_at_prevalence_follows_bayes():
 def test_evaluate_predictions_breast_level_and_frozen_threshold():
     import pandas as pd
 
-    from mammo_utils.evaluate import evaluate_predictions, metrics_table, prevalence_note
+    from mammo_utils.evaluation.evaluate import evaluate_predictions, metrics_table, prevalence_note
 
     # patient 1 L: cancer (two views), patient 1 R and patient 2 L/R healthy
-    pred = pd.DataFrame({
-        "patient_id": [1, 1, 1, 1, 2, 2, 2, 2],
-        "laterality": ["L", "L", "R", "R", "L", "L", "R", "R"],
-        "cancer": [1, 1, 0, 0, 0, 0, 0, 0],
-        "prediction": [0.9, 0.5, 0.2, 0.1, 0.3, 0.3, 0.6, 0.0],
-    })
+    pred = pd.DataFrame(
+        {
+            "patient_id": [1, 1, 1, 1, 2, 2, 2, 2],
+            "laterality": ["L", "L", "R", "R", "L", "L", "R", "R"],
+            "cancer": [1, 1, 0, 0, 0, 0, 0, 0],
+            "prediction": [0.9, 0.5, 0.2, 0.1, 0.3, 0.3, 0.6, 0.0],
+        }
+    )
     val = evaluate_predictions(pred)
     assert val["breast"]["n"] == 4 and val["breast"]["positives"] == 1
     assert val["breast"]["roc_auc"] == 1.0 and val["breast"]["f1"] == 1.0  # mean 0.7 beats every healthy breast
@@ -79,14 +89,14 @@ def test_evaluate_predictions_breast_level_and_frozen_threshold():
 
 def test_keras_probabilistic_f1_matches_numpy_over_batches():
     pytest.importorskip("keras")
-    from mammo_utils.keras_metrics import ProbabilisticF1
+    from mammo_utils.modeling.keras_metrics import ProbabilisticF1
 
     rng = np.random.default_rng(4)
     y = (rng.random(64) < 0.2).astype("float32")
     p = rng.random(64).astype("float32")
     metric = ProbabilisticF1()
     for start in range(0, 64, 16):  # streamed over four batches
-        metric.update_state(y[start:start + 16], p[start:start + 16])
+        metric.update_state(y[start : start + 16], p[start : start + 16])
     assert float(metric.result()) == pytest.approx(pfbeta(y, p), rel=1e-5)
     metric.reset_state()
     metric.update_state(np.zeros(4), np.zeros(4))

@@ -10,8 +10,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from mammo_utils import models as M  # noqa: E402
 from mammo_utils.constants import MODEL_NAMES  # noqa: E402
+from mammo_utils.modeling import models as M  # noqa: E402
 
 X = np.random.default_rng(0).random((2, 96, 80, 1), dtype=np.float32)
 
@@ -23,7 +23,7 @@ def test_every_family_builds_on_non_square_grey_input(name):
     y = model.predict(X, verbose=0)
     assert y.shape == (2, 1) and np.all((y >= 0) & (y <= 1))
     assert model.get_layer("cancer").dtype_policy.name == "float32"
-    assert model.pretrained is False
+    assert M.is_pretrained(model) is False
 
 
 def test_config_names_match_builders():
@@ -95,11 +95,15 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_weights_loaded_from_mammo_weights_dir(tmp_path, monkeypatch):
-    donor = M.make_backbone("efficientnetb0", (96, 80), weights=None)
+    donor, source = M.make_backbone("efficientnetb0", (96, 80), weights=None)
+    assert source is None
     donor.save_weights(tmp_path / "efficientnetb0.weights.h5")
     monkeypatch.setenv("MAMMO_WEIGHTS_DIR", str(tmp_path))
     model = M.build_transfer_model("efficientnetb0", (96, 80), weights="imagenet")
-    assert model.pretrained is True
+    assert M.is_pretrained(model) is True
+    # the flag survives save/load (it lives in the ImagenetInput layer's config, not an ad-hoc attribute)
+    model.save(tmp_path / "m.keras")
+    assert M.is_pretrained(keras.saving.load_model(tmp_path / "m.keras", compile=False)) is True
     got = model.get_layer(M.BACKBONE_LAYER).get_weights()
     for a, b in zip(got, donor.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -120,7 +124,7 @@ def test_offline_without_weights_warns_and_uses_random_init(tmp_path, monkeypatc
         model = M.build_transfer_model("resnet50", (96, 80), weights="imagenet")
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert any("random initialisation" in m and "MAMMO_WEIGHTS_DIR" in m for m in messages), messages
-    assert model.pretrained is False
+    assert M.is_pretrained(model) is False
     assert model.predict(X, verbose=0).shape == (2, 1)
 
 

@@ -16,18 +16,29 @@ import pytest
 # (3-5 px radius) decided the AUC, so the result moved across seeds and CPUs (0.86-0.97); here 6 runs over
 # two datasets and three seeds all reached 0.966-0.998.
 LEARN = dict(
-    image_size=(192, 96), cache_size=(192, 96), epochs=30, finetune_epochs=0, n_folds=3, test_size=0.2,
-    batch_size=16, early_stopping_patience=20, augment_strength=0.3, pos_ratio=0.4, workers=2,
+    image_size=(192, 96),
+    cache_size=(192, 96),
+    epochs=30,
+    finetune_epochs=0,
+    n_folds=3,
+    test_size=0.2,
+    batch_size=16,
+    early_stopping_patience=20,
+    augment_strength=0.3,
+    pos_ratio=0.4,
+    workers=2,
 )
 
 # a few seconds per run on the session's synthetic set: for tracking, resume and restart behaviour
-TINY = dict(image_size=(128, 64), cache_size=(128, 64), finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1)
+TINY = dict(
+    image_size=(128, 64), cache_size=(128, 64), finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1
+)
 
 
 @pytest.fixture(scope="module")
 def lesion_root(tmp_path_factory):
     """96 patients at 256x208, half with a cancer breast (a visible planted lesion in each of its images)."""
-    from mammo_utils.synthetic import generate_dataset
+    from mammo_utils.data.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("learn")
     generate_dataset(root, n_patients=96, image_size=(256, 208), prevalence=0.5, seed=11, workers=2, progress=False)
@@ -50,7 +61,7 @@ def _shuffled_copy(root, dest, seed=0):
 @pytest.mark.slow
 def test_baseline_learns_planted_lesions(lesion_root, tmp_path):
     from mammo_utils.config import get_config
-    from mammo_utils.train import train
+    from mammo_utils.modeling.train import train
 
     cfg = get_config("small", data_root=lesion_root, work_dir=tmp_path, **LEARN)
     result = train(cfg, track=False, verbose=0)
@@ -64,7 +75,7 @@ def test_baseline_learns_planted_lesions(lesion_root, tmp_path):
 @pytest.mark.slow
 def test_shuffled_labels_stay_near_chance(lesion_root, tmp_path):
     from mammo_utils.config import get_config
-    from mammo_utils.train import train
+    from mammo_utils.modeling.train import train
 
     root = _shuffled_copy(lesion_root, tmp_path / "shuffled")
     cfg = get_config("small", data_root=root, work_dir=tmp_path / "work", **LEARN)
@@ -80,8 +91,8 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     import mlflow
 
     from mammo_utils.config import get_config
-    from mammo_utils.tracking import CHAMPION, runs_table
-    from mammo_utils.train import train
+    from mammo_utils.modeling.tracking import CHAMPION, runs_table
+    from mammo_utils.modeling.train import train
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = get_config("small", data_root=synth_root, work_dir=tmp_path, epochs=1, experiment="t", **TINY)
@@ -114,7 +125,7 @@ def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch
     import keras
 
     from mammo_utils.config import get_config
-    from mammo_utils.train import train
+    from mammo_utils.modeling.train import train
 
     cfg = get_config("small", data_root=synth_root, work_dir=tmp_path, epochs=3, early_stopping_patience=20, **TINY)
 
@@ -123,7 +134,7 @@ def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch
             if epoch == 1:
                 raise KeyboardInterrupt("simulated interruption")
 
-    import mammo_utils.train as trainer
+    import mammo_utils.modeling.train as trainer
 
     original = trainer._callbacks
     monkeypatch.setattr(trainer, "_callbacks", lambda *a, **k: original(*a, **k) + [Crash()])
@@ -142,9 +153,9 @@ def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch
 
 
 def test_cli_rejects_bad_fields(capsys):
-    from mammo_utils.train import main
+    from mammo_utils.cli import main
 
-    assert main(["--set", "nonsense=1"]) == 2
+    assert main(["train", "--set", "nonsense=1"]) == 2
     assert "nonsense" in capsys.readouterr().err
-    assert main(["--backbone", "vgg99"]) == 2
+    assert main(["train", "--set", "backbone=vgg99"]) == 2
     assert "backbone" in capsys.readouterr().err

@@ -1,0 +1,259 @@
+"""The ``mammo`` command line: one entry point, one vocabulary, for every stage of the project.
+
+Every subcommand takes the same options for the same things (defaults from the profile)::
+
+    --profile small|full   run profile (small: CPU + embedded data; full: GPU recipe on real RSNA)
+    --data DIR             RSNA-layout folder (default: MAMMO_DATA, Kaggle, Colab, else the embedded set)
+    --work DIR             outputs: caches, splits, runs, MLflow store (default: MAMMO_WORK or ./data/work)
+    --image-size HxW       model input (train), cache size (preprocess), DICOM size (synth)
+    --set FIELD=VALUE      any configuration field (repeatable), typed: ``--set epochs=2.5`` is an error
+    --json                 a machine-readable summary on stdout instead of text
+
+Bad values end with ``error: ...`` on stderr and exit status 2, never a traceback. Argparse sub-parsers
+(standard library) rather than Typer: no extra dependency, and each sub-command imports its heavy
+libraries (TensorFlow, MLflow) only when it runs, so ``mammo --help`` answers in a fraction of a second.
+
+Examples::
+
+    mammo synth --out data/rsna-synthetic --patients 200
+    mammo preprocess --image-size 256x128
+    mammo train --set backbone=baseline --set epochs=2 --json
+    mammo predict --model data/work/runs/04_baseline file1.dcm file2.dcm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .config import Config, ConfigError, get_config, parse_overrides
+
+#: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
+COMMANDS: dict[str, str] = {
+    "synth": "generate the embedded synthetic RSNA-layout dataset (DICOMs + train.csv + boxes.csv)",
+    "preprocess": "build the resumable PNG cache (VOI, MONOCHROME1, breast crop, fit and pad)",
+    "splits": "make (or reuse) the patient-grouped stratified splits and check them for leakage",
+    "train": "train, evaluate and track one classifier (resumable, MLflow)",
+    "predict": "score DICOM/PNG files with a trained model through the one inference path",
+    "config": "print the resolved configuration",
+}
+
+
+class CliError(ValueError):
+    """A command-line value the user can fix."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="small", help="run profile: small (CPU, embedded data) or full (GPU)")
+    parser.add_argument("--data", default=None, metavar="DIR", help="RSNA-layout folder (default: auto-detected)")
+    parser.add_argument(
+        "--work", default=None, metavar="DIR", help="output folder (default: MAMMO_WORK or ./data/work)"
+    )
+    parser.add_argument("--image-size", default=None, metavar="HxW", help="image size (meaning per command)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any config field")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mammo`` argument parser with every sub-command.
+
+    Returns:
+        The parser (each sub-parser sets ``handler``).
+    """
+    parser = argparse.ArgumentParser(
+        prog="mammo",
+        description="Screening-mammography breast-cancer pipeline (RSNA layout, Keras 3).",
+        epilog="`python -m mammo_utils` runs the same command.",
+    )
+    parser.add_argument("--version", action="version", version=f"mammo_utils {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("synth", help=COMMANDS["synth"], description=COMMANDS["synth"])
+    _common(p)
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the embedded dataset's)")
+    p.add_argument("--patients", type=int, default=None, help="number of patients (default: the profile's)")
+    p.add_argument("--prevalence", type=float, default=None, help="share of cancer breasts (RSNA: 0.021)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(handler=_synth)
+
+    p = sub.add_parser("preprocess", help=COMMANDS["preprocess"], description=COMMANDS["preprocess"])
+    _common(p)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the profile's)")
+    p.set_defaults(handler=_preprocess)
+
+    p = sub.add_parser("splits", help=COMMANDS["splits"], description=COMMANDS["splits"])
+    _common(p)
+    p.set_defaults(handler=_splits)
+
+    p = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
+    _common(p)
+    p.add_argument("--run-name", default=None, help="run folder / MLflow run name (rerunning it resumes)")
+    p.add_argument("--restart", action="store_true", help="start the run over instead of resuming")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])
+    _common(p)
+    p.add_argument("--model", required=True, metavar="PATH", help="run folder or .keras file with model_info.json")
+    p.add_argument("files", nargs="+", help="DICOM or PNG/JPEG files")
+    p.set_defaults(handler=_predict)
+
+    p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
+    _common(p)
+    p.set_defaults(handler=_config)
+    return parser
+
+
+def config_from_args(
+    args: argparse.Namespace, size_field: str | tuple[str, ...] = "image_size", **extra: Any
+) -> Config:
+    """The configuration a sub-command runs with: profile, then ``--set``, then its own options.
+
+    Args:
+        args: Parsed arguments.
+        size_field: Config field(s) that ``--image-size`` sets.
+        **extra: More overrides from the sub-command's options (None values are skipped).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: Any invalid value.
+    """
+    overrides = parse_overrides(args.set)
+    if args.image_size is not None:
+        for field in (size_field,) if isinstance(size_field, str) else size_field:
+            overrides[field] = args.image_size
+    overrides.update({k: v for k, v in extra.items() if v is not None})
+    return get_config(args.profile, args.data, args.work, **overrides)
+
+
+def _emit(args: argparse.Namespace, summary: dict, text: str) -> None:
+    print(json.dumps(summary, indent=1, default=str) if args.json else text)
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from .data.synthetic import generate_dataset
+
+    cfg = config_from_args(
+        args, "synthetic_image_size", synthetic_patients=args.patients, synthetic_prevalence=args.prevalence
+    )
+    if args.patients is not None and args.patients < 1:
+        raise CliError(f"--patients must be >= 1, got {args.patients}")
+    out = args.out or cfg.data_root
+    df = generate_dataset(
+        out,
+        cfg.synthetic_patients,
+        cfg.synthetic_image_size,
+        cfg.synthetic_prevalence,
+        cfg.seed,
+        args.workers,
+        progress=not args.json,
+    )
+    summary = {
+        "out": str(out),
+        "images": len(df),
+        "patients": int(df.patient_id.nunique()),
+        "cancer_images": int(df.cancer.sum()),
+    }
+    _emit(args, summary, f"wrote {len(df)} images of {summary['patients']} patients to {out}")
+
+
+def _preprocess(args: argparse.Namespace) -> None:
+    from .data.preprocess import preprocess_dataset
+    from .data.synthetic import ensure_dataset
+
+    cfg = config_from_args(args, ("cache_size", "image_size"), workers=args.workers)
+    ensure_dataset(cfg, progress=not args.json)
+    cache, manifest = preprocess_dataset(
+        cfg.data_root, cfg.cache_root, cfg.cache_size, cfg.cache_bits, cfg.workers, progress=not args.json
+    )
+    failed = manifest[manifest.status != "ok"]
+    summary = {
+        "cache": str(cache),
+        "ok": int(len(manifest) - len(failed)),
+        "failed": int(len(failed)),
+        "errors": dict(zip(failed.image_id.astype(str), failed.error)),
+    }
+    lines = [f"cache {cache}: {summary['ok']} ok, {summary['failed']} failed"]
+    lines += [f"  failed {i}: {e}" for i, e in summary["errors"].items()]
+    _emit(args, summary, "\n".join(lines))
+
+
+def _splits(args: argparse.Namespace) -> None:
+    from .data.rsna import load_train
+    from .data.splits import check_leakage, load_or_make_splits, split_table
+    from .data.synthetic import ensure_dataset
+
+    cfg = config_from_args(args)
+    ensure_dataset(cfg, progress=not args.json)
+    df = load_or_make_splits(
+        load_train(cfg.data_root), cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.seed
+    )
+    check_leakage(df)
+    table = split_table(df)
+    summary = {"splits": str(cfg.splits_path), "leakage": "none", "table": table.reset_index().to_dict("records")}
+    _emit(args, summary, f"{cfg.splits_path}: no patient in two splits or folds\n{table.to_string()}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)  # validated before TensorFlow is imported: a bad value fails in milliseconds
+    from .modeling.train import train
+
+    result = train(
+        cfg, run_name=args.run_name, resume=not args.restart, track=not args.no_track, verbose=0 if args.json else 2
+    )
+    summary = {
+        "run": result.run_name,
+        "mlflow_run_id": result.run_id,
+        "model": str(result.model_path),
+        "threshold": result.threshold,
+        **{k: round(v, 4) for k, v in result.summary().items()},
+    }
+    _emit(args, summary, json.dumps(summary, indent=1))
+
+
+def _predict(args: argparse.Namespace) -> None:
+    config_from_args(args)  # validates the shared options
+    from .serving.inference import Predictor
+
+    predictor = Predictor.load(args.model)
+    table = predictor.predict_files(args.files)
+    summary = {"threshold": predictor.threshold, "images": table.to_dict("records")}
+    _emit(args, summary, table.to_string(index=False))
+
+
+def _config(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    _emit(args, cfg.to_dict(), "\n".join(f"{k}: {v}" for k, v in cfg.to_dict().items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``mammo``; returns the exit status (2 for a usage or value error, with ``error: ...`` on stderr).
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 2 on a bad value.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except (ConfigError, CliError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
