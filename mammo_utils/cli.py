@@ -33,6 +33,8 @@ from typing import Any
 
 from . import __version__
 from .config import Config, ConfigError, get_config, parse_overrides
+from .constants import EXPORT_FORMATS
+from .utils import import_tensorflow
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
 COMMANDS: dict[str, str] = {
@@ -41,8 +43,13 @@ COMMANDS: dict[str, str] = {
     "splits": "make (or reuse) the patient-grouped stratified splits and check them for leakage",
     "train": "train, evaluate and track one classifier (resumable, MLflow)",
     "predict": "score DICOM/PNG files with a trained model through the one inference path",
+    "export": "export a model to SavedModel/ONNX/TFLite (fp16, int8; optional pruning) with parity checks",
     "config": "print the resolved configuration",
 }
+
+
+#: Sub-commands that run TensorFlow.
+TENSORFLOW_COMMANDS = {"train", "predict", "export"}
 
 
 class CliError(ValueError):
@@ -103,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="PATH", help="run folder or .keras file with model_info.json")
     p.add_argument("files", nargs="+", help="DICOM or PNG/JPEG files")
     p.set_defaults(handler=_predict)
+
+    p = sub.add_parser("export", help=COMMANDS["export"], description=COMMANDS["export"])
+    _common(p)
+    p.add_argument("--model", required=True, metavar="REF", help=".keras file, run folder or models:/name@alias")
+    p.add_argument("--out", required=True, metavar="DIR", help="export folder (model.json + formats)")
+    p.add_argument("--formats", default=",".join(EXPORT_FORMATS), help="comma-separated subset of the formats")
+    p.add_argument("--calibration", type=int, default=64, metavar="N", help="training images calibrating int8")
+    p.add_argument("--max-auc-drop", type=float, default=0.02, help="largest accepted TFLite test AUC drop")
+    p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="prune to this sparsity first")
+    p.add_argument("--prune-epochs", type=int, default=3, help="fine-tuning epochs while pruning")
+    p.set_defaults(handler=_export)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
     _common(p)
@@ -229,6 +247,26 @@ def _predict(args: argparse.Namespace) -> None:
     _emit(args, summary, table.to_string(index=False))
 
 
+def _export(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(EXPORT_FORMATS))
+    if unknown:
+        raise CliError(f"--formats: unknown {unknown}; choose from {list(EXPORT_FORMATS)}")
+    if args.prune is not None and not 0 < args.prune < 1:
+        raise CliError(f"--prune must be a sparsity in (0, 1), got {args.prune}")
+    from .export.convert import export_model, prune_model
+
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    model = args.model
+    if args.prune is not None:
+        model = prune_model(model, cfg, args.prune, args.prune_epochs)
+        say(f"pruned to {args.prune:.0%} sparsity: {model}")
+    manifest = export_model(model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say)
+    summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
+    _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
+
+
 def _config(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     _emit(args, cfg.to_dict(), "\n".join(f"{k}: {v}" for k, v in cfg.to_dict().items()))
@@ -247,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], None] = args.handler
+    if args.command in TENSORFLOW_COMMANDS:
+        import_tensorflow()  # its C++ start-up banner would otherwise precede every command's output
     try:
         handler(args)
     except (ConfigError, CliError, FileNotFoundError, ValueError) as exc:

@@ -101,3 +101,6 @@ CACHE_BITS: tuple[int, ...] = (8, 16)
 BREAST_AGGREGATIONS: tuple[str, ...] = ("mean", "max")
 #: Name of the breast key column (RSNA's submission calls it ``prediction_id``: ``<patient_id>_<laterality>``).
 BREAST_ID = "breast_id"
+
+#: Formats ``mammo export`` writes (besides the Keras inference model), in the order they are written.
+EXPORT_FORMATS = ("savedmodel", "onnx", "tflite-fp16", "tflite-int8")

@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import Config, get_config
 from .data.synthetic import ensure_dataset
-from .utils import seed_everything, versions
+from .utils import import_tensorflow, seed_everything, versions
 
 #: Packages Kaggle/Colab images lack (import name -> pip requirement, pinned as in requirements.txt).
 PLATFORM_EXTRAS = {
@@ -117,8 +117,7 @@ def setup(
     cfg = get_config(profile, data_root, **overrides)
     ensure_dataset(cfg, progress=False)
     if gpu:
-        import tensorflow as tf
-
+        tf = import_tensorflow()
         print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
     seed_everything(cfg.seed)
     print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {cfg.data_root}")

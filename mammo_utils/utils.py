@@ -5,10 +5,12 @@ Nothing here imports another ``mammo_utils`` module, so any module can import it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -187,3 +189,40 @@ def project_root(start: str | Path | None = None) -> Path:
         if (folder / PROJECT_MARKER).is_file():
             return folder
     return here
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2 inside the block (C++ start-up lines of TFLite, XNNPACK, tf2onnx).
+
+    Python-level exceptions still propagate; only text written straight to the process's stderr is dropped,
+    so rendered notebooks and CLI output carry no runtime banners.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ start-up lines (absl, oneDNN, CPU features) silenced.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach the lines absl prints before its logging is initialised, so the
+    import itself runs inside :func:`quiet_stderr`. Later imports are free (the module is cached).
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        with quiet_stderr():
+            import tensorflow
+
+        tensorflow.get_logger().setLevel("ERROR")  # retracing notices and other Python-side warnings
+    return sys.modules["tensorflow"]

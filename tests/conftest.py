@@ -42,3 +42,29 @@ def synth_cache(synth_root, tmp_path_factory):
         synth_root, tmp_path_factory.mktemp("cache"), (128, 64), 16, workers=2, progress=False
     )
     return cache, load_train(synth_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synth_root, tmp_path_factory):
+    """A 1-epoch baseline at 96x48 on the synthetic set, untracked: (config, TrainResult)."""
+    from mammo_utils.config import get_config
+    from mammo_utils.modeling.train import train
+
+    work = tmp_path_factory.mktemp("work")
+    cfg = get_config(
+        "small", synth_root, work, image_size=(96, 48), cache_size=(128, 64), cache_bits=8, epochs=1,
+        finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1,
+    )  # fmt: skip
+    return cfg, train(cfg, run_name="tiny", track=False, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """Every export format of :func:`tiny_run`'s model: (config, export folder, model.json)."""
+    from mammo_utils.export.convert import export_model
+
+    cfg, result = tiny_run
+    out = tmp_path_factory.mktemp("export") / "tiny"
+    # a 1-epoch model on 4 test patients: quantisation noise may move its AUC a lot, so no AUC gate here
+    manifest = export_model(result.model_path.parent, out, cfg, calibration=16, max_auc_drop=1.0)
+    return cfg, out, manifest

@@ -34,19 +34,25 @@ QUICK = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["01_eda", "02_preprocessing", "03_splits_augmentation", "04_baseline_cnn", "05_transfer_learning"]
+    "name",
+    ["01_eda", "02_preprocessing", "03_splits_augmentation", "04_baseline_cnn", "05_transfer_learning", "08_export"],
 )
-def test_notebook_runs(name, synth_root, tmp_path, monkeypatch):
+def test_notebook_runs(name, synth_root, tmp_path, monkeypatch, request):
     import papermill as pm
 
     monkeypatch.setenv("MAMMO_WORK", str(tmp_path / "work"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the local store under MAMMO_WORK
     monkeypatch.setenv("MAMMO_FIGURES", str(tmp_path / "figures"))  # never overwrite the rendered reports
     out = tmp_path / f"{name}.ipynb"
+    quick = dict(QUICK.get(name, {}))
+    if name == "08_export":  # exports the session's tiny trained model instead of a registry champion
+        quick.update(
+            model_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent), repeats=3, max_auc_drop=1.0
+        )
     pm.execute_notebook(
         str(REPO / "notebooks" / f"{name}.ipynb"),
         str(out),
-        parameters={"data_root": str(synth_root), **QUICK.get(name, {})},
+        parameters={"data_root": str(synth_root), **quick},
         cwd=str(REPO / "notebooks"),
         kernel_name="python3",
         progress_bar=False,

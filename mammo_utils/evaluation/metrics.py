@@ -118,10 +118,29 @@ def sensitivity_at_specificity(labels, scores, specificity: float = 0.9) -> floa
     return float(tpr[ok].max()) if ok.any() else 0.0
 
 
+def roc_auc(labels, scores) -> float:
+    """ROC-AUC, or NaN when ``labels`` hold a single class (instead of scikit-learn's error).
+
+    Args:
+        labels: 0/1 labels.
+        scores: Probabilities.
+
+    Returns:
+        The area under the ROC curve.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(labels).astype(int)
+    return float(roc_auc_score(y, np.asarray(scores, float))) if len(np.unique(y)) == 2 else float("nan")
+
+
 def bootstrap_ci(
-    labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05
+    labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05, groups=None
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of ``metric(labels, scores)``.
+
+    With ``groups`` (e.g. patient ids) whole groups are resampled, so the correlated breasts and images of
+    one patient move together and the interval is not too narrow.
 
     Args:
         labels: 0/1 labels.
@@ -130,16 +149,26 @@ def bootstrap_ci(
         n: Bootstrap resamples (resamples with a single class are skipped).
         seed: Random seed.
         alpha: 0.05 for a 95% interval.
+        groups: Optional cluster id per row (patient-level bootstrap).
 
     Returns:
         ``(low, high)``.
+
+    Example:
+        >>> bootstrap_ci([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], roc_auc, n=50, groups=[1, 1, 2, 2])
+        (1.0, 1.0)
     """
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
+    if groups is None:
+        members = [np.array([i]) for i in range(len(y))]
+    else:
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+        members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
     values = []
     for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
+        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
         if y[idx].min() != y[idx].max():
             values.append(metric(y[idx], s[idx]))
     if not values:

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..data.preprocess import Preprocessing
 from ..utils import write_atomic
 
 log = logging.getLogger(__name__)
@@ -91,3 +92,37 @@ class RunState:
         state.data["fingerprint"] = run_fingerprint
         state.save()
         return state
+
+
+class ModelInfoError(ValueError):
+    """A model folder or file lacks, or has a malformed, ``model_info.json``."""
+
+
+def load_model_info(path: str | Path) -> tuple[Path, dict]:
+    """Find the model file and read its ``model_info.json``.
+
+    Args:
+        path: A run folder (``model.keras`` + ``model_info.json``) or a ``.keras`` file beside its info.
+
+    Returns:
+        ``(model file, info dict)``.
+
+    Raises:
+        ModelInfoError: Missing model or info file, or info without its preprocessing parameters.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelInfoError(f"{path}: no such model file or run folder")
+    folder = path if path.is_dir() else path.parent
+    info_path = folder / MODEL_INFO
+    if not info_path.is_file():
+        raise ModelInfoError(f"{info_path}: missing; a model needs its preprocessing parameters beside it")
+    try:
+        info = json.loads(info_path.read_text())
+        Preprocessing.from_dict(info["preprocessing"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelInfoError(f"{info_path}: malformed ({exc})") from None
+    model_path = path if path.is_file() else folder / info.get("model_file", MODEL)
+    if not model_path.is_file():
+        raise ModelInfoError(f"{model_path}: model file missing")
+    return model_path, info

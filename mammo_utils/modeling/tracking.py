@@ -188,6 +188,13 @@ def end_run(status: str = "FINISHED") -> None:
     mlflow.end_run(status)
 
 
+def log_file(path) -> None:
+    """Attach a file to the active run (at the artifact root)."""
+    import mlflow
+
+    mlflow.log_artifact(str(path))
+
+
 def log_keras_model(model, name: str = "model") -> str:
     """Log a Keras model with explicit pins (no slow requirement inference).
 

@@ -275,7 +275,9 @@ def _train_built(
         if track:
             result.run_id = run.info.run_id
             result.model_version = tracking.finish_training_run(cfg, model, result)
-        write_model_info(cfg, result)
+        info_path = write_model_info(cfg, result)
+        if track:
+            tracking.log_file(info_path)  # `mammo export --model models:/…` reads it back
     except BaseException:
         if track:
             tracking.end_run("FAILED")

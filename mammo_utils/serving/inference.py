@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,42 +22,10 @@ from ..data.dicom import DicomReadError
 from ..data.pipeline import resize_for_model
 from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quantize
 from ..evaluation.evaluate import breast_predictions
-from ..modeling import run_state as R
+from ..modeling.run_state import ModelInfoError, load_model_info  # noqa: F401 - re-exported
 
 #: Non-DICOM image files accepted (read as grey, 8 or 16 bit).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-
-
-class ModelInfoError(ValueError):
-    """A model folder or file lacks, or has a malformed, ``model_info.json``."""
-
-
-def load_model_info(path: str | Path) -> tuple[Path, dict]:
-    """Find the model file and read its ``model_info.json``.
-
-    Args:
-        path: A run folder (``model.keras`` + ``model_info.json``) or a ``.keras`` file beside its info.
-
-    Returns:
-        ``(model file, info dict)``.
-
-    Raises:
-        ModelInfoError: Missing model or info file, or info without its preprocessing parameters.
-    """
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    info_path = folder / R.MODEL_INFO
-    if not info_path.is_file():
-        raise ModelInfoError(f"{info_path}: missing; a model needs its preprocessing parameters beside it")
-    try:
-        info = json.loads(info_path.read_text())
-        Preprocessing.from_dict(info["preprocessing"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelInfoError(f"{info_path}: malformed ({exc})") from None
-    model_path = path if path.is_file() else folder / info.get("model_file", R.MODEL)
-    if not model_path.is_file():
-        raise ModelInfoError(f"{model_path}: model file missing")
-    return model_path, info
 
 
 def read_image_file(path: str | Path) -> np.ndarray:

@@ -8,19 +8,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def tiny_run(synth_root, tmp_path_factory):
-    from mammo_utils.config import get_config
-    from mammo_utils.modeling.train import train
-
-    work = tmp_path_factory.mktemp("work")
-    cfg = get_config(
-        "small", synth_root, work, image_size=(96, 48), cache_size=(128, 64), cache_bits=8, epochs=1,
-        finetune_epochs=0, n_folds=2, test_size=0.3, batch_size=8, workers=1,
-    )  # fmt: skip
-    return cfg, train(cfg, run_name="tiny", track=False, verbose=0)
-
-
 def test_predictor_matches_the_training_pipeline(tiny_run):
     from mammo_utils.serving.inference import Predictor
 

@@ -1,0 +1,433 @@
+"""Export a trained classifier to SavedModel, ONNX and TFLite (float16, int8), checked against Keras.
+
+An export folder is the product's model format: the API, the web app and the benchmark read only it::
+
+    model.json            what a runtime needs: input name/shape/dtype, output name, preprocessing, frozen
+                          threshold, classes, training run and metrics, parity results, SHA-256 of every file
+    model.keras           the inference model (augmentation removed) for Grad-CAM and as the reference
+    saved_model/          TensorFlow SavedModel, ``serving_default`` signature with the input named ``image``
+    model.onnx            ONNX (tf2onnx, opset 17, dynamic batch axis)
+    model_fp16.tflite     TFLite with float16 weights
+    model_int8.tflite     TFLite full-integer int8 (float input/output), calibrated on training images only
+
+Every format is scored on the test split of the model's own cache and compared with Keras before it is
+written: SavedModel and ONNX must reproduce the probability within :data:`PARITY_TOLERANCE` (float32);
+quantised TFLite files must keep the test breast ROC-AUC within ``max_auc_drop`` and report how many breast
+decisions flip at the frozen threshold. A format that fails is refused with the measured value in the error
+(:class:`ExportError`), and the folder is written to a temporary name and renamed at the end, so a reader
+never sees a half-written export.
+
+Why tf2onnx and not ``model.export(format="onnx")``: Keras' own ONNX path (opset 15) turns EfficientNet's
+normalisation constants into extra graph inputs that onnxruntime refuses (measured, see DEPENDENCIES.md).
+
+Example:
+    >>> from mammo_utils.export import export_model
+    >>> export_model("data/work/runs/04_baseline", "data/work/export/baseline", cfg)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..config import Config
+from ..data.preprocess import Preprocessing, read_cached
+from ..evaluation.evaluate import breast_predictions
+from ..evaluation.metrics import roc_auc
+from ..modeling import run_state as R
+from ..utils import quiet_stderr, write_atomic
+from .runtime import (
+    ARTIFACT,
+    FILES,
+    FORMATS,
+    INPUT_NAME,
+    MAX_AUC_DROP,
+    ONNX_OPSET,
+    OUTPUT_NAME,
+    PARITY_TOLERANCE,
+    ExportError,
+    open_runner,
+    sha256,
+    size_mb,
+)
+
+
+def resolve_model(ref: str | Path, work_dir: str | Path | None = None) -> tuple[Any, dict]:
+    """Load the Keras model and its ``model_info.json`` from a file, a run folder or an MLflow registry URI.
+
+    Args:
+        ref: A ``.keras`` file (with ``model_info.json`` beside it), a run folder, or
+            ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` (MLflow store of the configuration).
+        work_dir: Where registry downloads go (default: a temporary folder).
+
+    Returns:
+        ``(keras model, info dict)``.
+
+    Raises:
+        ExportError: Unknown reference, or a registered model without its ``model_info.json``.
+    """
+    import keras
+
+    from ..modeling import keras_metrics, models  # noqa: F401 - registers the custom layers and metric
+
+    ref = str(ref)
+    if ref.startswith("models:/"):
+        return _from_registry(ref, work_dir)
+    try:
+        model_path, info = R.load_model_info(ref)
+    except R.ModelInfoError as exc:
+        raise ExportError(str(exc)) from None
+    return keras.saving.load_model(model_path, compile=False), info
+
+
+def _from_registry(ref: str, work_dir: str | Path | None) -> tuple[Any, dict]:
+    import tempfile
+
+    import mlflow
+
+    try:
+        version = _registry_version(mlflow.MlflowClient(), ref)
+        target = Path(tempfile.mkdtemp(dir=work_dir))
+        info_path = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=R.MODEL_INFO, dst_path=str(target)
+        )
+        model = mlflow.keras.load_model(ref)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ExportError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
+    info = json.loads(Path(info_path).read_text())
+    info.setdefault("registry_version", str(version.version))
+    return model, info
+
+
+def _registry_version(client, ref: str):
+    name, _, rest = ref.removeprefix("models:/").partition("@")
+    if rest:
+        return client.get_model_version_by_alias(name, rest)
+    name, _, number = name.partition("/")
+    return client.get_model_version(name, number)
+
+
+def inference_model(model):
+    """The model without its augmentation block, with the input named ``image`` and the output ``probability``.
+
+    The augmentation layers are inert outside training, but exporting them would carry their random ops
+    into every graph; this rebuilds the graph from the augmentation block's output, sharing the weights.
+
+    Args:
+        model: A classifier of :func:`mammo_utils.modeling.models.build_model` (or loaded from ``.keras``).
+
+    Returns:
+        A functional ``keras.Model`` ``(None, H, W, 1) -> (None, 1)``.
+    """
+    import keras
+
+    inner = model
+    try:
+        augmentation = model.get_layer("augmentation")
+        inner = keras.Model(augmentation.output, model.output, name=f"{model.name}_core")
+    except ValueError:
+        pass  # a model without an augmentation block
+    shape = tuple(model.input_shape[1:])
+    inputs = keras.Input(shape, name=INPUT_NAME)
+    outputs = keras.layers.Activation("linear", dtype="float32", name=OUTPUT_NAME)(inner(inputs))
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+def _write_format(model, fmt: str, folder: Path, calibration: np.ndarray | None) -> None:
+    import tensorflow as tf
+
+    h, w, c = model.input_shape[1:]
+    if fmt == "keras":
+        model.save(folder / FILES["keras"])
+    elif fmt == "savedmodel":
+        model.export(str(folder / FILES["savedmodel"]), format="tf_saved_model", verbose=False)
+    elif fmt == "onnx":
+        import tf2onnx
+
+        spec = [tf.TensorSpec((None, h, w, c), tf.float32, name=INPUT_NAME)]
+        tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(folder / FILES[fmt]))
+    else:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(folder / FILES["savedmodel"]))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if fmt == "tflite-fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        else:
+            samples = np.asarray(calibration, np.float32)
+            converter.representative_dataset = lambda: ([samples[i : i + 1]] for i in range(len(samples)))
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        (folder / FILES[fmt]).write_bytes(converter.convert())
+
+
+@dataclasses.dataclass
+class EvalSet:
+    """Prepared images with their rows: the test split for parity, training images for calibration.
+
+    Attributes:
+        rows: Image rows (``patient_id``, ``laterality``, ``image_id``, ``cancer``).
+        images: ``(N, H, W, 1)`` float32 at the model's input size.
+    """
+
+    rows: pd.DataFrame
+    images: np.ndarray
+
+
+def calibration_rows(df: pd.DataFrame, fold: int, n: int, seed: int = 0) -> pd.DataFrame:
+    """Training images of a fold for int8 calibration (never validation or test patients).
+
+    Args:
+        df: Images with ``split``/``fold`` (and ``png``).
+        fold: The validation fold the model was selected on.
+        n: How many images (all when fewer).
+        seed: Sampling seed.
+
+    Returns:
+        Up to ``n`` rows, half of them cancers when available (int8 ranges must cover lesions too).
+    """
+    from ..data.splits import fold_frames
+
+    train, _, _ = fold_frames(df, fold)
+    pos, neg = train[train.cancer == 1], train[train.cancer == 0]
+    n_pos = min(len(pos), n // 2)
+    parts = [pos.sample(n_pos, random_state=seed), neg.sample(min(len(neg), n - n_pos), random_state=seed)]
+    return pd.concat(parts).sort_values("image_id")
+
+
+def load_images(rows: pd.DataFrame, cache_dir: str | Path, image_size: tuple[int, int]) -> EvalSet:
+    """Read cached PNGs of ``rows`` and resize them to the model's input exactly like the pipeline.
+
+    Args:
+        rows: Rows with ``png``.
+        cache_dir: The cache folder.
+        image_size: The model's (H, W).
+
+    Returns:
+        An :class:`EvalSet`.
+    """
+    from ..data.pipeline import resize_for_model
+
+    images = np.stack([read_cached(cache_dir, png) for png in rows.png])[..., None]
+    return EvalSet(rows.reset_index(drop=True), np.asarray(resize_for_model(images, image_size), np.float32))
+
+
+def model_frames(cfg: Config, info: dict) -> tuple[Config, pd.DataFrame, Path]:
+    """The configuration, split images and cache a model was trained on (sizes taken from the model's info).
+
+    Args:
+        cfg: Configuration (data root, work dir, splits, fold); its sizes are replaced by the model's own.
+        info: The model's info (``preprocessing``).
+
+    Returns:
+        ``(configuration, images with split/fold/png, cache folder)``.
+    """
+    from ..data.pipeline import cache_paths
+    from ..modeling.train import prepare_data
+
+    spec = Preprocessing.from_dict(info["preprocessing"])
+    cfg = dataclasses.replace(cfg, cache_size=spec.cache_size, cache_bits=spec.cache_bits, image_size=spec.image_size)
+    with quiet_stderr():
+        df, cache = prepare_data(cfg, progress=False)
+    return cfg, cache_paths(df, cache), cache
+
+
+def model_data(cfg: Config, info: dict, calibration: int) -> tuple[EvalSet, EvalSet]:
+    """The test split and calibration images of the cache a model was trained on.
+
+    Args:
+        cfg: Configuration (data root, work dir, splits, fold).
+        info: The model's info (``preprocessing``).
+        calibration: Number of calibration images.
+
+    Returns:
+        ``(test set, calibration set)``.
+    """
+    from ..data.splits import fold_frames
+
+    cfg, df, cache = model_frames(cfg, info)
+    test = fold_frames(df, cfg.fold)[2]
+    calib = calibration_rows(df, cfg.fold, calibration, cfg.seed)
+    return load_images(test, cache, cfg.image_size), load_images(calib, cache, cfg.image_size)
+
+
+def prune_model(
+    ref: str | Path, cfg: Config, target: float = 0.5, epochs: int = 3, out: str | Path | None = None
+) -> Path:
+    """Prune a trained model by magnitude while fine-tuning, and save it as a run folder ready to export.
+
+    Args:
+        ref: The trained model (see :func:`resolve_model`).
+        cfg: Configuration locating its data.
+        target: Final sparsity of the convolution/dense kernels.
+        epochs: Fine-tuning epochs.
+        out: Run folder to write (default ``<runs>/<run_name>_pruned<NN>``).
+
+    Returns:
+        The folder holding ``model.keras`` and ``model_info.json`` (threshold re-frozen on validation).
+    """
+    from ..data.splits import fold_frames
+    from ..modeling.prune import prune_and_finetune
+
+    model, info = resolve_model(ref, cfg.work_dir)
+    cfg, df, cache = model_frames(cfg, info)
+    train_df, val_df, _ = fold_frames(df, cfg.fold)
+    model, result = prune_and_finetune(model, cfg, (train_df, val_df), cache, target, epochs)
+    folder = Path(out or cfg.runs_dir / f"{info.get('run_name') or 'model'}_pruned{round(100 * target)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / R.MODEL)
+    info = {
+        **info,
+        "run_name": folder.name,
+        "threshold": result["threshold"],
+        "metrics": {"val_breast_roc_auc": result["val_breast_roc_auc"]},
+        "pruning": {"target": target, "epochs": epochs, **result, "from_run": info.get("run_name")},
+    }
+    write_atomic(folder / R.MODEL_INFO, json.dumps(info, indent=1).encode())
+    return folder
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, threshold: float) -> dict:
+    """How far a format's probabilities are from the reference's on the same images.
+
+    Args:
+        reference: Keras probabilities.
+        candidate: The format's probabilities.
+        rows: The images' rows (for the per-breast AUC and decisions).
+        threshold: The frozen decision threshold.
+
+    Returns:
+        ``max_abs_diff``, ``breast_auc``, ``delta_auc`` (candidate - reference) and ``flipped_breasts``.
+    """
+    ref_b = breast_predictions(rows, reference)
+    can_b = breast_predictions(rows, candidate)
+    ref_auc, can_auc = roc_auc(ref_b.cancer, ref_b.prediction), roc_auc(can_b.cancer, can_b.prediction)
+    flips = int(np.sum((ref_b.prediction >= threshold) != (can_b.prediction >= threshold)))
+    return {
+        "max_abs_diff": float(np.max(np.abs(reference - candidate))),
+        "breast_auc": float(can_auc),
+        "delta_auc": float(can_auc - ref_auc),
+        "flipped_breasts": flips,
+        "breasts": len(ref_b),
+    }
+
+
+def check_tolerance(fmt: str, result: dict, max_auc_drop: float = MAX_AUC_DROP) -> None:
+    """Raise when a format is further from Keras than its tolerance.
+
+    Raises:
+        ExportError: With the measured value and the tolerance.
+    """
+    if fmt in PARITY_TOLERANCE and not result["max_abs_diff"] <= PARITY_TOLERANCE[fmt]:
+        raise ExportError(
+            f"{fmt}: max |probability difference| vs Keras {result['max_abs_diff']:.3g} "
+            f"exceeds the tolerance {PARITY_TOLERANCE[fmt]:g}; not written"
+        )
+    if fmt.startswith("tflite") and not result["delta_auc"] >= -max_auc_drop:
+        raise ExportError(
+            f"{fmt}: test breast ROC-AUC drops by {-result['delta_auc']:.4f} vs Keras, more than the allowed "
+            f"{max_auc_drop:g}; not written"
+        )
+
+
+def export_model(
+    ref: str | Path,
+    out: str | Path,
+    cfg: Config,
+    formats: Sequence[str] = FORMATS,
+    calibration: int = 64,
+    max_auc_drop: float = MAX_AUC_DROP,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Export a trained model to ``out`` in each format, after checking every format against Keras.
+
+    Args:
+        ref: A ``.keras`` file, run folder or ``models:/`` reference (see :func:`resolve_model`).
+        out: Export folder (replaced atomically when it exists).
+        cfg: Configuration locating the data, cache and splits the model was trained on.
+        formats: Subset of :data:`FORMATS` (``tflite-*`` need ``savedmodel``, which is then written too).
+        calibration: Training images used to calibrate int8.
+        max_auc_drop: Largest accepted drop of test breast ROC-AUC for TFLite files.
+        progress: Called with a line per step (e.g. ``print``).
+
+    Returns:
+        The ``model.json`` content.
+
+    Raises:
+        ExportError: Unknown format, bad reference, or a format outside its tolerance (nothing is written).
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ExportError(f"unknown format(s) {unknown}; choose from {list(FORMATS)}")
+    say = progress or (lambda _line: None)
+    model, info = resolve_model(ref, cfg.work_dir)
+    model = inference_model(model)
+    test, calib = model_data(cfg, info, calibration)
+    threshold = float(info.get("threshold", 0.5))
+
+    out = Path(out)
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
+    wanted = list(dict.fromkeys(wanted))
+    reference = np.concatenate(
+        [
+            np.asarray(model(test.images[i : i + 16], training=False), float).reshape(-1)
+            for i in range(0, len(test.images), 16)
+        ]
+    )
+    parity = {}
+    try:
+        for fmt in wanted:
+            start = time.perf_counter()
+            with quiet_stderr():
+                _write_format(model, fmt, staging, calib.images)
+                seconds = time.perf_counter() - start
+                runner = open_runner(staging, fmt)
+            result = compare(reference, runner.predict_batched(test.images), test.rows, threshold)
+            check_tolerance(fmt, result, max_auc_drop)
+            parity[fmt] = {**result, "export_seconds": round(seconds, 2), "size_mb": size_mb(staging / FILES[fmt])}
+            say(
+                f"{fmt:12s} max|Δp| {result['max_abs_diff']:.2e}  breast AUC {result['breast_auc']:.4f} "
+                f"(Δ {result['delta_auc']:+.4f})  flips {result['flipped_breasts']}/{result['breasts']}  "
+                f"{parity[fmt]['size_mb']:.2f} MB"
+            )
+        manifest = _manifest(model, info, parity, staging, wanted, test, calib)
+        write_atomic(staging / ARTIFACT, json.dumps(manifest, indent=1).encode())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return manifest
+
+
+def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], test: EvalSet, calib: EvalSet) -> dict:
+    return {
+        "name": info.get("name", "mammo-cancer-classifier"),
+        "backbone": info.get("backbone", model.name),
+        "classes": info.get("classes", ["no cancer", "cancer"]),
+        "input": {"name": INPUT_NAME, "shape": [None, *model.input_shape[1:]], "dtype": "float32", "range": [0, 1]},
+        "output": {"name": OUTPUT_NAME, "shape": [None, 1], "meaning": "probability of cancer in the image"},
+        "preprocessing": info["preprocessing"],
+        "threshold": float(info.get("threshold", 0.5)),
+        "breast_aggregation": info.get("breast_aggregation", "mean"),
+        "training": {
+            "run_name": info.get("run_name"),
+            "mlflow_run_id": info.get("mlflow_run_id"),
+            "registry_version": info.get("registry_version"),
+            "metrics": info.get("metrics", {}),
+        },
+        "formats": {fmt: {"path": FILES[fmt], "sha256": sha256(folder / FILES[fmt])} for fmt in formats},
+        "parity": {"reference": "keras", "test_images": len(test.rows), **parity},
+        "calibration": {"split": "train", "images": len(calib.rows), "cancers": int(calib.rows.cancer.sum())},
+        "package_version": __version__,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

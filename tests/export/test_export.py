@@ -1,0 +1,139 @@
+"""Every export format loads and reproduces Keras; model.json is complete and guarded; bad artifacts fail clearly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mammo_utils.export import runtime
+
+
+def _inputs(manifest, n, seed=0):
+    h, w, c = manifest["input"]["shape"][1:]
+    return np.random.default_rng(seed).random((n, h, w, c), dtype=np.float32)
+
+
+def test_every_format_reproduces_keras_on_random_and_cached_images(tiny_export):
+    from mammo_utils.export.convert import model_data
+
+    cfg, out, manifest = tiny_export
+    assert set(manifest["formats"]) == {"keras", *runtime.FORMATS}
+    test, _ = model_data(cfg, manifest, 4)
+    keras_runner = runtime.open_runner(out, "keras")
+    for x in (_inputs(manifest, 5), test.images):
+        reference = keras_runner.predict_batched(x)
+        assert np.all((reference >= 0) & (reference <= 1))
+        for fmt, tolerance in (("savedmodel", 1e-4), ("onnx", 1e-4), ("tflite-fp16", 2e-2), ("tflite-int8", 0.25)):
+            got = runtime.open_runner(out, fmt).predict_batched(x)
+            assert got.shape == reference.shape
+            assert np.max(np.abs(got - reference)) <= tolerance, fmt
+    # the parity written into model.json was measured on the test split, within the float32 tolerance
+    assert manifest["parity"]["onnx"]["max_abs_diff"] <= 1e-4
+    assert manifest["parity"]["test_images"] == len(test.rows)
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "onnx", "tflite-fp16", "tflite-int8"])
+def test_dynamic_batch(tiny_export, fmt):
+    _, out, manifest = tiny_export
+    runner = runtime.open_runner(out, fmt)
+    x = _inputs(manifest, 5, seed=1)
+    five = runner.predict(x)
+    one = np.concatenate([runner.predict(x[i : i + 1]) for i in range(5)])
+    assert five.shape == (5,)
+    np.testing.assert_allclose(one, five, atol=1e-5)
+
+
+def test_onnx_graph_takes_one_named_input(tiny_export):
+    import onnx
+
+    _, out, _ = tiny_export
+    graph = onnx.load(str(out / runtime.FILES["onnx"])).graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    assert [i.name for i in inputs] == ["image"]
+    assert inputs[0].type.tensor_type.shape.dim[0].dim_param  # symbolic (dynamic) batch axis
+
+
+def test_model_json_round_trips_and_its_hashes_match(tiny_export):
+    cfg, out, manifest = tiny_export
+    assert runtime.load_artifact(out) == manifest
+    for key in ("input", "output", "preprocessing", "threshold", "classes", "training", "package_version"):
+        assert key in manifest
+    assert manifest["preprocessing"]["cache_size"] == [128, 64]
+    assert manifest["input"]["shape"] == [None, 96, 48, 1]
+    for fmt, entry in manifest["formats"].items():
+        assert entry["sha256"] == runtime.sha256(out / entry["path"]), fmt
+
+
+def test_corrupt_or_incomplete_artifact_fails_with_the_file_named(tiny_export, tmp_path):
+    _, out, _ = tiny_export
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    onnx_file = copy / runtime.FILES["onnx"]
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    with pytest.raises(runtime.ExportError, match="model.onnx: SHA-256 differs"):
+        runtime.load_artifact(copy)
+    with pytest.raises(runtime.ExportError, match="model.onnx: cannot be loaded as onnx"):
+        runtime.open_runner(copy, "onnx")
+    shutil.copy(out / runtime.FILES["onnx"], onnx_file)
+    runtime.load_artifact(copy)  # intact again
+    (copy / runtime.FILES["tflite-int8"]).unlink()
+    with pytest.raises(runtime.ExportError, match="missing"):
+        runtime.load_artifact(copy)
+    manifest = json.loads((copy / "model.json").read_text())
+    del manifest["preprocessing"]
+    (copy / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(runtime.ExportError, match="malformed"):
+        runtime.load_artifact(copy)
+    with pytest.raises(runtime.ExportError, match="not an export folder"):
+        runtime.load_artifact(tmp_path)
+    with pytest.raises(runtime.ExportError, match="unknown format"):
+        runtime.open_runner(out, "pt")
+
+
+def test_calibration_uses_training_images_only(tiny_run):
+    from mammo_utils.data.rsna import load_train
+    from mammo_utils.data.splits import load_or_make_splits
+    from mammo_utils.export.convert import calibration_rows
+
+    cfg, _ = tiny_run
+    df = load_or_make_splits(load_train(cfg.data_root), cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size)
+    rows = calibration_rows(df, fold=0, n=10)
+    assert len(rows) == 10 and rows.cancer.sum() == 5
+    assert (rows.split == "cv").all() and (rows.fold != 0).all()
+    forbidden = set(df.patient_id[(df.split != "cv") | (df.fold == 0)])
+    assert not set(rows.patient_id) & forbidden
+
+
+def test_a_format_outside_its_tolerance_is_refused_and_nothing_is_written(tiny_run, tmp_path):
+    from mammo_utils.export.convert import check_tolerance, export_model
+
+    with pytest.raises(runtime.ExportError, match=r"onnx: max \|probability difference\| vs Keras 0.003"):
+        check_tolerance("onnx", {"max_abs_diff": 0.003, "delta_auc": 0.0})
+    with pytest.raises(runtime.ExportError, match="drops by 0.0500"):
+        check_tolerance("tflite-int8", {"max_abs_diff": 0.1, "delta_auc": -0.05}, max_auc_drop=0.02)
+    check_tolerance("tflite-int8", {"max_abs_diff": 0.1, "delta_auc": -0.01}, max_auc_drop=0.02)
+    cfg, result = tiny_run
+    out = tmp_path / "refused"
+    with pytest.raises(runtime.ExportError, match="tflite-fp16: test breast ROC-AUC drops by"):
+        # a negative allowance cannot be met: the real comparison runs, then refuses
+        export_model(result.model_path.parent, out, cfg, formats=["tflite-fp16"], max_auc_drop=-1.0)
+    assert not out.exists() and not list(tmp_path.glob(".refused*"))
+
+
+def test_cli_export_prints_parity_json(tiny_run, tmp_path, capsys):
+    from mammo_utils.cli import main
+
+    cfg, result = tiny_run
+    out = tmp_path / "cli"
+    argv = ["export", "--model", str(result.model_path), "--out", str(out), "--formats", "onnx", "--json"]
+    argv += ["--data", str(cfg.data_root), "--work", str(cfg.work_dir), "--set", "n_folds=2", "--set", "test_size=0.3"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary["formats"]) == {"keras", "onnx"}
+    assert summary["parity"]["onnx"]["max_abs_diff"] <= 1e-4
+    assert main(["export", "--model", str(result.model_path), "--out", str(out), "--formats", "onnx,pt"]) == 2
+    assert "unknown ['pt']" in capsys.readouterr().err
