@@ -36,6 +36,19 @@ if [[ ! -x "$PY" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   "$PY" -m pip install -q -r requirements.txt -e .
   echo "$want" > "$stamp"
 fi
+# --- system packages the tests drive (Debian): headless browser for the web-app test, promtool for alert rules
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if [[ "$MODE" != "notebooks" && ${#need[@]} -gt 0 ]]; then
+  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "== Setup: apt-get install ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "== Setup: ${need[*]} missing and not installable here (needs root + apt-get); the tests that use them skip, saying so"
+  fi
+fi
 if git rev-parse --git-dir >/dev/null 2>&1; then
   # notebook sources are committed without outputs; nbdime gives readable notebook diffs
   "$VENV/bin/nbstripout" --install --attributes .git/info/attributes >/dev/null 2>&1 || true

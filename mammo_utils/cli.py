@@ -44,12 +44,14 @@ COMMANDS: dict[str, str] = {
     "train": "train, evaluate and track one classifier (resumable, MLflow)",
     "predict": "score DICOM/PNG files with a trained model through the one inference path",
     "export": "export a model to SavedModel/ONNX/TFLite (fp16, int8; optional pruning) with parity checks",
+    "serve": "start the REST API (FastAPI on uvicorn) on an export folder or a trained model",
+    "app": "start the Streamlit web app that talks to a running API",
     "config": "print the resolved configuration",
 }
 
 
 #: Sub-commands that run TensorFlow.
-TENSORFLOW_COMMANDS = {"train", "predict", "export"}
+TENSORFLOW_COMMANDS = {"train", "predict", "export", "serve"}
 
 
 class CliError(ValueError):
@@ -121,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="prune to this sparsity first")
     p.add_argument("--prune-epochs", type=int, default=3, help="fine-tuning epochs while pruning")
     p.set_defaults(handler=_export)
+
+    p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
+    p.add_argument("--model", required=True, metavar="DIR", help="export folder (model.json) or run folder")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
+    p.add_argument("--runtime", default=None, help="export format that scores (default: MAMMO_RUNTIME or onnx)")
+    p.set_defaults(handler=_serve)
+
+    p = sub.add_parser("app", help=COMMANDS["app"], description=COMMANDS["app"])
+    p.add_argument("--api", default=None, metavar="URL", help="API base URL (default: MAMMO_API_URL or :8000)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(handler=_app)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
     _common(p)
@@ -265,6 +281,43 @@ def _export(args: argparse.Namespace) -> None:
     manifest = export_model(model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say)
     summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
     _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    model = Path(args.model)
+    if not model.exists():
+        raise CliError(f"--model {model}: no such export or run folder")
+    import uvicorn
+
+    from .serving.inference import Predictor
+
+    Predictor.load(model, args.runtime or os.environ.get("MAMMO_RUNTIME", "onnx"))  # fail now, with the reason
+    os.environ["MAMMO_MODEL_DIR"] = str(model.resolve())
+    if args.runtime:
+        os.environ["MAMMO_RUNTIME"] = args.runtime
+    uvicorn.run(
+        "mammo_utils.serving.api:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # the app logs one JSON line per request, without query strings or file names
+        log_level="warning",
+    )
+
+
+def _app(args: argparse.Namespace) -> None:
+    import importlib.util
+    import subprocess
+
+    script = importlib.util.find_spec("mammo_utils.serving.app").origin  # path only: importing it runs the page
+    env = {**os.environ, "MAMMO_API_URL": args.api or os.environ.get("MAMMO_API_URL", "http://127.0.0.1:8000")}
+    command = [sys.executable, "-m", "streamlit", "run", script]
+    command += ["--server.headless", "true", "--server.address", args.host, "--server.port", str(args.port)]
+    command += ["--browser.gatherUsageStats", "false"]
+    raise SystemExit(subprocess.call(command, env=env))
 
 
 def _config(args: argparse.Namespace) -> None:

@@ -1,0 +1,108 @@
+"""Where the classifier looked: Grad-CAM heat-maps and overlays.
+
+Grad-CAM (Selvaraju et al. 2017) weights the last convolutional feature map by the gradient of the cancer
+score with respect to it (averaged over space), keeps the positive part and upsamples it to the input. The
+feature map used is the input of the model's global pooling layer, so the same code serves the baseline CNN
+and every transfer backbone (the backbone is a nested model whose output feeds the pooling), models loaded from
+``.keras`` files and export folders' inference models (augmentation removed). The map is computed in float32
+whatever the training precision.
+
+Example:
+    >>> from mammo_utils.evaluation.explain import gradcam
+    >>> heat = gradcam(model, images)  # doctest: +SKIP  (N, H, W) in [0, 1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Global pooling layer classes that end the convolutional part of every project model.
+_POOLING_CLASSES = ("GlobalMaxPooling2D", "GlobalAveragePooling2D", "GeMPooling")
+
+
+def _pooling_owner(model):
+    """The (possibly nested) functional model that holds the global pooling layer, and that layer."""
+    for layer in model.layers:
+        if type(layer).__name__ in _POOLING_CLASSES:
+            return model, layer
+    for layer in model.layers:
+        if hasattr(layer, "layers") and getattr(layer, "_is_graph_network", True):
+            found = _pooling_owner(layer)
+            if found is not None and found[0] is not None:
+                return found
+    return None, None
+
+
+def gradcam_model(model):
+    """A model ``image -> (feature map, probability)`` sharing ``model``'s weights.
+
+    Args:
+        model: A project classifier (``build_model``, a ``.keras`` file or an export's ``model.keras``).
+
+    Returns:
+        The Keras model used by :func:`gradcam`.
+
+    Raises:
+        ValueError: The model has no global pooling layer (not a project classifier).
+    """
+    import keras
+
+    owner, pool = _pooling_owner(model)
+    if owner is None:
+        raise ValueError(f"model {model.name!r} has no global pooling layer to take a Grad-CAM feature map from")
+    # an export wraps the classifier core between an input and a linear output; the core takes the image itself
+    return keras.Model(owner.inputs, [pool.input, owner.outputs[0]], name=f"{model.name}_gradcam")
+
+
+def gradcam(model, images: np.ndarray, grad_model=None) -> np.ndarray:
+    """Grad-CAM heat-maps of a batch, at the input's spatial size, scaled to [0, 1] per image.
+
+    Args:
+        model: A project classifier.
+        images: ``(N, H, W, 1)`` float32 model inputs (what the model scores).
+        grad_model: A cached :func:`gradcam_model` of ``model`` (built when None).
+
+    Returns:
+        ``(N, H, W)`` float32 maps; an image whose score has no positive gradient gets zeros.
+    """
+    import tensorflow as tf
+
+    grad_model = grad_model or gradcam_model(model)
+    x = tf.convert_to_tensor(np.asarray(images, np.float32))
+    with tf.GradientTape() as tape:
+        features, score = grad_model(x, training=False)
+        features = tf.cast(features, tf.float32)
+        score = tf.cast(score, tf.float32)
+    grads = tape.gradient(score, features)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
+    cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
+    peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
+    return np.where(peak > 0, cam / np.maximum(peak, 1e-12), 0.0).astype(np.float32)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """An RGB uint8 picture of a grey image with a heat-map blended on top (colour-blind-safe ``cividis``).
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, 1)`` grey image in [0, 1].
+        heat: ``(h, w)`` map in [0, 1] (resized to the image).
+        alpha: Heat-map opacity.
+
+    Returns:
+        ``(H, W, 3)`` uint8.
+    """
+    import cv2
+    from matplotlib import colormaps
+
+    grey = np.asarray(image, np.float32).squeeze()
+    heat = cv2.resize(np.asarray(heat, np.float32), grey.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    colour = colormaps["cividis"](np.clip(heat, 0, 1))[..., :3]
+    base = np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=-1)
+    weight = alpha * np.clip(heat, 0, 1)[..., None]
+    return np.round(255 * ((1 - weight) * base + weight * colour)).astype(np.uint8)
+
+
+def peak_location(heat: np.ndarray) -> tuple[int, int]:
+    """(row, column) of a heat-map's maximum."""
+    return tuple(int(v) for v in np.unravel_index(int(np.argmax(heat)), heat.shape))

@@ -1,0 +1,89 @@
+"""A small HTTP client of the service (what the web app, the demo and the load test use).
+
+Example:
+    >>> client = ApiClient("http://127.0.0.1:8000")  # doctest: +SKIP
+    >>> client.predict("a.dcm", explain=True)["probability"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+#: Content type sent for each file suffix (the API sniffs the bytes anyway).
+CONTENT_TYPES = {".dcm": "application/dicom", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+class ApiError(RuntimeError):
+    """The API answered an error (``status`` and the API's ``detail``) or could not be reached (status 0)."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"{status}: {detail}" if status else detail)
+        self.status, self.detail = status, detail
+
+
+class ApiClient:
+    """Calls ``/v1/*`` with the bearer token from ``MAMMO_API_TOKEN`` when set.
+
+    Args:
+        base_url: Service URL (default ``MAMMO_API_URL`` or ``http://127.0.0.1:8000``).
+        token: Bearer token (default ``MAMMO_API_TOKEN``).
+        timeout: Seconds per request.
+    """
+
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0):
+        self.base_url = (base_url or os.environ.get("MAMMO_API_URL") or "http://127.0.0.1:8000").rstrip("/")
+        token = token if token is not None else os.environ.get("MAMMO_API_TOKEN", "")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def _call(self, method: str, url: str, **kwargs) -> dict[str, Any]:
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"cannot reach the API at {self.base_url} ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, str(detail))
+        return response.json()
+
+    def model(self) -> dict[str, Any]:
+        """``GET /v1/model``."""
+        return self._call("GET", "/v1/model")
+
+    def predict_bytes(self, name: str, data: bytes, explain: bool = False) -> dict[str, Any]:
+        """``POST /v1/predict`` of one file's bytes."""
+        content_type = CONTENT_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
+        files = {"file": (name, data, content_type)}
+        return self._call("POST", "/v1/predict", params={"explain": str(explain).lower()}, files=files)
+
+    def predict(self, path: str | Path, explain: bool = False) -> dict[str, Any]:
+        """``POST /v1/predict`` of a file."""
+        return self.predict_bytes(Path(path).name, Path(path).read_bytes(), explain)
+
+    def study(self, items: list[tuple[str, bytes]]) -> dict[str, Any]:
+        """``POST /v1/studies`` of several ``(name, bytes)`` files of one patient."""
+        files = [
+            ("files", (name, data, CONTENT_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")))
+            for name, data in items
+        ]
+        return self._call("POST", "/v1/studies", files=files)
+
+
+def result_caption(result: dict[str, Any]) -> str:
+    """One line for a scored image: probability against the threshold, decision, laterality/view.
+
+    Example:
+        >>> result_caption({"probability": 0.8, "threshold": 0.5, "decision": "recall", "laterality": "L"})
+        'L: probability 0.800 (threshold 0.500) → recall'
+    """
+    where = "-".join(v for v in (result.get("laterality"), result.get("view")) if v) or "image"
+    return (
+        f"{where}: probability {result['probability']:.3f} (threshold {result['threshold']:.3f}) → {result['decision']}"
+    )

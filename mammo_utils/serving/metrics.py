@@ -1,0 +1,64 @@
+"""Prometheus metrics of the service, on a registry of their own (one per app, so tests can build several).
+
+Names follow Prometheus conventions (``_total`` counters, ``_seconds`` histograms); the alert rules and the
+Grafana dashboard in ``deploy/`` refer to them by these names:
+
+- ``mammo_requests_total{route, method, status}``
+- ``mammo_request_latency_seconds{route}`` (histogram)
+- ``mammo_stage_latency_seconds{stage}`` (``read_preprocess``, ``inference``)
+- ``mammo_in_flight_requests``
+- ``mammo_prediction_score`` (histogram of probabilities: score drift)
+- ``mammo_input_bytes`` (histogram of upload sizes)
+- ``mammo_decode_errors_total{reason}`` (``empty``, ``not_an_image``, ``dicom``, ``image``)
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+disable_created_metrics()  # no ``*_created`` timestamp series: they double the exposition for nothing here
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10)) + (1.0,)
+_BYTES_BUCKETS = (1e4, 1e5, 1e6, 5e6, 1e7, 3e7, 1e8)
+
+
+class ServiceMetrics:
+    """The service's metrics on their own :class:`CollectorRegistry`."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("mammo_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram(
+            "mammo_request_latency_seconds",
+            "End-to-end request latency",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage_latency = Histogram(
+            "mammo_stage_latency_seconds",
+            "Latency per inference stage",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("mammo_in_flight_requests", "Requests being handled", registry=r)
+        self.scores = Histogram(
+            "mammo_prediction_score", "Predicted cancer probability", buckets=_SCORE_BUCKETS, registry=r
+        )
+        self.input_bytes = Histogram("mammo_input_bytes", "Upload size in bytes", buckets=_BYTES_BUCKETS, registry=r)
+        self.decode_errors = Counter("mammo_decode_errors", "Uploads that could not be read", ["reason"], registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,54 @@
+"""The running API server shared by the serving tests (`mammo serve` in a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+TOKEN = "test-token-123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tiny_export, tmp_path_factory):
+    """`mammo serve --model <export>` in a subprocess: (base URL, log file)."""
+    _, folder, _ = tiny_export
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "server.log"
+    env = {
+        **os.environ,
+        "MAMMO_API_TOKEN": TOKEN,
+        "MAMMO_MAX_UPLOAD_MB": "2",
+        "MAMMO_MAX_CONCURRENCY": "1",
+        "MAMMO_MAX_QUEUE": "1",
+    }
+    command = [sys.executable, "-m", "mammo_utils", "serve", "--model", str(folder), "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"server not ready in 120 s:\n{log.read_text()}")
+    yield url, log
+    proc.terminate()
+    proc.wait(20)

@@ -1,0 +1,175 @@
+"""The REST service, started the real way (`mammo serve` -> uvicorn), answered over HTTP.
+
+One server for the module, with a bearer token, a 2 MB upload limit and a queue of one request: every endpoint,
+every bad input with its exact status (and the next good request still succeeds), the token, the limit,
+overload, patient identifiers kept out of responses and logs, and the same probability as the notebook path.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import io
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+PHI = {"PatientName": "DOE^JANE^Q", "PatientID": "PHI-7731942", "PatientBirthDate": "19580417"}
+AUTH = {"Authorization": "Bearer test-token-123"}
+
+
+def _post(url, name, data, content_type="application/dicom", headers=AUTH, explain=False):
+    files = {"file": (name, data, content_type)}
+    return httpx.post(f"{url}/v1/predict", files=files, headers=headers, params={"explain": explain}, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def dicoms(synth_root) -> list[Path]:
+    return sorted((synth_root / "train_images").rglob("*.dcm"))
+
+
+def _modified(path: Path, tmp_path: Path, name: str, change) -> bytes:
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    change(ds)
+    out = tmp_path / name
+    ds.save_as(out, enforce_file_format=True)
+    return out.read_bytes()
+
+
+def test_health_ready_model_metrics_docs(server):
+    url, _ = server
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    ready = httpx.get(f"{url}/ready").json()
+    assert ready["ready"] and ready["model"]["runtime"] == "onnx"
+    model = httpx.get(f"{url}/v1/model", headers=AUTH).json()
+    assert model["preprocessing"]["cache_size"] == [128, 64] and "formats" not in model
+    assert "research tool" in model["disclaimer"].lower()
+    metrics = httpx.get(f"{url}/metrics").text
+    for name in ("mammo_requests_total", "mammo_request_latency_seconds_bucket", "mammo_in_flight_requests"):
+        assert name in metrics
+    assert httpx.get(f"{url}/docs").status_code == 200
+    schema = httpx.get(f"{url}/openapi.json").json()
+    assert {"/v1/predict", "/v1/studies", "/v1/model", "/health", "/ready"} <= set(schema["paths"])
+
+
+def test_predict_matches_the_notebook_path_and_the_exported_model(server, tiny_run, tiny_export, dicoms):
+    from mammo_utils.export.runtime import open_runner
+    from mammo_utils.serving.inference import Predictor
+
+    url, _ = server
+    _, result = tiny_run
+    _, folder, _ = tiny_export
+    files = dicoms[:3]
+    api = [_post(url, f.name, f.read_bytes()).json() for f in files]
+    notebook = Predictor.load(result.model_path.parent).predict_files(files)  # the Keras run folder
+    onnx_path = Predictor.load(folder)
+    exported = open_runner(folder, "keras").predict(onnx_path.model_inputs([onnx_path.prepare(f)[0] for f in files]))
+    probabilities = np.array([r["probability"] for r in api])
+    np.testing.assert_allclose(probabilities, notebook.probability.to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(probabilities, exported, atol=1e-5)
+    first = api[0]
+    assert first["decision"] in ("recall", "routine") and first["laterality"] in ("L", "R") and first["view"]
+    assert set(first["timing_ms"]) == {"read_preprocess", "inference"} and first["model"]["name"]
+
+
+def test_explain_returns_a_heatmap_png_of_the_model_input(server, dicoms):
+    from PIL import Image
+
+    url, _ = server
+    body = _post(url, dicoms[0].name, dicoms[0].read_bytes(), explain=True).json()
+    image = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
+    assert image.size == (48, 96) and image.mode == "RGB"
+    assert body["timing_ms"]["explain"] > 0
+
+
+def test_png_upload_and_study(server, dicoms, tmp_path):
+    import cv2
+
+    url, _ = server
+    png = cv2.imencode(".png", (np.random.default_rng(0).random((256, 200)) * 65535).astype(np.uint16))[1].tobytes()
+    assert _post(url, "scan.png", png, "image/png").status_code == 200
+    patient = dicoms[0].parent
+    items = [("files", (p.name, p.read_bytes(), "application/dicom")) for p in sorted(patient.glob("*.dcm"))]
+    items.append(("files", ("notes.txt", b"hello", "application/octet-stream")))
+    study = httpx.post(f"{url}/v1/studies", files=items, headers=AUTH, timeout=60).json()
+    assert len(study["images"]) == len(items)
+    assert study["images"][-1]["status"] == 400 and "not a DICOM" in study["images"][-1]["error"]
+    assert {b["laterality"] for b in study["breasts"]} <= {"L", "R"} and study["breasts"]
+    assert sum(b["images"] for b in study["breasts"]) == len(items) - 1
+
+
+def test_each_bad_input_gets_its_status_and_the_server_stays_up(server, dicoms, tmp_path):
+    import cv2
+
+    url, _ = server
+    good = dicoms[0].read_bytes()
+    no_pixels = _modified(dicoms[0], tmp_path, "nopix.dcm", lambda ds: ds.__delattr__("PixelData"))
+    mpeg = "1.2.840.10008.1.2.4.100"  # MPEG-2 video: no decoder for it
+    bad_syntax = _modified(dicoms[0], tmp_path, "mpeg.dcm", lambda ds: setattr(ds.file_meta, "TransferSyntaxUID", mpeg))
+    tiny = cv2.imencode(".png", np.zeros((20, 20), np.uint8))[1].tobytes()
+    cases = [
+        ("text.dcm", b"just some text, not an image" * 10, "application/dicom", 400, "not a DICOM"),
+        ("empty.dcm", b"", "application/dicom", 400, "empty upload"),
+        ("cut.dcm", good[: len(good) * 2 // 3], "application/dicom", 400, "cut.dcm: "),
+        ("nopix.dcm", no_pixels, "application/dicom", 400, "no pixel data"),
+        ("mpeg.dcm", bad_syntax, "application/dicom", 400, "mpeg.dcm: "),
+        ("tiny.png", tiny, "image/png", 400, "smaller than 64 px"),
+        ("scan.pdf", good, "application/pdf", 415, "content type"),
+        ("huge.dcm", b"\0" * 3_000_000, "application/dicom", 413, "limit of 2 MB"),
+    ]
+    for name, data, content_type, status, reason in cases:
+        response = _post(url, name, data, content_type)
+        assert response.status_code == status, (name, response.text)
+        assert reason in response.json()["detail"], (name, response.text)
+        assert _post(url, "good.dcm", good).status_code == 200, f"server broken after {name}"
+    missing = httpx.post(f"{url}/v1/predict", headers=AUTH, data={"other": "x"})
+    assert missing.status_code == 422
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'mammo_decode_errors_total{reason="empty"}' in metrics and 'status="413"' in metrics
+
+
+def test_token_is_required(server, dicoms):
+    url, _ = server
+    data = dicoms[0].read_bytes()
+    assert _post(url, "a.dcm", data, headers={}).status_code == 401
+    assert _post(url, "a.dcm", data, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(f"{url}/v1/model").status_code == 401
+    assert httpx.get(f"{url}/health").status_code == 200  # probes stay open
+
+
+def test_overload_answers_503_not_an_unbounded_queue(server, dicoms):
+    url, _ = server
+    data = dicoms[0].read_bytes()
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(lambda _: _post(url, "a.dcm", data, explain=True).status_code, range(12)))
+    assert set(codes) <= {200, 503} and 503 in codes and 200 in codes
+    assert _post(url, "a.dcm", data).status_code == 200
+
+
+def test_no_patient_identifier_in_responses_or_logs(server, dicoms, tmp_path):
+    url, log = server
+
+    def set_phi(ds):
+        for key, value in PHI.items():
+            setattr(ds, key, value)
+        ds.AccessionNumber = "ACC-99120"
+        ds.InstitutionName = "St Example Hospital"
+
+    data = _modified(dicoms[1], tmp_path, "phi.dcm", set_phi)
+    texts = [_post(url, "phi.dcm", data, explain=True).text]
+    texts.append(
+        httpx.post(f"{url}/v1/studies", files=[("files", ("phi.dcm", data, "application/dicom"))], headers=AUTH).text
+    )
+    texts.append(_post(url, "phi.dcm", data[: len(data) // 2]).text)  # the error path too
+    texts.append(httpx.get(f"{url}/metrics").text)
+    time.sleep(0.5)
+    texts.append(log.read_text())
+    for value in [*PHI.values(), "DOE", "ACC-99120", "St Example Hospital"]:
+        for text in texts:
+            assert value not in text
+    assert '"event": "scored"' in texts[-1]  # the log is written, as JSON lines naming uploads by hash
