@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mammo_utils", "serve", "--model", args.model, "--port", str(port)]
-    server = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "MAMMO_FEEDBACK_DB": str(Path(files[0]).parents[2] / "bench_feedback.db")}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(240):
             try:
@@ -117,8 +118,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         many = run_load(url, good, args.requests, args.concurrency)
         results.append(summarise(many, time.perf_counter() - start, f"{args.concurrency} clients"))
         rss["after_load"] = _rss_mb(server.pid)
-        n_bad = max(1, round(args.bad_share * 10))
-        mixed_items = good * (10 - n_bad) + (bad_uploads(good[0][1]) * n_bad)[:n_bad] * len(good)
+        bad = bad_uploads(good[0][1])
+        every = max(1, round(1 / args.bad_share)) if args.bad_share > 0 else args.requests + 1
+        mixed_items = [
+            bad[(i // every) % len(bad)] if i % every == every - 1 else good[i % len(good)]
+            for i in range(args.requests)
+        ]
         start = time.perf_counter()
         mixed = run_load(url, mixed_items, args.requests, args.concurrency)
         results.append(

@@ -42,16 +42,19 @@ COMMANDS: dict[str, str] = {
     "preprocess": "build the resumable PNG cache (VOI, MONOCHROME1, breast crop, fit and pad)",
     "splits": "make (or reuse) the patient-grouped stratified splits and check them for leakage",
     "train": "train, evaluate and track one classifier (resumable, MLflow)",
+    "tune": "hyper-parameter search with KerasTuner (Hyperband, Bayesian, random): resumable, tracked",
     "predict": "score DICOM/PNG files with a trained model through the one inference path",
     "export": "export a model to SavedModel/ONNX/TFLite (fp16, int8; optional pruning) with parity checks",
     "serve": "start the REST API (FastAPI on uvicorn) on an export folder or a trained model",
     "app": "start the Streamlit web app that talks to a running API",
+    "monitor": "drift of a cache or of the service's log against an exported model's reference (PSI, KS)",
+    "retrain": "check the retraining triggers; train, gate and promote a challenger when one fires",
     "config": "print the resolved configuration",
 }
 
 
 #: Sub-commands that run TensorFlow.
-TENSORFLOW_COMMANDS = {"train", "predict", "export", "serve"}
+TENSORFLOW_COMMANDS = {"train", "tune", "predict", "export", "serve", "monitor", "retrain"}
 
 
 class CliError(ValueError):
@@ -105,7 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", default=None, help="run folder / MLflow run name (rerunning it resumes)")
     p.add_argument("--restart", action="store_true", help="start the run over instead of resuming")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--params", default=None, metavar="FILE", help="best-parameters file of `mammo tune` (JSON/YAML)")
+    p.add_argument("--challenger", action="store_true", help="register without moving the champion alias")
     p.set_defaults(handler=_train)
+
+    p = sub.add_parser("tune", help=COMMANDS["tune"], description=COMMANDS["tune"])
+    _common(p)
+    p.add_argument("--tuner", default="hyperband", choices=["hyperband", "bayesian", "random"])
+    p.add_argument("--max-trials", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the largest budget)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="no new trial after MIN minutes")
+    p.add_argument("--backbones", default=None, help="comma-separated backbones to search (default: baseline)")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(handler=_tune)
 
     p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])
     _common(p)
@@ -125,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
-    p.add_argument("--model", required=True, metavar="DIR", help="export folder (model.json) or run folder")
+    p.add_argument(
+        "--model",
+        default=os.environ.get("MAMMO_MODEL_DIR"),
+        metavar="DIR",
+        help="export or run folder (default: MAMMO_MODEL_DIR)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
@@ -137,6 +157,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address")
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(handler=_app)
+
+    p = sub.add_parser("monitor", help=COMMANDS["monitor"], description=COMMANDS["monitor"])
+    monitor = p.add_subparsers(dest="monitor_command", metavar="CHECK", required=True)
+    p = monitor.add_parser("drift", help="PSI / KS per feature and for the scores, with the documented thresholds")
+    _common(p)
+    p.add_argument("--reference", required=True, metavar="DIR", help="export folder with reference.json")
+    p.add_argument("--current", required=True, metavar="PATH", help="cache folder, or the service's feedback.db")
+    p.add_argument("--split", default=None, choices=["test", "cv"], help="one split of a cache (default: all)")
+    p.add_argument("--intensity-scale", type=float, default=1.0, help="what-if: scale cached intensities")
+    p.set_defaults(handler=_monitor_drift)
+
+    p = sub.add_parser("retrain", help=COMMANDS["retrain"], description=COMMANDS["retrain"])
+    _common(p)
+    p.add_argument(
+        "--model", default=None, metavar="DIR", help="deployed export folder (default <work>/export/champion)"
+    )
+    p.add_argument("--store", default=None, metavar="DB", help="service store (default <work>/monitoring/feedback.db)")
+    p.add_argument("--check", action="store_true", help="only report the triggers")
+    p.add_argument("--force", action="store_true", help="retrain even when no trigger fires")
+    p.add_argument("--max-age-days", type=float, default=None)
+    p.add_argument("--max-psi", type=float, default=None)
+    p.add_argument("--min-sensitivity", type=float, default=None)
+    p.add_argument("--new-labels", type=int, default=None)
+    p.add_argument("--margin", type=float, default=None, help="AUC a challenger must gain to be promoted")
+    p.set_defaults(handler=_retrain)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
     _common(p)
@@ -237,11 +282,21 @@ def _splits(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)  # validated before TensorFlow is imported: a bad value fails in milliseconds
+    extra = {}
+    if args.params:
+        from .modeling.tune import read_params
+
+        extra = read_params(args.params)
+    cfg = config_from_args(args, **extra)  # validated before TensorFlow is imported: a bad value fails in milliseconds
     from .modeling.train import train
 
     result = train(
-        cfg, run_name=args.run_name, resume=not args.restart, track=not args.no_track, verbose=0 if args.json else 2
+        cfg,
+        run_name=args.run_name,
+        resume=not args.restart,
+        track=not args.no_track,
+        verbose=0 if args.json else 2,
+        promote=not args.challenger,
     )
     summary = {
         "run": result.run_name,
@@ -251,6 +306,19 @@ def _train(args: argparse.Namespace) -> None:
         **{k: round(v, 4) for k, v in result.summary().items()},
     }
     _emit(args, summary, json.dumps(summary, indent=1))
+
+
+def _tune(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    from .modeling.tune import SearchSpace, tune
+
+    space = SearchSpace(backbones=tuple(args.backbones.split(","))) if args.backbones else SearchSpace()
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    summary = tune(cfg, args.tuner, args.max_trials, args.epochs, args.time_budget, space, not args.no_track, say)
+    best = summary["best"]
+    text = f"best {summary['objective_name']} {best['objective']}: {best['hyperparameters']}"
+    text += f"\nparams: {summary['params_file']}"
+    _emit(args, summary, text)
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -286,6 +354,8 @@ def _export(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    if not args.model:
+        raise CliError("--model DIR (or MAMMO_MODEL_DIR) is required: an export folder or a run folder")
     model = Path(args.model)
     if not model.exists():
         raise CliError(f"--model {model}: no such export or run folder")
@@ -310,14 +380,75 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _app(args: argparse.Namespace) -> None:
     import importlib.util
-    import subprocess
 
     script = importlib.util.find_spec("mammo_utils.serving.app").origin  # path only: importing it runs the page
     env = {**os.environ, "MAMMO_API_URL": args.api or os.environ.get("MAMMO_API_URL", "http://127.0.0.1:8000")}
     command = [sys.executable, "-m", "streamlit", "run", script]
     command += ["--server.headless", "true", "--server.address", args.host, "--server.port", str(args.port)]
     command += ["--browser.gatherUsageStats", "false"]
-    raise SystemExit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)  # streamlit replaces this process: stopping it stops the app
+
+
+def _monitor_drift(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    from .export.runtime import load_artifact
+    from .monitoring.drift import PSI_DRIFT, PSI_STABLE, REFERENCE_FILE, drift_report
+    from .monitoring.window import current_window
+
+    load_artifact(args.reference)
+    reference_path = os.path.join(args.reference, REFERENCE_FILE)
+    if not os.path.isfile(reference_path):
+        raise CliError(f"{reference_path}: missing; export the model again with `mammo export`")
+    splits = None
+    if args.split:
+        import pandas as pd
+
+        if not cfg.splits_path.is_file():
+            raise CliError(f"{cfg.splits_path}: no splits for this dataset; run `mammo splits` first")
+        splits = pd.read_csv(cfg.splits_path)
+    with open(reference_path) as handle:
+        reference = json.load(handle)
+    features, scores = current_window(args.current, args.reference, splits, args.split, args.intensity_scale)
+    report = drift_report(reference, features, scores)
+    worst = report.psi.max() if len(report) else float("nan")
+    verdict = "drift" if worst > PSI_DRIFT else "watch" if worst >= PSI_STABLE else "stable"
+    summary = {"verdict": verdict, "max_psi": worst, "thresholds": {"stable": PSI_STABLE, "drift": PSI_DRIFT}}
+    summary["features"] = report.reset_index().to_dict("records")
+    text = report.round(4).to_string()
+    text += f"\nverdict: {verdict} (max PSI {worst:.3f}; <{PSI_STABLE} stable, >{PSI_DRIFT} drift)"
+    _emit(args, summary, text)
+
+
+def _retrain(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    import dataclasses
+    from pathlib import Path
+
+    from .monitoring.feedback import FeedbackStore
+    from .monitoring.retrain import RetrainPolicy, check_triggers, retrain
+
+    model = Path(args.model or cfg.work_dir / "export" / "champion")
+    store = FeedbackStore(args.store or cfg.work_dir / "monitoring" / "feedback.db")
+    changes = {
+        "max_age_days": args.max_age_days,
+        "max_psi": args.max_psi,
+        "min_sensitivity": args.min_sensitivity,
+        "new_labels": args.new_labels,
+        "margin": args.margin,
+    }
+    policy = dataclasses.replace(RetrainPolicy(), **{k: v for k, v in changes.items() if v is not None})
+    if args.check:
+        summary = check_triggers(model, store, policy)
+    else:
+        import_tensorflow()
+        summary = retrain(cfg, model, store, policy, force=args.force)
+    lines = [
+        f"{name:12s} {t['value']!s:>22} (threshold {t['threshold']}) {'FIRES' if t['fired'] else 'ok'}  {t['note']}"
+        for name, t in summary["triggers"].items()
+    ]
+    lines.append(f"action: {summary.get('action', 'retrain' if summary.get('fire') else 'none')}")
+    _emit(args, summary, "\n".join(lines))
 
 
 def _config(args: argparse.Namespace) -> None:

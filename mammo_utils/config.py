@@ -74,6 +74,7 @@ class Config:
         fold: Validation fold of this run.
         pos_ratio: Share of positives per training batch under balanced sampling (``None`` = natural).
         loss: ``bce`` or ``focal``.
+        focal_gamma: Focusing parameter of the focal loss (ignored by ``bce``).
         augment_strength: 0 (off) .. 1 (strong) augmentation strength.
         workers: Worker processes for preprocessing.
         synthetic_patients: Patients of the embedded dataset when it must be generated.
@@ -109,6 +110,7 @@ class Config:
     fold: int = 0
     pos_ratio: float | None = 0.25
     loss: str = "bce"
+    focal_gamma: float = 2.0
     augment_strength: float = 0.5
     workers: int = 2
     synthetic_patients: int = 120
@@ -265,6 +267,7 @@ def _validated(cfg: Config) -> Config:
         (0 <= cfg.fold < cfg.n_folds, "fold must be in [0, n_folds)"),
         (cfg.pos_ratio is None or 0.0 < cfg.pos_ratio < 1.0, "pos_ratio must be in (0, 1) or None"),
         (cfg.loss in C.LOSSES, f"loss must be one of {C.LOSSES}, got {cfg.loss!r}"),
+        (0.0 <= cfg.focal_gamma <= 10.0, f"focal_gamma must be in [0, 10], got {cfg.focal_gamma}"),
         (0.0 <= cfg.augment_strength <= 1.0, "augment_strength must be in [0, 1]"),
         (cfg.cache_bits in C.CACHE_BITS, f"cache_bits must be one of {C.CACHE_BITS}"),
         (cfg.workers >= 1, "workers must be >= 1"),

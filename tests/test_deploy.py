@@ -65,9 +65,11 @@ def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [str(folder) if c == "/models/champion" else str(port) if c == "8000" else c for c in cmd]
+    cmd = [str(port) if c == "8000" else c for c in cmd]
     cmd = [sys.executable, "-m", "mammo_utils", *cmd[1:]] if cmd[0] == "mammo" else cmd
     env = {**os.environ, **{k: v for k, v in _env(stage).items() if k.startswith(("MAMMO_", "TF_", "PYTHON"))}}
+    assert env["MAMMO_MODEL_DIR"] == "/models/champion"  # what compose and Azure ML mount or set
+    env["MAMMO_MODEL_DIR"] = str(folder)
     env["MAMMO_WORK"] = str(tmp_path / "work")
     log = tmp_path / "container.log"
     with open(log, "wb") as out:

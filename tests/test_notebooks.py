@@ -22,6 +22,7 @@ def test_notebook_sources_are_stripped_and_parameterised():
 
 #: Extra papermill parameters that keep the training notebooks to seconds on the tiny dataset.
 QUICK = {
+    "06_tuning": {"max_trials": 2, "epochs": 1, "time_budget": 1.0, "image_size": "64x32", "final_epochs": 1},
     "04_baseline_cnn": {"epochs": 1, "image_size": "128x64"},
     "05_transfer_learning": {
         "epochs": 1,
@@ -35,7 +36,15 @@ QUICK = {
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
-    ["01_eda", "02_preprocessing", "03_splits_augmentation", "04_baseline_cnn", "05_transfer_learning", "08_export"],
+    [
+        "01_eda",
+        "02_preprocessing",
+        "03_splits_augmentation",
+        "04_baseline_cnn",
+        "05_transfer_learning",
+        "06_tuning",
+        "08_export",
+    ],
 )
 def test_notebook_runs(name, synth_root, tmp_path, monkeypatch, request):
     import papermill as pm

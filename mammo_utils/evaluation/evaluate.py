@@ -163,3 +163,75 @@ def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
         f"breasts and only **{ppv:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall with "
         f"prevalence while sensitivity, specificity and ROC-AUC do not."
     )
+
+
+#: Metrics reported with a patient-level interval (names of :func:`binary_report`).
+INTERVAL_METRICS = ("roc_auc", "pf1", "recall", "specificity", "precision", "f1", "accuracy")
+
+
+def metrics_with_intervals(
+    pred: pd.DataFrame, threshold: float, level: str = "breast", n: int = 500, seed: int = 0, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Metrics of one model on one split with percentile-bootstrap intervals that resample **patients**.
+
+    A patient's breasts (and images) are correlated, so resampling them one by one gives intervals that are
+    too narrow; here every resample draws whole patients.
+
+    Args:
+        pred: Image frame with ``prediction`` (``patient_id``, ``laterality``, ``cancer``).
+        threshold: The decision threshold (frozen on validation).
+        level: ``breast`` (per-breast mean, as RSNA scored) or ``image``.
+        n: Bootstrap resamples.
+        seed: Random seed.
+        alpha: 0.05 for 95% intervals.
+
+    Returns:
+        Rows = :data:`INTERVAL_METRICS`; columns ``value, low, high`` (plus ``n`` units, ``patients``, ``positives``).
+    """
+    frame = breast_predictions(pred, pred.prediction) if level == "breast" else pred
+    y = frame.cancer.to_numpy(int)
+    s = frame.prediction.to_numpy(float)
+    patients = frame.patient_id.to_numpy()
+    point = binary_report(y, s, threshold)
+    codes = np.unique(patients, return_inverse=True)[1]
+    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n):
+        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        if y[idx].min() != y[idx].max():
+            report = binary_report(y[idx], s[idx], threshold)
+            draws.append([report[m] for m in INTERVAL_METRICS])
+    draws = np.asarray(draws, float).reshape(-1, len(INTERVAL_METRICS))
+    low = np.nanquantile(draws, alpha / 2, axis=0) if len(draws) else np.full(len(INTERVAL_METRICS), np.nan)
+    high = np.nanquantile(draws, 1 - alpha / 2, axis=0) if len(draws) else np.full(len(INTERVAL_METRICS), np.nan)
+    out = pd.DataFrame(
+        {"value": [point[m] for m in INTERVAL_METRICS], "low": low, "high": high}, index=INTERVAL_METRICS
+    )
+    out.attrs.update(n=len(frame), patients=len(members), positives=int(y.sum()), level=level)
+    return out
+
+
+def test_metrics_with_intervals(
+    predictions: dict[str, pd.DataFrame], thresholds: dict[str, float], level: str = "breast", n: int = 500
+) -> pd.DataFrame:
+    """One row per model: each metric as ``value [low, high]`` (patient-level 95% bootstrap), plus the counts.
+
+    Args:
+        predictions: Model name -> test frame with ``prediction``.
+        thresholds: Model name -> threshold frozen on validation.
+        level: ``breast`` or ``image``.
+        n: Bootstrap resamples.
+
+    Returns:
+        A frame of formatted strings indexed by model.
+    """
+    rows = {}
+    for name, pred in predictions.items():
+        table = metrics_with_intervals(pred, thresholds[name], level, n)
+        row = {m: f"{r.value:.3f} [{r.low:.3f}, {r.high:.3f}]" for m, r in table.iterrows()}
+        row.update(
+            {level + "s": table.attrs["n"], "patients": table.attrs["patients"], "cancers": table.attrs["positives"]}
+        )
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")

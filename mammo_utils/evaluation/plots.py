@@ -304,3 +304,46 @@ def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on thi
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parameter search (validation fold)"):
+    """Objective against each searched hyper-parameter, and the best-so-far curve over trials.
+
+    Args:
+        trials: :func:`mammo_utils.modeling.tune.trials_table` output (index = trial id, in run order).
+        objective: Name of the objective (axis label).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    params = [c for c in trials.columns if c not in ("objective", "epochs") and trials[c].notna().any()]
+    ordered = trials.sort_index()
+    cols = min(4, len(params) + 1)
+    rows = int(np.ceil((len(params) + 1) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+    flat = axes.ravel()
+    best = ordered.objective.cummax()
+    flat[0].plot(range(1, len(ordered) + 1), ordered.objective, "o", color="#999999", label="trial")
+    flat[0].step(range(1, len(ordered) + 1), best, where="post", color="#0072B2", label="best so far")
+    flat[0].set(xlabel="trial (run order)", ylabel=objective, title="Best so far")
+    flat[0].legend(fontsize=8)
+    for ax, name in zip(flat[1:], params):
+        values = trials[name]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 3:
+            ax.scatter(values, trials.objective, color="#E69F00")
+            if name in ("learning_rate", "finetune_lr"):
+                ax.set_xscale("log")
+        else:
+            labels = sorted(values.dropna().astype(str).unique())
+            positions = values.astype(str).map({v: i for i, v in enumerate(labels)})
+            ax.scatter(positions, trials.objective, color="#009E73")
+            ax.set_xticks(range(len(labels)), labels)
+        ax.set(xlabel=name, ylabel=objective)
+    for ax in flat[len(params) + 1 :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

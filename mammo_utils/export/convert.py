@@ -44,6 +44,7 @@ from ..data.preprocess import Preprocessing, read_cached
 from ..evaluation.evaluate import breast_predictions
 from ..evaluation.metrics import roc_auc
 from ..modeling import run_state as R
+from ..monitoring.drift import REFERENCE_FILE, image_features, reference_statistics
 from ..utils import quiet_stderr, write_atomic
 from .runtime import (
     ARTIFACT,
@@ -55,6 +56,7 @@ from .runtime import (
     OUTPUT_NAME,
     PARITY_TOLERANCE,
     ExportError,
+    load_artifact,
     open_runner,
     sha256,
     size_mb,
@@ -65,7 +67,7 @@ def resolve_model(ref: str | Path, work_dir: str | Path | None = None) -> tuple[
     """Load the Keras model and its ``model_info.json`` from a file, a run folder or an MLflow registry URI.
 
     Args:
-        ref: A ``.keras`` file (with ``model_info.json`` beside it), a run folder, or
+        ref: A ``.keras`` file (with ``model_info.json`` beside it), a run folder, an export folder, or
             ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` (MLflow store of the configuration).
         work_dir: Where registry downloads go (default: a temporary folder).
 
@@ -82,6 +84,10 @@ def resolve_model(ref: str | Path, work_dir: str | Path | None = None) -> tuple[
     ref = str(ref)
     if ref.startswith("models:/"):
         return _from_registry(ref, work_dir)
+    if (Path(ref) / ARTIFACT).is_file():  # an export folder: its inference model and model.json
+        manifest = load_artifact(ref)
+        info = {**manifest, **manifest.get("training", {}), "model_file": FILES["keras"]}
+        return keras.saving.load_model(Path(ref) / FILES["keras"], compile=False), info
     try:
         model_path, info = R.load_model_info(ref)
     except R.ModelInfoError as exc:
@@ -368,7 +374,12 @@ def export_model(
     say = progress or (lambda _line: None)
     model, info = resolve_model(ref, cfg.work_dir)
     model = inference_model(model)
-    test, calib = model_data(cfg, info, calibration)
+    from ..data.splits import fold_frames
+
+    mcfg, df, cache = model_frames(cfg, info)
+    train_rows, val_rows, test_rows = fold_frames(df, mcfg.fold)
+    test = load_images(test_rows, cache, mcfg.image_size)
+    calib = load_images(calibration_rows(df, mcfg.fold, calibration, mcfg.seed), cache, mcfg.image_size)
     threshold = float(info.get("threshold", 0.5))
 
     out = Path(out)
@@ -377,12 +388,7 @@ def export_model(
     staging.mkdir(parents=True)
     wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
     wanted = list(dict.fromkeys(wanted))
-    reference = np.concatenate(
-        [
-            np.asarray(model(test.images[i : i + 16], training=False), float).reshape(-1)
-            for i in range(0, len(test.images), 16)
-        ]
-    )
+    reference = predict_keras(model, test.images)
     parity = {}
     try:
         for fmt in wanted:
@@ -399,7 +405,10 @@ def export_model(
                 f"(Δ {result['delta_auc']:+.4f})  flips {result['flipped_breasts']}/{result['breasts']}  "
                 f"{parity[fmt]['size_mb']:.2f} MB"
             )
+        drift_reference = reference_for(model, train_rows, val_rows, cache, mcfg)
+        write_atomic(staging / REFERENCE_FILE, json.dumps(drift_reference).encode())
         manifest = _manifest(model, info, parity, staging, wanted, test, calib)
+        manifest["drift_reference"] = {"path": REFERENCE_FILE, "sha256": sha256(staging / REFERENCE_FILE)}
         write_atomic(staging / ARTIFACT, json.dumps(manifest, indent=1).encode())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -407,6 +416,49 @@ def export_model(
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return manifest
+
+
+def predict_keras(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """Probabilities of a Keras model on ``(N, H, W, 1)`` images, in eager batches (no ``predict`` retracing)."""
+    return np.concatenate(
+        [
+            np.asarray(model(images[i : i + batch_size], training=False), float).reshape(-1)
+            for i in range(0, len(images), batch_size)
+        ]
+    )
+
+
+def reference_for(
+    model, train_rows: pd.DataFrame, val_rows: pd.DataFrame, cache: Path, cfg: Config, n: int = 1000
+) -> dict:
+    """Drift reference of a model: features of up to ``n`` training images and the model's validation scores.
+
+    Args:
+        model: The Keras model.
+        train_rows: Training-fold rows (with ``png``).
+        val_rows: Validation-fold rows (with ``png``).
+        cache: Cache folder (its manifest gives the original image sizes).
+        cfg: The model's configuration (image size, seed).
+        n: Training images described.
+
+    Returns:
+        :func:`mammo_utils.monitoring.drift.reference_statistics` output.
+    """
+    from ..data.preprocess import MANIFEST_NAME
+
+    manifest = pd.read_csv(Path(cache) / MANIFEST_NAME, usecols=["image_id", "orig_rows", "orig_cols"])
+    sizes = manifest.set_index("image_id")
+    rows = train_rows.sample(min(n, len(train_rows)), random_state=cfg.seed)
+    features = pd.DataFrame(
+        [
+            image_features(
+                read_cached(cache, r.png), (sizes.orig_rows.get(r.image_id), sizes.orig_cols.get(r.image_id))
+            )
+            for r in rows.itertuples()
+        ]
+    )
+    scores = predict_keras(model, load_images(val_rows, cache, cfg.image_size).images)
+    return reference_statistics(features, scores, source="training-fold images / validation-fold scores")
 
 
 def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], test: EvalSet, calib: EvalSet) -> dict:

@@ -147,7 +147,7 @@ def prune_and_finetune(
     ds = make_dataset(
         train_df, cache, cfg.batch_size, cfg.image_size, training=True, pos_ratio=cfg.pos_ratio, seed=cfg.seed
     )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=make_loss(cfg.loss))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=make_loss(cfg.loss, gamma=cfg.focal_gamma))
     pruning = MagnitudePruning(schedule)
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[pruning], verbose=verbose, shuffle=False)
     val = evaluate_predictions(predict_frame(model, val_df, cache, cfg.image_size, cfg.batch_size))

@@ -152,7 +152,7 @@ def start_training_run(cfg: Config, run_name: str, state, train_df, val_df, test
     return run
 
 
-def finish_training_run(cfg: Config, model, result) -> tuple[str, bool]:
+def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tuple[str, bool]:
     """Log final metrics, history, figures and the model to the active run; register it and maybe promote it.
 
     Args:
@@ -178,7 +178,9 @@ def finish_training_run(cfg: Config, model, result) -> tuple[str, bool]:
         plt.close(fig)
     uri = log_keras_model(model)
     key = "val_breast_roc_auc" if cfg.monitor == "val_auc" else "val_breast_pf1"
-    return promote(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))
+    if not promote:
+        return str(mlflow.register_model(uri, cfg.registered_model).version), False
+    return promote_if_better(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -186,6 +188,37 @@ def end_run(status: str = "FINISHED") -> None:
     import mlflow
 
     mlflow.end_run(status)
+
+
+def log_decision(cfg: Config, kind: str, decision: dict) -> str:
+    """Log an operational decision (e.g. a retraining gate) as a run of ``<experiment>-<kind>``.
+
+    Args:
+        cfg: Configuration (store, experiment name).
+        kind: Decision kind, e.g. ``retrain``.
+        decision: JSON-ready values; numbers become metrics, the whole dict an artifact ``decision.json``.
+
+    Returns:
+        The MLflow run id.
+    """
+    import dataclasses
+
+    import mlflow
+
+    configure(dataclasses.replace(cfg, experiment=f"{cfg.experiment}-{kind}"))
+    with mlflow.start_run(run_name=f"{kind}_{decision.get('action', '')}") as run:
+        mlflow.set_tags({"decision": str(decision.get("action", "")), "kind": kind})
+        flat = {}
+        for key, value in decision.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                flat[key] = value
+        for name, trigger in decision.get("triggers", {}).items():
+            if isinstance(trigger.get("value"), (int, float)):
+                flat[f"trigger_{name}"] = trigger["value"]
+            mlflow.set_tag(f"fired_{name}", str(trigger.get("fired")))
+        mlflow.log_metrics(finite_metrics(flat))
+        mlflow.log_dict(decision, "decision.json")
+    return run.info.run_id
 
 
 def log_file(path) -> None:
@@ -211,7 +244,7 @@ def log_keras_model(model, name: str = "model") -> str:
     return info.model_uri
 
 
-def promote(client, registered_model: str, model_uri: str, metric: str, value: float) -> tuple[str, bool]:
+def promote_if_better(client, registered_model: str, model_uri: str, metric: str, value: float) -> tuple[str, bool]:
     """Register a model version and move the :data:`CHAMPION` alias to it when it beats the holder.
 
     Args:

@@ -185,7 +185,13 @@ def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
 
 
 def train(
-    cfg: Config, run_name: str | None = None, resume: bool = True, track: bool = True, verbose: int = 2
+    cfg: Config,
+    run_name: str | None = None,
+    resume: bool = True,
+    track: bool = True,
+    verbose: int = 2,
+    promote: bool = True,
+    model=None,
 ) -> TrainResult:
     """Train, evaluate and track one model (see the module docstring for the steps).
 
@@ -195,6 +201,10 @@ def train(
         resume: Continue a previous run of the same name; False starts it over.
         track: Log to MLflow and register the model.
         verbose: Keras ``fit`` verbosity (2: one line per epoch, 0: silent).
+        promote: Let the registry move the ``champion`` alias when this run is better on validation; False
+            only registers the model (the retraining gate decides itself).
+        model: A model already built for ``cfg`` (the tuner builds its own); None builds it with
+            :func:`~mammo_utils.modeling.models.build_model`.
 
     Returns:
         A :class:`TrainResult`.
@@ -211,23 +221,27 @@ def train(
     strategy, _ = distribution_strategy()
     try:
         with strategy.scope():
-            model = build_model(
-                cfg.backbone,
-                cfg.image_size,
-                weights=cfg.weights,
-                pooling=cfg.pooling,
-                dropout=cfg.dropout,
-                augment_strength=cfg.augment_strength,
-                seed=cfg.seed,
+            model = (
+                model
+                if model is not None
+                else build_model(
+                    cfg.backbone,
+                    cfg.image_size,
+                    weights=cfg.weights,
+                    pooling=cfg.pooling,
+                    dropout=cfg.dropout,
+                    augment_strength=cfg.augment_strength,
+                    seed=cfg.seed,
+                )
             )
-        return _train_built(cfg, model, strategy, run_name, resume, track, verbose, cache, train_df, val_df, test_df)
+        frames = (cache, train_df, val_df, test_df)
+        return _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train_built(
-    cfg, model, strategy, run_name, resume, track, verbose, cache, train_df, val_df, test_df
-) -> TrainResult:
+def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote) -> TrainResult:
+    cache, train_df, val_df, test_df = frames
     run_dir = cfg.runs_dir / run_name
     state = R.RunState.open(run_dir, _fingerprint(cfg, model), resume)
     best_weights = run_dir / R.BEST_WEIGHTS
@@ -274,7 +288,7 @@ def _train_built(
         )
         if track:
             result.run_id = run.info.run_id
-            result.model_version = tracking.finish_training_run(cfg, model, result)
+            result.model_version = tracking.finish_training_run(cfg, model, result, promote=promote)
         info_path = write_model_info(cfg, result)
         if track:
             tracking.log_file(info_path)  # `mammo export --model models:/…` reads it back
@@ -344,7 +358,7 @@ def _fit_stages(
         with strategy.scope():
             model.compile(
                 optimizer=keras.optimizers.AdamW(_learning_rate(cfg, peak_lr, steps * n_epochs), weight_decay=1e-4),
-                loss=make_loss(cfg.loss),
+                loss=make_loss(cfg.loss, gamma=cfg.focal_gamma),
                 metrics=[keras.metrics.AUC(name="auc"), ProbabilisticF1(name="pf1")],
             )
         callbacks = _callbacks(cfg, run_dir, name, state.data["best"], _make_scorer(val_df, cache, cfg), track)

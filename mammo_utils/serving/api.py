@@ -13,6 +13,7 @@ Routes::
     POST /v1/predict    one DICOM / PNG / JPEG / TIFF upload (multipart field ``file``); ``?explain=true``
                         adds a Grad-CAM overlay (PNG, base64)
     POST /v1/studies    several files of one patient (field ``files``): per-image and per-breast results
+    POST /v1/feedback   ground truth for a served prediction (``request_id``, ``label``), stored in SQLite
 
 Bad input never takes the server down: each problem has its status and a reason in ``detail`` (400 not an
 image / corrupt / no pixel data / unsupported transfer syntax / too small / empty, 413 too large, 415 content
@@ -36,15 +37,18 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..data.dicom import DicomReadError
+from ..monitoring.drift import REFERENCE_FILE, drift_report
+from ..monitoring.feedback import FeedbackStore
 from .inference import DISCLAIMER, Predictor
 from .metrics import ServiceMetrics
 
@@ -74,6 +78,10 @@ class ServiceSettings:
         token: ``MAMMO_API_TOKEN``: when set, ``/v1/*`` needs ``Authorization: Bearer <token>``.
         max_concurrency: ``MAMMO_MAX_CONCURRENCY``: inferences running at once (default 2).
         max_queue: ``MAMMO_MAX_QUEUE``: requests allowed to wait beyond those; more get 503 (default 32).
+        feedback_db: ``MAMMO_FEEDBACK_DB``: SQLite file of served predictions and feedback (default
+            ``<MAMMO_WORK or ./data/work>/monitoring/feedback.db``).
+        drift_window: ``MAMMO_DRIFT_WINDOW``: latest predictions compared with the model's reference (500).
+        drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges (30).
     """
 
     model_dir: str = ""
@@ -82,6 +90,9 @@ class ServiceSettings:
     token: str = ""
     max_concurrency: int = 2
     max_queue: int = 32
+    feedback_db: str = ""
+    drift_window: int = 500
+    drift_min: int = 30
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServiceSettings":
@@ -98,6 +109,10 @@ class ServiceSettings:
             "token": env.get("MAMMO_API_TOKEN", ""),
             "max_concurrency": int(env.get("MAMMO_MAX_CONCURRENCY", 2)),
             "max_queue": int(env.get("MAMMO_MAX_QUEUE", 32)),
+            "feedback_db": env.get("MAMMO_FEEDBACK_DB")
+            or str(Path(env.get("MAMMO_WORK", "data/work")) / "monitoring" / "feedback.db"),
+            "drift_window": int(env.get("MAMMO_DRIFT_WINDOW", 500)),
+            "drift_min": int(env.get("MAMMO_DRIFT_MIN", 30)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -151,11 +166,14 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
         if state["predictor"] is None:
             state["predictor"] = await anyio.to_thread.run_sync(Predictor.load, settings.model_dir, settings.runtime)
         predictor = state["predictor"]
+        state["store"] = FeedbackStore(settings.feedback_db or ":memory:")
+        state["reference"] = load_reference(predictor)
         h, w = predictor.preprocessing.cache_size
         await anyio.to_thread.run_sync(predictor.predict_arrays, [np.zeros((h, w), np.float32)])
         state["ready"] = True
-        _log("ready", model=predictor.describe())
+        _log("ready", model=predictor.describe(), drift_reference=state["reference"] is not None)
         yield
+        state["store"].close()
 
     app = FastAPI(
         title="mammo: screening-mammography cancer classifier",
@@ -274,6 +292,8 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
 
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
     async def prometheus() -> Response:
+        if state.get("store") is not None:
+            await anyio.to_thread.run_sync(update_monitoring_gauges, metrics, state, settings)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
@@ -372,3 +392,35 @@ def configure_logging() -> None:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+class Feedback(BaseModel):
+    """Body of ``POST /v1/feedback``."""
+
+    request_id: str = Field(..., min_length=8, max_length=64, description="the request_id /v1/predict returned")
+    label: Literal[0, 1] = Field(..., description="1: cancer confirmed, 0: no cancer")
+    source: str = Field("", max_length=64, description="where the label comes from, e.g. biopsy")
+
+
+def load_reference(predictor: Predictor) -> dict | None:
+    """The drift reference stored beside an exported model (None for a run folder or an older export)."""
+    if predictor.folder is None or not (predictor.folder / REFERENCE_FILE).is_file():
+        return None
+    return json.loads((predictor.folder / REFERENCE_FILE).read_text())
+
+
+def update_monitoring_gauges(metrics: ServiceMetrics, state: dict, settings: ServiceSettings) -> None:
+    """Drift of the latest served inputs/scores against the reference, and accuracy on labelled feedback."""
+    store: FeedbackStore = state["store"]
+    rolling = store.rolling_metrics(settings.drift_window)
+    metrics.feedback_labelled.set(rolling["labelled"])
+    for key in ("sensitivity", "specificity", "auc", "pf1"):
+        metrics.feedback_metric.labels(key).set(rolling[key])
+    recent = store.recent_predictions(settings.drift_window)
+    metrics.drift_window.set(len(recent))
+    if state["reference"] is None or len(recent) < settings.drift_min:
+        return
+    report = drift_report(state["reference"], recent, recent.probability)
+    for feature, row in report.iterrows():
+        metrics.drift_psi.labels(feature).set(row.psi)
+        metrics.drift_ks_pvalue.labels(feature).set(row.ks_pvalue)

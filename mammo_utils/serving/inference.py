@@ -26,6 +26,7 @@ from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quant
 from ..evaluation.evaluate import breast_predictions
 from ..export.runtime import ARTIFACT, Runner, load_artifact, open_runner
 from ..modeling.run_state import ModelInfoError, load_model_info  # noqa: F401 - re-exported
+from ..monitoring.drift import image_features
 
 #: Non-DICOM image files accepted (read as grey, 8 or 16 bit).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -127,7 +128,7 @@ class Predictor:
             if min(array.shape) < MIN_SIDE:
                 raise ValueError(f"{path}: image is {array.shape[0]}x{array.shape[1]} px, smaller than {MIN_SIDE} px")
             image, info = prepare_array(array, spec.cache_size)
-            info.update(laterality="", view="")
+            info.update(laterality="", view="", orig_rows=array.shape[0], orig_cols=array.shape[1])
         else:
             image, info = prepare_image(path, spec.cache_size)
             if min(info["orig_rows"], info["orig_cols"]) < MIN_SIDE:
@@ -165,7 +166,8 @@ class Predictor:
             explain: Also compute the Grad-CAM overlay (PNG bytes under ``heatmap_png``).
 
         Returns:
-            ``probability, threshold, decision, laterality, view, timing_ms`` (+ ``heatmap_png``).
+            ``probability, threshold, decision, laterality, view, timing_ms``, ``features`` (the drift
+            monitor's :func:`~mammo_utils.monitoring.drift.image_features`) and, with ``explain``, ``heatmap_png``.
 
         Raises:
             DicomReadError / ValueError: The file is not a usable mammogram.
@@ -184,6 +186,7 @@ class Predictor:
             "laterality": info.get("laterality", ""),
             "view": info.get("view", ""),
             "timing_ms": {"read_preprocess": 1000 * (t1 - t0), "inference": 1000 * (t2 - t1)},
+            "features": image_features(image, (info["orig_rows"], info["orig_cols"])),
         }
         if explain:
             out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], self.explain([image])[0])

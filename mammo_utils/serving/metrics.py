@@ -10,6 +10,10 @@ Grafana dashboard in ``deploy/`` refer to them by these names:
 - ``mammo_prediction_score`` (histogram of probabilities: score drift)
 - ``mammo_input_bytes`` (histogram of upload sizes)
 - ``mammo_decode_errors_total{reason}`` (``empty``, ``not_an_image``, ``dicom``, ``image``)
+- ``mammo_drift_psi{feature}`` / ``mammo_drift_ks_pvalue{feature}`` (image features and ``score``) and
+  ``mammo_drift_window_size``: the latest served predictions against the model's ``reference.json``
+- ``mammo_feedback_total{label}``, ``mammo_feedback_labelled``, ``mammo_feedback_metric{metric}``
+  (``sensitivity``, ``specificity``, ``auc``, ``pf1`` over the rolling window of labelled predictions)
 """
 
 from __future__ import annotations
@@ -58,6 +62,20 @@ class ServiceMetrics:
         )
         self.input_bytes = Histogram("mammo_input_bytes", "Upload size in bytes", buckets=_BYTES_BUCKETS, registry=r)
         self.decode_errors = Counter("mammo_decode_errors", "Uploads that could not be read", ["reason"], registry=r)
+        self.drift_psi = Gauge(
+            "mammo_drift_psi", "PSI of served inputs/scores vs the reference", ["feature"], registry=r
+        )
+        self.drift_ks_pvalue = Gauge(
+            "mammo_drift_ks_pvalue", "KS p-value of served inputs/scores vs the reference", ["feature"], registry=r
+        )
+        self.drift_window = Gauge("mammo_drift_window_size", "Served predictions in the drift window", registry=r)
+        self.feedback = Counter("mammo_feedback", "Ground-truth labels received", ["label"], registry=r)
+        self.feedback_labelled = Gauge(
+            "mammo_feedback_labelled", "Labelled predictions in the rolling window", registry=r
+        )
+        self.feedback_metric = Gauge(
+            "mammo_feedback_metric", "Rolling metric on labelled feedback (NaN until defined)", ["metric"], registry=r
+        )
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -173,3 +173,56 @@ def test_no_patient_identifier_in_responses_or_logs(server, dicoms, tmp_path):
         for text in texts:
             assert value not in text
     assert '"event": "scored"' in texts[-1]  # the log is written, as JSON lines naming uploads by hash
+
+
+def _gauge(metrics: str, name: str, **labels) -> float:
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    line = next(
+        (x for x in metrics.splitlines() if x.startswith(f"{name}{{{selector}}}" if labels else f"{name} ")), None
+    )
+    return float(line.rsplit(" ", 1)[1]) if line else float("nan")
+
+
+def test_feedback_is_stored_and_moves_the_accuracy_gauges(server, dicoms):
+    url, _ = server
+    served = _post(url, dicoms[2].name, dicoms[2].read_bytes()).json()
+    ok = httpx.post(
+        f"{url}/v1/feedback", json={"request_id": served["request_id"], "label": 1, "source": "biopsy"}, headers=AUTH
+    )
+    assert ok.status_code == 200 and ok.json()["stored"]
+    unknown = httpx.post(f"{url}/v1/feedback", json={"request_id": "0" * 32, "label": 1}, headers=AUTH)
+    assert unknown.status_code == 404
+    assert (
+        httpx.post(
+            f"{url}/v1/feedback", json={"request_id": served["request_id"], "label": 2}, headers=AUTH
+        ).status_code
+        == 422
+    )
+    assert httpx.post(f"{url}/v1/feedback", json={"request_id": served["request_id"], "label": 1}).status_code == 401
+    metrics = httpx.get(f"{url}/metrics").text
+    assert _gauge(metrics, "mammo_feedback_labelled") >= 1
+    expected = 1.0 if served["decision"] == "recall" else 0.0
+    assert _gauge(metrics, "mammo_feedback_metric", metric="sensitivity") == expected
+
+
+def test_drift_gauges_move_after_a_shifted_batch(server, synth_cache):
+    import cv2
+
+    from mammo_utils.data.preprocess import read_cached
+
+    url, _ = server
+    cache, _ = synth_cache
+    pngs = sorted(cache.rglob("*.png"))[:40]
+    normal = [
+        cv2.imencode(".png", np.round(read_cached(cache, p) * 65535).astype(np.uint16))[1].tobytes() for p in pngs
+    ]
+    for data in normal[:15]:
+        assert _post(url, "normal.png", data, "image/png").status_code == 200
+    before = _gauge(httpx.get(f"{url}/metrics").text, "mammo_drift_psi", feature="p50")
+    for p in pngs:
+        dark = np.round(read_cached(cache, p) * 0.5 * 65535).astype(np.uint16)
+        assert _post(url, "dark.png", cv2.imencode(".png", dark)[1].tobytes(), "image/png").status_code == 200
+    metrics = httpx.get(f"{url}/metrics").text
+    after = _gauge(metrics, "mammo_drift_psi", feature="p50")
+    assert np.isfinite(before) and after > 0.25 and after > before
+    assert _gauge(metrics, "mammo_drift_window_size") >= 40

@@ -1,0 +1,461 @@
+"""Hyper-parameter search with KerasTuner over the project's own trainer: resumable, bounded, tracked.
+
+Every trial builds its model with :func:`~mammo_utils.modeling.models.build_model` and trains it with
+:func:`~mammo_utils.modeling.train.train` — the same tf.data pipeline, balanced sampling, loss, in-model
+augmentation, learning-rate schedule, early stopping and validation scorer as any run — so a trial is an
+ordinary run with other settings, and the objective is the validation metric the trainer monitors
+(``val_auc``: image ROC-AUC, or ``val_pf1``: per-breast pF1) on the patient-grouped validation fold, after the
+leakage check. The test split is never read by the search.
+
+The search space (:class:`SearchSpace`, declared once, documented by :func:`space_table`):
+
+=================  ======================================  =========================================
+name               values                                   note
+=================  ======================================  =========================================
+learning_rate      log-uniform [lr_min, lr_max]             peak LR of the head stage
+dropout            0 .. dropout_max, step 0.1
+pooling            ``poolings``                             global pooling of the head
+augment_strength   0 .. augment_max, step 0.25              in-model augmentation
+pos_ratio          ``pos_ratios``                           positives per training batch
+loss               ``losses``; ``focal_gamma`` 1..3 when    conditional on focal
+                   focal
+backbone           ``backbones``
+finetune_lr        log [1e-5, 1e-3], only with weights      conditional on pretrained backbones
+=================  ======================================  =========================================
+
+Image size is a profile choice, not a hyper-parameter: it changes the cache, the input and the cost of every
+trial (set it with ``--image-size``).
+
+Tuners: ``hyperband`` (default; trains many configurations briefly and continues the best), ``bayesian``
+(Gaussian-process BayesianOptimization) and ``random``. The tuner's folder lives under
+``<work>/tuning/<search_id>``; rerunning the same command continues it (finished trials are not rerun).
+``max_trials``, ``epochs`` and a wall-clock ``time_budget`` bound it. One MLflow parent run per search holds a
+nested run per trial (hyper-parameters, per-epoch metrics, objective, duration, status).
+
+Example:
+    >>> from mammo_utils.modeling.tune import SearchSpace
+    >>> SearchSpace().names()[:3]
+    ['learning_rate', 'dropout', 'pooling']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import constants as C
+from ..config import Config
+from ..utils import write_atomic
+
+TUNERS = ("hyperband", "bayesian", "random")
+#: Config fields a search may set (what a best-parameters file may contain).
+TUNABLE_FIELDS = (
+    "learning_rate",
+    "dropout",
+    "pooling",
+    "augment_strength",
+    "pos_ratio",
+    "loss",
+    "focal_gamma",
+    "backbone",
+    "finetune_lr",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """The hyper-parameters searched and their ranges (one place; see the module table).
+
+    Raises:
+        ValueError: A value outside the project's choices or an empty/invalid range, naming the field.
+    """
+
+    lr_min: float = 1e-4
+    lr_max: float = 3e-3
+    dropout_max: float = 0.5
+    poolings: tuple[str, ...] = ("max", "gem", "avg")
+    augment_max: float = 1.0
+    pos_ratios: tuple[float, ...] = (0.1, 0.25, 0.5)
+    losses: tuple[str, ...] = ("bce", "focal")
+    backbones: tuple[str, ...] = ("baseline",)
+
+    def __post_init__(self):
+        if not 0 < self.lr_min < self.lr_max <= 1:
+            raise ValueError(f"search space: need 0 < lr_min < lr_max <= 1, got {self.lr_min}, {self.lr_max}")
+        if not 0 <= self.dropout_max < 1 or not 0 <= self.augment_max <= 1:
+            raise ValueError("search space: dropout_max must be in [0, 1) and augment_max in [0, 1]")
+        for field, values, allowed in (
+            ("poolings", self.poolings, C.POOLINGS),
+            ("losses", self.losses, C.LOSSES),
+            ("backbones", self.backbones, C.MODEL_NAMES),
+        ):
+            bad = [v for v in values if v not in allowed]
+            if not values or bad:
+                raise ValueError(f"search space: {field} {list(values)} must be non-empty values of {list(allowed)}")
+        if not self.pos_ratios or any(not 0 < r < 1 for r in self.pos_ratios):
+            raise ValueError(f"search space: pos_ratios must be in (0, 1), got {list(self.pos_ratios)}")
+
+    def names(self) -> list[str]:
+        """Names of the searched hyper-parameters."""
+        return [
+            "learning_rate",
+            "dropout",
+            "pooling",
+            "augment_strength",
+            "pos_ratio",
+            "loss",
+            "focal_gamma",
+            "backbone",
+            "finetune_lr",
+        ]
+
+    def sample(self, hp, pretrained: bool) -> dict[str, Any]:
+        """Declare the space on a KerasTuner ``HyperParameters`` and return this trial's config values."""
+        values = {
+            "learning_rate": hp.Float("learning_rate", self.lr_min, self.lr_max, sampling="log"),
+            "dropout": hp.Float("dropout", 0.0, self.dropout_max, step=0.1),
+            "pooling": hp.Choice("pooling", list(self.poolings)),
+            "augment_strength": hp.Float("augment_strength", 0.0, self.augment_max, step=0.25),
+            "pos_ratio": hp.Choice("pos_ratio", list(self.pos_ratios)),
+            "loss": hp.Choice("loss", list(self.losses)),
+            "backbone": hp.Choice("backbone", list(self.backbones)),
+        }
+        with hp.conditional_scope("loss", ["focal"]):
+            gamma = hp.Float("focal_gamma", 1.0, 3.0, step=0.5)
+        if values["loss"] == "focal":
+            values["focal_gamma"] = gamma
+        if pretrained:
+            values["finetune_lr"] = hp.Float("finetune_lr", 1e-5, 1e-3, sampling="log")
+        return values
+
+
+def space_table(space: SearchSpace) -> pd.DataFrame:
+    """The search space as a table (for the notebook and the docs)."""
+    rows = [
+        ("learning_rate", f"log-uniform [{space.lr_min:g}, {space.lr_max:g}]", "peak LR of the head stage"),
+        ("dropout", f"0 .. {space.dropout_max:g}, step 0.1", "before the sigmoid"),
+        ("pooling", ", ".join(space.poolings), "global pooling of the head"),
+        ("augment_strength", f"0 .. {space.augment_max:g}, step 0.25", "in-model augmentation"),
+        ("pos_ratio", ", ".join(map(str, space.pos_ratios)), "positives per training batch"),
+        ("loss", ", ".join(space.losses), "focal_gamma 1..3 (step 0.5) when focal"),
+        ("backbone", ", ".join(space.backbones), "architecture"),
+        ("finetune_lr", "log-uniform [1e-5, 1e-3]", "only when the backbone starts from loaded weights"),
+    ]
+    return pd.DataFrame(rows, columns=["hyper-parameter", "values", "note"]).set_index("hyper-parameter")
+
+
+def objective_value(result, monitor: str) -> float:
+    """The validation metric a trial is scored by (the trainer's ``monitor``)."""
+    return float(result.val["image"]["roc_auc"] if monitor == "val_auc" else result.val["breast"]["pf1"])
+
+
+def search_id(cfg: Config, tuner: str, space: SearchSpace, epochs: int) -> str:
+    """Folder name of a search: the same command gets the same id (and resumes)."""
+    key = {
+        "tuner": tuner,
+        "space": dataclasses.asdict(space),
+        "epochs": epochs,
+        "data": str(cfg.data_root),
+        "image_size": cfg.image_size,
+        "cache": [cfg.cache_size, cfg.cache_bits],
+        "fold": cfg.fold,
+        "seed": cfg.seed,
+        "monitor": cfg.monitor,
+        "weights": cfg.weights,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{tuner}_{cfg.image_size[0]}x{cfg.image_size[1]}_{digest}"
+
+
+def _hypermodel(cfg: Config, space: SearchSpace, sid: str, log):
+    import keras_tuner as kt
+
+    from .models import build_model
+    from .train import train
+
+    class MammoHyperModel(kt.HyperModel):
+        """Builds through ``build_model`` and trains through the project's ``train``."""
+
+        def trial_config(self, hp, epochs: int | None = None) -> Config:
+            values = space.sample(hp, pretrained=cfg.weights is not None)
+            extra = {} if epochs is None else {"epochs": epochs}
+            if cfg.weights is None or values["backbone"] == "baseline":
+                extra["finetune_epochs"] = 0
+            return dataclasses.replace(cfg, **values, **extra)
+
+        def build(self, hp):
+            tcfg = self.trial_config(hp)
+            return build_model(
+                tcfg.backbone,
+                tcfg.image_size,
+                weights=tcfg.weights,
+                pooling=tcfg.pooling,
+                dropout=tcfg.dropout,
+                augment_strength=tcfg.augment_strength,
+                seed=tcfg.seed,
+            )
+
+        def fit(self, hp, model, epochs: int = 1, trial_id: str = "", **kwargs):
+            tcfg = self.trial_config(hp, epochs)
+            start = time.perf_counter()
+            status = "FAILED"
+            result = None
+            try:
+                result = train(
+                    tcfg, run_name=f"tune/{sid}/{trial_id}", resume=False, track=False, verbose=0, model=model
+                )
+                status = "COMPLETED"
+                return {cfg.monitor: objective_value(result, cfg.monitor)}
+            finally:
+                log(trial_id, hp.values, result, time.perf_counter() - start, status)
+
+    return MammoHyperModel()
+
+
+def _tuner(kind: str, hypermodel, cfg: Config, directory: Path, name: str, max_trials: int, epochs: int):
+    import keras_tuner as kt
+
+    base = {"hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization, "random": kt.RandomSearch}[kind]
+
+    class ProjectTuner(base):
+        """Runs each trial through the hypermodel's ``fit`` (the project trainer) and stops on the budget."""
+
+        deadline = float("inf")
+
+        def run_trial(self, trial, *args, **kwargs):
+            hp = trial.hyperparameters
+            model = self.hypermodel.build(hp)
+            if "tuner/trial_id" in hp.values:  # Hyperband continues a promising configuration
+                model.load_weights(self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+            trial_epochs = int(hp.values.get("tuner/epochs", epochs))
+            metrics = self.hypermodel.fit(hp, model, epochs=trial_epochs, trial_id=trial.trial_id)
+            model.save_weights(self._get_checkpoint_fname(trial.trial_id))
+            return metrics
+
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            if time.time() > self.deadline:  # the oracle stops creating trials once max_trials is reached
+                self.oracle.max_trials = len(self.oracle.trials)
+
+    objective = kt.Objective(cfg.monitor, direction="max")
+    common = {"objective": objective, "seed": cfg.seed, "directory": str(directory), "project_name": name}
+    common["overwrite"] = False
+    if kind == "hyperband":
+        # Hyperband needs max_epochs >= 2; enough iterations that max_trials, not the brackets, ends the search
+        tuner = ProjectTuner(hypermodel, max_epochs=max(epochs, 2), factor=3, hyperband_iterations=max_trials, **common)
+        tuner.oracle.max_trials = max_trials
+    else:
+        tuner = ProjectTuner(hypermodel, max_trials=max_trials, **common)
+    return tuner
+
+
+def tune(
+    cfg: Config,
+    tuner: str = "hyperband",
+    max_trials: int = 10,
+    epochs: int = 3,
+    time_budget: float | None = None,
+    space: SearchSpace | None = None,
+    track: bool = True,
+    progress=print,
+) -> dict[str, Any]:
+    """Run (or continue) a search and write the best hyper-parameters as a params file.
+
+    Args:
+        cfg: Configuration (data, sizes, fold, seed, monitor); its tunable fields are the starting defaults.
+        tuner: ``hyperband``, ``bayesian`` or ``random``.
+        max_trials: Most trials in the search (finished ones of an earlier run count).
+        epochs: Epochs per trial (Hyperband's largest budget).
+        time_budget: Minutes after which no new trial starts (the running one finishes).
+        space: The :class:`SearchSpace`.
+        track: Log a parent MLflow run with one nested run per trial.
+        progress: Called with one line per trial.
+
+    Returns:
+        ``{"search_id", "objective_name", "trials": [...], "best": {"hyperparameters", "objective"},
+        "params_file", "folder"}``.
+
+    Raises:
+        ValueError: Unknown tuner, bad bounds or search space.
+        LeakageError: A patient in two splits (checked before the first trial).
+    """
+    if tuner not in TUNERS:
+        raise ValueError(f"tuner must be one of {TUNERS}, got {tuner!r}")
+    if max_trials < 1 or epochs < 1:
+        raise ValueError(f"max_trials and epochs must be >= 1, got {max_trials}, {epochs}")
+    from .train import prepare_data
+
+    space = space or SearchSpace()
+    prepare_data(cfg, progress=False)  # cache, splits and the leakage check before any trial
+    sid = search_id(cfg, tuner, space, epochs)
+    folder = cfg.work_dir / "tuning"
+    parent = _start_parent(cfg, sid, tuner, space, max_trials, epochs) if track else None
+
+    def log(trial_id, values, result, seconds, status):
+        objective = objective_value(result, cfg.monitor) if result is not None else float("nan")
+        progress(
+            f"trial {trial_id}: {cfg.monitor}={objective:.4f} in {seconds:.0f} s ({status}) "
+            + ", ".join(
+                f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in values.items()
+                if not k.startswith("tuner/")
+            )
+        )
+        if parent is not None:
+            _log_trial(parent, trial_id, values, result, objective, seconds, status)
+
+    hypermodel = _hypermodel(cfg, space, sid, log)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # KerasTuner prints "Reloading Tuner…" on stdout
+            search = _tuner(tuner, hypermodel, cfg, folder, sid, max_trials, epochs)
+            if time_budget is not None:
+                search.deadline = time.time() + 60 * time_budget
+            search.search(verbose=0)
+    finally:
+        if parent is not None:
+            import mlflow
+
+            mlflow.end_run()
+    summary = summarise(search, cfg.monitor, sid)
+    summary["folder"] = str(folder / sid)
+    params = {**{k: v for k, v in summary["best"]["hyperparameters"].items() if k in TUNABLE_FIELDS}}
+    params_file = folder / sid / "best_params.json"
+    write_atomic(params_file, json.dumps(params, indent=1).encode())
+    summary["params_file"] = str(params_file)
+    return summary
+
+
+def summarise(search, objective_name: str, sid: str) -> dict[str, Any]:
+    """Trials (sorted by objective) and the best hyper-parameters of a KerasTuner search."""
+    trials = []
+    for trial in search.oracle.trials.values():
+        score = trial.score
+        trials.append(
+            {
+                "trial_id": trial.trial_id,
+                "status": str(trial.status),
+                "objective": None if score is None else float(score),
+                "hyperparameters": {
+                    k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")
+                },
+                "epochs": trial.hyperparameters.values.get("tuner/epochs"),
+            }
+        )
+    done = [t for t in trials if t["objective"] is not None]
+    done.sort(key=lambda t: t["objective"], reverse=True)
+    best = done[0] if done else {"hyperparameters": {}, "objective": None}
+    return {
+        "search_id": sid,
+        "objective_name": objective_name,
+        "trials": done + [t for t in trials if t["objective"] is None],
+        "best": {"hyperparameters": best["hyperparameters"], "objective": best["objective"]},
+    }
+
+
+def trials_table(summary: dict) -> pd.DataFrame:
+    """One row per finished trial: objective, epochs and every hyper-parameter (best first)."""
+    rows = [
+        {"trial": t["trial_id"], "objective": t["objective"], "epochs": t["epochs"], **t["hyperparameters"]}
+        for t in summary["trials"]
+    ]
+    return pd.DataFrame(rows).set_index("trial")
+
+
+def _start_parent(cfg: Config, sid: str, tuner: str, space: SearchSpace, max_trials: int, epochs: int):
+    import mlflow
+
+    from . import tracking
+
+    client = tracking.configure(cfg)
+    experiment = client.get_experiment_by_name(cfg.experiment).experiment_id
+    previous = client.search_runs([experiment], filter_string=f"tags.search_id = '{sid}'", max_results=1)
+    if previous:  # the same search continued: its trials go under the same parent run
+        return mlflow.start_run(run_id=previous[0].info.run_id)
+    run = mlflow.start_run(run_name=f"search_{sid}")
+    mlflow.set_tags({"kind": "search", "search_id": sid, "tuner": tuner})
+    mlflow.log_params({"tuner": tuner, "max_trials": max_trials, "epochs": epochs, "monitor": cfg.monitor})
+    mlflow.log_dict(dataclasses.asdict(space), "search_space.json")
+    return run
+
+
+def _log_trial(parent, trial_id, values, result, objective, seconds, status) -> None:
+    import mlflow
+
+    from .tracking import finite_metrics
+
+    with mlflow.start_run(run_name=f"trial_{trial_id}", nested=True):
+        mlflow.set_tags({"kind": "trial", "trial_id": trial_id, "status": status})
+        mlflow.log_params({k: v for k, v in values.items()})
+        if result is not None:
+            for step, row in enumerate(result.history.to_dict("records")):
+                mlflow.log_metrics(
+                    finite_metrics({k: v for k, v in row.items() if isinstance(v, (int, float))}), step=step
+                )
+        mlflow.log_metrics(finite_metrics({"objective": objective, "duration_s": seconds}))
+
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """A best-parameters file (JSON or YAML) as config overrides.
+
+    Raises:
+        ValueError: Unreadable file or a key that is not a tunable config field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text)
+        else:
+            values = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable params file ({exc})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a params file holds a mapping of config fields")
+    unknown = sorted(set(values) - set(TUNABLE_FIELDS))
+    if unknown:
+        raise ValueError(f"{path}: unknown parameter(s) {unknown}; a params file may set {list(TUNABLE_FIELDS)}")
+    return values
+
+
+def search_conclusion(summary: dict, results: dict) -> str:
+    """What the search can and cannot conclude, as Markdown computed from its values.
+
+    Args:
+        summary: :func:`tune` output.
+        results: ``{"default": TrainResult, "tuned": TrainResult}`` retrained on the same fold and budget.
+
+    Returns:
+        Markdown text.
+    """
+    from ..evaluation.evaluate import metrics_with_intervals
+
+    done = [t for t in summary["trials"] if t["objective"] is not None]
+    objectives = [t["objective"] for t in done]
+    tests = {k: metrics_with_intervals(r.test_predictions, r.threshold).loc["roc_auc"] for k, r in results.items()}
+    vals = {k: r.val["breast"]["roc_auc"] for k, r in results.items()}
+    d, t = tests["default"], tests["tuned"]
+    overlap = not (t.low > d.high or d.low > t.high)
+    lines = [
+        f"- {len(done)} trials finished; the objective ({summary['objective_name']}, validation) ranged from "
+        f"{min(objectives):.3f} to {max(objectives):.3f} (best {summary['best']['objective']:.3f}).",
+        f"- Retrained with the same budget, validation breast ROC-AUC is {vals['tuned']:.3f} tuned against "
+        f"{vals['default']:.3f} default; on the test split {t.value:.3f} [{t.low:.3f}, {t.high:.3f}] against "
+        f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] (patient-level 95% intervals).",
+        "- The intervals overlap, so this test split cannot rank the two configurations; the search's value "
+        "here is the ranking of settings on validation, and it needs more trials and data to carry a claim."
+        if overlap
+        else "- The intervals do not overlap: on this test split the tuned configuration differs from the default.",
+        f"- With {len(done)} trials of at most {max((x['epochs'] or 0) for x in done) or '?'} epochs on one fold, "
+        "a trial's objective is also moved by the seed: a difference of a few hundredths between trials is noise.",
+    ]
+    return "\n".join(lines)

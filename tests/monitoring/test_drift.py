@@ -1,0 +1,76 @@
+"""PSI and KS against hand-computed values and scipy; stable vs shifted samples on both sides of the thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mammo_utils.monitoring import drift
+
+
+def test_psi_matches_a_hand_computation():
+    reference = np.repeat([0.0, 1.0, 2.0, 3.0], 25)  # quartile bins with 25% each
+    current = np.repeat([0.0, 1.0, 2.0, 3.0], [40, 30, 20, 10])
+    # bins from the reference's quartiles: [.., 0.75), [0.75, 1.5), [1.5, 2.25), [2.25, ..)
+    shares_r = np.array([0.25, 0.25, 0.25, 0.25])
+    shares_c = np.array([0.40, 0.30, 0.20, 0.10])
+    expected = float(np.sum((shares_c - shares_r) * np.log(shares_c / shares_r)))
+    assert drift.psi(reference, current, bins=4) == pytest.approx(expected, rel=1e-9)
+    assert drift.psi(reference, reference, bins=4) == 0.0
+
+
+def test_psi_empty_bin_uses_epsilon_not_infinity():
+    value = drift.psi(np.arange(100.0), np.full(50, 1000.0), bins=4)
+    assert np.isfinite(value) and value > 2
+    with pytest.raises(ValueError, match="non-empty"):
+        drift.psi([], [1.0])
+
+
+def test_ks_equals_scipy():
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=300), rng.normal(0.3, 1, size=200)
+    expected = ks_2samp(a, b)
+    assert drift.ks(a, b) == pytest.approx((expected.statistic, expected.pvalue))
+
+
+@pytest.mark.parametrize("shift, expected", [(0.0, "stable"), (0.4, "watch"), (1.0, "drift")])
+def test_thresholds_on_both_sides(shift, expected):
+    rng = np.random.default_rng(0)
+    reference, current = rng.normal(size=20000), rng.normal(shift, 1, size=20000)
+    value = drift.psi(reference, current)
+    assert drift.status(value) == expected, value
+
+
+def test_adaptive_bins_keep_small_samples_from_looking_drifted():
+    rng = np.random.default_rng(2)
+    values = [drift.psi(rng.normal(size=256), rng.normal(size=76)) for _ in range(200)]
+    adaptive = [drift.psi(rng.normal(size=256), rng.normal(size=76), drift.adaptive_bins(256, 76)) for _ in range(200)]
+    assert np.mean(values) > 0.12  # ten bins on 76 values: "watch" with no drift at all
+    assert np.mean(adaptive) < 0.05 and drift.adaptive_bins(256, 76) == 3 and drift.adaptive_bins(5000, 4000) == 10
+
+
+def test_drift_report_separates_a_shifted_set(synth_cache):
+    from mammo_utils.data.preprocess import read_cached
+
+    cache, _ = synth_cache
+    manifest = pd.read_csv(cache / "manifest.csv")
+    manifest = manifest[manifest.status == "ok"]
+    half = len(manifest) // 2
+    images = [read_cached(cache, p) for p in manifest.png]
+
+    def features(imgs, rows):
+        return pd.DataFrame(
+            [drift.image_features(i, (r.orig_rows, r.orig_cols)) for i, r in zip(imgs, rows.itertuples())]
+        )
+
+    reference = drift.reference_statistics(features(images[:half], manifest[:half]), np.linspace(0, 1, 50))
+    same = drift.drift_report(reference, features(images[half:], manifest[half:]))
+    darker = [np.clip(i * 0.7, 0, 1) for i in images[half:]]
+    shifted = drift.drift_report(reference, features(darker, manifest[half:]), np.linspace(0.5, 1, 50))
+    assert same.loc[["mean", "p50"], "psi"].max() < drift.PSI_DRIFT
+    assert (shifted.loc[["mean", "p50", "p90"], "status"] == "drift").all()
+    assert shifted.loc["score", "status"] == "drift"
+    assert set(same.columns) >= {"psi", "ks", "ks_pvalue", "status", "n_reference", "n_current"}
