@@ -65,8 +65,14 @@ if [[ "$MODE" == "tests" ]]; then
 fi
 
 # --- notebooks -------------------------------------------------------------------------------------
-mkdir -p reports
+mkdir -p reports data/work
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONWARNINGS=ignore
+# The reports get a tracking store of their own, fresh for a full rebuild, so registry versions and the champion
+# printed in them depend only on this rebuild (not on earlier runs in data/work/mlflow.db).
+export MLFLOW_TRACKING_URI="${MAMMO_REPORTS_TRACKING_URI:-sqlite:///$PWD/data/work/reports-mlflow.db}"
+if [[ -z "$ONLY" && -z "${MAMMO_REPORTS_TRACKING_URI:-}" ]]; then
+  rm -f data/work/reports-mlflow.db
+fi
 mapfile -t notebooks < <(ls notebooks/[0-9][0-9]_*.ipynb | sort)
 [[ -n "$ONLY" ]] && mapfile -t notebooks < <(printf '%s\n' "${notebooks[@]}" | grep "/${ONLY}")
 [[ ${#notebooks[@]} -gt 0 ]] || { echo "run_all.sh: no notebook matches '${ONLY}'" >&2; exit 2; }

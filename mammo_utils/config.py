@@ -81,6 +81,8 @@ class Config:
         synthetic_image_size: (rows, columns) of embedded DICOMs.
         synthetic_prevalence: Share of breasts with cancer in the embedded dataset (RSNA: 0.021).
         seed: Global random seed.
+        deterministic: TensorFlow's deterministic ops (a rebuild on one machine repeats its numbers; slower on
+            GPUs, so the ``full`` profile turns it off).
         mlflow_uri: Tracking URI (``MLFLOW_TRACKING_URI`` wins when set).
         experiment: MLflow experiment name.
         early_stopping_patience: Epochs without validation improvement before stopping (counted from
@@ -117,6 +119,7 @@ class Config:
     synthetic_image_size: tuple[int, int] = (512, 416)
     synthetic_prevalence: float = 0.25
     seed: int = 0
+    deterministic: bool = True
     mlflow_uri: str = ""
     experiment: str = "mammo"
     early_stopping_patience: int = 4
@@ -186,6 +189,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "augment_strength": 0.6,
         "early_stopping_patience": 4,
         "monitor": "val_pf1",
+        "deterministic": False,
     },
 }
 

@@ -20,6 +20,9 @@ from .config import Config, get_config
 from .data.synthetic import ensure_dataset
 from .utils import import_tensorflow, seed_everything, versions
 
+if importlib.util.find_spec("tensorflow") is not None:
+    import_tensorflow()  # now, quietly: a later `import keras` in a notebook cell would print TF's C++ banner
+
 #: Packages Kaggle/Colab images lack (import name -> pip requirement, pinned as in requirements.txt).
 PLATFORM_EXTRAS = {
     "pydicom": "pydicom==3.0.2",
@@ -119,7 +122,7 @@ def setup(
     if gpu:
         tf = import_tensorflow()
         print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
     print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {cfg.data_root}")
     print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
     return cfg

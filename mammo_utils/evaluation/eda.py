@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import constants as C
 from ..data.dicom import DicomReadError, read_header
-from ..data.rsna import breast_table
+from ..data.rsna import breast_ids, breast_table
 
 
 def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
@@ -50,25 +50,62 @@ def class_balance(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _band_labels(bins: list[float]) -> list[str]:
+    """Readable labels for half-open bins: ``<40``, ``40–49``, …, ``≥70`` (integer-valued data such as age)."""
+    labels = []
+    for i, (lo, hi) in enumerate(zip(bins[:-1], bins[1:])):
+        if i == 0 and lo <= 0:
+            labels.append(f"<{hi:g}")
+        elif i == len(bins) - 2 and hi >= 120:
+            labels.append(f"≥{lo:g}")
+        else:
+            labels.append(f"{lo:g}–{hi - 1:g}")
+    return labels
+
+
+def _numeric_order(index: pd.Index) -> pd.Index:
+    """Sort labels numerically when they are numbers ("2" before "10"), "missing" last."""
+
+    def key(value):
+        try:
+            return (0, float(value), "")
+        except (TypeError, ValueError):
+            return (2 if value == "missing" else 1, 0.0, str(value))
+
+    return pd.Index(sorted(index, key=key), name=index.name)
+
+
 def rate_by(df: pd.DataFrame, column: str, bins: list[float] | None = None) -> pd.DataFrame:
-    """Cancer rate per value of ``column`` (missing values are their own group) with 95% CIs.
+    """Cancer rate per value of ``column`` **per breast** (the unit RSNA labels and scores), with Wilson 95% CIs.
+
+    A breast counts in a group when any of its images has that value (a breast with CC and MLO images counts under
+    both views); the images of one breast are not independent, so they are never counted as separate trials.
+    Missing values are their own group; groups are ordered numerically when their labels are numbers.
 
     Args:
         df: ``train.csv`` frame.
         column: Column to group by (e.g. ``site_id``, ``machine_id``, ``density``, ``age``).
-        bins: Optional bin edges for numeric columns (e.g. age bands).
+        bins: Optional bin edges for numeric columns (e.g. age bands ``[0, 40, 50, 60, 70, 120]``).
 
     Returns:
-        Frame with ``images``, ``positives``, ``rate``, ``ci_low``, ``ci_high`` per group.
+        Frame with ``images``, ``breasts``, ``positives`` (breasts with cancer), ``rate``, ``ci_low``, ``ci_high``.
     """
     key = df[column]
     if bins is not None:
-        key = pd.cut(key, bins=bins, right=False).astype(str)
-    key = key.astype(object).where(key.notna(), "missing").astype(str)
-    grouped = df.groupby(key.rename(column))["cancer"].agg(images="size", positives="sum")
-    grouped["rate"] = grouped["positives"] / grouped["images"]
-    grouped["ci_low"], grouped["ci_high"] = wilson_interval(grouped["positives"], grouped["images"])
-    return grouped
+        key = pd.cut(key, bins=bins, right=False, labels=_band_labels(bins)).astype(object)
+    key = key.astype(object).where(key.notna(), "missing")
+    key = key.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    frame = pd.DataFrame({"key": key.to_numpy(), "breast": breast_ids(df).to_numpy(), "cancer": df.cancer.to_numpy()})
+    grouped = frame.groupby("key")
+    out = pd.DataFrame({"images": grouped.size(), "breasts": grouped.breast.nunique()})
+    out["positives"] = frame[frame.cancer == 1].groupby("key").breast.nunique().reindex(out.index).fillna(0).astype(int)
+    out["rate"] = out["positives"] / out["breasts"]
+    out["ci_low"], out["ci_high"] = wilson_interval(out["positives"], out["breasts"])
+    out.index.name = column
+    if bins is not None:
+        order = [b for b in [*_band_labels(bins), "missing"] if b in out.index]
+        return out.loc[order]
+    return out.loc[_numeric_order(out.index)]
 
 
 def missing_values(df: pd.DataFrame) -> pd.DataFrame:
@@ -172,6 +209,8 @@ def header_inventory(
                             "transfer_syntax_name",
                             "voi_function",
                             "n_windows",
+                            "laterality",
+                            "view",
                         )
                     },
                     "error": "",

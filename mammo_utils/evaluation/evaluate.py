@@ -235,3 +235,33 @@ def test_metrics_with_intervals(
         )
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def subgroup_metrics(pred: pd.DataFrame, threshold: float, by: str) -> pd.DataFrame:
+    """Per-breast metrics within each value of an acquisition or patient attribute (``site_id``, ``machine_id``…).
+
+    Args:
+        pred: Image frame with ``prediction`` and the ``by`` column.
+        threshold: The frozen decision threshold.
+        by: Column to group by (its first value per breast is used).
+
+    Returns:
+        One row per group: ``breasts, cancers, roc_auc`` (NaN with one class), ``sensitivity``, ``specificity``
+        (NaN without positives / negatives).
+    """
+    breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
+    rows = {}
+    for value, part in breasts.groupby("group"):
+        y, s = part.cancer.to_numpy(int), part.prediction.to_numpy(float)
+        decided = s >= threshold
+        rows[value] = {
+            "breasts": len(part),
+            "cancers": int(y.sum()),
+            "roc_auc": binary_report(y, s, threshold)["roc_auc"],
+            "sensitivity": float(decided[y == 1].mean()) if y.any() else float("nan"),
+            "specificity": float((~decided[y == 0]).mean()) if (y == 0).any() else float("nan"),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
+    return out.sort_index(
+        key=lambda idx: pd.to_numeric(idx, errors="coerce").fillna(np.inf) if idx.dtype == object else idx
+    )

@@ -40,30 +40,42 @@ def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -
     write_atomic(folder / f"{name}.png", buffer.getvalue())
 
 
-def plot_rates(tables: dict[str, pd.DataFrame], overall: float, title: str = "Cancer rate by group"):
-    """Bar charts of cancer rate with 95% CIs, one panel per grouping column.
+def plot_rates(
+    tables: dict[str, pd.DataFrame], overall: float, title: str = "Cancer rate by group", min_breasts: int = 20
+):
+    """Bar charts of the per-breast cancer rate with Wilson 95% CIs, one panel per grouping column.
+
+    Groups with fewer than ``min_breasts`` breasts are not drawn as bars (their interval is too wide to read as a
+    rate); they are named under the panel instead.
 
     Args:
         tables: ``{column: rate_by(...) frame}``.
-        overall: Overall image-level rate (dashed reference line).
+        overall: Overall per-breast rate (dashed reference line).
         title: Figure title.
+        min_breasts: Smallest group drawn.
 
     Returns:
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tables), figsize=(4 * len(tables), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.8), squeeze=False)
     for ax, (name, t) in zip(axes[0], tables.items()):
-        x = np.arange(len(t))
-        err = np.vstack([t["rate"] - t["ci_low"], t["ci_high"] - t["rate"]]) * 100
-        ax.bar(x, t["rate"] * 100, yerr=err, capsize=3, color="tab:red", alpha=0.75)
-        ax.axhline(overall * 100, ls="--", color="k", lw=1, label="overall")
-        ax.set_xticks(x, [str(i) for i in t.index], rotation=45, ha="right")
-        ax.set_xlabel(name)
-        ax.set_ylabel("cancer rate (% of images)")
+        shown, hidden = t[t.breasts >= min_breasts], t[t.breasts < min_breasts]
+        x = np.arange(len(shown))
+        err = np.vstack([shown["rate"] - shown["ci_low"], shown["ci_high"] - shown["rate"]]) * 100
+        ax.bar(x, shown["rate"] * 100, yerr=err, capsize=3, color="#0072B2", alpha=0.85)
+        for xi, n in zip(x, shown.breasts):
+            ax.text(xi, 1, f"n={n}", ha="center", va="bottom", fontsize=7, color="white")
+        ax.axhline(overall * 100, ls="--", color="k", lw=1, label="all breasts")
+        ax.set_xticks(x, [str(i) for i in shown.index], rotation=45, ha="right")
+        ax.set_xlabel(
+            name
+            + (f"\n(< {min_breasts} breasts, not drawn: {', '.join(map(str, hidden.index))})" if len(hidden) else "")
+        )
+        ax.set_ylabel("cancer rate (% of breasts)")
         ax.set_title(f"by {name}")
-    axes[0][0].legend()
+    axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -114,30 +126,43 @@ def _plot_validation(ax, history: pd.DataFrame) -> None:
             ax.plot(history.epoch + 1, history[col], marker, label=label)
 
 
-def plot_history(history: pd.DataFrame, title: str = "Learning curves"):
-    """Training loss and validation AUC / pF1 per epoch, with the fine-tuning start marked.
+def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor: str = "val_auc"):
+    """Loss (training and validation), validation image ROC-AUC and breast pF1 per epoch; best epoch marked.
 
     Args:
-        history: Frame with ``epoch``, ``loss``, ``val_auc``, ``val_pf1`` and optionally ``stage``.
+        history: Frame with ``epoch``, ``loss`` and any of ``val_loss``, ``val_auc``, ``val_pf1``, ``stage``.
         title: Figure title.
+        monitor: The metric the checkpoint was chosen on (its best epoch is marked on every panel).
 
     Returns:
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     epoch = history.epoch + 1
-    ax_loss.plot(epoch, history.loss, "o-", label="train loss")
-    ax_loss.set(title="Training loss", xlabel="epoch", ylabel="loss (per image)")
-    _plot_validation(ax_val, history)
-    ax_val.set(title="Validation", xlabel="epoch", ylabel="score", ylim=(0, 1.02))
+    axes[0].plot(epoch, history.loss, "o-", color="#0072B2", label="training (balanced batches, augmented)")
+    if "val_loss" in history:
+        axes[0].plot(epoch, history.val_loss, "s-", color="#D55E00", label="validation (natural distribution)")
+    axes[0].set(title="Loss", xlabel="epoch", ylabel="binary cross-entropy per image")
+    panels = (
+        ("val_auc", "Validation ROC-AUC (per image)", "#009E73"),
+        ("val_pf1", "Validation pF1 (per breast)", "#CC79A7"),
+    )
+    for ax, (col, name, colour) in zip(axes[1:], panels):
+        if col in history:
+            ax.plot(epoch, history[col], "o-", color=colour)
+        ax.set(title=name, xlabel="epoch", ylabel=col, ylim=(0, 1.02))
+    if monitor in history and history[monitor].notna().any():
+        best = int(epoch[history[monitor].idxmax()])
+        for ax in axes:
+            ax.axvline(best, color="black", ls=":", lw=1, label=f"best {monitor} (epoch {best})")
     if "stage" in history and history.stage.nunique() > 1:
         start = epoch[history.stage == history.stage.iloc[-1]].min() - 0.5
-        for ax in (ax_loss, ax_val):
+        for ax in axes:
             ax.axvline(start, color="grey", ls="--", label="backbone unfrozen")
-    for ax in (ax_loss, ax_val):
-        ax.legend(fontsize=8)
+    for ax in axes:
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -158,23 +183,35 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
 
     counts = np.array([[report["tn"], report["fp"]], [report["fn"], report["tp"]]], float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
-    for ax, values, fmt, name in ((axes[0], counts, "{:.0f}", unit), (axes[1], rates, "{:.1%}", "share of true class")):
-        ax.imshow(values, cmap="Blues", vmin=0)
+    classes = ["no cancer", "cancer"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, values, shares, fmt, name in (
+        (axes[0], counts, rates, "{:.0f}", f"count of {unit}"),
+        (axes[1], rates, rates, "{:.1%}", "share of the true class"),
+    ):
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, fmt.format(v), ha="center", va="center", color="black")
-        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["pred 0", "pred 1"], yticklabels=["true 0", "true 1"])
-        ax.set(xlabel="predicted class", ylabel="true class", title=name)
-    fig.suptitle(f"{title} (threshold {report['threshold']:.3f})")
+            ax.text(
+                j,
+                i,
+                fmt.format(v),
+                ha="center",
+                va="center",
+                color="white" if shares[i, j] > 0.55 else "black",
+                fontsize=12,
+            )
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes)
+        ax.set(xlabel="predicted", ylabel="true", title=name)
+    fig.suptitle(f"{title} (threshold {report['threshold']:.3f}, frozen on validation)")
     fig.tight_layout()
     return fig
 
 
-def plot_comparison(table: pd.DataFrame, title: str = "Model comparison (same data, same epoch budget)"):
-    """Bars of test breast AUC / pF1 per model, and AUC against inference time.
+def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validation (selection) and test (95% CI)"):
+    """Per run: validation breast ROC-AUC and test breast ROC-AUC with its patient-level interval.
 
     Args:
-        table: Output of :func:`mammo_utils.modeling.tracking.comparison_table`.
+        runs: Per-run table of :func:`mammo_utils.modeling.experiments.summarise_variants` (index variant, seed).
         title: Figure title.
 
     Returns:
@@ -182,23 +219,18 @@ def plot_comparison(table: pd.DataFrame, title: str = "Model comparison (same da
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax_bar, ax_speed) = plt.subplots(1, 2, figsize=(11, 3.8))
-    x = np.arange(len(table))
-    ax_bar.bar(x - 0.2, table["test breast AUC"], 0.4, label="ROC-AUC")
-    ax_bar.bar(x + 0.2, table["test breast pF1"], 0.4, label="pF1")
-    ax_bar.axhline(0.5, color="grey", ls=":", label="chance AUC")
-    ax_bar.set(xticks=x, title="Test set, per breast", ylabel="score", ylim=(0, 1.05))
-    ax_bar.set_xticklabels(table.index, rotation=20)
-    ax_bar.legend(fontsize=8)
-    ax_speed.scatter(table["infer ms/img"], table["test breast AUC"], s=20 + table["params"] / 2e5)
-    for name, row in table.iterrows():
-        ax_speed.annotate(name, (row["infer ms/img"], row["test breast AUC"]), fontsize=8)
-    ax_speed.set(
-        title="Accuracy against CPU inference cost (marker ~ parameters)",
-        xlabel="inference ms per image (batch 8, this machine)",
-        ylabel="test breast ROC-AUC",
-    )
-    fig.suptitle(title)
+    labels = [f"{v} · seed {s}" for v, s in runs.index]
+    y = np.arange(len(runs))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(runs) + 1.6))
+    err = np.vstack([runs["test breast AUC"] - runs["test AUC low"], runs["test AUC high"] - runs["test breast AUC"]])
+    ax.errorbar(runs["test breast AUC"], y, xerr=np.clip(err, 0, None), fmt="o", color="#0072B2", capsize=3,
+                label="test breast ROC-AUC (patient-level 95% CI)")  # fmt: skip
+    ax.scatter(runs["val breast AUC"], y + 0.18, marker="D", color="#E69F00", label="validation breast ROC-AUC")
+    ax.axvline(0.5, color="grey", ls=":", label="chance")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1.02), xlabel="breast ROC-AUC", title=title)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 

@@ -139,7 +139,7 @@ def prune_and_finetune(
     Returns:
         ``(model, {"sparsity", "threshold", "val_breast_roc_auc", "steps"})``.
     """
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
     train_df, val_df = frames
     steps = steps_per_epoch(len(train_df), cfg.batch_size)
     total = steps * epochs

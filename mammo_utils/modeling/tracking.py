@@ -13,6 +13,7 @@ never a patient identifier or a per-image row. The best model of a registered na
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -36,6 +37,7 @@ def configure(cfg: Config):
     import mlflow
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # signature notices and registry chatter stay out of reports
     mlflow.set_tracking_uri(cfg.tracking_uri)
     client = mlflow.MlflowClient()
     if client.get_experiment_by_name(cfg.experiment) is None:
@@ -170,7 +172,7 @@ def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tup
     mlflow.log_metrics(finite_metrics(metrics))
     mlflow.log_table(result.history, "history.json")
     for name, fig in (
-        ("learning_curves", plot_history(result.history, f"{result.run_name}: learning curves")),
+        ("learning_curves", plot_history(result.history, f"{result.run_name}: learning curves", cfg.monitor)),
         ("confusion_val_breast", plot_confusion(result.val["breast"], "Validation, per breast")),
         ("confusion_test_breast", plot_confusion(result.test["breast"], "Test, per breast")),
     ):
@@ -179,7 +181,7 @@ def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tup
     uri = log_keras_model(model)
     key = "val_breast_roc_auc" if cfg.monitor == "val_auc" else "val_breast_pf1"
     if not promote:
-        return str(mlflow.register_model(uri, cfg.registered_model).version), False
+        return register(uri, cfg.registered_model), False
     return promote_if_better(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))
 
 
@@ -244,8 +246,22 @@ def log_keras_model(model, name: str = "model") -> str:
     return info.model_uri
 
 
+def register(model_uri: str, registered_model: str) -> str:
+    """Register a logged model as a new version (MLflow's "already exists" notice silenced); returns the version."""
+    import contextlib
+    import io
+
+    import mlflow
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return str(mlflow.register_model(model_uri, registered_model).version)
+
+
 def promote_if_better(client, registered_model: str, model_uri: str, metric: str, value: float) -> tuple[str, bool]:
-    """Register a model version and move the :data:`CHAMPION` alias to it when it beats the holder.
+    """Register a model version and move the :data:`CHAMPION` alias to it when it beats the holder on validation.
+
+    Only runs of the same input size (``image_size`` param) are compared; a run at another size never takes the
+    alias from the holder (the comparison is refused, not guessed).
 
     Args:
         client: ``mlflow.MlflowClient``.
@@ -259,10 +275,15 @@ def promote_if_better(client, registered_model: str, model_uri: str, metric: str
     """
     import mlflow
 
-    version = mlflow.register_model(model_uri, registered_model).version
+    version = register(model_uri, registered_model)
+    this = client.get_run(client.get_model_version(registered_model, version).run_id).data.params
     try:
         holder = client.get_model_version_by_alias(registered_model, CHAMPION)
-        best = client.get_run(holder.run_id).data.metrics.get(metric, float("-inf"))
+        run = client.get_run(holder.run_id).data
+        if run.params.get("image_size") != this.get("image_size"):
+            # validation scores at different input sizes are not one comparison: the holder keeps the alias
+            return str(version), False
+        best = run.metrics.get(metric, float("-inf"))
     except mlflow.exceptions.MlflowException:
         best = float("-inf")
     better = math.isfinite(value) and value > best

@@ -169,7 +169,8 @@ def preprocessing_for(cfg: Config) -> Preprocessing:
 
 def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
     class ValidationScorer(keras.callbacks.Callback):
-        """Adds ``val_auc`` (image ROC-AUC) and ``val_pf1`` (breast pF1) to each epoch's logs."""
+        """Adds ``val_auc`` (image ROC-AUC), ``val_pf1`` (breast pF1) and ``val_loss`` (image BCE on the natural
+        distribution, unweighted) to each epoch's logs."""
 
         def on_epoch_end(self, epoch, logs=None):
             from sklearn.metrics import roc_auc_score
@@ -180,6 +181,9 @@ def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
             if logs is not None:
                 logs["val_auc"] = float(roc_auc_score(pred.cancer, pred.prediction)) if both else 0.5
                 logs["val_pf1"] = pfbeta(breasts.cancer, breasts.prediction)
+                p = np.clip(pred.prediction.to_numpy(float), 1e-7, 1 - 1e-7)
+                y = pred.cancer.to_numpy(float)
+                logs["val_loss"] = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
     return ValidationScorer()
 
@@ -213,7 +217,7 @@ def train(
         LeakageError: Patient overlap between splits.
         ValueError: A split without cached images.
     """
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
     df, cache = prepare_data(cfg, progress=verbose > 0)
     train_df, val_df, test_df = (cache_paths(f, cache) for f in fold_frames(df, cfg.fold))
     run_name = run_name or default_run_name(cfg)

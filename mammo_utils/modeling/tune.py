@@ -312,6 +312,9 @@ def tune(
         if parent is not None:
             _log_trial(parent, trial_id, values, result, objective, seconds, status)
 
+    if progress is print:  # keep trial lines on stdout while KerasTuner's own prints go to stderr
+        stdout = sys.stdout
+        progress = lambda line: print(line, file=stdout)  # noqa: E731
     hypermodel = _hypermodel(cfg, space, sid, log)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # KerasTuner prints "Reloading Tuner…" on stdout

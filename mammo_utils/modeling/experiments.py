@@ -1,0 +1,101 @@
+"""Comparing model variants over seeds: selection on validation, test with patient-level intervals, computed prose.
+
+Example:
+    >>> # results = {("baseline", 0): TrainResult, ("baseline", 1): TrainResult, ...}
+    >>> # runs, variants = summarise_variants(results)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation.evaluate import metrics_with_intervals
+
+
+def summarise_variants(results: dict, n_boot: int = 500) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run and per-variant tables of a multi-seed comparison.
+
+    Args:
+        results: ``{(variant, seed): TrainResult}``.
+        n_boot: Bootstrap resamples of the per-run test intervals (patient-level).
+
+    Returns:
+        ``(runs, variants)``. ``runs``: one row per (variant, seed) with validation breast AUC, test breast AUC and
+        its patient-level 95% interval, test sensitivity/specificity at the frozen threshold, the stages trained and
+        whether the backbone started from loaded weights. ``variants``: mean and sd over seeds of the validation
+        and test breast AUC, **sorted by validation mean** (the selection rule; the test split never ranks).
+    """
+    rows = []
+    for (variant, seed), result in results.items():
+        test = metrics_with_intervals(result.test_predictions, result.threshold, n=n_boot, seed=seed)
+        stages = list(dict.fromkeys(result.history.get("stage", pd.Series(["single"])).astype(str)))
+        rows.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "val breast AUC": result.val["breast"]["roc_auc"],
+                "test breast AUC": test.loc["roc_auc", "value"],
+                "test AUC low": test.loc["roc_auc", "low"],
+                "test AUC high": test.loc["roc_auc", "high"],
+                "test sensitivity": test.loc["recall", "value"],
+                "test specificity": test.loc["specificity", "value"],
+                "epochs": len(result.history),
+                "stages": " → ".join(stages),
+                "params (M)": result.params / 1e6,
+                "train s": result.train_seconds,
+            }
+        )
+    runs = pd.DataFrame(rows).set_index(["variant", "seed"])
+    grouped = runs.groupby(level="variant")
+    variants = pd.DataFrame(
+        {
+            "seeds": grouped.size(),
+            "val AUC mean": grouped["val breast AUC"].mean(),
+            "val AUC sd": grouped["val breast AUC"].std(ddof=1),
+            "test AUC mean": grouped["test breast AUC"].mean(),
+            "test AUC sd": grouped["test breast AUC"].std(ddof=1),
+            "train s (mean)": grouped["train s"].mean(),
+        }
+    ).sort_values("val AUC mean", ascending=False)
+    return runs, variants
+
+
+def transfer_conclusion(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str, random: str) -> str:
+    """Markdown: the model chosen on validation and what the transfer comparison shows, from the tables' values.
+
+    Args:
+        runs: :func:`summarise_variants` per-run table.
+        variants: :func:`summarise_variants` per-variant table.
+        pretrained: Variant name of the source-pretrained (or ImageNet) backbone.
+        random: Variant name of the same backbone from random initialisation.
+
+    Returns:
+        Markdown text.
+    """
+    chosen = variants.index[0]
+    lines = [
+        f"- **Chosen on validation: {chosen}** (validation breast AUC {variants.loc[chosen, 'val AUC mean']:.3f} "
+        f"± {np.nan_to_num(variants.loc[chosen, 'val AUC sd']):.3f} over {int(variants.loc[chosen, 'seeds'])} seeds); "
+        f"its test breast AUC is {variants.loc[chosen, 'test AUC mean']:.3f} ± "
+        f"{np.nan_to_num(variants.loc[chosen, 'test AUC sd']):.3f}. The test split did not take part in the choice."
+    ]
+    if pretrained in variants.index and random in variants.index:
+        p, r = variants.loc[pretrained], variants.loc[random]
+        diff = p["val AUC mean"] - r["val AUC mean"]
+        p_runs, r_runs = runs.loc[pretrained], runs.loc[random]
+        overlap = not (p_runs["test AUC low"].min() > r_runs["test AUC high"].max())
+        verb = "higher" if diff > 0 else "lower"
+        lines.append(
+            f"- **Transfer:** the source-pretrained backbone reaches a validation breast AUC {abs(diff):.3f} {verb} "
+            f"than the same architecture from random initialisation ({p['val AUC mean']:.3f} against "
+            f"{r['val AUC mean']:.3f}, means over seeds), with the same epoch budget; on test {p['test AUC mean']:.3f} "
+            f"against {r['test AUC mean']:.3f}."
+        )
+        lines.append(
+            "- The per-run test intervals overlap, so this test split alone cannot rank the two; the seeds and the "
+            "validation fold carry the comparison."
+            if overlap
+            else "- The per-run test intervals of the pretrained runs lie above those of the random-init runs."
+        )
+    return "\n".join(lines)

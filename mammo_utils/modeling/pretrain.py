@@ -1,0 +1,177 @@
+"""Source-task pretraining: the transfer-learning mechanism that runs offline, honestly named.
+
+ImageNet weights cannot be downloaded on an offline machine, so this module makes a backbone's starting weights
+the way ImageNet weights were made — by training on *another task on other images* — and saves them as a weights
+file that :func:`~mammo_utils.modeling.models.make_backbone` loads like any pretrained file (``weights=<path>``).
+The target run then does the real two-stage fine-tune (frozen backbone, then unfrozen with batch-norm frozen).
+
+Source data: a **disjoint synthetic population** (the embedded generator with another seed: no patient, image or
+lesion in common with the target dataset). Source task, multi-task on each image: lesion present (the image's
+breast has a planted lesion), view (CC or MLO) and breast density (A–D; masked where missing). The density and view
+heads make the features describe the anatomy, not only the lesion.
+
+On Kaggle/Colab the ``full`` profile keeps ImageNet (``MAMMO_WEIGHTS_DIR`` or the Keras cache); this module is what
+the ``small`` profile uses to show transfer on a CPU.
+
+Example:
+    >>> from mammo_utils.modeling.pretrain import pretrain_backbone  # doctest: +SKIP
+    >>> path = pretrain_backbone(cfg, "efficientnetb0", source_root)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..data.pipeline import cache_paths
+from ..data.preprocess import preprocess_dataset
+from ..data.rsna import load_train
+from ..utils import seed_everything, write_atomic
+from .models import BACKBONES, ImagenetInput, make_backbone
+
+DENSITIES = ("A", "B", "C", "D")
+SOURCE_SEED_OFFSET = 1000
+
+
+def source_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Source-task targets per image: ``lesion`` (0/1), ``view_mlo`` (0/1; other views dropped), ``density``
+    (0..3, -1 when missing).
+
+    Args:
+        df: ``train.csv`` rows of the source population.
+
+    Returns:
+        The CC/MLO rows with the three target columns.
+    """
+    out = df[df.view.isin(["CC", "MLO"])].copy()
+    out["lesion"] = out.cancer.astype("float32")
+    out["view_mlo"] = (out.view == "MLO").astype("float32")
+    out["density_code"] = out.density.map({d: i for i, d in enumerate(DENSITIES)}).fillna(-1).astype("int32")
+    return out
+
+
+def _dataset(rows: pd.DataFrame, image_size, batch_size: int, seed: int, training: bool):
+    import tensorflow as tf
+
+    from ..data.pipeline import _decoder
+
+    decode = _decoder(tuple(image_size))
+    targets = {
+        "lesion": rows.lesion.to_numpy("float32"),
+        "view": rows.view_mlo.to_numpy("float32"),
+        "density": np.maximum(rows.density_code.to_numpy("int32"), 0),
+    }
+    weights = {"lesion": np.ones(len(rows), "float32"), "view": np.ones(len(rows), "float32")}
+    weights["density"] = (rows.density_code.to_numpy() >= 0).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((rows.png.to_numpy(str), targets, weights))
+    if training:
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda p, y, w: (decode(p), y, w), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def build_source_model(backbone: str, image_size) -> keras.Model:
+    """Backbone (random init) with three source heads: lesion (sigmoid), view (sigmoid), density (softmax 4)."""
+    base, _ = make_backbone(backbone, image_size, weights=None)
+    inputs = keras.Input((*image_size, 1), name="image")
+    x = ImagenetInput(BACKBONES[backbone].mode, name="imagenet_input")(inputs)
+    x = keras.layers.GlobalMaxPooling2D(name="source_pool")(base(x))
+    x = keras.layers.BatchNormalization(name="source_bn")(x)
+    outputs = {
+        "lesion": keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="lesion")(x),
+        "view": keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="view")(x),
+        "density": keras.layers.Dense(len(DENSITIES), activation="softmax", dtype="float32", name="density")(x),
+    }
+    return keras.Model(inputs, outputs, name=f"{backbone}_source")
+
+
+def weights_path(cfg: Config, backbone: str) -> Path:
+    """Where a source-pretrained backbone of this configuration is kept (``<work>/weights/…weights.h5``)."""
+    h, w = cfg.image_size
+    return cfg.work_dir / "weights" / f"{backbone}_source_{h}x{w}_s{cfg.seed}.weights.h5"
+
+
+def pretrain_backbone(cfg: Config, backbone: str, source_root: str | Path, epochs: int = 6, verbose: int = 0) -> Path:
+    """Train a backbone on the source task and save its weights (reused when already made).
+
+    Args:
+        cfg: Target configuration (image size, cache size/bits, batch size, seed, work dir).
+        backbone: A ``keras.applications`` backbone name (e.g. ``efficientnetb0``).
+        source_root: RSNA-layout folder of the source population (must not share patients with the target).
+        epochs: Source-task epochs.
+        verbose: Keras ``fit`` verbosity.
+
+    Returns:
+        The saved backbone weights file (a JSON beside it records the source, task, epochs and final metrics).
+    """
+    path = weights_path(cfg, backbone)
+    if path.is_file():
+        return path
+    seed_everything(cfg.seed, deterministic=cfg.deterministic)
+    df = load_train(source_root)
+    cache, _ = preprocess_dataset(
+        source_root, cfg.cache_root, cfg.cache_size, cfg.cache_bits, workers=cfg.workers, progress=False
+    )
+    rows = source_labels(cache_paths(df, cache))
+    model = build_source_model(backbone, cfg.image_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss={
+            "lesion": "binary_crossentropy",
+            "view": "binary_crossentropy",
+            "density": "sparse_categorical_crossentropy",
+        },
+        metrics={"lesion": [keras.metrics.AUC(name="auc")], "view": ["accuracy"], "density": ["accuracy"]},
+    )
+    start = time.perf_counter()
+    history = model.fit(_dataset(rows, cfg.image_size, cfg.batch_size, cfg.seed, True), epochs=epochs, verbose=verbose)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.weights.h5")
+    model.get_layer("backbone").save_weights(tmp)
+    tmp.replace(path)
+    record = {
+        "backbone": backbone,
+        "source": str(Path(source_root).name),
+        "source_images": len(rows),
+        "source_patients": int(rows.patient_id.nunique()),
+        "task": "lesion present + view (CC/MLO) + density (A-D, masked when missing)",
+        "epochs": epochs,
+        "seconds": round(time.perf_counter() - start, 1),
+        "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
+    }
+    write_atomic(path.with_suffix("").with_suffix(".json"), json.dumps(record, indent=1).encode())
+    return path
+
+
+def source_record(path: str | Path) -> dict:
+    """The JSON record written beside a source-pretrained weights file."""
+    return json.loads(Path(path).with_suffix("").with_suffix(".json").read_text())
+
+
+def ensure_source_population(cfg: Config, patients: int = 160) -> Path:
+    """The disjoint source population: the embedded generator with another seed, under ``<work>/source-population``.
+
+    Args:
+        cfg: Target configuration (its seed is offset by :data:`SOURCE_SEED_OFFSET`; image size and prevalence
+            of the embedded set are kept).
+        patients: Patients in the source population.
+
+    Returns:
+        Its RSNA-layout folder (generated once).
+    """
+    from ..config import is_rsna_root
+    from ..data.synthetic import generate_dataset
+
+    root = cfg.work_dir / f"source-population-s{cfg.seed + SOURCE_SEED_OFFSET}-{patients}"
+    if not is_rsna_root(root):
+        generate_dataset(
+            root, n_patients=patients, image_size=cfg.synthetic_image_size, prevalence=cfg.synthetic_prevalence,
+            seed=cfg.seed + SOURCE_SEED_OFFSET, workers=cfg.workers, progress=False,
+        )  # fmt: skip
+    return root
