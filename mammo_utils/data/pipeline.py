@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..utils import time_calls
+from ..utils import quiet_stderr, time_calls
 from .preprocess import MANIFEST_NAME
 
 
@@ -171,7 +171,8 @@ def throughput(ds, n_batches: int = 20, warmup: int = 2) -> float:
     Returns:
         Images per second.
     """
-    it = iter(ds)
     sizes: list[int] = []
-    seconds = time_calls(lambda: sizes.append(int(next(it)[0].shape[0])), repeats=n_batches, warmup=warmup)
+    with quiet_stderr():  # tf.data's graph rewrites log C++ notices (e.g. about Keras layers in a map) to fd 2
+        it = iter(ds)
+        seconds = time_calls(lambda: sizes.append(int(next(it)[0].shape[0])), repeats=n_batches, warmup=warmup)
     return sum(sizes[warmup:]) / sum(seconds)

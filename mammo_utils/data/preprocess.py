@@ -38,8 +38,19 @@ from .roi import breast_mask, chest_wall_on_right, crop_breast
 from .rsna import load_train
 
 MANIFEST_COLUMNS = [
-    "image_id", "patient_id", "status", "error", "png", "orig_rows", "orig_cols",
-    "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale", "flipped",
+    "image_id",
+    "patient_id",
+    "status",
+    "error",
+    "png",
+    "orig_rows",
+    "orig_cols",
+    "crop_x_min",
+    "crop_y_min",
+    "crop_x_max",
+    "crop_y_max",
+    "scale",
+    "flipped",
 ]
 #: Bumped when the image recipe or the cache layout changes, so old caches are not reused by mistake
 #: (v2: ``png`` paths relative to the cache folder, crop boxes clipped to the image).
@@ -83,7 +94,9 @@ class Preprocessing:
             ValueError: A recipe version this code does not reproduce, or a missing field.
         """
         try:
-            spec = cls(**{**values, "cache_size": tuple(values["cache_size"]), "image_size": tuple(values["image_size"])})
+            spec = cls(
+                **{**values, "cache_size": tuple(values["cache_size"]), "image_size": tuple(values["image_size"])}
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"preprocessing parameters are incomplete or malformed: {exc}") from None
         if spec.recipe_version != RECIPE_VERSION:
@@ -178,7 +191,9 @@ def prepare_array(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray,
         crop, box = crop_breast(image, mask=mask)
     out, scale = fit_and_pad(crop, size)
     return out, {
-        "box": box, "scale": scale, "flipped": bool(mask is not None and chest_wall_on_right(mask)),
+        "box": box,
+        "scale": scale,
+        "flipped": bool(mask is not None and chest_wall_on_right(mask)),
         "warnings": "; ".join(str(w.message) for w in caught),
     }
 
@@ -203,11 +218,17 @@ def prepare_image(path: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, 
     out, prep = prepare_array(image, size)
     x0, y0, x1, y1 = original_box(prep["box"], image.shape, (header["rows"], header["columns"]))
     info = {
-        "orig_rows": header["rows"], "orig_cols": header["columns"],
-        "crop_x_min": x0, "crop_y_min": y0, "crop_x_max": x1, "crop_y_max": y1,
+        "orig_rows": header["rows"],
+        "orig_cols": header["columns"],
+        "crop_x_min": x0,
+        "crop_y_min": y0,
+        "crop_x_max": x1,
+        "crop_y_max": y1,
         "scale": prep["scale"] * image.shape[0] / header["rows"],
-        "flipped": prep["flipped"], "warnings": prep["warnings"],
-        "laterality": header["laterality"], "view": header["view"],
+        "flipped": prep["flipped"],
+        "warnings": prep["warnings"],
+        "laterality": header["laterality"],
+        "view": header["view"],
     }
     return out, info
 
@@ -305,7 +326,9 @@ def preprocess_dataset(
         writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS)
         if new_file:
             writer.writeheader()
-        bar = tqdm(total=len(df), initial=len(done), desc=f"cache {cache.name}", unit="img", disable=not progress)
+        bar = tqdm(
+            total=len(df), initial=len(done), desc=f"cache {cache.name}", unit="img", disable=not progress or not tasks
+        )
         results = map(process_one, tasks) if workers == 1 else None
         pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
         try:
@@ -322,7 +345,17 @@ def preprocess_dataset(
                 pool.shutdown(cancel_futures=True)
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     # rows resumed from manifest.partial.csv are strings: give every column its type back
-    numeric = ["image_id", "patient_id", "orig_rows", "orig_cols", "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale"]
+    numeric = [
+        "image_id",
+        "patient_id",
+        "orig_rows",
+        "orig_cols",
+        "crop_x_min",
+        "crop_y_min",
+        "crop_x_max",
+        "crop_y_max",
+        "scale",
+    ]
     manifest[numeric] = manifest[numeric].apply(pd.to_numeric, errors="coerce")
     manifest["image_id"] = manifest["image_id"].astype("int64")
     manifest["flipped"] = manifest["flipped"].astype(str).str.lower().eq("true")
@@ -335,7 +368,6 @@ def preprocess_dataset(
 def cache_dir_for(cache_root: str | Path, data_root: str | Path, size: tuple[int, int], bits: int) -> Path:
     """The cache folder of a dataset for given settings: ``<cache_root>/<dataset>_<key>``."""
     return Path(cache_root) / f"{Path(data_root).name}_{cache_key(tuple(size), bits)}"
-
 
 
 def read_cached(cache_dir: str | Path, png: str | Path) -> np.ndarray:
@@ -373,8 +405,12 @@ def crop_statistics(manifest: pd.DataFrame, size: tuple[int, int]) -> pd.DataFra
     ok = manifest[manifest.status == "ok"]
     crop_w, crop_h = ok.crop_x_max - ok.crop_x_min, ok.crop_y_max - ok.crop_y_min
     filled = (crop_w * ok.scale).clip(upper=size[1]) * (crop_h * ok.scale).clip(upper=size[0])
-    return pd.DataFrame({
-        "image_id": ok.image_id, "crop_h": crop_h, "crop_w": crop_w,
-        "kept_area": crop_w * crop_h / (ok.orig_cols * ok.orig_rows),
-        "padding": 1.0 - filled / (size[0] * size[1]),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "image_id": ok.image_id,
+            "crop_h": crop_h,
+            "crop_w": crop_w,
+            "kept_area": crop_w * crop_h / (ok.orig_cols * ok.orig_rows),
+            "padding": 1.0 - filled / (size[0] * size[1]),
+        }
+    ).reset_index(drop=True)

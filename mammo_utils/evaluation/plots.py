@@ -379,3 +379,72 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_intensity_by_machine(
+    samples: pd.DataFrame, title: str = "Breast intensity after the DICOM pipeline, per machine"
+):
+    """Overlaid normalised histograms of breast-pixel intensity, one line per machine (with its image count).
+
+    Args:
+        samples: :func:`mammo_utils.evaluation.eda.intensity_by_machine` output.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+
+    machines = sorted(samples.machine_id.unique(), key=lambda m: float(m))
+    colours = colormaps["cividis"](np.linspace(0, 0.9, len(machines)))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bins = np.linspace(0, 1, 41)
+    for colour, machine in zip(colours, machines):
+        part = samples[samples.machine_id == machine]
+        hist, _ = np.histogram(part.intensity, bins=bins, density=True)
+        ax.plot(
+            (bins[:-1] + bins[1:]) / 2,
+            hist,
+            color=colour,
+            label=f"machine {machine} ({part.image_id.nunique()} images)",
+        )
+    ax.set(xlabel="intensity after VOI window and inversion ([0, 1], breast pixels)", ylabel="density", title=title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_by_label(df: pd.DataFrame, title: str = "Age and BI-RADS by label (per breast)"):
+    """Age distribution and BI-RADS counts of breasts with and without cancer.
+
+    Args:
+        df: ``train.csv`` frame.
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..data.rsna import breast_table
+
+    breasts = breast_table(df, age=("age", "first"), BIRADS=("BIRADS", "first"))
+    fig, (ax_age, ax_birads) = plt.subplots(1, 2, figsize=(10, 3.4))
+    bins = np.arange(30, 95, 5)
+    for label, colour, name in ((0, "#56B4E9", "no cancer"), (1, "#D55E00", "cancer")):
+        part = breasts[breasts.cancer == label]
+        ax_age.hist(
+            part.age.dropna(), bins=bins, density=True, alpha=0.6, color=colour, label=f"{name} (n={len(part)})"
+        )
+        counts = part.BIRADS.fillna(-1).value_counts(normalize=True).reindex([-1, 0, 1, 2], fill_value=0)
+        offset = -0.2 if label == 0 else 0.2
+        ax_birads.bar(np.arange(4) + offset, counts * 100, 0.4, color=colour, label=name)
+    ax_age.set(xlabel="age (years)", ylabel="density", title="Age")
+    ax_birads.set_xticks(range(4), ["missing", "0 (recall)", "1 (negative)", "2 (benign)"])
+    ax_birads.set(ylabel="% of breasts", title="BI-RADS of the screening read")
+    for ax in (ax_age, ax_birads):
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

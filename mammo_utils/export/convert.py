@@ -96,8 +96,10 @@ def resolve_model(ref: str | Path, work_dir: str | Path | None = None) -> tuple[
 
 
 def _from_registry(ref: str, work_dir: str | Path | None) -> tuple[Any, dict]:
+    import os
     import tempfile
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars in reports
     import mlflow
 
     try:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import sys
 import time
@@ -312,12 +313,12 @@ def tune(
         if parent is not None:
             _log_trial(parent, trial_id, values, result, objective, seconds, status)
 
-    if progress is print:  # keep trial lines on stdout while KerasTuner's own prints go to stderr
+    if progress is print:  # keep trial lines on stdout while KerasTuner's own prints are dropped
         stdout = sys.stdout
         progress = lambda line: print(line, file=stdout)  # noqa: E731
     hypermodel = _hypermodel(cfg, space, sid, log)
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # KerasTuner prints "Reloading Tuner…" on stdout
+        with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner…" and trial tables
             search = _tuner(tuner, hypermodel, cfg, folder, sid, max_trials, epochs)
             if time_budget is not None:
                 search.deadline = time.time() + 60 * time_budget
