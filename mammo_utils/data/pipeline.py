@@ -89,6 +89,7 @@ def make_dataset(
     cache_in_memory: bool = False,
     augment=None,
     shuffle_buffer: int = 2048,
+    ordered: bool = False,
 ):
     """Build a ``tf.data.Dataset`` of ``(image, label[, weight])`` batches from the cache.
 
@@ -105,6 +106,8 @@ def make_dataset(
         cache_in_memory: Cache decoded images in RAM (small datasets).
         augment: Optional callable applied to batches in tf.data (``augment(x, training=True)``).
         shuffle_buffer: Shuffle buffer size.
+        ordered: Keep the element order of a training stream fixed (repeatable runs: the trainer passes
+            ``cfg.deterministic``); by default training streams may reorder elements for speed.
 
     Returns:
         The dataset (infinite when training with ``pos_ratio``, else finite).
@@ -127,7 +130,7 @@ def make_dataset(
         ds = tf.data.Dataset.from_tensor_slices((frame.png.to_numpy(), labels))
         if training:
             ds = ds.shuffle(min(len(frame), shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, y: (decode(p), y), num_parallel_calls=auto, deterministic=not training)
+        ds = ds.map(lambda p, y: (decode(p), y), num_parallel_calls=auto, deterministic=ordered or not training)
         if cache_in_memory:
             ds = ds.cache()
         return ds.repeat() if repeat else ds
@@ -151,7 +154,7 @@ def make_dataset(
         ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest), num_parallel_calls=auto)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    options.deterministic = not training
+    options.deterministic = ordered or not training
     return ds.with_options(options).prefetch(auto)
 
 

@@ -145,7 +145,14 @@ def prune_and_finetune(
     total = steps * epochs
     schedule = PolynomialSparsity(0.0, target, 0, max(1, (2 * total) // 3))
     ds = make_dataset(
-        train_df, cache, cfg.batch_size, cfg.image_size, training=True, pos_ratio=cfg.pos_ratio, seed=cfg.seed
+        train_df,
+        cache,
+        cfg.batch_size,
+        cfg.image_size,
+        training=True,
+        pos_ratio=cfg.pos_ratio,
+        seed=cfg.seed,
+        ordered=cfg.deterministic,
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=make_loss(cfg.loss, gamma=cfg.focal_gamma))
     pruning = MagnitudePruning(schedule)

@@ -259,6 +259,7 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
         pos_ratio=cfg.pos_ratio,
         sample_weights=weights,
         seed=cfg.seed,
+        ordered=cfg.deterministic,
     )
     steps = steps_per_epoch(len(train_df), cfg.batch_size)
 
