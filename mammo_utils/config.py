@@ -83,7 +83,7 @@ class Config:
         seed: Global random seed.
         deterministic: TensorFlow's deterministic ops (a rebuild on one machine repeats its numbers; slower on
             GPUs, so the ``full`` profile turns it off).
-        mlflow_uri: Tracking URI (``MLFLOW_TRACKING_URI`` wins when set).
+        mlflow_uri: Tracking URI; when empty, ``MLFLOW_TRACKING_URI``, else ``<work_dir>/mlflow.db``.
         experiment: MLflow experiment name.
         early_stopping_patience: Epochs without validation improvement before stopping (counted from
             the third epoch of a stage: the first epochs of a from-scratch model are noise).
@@ -143,12 +143,12 @@ class Config:
 
     @property
     def tracking_uri(self) -> str:
-        """MLflow tracking URI: env var, explicit setting, else a local sqlite store."""
+        """MLflow tracking URI: the explicit setting, else ``MLFLOW_TRACKING_URI``, else a local sqlite store."""
+        if self.mlflow_uri:
+            return self.mlflow_uri
         env = os.environ.get("MLFLOW_TRACKING_URI")
         if env:
             return env
-        if self.mlflow_uri:
-            return self.mlflow_uri
         return f"sqlite:///{(self.work_dir / 'mlflow.db').as_posix()}"
 
     def replace(self, **overrides: Any) -> "Config":

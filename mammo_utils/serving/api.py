@@ -270,10 +270,15 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
         if "heatmap_png" in result:
             result["heatmap_png_base64"] = base64.b64encode(result.pop("heatmap_png")).decode()
         result["timing_ms"] = {k: round(v, 2) for k, v in result["timing_ms"].items()}
+        request_id = uuid.uuid4().hex
+        features = result.pop("features")
+        state["store"].add_prediction(
+            request_id, result["probability"], result["threshold"], result["decision"], upload.sha256, features
+        )
         _log(
             "scored", upload_sha256=upload.sha256[:16], kind=upload.kind, bytes=upload.size, decision=result["decision"]
         )
-        return {"request_id": uuid.uuid4().hex, "upload_sha256": upload.sha256, **result}
+        return {"request_id": request_id, "upload_sha256": upload.sha256, **result}
 
     @app.get("/health", summary="Process is up")
     async def health() -> dict:
@@ -337,6 +342,19 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
             "boxes": None,  # no lesion detector deployed with this model
             "disclaimer": DISCLAIMER,
         }
+
+    @app.post(
+        "/v1/feedback",
+        summary="Ground truth for a served prediction (e.g. the biopsy result)",
+        dependencies=[Depends(authorised)],
+        responses={404: {"description": "unknown request_id"}},
+    )
+    async def feedback(item: Feedback) -> dict:
+        stored = await anyio.to_thread.run_sync(state["store"].add_feedback, item.request_id, item.label, item.source)
+        if not stored:
+            raise HTTPException(404, f"request_id {item.request_id!r} was not served by this deployment")
+        metrics.feedback.labels(str(item.label)).inc()
+        return {"stored": True, "request_id": item.request_id}
 
     @app.post(
         "/v1/studies", summary="Score several images of one patient, per breast", dependencies=[Depends(authorised)]

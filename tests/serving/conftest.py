@@ -33,6 +33,7 @@ def server(tiny_export, tmp_path_factory):
         "MAMMO_MAX_CONCURRENCY": "1",
         "MAMMO_MAX_QUEUE": "1",
         "MAMMO_DRIFT_MIN": "10",
+        "MAMMO_DRIFT_WINDOW": "40",
         "MAMMO_FEEDBACK_DB": str(log.parent / "feedback.db"),
     }
     command = [sys.executable, "-m", "mammo_utils", "serve", "--model", str(folder), "--port", str(port)]
