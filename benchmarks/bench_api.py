@@ -82,6 +82,7 @@ def summarise(rows: pd.DataFrame, wall: float, label: str) -> dict:
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Run the benchmark and print the table; returns it."""
     from mammo_utils.config import get_config
+    from mammo_utils.serving.client import wait_ready
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/work/export/champion", help="export folder")
@@ -103,12 +104,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     env = {**os.environ, "MAMMO_FEEDBACK_DB": str(Path(files[0]).parents[2] / "bench_feedback.db")}
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        if not wait_ready(url, timeout=120, process=server):
+            raise SystemExit(f"{url}: the server did not become ready in 120 s")
         run_load(url, good, 4, 1)  # warm-up: first decodes, thread pools
         results, rss = [], {"start": _rss_mb(server.pid)}
         start = time.perf_counter()

@@ -13,11 +13,11 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import yaml
+
+from mammo_utils.serving.client import wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
@@ -75,14 +75,7 @@ def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export,
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-            assert proc.poll() is None, log.read_text()
+        assert wait_ready(f"http://127.0.0.1:{port}", process=proc), log.read_text()
         health = [sys.executable if h == "python" else h.replace(":8000", f":{port}") for h in health]
         assert subprocess.run(health, timeout=30).returncode == 0
     finally:

@@ -15,7 +15,14 @@ from .. import constants as C
 from ..data.pipeline import cache_paths, make_dataset
 from ..data.rsna import breast_table
 from ..utils import median_seconds
-from .metrics import best_threshold, binary_report, ppv_at_prevalence, sensitivity_at_specificity
+from .metrics import (
+    best_threshold,
+    binary_report,
+    cluster_members,
+    cluster_resample,
+    ppv_at_prevalence,
+    sensitivity_at_specificity,
+)
 
 
 def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.DataFrame:
@@ -193,12 +200,11 @@ def metrics_with_intervals(
     s = frame.prediction.to_numpy(float)
     patients = frame.patient_id.to_numpy()
     point = binary_report(y, s, threshold)
-    codes = np.unique(patients, return_inverse=True)[1]
-    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    members = cluster_members(patients)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        idx = cluster_resample(members, rng)
         if y[idx].min() != y[idx].max():
             report = binary_report(y[idx], s[idx], threshold)
             draws.append([report[m] for m in INTERVAL_METRICS])

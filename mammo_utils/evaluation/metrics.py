@@ -134,6 +134,17 @@ def roc_auc(labels, scores) -> float:
     return float(roc_auc_score(y, np.asarray(scores, float))) if len(np.unique(y)) == 2 else float("nan")
 
 
+def cluster_members(groups) -> list[np.ndarray]:
+    """Row indices of each cluster (e.g. each patient), for a bootstrap that resamples whole clusters."""
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+    return [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+
+
+def cluster_resample(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap draw: as many clusters as there are, with replacement; returns their row indices."""
+    return np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+
+
 def bootstrap_ci(
     labels, scores, metric: Callable, n: int = 1000, seed: int = 0, alpha: float = 0.05, groups=None
 ) -> tuple[float, float]:
@@ -161,14 +172,10 @@ def bootstrap_ci(
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
-    if groups is None:
-        members = [np.array([i]) for i in range(len(y))]
-    else:
-        codes = np.unique(np.asarray(groups), return_inverse=True)[1]
-        members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    members = cluster_members(np.arange(len(y)) if groups is None else groups)
     values = []
     for _ in range(n):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        idx = cluster_resample(members, rng)
         if y[idx].min() != y[idx].max():
             values.append(metric(y[idx], s[idx]))
     if not values:

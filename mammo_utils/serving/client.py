@@ -87,3 +87,30 @@ def result_caption(result: dict[str, Any]) -> str:
     return (
         f"{where}: probability {result['probability']:.3f} (threshold {result['threshold']:.3f}) → {result['decision']}"
     )
+
+
+def wait_ready(url: str, path: str = "/ready", timeout: float = 120.0, process=None) -> bool:
+    """Poll ``url + path`` until it answers 200 (a service that has just been started).
+
+    Args:
+        url: Base URL.
+        path: Readiness route (``/ready`` for the API, ``/_stcore/health`` for Streamlit).
+        timeout: Seconds to wait.
+        process: The service's ``subprocess.Popen``; waiting stops early when it has exited.
+
+    Returns:
+        True once ready; False on timeout or when ``process`` exited.
+    """
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if process is not None and process.poll() is not None:
+            return False
+        time.sleep(0.5)
+    return False

@@ -6,10 +6,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
+
+from mammo_utils.serving.client import wait_ready
 
 TOKEN = "test-token-123"
 
@@ -40,18 +40,9 @@ def server(tiny_export, tmp_path_factory):
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.5)
-    else:
+    if not wait_ready(url, process=proc):
         proc.kill()
-        pytest.fail(f"server not ready in 120 s:\n{log.read_text()}")
+        pytest.fail(f"server exited or not ready in 120 s:\n{log.read_text()}")
     yield url, log
     proc.terminate()
     proc.wait(20)

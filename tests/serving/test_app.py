@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from mammo_utils.serving.client import wait_ready
 
 TOKEN = "test-token-123"  # the server fixture's (tests/serving/conftest.py)
 APP = importlib.util.find_spec("mammo_utils.serving.app").origin
@@ -79,13 +80,7 @@ def test_upload_in_a_real_browser(server, synth_root, tmp_path):
         options.add_argument(flag)
     browser = None
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        assert wait_ready(f"http://127.0.0.1:{port}", "/_stcore/health", timeout=60, process=app)
         browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
         browser.get(f"http://127.0.0.1:{port}")
         wait = WebDriverWait(browser, 90)
