@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "train": "train, evaluate and track one classifier (resumable, MLflow)",
     "tune": "hyper-parameter search with KerasTuner (Hyperband, Bayesian, random): resumable, tracked",
     "predict": "score DICOM/PNG files with a trained model through the one inference path",
+    "detect": "train or evaluate the YOLOv8 lesion detector (mAP, FROC, Grad-CAM pointing game)",
     "export": "export a model to SavedModel/ONNX/TFLite (fp16, int8; optional pruning) with parity checks",
     "serve": "start the REST API (FastAPI on uvicorn) on an export folder or a trained model",
     "app": "start the Streamlit web app that talks to a running API",
@@ -54,7 +55,7 @@ COMMANDS: dict[str, str] = {
 
 
 #: Sub-commands that run TensorFlow.
-TENSORFLOW_COMMANDS = {"train", "tune", "predict", "export", "serve", "monitor", "retrain"}
+TENSORFLOW_COMMANDS = {"train", "tune", "detect", "predict", "export", "serve", "monitor", "retrain"}
 
 
 class CliError(ValueError):
@@ -128,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="DICOM or PNG/JPEG files")
     p.set_defaults(handler=_predict)
 
+    p = sub.add_parser("detect", help=COMMANDS["detect"], description=COMMANDS["detect"])
+    p.add_argument("action", choices=["train", "evaluate"], help="train (or reuse) the detector, or score it on test")
+    _common(p)
+    what = "evaluate: classifier whose Grad-CAM is scored too (.keras, run/export folder, models:/)"
+    p.add_argument("--classifier", default=None, metavar="REF", help=what)
+    p.add_argument("--force", action="store_true", help="train: retrain even when this detector exists")
+    p.add_argument("--no-track", action="store_true", help="train: do not log to MLflow")
+    p.set_defaults(handler=_detect)
+
     p = sub.add_parser("export", help=COMMANDS["export"], description=COMMANDS["export"])
     _common(p)
     p.add_argument("--model", required=True, metavar="REF", help=".keras file, run folder or models:/name@alias")
@@ -137,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-auc-drop", type=float, default=0.02, help="largest accepted TFLite test AUC drop")
     p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="prune to this sparsity first")
     p.add_argument("--prune-epochs", type=int, default=3, help="fine-tuning epochs while pruning")
+    p.add_argument(
+        "--detector", default=None, metavar="DIR", help="bundle this lesion detector (served with the model)"
+    )
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
@@ -331,6 +344,28 @@ def _predict(args: argparse.Namespace) -> None:
     _emit(args, summary, table.to_string(index=False))
 
 
+def _detect(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, "cache_size")
+    from .detection.train import train_detector
+
+    record = train_detector(cfg, track=not args.no_track, force=args.force, verbose=0 if args.json else 2)
+    if args.action == "train":
+        summary = {k: record.get(k) for k in ("folder", "best_epoch", "val", "train_seconds", "registry_version")}
+        _emit(args, summary, json.dumps(summary, indent=1, default=str))
+        return
+    from .detection.evaluate import evaluate, metrics_table, summary_json
+
+    classifier, size = None, None
+    if args.classifier:
+        from .export.convert import resolve_model
+
+        classifier, info = resolve_model(args.classifier, cfg.work_dir)  # augmentation is inert at inference
+        size = tuple(info["preprocessing"]["image_size"])
+    result = evaluate(cfg, record, classifier, size)
+    summary = summary_json(result)
+    _emit(args, summary, metrics_table(result["detector"], result["classes"]).to_string(index=False))
+
+
 def _export(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -348,6 +383,10 @@ def _export(args: argparse.Namespace) -> None:
         say(f"pruned to {args.prune:.0%} sparsity: {model}")
     manifest = export_model(model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say)
     summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
+    if args.detector:
+        from .detection.detector import bundle_detector
+
+        summary["detector"] = str(bundle_detector(args.detector, args.out))
     _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
 
 

@@ -89,6 +89,10 @@ class Config:
             the third epoch of a stage: the first epochs of a from-scratch model are noise).
         monitor: Validation metric that selects checkpoints (``val_auc`` or ``val_pf1``).
         registered_model: MLflow registry name; the best run holds its ``champion`` alias.
+        det_epochs: Epochs of the lesion detector (trained on the cache at ``cache_size``).
+        det_learning_rate: Peak learning rate of the detector (cosine decay).
+        det_batch_size: Detector batch size.
+        registered_detector: MLflow registry name of the lesion detector.
     """
 
     profile: str = "small"
@@ -125,6 +129,10 @@ class Config:
     early_stopping_patience: int = 4
     monitor: str = "val_auc"
     registered_model: str = "mammo-cancer-classifier"
+    det_epochs: int = 40
+    det_learning_rate: float = 3e-3
+    det_batch_size: int = 16
+    registered_detector: str = "mammo-lesion-detector"
 
     @property
     def cache_root(self) -> Path:
@@ -190,6 +198,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "early_stopping_patience": 4,
         "monitor": "val_pf1",
         "deterministic": False,
+        "det_epochs": 80,
+        "det_batch_size": 16,
     },
 }
 
@@ -278,6 +288,8 @@ def _validated(cfg: Config) -> Config:
         (cfg.synthetic_patients >= 1, "synthetic_patients must be >= 1"),
         (0.0 <= cfg.synthetic_prevalence <= 1.0, "synthetic_prevalence must be in [0, 1]"),
         (cfg.learning_rate > 0 and cfg.finetune_lr > 0, "learning rates must be > 0"),
+        (cfg.det_epochs >= 1 and cfg.det_batch_size >= 1, "det_epochs and det_batch_size must be >= 1"),
+        (cfg.det_learning_rate > 0, "det_learning_rate must be > 0"),
         (cfg.monitor in C.MONITORS, f"monitor must be one of {C.MONITORS}, got {cfg.monitor!r}"),
         (cfg.backbone in C.MODEL_NAMES, f"backbone must be one of {C.MODEL_NAMES}, got {cfg.backbone!r}"),
         (cfg.pooling in C.POOLINGS, f"pooling must be one of {C.POOLINGS}, got {cfg.pooling!r}"),

@@ -7,6 +7,11 @@ The parameters come from the model's own metadata, never re-derived: an export f
 (``mammo export``; scored by ONNX Runtime by default, or any exported format) or, before export, the
 ``model_info.json`` the trainer writes beside ``model.keras``.
 
+With a lesion detector (an export folder's ``detector/`` sub-folder, or ``detector=`` when loading), the same
+call also returns the detector's boxes mapped back to the uploaded image's own pixel coordinates
+(:func:`mammo_utils.detection.boxes.to_stored_boxes`), so one function gives the probability, the boxes and the
+heat-map: :meth:`Predictor.score_file`.
+
 Example:
     >>> p = Predictor.load("data/work/runs/04_baseline")  # doctest: +SKIP
     >>> p.predict_files(["a.dcm", "b.dcm"])  # doctest: +SKIP
@@ -32,6 +37,8 @@ from ..monitoring.drift import image_features
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Smallest image side accepted (pixels): anything smaller is not a mammogram.
 MIN_SIDE = 64
+#: Sub-folder of an export folder holding the lesion detector (``mammo export --detector``).
+DETECTOR_SUBFOLDER = "detector"
 #: Said wherever a prediction is shown.
 DISCLAIMER = "Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it."
 
@@ -63,8 +70,9 @@ class Predictor:
         folder: The export folder (for loading the Keras model lazily).
     """
 
-    def __init__(self, model, info: dict, runner: Runner | None = None, folder: Path | None = None):
+    def __init__(self, model, info: dict, runner: Runner | None = None, folder: Path | None = None, detector=None):
         self.model = model
+        self.detector = detector  # (keras model, info) of a lesion detector, or None
         self.info = info
         self.runner = runner
         self.folder = folder
@@ -73,27 +81,35 @@ class Predictor:
         self._grad_model = None
 
     @classmethod
-    def load(cls, path: str | Path, runtime: str = "onnx") -> "Predictor":
+    def load(cls, path: str | Path, runtime: str = "onnx", detector: str | Path | None = None) -> "Predictor":
         """Load an export folder (``model.json``) or a trained model with its ``model_info.json``.
 
         Args:
             path: Export folder, run folder or ``.keras`` file.
             runtime: For an export folder, the format that scores (``onnx``, ``keras``, ``savedmodel``,
                 ``tflite-fp16``, ``tflite-int8``).
+            detector: A detector folder (``detector.keras`` + ``detector.json``); by default an export folder's
+                ``detector/`` sub-folder when there is one.
 
         Raises:
             ModelInfoError: Missing or malformed files (an export's :class:`ExportError` is re-raised as it).
+            FileNotFoundError: ``detector`` names a folder without a detector.
         """
+        from ..detection.detector import DETECTOR_FILE, load_detector
+
         path = Path(path)
+        if detector is None and (path / DETECTOR_SUBFOLDER / DETECTOR_FILE).is_file():
+            detector = path / DETECTOR_SUBFOLDER
+        found = load_detector(detector) if detector is not None else None
         if path.is_dir() and (path / ARTIFACT).is_file():
             manifest = load_artifact(path)
-            return cls(None, manifest, open_runner(path, runtime), folder=path)
+            return cls(None, manifest, open_runner(path, runtime), folder=path, detector=found)
         import keras
 
         from ..modeling import keras_metrics, models  # noqa: F401 - registers the custom layers and metric
 
         model_path, info = load_model_info(path)
-        return cls(keras.saving.load_model(model_path, compile=False), info)
+        return cls(keras.saving.load_model(model_path, compile=False), info, detector=found)
 
     def describe(self) -> dict:
         """Name, backbone, version, run id, input and runtime of the model (no file paths)."""
@@ -107,6 +123,19 @@ class Predictor:
             "input": list(self.preprocessing.image_size),
             "runtime": self.runner.fmt if self.runner is not None else "keras",
             "threshold": self.threshold,
+            "detector": self._detector_summary(),
+        }
+
+    def _detector_summary(self) -> dict | None:
+        if self.detector is None:
+            return None
+        info = self.detector[1]
+        return {
+            "classes": list(info["spec"].classes),
+            "input": list(info["spec"].image_size),
+            "operating_score": info.get("operating_score"),
+            "registry_version": info.get("registry_version"),
+            "run_id": info.get("mlflow_run_id"),
         }
 
     def keras_model(self):
@@ -128,7 +157,9 @@ class Predictor:
             if min(array.shape) < MIN_SIDE:
                 raise ValueError(f"{path}: image is {array.shape[0]}x{array.shape[1]} px, smaller than {MIN_SIDE} px")
             image, info = prepare_array(array, spec.cache_size)
+            x0, y0, x1, y1 = info["box"]
             info.update(laterality="", view="", orig_rows=array.shape[0], orig_cols=array.shape[1])
+            info.update(crop_x_min=x0, crop_y_min=y0, crop_x_max=x1, crop_y_max=y1)
         else:
             image, info = prepare_image(path, spec.cache_size)
             if min(info["orig_rows"], info["orig_cols"]) < MIN_SIDE:
@@ -167,7 +198,8 @@ class Predictor:
 
         Returns:
             ``probability, threshold, decision, laterality, view, timing_ms``, ``features`` (the drift
-            monitor's :func:`~mammo_utils.monitoring.drift.image_features`) and, with ``explain``, ``heatmap_png``.
+            monitor's :func:`~mammo_utils.monitoring.drift.image_features`), with ``explain`` ``heatmap_png``, and
+            with a detector ``boxes`` (:meth:`detect`).
 
         Raises:
             DicomReadError / ValueError: The file is not a usable mammogram.
@@ -191,7 +223,45 @@ class Predictor:
         if explain:
             out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], self.explain([image])[0])
             out["timing_ms"]["explain"] = 1000 * (time.perf_counter() - t2)
+        if self.detector is not None:
+            t3 = time.perf_counter()
+            out["boxes"] = self.detect(image, info)
+            out["timing_ms"]["detect"] = 1000 * (time.perf_counter() - t3)
         return out
+
+    def detect(self, image: np.ndarray, info: dict, min_score: float | None = None) -> list[dict]:
+        """The detector's boxes on one prepared image, in the original image's pixel coordinates.
+
+        Args:
+            image: The prepared (cache-size) image.
+            info: Its geometry from :meth:`prepare` (crop box, scale, flip).
+            min_score: Lowest score returned (default: the detector's operating score chosen on validation).
+
+        Returns:
+            ``[{"x_min", "y_min", "x_max", "y_max", "label", "score"}]`` sorted by score; coordinates are pixels
+            of the file as uploaded (DICOM stored pixels, or the image's own).
+        """
+        import cv2
+
+        from ..detection.boxes import to_stored_boxes
+        from ..detection.detector import predict_boxes
+
+        model, det_info = self.detector
+        spec = det_info["spec"]
+        h, w = image.shape
+        x = image
+        if (h, w) != tuple(spec.image_size):
+            x = cv2.resize(image, (spec.image_size[1], spec.image_size[0]), interpolation=cv2.INTER_AREA)
+        found = predict_boxes(model, x[None])[0]
+        threshold = det_info.get("operating_score", 0.0) if min_score is None else min_score
+        keep = found["scores"] >= (threshold or 0.0)
+        boxes = found["boxes"][keep] * np.array([w / spec.image_size[1], h / spec.image_size[0]] * 2)
+        stored = to_stored_boxes(boxes, info)
+        return [
+            {"x_min": round(float(b[0]), 1), "y_min": round(float(b[1]), 1), "x_max": round(float(b[2]), 1),
+             "y_max": round(float(b[3]), 1), "label": spec.classes[int(c)], "score": round(float(s), 4)}
+            for b, c, s in zip(stored, found["classes"][keep], found["scores"][keep])
+        ]  # fmt: skip
 
     def predict_files(self, paths: Sequence[str | Path], batch_size: int = 8) -> pd.DataFrame:
         """Score files; a file that cannot be read gets an ``error`` instead of a probability.

@@ -1,0 +1,171 @@
+"""Lesion boxes that follow the pixels: stored DICOM coordinates <-> cached-crop coordinates.
+
+Preprocessing (:func:`mammo_utils.data.preprocess.prepare_image`) crops the breast, mirrors crops whose chest
+wall is on the right, scales by ``scale`` (output pixels per stored pixel) and pads right/bottom. The manifest
+keeps every one of those facts per image (``crop_x_min … crop_y_max``, ``scale``, ``flipped``), so a box drawn on
+the stored image maps to the cached PNG exactly, and a detector's box on the cached PNG maps back to the stored
+image for display.
+
+Boxes are half-open pixel boxes ``(x_min, y_min, x_max, y_max)`` (``xyxy``), as in ``boxes.csv``.
+
+Example:
+    >>> row = {"crop_x_min": 100, "crop_y_min": 0, "crop_x_max": 300, "crop_y_max": 400, "scale": 0.5,
+    ...        "flipped": False}
+    >>> to_cache_boxes([[150, 100, 200, 150]], row).tolist()
+    [[25.0, 50.0, 50.0, 75.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import constants as C
+
+#: Manifest fields the mapping needs.
+GEOMETRY_FIELDS: tuple[str, ...] = ("crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale", "flipped")
+
+
+class BoxFileError(ValueError):
+    """A boxes file is missing, malformed or names unknown labels."""
+
+
+def _geometry(row: Mapping) -> tuple[float, float, float, float, float, bool]:
+    missing = [f for f in GEOMETRY_FIELDS if f not in row]
+    if missing:
+        raise ValueError(f"box mapping needs the manifest fields {missing}; got {sorted(row)}")
+    flipped = row["flipped"]
+    if isinstance(flipped, str):
+        flipped = flipped.strip().lower() == "true"
+    x0, y0, x1, y1 = (float(row[k]) for k in GEOMETRY_FIELDS[:4])
+    scale = float(row["scale"])
+    if not scale > 0 or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box mapping: invalid crop ({x0}, {y0}, {x1}, {y1}) or scale {scale}")
+    return x0, y0, x1, y1, scale, bool(flipped)
+
+
+def _as_boxes(boxes) -> np.ndarray:
+    arr = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return arr
+
+
+def to_cache_boxes(boxes, row: Mapping, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Map boxes from stored-DICOM pixels to cached-image pixels.
+
+    Args:
+        boxes: ``(N, 4)`` ``xyxy`` boxes in stored pixels.
+        row: The image's manifest row (:data:`GEOMETRY_FIELDS`).
+        size: Optional cache ``(height, width)``; boxes are clipped to it when given.
+
+    Returns:
+        ``(N, 4)`` float boxes in cache pixels (the part outside the crop is clipped away).
+    """
+    cx0, cy0, cx1, cy1, s, flipped = _geometry(row)
+    b = _as_boxes(boxes)
+    x0 = np.clip(b[:, 0], cx0, cx1) - cx0
+    x1 = np.clip(b[:, 2], cx0, cx1) - cx0
+    y0 = (np.clip(b[:, 1], cy0, cy1) - cy0) * s
+    y1 = (np.clip(b[:, 3], cy0, cy1) - cy0) * s
+    if flipped:
+        width = cx1 - cx0
+        x0, x1 = width - x1, width - x0
+    out = np.stack([x0 * s, y0, x1 * s, y1], axis=1)
+    if size is not None:
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, size[1])
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, size[0])
+    return out
+
+
+def to_stored_boxes(boxes, row: Mapping) -> np.ndarray:
+    """Map boxes from cached-image pixels back to stored-DICOM pixels (the inverse of :func:`to_cache_boxes`).
+
+    Args:
+        boxes: ``(N, 4)`` ``xyxy`` boxes in cache pixels (e.g. detector output).
+        row: The image's manifest row.
+
+    Returns:
+        ``(N, 4)`` float boxes in stored pixels, clipped to the crop.
+    """
+    cx0, cy0, cx1, cy1, s, flipped = _geometry(row)
+    b = _as_boxes(boxes) / s
+    x0, x1 = b[:, 0], b[:, 2]
+    if flipped:
+        width = cx1 - cx0
+        x0, x1 = width - x1, width - x0
+    out = np.stack([x0 + cx0, b[:, 1] + cy0, x1 + cx0, b[:, 3] + cy0], axis=1)
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], cx0, cx1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], cy0, cy1)
+    return out
+
+
+def load_boxes(data_root: str | Path) -> pd.DataFrame:
+    """Read ``boxes.csv`` of a data root (stored-pixel ``xyxy`` boxes with a lesion label).
+
+    Args:
+        data_root: Folder holding ``boxes.csv`` (the embedded set; VinDr-Mammo / CBIS-DDSM converted to it).
+
+    Returns:
+        The boxes, one row per box, with a ``class_id`` column (index in :data:`~mammo_utils.constants.LESION_TYPES`).
+
+    Raises:
+        BoxFileError: The file is missing, lacks a column, has an inverted box or an unknown label.
+    """
+    path = Path(data_root) / "boxes.csv"
+    if not path.is_file():
+        raise BoxFileError(f"{path}: no boxes file; detection needs boxes.csv with columns {list(C.BOX_COLUMNS)}")
+    df = pd.read_csv(path)
+    missing = [c for c in C.BOX_COLUMNS if c not in df.columns]
+    if missing:
+        raise BoxFileError(f"{path}: missing columns {missing} (expected {list(C.BOX_COLUMNS)})")
+    unknown = sorted(set(df.label) - set(C.LESION_TYPES))
+    if unknown:
+        raise BoxFileError(f"{path}: unknown labels {unknown}; allowed {list(C.LESION_TYPES)}")
+    bad = df[(df.x_max <= df.x_min) | (df.y_max <= df.y_min)]
+    if len(bad):
+        raise BoxFileError(
+            f"{path}: {len(bad)} boxes with x_max <= x_min or y_max <= y_min, e.g. row {bad.index[0] + 2}"
+        )
+    df = df.copy()
+    df["class_id"] = df.label.map({name: i for i, name in enumerate(C.LESION_TYPES)}).astype(int)
+    return df
+
+
+def cache_boxes(images: pd.DataFrame, boxes: pd.DataFrame, size: tuple[int, int]) -> pd.DataFrame:
+    """Attach each image's boxes in cache pixels.
+
+    Args:
+        images: Manifest rows (with :data:`GEOMETRY_FIELDS`, ``image_id``) of the images to use.
+        boxes: :func:`load_boxes` output.
+        size: Cache ``(height, width)``.
+
+    Returns:
+        ``images`` plus ``boxes`` (``(K, 4)`` float arrays in cache pixels, K may be 0) and ``classes``
+        (``(K,)`` int arrays). Boxes that lie outside the breast crop entirely are dropped.
+    """
+    grouped = {k: g for k, g in boxes.groupby("image_id")}
+    out_boxes, out_classes = [], []
+    for row in images.to_dict("records"):
+        g = grouped.get(row["image_id"])
+        if g is None:
+            out_boxes.append(np.zeros((0, 4), np.float32))
+            out_classes.append(np.zeros((0,), np.int32))
+            continue
+        mapped = to_cache_boxes(g[["x_min", "y_min", "x_max", "y_max"]].to_numpy(), row, size)
+        keep = (mapped[:, 2] - mapped[:, 0] >= 1) & (mapped[:, 3] - mapped[:, 1] >= 1)
+        out_boxes.append(mapped[keep].astype(np.float32))
+        out_classes.append(g.class_id.to_numpy()[keep].astype(np.int32))
+    out = images.copy()
+    out["boxes"] = out_boxes
+    out["classes"] = out_classes
+    return out
+
+
+def box_area_share(boxes: np.ndarray, size: tuple[int, int]) -> float:
+    """Share of an image's area inside the union of ``boxes`` (the chance rate of a pointing game)."""
+    mask = np.zeros(size, bool)
+    for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
+        mask[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
+    return float(mask.mean())

@@ -1,0 +1,266 @@
+"""Score localisation on the test patients: the detector's boxes and the classifier's Grad-CAM, on one table.
+
+- Detector: COCO mAP@0.5 and mAP@[.5:.95] with per-class AP, class-agnostic AP, FROC sensitivity at 0.5/1/2
+  false positives per image, per-breast recall at the operating score chosen on validation (1 FP/image), and the
+  pointing game of its top box's centre.
+- Classifier: Grad-CAM's peak in the pointing game, and CAM-to-box boxes scored with the same class-agnostic AP.
+- Every headline number carries a patient-level bootstrap 95% interval (whole patients resampled).
+
+The pointing game's chance rate is the share of the breast covered by the lesion boxes: a pointer dropped at a
+random breast pixel hits a box that often.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from .detector import predict_boxes
+from .metrics import (
+    FROC_RATES,
+    agnostic,
+    bootstrap_interval,
+    breast_recall,
+    cam_boxes,
+    coco_map,
+    froc,
+    pointing_game,
+    score_at_fpi,
+)
+from .train import DetectionData, truth
+
+#: Bootstrap resamples of the detection intervals.
+N_BOOT = 200
+#: Grey level above which a cached pixel counts as breast (the chance region of the pointing game).
+BREAST_LEVEL = 0.05
+
+
+def _subset(entries: list[dict], idx: np.ndarray) -> list[dict]:
+    return [entries[i] for i in idx]
+
+
+def box_centre_points(preds: list[dict], size: tuple[int, int]) -> list[tuple[int, int]]:
+    """(row, column) of each image's top-scoring box centre (image centre when there is no box)."""
+    out = []
+    for p in preds:
+        boxes = np.asarray(p["boxes"]).reshape(-1, 4)
+        if len(boxes):
+            x0, y0, x1, y1 = boxes[0]
+            out.append((int((y0 + y1) / 2), int((x0 + x1) / 2)))
+        else:
+            out.append((size[0] // 2, size[1] // 2))
+    return out
+
+
+def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict:
+    """Pointing-game hit rate, chance rate and their difference with patient-level intervals.
+
+    Args:
+        points: Peak ``(row, column)`` per image.
+        gt: Ground truth per image.
+        images: ``(N, H, W)`` images (their breast region is the chance region).
+        groups: Patient id per image.
+
+    Returns:
+        ``hit_rate, chance, margin`` and ``*_ci`` intervals, ``n`` images with a lesion.
+    """
+    regions = [np.asarray(img) > BREAST_LEVEL for img in images]
+    result = pointing_game(points, gt, regions)
+    has_box = np.array([len(np.asarray(g["boxes"]).reshape(-1, 4)) > 0 for g in gt])
+    hit, chance = result["hits"].astype(float), result["chance"]
+    groups = np.asarray(groups)[has_box]
+
+    def stat(fn):
+        return lambda idx: fn(idx) if len(idx) else float("nan")
+
+    out = {"n": int(len(hit)), "hit_rate": float(hit.mean()) if len(hit) else float("nan"),
+           "chance": float(chance.mean()) if len(hit) else float("nan")}  # fmt: skip
+    out["margin"] = out["hit_rate"] - out["chance"]
+    if len(hit):
+        out["hit_rate_ci"] = bootstrap_interval(stat(lambda i: hit[i].mean()), groups, N_BOOT)
+        out["margin_ci"] = bootstrap_interval(stat(lambda i: hit[i].mean() - chance[i].mean()), groups, N_BOOT)
+    return out
+
+
+def evaluate_detections(data: DetectionData, val_preds: list[dict], test_preds: list[dict], classes) -> dict:
+    """Detector metrics on the test split (the operating point from validation).
+
+    Args:
+        data: The split frames and images.
+        val_preds: Detector output on validation images (only for the operating score).
+        test_preds: Detector output on test images.
+        classes: Class names.
+
+    Returns:
+        ``map50``, ``map50_95``, ``per_class``, ``map50_agnostic``, ``froc`` (sensitivities), ``breast_recall``,
+        ``operating_score``, ``pointing_game`` and ``*_ci`` intervals.
+    """
+    gt = truth(data.test)
+    groups = data.test.patient_id.to_numpy()
+    main = coco_map(gt, test_preds, classes)
+    out = {**main, "map50_agnostic": coco_map(agnostic(gt), agnostic(test_preds))["map50"]}
+    for key in ("map50", "map50_95"):
+        out[f"{key}_ci"] = bootstrap_interval(
+            lambda idx, key=key: coco_map(_subset(gt, idx), _subset(test_preds, idx), classes)[key], groups, N_BOOT
+        )
+    out["map50_agnostic_ci"] = bootstrap_interval(
+        lambda idx: coco_map(agnostic(_subset(gt, idx)), agnostic(_subset(test_preds, idx)))["map50"], groups, N_BOOT
+    )
+    curve = froc(gt, test_preds)
+    out["froc_curve"] = [arr.tolist() for arr in curve.pop("curve")]
+    out["froc"] = curve
+    out["froc_ci"] = {
+        k: bootstrap_interval(lambda idx, k=k: froc(_subset(gt, idx), _subset(test_preds, idx))[k], groups, N_BOOT)
+        for k in curve
+    }
+    score = score_at_fpi(truth(data.val), val_preds, 1.0)
+    breasts = list(zip(data.test.patient_id, data.test.laterality))
+    out["operating_score"] = score
+    out["breast_recall"] = breast_recall(gt, test_preds, breasts, score)
+    out["breast_recall_ci"] = bootstrap_interval(
+        lambda idx: breast_recall(_subset(gt, idx), _subset(test_preds, idx), [breasts[i] for i in idx], score),
+        groups, N_BOOT,
+    )  # fmt: skip
+    size = data.images["test"].shape[1:3]
+    out["pointing_game"] = pointing_summary(box_centre_points(test_preds, size), gt, data.images["test"], groups)
+    return out
+
+
+def classifier_localisation(model, data: DetectionData, image_size: tuple[int, int]) -> dict:
+    """Grad-CAM of a classifier on the test images: pointing game and CAM-to-box AP (class-agnostic).
+
+    Args:
+        model: A project classifier (Keras).
+        data: The split frames and images (cache size).
+        image_size: The classifier's input size (maps are resized back to the cache size).
+
+    Returns:
+        ``pointing_game`` summary, ``map50_agnostic`` with ``_ci``, ``heat`` ``(N, H, W)`` maps at cache size and
+        ``probabilities``.
+    """
+    import cv2
+
+    from ..data.pipeline import resize_for_model
+    from ..evaluation.explain import gradcam, gradcam_model, peak_location
+
+    images = data.images["test"]
+    size = images.shape[1:3]
+    x = np.asarray(resize_for_model(images[..., None], image_size), np.float32)
+    grad_model = gradcam_model(model)
+    heat, probs = [], []
+    for start in range(0, len(x), 16):
+        batch = x[start : start + 16]
+        heat.append(gradcam(model, batch, grad_model))
+        probs.append(np.asarray(model.predict(batch, verbose=0), float).reshape(-1))
+    heat = np.concatenate(heat)
+    probs = np.concatenate(probs)
+    heat = np.stack([cv2.resize(h, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for h in heat])
+    gt = truth(data.test)
+    groups = data.test.patient_id.to_numpy()
+    points = [peak_location(h) for h in heat]
+    preds = [cam_boxes(h, p) for h, p in zip(heat, probs)]
+    out = {
+        "pointing_game": pointing_summary(points, gt, images, groups),
+        "map50_agnostic": coco_map(agnostic(gt), preds)["map50"],
+        "map50_agnostic_ci": bootstrap_interval(
+            lambda idx: coco_map(agnostic(_subset(gt, idx)), _subset(preds, idx))["map50"], groups, N_BOOT
+        ),
+        "heat": heat,
+        "probabilities": probs,
+        "cam_preds": preds,
+    }
+    return out
+
+
+def _fmt(value: float, ci=None) -> str:
+    if ci is None or not np.all(np.isfinite(ci)):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def metrics_table(det: dict, classes) -> pd.DataFrame:
+    """The detector's test metrics as a table (value and 95% patient-level interval)."""
+    rows = [
+        ("mAP@0.5", _fmt(det["map50"], det.get("map50_ci"))),
+        ("mAP@[.5:.95]", _fmt(det["map50_95"], det.get("map50_95_ci"))),
+        *[(f"AP@0.5 {name}", _fmt(det["per_class"][name])) for name in classes],
+        ("AP@0.5 class-agnostic", _fmt(det["map50_agnostic"], det.get("map50_agnostic_ci"))),
+        *[
+            (f"FROC sensitivity at {r:g} FP/image", _fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"]))
+            for r in FROC_RATES
+        ],  # fmt: skip
+        (
+            f"breast recall at score >= {det['operating_score']:.2f} (1 FP/image on validation)",
+            _fmt(det["breast_recall"], det.get("breast_recall_ci")),
+        ),  # fmt: skip
+    ]
+    return pd.DataFrame(rows, columns=["test metric", "value [95% CI]"])
+
+
+def localisation_table(det: dict, cam: dict) -> pd.DataFrame:
+    """Detector vs classifier Grad-CAM on the same test lesions: pointing game and class-agnostic AP@0.5."""
+    rows = []
+    for name, res in (("YOLOv8 detector (top box centre)", det), ("classifier Grad-CAM (peak / CAM boxes)", cam)):
+        pg = res["pointing_game"]
+        rows.append(
+            {
+                "method": name,
+                "pointing-game hit rate": _fmt(pg["hit_rate"], pg.get("hit_rate_ci")),
+                "chance (box share of breast)": f"{pg['chance']:.3f}",
+                "hit rate - chance": _fmt(pg["margin"], pg.get("margin_ci")),
+                "AP@0.5 class-agnostic": _fmt(res["map50_agnostic"], res.get("map50_agnostic_ci")),
+                "lesion images": pg["n"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def evaluate(cfg: Config, record: dict, classifier=None, classifier_size=None) -> dict:
+    """Load the detector of ``record``, predict validation and test images, score everything.
+
+    Args:
+        cfg: Configuration of the detector's data (same as training).
+        record: :func:`~mammo_utils.detection.train.train_detector`'s record.
+        classifier: Optional Keras classifier for the Grad-CAM comparison.
+        classifier_size: Its input size.
+
+    Returns:
+        ``{"detector": metrics, "classifier": cam metrics or None, "data": DetectionData, "test_preds": [...]}``.
+    """
+    from .detector import load_detector
+    from .train import load_detection_data
+
+    model, info = load_detector(record["folder"])
+    data = load_detection_data(cfg)
+    classes = info["spec"].classes
+    val_preds = predict_boxes(model, data.images["val"])
+    test_preds = predict_boxes(model, data.images["test"])
+    det = evaluate_detections(data, val_preds, test_preds, classes)
+    cam = classifier_localisation(classifier, data, classifier_size) if classifier is not None else None
+    return {"detector": det, "classifier": cam, "data": data, "test_preds": test_preds, "classes": classes}
+
+
+def summary_json(result: dict) -> dict:
+    """The CLI's ``evaluate --json`` payload.
+
+    Returns:
+        ``map50, map50_95, per_class, froc, breast_recall, pointing_game`` (Grad-CAM's hit rate when a classifier
+        was scored, else None), ``detector_pointing_game``, ``pointing_chance`` and the intervals.
+    """
+    det = result["detector"]
+    cam = result.get("classifier")
+    out = {
+        "map50": det["map50"],
+        "map50_ci": list(det["map50_ci"]),
+        "map50_95": det["map50_95"],
+        "map50_95_ci": list(det["map50_95_ci"]),
+        "per_class": det["per_class"],
+        "froc": det["froc"],
+        "breast_recall": det["breast_recall"],
+        "pointing_game": cam["pointing_game"]["hit_rate"] if cam is not None else None,
+        "pointing_game_ci": list(cam["pointing_game"].get("hit_rate_ci", ())) if cam is not None else None,
+        "detector_pointing_game": det["pointing_game"]["hit_rate"],
+        "pointing_chance": det["pointing_game"]["chance"],
+    }
+    return out

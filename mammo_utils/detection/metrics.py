@@ -1,0 +1,285 @@
+"""Detection metrics: IoU, COCO mAP (pycocotools), FROC, per-breast recall, pointing game, intervals.
+
+Ground truth and predictions are lists with one entry per image:
+
+- ground truth: ``{"boxes": (K, 4) xyxy, "classes": (K,)}``;
+- predictions: ``{"boxes": (M, 4) xyxy, "scores": (M,), "classes": (M,)}``.
+
+AP is computed by pycocotools (101-point interpolated precision, the COCO definition) so it matches published
+numbers; mAP@0.5 is COCO's ``AP50`` and mAP@[.5:.95] its headline ``AP``. FROC follows mammography CAD papers:
+sensitivity (share of lesions hit at IoU >= 0.5, class-agnostic) against mean false positives per image, read
+at 0.5, 1 and 2 FP/image.
+
+Example:
+    >>> gt = [{"boxes": np.array([[10, 10, 30, 30]]), "classes": np.array([0])}]
+    >>> pred = {"boxes": np.array([[10, 10, 30, 30]]), "scores": np.array([0.9]), "classes": np.array([0])}
+    >>> coco_map(gt, [pred])["map50"]
+    1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+#: False positives per image at which FROC sensitivity is read.
+FROC_RATES: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+def iou_matrix(a, b) -> np.ndarray:
+    """IoU of every pair of ``xyxy`` boxes: ``(len(a), len(b))``."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _to_coco(gt: Sequence[dict], preds: Sequence[dict], n_classes: int):
+    from pycocotools.coco import COCO
+
+    def xywh(b):
+        b = np.asarray(b, float).reshape(-1, 4)
+        return np.c_[b[:, :2], b[:, 2:] - b[:, :2]]
+
+    images, annotations, detections = [], [], []
+    for i, (g, p) in enumerate(zip(gt, preds)):
+        images.append({"id": i, "width": 1, "height": 1})
+        for box, cls in zip(xywh(g["boxes"]), np.asarray(g["classes"]).reshape(-1)):
+            ann_id = len(annotations) + 1
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": i,
+                    "category_id": int(cls),
+                    "bbox": box.tolist(),
+                    "area": float(box[2] * box[3]),
+                    "iscrowd": 0,
+                }  # fmt: skip
+            )
+        for box, score, cls in zip(xywh(p["boxes"]), np.asarray(p["scores"]), np.asarray(p["classes"]).reshape(-1)):
+            detections.append({"image_id": i, "category_id": int(cls), "bbox": box.tolist(), "score": float(score)})
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": annotations, "categories": [{"id": k} for k in range(n_classes)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco, detections
+
+
+def coco_map(gt: Sequence[dict], preds: Sequence[dict], class_names: Sequence[str] | None = None) -> dict:
+    """COCO box AP of predictions against ground truth (pycocotools).
+
+    Args:
+        gt: Ground truth per image.
+        preds: Predictions per image (same order).
+        class_names: Names of class ids 0..K-1 (default: ids as strings, K from the data).
+
+    Returns:
+        ``{"map50", "map50_95", "per_class": {name: AP@0.5}}``; a class with no ground-truth box is left out of
+        the mean (NaN in ``per_class``); no ground truth at all gives NaN; no predictions give 0.
+
+    Raises:
+        ValueError: ``gt`` and ``preds`` differ in length.
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    if len(gt) != len(preds):
+        raise ValueError(f"coco_map: {len(gt)} ground-truth images but {len(preds)} prediction entries")
+    ids = [np.asarray(x["classes"]).reshape(-1) for x in list(gt) + list(preds)]
+    n_classes = len(class_names) if class_names else int(max([c.max() for c in ids if c.size] + [0]) + 1)
+    names = list(class_names) if class_names else [str(k) for k in range(n_classes)]
+    gt_coco, detections = _to_coco(gt, preds, n_classes)
+    present = [k for k in range(n_classes) if gt_coco.getAnnIds(catIds=[k])]
+    if not present:
+        return {"map50": float("nan"), "map50_95": float("nan"), "per_class": {n: float("nan") for n in names}}
+    if not detections:
+        return {"map50": 0.0, "map50_95": 0.0, "per_class": {n: 0.0 if k in present else float("nan")
+                                                               for k, n in enumerate(names)}}  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        dt = gt_coco.loadRes(detections)
+        ev = COCOeval(gt_coco, dt, "bbox")
+        ev.params.catIds = present
+        ev.params.maxDets = [1, 10, 100]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    precision = ev.eval["precision"]  # [iou thresholds, recall points, classes, area ranges, max dets]
+    per_class = {n: float("nan") for n in names}
+    for j, k in enumerate(present):
+        p = precision[0, :, j, 0, -1]
+        per_class[names[k]] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
+    return {"map50": float(max(ev.stats[1], 0.0)), "map50_95": float(max(ev.stats[0], 0.0)), "per_class": per_class}
+
+
+def agnostic(entries: Sequence[dict]) -> list[dict]:
+    """The same boxes with every class set to 0 (lesion vs background), for class-agnostic AP and FROC."""
+    return [{**e, "classes": np.zeros(len(np.asarray(e["boxes"]).reshape(-1, 4)), int)} for e in entries]
+
+
+def _hits(gt: Sequence[dict], preds: Sequence[dict], iou: float):
+    """Pooled class-agnostic matching: per prediction (score, is_hit), greedy by score within an image."""
+    scores, hit = [], []
+    for g, p in zip(gt, preds):
+        gb = np.asarray(g["boxes"]).reshape(-1, 4)
+        pb = np.asarray(p["boxes"]).reshape(-1, 4)
+        ps = np.asarray(p["scores"], float).reshape(-1)
+        order = np.argsort(-ps, kind="stable")
+        taken = np.zeros(len(gb), bool)
+        m = iou_matrix(pb, gb)
+        for i in order:
+            j = int(np.argmax(np.where(taken, -1, m[i]))) if len(gb) else -1
+            ok = j >= 0 and not taken[j] and m[i, j] >= iou
+            if ok:
+                taken[j] = True
+            scores.append(ps[i])
+            hit.append(ok)
+    return np.asarray(scores, float), np.asarray(hit, bool)
+
+
+def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FROC_RATES, iou: float = 0.5) -> dict:
+    """FROC: lesion sensitivity at given mean false positives per image (class-agnostic, IoU >= ``iou``).
+
+    Args:
+        gt: Ground truth per image (images without lesions count for false positives).
+        preds: Predictions per image.
+        rates: FP/image operating points.
+        iou: Hit criterion.
+
+    Returns:
+        ``{"sens@0.5fp": s, ...}`` (NaN without lesions), plus ``curve``: ``(fp_per_image, sensitivity)`` arrays.
+    """
+    n_lesions = sum(len(np.asarray(g["boxes"]).reshape(-1, 4)) for g in gt)
+    scores, hit = _hits(gt, preds, iou)
+    order = np.argsort(-scores, kind="stable")
+    tp = np.cumsum(hit[order])
+    fp = np.cumsum(~hit[order])
+    fpi = np.r_[0.0, fp / max(len(gt), 1)]
+    sens = np.r_[0.0, tp / n_lesions] if n_lesions else np.full(len(fpi), np.nan)
+    out = {f"sens@{r:g}fp": float(sens[fpi <= r].max()) if n_lesions else float("nan") for r in rates}
+    out["curve"] = (fpi, sens)
+    return out
+
+
+def score_at_fpi(gt: Sequence[dict], preds: Sequence[dict], rate: float = 1.0, iou: float = 0.5) -> float:
+    """Lowest score threshold whose mean false positives per image stay <= ``rate`` (an operating point).
+
+    Choose it on validation images and apply it to test images.
+    """
+    scores, hit = _hits(gt, preds, iou)
+    if not len(scores):
+        return 1.0
+    order = np.argsort(-scores, kind="stable")
+    fpi = np.cumsum(~hit[order]) / max(len(gt), 1)
+    ok = np.flatnonzero(fpi <= rate)
+    return float(scores[order][ok[-1]]) if len(ok) else float(scores[order][0]) + 1e-6
+
+
+def breast_recall(
+    gt: Sequence[dict], preds: Sequence[dict], breasts: Sequence, threshold: float, iou: float = 0.5
+) -> float:
+    """Share of breasts with a lesion where at least one lesion is hit by a box scoring >= ``threshold``.
+
+    Args:
+        gt: Ground truth per image.
+        preds: Predictions per image.
+        breasts: Breast key per image (e.g. ``(patient_id, laterality)``).
+        threshold: Operating score (see :func:`score_at_fpi`).
+        iou: Hit criterion.
+
+    Returns:
+        Recall over breasts with at least one box (NaN if none).
+    """
+    found: dict = {}
+    for g, p, key in zip(gt, preds, breasts):
+        gb = np.asarray(g["boxes"]).reshape(-1, 4)
+        if not len(gb):
+            continue
+        keep = np.asarray(p["scores"]).reshape(-1) >= threshold
+        m = iou_matrix(np.asarray(p["boxes"]).reshape(-1, 4)[keep], gb)
+        found[key] = found.get(key, False) or bool((m >= iou).any())
+    return float(np.mean(list(found.values()))) if found else float("nan")
+
+
+def pointing_game(points: Sequence[tuple[int, int]], gt: Sequence[dict], regions: Sequence[np.ndarray]) -> dict:
+    """Pointing game: does a map's peak fall inside a lesion box, and how often would chance do so?
+
+    Args:
+        points: ``(row, column)`` of each image's peak.
+        gt: Ground truth per image (images without boxes are skipped).
+        regions: Boolean masks of where a pointer could land by chance (the breast), per image.
+
+    Returns:
+        ``{"hits": (n,) bool, "chance": (n,) float}`` for the images with boxes, chance being the share of the
+        region covered by the boxes.
+    """
+    hits, chance = [], []
+    for (r, c), g, region in zip(points, gt, regions):
+        boxes = np.asarray(g["boxes"]).reshape(-1, 4)
+        if not len(boxes):
+            continue
+        inside = ((boxes[:, 0] <= c) & (c < boxes[:, 2]) & (boxes[:, 1] <= r) & (r < boxes[:, 3])).any()
+        mask = np.zeros_like(region, bool)
+        for x0, y0, x1, y1 in boxes:
+            mask[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
+        hits.append(bool(inside))
+        chance.append(float((mask & region).sum() / max(region.sum(), 1)))
+    return {"hits": np.asarray(hits, bool), "chance": np.asarray(chance, float)}
+
+
+def cam_boxes(heat: np.ndarray, score: float, level: float = 0.5) -> dict:
+    """Boxes around the connected regions of a heat-map above ``level`` x its peak (CAM-to-box).
+
+    Each region's score is ``score`` (the classifier's probability) times the region's peak, so the classifier's
+    localisation is ranked like a detector's and scored by :func:`coco_map`.
+
+    Returns:
+        A prediction entry ``{"boxes", "scores", "classes"}`` (class 0: lesion).
+    """
+    import cv2
+
+    heat = np.asarray(heat, np.float32)
+    if heat.max() <= 0:
+        return {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32), "classes": np.zeros(0, int)}
+    binary = (heat >= level * heat.max()).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    boxes, scores = [], []
+    for k in range(1, n):
+        x, y, w, h = stats[k, :4]
+        boxes.append([x, y, x + w, y + h])
+        scores.append(score * float(heat[labels == k].max()))
+    return {
+        "boxes": np.asarray(boxes, np.float32),
+        "scores": np.asarray(scores, np.float32),
+        "classes": np.zeros(len(boxes), int),
+    }
+
+
+def bootstrap_interval(values_fn, groups, n: int = 200, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+    """Patient-level percentile interval of any statistic of a set of images.
+
+    Args:
+        values_fn: Callable taking row indices (a resample, with repeats) and returning a float.
+        groups: Patient id per image.
+        n: Resamples.
+        seed: Random seed.
+        alpha: 0.05 for 95%.
+
+    Returns:
+        ``(low, high)`` (NaN when every resample is undefined).
+    """
+    from ..evaluation.metrics import cluster_members, cluster_resample
+
+    rng = np.random.default_rng(seed)
+    members = cluster_members(groups)
+    values = [values_fn(cluster_resample(members, rng)) for _ in range(n)]
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))

@@ -1,0 +1,255 @@
+"""Train the lesion detector on the project's folds, pick its epoch on validation mAP, track it in MLflow.
+
+The detector uses the classifier's cache and splits: training folds to fit, the run's validation fold to
+choose the checkpoint (validation mAP@0.5 every ``EVAL_EVERY`` epochs), the test patients only to report. A
+finished detector is saved as ``<work_dir>/detector/<key>/detector.keras`` with ``detector.json`` (spec,
+history, validation metrics, MLflow run and registry version); training the same settings again reuses it.
+The MLflow run (experiment ``<experiment>-detection``) holds params, per-epoch losses, validation mAP, the
+model, and registers it as ``mammo-lesion-detector`` (the ``champion`` alias follows validation mAP@0.5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..data.preprocess import cache_key
+from ..data.splits import fold_frames
+from ..utils import write_atomic
+from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
+from .dataset import detection_batches, load_stack, pad_targets
+from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
+from .metrics import coco_map, score_at_fpi
+
+#: False positives per image at the operating point (chosen on validation, used by the service).
+OPERATING_FPI = 1.0
+#: Validation mAP is computed every this many epochs (and after the last one).
+EVAL_EVERY = 5
+
+
+@dataclasses.dataclass
+class DetectionData:
+    """Images and boxes of the three splits at the detector's size."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    images: dict[str, np.ndarray]
+    cache: Path
+
+
+def detection_frames(cfg: Config, progress: bool = False) -> tuple[pd.DataFrame, Path]:
+    """Every cached image with its split, geometry and boxes in cache pixels.
+
+    Args:
+        cfg: Configuration (data root, cache size, splits).
+        progress: Show the preprocessing progress bar when the cache must be built.
+
+    Returns:
+        ``(frame, cache folder)``; the frame has ``png``, ``split``, ``fold``, :data:`GEOMETRY_FIELDS`,
+        ``boxes`` and ``classes``.
+    """
+    from ..data.pipeline import cache_paths
+    from ..modeling.train import prepare_data
+
+    df, cache = prepare_data(cfg, progress=progress)
+    df = cache_paths(df, cache)
+    manifest = pd.read_csv(Path(cache) / "manifest.csv", usecols=["image_id", *GEOMETRY_FIELDS])
+    df = df.merge(manifest, on="image_id", how="inner")
+    return cache_boxes(df, load_boxes(cfg.data_root), cfg.cache_size), Path(cache)
+
+
+def load_detection_data(cfg: Config, progress: bool = False) -> DetectionData:
+    """The train/validation/test frames of the run's fold with their images loaded."""
+    df, cache = detection_frames(cfg, progress)
+    train, val, test = fold_frames(df, cfg.fold)
+    images = {name: load_stack(frame, cache) for name, frame in (("train", train), ("val", val), ("test", test))}
+    return DetectionData(
+        train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True), images, cache
+    )
+
+
+def truth(rows: pd.DataFrame) -> list[dict]:
+    """Ground-truth entries (``boxes``, ``classes``) of frame rows, for :mod:`~mammo_utils.detection.metrics`."""
+    return [{"boxes": b, "classes": c} for b, c in zip(rows.boxes, rows.classes)]
+
+
+def detector_key(cfg: Config) -> str:
+    """Folder name of a detector trained with ``cfg``'s data, size, fold, seed, epochs and learning rate."""
+    h, w = cfg.cache_size
+    run = f"f{cfg.fold}_s{cfg.seed}_e{cfg.det_epochs}_lr{cfg.det_learning_rate:g}"
+    return f"{cfg.data_root.name}_{cache_key((h, w), cfg.cache_bits)}_{run}"
+
+
+def detector_dir(cfg: Config) -> Path:
+    """Where :func:`train_detector` keeps the detector of ``cfg``."""
+    return cfg.work_dir / "detector" / detector_key(cfg)
+
+
+def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, every: int, epochs: int):
+    import keras
+
+    class ValidationMap(keras.callbacks.Callback):
+        """Validation mAP every ``every`` epochs; keeps the best weights (restored at the end)."""
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights, self.scores = -1.0, -1, None, {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch + 1) % every and epoch + 1 != epochs:
+                return
+            result = coco_map(gt, predict_boxes(model, images), classes)
+            self.scores[epoch] = result
+            if logs is not None:
+                logs["val_map50"] = result["map50"]
+                logs["val_map50_95"] = result["map50_95"]
+            if result["map50"] > self.best:
+                self.best, self.best_epoch, self.weights = result["map50"], epoch, model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                model.set_weights(self.weights)
+
+    return ValidationMap()
+
+
+def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose: int = 0) -> dict:
+    """Train (or reuse) the lesion detector of ``cfg`` and return its record.
+
+    Args:
+        cfg: Configuration (``cache_size`` = detector input, ``det_*`` settings, fold, seed, MLflow store).
+        track: Log to MLflow and register the model.
+        force: Retrain even when a finished detector with these settings exists.
+        verbose: Keras ``fit`` verbosity.
+
+    Returns:
+        The record saved as ``detector.json``: ``spec``, ``history``, ``best_epoch``, ``val`` metrics,
+        ``train_seconds``, ``mlflow_run_id``, ``registry_version``, ``folder``.
+    """
+    import keras
+
+    out = detector_dir(cfg)
+    if (out / DETECTOR_INFO).is_file() and (out / DETECTOR_FILE).is_file() and not force:
+        return json.loads((out / DETECTOR_INFO).read_text())
+    spec = DetectorSpec(image_size=tuple(cfg.cache_size))
+    data = load_detection_data(cfg)
+    model = build_detector(spec, seed=cfg.seed)
+    batches = detection_batches(data.images["train"], data.train, cfg.det_batch_size, cfg.augment_strength, cfg.seed)
+    compile_detector(model, cfg.det_learning_rate, cfg.det_epochs * len(batches))
+    val_gt = truth(data.val)
+    callbacks = [_validation_callback(model, data.images["val"], val_gt, spec.classes, EVAL_EVERY, cfg.det_epochs)]
+    val_targets = pad_targets(list(data.val.boxes), list(data.val.classes))
+    run = None
+    if track:
+        run = _start_run(cfg, spec, data)
+        from ..modeling.tracking import epoch_logger
+
+        callbacks.append(epoch_logger())
+    start = time.perf_counter()
+    try:
+        history = model.fit(
+            batches, validation_data=(data.images["val"][..., None], val_targets), epochs=cfg.det_epochs,
+            callbacks=callbacks, verbose=verbose,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        operating = score_at_fpi(val_gt, predict_boxes(model, data.images["val"]), OPERATING_FPI)
+        record = {
+            "spec": spec.to_dict(),
+            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+            "best_epoch": callbacks[0].best_epoch + 1,
+            "val": callbacks[0].scores.get(callbacks[0].best_epoch, {}),
+            "train_seconds": round(seconds, 1),
+            "operating_score": operating,
+            "operating_fp_per_image": OPERATING_FPI,
+            "n_images": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "n_boxes": {
+                k: int(sum(len(b) for b in f.boxes))
+                for k, f in (("train", data.train), ("val", data.val), ("test", data.test))
+            },
+            "fold": cfg.fold,
+            "seed": cfg.seed,
+            "data_root": cfg.data_root.name,
+            "folder": str(out),
+        }
+        _save(model, record, out)
+        if run is not None:
+            record.update(_finish_run(cfg, model, record))
+            write_atomic(out / DETECTOR_INFO, json.dumps(record, indent=2).encode())
+    except BaseException:
+        if run is not None:
+            from ..modeling.tracking import end_run
+
+            end_run("FAILED")
+        raise
+    keras.backend.clear_session()
+    return record
+
+
+def _save(model, record: dict, out: Path) -> None:
+    """Write the model and its record to a staging folder, then swap it in (never a half-written detector)."""
+    stage = out.with_name(out.name + ".partial")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    model.save(stage / DETECTOR_FILE)
+    write_atomic(stage / DETECTOR_INFO, json.dumps(record, indent=2).encode())
+    shutil.rmtree(out, ignore_errors=True)
+    stage.rename(out)
+
+
+def _start_run(cfg: Config, spec: DetectorSpec, data: DetectionData):
+    import mlflow
+
+    from ..modeling.tracking import configure, log_environment
+
+    configure(dataclasses.replace(cfg, experiment=f"{cfg.experiment}-detection"))
+    run = mlflow.start_run(run_name=f"yolov8_{cfg.cache_size[0]}x{cfg.cache_size[1]}_f{cfg.fold}_s{cfg.seed}")
+    mlflow.log_params(
+        {
+            "architecture": "keras-cv YOLOV8Detector",
+            "image_size": f"{spec.image_size[0]}x{spec.image_size[1]}",
+            "channels": str(list(spec.channels)),
+            "depths": str(list(spec.depths)),
+            "fpn_depth": spec.fpn_depth,
+            "classes": ",".join(spec.classes),
+            "epochs": cfg.det_epochs,
+            "learning_rate": cfg.det_learning_rate,
+            "batch_size": cfg.det_batch_size,
+            "augment_strength": cfg.augment_strength,
+            "fold": cfg.fold,
+            "seed": cfg.seed,
+            "train_images": len(data.train),
+            "train_boxes": int(sum(len(b) for b in data.train.boxes)),
+            "val_images": len(data.val),
+            "test_images": len(data.test),
+        }
+    )
+    log_environment()
+    mlflow.set_tags({"task": "detection", "dataset": cfg.data_root.name, "profile": cfg.profile})
+    return run
+
+
+def _finish_run(cfg: Config, model, record: dict) -> dict:
+    import mlflow
+
+    from ..modeling.tracking import end_run, finite_metrics, log_keras_model, promote_if_better
+
+    val = record["val"]
+    summary = {"best_val_map50": val.get("map50"), "best_val_map50_95": val.get("map50_95")}
+    summary.update(best_epoch=record["best_epoch"], train_seconds=record["train_seconds"])
+    mlflow.log_metrics(finite_metrics(summary))
+    mlflow.log_dict({k: v for k, v in record.items() if k != "history"}, "detector.json")
+    uri = log_keras_model(model, name="detector")
+    run_id = mlflow.active_run().info.run_id
+    version, champion = promote_if_better(
+        mlflow.MlflowClient(), cfg.registered_detector, uri, "best_val_map50", float(val.get("map50", float("nan")))
+    )
+    end_run()
+    return {"mlflow_run_id": run_id, "registry_version": version, "champion": champion}

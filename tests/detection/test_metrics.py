@@ -1,0 +1,104 @@
+"""Detection metrics: COCO AP at its extremes and on known rankings, FROC, breast recall, pointing game."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mammo_utils.detection.metrics import (
+    agnostic,
+    bootstrap_interval,
+    breast_recall,
+    cam_boxes,
+    coco_map,
+    froc,
+    iou_matrix,
+    pointing_game,
+    score_at_fpi,
+)
+
+
+def _gt(rng, n_images=12, n_classes=3):
+    out = []
+    for _ in range(n_images):
+        k = int(rng.integers(0, 3))
+        xy = rng.uniform(0, 80, (k, 2))
+        wh = rng.uniform(8, 30, (k, 2))
+        out.append({"boxes": np.c_[xy, xy + wh], "classes": rng.integers(0, n_classes, k)})
+    return out
+
+
+def _pred(boxes, scores):
+    return {"boxes": np.array(boxes, float), "scores": np.array(scores), "classes": np.zeros(len(scores), int)}
+
+
+def test_iou_matrix_known_values():
+    m = iou_matrix([[0, 0, 10, 10], [0, 0, 5, 10]], [[0, 0, 10, 10], [20, 20, 30, 30]])
+    np.testing.assert_allclose(m, [[1.0, 0.0], [0.5, 0.0]])
+
+
+def test_perfect_predictions_score_one_and_empty_ones_zero():
+    gt = _gt(np.random.default_rng(0))
+    perfect = [{"boxes": g["boxes"], "scores": np.ones(len(g["boxes"])), "classes": g["classes"]} for g in gt]
+    result = coco_map(gt, perfect, ["a", "b", "c"])
+    assert result["map50"] == pytest.approx(1.0) and result["map50_95"] == pytest.approx(1.0)
+    assert all(v == pytest.approx(1.0) for v in result["per_class"].values())
+    empty = [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0, int)} for _ in gt]
+    assert coco_map(gt, empty, ["a", "b", "c"])["map50"] == 0.0
+
+
+def test_ap_of_a_known_ranking():
+    """Two lesions, three boxes: hit, false positive, hit -> COCO 101-point AP = (1 * 51 + 2/3 * 50) / 101."""
+    gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])},
+          {"boxes": np.array([[50, 50, 60, 60]]), "classes": np.array([0])}]  # fmt: skip
+    preds = [_pred([[0, 0, 10, 10], [30, 30, 40, 40]], [0.9, 0.8]), _pred([[50, 50, 60, 60]], [0.7])]
+    assert coco_map(gt, preds)["map50"] == pytest.approx((51 + 50 * 2 / 3) / 101, abs=1e-6)
+
+
+def test_wrong_class_or_poor_overlap_is_a_miss():
+    gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([1])}]
+    wrong = [{"boxes": np.array([[0, 0, 10, 10]]), "scores": np.array([0.9]), "classes": np.array([0])}]
+    assert coco_map(gt, wrong, ["a", "b"])["map50"] == 0.0
+    assert coco_map(agnostic(gt), agnostic(wrong))["map50"] == pytest.approx(1.0)
+    shifted = [{"boxes": np.array([[6, 0, 16, 10]]), "scores": np.array([0.9]), "classes": np.array([1])}]  # IoU 0.25
+    assert coco_map(gt, shifted, ["a", "b"])["map50"] == 0.0
+
+
+def test_froc_and_operating_point():
+    gt = [
+        {"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])},
+        {"boxes": np.zeros((0, 4)), "classes": np.zeros(0)},
+    ]
+    preds = [_pred([[0, 0, 10, 10], [40, 40, 50, 50]], [0.5, 0.9]), _pred([[5, 5, 9, 9]], [0.8])]
+    # ranking: FP (0.9), FP (0.8), TP (0.5): sensitivity 0 until 1 FP/image, then 1
+    result = froc(gt, preds)
+    assert result["sens@0.5fp"] == 0.0 and result["sens@1fp"] == 1.0 and result["sens@2fp"] == 1.0
+    assert score_at_fpi(gt, preds, 0.5) == pytest.approx(0.9)
+    assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.5) == 1.0
+    assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.6) == 0.0
+
+
+def test_pointing_game_and_chance():
+    gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])}]
+    region = np.zeros((20, 20), bool)
+    region[:, :10] = True  # the breast is the left half: the box covers half of it
+    hit = pointing_game([(5, 5)], gt, [region])
+    miss = pointing_game([(15, 15)], gt, [region])
+    assert hit["hits"].tolist() == [True] and miss["hits"].tolist() == [False]
+    assert hit["chance"].tolist() == [pytest.approx(0.5)]
+
+
+def test_cam_boxes_find_each_hot_region():
+    heat = np.zeros((40, 40), np.float32)
+    heat[5:10, 5:12] = 1.0
+    heat[30:35, 20:25] = 0.8
+    heat[20, 20] = 0.3  # below half the peak: ignored
+    out = cam_boxes(heat, score=0.5)
+    assert sorted(map(tuple, out["boxes"].tolist())) == [(5, 5, 12, 10), (20, 30, 25, 35)]
+    assert sorted(out["scores"].tolist()) == pytest.approx([0.4, 0.5])
+
+
+def test_bootstrap_interval_brackets_the_statistic():
+    values = np.r_[np.zeros(50), np.ones(50)]
+    low, high = bootstrap_interval(lambda idx: values[idx].mean(), np.arange(100), n=300)
+    assert 0.35 < low < 0.5 < high < 0.65
