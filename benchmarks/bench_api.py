@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--bad-share", type=float, default=0.1)
     parser.add_argument("--size", default="4096x3328", help="DICOM rows x columns")
+    parser.add_argument(
+        "--out", default=None, help="also write the results as JSON (e.g. reports/benchmarks/api_load.json)"
+    )
     args = parser.parse_args(argv)
 
     rows, cols = (int(v) for v in args.size.split("x"))
@@ -137,6 +140,27 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         print(table.round(3).to_string())
     print("server RSS MB:", {k: round(v, 1) for k, v in rss.items()})
     print(f"one-client p95 {table.loc['1 client', 'p95_s']:.3f} s (target <= 1.0 s)")
+    if args.out:
+        import json
+        import platform
+
+        from mammo_utils.utils import write_atomic
+
+        record = {
+            "benchmark": "benchmarks/bench_api.py",
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "dicom": {
+                "size": args.size,
+                "files": len(files),
+                "mb_each": float(np.mean([len(d) for _, d in good]) / 1e6),
+            },
+            "model": args.model,
+            "runs": table.reset_index().to_dict("records"),
+            "rss_mb": rss,
+        }
+        write_atomic(Path(args.out), json.dumps(record, indent=1, default=float).encode())
+        print("written:", args.out)
     return table
 
 

@@ -38,6 +38,7 @@ from .utils import import_tensorflow
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
 COMMANDS: dict[str, str] = {
+    "download": "download the real RSNA data (Kaggle API or a mirror URL) into the RSNA layout, resumably",
     "synth": "generate the embedded synthetic RSNA-layout dataset (DICOMs + train.csv + boxes.csv)",
     "preprocess": "build the resumable PNG cache (VOI, MONOCHROME1, breast crop, fit and pad)",
     "splits": "make (or reuse) the patient-grouped stratified splits and check them for leakage",
@@ -86,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mammo_utils {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("download", help=COMMANDS["download"], description=COMMANDS["download"])
+    p.add_argument("--source", default="kaggle", choices=["kaggle", "url"], help="Kaggle API or a mirror")
+    p.add_argument("--out", required=True, metavar="DIR", help="destination data root")
+    p.add_argument("--subset", type=int, default=None, metavar="N", help="only N patients (all their images)")
+    p.add_argument("--url", default=None, help="mirror base URL (with --source url)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the patient subset")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(handler=_download)
 
     p = sub.add_parser("synth", help=COMMANDS["synth"], description=COMMANDS["synth"])
     _common(p)
@@ -228,6 +238,18 @@ def config_from_args(
 
 def _emit(args: argparse.Namespace, summary: dict, text: str) -> None:
     print(json.dumps(summary, indent=1, default=str) if args.json else text)
+
+
+def _download(args: argparse.Namespace) -> None:
+    from .data.download import DownloadError, download
+
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    try:
+        report = download(args.source, args.out, args.subset, args.url, seed=args.seed, progress=say)
+    except DownloadError as exc:
+        raise CliError(str(exc)) from None
+    text = f"{args.out}: {report['present']} of {report['rows']} images present ({report['downloaded']} downloaded)"
+    _emit(args, report, text + f"; use it with --data {args.out} or MAMMO_DATA={args.out}")
 
 
 def _synth(args: argparse.Namespace) -> None:

@@ -36,7 +36,7 @@ PLATFORM_EXTRAS = {
 }
 
 #: Notebook parameters that map onto configuration fields when not None (``image_size`` also sets the cache).
-_PARAMETER_FIELDS = ("epochs", "finetune_epochs", "weights", "backbone", "workers")
+_PARAMETER_FIELDS = ("epochs", "finetune_epochs", "weights", "backbone", "workers", "det_epochs")
 
 
 def platform_name() -> str:
@@ -74,7 +74,7 @@ def notebook_overrides(image_size: str | None = None, **parameters: Any) -> dict
 
     Args:
         image_size: ``"HxW"`` or None.
-        **parameters: Any of ``epochs``, ``finetune_epochs``, ``weights``, ``backbone``, ``workers``.
+        **parameters: Any of ``epochs``, ``finetune_epochs``, ``weights``, ``backbone``, ``workers``, ``det_epochs``.
 
     Returns:
         The overrides for :func:`~mammo_utils.config.get_config`.

@@ -68,3 +68,17 @@ def tiny_export(tiny_run, tmp_path_factory):
     # a 1-epoch model on 4 test patients: quantisation noise may move its AUC a lot, so no AUC gate here
     manifest = export_model(result.model_path.parent, out, cfg, calibration=16, max_auc_drop=1.0)
     return cfg, out, manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(synth_root, tmp_path_factory):
+    """A 2-epoch detector on the tiny synthetic set at 64x32 (tracked in a throw-away MLflow store)."""
+    from mammo_utils.config import get_config
+    from mammo_utils.detection.train import train_detector
+
+    work = tmp_path_factory.mktemp("det_work")
+    cfg = get_config(
+        "small", synth_root, work, cache_size=(64, 32), image_size=(64, 32), cache_bits=8, n_folds=2,
+        test_size=0.3, workers=1, det_epochs=2, det_batch_size=8,
+    )  # fmt: skip
+    return cfg, train_detector(cfg, track=True)

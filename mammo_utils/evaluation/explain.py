@@ -54,27 +54,49 @@ def gradcam_model(model):
     return keras.Model(owner.inputs, [pool.input, owner.outputs[0]], name=f"{model.name}_gradcam")
 
 
-def gradcam(model, images: np.ndarray, grad_model=None) -> np.ndarray:
-    """Grad-CAM heat-maps of a batch, at the input's spatial size, scaled to [0, 1] per image.
+#: Map methods of :func:`gradcam`.
+METHODS = ("gradcam", "gradcam++")
+
+
+def gradcam(model, images: np.ndarray, grad_model=None, method: str = "gradcam") -> np.ndarray:
+    """Grad-CAM (or Grad-CAM++) heat-maps of a batch, at the input's spatial size, scaled to [0, 1] per image.
+
+    Grad-CAM weights each channel by its mean gradient. Grad-CAM++ (Chattopadhay et al. 2018) weights the
+    positive gradients per position with ``alpha = g^2 / (2 g^2 + sum(A) g^3)`` (the closed form for an
+    exponential score), which separates several instances of a class better; it costs nothing more here.
 
     Args:
         model: A project classifier.
         images: ``(N, H, W, 1)`` float32 model inputs (what the model scores).
         grad_model: A cached :func:`gradcam_model` of ``model`` (built when None).
+        method: ``gradcam`` or ``gradcam++``.
 
     Returns:
         ``(N, H, W)`` float32 maps; an image whose score has no positive gradient gets zeros.
+
+    Raises:
+        ValueError: Unknown ``method``.
     """
     import tensorflow as tf
 
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     grad_model = grad_model or gradcam_model(model)
     x = tf.convert_to_tensor(np.asarray(images, np.float32))
     with tf.GradientTape() as tape:
-        features, score = grad_model(x, training=False)
-        features = tf.cast(features, tf.float32)
+        raw, score = grad_model(x, training=False)
         score = tf.cast(score, tf.float32)
-    grads = tape.gradient(score, features)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    # the gradient is taken at the layer's own tensor (float16 under mixed precision), then both go to float32
+    grads = tf.cast(tape.gradient(score, raw), tf.float32)
+    features = tf.cast(raw, tf.float32)
+    if method == "gradcam":
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    else:
+        g2, g3 = grads**2, grads**3
+        total = tf.reduce_sum(features, axis=(1, 2), keepdims=True)
+        denominator = 2.0 * g2 + total * g3
+        alpha = g2 / tf.where(tf.abs(denominator) > 1e-12, denominator, tf.ones_like(denominator))
+        weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
     cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
     peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)

@@ -49,20 +49,6 @@ def test_pad_targets_pads_with_minus_one():
     assert out["boxes"].shape == (2, 3, 4) and out["classes"].tolist() == [[1, -1, -1], [-1, -1, -1]]
 
 
-@pytest.fixture(scope="module")
-def tiny_detector(synth_root, tmp_path_factory):
-    """A 2-epoch detector on the tiny synthetic set at 64x32 (tracked in a throw-away MLflow store)."""
-    from mammo_utils.config import get_config
-    from mammo_utils.detection.train import train_detector
-
-    work = tmp_path_factory.mktemp("det_work")
-    cfg = get_config(
-        "small", synth_root, work, cache_size=(64, 32), image_size=(64, 32), cache_bits=8, n_folds=2,
-        test_size=0.3, workers=1, det_epochs=2, det_batch_size=8,
-    )  # fmt: skip
-    return cfg, train_detector(cfg, track=True)
-
-
 def test_one_short_fit_returns_boxes_in_the_documented_format(tiny_detector):
     import mlflow
 

@@ -49,3 +49,42 @@ def test_breast_aggregation_and_cli(tiny_run):
     breasts = predictor.predict_breasts(test)
     assert len(breasts) == test[["patient_id", "laterality"]].drop_duplicates().shape[0]
     assert main(["predict", "--model", str(result.model_path.parent), str(test.path.iloc[0]), "--json"]) == 0
+
+
+def test_one_call_gives_probability_boxes_and_heatmap(tiny_export, tiny_detector, synth_root, tmp_path):
+    """An export folder with a bundled detector: probability, boxes in the file's own pixels, and the heat-map."""
+    import shutil
+
+    import pandas as pd
+
+    from mammo_utils.data.dicom import read_header
+    from mammo_utils.data.rsna import image_path
+    from mammo_utils.detection.boxes import to_cache_boxes
+    from mammo_utils.detection.detector import bundle_detector
+    from mammo_utils.serving.inference import Predictor
+
+    _, export, _ = tiny_export
+    folder = tmp_path / "export"
+    shutil.copytree(export, folder)
+    bundle_detector(tiny_detector[1]["folder"], folder)
+    predictor = Predictor.load(folder)
+    assert predictor.describe()["detector"]["classes"] == ["mass", "spiculated_mass", "calcification_cluster"]
+
+    row = pd.read_csv(synth_root / "boxes.csv").iloc[0]
+    train = pd.read_csv(synth_root / "train.csv").set_index("image_id")
+    path = image_path(synth_root, train.loc[row.image_id, "patient_id"], row.image_id)
+    result = predictor.score_file(path, explain=True)
+    assert 0 <= result["probability"] <= 1 and result["heatmap_png"][:4] == b"\x89PNG"
+    assert isinstance(result["boxes"], list) and "detect" in result["timing_ms"]
+    header = read_header(path)
+    image, info = predictor.prepare(path)
+    every = predictor.detect(image, info, min_score=0.0)  # the whole NMS output, not only the operating point
+    assert len(every) >= len(result["boxes"])
+    for box in every:
+        assert (
+            0 <= box["x_min"] < box["x_max"] <= header["columns"] and 0 <= box["y_min"] < box["y_max"] <= header["rows"]
+        )
+        assert box["label"] in {"mass", "spiculated_mass", "calcification_cluster"} and 0 <= box["score"] <= 1
+        # mapped back to the cache, each box sits inside the cached image
+        cache_box = to_cache_boxes([[box["x_min"], box["y_min"], box["x_max"], box["y_max"]]], info)[0]
+        assert cache_box[2] <= image.shape[1] + 1 and cache_box[3] <= image.shape[0] + 1

@@ -1,0 +1,157 @@
+"""Figures of the detection notebook: box mapping, training curves, FROC, and test images with boxes and Grad-CAM.
+
+Ground truth is drawn in green, detections in orange (a colour-blind-safe pair), each detection labelled with
+its class and score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TRUTH_COLOUR = "#1b9e77"
+DETECTION_COLOUR = "#d95f02"
+
+
+def _draw(ax, boxes, colour, labels=None, lw=1.5):
+    from matplotlib.patches import Rectangle
+
+    for i, (x0, y0, x1, y1) in enumerate(np.asarray(boxes, float).reshape(-1, 4)):
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=lw))
+        if labels is not None:
+            ax.text(x0, y0 - 2, labels[i], color=colour, fontsize=7, va="bottom")
+
+
+def plot_box_mapping(stored: np.ndarray, stored_boxes, cached: np.ndarray, cached_boxes, title: str = ""):
+    """The same lesion box on the stored image and, mapped, on the cached crop.
+
+    Args:
+        stored: The decoded DICOM (``read_dicom``), any size.
+        stored_boxes: ``(K, 4)`` boxes in its pixels.
+        cached: The cached crop.
+        cached_boxes: The boxes mapped to it.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    ratios = [stored.shape[1] / stored.shape[0], cached.shape[1] / cached.shape[0]]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 5), gridspec_kw={"width_ratios": ratios})
+    for ax, img, boxes, name in (
+        (axes[0], stored, stored_boxes, "stored DICOM"),
+        (axes[1], cached, cached_boxes, "cache"),
+    ):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        _draw(ax, boxes, TRUTH_COLOUR)
+        ax.set_title(f"{name}: {img.shape[0]}x{img.shape[1]} px", fontsize=9)
+        ax.set_xlabel("column (px)")
+        ax.set_ylabel("row (px)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_detector_history(history: dict, title: str = "Detector training"):
+    """Training and validation loss per epoch, and validation mAP@0.5 where it was computed.
+
+    Args:
+        history: Keras history dict (``loss``, ``box_loss``, ``class_loss``, ``val_loss``, ``val_map50`` …).
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key, style in (("loss", "-"), ("box_loss", "--"), ("class_loss", ":"), ("val_loss", "-")):
+        if key in history:
+            axes[0].plot(epochs, history[key], style, label=key)
+    axes[0].set(xlabel="epoch", ylabel="loss (CIoU box + BCE class)", title="losses", yscale="log")
+    axes[0].legend(fontsize=8)
+    if "val_map50" in history:
+        values = np.asarray(history["val_map50"], float)
+        at = np.isfinite(values)
+        axes[1].plot(epochs[at], values[at], "o-", label="validation mAP@0.5")
+    if "val_map50_95" in history:
+        values = np.asarray(history["val_map50_95"], float)
+        at = np.isfinite(values)
+        axes[1].plot(epochs[at], values[at], "s--", label="validation mAP@[.5:.95]")
+    axes[1].set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="validation mAP (best epoch kept)")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the test patients"):
+    """FROC curves (sensitivity vs false positives per image).
+
+    Args:
+        curves: ``{name: (fp_per_image, sensitivity)}``.
+        rates: Operating points marked on the x axis.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for name, (fpi, sens) in curves.items():
+        ax.step(fpi, sens, where="post", label=name)
+    for r in rates:
+        ax.axvline(r, color="grey", lw=0.6, ls=":")
+    ax.set(xlabel="false positives per image", ylabel="lesion sensitivity (IoU >= 0.5)", ylim=(0, 1.02), title=title)
+    ax.set_xlim(0, max(rates) * 1.5)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, ncols: int = 4):
+    """Test images with ground truth and detections, each followed by its Grad-CAM overlay.
+
+    Args:
+        images: ``(N, H, W)`` cached images.
+        truths: Ground-truth entries per image.
+        detections: Detector entries per image.
+        heats: ``(N, H, W)`` Grad-CAM maps (or None to skip the overlays).
+        classes: Class names.
+        titles: One title per image.
+        min_score: Detections below this score are not drawn (the operating point).
+        ncols: Image pairs per row.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.explain import overlay
+
+    n = len(images)
+    per = 2 if heats is not None else 1
+    rows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(rows, ncols * per, figsize=(1.6 * ncols * per, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        ax = axes[i // ncols, (i % ncols) * per]
+        ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+        _draw(ax, truths[i]["boxes"], TRUTH_COLOUR, lw=2)
+        keep = np.asarray(detections[i]["scores"]) >= min_score
+        kept_classes = np.asarray(detections[i]["classes"])[keep]
+        kept_scores = np.asarray(detections[i]["scores"])[keep]
+        labels = [f"{classes[int(c)][:5]} {s:.2f}" for c, s in zip(kept_classes, kept_scores)]
+        _draw(ax, np.asarray(detections[i]["boxes"]).reshape(-1, 4)[keep], DETECTION_COLOUR, labels)
+        ax.set_title(titles[i], fontsize=7)
+        if heats is not None:
+            hx = axes[i // ncols, (i % ncols) * per + 1]
+            hx.imshow(overlay(images[i], heats[i], alpha=0.5))
+            _draw(hx, truths[i]["boxes"], TRUTH_COLOUR, lw=1)
+            hx.set_title("Grad-CAM", fontsize=7)
+    fig.suptitle("Test images: ground truth (green), detections (orange, class and score), classifier Grad-CAM")
+    fig.tight_layout()
+    return fig
