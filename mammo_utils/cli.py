@@ -51,12 +51,14 @@ COMMANDS: dict[str, str] = {
     "app": "start the Streamlit web app that talks to a running API",
     "monitor": "drift of a cache or of the service's log against an exported model's reference (PSI, KS)",
     "retrain": "check the retraining triggers; train, gate and promote a challenger when one fires",
+    "demo": "start the API and the web app on the champion and print their URLs (Ctrl-C stops both)",
+    "report": "build the final report, model card, slides, diagrams and API docs from the runs' artifacts",
     "config": "print the resolved configuration",
 }
 
 
 #: Sub-commands that run TensorFlow.
-TENSORFLOW_COMMANDS = {"train", "tune", "detect", "predict", "export", "serve", "monitor", "retrain"}
+TENSORFLOW_COMMANDS = {"train", "tune", "detect", "report", "predict", "export", "serve", "monitor", "retrain"}
 
 
 class CliError(ValueError):
@@ -205,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-labels", type=int, default=None)
     p.add_argument("--margin", type=float, default=None, help="AUC a challenger must gain to be promoted")
     p.set_defaults(handler=_retrain)
+
+    p = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
+    _common(p)
+    p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
+    p.add_argument("--api-port", type=int, default=8000)
+    p.add_argument("--app-port", type=int, default=8501)
+    p.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--check", action="store_true", help="stop as soon as both services answer (smoke test)")
+    p.set_defaults(handler=_demo)
+
+    p = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
+    _common(p)
+    p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
+    p.add_argument("--out", default=None, metavar="DIR", help="reports folder (default <project>/reports)")
+    p.add_argument("--no-pdf", action="store_true", help="skip printing the report to PDF")
+    p.set_defaults(handler=_report)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
     _common(p)
@@ -510,6 +528,28 @@ def _retrain(args: argparse.Namespace) -> None:
     ]
     lines.append(f"action: {summary.get('action', 'retrain' if summary.get('fire') else 'none')}")
     _emit(args, summary, "\n".join(lines))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    from .serving.demo import run_demo
+
+    model = args.model or cfg.work_dir / "export" / "champion"
+    try:
+        summary = run_demo(model, args.api_port, args.app_port, args.duration, args.check)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(summary))
+
+
+def _report(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    from .reporting.build import build_reports
+
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    written = build_reports(cfg, args.model, args.out, pdf=not args.no_pdf, progress=say)
+    _emit(args, {k: str(v) for k, v in written.items()}, "\n".join(f"{k}: {v}" for k, v in written.items()))
 
 
 def _config(args: argparse.Namespace) -> None:

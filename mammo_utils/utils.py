@@ -226,3 +226,59 @@ def import_tensorflow():
 
         tensorflow.get_logger().setLevel("ERROR")  # retracing notices and other Python-side warnings
     return sys.modules["tensorflow"]
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy / pandas values as plain JSON types (NaN stays a float NaN)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "to_dict") and callable(value.to_dict):  # pandas objects
+        return _jsonable(value.to_dict())
+    if isinstance(value, Path):
+        return value.as_posix()
+    return value
+
+
+def results_dir() -> Path:
+    """Where notebooks record their headline numbers: ``MAMMO_RESULTS`` or ``<project>/reports/results``."""
+    return Path(os.environ.get("MAMMO_RESULTS") or project_root() / "reports" / "results")
+
+
+def save_results(name: str, payload: dict, folder: str | Path | None = None) -> Path:
+    """Record a notebook's headline numbers as ``<results_dir>/<name>.json`` (atomic), for the final report.
+
+    Args:
+        name: File stem, e.g. ``04_baseline``.
+        payload: JSON-able values (numpy and pandas values are converted).
+        folder: Output folder (default :func:`results_dir`).
+
+    Returns:
+        The written path.
+    """
+    import json
+
+    path = Path(folder or results_dir()) / f"{name}.json"
+    write_atomic(path, (json.dumps(_jsonable(payload), indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load_results(name: str, folder: str | Path | None = None) -> dict:
+    """Read what :func:`save_results` wrote.
+
+    Raises:
+        FileNotFoundError: The notebook that writes it has not run (the message names it).
+    """
+    import json
+
+    path = Path(folder or results_dir()) / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run notebook {name.split('_')[0]} (bash run_all.sh) first")
+    return json.loads(path.read_text())

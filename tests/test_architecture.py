@@ -16,7 +16,7 @@ LAYERS = {
     "data": 1,
     "evaluation": 2,
     "modeling": 3,
-    "detection": 4, "export": 4, "serving": 4, "monitoring": 4,
+    "detection": 4, "export": 4, "serving": 4, "monitoring": 4, "reporting": 4,
     "cli": 5, "notebook": 5, "__main__": 5,
 }  # fmt: skip
 

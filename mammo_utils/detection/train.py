@@ -163,7 +163,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         operating = score_at_fpi(val_gt, predict_boxes(model, data.images["val"]), OPERATING_FPI)
         record = {
             "spec": spec.to_dict(),
-            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+            "history": _history(history.history, callbacks[0].scores),
             "best_epoch": callbacks[0].best_epoch + 1,
             "val": callbacks[0].scores.get(callbacks[0].best_epoch, {}),
             "train_seconds": round(seconds, 1),
@@ -191,6 +191,15 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         raise
     keras.backend.clear_session()
     return record
+
+
+def _history(logged: dict, scores: dict) -> dict:
+    """Per-epoch lists of equal length: Keras' losses, and validation mAP where it was computed (NaN elsewhere)."""
+    out = {k: [float(v) for v in vals] for k, vals in logged.items() if not k.startswith("val_map")}
+    n = len(out["loss"])
+    for key in ("map50", "map50_95"):
+        out[f"val_{key}"] = [float(scores[e][key]) if e in scores else float("nan") for e in range(n)]
+    return out
 
 
 def _save(model, record: dict, out: Path) -> None:

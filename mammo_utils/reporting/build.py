@@ -1,0 +1,118 @@
+"""``mammo report``: evaluate the exported champion, then write every generated document into ``reports/``.
+
+Outputs (all atomic writes):
+
+- ``results/champion_eval.json``: the export scored on its test patients (overall and per subgroup);
+- ``figures/pipeline.svg``, ``figures/deployment.svg``: the architecture diagrams;
+- ``api/openapi.json`` + ``api/index.html``: the service's schema and a readable page;
+- ``final_report.html`` (+ ``final_report.pdf`` when headless Chromium is installed);
+- ``model_card.md`` (also copied into the export folder);
+- ``slides.html`` (self-contained, offline);
+- ``report_facts.json``: every number printed, with its source.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import Config
+from ..utils import project_root, write_atomic
+from .facts import FactBook
+
+#: Where the real RSNA ``train.csv`` is looked for (relative to the project root), first match wins.
+REAL_TRAIN_CSV = ("../shared/real-rsna/train.csv", "data/rsna/train.csv")
+
+
+def real_train_csv(root: Path, cfg: Config) -> str | None:
+    """Source path of the real RSNA ``train.csv`` (the data root itself when it is real), or None."""
+    if cfg.data_root.name != "rsna-synthetic" and (cfg.data_root / "train.csv").is_file():
+        return str(cfg.data_root.resolve() / "train.csv")
+    for rel in REAL_TRAIN_CSV:
+        if (root / rel).is_file():
+            return rel
+    return None
+
+
+def print_pdf(html_file: Path, pdf_file: Path) -> Path | None:
+    """Print an HTML file to PDF with headless Chromium (None when it is not installed or fails)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        return None
+    partial = pdf_file.with_name(pdf_file.name + ".partial.pdf")
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--print-to-pdf={partial}", html_file.resolve().as_uri()]  # fmt: skip
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    if not partial.is_file() or partial.stat().st_size == 0:
+        return None
+    partial.replace(pdf_file)
+    return pdf_file
+
+
+def build_reports(
+    cfg: Config,
+    export_dir: str | Path | None = None,
+    reports: str | Path | None = None,
+    pdf: bool = True,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Build every generated document.
+
+    Args:
+        cfg: Configuration (data root, work dir, splits).
+        export_dir: The champion's export folder (default ``<work_dir>/export/champion``).
+        reports: Output folder (default ``<project>/reports``).
+        pdf: Also print the final report to PDF when Chromium is available.
+        progress: One-line progress messages.
+
+    Returns:
+        ``{name: path}`` of the files written.
+
+    Raises:
+        FileNotFoundError: No export folder (run notebook 08 or ``mammo export`` first).
+    """
+    from .api_docs import export_api_docs
+    from .champion import evaluate_champion
+    from .diagrams import deployment_diagram, pipeline_diagram
+    from .final_report import build_final_report
+    from .model_card import build_model_card
+    from .slides import build_slides
+
+    root = project_root()
+    reports = Path(reports) if reports else root / "reports"
+    export_dir = Path(export_dir) if export_dir else cfg.work_dir / "export" / "champion"
+    if not (export_dir / "model.json").is_file():
+        raise FileNotFoundError(f"{export_dir}: no exported model; run notebook 08 or `mammo export` first")
+    out: dict[str, Path] = {}
+    progress("scoring the exported champion on its test patients")
+    evaluate_champion(cfg, export_dir, folder=reports / "results")
+    out["champion_eval"] = reports / "results" / "champion_eval.json"
+    out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
+    out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
+    out["openapi"], out["api_page"] = export_api_docs(reports / "api")
+    book = FactBook(root, reports)
+    real = real_train_csv(root, cfg)
+    embedded = book.source_path(cfg.data_root / "train.csv")
+    api_json = book.source_path(reports / "benchmarks" / "api_load.json")
+    progress("writing final_report.html, model_card.md, slides.html")
+    write_atomic(reports / "final_report.html", build_final_report(book, real, embedded, api_json).encode())
+    out["final_report"] = reports / "final_report.html"
+    card = build_model_card(book, real, embedded)
+    write_atomic(reports / "model_card.md", card.encode())
+    write_atomic(export_dir / "model_card.md", card.encode())
+    out["model_card"] = reports / "model_card.md"
+    write_atomic(reports / "slides.html", build_slides(book, real, embedded).encode())
+    out["slides"] = reports / "slides.html"
+    write_atomic(reports / "report_facts.json", (book.to_json() + "\n").encode())
+    out["facts"] = reports / "report_facts.json"
+    if pdf:
+        printed = print_pdf(out["final_report"], reports / "final_report.pdf")
+        if printed is not None:
+            out["pdf"] = printed
+    progress(f"{len(book.facts)} facts from {len({f.source.partition('#')[0] for f in book.facts.values()})} artifacts")
+    return out

@@ -1,0 +1,148 @@
+"""Architecture diagrams drawn by code (matplotlib -> SVG), so they change with the code, not by hand.
+
+- :func:`pipeline_diagram`: data -> preprocessing -> splits -> training/tuning/detection -> registry -> export ->
+  serving -> monitoring -> retraining (the life-cycle, with the module that owns each step);
+- :func:`deployment_diagram`: the services of ``deploy/compose.yaml`` and the Azure ML specs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: (label, owning module) of the pipeline's steps, in order (drawn left to right, two rows).
+PIPELINE_STEPS: tuple[tuple[str, str], ...] = (
+    ("RSNA DICOMs\n+ train.csv", "data.rsna / data.download"),
+    ("decode, VOI,\nMONOCHROME1", "data.dicom"),
+    ("breast crop,\nfit & pad", "data.roi / data.preprocess"),
+    ("PNG cache\n(resumable)", "data.preprocess"),
+    ("patient-grouped\nsplits", "data.splits"),
+    ("tf.data +\naugmentation", "data.pipeline / modeling.augment"),
+    ("train / tune /\ndetect", "modeling / detection"),
+    ("MLflow runs\n+ registry", "modeling.tracking"),
+    ("export ONNX /\nTFLite + parity", "export"),
+    ("FastAPI +\nStreamlit", "serving"),
+    ("Prometheus,\ndrift, feedback", "monitoring"),
+    ("retrain\n+ gate", "monitoring.retrain"),
+)
+
+#: (name, x, y, detail) of the deployment's components.
+DEPLOYMENT_NODES: tuple[tuple[str, float, float, str], ...] = (
+    ("browser", 0.08, 0.75, "radiologist / researcher"),
+    ("Streamlit app", 0.3, 0.75, "mammo app :8501"),
+    ("FastAPI (uvicorn)", 0.55, 0.75, "mammo serve :8000\nONNX Runtime + detector"),
+    ("export folder", 0.55, 0.35, "model.json, model.onnx,\ndetector/, reference.json"),
+    ("MLflow", 0.3, 0.35, "tracking + registry :5000"),
+    ("Prometheus", 0.8, 0.75, "scrapes /metrics :9090\nalert rules"),
+    ("Grafana", 0.8, 0.35, "dashboard :3000"),
+    ("Azure ML", 0.08, 0.35, "train job, managed\nonline endpoint"),
+)
+DEPLOYMENT_EDGES: tuple[tuple[str, str, str], ...] = (
+    ("browser", "Streamlit app", "upload"),
+    ("Streamlit app", "FastAPI (uvicorn)", "HTTP /v1/predict"),
+    ("FastAPI (uvicorn)", "export folder", "loads"),
+    ("MLflow", "export folder", "mammo export\n(champion)"),
+    ("Prometheus", "FastAPI (uvicorn)", "scrape"),
+    ("Grafana", "Prometheus", "query"),
+    ("Azure ML", "MLflow", "same specs"),
+)
+
+
+def _box(ax, x, y, w, h, text, sub, colour):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.01", fc=colour, ec="#333333"))
+    ax.text(x, y + 0.012, text, ha="center", va="center", fontsize=8, weight="bold")
+    ax.text(x, y - h / 2 - 0.035, sub, ha="center", va="top", fontsize=6.5, color="#444444", family="monospace")
+
+
+def pipeline_diagram(path: str | Path) -> Path:
+    """Draw the life-cycle as an SVG.
+
+    Args:
+        path: Output ``.svg`` file.
+
+    Returns:
+        The path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 4.2))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    per_row = (len(PIPELINE_STEPS) + 1) // 2
+    colours = ["#d9f0d3"] * 6 + ["#c6dbef"] * 3 + ["#fdd0a2"] * 3
+    points = []
+    for i, ((label, module), colour) in enumerate(zip(PIPELINE_STEPS, colours)):
+        row, col = divmod(i, per_row)
+        x = 0.08 + col * (0.84 / (per_row - 1)) if row == 0 else 0.92 - col * (0.84 / (per_row - 1))
+        y = 0.72 if row == 0 else 0.28
+        _box(ax, x, y, 0.12, 0.16, label, module, colour)
+        points.append((x, y))
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if y0 == y1:
+            dx = 0.06 if x1 > x0 else -0.06
+            ax.annotate("", (x1 - dx, y1), (x0 + dx, y0), arrowprops={"arrowstyle": "->", "color": "#333333"})
+        else:
+            ax.annotate("", (x1, y1 + 0.08), (x0, y0 - 0.12), arrowprops={"arrowstyle": "->", "color": "#333333"})
+    (xr, yr), (xt, yt) = points[-1], points[6]
+    loop = {"arrowstyle": "->", "color": "#b2182b", "connectionstyle": "arc3,rad=0.12", "ls": "--"}
+    ax.annotate("", (xt, yt - 0.16), (xr, yr - 0.16), arrowprops=loop)
+    ax.text(0.5, -0.04, "a retraining trigger (age, drift, sensitivity on feedback) retrains, gates and promotes",
+            ha="center", fontsize=7.5, color="#b2182b")  # fmt: skip
+    ax.text(0.5, 0.97, "Life-cycle: data (green) -> models (blue) -> delivery and operations (orange)", ha="center",
+            fontsize=10)  # fmt: skip
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return path
+
+
+def deployment_diagram(path: str | Path) -> Path:
+    """Draw the deployment (compose services, model folder, Azure ML) as an SVG.
+
+    Args:
+        path: Output ``.svg`` file.
+
+    Returns:
+        The path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    where = {}
+    for name, x, y, detail in DEPLOYMENT_NODES:
+        colour = "#fdd0a2" if name in ("Prometheus", "Grafana") else "#c6dbef" if name != "browser" else "#eeeeee"
+        _box(ax, x, y, 0.16, 0.14, name, detail, colour)
+        where[name] = (x, y)
+    half_w, half_h = 0.08, 0.07
+    for a, b, label in DEPLOYMENT_EDGES:
+        (x0, y0), (x1, y1) = where[a], where[b]
+        if abs(y0 - y1) < 1e-9:  # same row: edge to edge, label above
+            sign = 1 if x1 > x0 else -1
+            start, end = (x0 + sign * half_w, y0), (x1 - sign * half_w, y1)
+            ax.text((x0 + x1) / 2, y0 + 0.02, label, ha="center", va="bottom", fontsize=6.5, color="#b2182b")
+        else:  # same column: bottom/top edges (below the detail text), label to the right
+            sign = 1 if y1 > y0 else -1
+            start, end = (
+                (x0, y0 + sign * (half_h + (0.0 if sign > 0 else 0.1))),
+                (x1, y1 - sign * (half_h + (0.1 if sign > 0 else 0.0))),
+            )
+            ax.text(x0 + 0.01, (y0 + y1) / 2, label, ha="left", va="center", fontsize=6.5, color="#b2182b")
+        ax.annotate("", end, start, arrowprops={"arrowstyle": "->", "color": "#333333"})
+    ax.text(0.5, 0.97, "Deployment: deploy/compose.yaml services and deploy/azureml specs", ha="center", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return path

@@ -1,0 +1,197 @@
+"""Numbers with their sources: every figure the final report, the model card and the slides print is a fact.
+
+A fact is read from an artifact through a *source* string, and the same string is printed beside it (a tooltip
+in HTML, a footnote in Markdown) and kept in ``reports/report_facts.json``, so a reader or a test can re-read
+every number from where it came:
+
+- ``reports/results/04_baseline.json#test_breast_ci.roc_auc.value``: a JSON file and a dotted path (list
+  positions are numbers, ``[key=value]`` picks the list item whose ``key`` equals ``value``, ``*`` collects every
+  item and a final ``|max``, ``|min`` or ``|len`` aggregates them);
+- ``data/rsna-synthetic/train.csv#cancer_breast_rate``: a statistic of an RSNA ``train.csv`` (:data:`CSV_STATS`);
+- ``deploy/prometheus/alerts.yml#alerts``: the number of alert rules in a Prometheus rule file.
+
+Paths are relative to the project root (or absolute).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..utils import project_root
+
+
+class FactError(KeyError):
+    """A source that does not resolve (missing file or key): the message names both."""
+
+
+def _breasts(df: pd.DataFrame) -> pd.DataFrame:
+    return df.groupby(["patient_id", "laterality"]).cancer.max().reset_index()
+
+
+#: Statistics of an RSNA ``train.csv`` a source may name.
+CSV_STATS: dict[str, Callable[[pd.DataFrame], float]] = {
+    "images": len,
+    "patients": lambda df: df.patient_id.nunique(),
+    "breasts": lambda df: len(_breasts(df)),
+    "cancer_image_rate": lambda df: float(df.cancer.mean()),
+    "cancer_breast_rate": lambda df: float(_breasts(df).cancer.mean()),
+    "cancer_patient_rate": lambda df: float(df.groupby("patient_id").cancer.max().mean()),
+    "sites": lambda df: df.site_id.nunique(),
+    "machines": lambda df: df.machine_id.nunique(),
+    "implant_rate": lambda df: float(df.implant.mean()),
+    "images_per_patient": lambda df: float(len(df) / df.patient_id.nunique()),
+    "median_age": lambda df: float(df.age.median()),
+}
+
+
+#: Aggregations a source may end with (``…#runs.*.p95_s|max``), over the values a ``*`` segment collects.
+AGGREGATES: dict[str, Callable[[list], Any]] = {"max": max, "min": min, "len": len}
+
+
+def _walk(value: Any, path: str, source: str) -> Any:
+    parts = [p for p in path.split(".") if p]
+    for i, part in enumerate(parts):
+        if part == "*":
+            items = value.values() if isinstance(value, dict) else value
+            return [_walk(item, ".".join(parts[i + 1 :]), source) for item in items]
+        if part.startswith("[") and part.endswith("]") and "=" in part:
+            key, wanted = part[1:-1].split("=", 1)
+            found = [item for item in value if str(item.get(key)) == wanted]
+            if not found:
+                raise FactError(f"{source}: no item with {key}={wanted}")
+            value = found[0]
+        elif isinstance(value, list):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise FactError(f"{source}: no key {part!r}")
+    return value
+
+
+def resolve(source: str, root: Path | None = None) -> Any:
+    """The value a source string names (see the module docstring).
+
+    Raises:
+        FactError: Missing file, key or unknown statistic.
+    """
+    root = root or project_root()
+    file, _, path = source.partition("#")
+    full = Path(file) if Path(file).is_absolute() else root / file
+    if not full.is_file():
+        raise FactError(f"{source}: file {full} not found")
+    if full.suffix == ".json":
+        path, _, aggregate = path.partition("|")
+        value = _walk(json.loads(full.read_text()), path, source)
+        if aggregate:
+            if aggregate not in AGGREGATES:
+                raise FactError(f"{source}: unknown aggregate {aggregate!r}; known {sorted(AGGREGATES)}")
+            value = AGGREGATES[aggregate](value)
+        return value
+    if full.suffix == ".csv":
+        if path not in CSV_STATS:
+            raise FactError(f"{source}: unknown statistic {path!r}; known {sorted(CSV_STATS)}")
+        return CSV_STATS[path](pd.read_csv(full))
+    if full.suffix in (".yml", ".yaml") and path == "alerts":
+        return sum(1 for line in full.read_text().splitlines() if line.strip().startswith("- alert:"))
+    raise FactError(f"{source}: cannot read {full.suffix} files")
+
+
+def format_value(value: Any, fmt: str) -> str:
+    """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if fmt == "pct":
+        return f"{float(value):.1%}"
+    if fmt == "pct0":
+        return f"{float(value):.0%}"
+    if fmt == "int":
+        return f"{int(round(float(value))):,}"
+    if fmt == "str":
+        return str(value)
+    return format(float(value), fmt)
+
+
+@dataclasses.dataclass
+class Fact:
+    """One number (or word) and where it came from."""
+
+    key: str
+    value: Any
+    text: str
+    source: str
+    fmt: str
+
+
+class FactBook:
+    """The facts of one document; each is read once from its source and printed with it.
+
+    Args:
+        root: Project root the sources are relative to.
+        reports: The reports folder the documents are written to (default ``<root>/reports``); its ``results/``
+            holds the notebooks' recorded numbers.
+    """
+
+    def __init__(self, root: Path | None = None, reports: Path | None = None):
+        self.root = root or project_root()
+        self.reports = Path(reports) if reports else self.root / "reports"
+        self.results = self.source_path(self.reports / "results")
+        self.facts: dict[str, Fact] = {}
+
+    def source_path(self, path: Path) -> str:
+        """``path`` as a source: relative to the root when inside it, else absolute."""
+        try:
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(Path(path).resolve())
+
+    def get(self, key: str, source: str, fmt: str = ".3f") -> Fact:
+        """Read (once) and remember a fact.
+
+        Args:
+            key: A unique name, e.g. ``champion.test_auc``.
+            source: Where the value is read (:func:`resolve`).
+            fmt: ``format`` spec or ``pct`` / ``pct0`` / ``int`` / ``str``.
+
+        Returns:
+            The :class:`Fact`.
+        """
+        if key not in self.facts:
+            value = resolve(source, self.root)
+            self.facts[key] = Fact(key, value, format_value(value, fmt), source, fmt)
+        return self.facts[key]
+
+    def value(self, key: str, source: str, fmt: str = ".3f") -> Any:
+        """The raw value of a fact (recorded like any other)."""
+        return self.get(key, source, fmt).value
+
+    def html(self, key: str, source: str, fmt: str = ".3f") -> str:
+        """The fact as ``<span class="fact" data-fact=… title="source: …">text</span>``."""
+        fact = self.get(key, source, fmt)
+        return (
+            f'<span class="fact" data-fact="{html.escape(key)}" title="source: {html.escape(fact.source)}">'
+            f"{html.escape(fact.text)}</span>"
+        )
+
+    def md(self, key: str, source: str, fmt: str = ".3f") -> str:
+        """The fact's text for Markdown (its source is listed in the document's source table)."""
+        return self.get(key, source, fmt).text
+
+    def interval_html(self, key: str, base: str, fmt: str = ".3f") -> str:
+        """``value [low, high]`` from ``base.value`` / ``base.low`` / ``base.high`` as three facts."""
+        return (
+            f"{self.html(key, base + '.value', fmt)} [{self.html(key + '.low', base + '.low', fmt)}, "
+            f"{self.html(key + '.high', base + '.high', fmt)}]"
+        )
+
+    def to_json(self) -> str:
+        """Every fact as JSON (key, value, text, source, format)."""
+        return json.dumps([dataclasses.asdict(f) for f in self.facts.values()], indent=1, default=str)

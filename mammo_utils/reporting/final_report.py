@@ -1,0 +1,356 @@
+"""The final report (``reports/final_report.html``): problem, data, methods, results, deployment, MLOps, limits.
+
+Every number is a :class:`~mammo_utils.reporting.facts.FactBook` fact read from an artifact of the runs (the
+notebooks' ``reports/results/*.json``, the export's ``model.json``, the API load test's JSON, the real and the
+embedded ``train.csv``, the alert rules), printed with its source as a tooltip and listed in the sources table at
+the end. Figures are the notebooks' saved figures. Sections whose artifact is missing say so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from .facts import FactBook, FactError, resolve
+
+CSS = """body{font-family:system-ui,-apple-system,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
+line-height:1.5;color:#222}h1{font-size:1.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}
+th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:13px;
+color:#555}.fact{border-bottom:1px dotted #888}.note{background:#fff8e1;padding:.6em 1em;border-left:4px solid
+#f0b400}code{background:#f5f5f5;padding:0 3px}nav a{margin-right:.8em}.src{font-size:12px;color:#555}"""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(reports: Path, rel: str, caption: str) -> str:
+    if not (reports / rel).is_file():
+        missing = f"Figure <code>{html.escape(rel)}</code> is not built yet (run <code>bash run_all.sh</code>)."
+        return f'<p class="note">{missing}</p>'
+    image = f'<img src="{html.escape(rel)}" alt="{html.escape(caption)}">'
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
+
+
+def _have(book: FactBook, source: str) -> bool:
+    try:
+        book.root.joinpath(source.partition("#")[0]).resolve(strict=True)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def section_problem(book: FactBook, real_csv: str | None) -> str:
+    """Problem and clinical context."""
+    rate = (
+        "In the real RSNA training data "
+        f"{book.html('real.cancer_breast_rate', real_csv + '#cancer_breast_rate', 'pct')} "
+        f"of breasts ({book.html('real.cancer_image_rate', real_csv + '#cancer_image_rate', 'pct')} of images) have a "
+        "cancer diagnosis, "
+        if real_csv
+        else "Cancers are a few percent of screening exams, "
+    )
+    return f"""<h2 id="problem">1. Problem and clinical context</h2>
+<p>Screening mammography looks for breast cancer in women without symptoms. Each exam has (at least) two views of
+each breast, CC and MLO; a radiologist decides per woman whether to <b>recall</b> her for further work-up.
+{rate}so a reader sees far more normal exams than cancers. Two errors matter: a missed cancer (sensitivity) and an
+unnecessary recall (specificity, which sets the recall rate and the anxiety and cost of false alarms).</p>
+<p>This project builds a research system that scores each image and each breast (the RSNA unit: patient ×
+laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric: precision and recall computed
+on predicted probabilities rather than decisions, so confident errors cost more), <b>ROC-AUC</b> (ranking quality,
+threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are found when 1 in 10 healthy breasts
+is flagged, a reading-room operating point). A lesion detector and Grad-CAM show <i>where</i> the evidence is.
+It is a research tool, not a medical device.</p>"""
+
+
+def section_data(book: FactBook, real_csv: str | None, embedded_csv: str) -> str:
+    """Data: the real RSNA facts beside the embedded set's."""
+    stats = [
+        ("images", "images", "int"),
+        ("patients", "patients", "int"),
+        ("breasts", "breasts", "int"),
+        ("cancer_image_rate", "cancer rate per image", "pct"),
+        ("cancer_breast_rate", "cancer rate per breast", "pct"),
+        ("cancer_patient_rate", "cancer rate per patient", "pct"),
+        ("sites", "sites", "int"),
+        ("machines", "machines", "int"),
+        ("images_per_patient", "images per patient", ".2f"),
+        ("median_age", "median age (years)", ".0f"),
+    ]
+    rows = []
+    for key, label, fmt in stats:
+        real = book.html(f"real.{key}", f"{real_csv}#{key}", fmt) if real_csv else "not on this machine"
+        rows.append([label, real, book.html(f"embedded.{key}", f"{embedded_csv}#{key}", fmt)])
+    note = (
+        "The real numbers are read from the RSNA <code>train.csv</code> beside the repository "
+        f"(<code>{html.escape(real_csv)}</code>)."
+        if real_csv
+        else "The real RSNA <code>train.csv</code> is not on this machine (get it with <code>mammo download</code>)."
+    )
+    return f"""<h2 id="data">2. Data</h2>
+<p>The code reads Kaggle's RSNA Screening Mammography layout (<code>train.csv</code>, DICOMs at
+<code>train_images/&lt;patient_id&gt;/&lt;image_id&gt;.dcm</code>, mostly JPEG 2000, some MONOCHROME1, VOI LUTs).
+The real images cannot be downloaded here, so every run in this report uses the <b>embedded synthetic set</b>:
+DICOMs written with the real sites' codecs, photometric interpretations, VOI functions and bit depths, with
+planted lesions and their boxes. Its cancer rate is deliberately far higher than the real one, so that a CPU run
+on a few hundred images has positives to learn from. {note}</p>
+{_table(["", "real RSNA", "embedded (this report)"], rows)}
+<p>The difference that matters: results below are on synthetic images and an enriched prevalence; they show that
+the pipeline works end to end, not how a model would perform on real screening data.</p>
+{_figure(book.reports, "figures/01_samples.png", "Embedded images of each site and machine (notebook 01).")}"""
+
+
+def section_methods(book: FactBook) -> str:
+    """Methods: pipeline, preprocessing, splits, models, training, tuning, detection, explainability."""
+    reports = book.reports
+    return f"""<h2 id="methods">3. Methods</h2>
+{_figure(reports, "figures/pipeline.svg", "The life-cycle and the module that owns each step (generated).")}
+<ul>
+<li><b>Preprocessing</b> (<a href="02_preprocessing.html">02</a>): DICOM decoding at reduced resolution for JPEG 2000,
+rescale slope/intercept, VOI LUT (linear and sigmoid windows), MONOCHROME1 inversion, breast crop (largest
+component of an Otsu mask), chest wall to the left, fit-and-pad to the cache size, 16-bit PNG cache (resumable).</li>
+<li><b>Splits</b> (<a href="03_splits_augmentation.html">03</a>): patient-grouped, stratified by cancer, a held-out
+test set of patients and 5 cross-validation folds; no patient in two splits (checked). Balanced batches and
+in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise).</li>
+<li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline CNN
+from scratch and transfer backbones (ResNet50, EfficientNet, InceptionV3) with a two-stage fine-tune; ImageNet
+weights are not downloadable here, so transfer starts from a source task pretrained on a disjoint synthetic
+population. Checkpoints and thresholds are chosen on validation; the test split is scored once.</li>
+<li><b>Tuning</b> (<a href="06_tuning.html">06</a>): KerasTuner (Hyperband) over the training function, resumable,
+each trial a nested MLflow run.</li>
+<li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv YOLOv8 on the planted boxes
+(mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM / Grad-CAM++ of the classifier,
+scored by a pointing game against the boxes.</li>
+<li><b>Export</b> (<a href="08_export.html">08</a>): SavedModel, ONNX (tf2onnx), TFLite fp16 and int8, each checked
+against Keras before it is kept.</li>
+</ul>"""
+
+
+def _ci(book: FactBook, key: str, source: str, fmt: str = ".3f") -> str:
+    return book.interval_html(key, source, fmt)
+
+
+def section_results(book: FactBook) -> str:
+    """Experiments and results, each with its interval."""
+    parts = ['<h2 id="results">4. Experiments and results</h2>']
+    src = f"{book.results}/champion_eval.json"
+    if _have(book, src):
+        rows = [
+            [label, _ci(book, f"champion.{m}", f"{src}#test_breast_ci.{m}")]
+            for m, label in (
+                ("roc_auc", "ROC-AUC"),
+                ("pf1", "pF1"),
+                ("recall", "sensitivity"),
+                ("specificity", "specificity"),
+                ("precision", "precision"),
+                ("f1", "F1"),
+            )  # fmt: skip
+        ]
+        parts.append(
+            f"<h3>The deployed champion on the test patients</h3><p>The exported champion "
+            f"(<code>{book.html('champion.run', src + '#model.run_name', 'str')}</code>, registry version "
+            f"{book.html('champion.version', src + '#model.registry_version', 'str')}, backbone "
+            f"{book.html('champion.backbone', src + '#model.backbone', 'str')}) scored by ONNX Runtime on "
+            f"{book.html('champion.breasts', src + '#test_counts.n', 'int')} test breasts of "
+            f"{book.html('champion.patients', src + '#test_counts.patients', 'int')} patients "
+            f"({book.html('champion.positives', src + '#test_counts.positives', 'int')} with cancer), at the threshold "
+            f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
+            "Intervals: 95% patient-level bootstrap.</p>" + _table(["metric (per breast)", "value [95% CI]"], rows)
+        )
+    src = f"{book.results}/04_baseline.json"
+    if _have(book, src):
+        parts.append(
+            "<h3>Baseline CNN (04)</h3><p>Test breast ROC-AUC "
+            f"{_ci(book, 'b04.auc', src + '#test_breast_ci.roc_auc')}, "
+            f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')}, trained in "
+            f"{book.html('b04.seconds', src + '#train_seconds', '.0f')} s.</p>"
+            + _figure(book.reports, "figures/04_learning_curves.png", "Baseline learning curves (04).")
+        )
+    src = f"{book.results}/05_transfer.json"
+    if _have(book, src):
+        summary = resolve(src + "#summary", book.root)  # the rows to list (their numbers are facts below)
+        rows = []
+        for i, item in enumerate(summary):
+            base = f"{src}#summary.{i}"
+            val = book.html(f"t05.{i}.val", base + ".val AUC mean")
+            val_sd = book.html(f"t05.{i}.val_sd", base + ".val AUC sd")
+            test = book.html(f"t05.{i}.test", base + ".test AUC mean")
+            test_sd = book.html(f"t05.{i}.test_sd", base + ".test AUC sd")
+            rows.append([html.escape(str(item["variant"])), f"{val} ± {val_sd}", f"{test} ± {test_sd}"])
+        parts.append(
+            "<h3>Transfer learning (05)</h3><p>Each variant trained once per seed; the choice is made on validation "
+            "breast ROC-AUC (mean ± sd over seeds).</p>"
+            + _table(["variant", "validation AUC", "test AUC"], rows)
+            + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
+        )
+    src = f"{book.results}/06_tuning.json"
+    if _have(book, src):
+        parts.append(
+            f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
+            f"({book.html('t06.tuner', src + '#tuner', 'str')}); validation objective from "
+            f"{book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}. "
+            "Retrained "
+            f"with the same budget: test breast ROC-AUC tuned {_ci(book, 't06.tuned', src + '#test_roc_auc.tuned')} "
+            f"against default {_ci(book, 't06.default', src + '#test_roc_auc.default')}.</p>"
+            + _figure(book.reports, "figures/06_search.png", "Search trials (06).")
+        )
+    src = f"{book.results}/07_detection.json"
+    if _have(book, src):
+        parts.append(
+            "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 on "
+            f"{book.html('d07.images', src + '#test_images', 'int')} "
+            f"test images ({book.html('d07.lesions', src + '#test_lesions', 'int')} planted lesions): mAP@0.5 "
+            f"{book.html('d07.map50', src + '#map50')} [{book.html('d07.map50.low', src + '#map50_ci.0')}, "
+            f"{book.html('d07.map50.high', src + '#map50_ci.1')}], mAP@[.5:.95] "
+            f"{book.html('d07.map', src + '#map50_95')}, "
+            f"FROC sensitivity at 1 false positive per image {book.html('d07.froc1', src + '#froc.sens@1fp')}. The "
+            "classifier's Grad-CAM peak falls inside the lesion on "
+            f"{book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')} "
+            "of lesion images against a chance rate of "
+            f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
+            f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
+            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI).</p>"
+        )
+    return "\n".join(parts)
+
+
+def section_deployment(book: FactBook, api_json: str) -> str:
+    """Export, API, web app, Docker, Azure ML."""
+    parts = ['<h2 id="deployment">5. Deployment</h2>']
+    src = f"{book.results}/08_export.json"
+    if _have(book, src):
+        rows = []
+        for fmt in ("keras", "savedmodel", "onnx", "tflite-fp16", "tflite-int8"):
+            base = f"{src}#formats.[format={fmt}]"
+            try:
+                rows.append([fmt, book.html(f"e08.{fmt}.ms", base + ".ms_b1_median", ".2f"),
+                             book.html(f"e08.{fmt}.mb", base + ".size_mb", ".3f"),
+                             book.html(f"e08.{fmt}.auc", base + ".breast_auc", ".3f")])  # fmt: skip
+            except FactError:
+                continue
+        parts.append(
+            "<h3>Export</h3><p>One folder per model (<code>model.json</code> with SHA-256 per file, the frozen "
+            "threshold and preprocessing); every format checked against Keras on the test split (<a "
+            'href="08_export.html">08</a>).</p>'
+            + _table(["format", "ms / image (batch 1)", "size MB", "test breast AUC"], rows)
+        )
+    parts.append(
+        _figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated).")
+    )
+    if _have(book, api_json):
+        parts.append(
+            f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
+            f"{book.html('api.size', api_json + '#dicom.size', 'str')} JPEG 2000 DICOMs "
+            f"({book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each): one client p95 "
+            f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s; "
+            f"{book.html('api.run2', api_json + '#runs.1.run', 'str')}: "
+            f"{book.html('api.n2', api_json + '#runs.1.requests', 'int')} requests, "
+            f"{book.html('api.5xx', api_json + '#runs.1.5xx', 'int')} server errors, throughput "
+            f"{book.html('api.ratio', api_json + '#runs.1.throughput_vs_1_client', '.2f')}x one client's.</p>"
+        )
+    parts.append(
+        '<p>The API (FastAPI on uvicorn) is documented in <a href="api/index.html">api/index.html</a> '
+        '(<a href="api/openapi.json">openapi.json</a>): <code>/v1/predict</code> returns the probability, the '
+        "decision at the frozen threshold, the detector's boxes in the file's own pixels and, on request, a Grad-CAM "
+        "overlay; bad uploads get 400/413/415 and the server stays up. The Streamlit app talks to it over HTTP. "
+        "<code>deploy/Dockerfile</code> (non-root, health check) is built and smoke-tested in CI; "
+        "<code>deploy/compose.yaml</code> adds MLflow, Prometheus and Grafana; <code>deploy/azureml/</code> holds the "
+        "training job and managed online endpoint specs. <code>mammo demo</code> starts the API and app locally.</p>"
+    )
+    parts.append(_figure(book.reports, "figures/web_app.png", "The web app in Chromium (browser test)."))
+    return "\n".join(parts)
+
+
+def section_mlops(book: FactBook) -> str:
+    """Tracking, registry, monitoring, drift, alerts, retraining."""
+    alerts = book.html("ops.alerts", "deploy/prometheus/alerts.yml#alerts", "int")
+    drift = ""
+    src = f"{book.results}/08_export.json"
+    if _have(book, src):
+        drift = (
+            f"Against the export's reference, the largest feature PSI is "
+            f"{book.html('ops.psi_test', src + '#drift.test split.*.psi|max')} on the unchanged test split and "
+            f"{book.html('ops.psi_dark', src + '#drift.test split, 10% darker.*.psi|max')} on the same images 10% "
+            "darker "
+            f"(thresholds: stable below {book.html('ops.stable', src + '#drift_thresholds.stable', '.2f')}, drift "
+            "above "
+            f"{book.html('ops.drift', src + '#drift_thresholds.drift', '.2f')}). "
+            + _figure(
+                book.reports, "figures/08_drift.png", "PSI per feature against the export's reference (08)."
+            )
+        )
+    return f"""<h2 id="mlops">6. MLOps</h2>
+<p>Every training, tuning trial and detector run is an MLflow run (parameters, per-epoch metrics, figures, the
+model, the environment); models are registered (<code>mammo-cancer-classifier</code>,
+<code>mammo-lesion-detector</code>) and the <code>champion</code> alias moves only when a run beats the holder on
+validation at the same input size. The service exports Prometheus metrics (requests, latency per stage, score
+distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>. Drift is
+PSI/KS of image features and scores against the export's reference; feedback labels go to a SQLite store;
+<code>mammo retrain</code> checks age, drift and sensitivity-on-feedback triggers, trains a challenger, gates it on
+the same validation data and promotes it only when it wins. DVC (<code>dvc.yaml</code>) reruns the stages whose
+parameters changed. {drift}</p>"""
+
+
+def section_limits_roadmap() -> str:
+    """Limitations and roadmap (no numbers)."""
+    return """<h2 id="limits">7. Limitations</h2><ul>
+<li><b>Synthetic data.</b> Every number in this report comes from the embedded synthetic set, with planted
+lesions and an enriched prevalence: it validates the pipeline, not clinical performance.</li>
+<li><b>No ImageNet weights offline.</b> Transfer starts from a synthetic source task; on Kaggle/Colab the
+<code>full</code> profile loads ImageNet weights, which is where transfer learning normally pays.</li>
+<li><b>Resolution vs calcifications.</b> The small profile's 256x128 input loses micro-calcifications; the full
+profile uses 1024x512, and the winning RSNA solutions went higher still.</li>
+<li><b>Small test split.</b> Intervals are wide; differences inside them are not evidence.</li>
+<li><b>Not a medical device</b>: no clinical decision may rest on it.</li></ul>
+<h2 id="roadmap">8. Roadmap</h2><ul>
+<li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
+per-site calibration and sensitivity at the local recall rate.</li>
+<li><b>Edge deployment:</b> the int8 TFLite file is already gated on AUC; next is an on-device benchmark and
+pruning that removes channels (structured) rather than weights.</li>
+<li><b>Federated learning:</b> sites keep their images; the training function already runs per site, so
+FedAvg over site clients (TensorFlow Federated or Flower) fits the current code.</li>
+<li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the
+service.</li>
+<li><b>Multi-modal:</b> prior exams (change over time), the four views of an exam together, and clinical
+variables (age, density, family history) in the head.</li></ul>"""
+
+
+def build_final_report(book: FactBook, real_csv: str | None, embedded_csv: str, api_json: str) -> str:
+    """The whole report as one HTML page (figures by relative link from ``reports/``)."""
+    body = "\n".join(
+        [
+            section_problem(book, real_csv),
+            section_data(book, real_csv, embedded_csv),
+            section_methods(book),
+            section_results(book),
+            section_deployment(book, api_json),
+            section_mlops(book),
+            section_limits_roadmap(),
+        ]
+    )
+    sources = sorted({f.source.partition("#")[0] for f in book.facts.values()})
+    listing = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sources)
+    sections = (("problem", "Problem"), ("data", "Data"), ("methods", "Methods"), ("results", "Results"),
+                ("deployment", "Deployment"), ("mlops", "MLOps"), ("limits", "Limitations"), ("roadmap", "Roadmap"),
+                ("sources", "Sources"))  # fmt: skip
+    nav = " ".join(f'<a href="#{k}">{v}</a>' for k, v in sections)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Screening mammography: final report</title>
+<style>{CSS}</style></head><body>
+<h1>Screening-mammography cancer detection: final report</h1>
+<p class="note">Generated by <code>mammo report</code> from the runs of <code>bash run_all.sh</code>. Every number
+is read from an artifact: hover it to see its source; <code>report_facts.json</code> lists them all. Rendered
+notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
+<a href="03_splits_augmentation.html">03</a>
+<a href="04_baseline_cnn.html">04</a> <a href="05_transfer_learning.html">05</a> <a href="06_tuning.html">06</a>
+<a href="07_detection.html">07</a> <a href="08_export.html">08</a>; <a href="model_card.md">model card</a>;
+<a href="slides.html">slides</a>.</p>
+<nav>{nav}</nav>
+{body}
+<h2 id="sources">Sources</h2><p class="src">{len(book.facts)} numbers from these artifacts:</p>
+<ul class="src">{listing}</ul>
+</body></html>
+"""

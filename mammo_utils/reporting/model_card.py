@@ -1,0 +1,134 @@
+"""The champion's model card (Mitchell et al. 2019 sections), in Markdown, every number from an artifact.
+
+Written to ``reports/model_card.md`` and into the export folder beside ``model.json``, so the card travels with
+the model it describes. The numbers come from ``reports/results/champion_eval.json`` (the export scored on its
+test split, overall and per subgroup) and the export's ``model.json``; their sources are listed at the end.
+"""
+
+from __future__ import annotations
+
+from .facts import FactBook, resolve
+
+SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
+
+
+def _subgroup_table(book: FactBook, src: str, column: str) -> str:
+    rows = resolve(f"{src}#subgroups.{column}", book.root)
+    lines = [
+        f"| {SUBGROUP_LABELS[column]} | breasts | cancers | ROC-AUC | sensitivity | specificity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, row in enumerate(rows):
+        base = f"{src}#subgroups.{column}.{i}"
+        cells = [
+            str(row[column]),
+            book.md(f"card.{column}.{i}.n", base + ".breasts", "int"),
+            book.md(f"card.{column}.{i}.pos", base + ".cancers", "int"),
+            book.md(f"card.{column}.{i}.auc", base + ".roc_auc"),
+            book.md(f"card.{column}.{i}.sens", base + ".sensitivity", "pct0"),
+            book.md(f"card.{column}.{i}.spec", base + ".specificity", "pct0"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str) -> str:
+    """The model card as Markdown.
+
+    Args:
+        book: Facts (sources relative to the project root).
+        real_csv: Source of the real RSNA ``train.csv`` (None when absent).
+        embedded_csv: Source of the embedded ``train.csv``.
+
+    Returns:
+        Markdown text.
+    """
+    src = f"{book.results}/champion_eval.json"
+
+    def ci(metric: str, fmt: str = ".3f") -> str:
+        base = f"{src}#test_breast_ci.{metric}"
+        return (
+            f"{book.md(f'card.{metric}', base + '.value', fmt)} "
+            f"[{book.md(f'card.{metric}.low', base + '.low', fmt)}, "
+            f"{book.md(f'card.{metric}.high', base + '.high', fmt)}]"
+        )
+
+    real = (
+        f"The real RSNA training set has {book.md('card.real.images', real_csv + '#images', 'int')} images of "
+        f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients with "
+        f"{book.md('card.real.rate', real_csv + '#cancer_breast_rate', 'pct')} of breasts positive."
+        if real_csv
+        else "The real RSNA set is not on this machine."
+    )
+    subgroups = "\n\n".join(_subgroup_table(book, src, c) for c in SUBGROUP_LABELS)
+    card = f"""# Model card: {book.md("card.name", src + "#model.name", "str")}
+
+> Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it.
+
+## Model details
+- Classifier of screening mammograms: probability of cancer per image, averaged per breast (patient x laterality).
+- Architecture: {book.md("card.backbone", src + "#model.backbone", "str")}; input
+  {book.md("card.input", src + "#model.input", "str")} (rows, columns, channels), one grey channel in [0, 1] after the
+  project's preprocessing (VOI LUT, MONOCHROME1 inversion, breast crop with the chest wall left, fit and pad).
+- Training run `{book.md("card.run", src + "#model.run_name", "str")}`, MLflow registry version
+  {book.md("card.version", src + "#model.registry_version", "str")} of `mammo-cancer-classifier`; exported
+  {book.md("card.exported", src + "#model.exported_at", "str")}; served by
+  {book.md("card.runtime", src + "#model.runtime", "str")}.
+- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")} (recall at or above).
+- Built by the mammo project team; code, tests and reports in this repository.
+
+## Intended use
+- Intended: research on screening-mammography triage and ranking; education; engineering of the pipeline
+  (preprocessing, evaluation, serving, monitoring) on the RSNA data layout.
+- Intended users: ML engineers and researchers working with radiologists.
+- Out of scope: diagnosis, screening decisions for real patients, any use without a radiologist's read; use on
+  diagnostic (not screening) exams, implants-only or male mammography, or images from unseen vendors without
+  a new evaluation.
+
+## Factors
+Acquisition site and machine (vendor, detector, VOI settings differ), breast density, age. Each is reported below
+because performance can move with them; real deployments should add race/ethnicity and exam type when recorded.
+
+## Metrics
+Per breast, at the frozen threshold: ROC-AUC (ranking), pF1 (the RSNA metric, on probabilities), sensitivity and
+specificity (the recall trade-off). Intervals: 95% percentile bootstrap over patients.
+
+## Evaluation data
+The held-out test patients of the embedded synthetic RSNA-layout set:
+{book.md("card.test_breasts", src + "#test_counts.n", "int")}
+breasts of {book.md("card.test_patients", src + "#test_counts.patients", "int")} patients
+({book.md("card.test_pos", src + "#test_counts.positives", "int")} with cancer),
+{book.md("card.test_images", src + "#test_images", "int")} images;
+no test patient was used for training, threshold or model choice.
+
+## Training data
+The training folds of the embedded synthetic set
+({book.md("card.emb.images", embedded_csv + "#images", "int")} images of
+{book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients in total,
+{book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive: enriched on purpose).
+{real}
+
+## Quantitative analyses
+Overall (test, per breast): ROC-AUC {ci("roc_auc")}; pF1 {ci("pf1")}; sensitivity {ci("recall", "pct")};
+specificity {ci("specificity", "pct")}.
+
+{subgroups}
+
+Subgroups with few breasts have undefined or unstable values; differences between subgroups are not
+significant at these sizes.
+
+## Ethical considerations
+- Synthetic training data: the model has never seen a real mammogram; its numbers say nothing about patients.
+- False negatives delay cancer treatment; false positives cause recalls, anxiety and biopsies: any real use needs
+  a prospective evaluation at the local prevalence and recall rate.
+- No patient identifier is stored, logged or returned by the pipeline or the service.
+
+## Caveats and recommendations
+- Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.
+- Monitor input drift and sensitivity on feedback in production (`mammo monitor drift`, `mammo retrain --check`).
+- Small test split: intervals are wide.
+
+## Sources
+"""
+    sources = sorted({f.source.partition("#")[0] for k, f in book.facts.items() if k.startswith("card.")})
+    return card + "\n".join(f"- `{s}`" for s in sources) + "\n"
