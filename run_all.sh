@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuild every report end to end: papermill runs notebooks/NN_*.ipynb in order into reports/.
+# Rebuild every report end to end: papermill runs notebooks/NN_*.ipynb in order into reports/, then
+# `mammo report` writes the final report, model card and slides from what the runs recorded.
 #
 #   bash run_all.sh                    # install (if needed) + run all notebooks, small profile, embedded data
 #   bash run_all.sh --profile full     # GPU recipe on the real RSNA folder (Kaggle/Colab or MAMMO_DATA)
@@ -75,7 +76,7 @@ export PYTHONHASHSEED=0
 export MLFLOW_TRACKING_URI="${MAMMO_REPORTS_TRACKING_URI:-sqlite:///$PWD/data/work/reports-mlflow.db}"
 if [[ -z "$ONLY" && -z "${MAMMO_REPORTS_TRACKING_URI:-}" ]]; then
   # a full rebuild starts from a fresh store and fresh searches, so its reports do not depend on earlier runs
-  rm -rf data/work/reports-mlflow.db data/work/tuning data/work/runs/tune
+  rm -rf data/work/reports-mlflow.db data/work/tuning data/work/runs/tune data/work/detector
 fi
 mapfile -t notebooks < <(ls notebooks/[0-9][0-9]_*.ipynb | sort)
 [[ -n "$ONLY" ]] && mapfile -t notebooks < <(printf '%s\n' "${notebooks[@]}" | grep "/${ONLY}")
@@ -93,3 +94,9 @@ for nb in "${notebooks[@]}"; do
   echo "   done in $((SECONDS - start)) s -> reports/$name.html"
 done
 echo "== All $total notebook(s) rendered into reports/ in $((SECONDS - start_all)) s"
+if [[ -z "$ONLY" ]]; then
+  # the last step: final report, model card, slides, diagrams and API docs, every number read from the runs
+  echo "== Final report (mammo report)"
+  "$PY" -m mammo_utils report --profile "$PROFILE"
+  echo "== Whole rebuild in $((SECONDS - start_all)) s"
+fi

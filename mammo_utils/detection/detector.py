@@ -127,12 +127,15 @@ def predict_boxes(model, images: np.ndarray, batch_size: int = 16) -> list[dict]
         One dict per image: ``boxes`` ``(K, 4)`` xyxy pixels, ``scores`` ``(K,)``, ``classes`` ``(K,)`` int,
         sorted by score (K may be 0).
     """
+    from ..utils import quiet_stderr
+
     x = np.asarray(images, np.float32)
     if x.ndim == 3:
         x = x[..., None]
     out = []
     for start in range(0, len(x), batch_size):
-        pred = model.predict(x[start : start + batch_size], verbose=0)
+        with quiet_stderr():  # tf.data's C++ notices about graph attributes, printed on every predict
+            pred = model.predict(x[start : start + batch_size], verbose=0)
         n = np.asarray(pred["num_detections"]).reshape(-1)
         for i in range(len(n)):
             k = int(n[i])

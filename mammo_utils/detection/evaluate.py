@@ -149,10 +149,13 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     x = np.asarray(resize_for_model(images[..., None], image_size), np.float32)
     grad_model = gradcam_model(model)
     heat, probs = [], []
+    from ..utils import quiet_stderr
+
     for start in range(0, len(x), 16):
         batch = x[start : start + 16]
-        heat.append(gradcam(model, batch, grad_model))
-        probs.append(np.asarray(model.predict(batch, verbose=0), float).reshape(-1))
+        with quiet_stderr():  # tf.data's C++ notices on predict
+            heat.append(gradcam(model, batch, grad_model))
+            probs.append(np.asarray(model.predict(batch, verbose=0), float).reshape(-1))
     heat = np.concatenate(heat)
     probs = np.concatenate(probs)
     heat = np.stack([cv2.resize(h, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for h in heat])

@@ -22,7 +22,7 @@ import pandas as pd
 from ..config import Config
 from ..data.preprocess import cache_key
 from ..data.splits import fold_frames
-from ..utils import write_atomic
+from ..utils import quiet_stderr, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack, pad_targets
 from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
@@ -155,7 +155,8 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         callbacks.append(epoch_logger())
     start = time.perf_counter()
     try:
-        history = model.fit(
+        with quiet_stderr():  # oneDNN / tf.data C++ notices (Python errors still propagate)
+            history = model.fit(
             batches, validation_data=(data.images["val"][..., None], val_targets), epochs=cfg.det_epochs,
             callbacks=callbacks, verbose=verbose,
         )  # fmt: skip

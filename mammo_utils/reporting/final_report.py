@@ -237,9 +237,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             'href="08_export.html">08</a>).</p>'
             + _table(["format", "ms / image (batch 1)", "size MB", "test breast AUC"], rows)
         )
-    parts.append(
-        _figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated).")
-    )
+    parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):
         parts.append(
             f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
@@ -278,9 +276,7 @@ def section_mlops(book: FactBook) -> str:
             f"(thresholds: stable below {book.html('ops.stable', src + '#drift_thresholds.stable', '.2f')}, drift "
             "above "
             f"{book.html('ops.drift', src + '#drift_thresholds.drift', '.2f')}). "
-            + _figure(
-                book.reports, "figures/08_drift.png", "PSI per feature against the export's reference (08)."
-            )
+            + _figure(book.reports, "figures/08_drift.png", "PSI per feature against the export's reference (08).")
         )
     return f"""<h2 id="mlops">6. MLOps</h2>
 <p>Every training, tuning trial and detector run is an MLflow run (parameters, per-epoch metrics, figures, the

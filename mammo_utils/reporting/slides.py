@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from .facts import FactBook
+from .facts import FactBook, FactError
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -35,6 +35,14 @@ def data_uri(path: Path) -> str | None:
         return None
     kind = "image/svg+xml" if path.suffix == ".svg" else "image/png"
     return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _safe(build) -> str:
+    """The text ``build()`` makes, or a note when an artifact it reads is not built yet."""
+    try:
+        return build()
+    except FactError as exc:
+        return f"<p class='foot'>(not built yet: {html.escape(str(exc).split(': file')[0].strip(chr(39)))})</p>"
 
 
 def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "") -> str:
@@ -70,6 +78,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
         else ""
     )
     champion = f"{r}/champion_eval.json"
+    ci = champion + "#test_breast_ci."
     det = f"{r}/07_detection.json"
     exp = f"{r}/08_export.json"
     slides = [
@@ -99,28 +108,40 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
         _slide("Hyper-parameter search", "", figs / "06_search.png"),
         _slide(
             "The champion on the test patients",
-            f"<ul><li>ROC-AUC {book.interval_html('champion.roc_auc', champion + '#test_breast_ci.roc_auc')}</li>"
-            f"<li>pF1 {book.interval_html('champion.pf1', champion + '#test_breast_ci.pf1')}</li>"
-            f"<li>Sensitivity {book.interval_html('champion.recall', champion + '#test_breast_ci.recall', 'pct')}, "
-            "specificity "
-            f"{book.interval_html('champion.specificity', champion + '#test_breast_ci.specificity', 'pct')}</li>"
-            "<li>95% patient-level bootstrap intervals</li></ul>",
+            _safe(
+                lambda: (
+                    f"<ul><li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
+                    f"<li>pF1 {book.interval_html('champion.pf1', ci + 'pf1')}</li>"
+                    f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
+                    f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
+                    "<li>95% patient-level bootstrap intervals</li></ul>"
+                )
+            ),
             figs / "04_confusion_test_breast.png",
         ),
         _slide(
             "Where: YOLOv8 boxes and Grad-CAM",
-            f"<ul><li>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
-            f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
-            f"{book.html('d07.map50.high', det + '#map50_ci.1')}]</li><li>Grad-CAM pointing game "
-            f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} vs chance "
-            f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}</li></ul>",
+            _safe(
+                lambda: (
+                    f"<ul><li>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
+                    f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
+                    f"{book.html('d07.map50.high', det + '#map50_ci.1')}]</li><li>Grad-CAM pointing game "
+                    f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} vs chance "
+                    f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}</li></ul>"
+                )
+            ),
             figs / "07_detection_grid.png",
         ),
         _slide(
             "Export: size, latency, parity",
             "",
             figs / "08_export_formats.png",
-            f"int8 TFLite test AUC change {book.html('e08.int8.delta', exp + '#parity.tflite-int8.delta_auc', '+.4f')}",
+            _safe(
+                lambda: (
+                    "int8 TFLite test AUC change "
+                    + book.html("e08.int8.delta", exp + "#parity.tflite-int8.delta_auc", "+.4f")
+                )
+            ),
         ),  # fmt: skip
         _slide(
             "Serving: API + web app",
