@@ -55,6 +55,31 @@ def _box(ax, x, y, w, h, text, sub, colour):
     ax.text(x, y - h / 2 - 0.035, sub, ha="center", va="top", fontsize=6.5, color="#444444", family="monospace")
 
 
+def _canvas(size: tuple[float, float]):
+    """A blank unit-square axes without frame (non-interactive backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    return fig, ax
+
+
+def _save_svg(fig, path: str | Path) -> Path:
+    """Write the figure as SVG without a date stamp (a rebuild gives the same file) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return path
+
+
 def pipeline_diagram(path: str | Path) -> Path:
     """Draw the life-cycle as an SVG.
 
@@ -64,15 +89,7 @@ def pipeline_diagram(path: str | Path) -> Path:
     Returns:
         The path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(12, 4.2))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
+    fig, ax = _canvas((12, 4.2))
     per_row = (len(PIPELINE_STEPS) + 1) // 2
     colours = ["#d9f0d3"] * 6 + ["#c6dbef"] * 3 + ["#fdd0a2"] * 3
     points = []
@@ -95,11 +112,7 @@ def pipeline_diagram(path: str | Path) -> Path:
             ha="center", fontsize=7.5, color="#b2182b")  # fmt: skip
     ax.text(0.5, 0.97, "Life-cycle: data (green) -> models (blue) -> delivery and operations (orange)", ha="center",
             fontsize=10)  # fmt: skip
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    return path
+    return _save_svg(fig, path)
 
 
 def deployment_diagram(path: str | Path) -> Path:
@@ -111,15 +124,7 @@ def deployment_diagram(path: str | Path) -> Path:
     Returns:
         The path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
+    fig, ax = _canvas((10, 4.5))
     where = {}
     for name, x, y, detail in DEPLOYMENT_NODES:
         colour = "#fdd0a2" if name in ("Prometheus", "Grafana") else "#c6dbef" if name != "browser" else "#eeeeee"
@@ -141,8 +146,4 @@ def deployment_diagram(path: str | Path) -> Path:
             ax.text(x0 + 0.01, (y0 + y1) / 2, label, ha="left", va="center", fontsize=6.5, color="#b2182b")
         ax.annotate("", end, start, arrowprops={"arrowstyle": "->", "color": "#333333"})
     ax.text(0.5, 0.97, "Deployment: deploy/compose.yaml services and deploy/azureml specs", ha="center", fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    return path
+    return _save_svg(fig, path)
