@@ -13,12 +13,13 @@ import pandas as pd
 from ..evaluation.evaluate import metrics_with_intervals
 
 
-def summarise_variants(results: dict, n_boot: int = 500) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-run and per-variant tables of a multi-seed comparison.
+def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run and per-variant tables of a comparison repeated over seeds (or over cross-validation folds).
 
     Args:
-        results: ``{(variant, seed): TrainResult}``.
+        results: ``{(variant, seed or fold): TrainResult}``.
         n_boot: Bootstrap resamples of the per-run test intervals (patient-level).
+        unit: What the second key is: ``seed`` or ``fold`` (names the index level and the count column).
 
     Returns:
         ``(runs, variants)``. ``runs``: one row per (variant, seed) with validation breast AUC, test breast AUC and
@@ -28,12 +29,12 @@ def summarise_variants(results: dict, n_boot: int = 500) -> tuple[pd.DataFrame, 
     """
     rows = []
     for (variant, seed), result in results.items():
-        test = metrics_with_intervals(result.test_predictions, result.threshold, n=n_boot, seed=seed)
+        test = metrics_with_intervals(result.test_predictions, result.threshold, n=n_boot, seed=int(seed))
         stages = list(dict.fromkeys(result.history.get("stage", pd.Series(["single"])).astype(str)))
         rows.append(
             {
                 "variant": variant,
-                "seed": seed,
+                unit: seed,
                 "val breast AUC": result.val["breast"]["roc_auc"],
                 "test breast AUC": test.loc["roc_auc", "value"],
                 "test AUC low": test.loc["roc_auc", "low"],
@@ -46,11 +47,11 @@ def summarise_variants(results: dict, n_boot: int = 500) -> tuple[pd.DataFrame, 
                 "train s": result.train_seconds,
             }
         )
-    runs = pd.DataFrame(rows).set_index(["variant", "seed"])
+    runs = pd.DataFrame(rows).set_index(["variant", unit])
     grouped = runs.groupby(level="variant")
     variants = pd.DataFrame(
         {
-            "seeds": grouped.size(),
+            f"{unit}s": grouped.size(),
             "val AUC mean": grouped["val breast AUC"].mean(),
             "val AUC sd": grouped["val breast AUC"].std(ddof=1),
             "test AUC mean": grouped["test breast AUC"].mean(),

@@ -133,6 +133,20 @@ def _ci(book: FactBook, key: str, source: str, fmt: str = ".3f") -> str:
     return book.interval_html(key, source, fmt)
 
 
+def _cross_validation(book: FactBook, src: str) -> str:
+    """The 04 cross-validation sentence, when the notebook recorded one."""
+    try:
+        cv = f"{src}#cross_validation.summary.0"
+        return (
+            f"<p>The same recipe over {book.html('b04.cv.folds', cv + '.folds', 'int')} cross-validation folds: "
+            f"validation breast ROC-AUC {book.html('b04.cv.val', cv + '.val AUC mean')} ± "
+            f"{book.html('b04.cv.val_sd', cv + '.val AUC sd')}, test {book.html('b04.cv.test', cv + '.test AUC mean')} ± "
+            f"{book.html('b04.cv.test_sd', cv + '.test AUC sd')} (mean ± sd over folds).</p>"
+        )
+    except FactError:
+        return ""
+
+
 def section_results(book: FactBook) -> str:
     """Experiments and results, each with its interval."""
     parts = ['<h2 id="results">4. Experiments and results</h2>']
@@ -167,6 +181,7 @@ def section_results(book: FactBook) -> str:
             f"{_ci(book, 'b04.auc', src + '#test_breast_ci.roc_auc')}, "
             f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')}, trained in "
             f"{book.html('b04.seconds', src + '#train_seconds', '.0f')} s.</p>"
+            + _cross_validation(book, src)
             + _figure(book.reports, "figures/04_learning_curves.png", "Baseline learning curves (04).")
         )
     src = f"{book.results}/05_transfer.json"

@@ -65,6 +65,8 @@ if items:
             st.metric(name, f"{result['probability']:.3f}", "recall" if recall else "routine",
                       delta_color="inverse" if recall else "off")  # fmt: skip
             st.caption(result_caption(result))
+            if result.get("boxes"):  # the lesion detector's boxes, in the uploaded file's own pixels
+                st.dataframe(pd.DataFrame(result["boxes"]), hide_index=True)
     if len(items) > 1 and results:
         study = client.study(items)
         st.subheader("Per breast (mean of its images)")
