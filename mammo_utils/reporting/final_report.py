@@ -140,7 +140,8 @@ def _cross_validation(book: FactBook, src: str) -> str:
         return (
             f"<p>The same recipe over {book.html('b04.cv.folds', cv + '.folds', 'int')} cross-validation folds: "
             f"validation breast ROC-AUC {book.html('b04.cv.val', cv + '.val AUC mean')} ± "
-            f"{book.html('b04.cv.val_sd', cv + '.val AUC sd')}, test {book.html('b04.cv.test', cv + '.test AUC mean')} ± "
+            f"{book.html('b04.cv.val_sd', cv + '.val AUC sd')}, test "
+            f"{book.html('b04.cv.test', cv + '.test AUC mean')} ± "
             f"{book.html('b04.cv.test_sd', cv + '.test AUC sd')} (mean ± sd over folds).</p>"
         )
     except FactError:
