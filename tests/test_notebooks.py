@@ -23,7 +23,8 @@ def test_notebook_sources_are_stripped_and_parameterised():
 #: Extra papermill parameters that keep the training notebooks to seconds on the tiny dataset.
 QUICK = {
     "06_tuning": {"max_trials": 2, "epochs": 1, "time_budget": 1.0, "image_size": "64x32", "final_epochs": 1},
-    "04_baseline_cnn": {"epochs": 1, "image_size": "128x64"},
+    "04_baseline_cnn": {"epochs": 1, "image_size": "128x64", "cv_folds": 2},
+    "07_detection": {"det_epochs": 1, "n_grid": 4},
     "05_transfer_learning": {
         "epochs": 1,
         "finetune_epochs": 1,
@@ -45,6 +46,7 @@ QUICK = {
         "04_baseline_cnn",
         "05_transfer_learning",
         "06_tuning",
+        "07_detection",
         "08_export",
     ],
 )
@@ -54,8 +56,11 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch, request):
     monkeypatch.setenv("MAMMO_WORK", str(tmp_path / "work"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the local store under MAMMO_WORK
     monkeypatch.setenv("MAMMO_FIGURES", str(tmp_path / "figures"))  # never overwrite the rendered reports
+    monkeypatch.setenv("MAMMO_RESULTS", str(tmp_path / "results"))  # nor the numbers they recorded
     out = tmp_path / f"{name}.ipynb"
     quick = dict(QUICK.get(name, {}))
+    if name == "07_detection":  # Grad-CAM of the session's tiny model instead of a registry champion
+        quick.update(classifier_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent))
     if name == "08_export":  # exports the session's tiny trained model instead of a registry champion
         quick.update(
             model_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent), repeats=3, max_auc_drop=1.0
@@ -72,6 +77,8 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch, request):
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert list((tmp_path / "figures").glob("*.png")), "the notebook saved no figure"
+    if name[:2] in ("04", "05", "06", "07", "08"):  # the numbers the final report reads
+        assert list((tmp_path / "results").glob("*.json")), "the notebook recorded no results"
 
 
 def test_rendered_reports_are_not_stale():
