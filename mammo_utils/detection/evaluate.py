@@ -25,6 +25,7 @@ from .metrics import (
     cam_boxes,
     coco_map,
     froc,
+    operating_point,
     pointing_game,
     score_at_fpi,
 )
@@ -117,6 +118,7 @@ def evaluate_detections(data: DetectionData, val_preds: list[dict], test_preds: 
     score = score_at_fpi(truth(data.val), val_preds, 1.0)
     breasts = list(zip(data.test.patient_id, data.test.laterality))
     out["operating_score"] = score
+    out["operating_point"] = operating_point(gt, test_preds, score)
     out["breast_recall"] = breast_recall(gt, test_preds, breasts, score)
     out["breast_recall_ci"] = bootstrap_interval(
         lambda idx: breast_recall(_subset(gt, idx), _subset(test_preds, idx), [breasts[i] for i in idx], score),
@@ -193,6 +195,9 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
             (f"FROC sensitivity at {r:g} FP/image", _fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"]))
             for r in FROC_RATES
         ],  # fmt: skip
+        ("precision at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["precision"])),
+        ("recall at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["recall"])),
+        ("mean IoU of the hits", _fmt(det["operating_point"]["mean_iou"])),
         (
             f"breast recall at score >= {det['operating_score']:.2f} (1 FP/image on validation)",
             _fmt(det["breast_recall"], det.get("breast_recall_ci")),

@@ -181,6 +181,40 @@ def score_at_fpi(gt: Sequence[dict], preds: Sequence[dict], rate: float = 1.0, i
     return float(scores[order][ok[-1]]) if len(ok) else float(scores[order][0]) + 1e-6
 
 
+def operating_point(gt: Sequence[dict], preds: Sequence[dict], threshold: float, iou: float = 0.5) -> dict:
+    """Precision, recall and mean IoU of the boxes scoring >= ``threshold`` (class-agnostic, hit at IoU >= ``iou``).
+
+    Returns:
+        ``{"precision", "recall", "mean_iou", "tp", "fp", "lesions"}`` (``mean_iou`` over the hits; NaN without any).
+    """
+    tp = fp = lesions = 0
+    ious = []
+    for g, p in zip(gt, preds):
+        gb = np.asarray(g["boxes"]).reshape(-1, 4)
+        keep = np.asarray(p["scores"]).reshape(-1) >= threshold
+        pb = np.asarray(p["boxes"]).reshape(-1, 4)[keep]
+        order = np.argsort(-np.asarray(p["scores"]).reshape(-1)[keep], kind="stable")
+        lesions += len(gb)
+        m = iou_matrix(pb, gb)
+        taken = np.zeros(len(gb), bool)
+        for i in order:
+            j = int(np.argmax(np.where(taken, -1, m[i]))) if len(gb) else -1
+            if j >= 0 and not taken[j] and m[i, j] >= iou:
+                taken[j] = True
+                tp += 1
+                ious.append(m[i, j])
+            else:
+                fp += 1
+    return {
+        "precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "recall": tp / lesions if lesions else float("nan"),
+        "mean_iou": float(np.mean(ious)) if ious else float("nan"),
+        "tp": tp,
+        "fp": fp,
+        "lesions": lesions,
+    }
+
+
 def breast_recall(
     gt: Sequence[dict], preds: Sequence[dict], breasts: Sequence, threshold: float, iou: float = 0.5
 ) -> float:

@@ -13,6 +13,7 @@ from mammo_utils.detection.metrics import (
     coco_map,
     froc,
     iou_matrix,
+    operating_point,
     pointing_game,
     score_at_fpi,
 )
@@ -75,6 +76,10 @@ def test_froc_and_operating_point():
     assert result["sens@0.5fp"] == 0.0 and result["sens@1fp"] == 1.0 and result["sens@2fp"] == 1.0
     assert score_at_fpi(gt, preds, 0.5) == pytest.approx(0.9)
     assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.5) == 1.0
+    point = operating_point(gt, preds, threshold=0.5)
+    assert (point["tp"], point["fp"], point["lesions"]) == (1, 2, 1) and point["precision"] == pytest.approx(1 / 3)
+    assert point["recall"] == 1.0 and point["mean_iou"] == 1.0
+    assert operating_point(gt, preds, threshold=0.85)["recall"] == 0.0
     assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.6) == 0.0
 
 
