@@ -97,6 +97,7 @@ def benchmark_export(
     threads: int | None = None,
     progress=None,
     max_auc_drop: float = 0.02,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Export a model, optionally a pruned copy (int8), and measure every format on the test split in one run.
 
@@ -117,19 +118,51 @@ def benchmark_export(
     from .convert import export_model, model_data, prune_model
 
     out = Path(out)
-    manifest = export_model(ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress)
+    manifest = export_model(ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict)
     test, _ = model_data(cfg, manifest, 1)
     table = format_table(out, test, repeats=repeats, threads=threads)
     if prune:
         pruned_out = out.with_name(out.name + "_pruned")
         pruned_run = prune_model(ref, cfg, prune)
-        export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=progress)
-        pruned = format_table(pruned_out, test, formats=["keras", "tflite-int8"], repeats=repeats, threads=threads)
+        kept = export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=progress,
+                            strict=strict)["formats"]  # fmt: skip
+        formats = [f for f in ("keras", "tflite-int8") if f in kept]
+        pruned = format_table(pruned_out, test, formats=formats, repeats=repeats, threads=threads)
         pruned.index = [f"pruned{round(100 * prune)}+{i}" for i in pruned.index]
         pruned["speedup_b1"] = table.loc["keras", "ms_b1_median"] / pruned.ms_b1_median
         pruned["size_ratio"] = table.loc["keras", "size_mb"] / pruned.size_mb
         table = pd.concat([table, pruned])
     return table
+
+
+def parity_markdown(manifest: dict) -> str:
+    """One paragraph on an export's parity with Keras, computed from ``model.json`` (refused formats included).
+
+    Args:
+        manifest: ``model.json`` content.
+
+    Returns:
+        Markdown text.
+    """
+    t, parity = manifest["training"], manifest["parity"]
+    text = (
+        f"The exported model is **{manifest['backbone']}** from run `{t['run_name']}` (registry version "
+        f"{t['registry_version']}), input {manifest['input']['shape'][1:]} {manifest['input']['dtype']}, frozen "
+        f"threshold {manifest['threshold']:.3f}. On its {parity['test_images']} test images"
+    )
+    floats = [f"{fmt} differs from Keras by at most {parity[fmt]['max_abs_diff']:.1e}"
+              for fmt in ("onnx", "savedmodel") if fmt in parity]  # fmt: skip
+    text += " " + " and ".join(floats) + "." if floats else "."
+    for fmt in ("tflite-fp16", "tflite-int8"):
+        if fmt in parity:
+            p = parity[fmt]
+            text += (
+                f" {fmt} moves probabilities by up to {p['max_abs_diff']:.3f} and the test breast AUC by "
+                f"{p['delta_auc']:+.4f}, flipping {p['flipped_breasts']} of {p['breasts']} breast decisions."
+            )
+    for fmt, why in manifest.get("refused", {}).items():
+        text += f" **{fmt} was refused by the export gate**: {why['reason']}."
+    return text
 
 
 def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
@@ -144,20 +177,33 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     """
     base = table.loc[[i for i in table.index if not i.startswith("pruned")]]
     pick = recommend(base, max_auc_drop)
-    k, o, q = table.loc["keras"], table.loc["onnx"], table.loc["tflite-int8"]
+    k = table.loc["keras"]
     api, edge, batch = (base.loc[pick[key]] for key in ("api_cpu", "edge", "batch"))
+    onnx = ""
+    if "onnx" in table.index:
+        o = table.loc["onnx"]
+        onnx = (
+            f" ONNX Runtime keeps float32 (max |Δp| {o.max_abs_diff:.1e}) at {o.ms_b1_median:.1f} ms "
+            f"({o.speedup_b1:.1f}×)."
+        )
+    q = table.loc["tflite-int8"] if "tflite-int8" in table.index else None
+    int8 = (
+        f"int8 moves the test breast AUC by {q.delta_auc:+.4f} and flips {int(q.flipped_breasts)} breast decision(s) "
+        "at the frozen threshold."
+        if q is not None
+        else "int8 is not in the table: it failed the export's AUC gate (see above), so it is not shipped."
+    )
     lines = [
         f"- **API on a CPU: `{pick['api_cpu']}`** — fastest at batch 1 among formats within |Δ AUC| ≤ "
-        f"{max_auc_drop}: {api.ms_b1_median:.1f} ms median ({api.speedup_b1:.1f}× Keras' {k.ms_b1_median:.1f} ms). "
-        f"ONNX Runtime keeps float32 (max |Δp| {o.max_abs_diff:.1e}) at {o.ms_b1_median:.1f} ms ({o.speedup_b1:.1f}×).",
+        f"{max_auc_drop}: {api.ms_b1_median:.1f} ms median ({api.speedup_b1:.1f}× Keras' {k.ms_b1_median:.1f} ms)."
+        + onnx,
         f"- **Edge device: `{pick['edge']}`** — {edge.size_mb:.2f} MB, {edge.size_ratio:.1f}× smaller than Keras' "
-        f"{k.size_mb:.2f} MB; int8 moves the test breast AUC by {q.delta_auc:+.4f} and flips "
-        f"{int(q.flipped_breasts)} breast decision(s) at the frozen threshold.",
+        f"{k.size_mb:.2f} MB; " + int8,
         f"- **Batch scoring: `{pick['batch']}`** — {batch.images_per_s:.0f} images/s at batch 16 "
         f"against Keras' {k.images_per_s:.0f}.",
     ]
     pruned = [i for i in table.index if i.startswith("pruned") and i.endswith("tflite-int8")]
-    if pruned:
+    if pruned and q is not None:
         p = table.loc[pruned[0]]
         faster = p.ms_b1_median < 0.9 * q.ms_b1_median
         lines.append(

@@ -352,6 +352,7 @@ def export_model(
     calibration: int = 64,
     max_auc_drop: float = MAX_AUC_DROP,
     progress: Callable[[str], None] | None = None,
+    strict: bool = True,
 ) -> dict:
     """Export a trained model to ``out`` in each format, after checking every format against Keras.
 
@@ -363,12 +364,15 @@ def export_model(
         calibration: Training images used to calibrate int8.
         max_auc_drop: Largest accepted drop of test breast ROC-AUC for TFLite files.
         progress: Called with a line per step (e.g. ``print``).
+        strict: Refuse the whole export when a format is outside its tolerance (nothing is written). With
+            False, that format alone is left out and recorded under ``refused`` in ``model.json`` with its
+            measured values (the formats that pass are exported; Keras must always pass).
 
     Returns:
         The ``model.json`` content.
 
     Raises:
-        ExportError: Unknown format, bad reference, or a format outside its tolerance (nothing is written).
+        ExportError: Unknown format, bad reference, or (``strict``) a format outside its tolerance.
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -391,16 +395,28 @@ def export_model(
     wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
     wanted = list(dict.fromkeys(wanted))
     reference = predict_keras(model, test.images)
-    parity = {}
+    parity, refused = {}, {}
     try:
         for fmt in wanted:
+            if fmt.startswith("tflite") and "savedmodel" in refused:
+                refused[fmt] = {"reason": "needs the SavedModel, which was refused"}
+                continue
             start = time.perf_counter()
             with quiet_stderr():
                 _write_format(model, fmt, staging, calib.images)
                 seconds = time.perf_counter() - start
                 runner = open_runner(staging, fmt)
             result = compare(reference, runner.predict_batched(test.images), test.rows, threshold)
-            check_tolerance(fmt, result, max_auc_drop)
+            try:
+                check_tolerance(fmt, result, max_auc_drop)
+            except ExportError as exc:
+                if strict or fmt == "keras":
+                    raise
+                refused[fmt] = {**result, "reason": str(exc)}
+                target = staging / FILES[fmt]
+                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+                say(f"{fmt:12s} refused: {exc}")
+                continue
             parity[fmt] = {**result, "export_seconds": round(seconds, 2), "size_mb": size_mb(staging / FILES[fmt])}
             say(
                 f"{fmt:12s} max|Δp| {result['max_abs_diff']:.2e}  breast AUC {result['breast_auc']:.4f} "
@@ -409,7 +425,8 @@ def export_model(
             )
         drift_reference = reference_for(model, train_rows, val_rows, cache, mcfg)
         write_atomic(staging / REFERENCE_FILE, json.dumps(drift_reference).encode())
-        manifest = _manifest(model, info, parity, staging, wanted, test, calib)
+        manifest = _manifest(model, info, parity, staging, [f for f in wanted if f in parity], test, calib)
+        manifest["refused"] = refused
         manifest["drift_reference"] = {"path": REFERENCE_FILE, "sha256": sha256(staging / REFERENCE_FILE)}
         write_atomic(staging / ARTIFACT, json.dumps(manifest, indent=1).encode())
     except BaseException:

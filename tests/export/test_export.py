@@ -124,6 +124,22 @@ def test_a_format_outside_its_tolerance_is_refused_and_nothing_is_written(tiny_r
     assert not out.exists() and not list(tmp_path.glob(".refused*"))
 
 
+def test_non_strict_export_ships_what_passes_and_records_what_was_refused(tiny_run, tmp_path):
+    from mammo_utils.export.benchmark import parity_markdown
+    from mammo_utils.export.convert import export_model
+
+    cfg, result = tiny_run
+    out = tmp_path / "partial"
+    manifest = export_model(
+        result.model_path.parent, out, cfg, formats=["onnx", "tflite-fp16"], max_auc_drop=-1.0, strict=False
+    )
+    assert set(manifest["formats"]) == {"keras", "savedmodel", "onnx"}
+    assert set(manifest["refused"]) == {"tflite-fp16"} and "drops by" in manifest["refused"]["tflite-fp16"]["reason"]
+    assert not (out / runtime.FILES["tflite-fp16"]).exists() and (out / runtime.FILES["onnx"]).is_file()
+    runtime.load_artifact(out)  # the hashes cover exactly the shipped files
+    assert "tflite-fp16 was refused by the export gate" in parity_markdown(manifest)
+
+
 def test_cli_export_prints_parity_json(tiny_run, tmp_path, capsys):
     from mammo_utils.cli import main
 
