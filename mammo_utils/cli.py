@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detector", default=None, metavar="DIR", help="bundle this lesion detector (served with the model)"
     )
+    p.add_argument("--skip-refused", action="store_true", help="ship the formats that pass; record the refused ones")
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
@@ -421,8 +422,11 @@ def _export(args: argparse.Namespace) -> None:
     if args.prune is not None:
         model = prune_model(model, cfg, args.prune, args.prune_epochs)
         say(f"pruned to {args.prune:.0%} sparsity: {model}")
-    manifest = export_model(model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say)
+    manifest = export_model(
+        model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say, strict=not args.skip_refused
+    )
     summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
+    summary["refused"] = manifest.get("refused", {})
     if args.detector:
         from .detection.detector import bundle_detector
 
