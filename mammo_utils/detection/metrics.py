@@ -215,6 +215,30 @@ def operating_point(gt: Sequence[dict], preds: Sequence[dict], threshold: float,
     }
 
 
+def top_box_overlap(gt: Sequence[dict], preds: Sequence[dict]) -> dict:
+    """How each image's top-scoring box sits on its lesion: median IoU and median area ratio (top box / lesion box).
+
+    Only images with a lesion and at least one box count; the lesion compared is the one the top box overlaps most.
+
+    Returns:
+        ``{"median_iou", "median_area_ratio", "n"}`` (NaN when no image counts).
+    """
+    ious, ratios = [], []
+    for g, p in zip(gt, preds):
+        gb = np.asarray(g["boxes"], float).reshape(-1, 4)
+        pb = np.asarray(p["boxes"], float).reshape(-1, 4)
+        if not len(gb) or not len(pb):
+            continue
+        top = pb[int(np.argmax(np.asarray(p["scores"], float).reshape(-1)))]
+        overlaps = iou_matrix(top[None], gb)[0]
+        j = int(np.argmax(overlaps))
+        ious.append(overlaps[j])
+        ratios.append(np.prod(top[2:] - top[:2]) / max(np.prod(gb[j, 2:] - gb[j, :2]), 1e-9))
+    if not ious:
+        return {"median_iou": float("nan"), "median_area_ratio": float("nan"), "n": 0}
+    return {"median_iou": float(np.median(ious)), "median_area_ratio": float(np.median(ratios)), "n": len(ious)}
+
+
 def breast_recall(
     gt: Sequence[dict], preds: Sequence[dict], breasts: Sequence, threshold: float, iou: float = 0.5
 ) -> float:

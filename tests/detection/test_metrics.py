@@ -16,6 +16,7 @@ from mammo_utils.detection.metrics import (
     operating_point,
     pointing_game,
     score_at_fpi,
+    top_box_overlap,
 )
 
 
@@ -81,6 +82,13 @@ def test_froc_and_operating_point():
     assert point["recall"] == 1.0 and point["mean_iou"] == 1.0
     assert operating_point(gt, preds, threshold=0.85)["recall"] == 0.0
     assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.6) == 0.0
+
+
+def test_top_box_overlap():
+    gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])}, {"boxes": np.zeros((0, 4)), "classes": []}]
+    preds = [_pred([[0, 0, 20, 20], [0, 0, 10, 10]], [0.9, 0.1]), _pred([[1, 1, 2, 2]], [0.5])]
+    out = top_box_overlap(gt, preds)  # the top box (0.9) is 4x the lesion and covers it: IoU 0.25
+    assert out == {"median_iou": pytest.approx(0.25), "median_area_ratio": pytest.approx(4.0), "n": 1}
 
 
 def test_pointing_game_and_chance():
