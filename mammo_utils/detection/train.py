@@ -24,7 +24,7 @@ from ..data.preprocess import cache_key
 from ..data.splits import fold_frames
 from ..utils import quiet_stderr, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
-from .dataset import detection_batches, load_stack, pad_targets
+from .dataset import detection_batches, load_stack
 from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
 from .metrics import coco_map, score_at_fpi
 
@@ -146,7 +146,6 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     compile_detector(model, cfg.det_learning_rate, cfg.det_epochs * len(batches))
     val_gt = truth(data.val)
     callbacks = [_validation_callback(model, data.images["val"], val_gt, spec.classes, EVAL_EVERY, cfg.det_epochs)]
-    val_targets = pad_targets(list(data.val.boxes), list(data.val.classes))
     run = None
     if track:
         run = _start_run(cfg, spec, data)
@@ -157,7 +156,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     try:
         with quiet_stderr():  # oneDNN / tf.data C++ notices (Python errors still propagate)
             history = model.fit(
-            batches, validation_data=(data.images["val"][..., None], val_targets), epochs=cfg.det_epochs,
+            batches, epochs=cfg.det_epochs,
             callbacks=callbacks, verbose=verbose,
         )  # fmt: skip
         seconds = time.perf_counter() - start
