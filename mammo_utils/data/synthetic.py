@@ -87,19 +87,24 @@ def _choice(rng: np.random.Generator, shares: dict):
     return keys[rng.choice(len(keys), p=p / p.sum())]
 
 
-def make_metadata(n_patients: int, prevalence: float, seed: int) -> pd.DataFrame:
+def make_metadata(n_patients: int, prevalence: float, seed: int, exclude_patients=()) -> pd.DataFrame:
     """Sample the ``train.csv`` rows plus rendering columns (``lesion_type``).
 
     Args:
         n_patients: Number of patients.
         prevalence: Share of breasts with cancer (RSNA: 0.021).
         seed: Random seed.
+        exclude_patients: Patient ids that must not be drawn (e.g. another population's, so two sets are disjoint).
 
     Returns:
         One row per image with every RSNA column and ``lesion_type`` (None for no lesion).
     """
     rng = np.random.default_rng([seed, 1])
-    patient_ids = 10000 + rng.choice(55535, size=n_patients, replace=False)
+    if len(exclude_patients):
+        pool = np.setdiff1d(np.arange(10000, 65535), np.asarray(list(exclude_patients), int))
+        patient_ids = rng.choice(pool, size=n_patients, replace=False)
+    else:  # the original draw, so the embedded dataset stays byte-identical
+        patient_ids = 10000 + rng.choice(55535, size=n_patients, replace=False)
     n_breasts = 2 * n_patients
     n_cancer = int(round(prevalence * n_breasts))
     order = rng.permutation(n_breasts)
@@ -323,6 +328,7 @@ def generate_dataset(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
+    exclude_patients=(),
 ) -> pd.DataFrame:
     """Generate the synthetic RSNA-layout dataset (resumable: existing images are kept).
 
@@ -334,6 +340,7 @@ def generate_dataset(
         seed: Random seed; the same arguments give byte-identical files.
         workers: Worker processes.
         progress: Show a progress bar.
+        exclude_patients: Patient ids not to use (a population disjoint from another one).
 
     Returns:
         The ``train.csv`` dataframe that was written.
@@ -357,7 +364,7 @@ def generate_dataset(
             f"({params_path.read_text().strip()}); choose an empty folder"
         )
     write_atomic(params_path, (json.dumps(params, sort_keys=True) + "\n").encode())
-    meta = make_metadata(int(n_patients), float(prevalence), int(seed))
+    meta = make_metadata(int(n_patients), float(prevalence), int(seed), exclude_patients)
     records = meta.astype(object).where(meta.notna(), None).to_dict("records")
     tasks = [(r, str(out), rows_px, cols_px, int(seed)) for r in records]
     boxes: list[dict] = []

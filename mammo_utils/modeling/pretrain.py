@@ -91,10 +91,11 @@ def build_source_model(backbone: str, image_size) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{backbone}_source")
 
 
-def weights_path(cfg: Config, backbone: str) -> Path:
-    """Where a source-pretrained backbone of this configuration is kept (``<work>/weights/…weights.h5``)."""
+def weights_path(cfg: Config, backbone: str, source_root: str | Path, epochs: int) -> Path:
+    """Where a source-pretrained backbone is kept: one file per backbone, input size, seed, source and epochs."""
     h, w = cfg.image_size
-    return cfg.work_dir / "weights" / f"{backbone}_source_{h}x{w}_s{cfg.seed}.weights.h5"
+    name = f"{backbone}_source_{h}x{w}_s{cfg.seed}_{Path(source_root).name}_e{epochs}.weights.h5"
+    return cfg.work_dir / "weights" / name
 
 
 def pretrain_backbone(cfg: Config, backbone: str, source_root: str | Path, epochs: int = 6, verbose: int = 0) -> Path:
@@ -110,7 +111,7 @@ def pretrain_backbone(cfg: Config, backbone: str, source_root: str | Path, epoch
     Returns:
         The saved backbone weights file (a JSON beside it records the source, task, epochs and final metrics).
     """
-    path = weights_path(cfg, backbone)
+    path = weights_path(cfg, backbone, source_root, epochs)
     if path.is_file():
         return path
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
@@ -166,12 +167,14 @@ def ensure_source_population(cfg: Config, patients: int = 160) -> Path:
         Its RSNA-layout folder (generated once).
     """
     from ..config import is_rsna_root
+    from ..data.rsna import load_train
     from ..data.synthetic import generate_dataset
 
-    root = cfg.work_dir / f"source-population-s{cfg.seed + SOURCE_SEED_OFFSET}-{patients}"
+    root = cfg.work_dir / f"source-population-s{cfg.seed + SOURCE_SEED_OFFSET}-{patients}-disjoint"
     if not is_rsna_root(root):
+        target = load_train(cfg.data_root).patient_id.unique()  # no patient id may appear in both populations
         generate_dataset(
             root, n_patients=patients, image_size=cfg.synthetic_image_size, prevalence=cfg.synthetic_prevalence,
-            seed=cfg.seed + SOURCE_SEED_OFFSET, workers=cfg.workers, progress=False,
+            seed=cfg.seed + SOURCE_SEED_OFFSET, workers=cfg.workers, progress=False, exclude_patients=target,
         )  # fmt: skip
     return root

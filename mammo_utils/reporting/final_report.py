@@ -265,6 +265,12 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             f"{book.html('api.5xx', api_json + '#runs.1.5xx', 'int')} server errors, throughput "
             f"{book.html('api.ratio', api_json + '#runs.1.throughput_vs_1_client', '.2f')}x one client's.</p>"
         )
+    else:
+        parts.append(
+            "<p class='note'>The API load test was not run for this rebuild (it needs minutes of full-size DICOM "
+            "requests): <code>python benchmarks/bench_api.py --out reports/benchmarks/api_load.json</code>, then "
+            "<code>mammo report</code>.</p>"
+        )
     parts.append(
         '<p>The API (FastAPI on uvicorn) is documented in <a href="api/index.html">api/index.html</a> '
         '(<a href="api/openapi.json">openapi.json</a>): <code>/v1/predict</code> returns the probability, the '

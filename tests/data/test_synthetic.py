@@ -145,3 +145,13 @@ def test_machines_cover_the_codecs_and_photometrics():
     assert {m.transfer_syntax for m in MACHINES} == {C.JPEG2000_LOSSLESS, C.JPEG_LOSSLESS_SV1, C.EXPLICIT_VR_LITTLE_ENDIAN}
     assert {m.voi_function for m in MACHINES} == {"LINEAR", "SIGMOID"}
     assert {m.bits_stored for m in MACHINES} >= {10, 12, 14, 16}
+
+
+def test_a_population_can_exclude_another_ones_patients():
+    from mammo_utils.data.synthetic import make_metadata
+
+    target = make_metadata(300, prevalence=0.25, seed=0)
+    same_draw = make_metadata(300, prevalence=0.25, seed=0, exclude_patients=())
+    assert target.equals(same_draw)  # no exclusion: the embedded set's draw is unchanged
+    source = make_metadata(300, prevalence=0.25, seed=1000, exclude_patients=target.patient_id.unique())
+    assert not set(source.patient_id) & set(target.patient_id) and source.patient_id.nunique() == 300
