@@ -163,9 +163,14 @@ def cache_boxes(images: pd.DataFrame, boxes: pd.DataFrame, size: tuple[int, int]
     return out
 
 
-def box_area_share(boxes: np.ndarray, size: tuple[int, int]) -> float:
-    """Share of an image's area inside the union of ``boxes`` (the chance rate of a pointing game)."""
-    mask = np.zeros(size, bool)
+def box_mask(boxes, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean ``shape`` mask of the pixels any ``xyxy`` box touches (edges rounded outwards)."""
+    mask = np.zeros(shape, bool)
     for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
         mask[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
-    return float(mask.mean())
+    return mask
+
+
+def box_area_share(boxes: np.ndarray, size: tuple[int, int]) -> float:
+    """Share of an image's area inside the union of ``boxes`` (the chance rate of a pointing game)."""
+    return float(box_mask(boxes, size).mean())

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .boxes import box_mask
+
 #: False positives per image at which FROC sensitivity is read.
 FROC_RATES: tuple[float, ...] = (0.5, 1.0, 2.0)
 
@@ -123,24 +125,37 @@ def agnostic(entries: Sequence[dict]) -> list[dict]:
     return [{**e, "classes": np.zeros(len(np.asarray(e["boxes"]).reshape(-1, 4)), int)} for e in entries]
 
 
+def _match(g: dict, p: dict, iou: float, threshold: float | None = None):
+    """Greedy class-agnostic matching in one image, highest score first; each lesion is hit at most once.
+
+    Returns:
+        ``(scores, hits, overlaps)`` per kept prediction in score order (``overlaps``: IoU with the lesion it hit).
+    """
+    gb = np.asarray(g["boxes"]).reshape(-1, 4)
+    pb = np.asarray(p["boxes"]).reshape(-1, 4)
+    ps = np.asarray(p["scores"], float).reshape(-1)
+    if threshold is not None:
+        pb, ps = pb[ps >= threshold], ps[ps >= threshold]
+    order = np.argsort(-ps, kind="stable")
+    taken = np.zeros(len(gb), bool)
+    m = iou_matrix(pb, gb)
+    hits, overlaps = [], []
+    for i in order:
+        j = int(np.argmax(np.where(taken, -1, m[i]))) if len(gb) else -1
+        ok = j >= 0 and not taken[j] and m[i, j] >= iou
+        if ok:
+            taken[j] = True
+        hits.append(ok)
+        overlaps.append(m[i, j] if ok else 0.0)
+    return ps[order], np.asarray(hits, bool), np.asarray(overlaps, float)
+
+
 def _hits(gt: Sequence[dict], preds: Sequence[dict], iou: float):
-    """Pooled class-agnostic matching: per prediction (score, is_hit), greedy by score within an image."""
-    scores, hit = [], []
-    for g, p in zip(gt, preds):
-        gb = np.asarray(g["boxes"]).reshape(-1, 4)
-        pb = np.asarray(p["boxes"]).reshape(-1, 4)
-        ps = np.asarray(p["scores"], float).reshape(-1)
-        order = np.argsort(-ps, kind="stable")
-        taken = np.zeros(len(gb), bool)
-        m = iou_matrix(pb, gb)
-        for i in order:
-            j = int(np.argmax(np.where(taken, -1, m[i]))) if len(gb) else -1
-            ok = j >= 0 and not taken[j] and m[i, j] >= iou
-            if ok:
-                taken[j] = True
-            scores.append(ps[i])
-            hit.append(ok)
-    return np.asarray(scores, float), np.asarray(hit, bool)
+    """Pooled class-agnostic matching over images: per prediction (score, is_hit)."""
+    matched = [_match(g, p, iou) for g, p in zip(gt, preds)]
+    if not matched:
+        return np.zeros(0), np.zeros(0, bool)
+    return np.concatenate([m[0] for m in matched]).astype(float), np.concatenate([m[1] for m in matched]).astype(bool)
 
 
 def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FROC_RATES, iou: float = 0.5) -> dict:
@@ -190,21 +205,11 @@ def operating_point(gt: Sequence[dict], preds: Sequence[dict], threshold: float,
     tp = fp = lesions = 0
     ious = []
     for g, p in zip(gt, preds):
-        gb = np.asarray(g["boxes"]).reshape(-1, 4)
-        keep = np.asarray(p["scores"]).reshape(-1) >= threshold
-        pb = np.asarray(p["boxes"]).reshape(-1, 4)[keep]
-        order = np.argsort(-np.asarray(p["scores"]).reshape(-1)[keep], kind="stable")
-        lesions += len(gb)
-        m = iou_matrix(pb, gb)
-        taken = np.zeros(len(gb), bool)
-        for i in order:
-            j = int(np.argmax(np.where(taken, -1, m[i]))) if len(gb) else -1
-            if j >= 0 and not taken[j] and m[i, j] >= iou:
-                taken[j] = True
-                tp += 1
-                ious.append(m[i, j])
-            else:
-                fp += 1
+        lesions += len(np.asarray(g["boxes"]).reshape(-1, 4))
+        _, hits, overlaps = _match(g, p, iou, threshold)
+        tp += int(hits.sum())
+        fp += int((~hits).sum())
+        ious.extend(overlaps[hits])
     return {
         "precision": tp / (tp + fp) if tp + fp else float("nan"),
         "recall": tp / lesions if lesions else float("nan"),
@@ -283,9 +288,7 @@ def pointing_game(points: Sequence[tuple[int, int]], gt: Sequence[dict], regions
         if not len(boxes):
             continue
         inside = ((boxes[:, 0] <= c) & (c < boxes[:, 2]) & (boxes[:, 1] <= r) & (r < boxes[:, 3])).any()
-        mask = np.zeros_like(region, bool)
-        for x0, y0, x1, y1 in boxes:
-            mask[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
+        mask = box_mask(boxes, region.shape)
         hits.append(bool(inside))
         chance.append(float((mask & region).sum() / max(region.sum(), 1)))
     return {"hits": np.asarray(hits, bool), "chance": np.asarray(chance, float)}
