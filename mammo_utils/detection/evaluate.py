@@ -71,16 +71,12 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
     has_box = np.array([len(np.asarray(g["boxes"]).reshape(-1, 4)) > 0 for g in gt])
     hit, chance = result["hits"].astype(float), result["chance"]
     groups = np.asarray(groups)[has_box]
-
-    def stat(fn):
-        return lambda idx: fn(idx) if len(idx) else float("nan")
-
     out = {"n": int(len(hit)), "hit_rate": float(hit.mean()) if len(hit) else float("nan"),
            "chance": float(chance.mean()) if len(hit) else float("nan")}  # fmt: skip
     out["margin"] = out["hit_rate"] - out["chance"]
     if len(hit):
-        out["hit_rate_ci"] = bootstrap_interval(stat(lambda i: hit[i].mean()), groups, N_BOOT)
-        out["margin_ci"] = bootstrap_interval(stat(lambda i: hit[i].mean() - chance[i].mean()), groups, N_BOOT)
+        out["hit_rate_ci"] = bootstrap_interval(lambda i: hit[i].mean(), groups, N_BOOT)
+        out["margin_ci"] = bootstrap_interval(lambda i: hit[i].mean() - chance[i].mean(), groups, N_BOOT)
     return out
 
 

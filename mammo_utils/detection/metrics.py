@@ -335,12 +335,10 @@ def bootstrap_interval(values_fn, groups, n: int = 200, seed: int = 0, alpha: fl
     Returns:
         ``(low, high)`` (NaN when every resample is undefined).
     """
-    from ..evaluation.metrics import cluster_members, cluster_resample
+    from ..evaluation.metrics import cluster_bootstrap
 
-    rng = np.random.default_rng(seed)
-    members = cluster_members(groups)
-    values = [values_fn(cluster_resample(members, rng)) for _ in range(n)]
-    values = [v for v in values if np.isfinite(v)]
-    if not values:
-        return float("nan"), float("nan")
-    return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
+    def finite(idx):
+        value = values_fn(idx)
+        return value if np.isfinite(value) else None  # an undefined resample (e.g. no lesion) is skipped
+
+    return cluster_bootstrap(finite, groups, n, seed, alpha)

@@ -171,13 +171,31 @@ def bootstrap_ci(
     """
     y = np.asarray(labels).astype(int)
     s = np.asarray(scores, float)
+
+    def statistic(idx):
+        return metric(y[idx], s[idx]) if y[idx].min() != y[idx].max() else None
+
+    return cluster_bootstrap(statistic, np.arange(len(y)) if groups is None else groups, n, seed, alpha)
+
+
+def cluster_bootstrap(
+    statistic: Callable, groups, n: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float]:
+    """Percentile interval of any statistic of rows, resampling whole clusters (e.g. patients) with replacement.
+
+    Args:
+        statistic: ``(row indices of a resample) -> value``, or None to skip that resample.
+        groups: Cluster id per row.
+        n: Resamples.
+        seed: Random seed.
+        alpha: 0.05 for a 95% interval.
+
+    Returns:
+        ``(low, high)``; NaN when every resample was skipped.
+    """
     rng = np.random.default_rng(seed)
-    members = cluster_members(np.arange(len(y)) if groups is None else groups)
-    values = []
-    for _ in range(n):
-        idx = cluster_resample(members, rng)
-        if y[idx].min() != y[idx].max():
-            values.append(metric(y[idx], s[idx]))
+    members = cluster_members(groups)
+    values = [v for v in (statistic(cluster_resample(members, rng)) for _ in range(n)) if v is not None]
     if not values:
         return float("nan"), float("nan")
     return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
