@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..utils import write_atomic, write_csv_atomic
+
 COMPETITION = "rsna-breast-cancer-detection"
 SOURCES = ("kaggle", "url")
 
@@ -149,10 +151,8 @@ def _unzip_one(archive: Path, member: str, target: Path) -> None:
             if bad is not None:
                 raise DownloadError(f"{archive}: corrupt member {bad}; delete it and run the download again")
             names = [n for n in zf.namelist() if Path(n).name == member] or zf.namelist()[:1]
-            partial = target.with_name(target.name + ".partial")
-            with zf.open(names[0]) as src, open(partial, "wb") as dst:
-                dst.write(src.read())
-            os.replace(partial, target)
+            with zf.open(names[0]) as src:
+                write_atomic(target, src.read())
     except zipfile.BadZipFile:
         raise DownloadError(f"{archive}: not a valid zip archive; delete it and run the download again") from None
     archive.unlink()
@@ -253,9 +253,7 @@ def download(
         if subset < 1:
             raise DownloadError(f"--subset must be >= 1, got {subset}")
         train = train[train.patient_id.isin(choose_patients(train, subset, seed))]
-    partial_csv = csv.with_name("train.csv.partial")
-    train.to_csv(partial_csv, index=False)
-    os.replace(partial_csv, csv)
+    write_csv_atomic(train, csv)
     say(f"{len(train)} images of {train.patient_id.nunique()} patients listed in {csv}")
     downloaded = skipped = 0
     for pid, iid in tqdm(list(zip(train.patient_id, train.image_id)), desc="images", unit="file", disable=progress is None):
