@@ -27,7 +27,6 @@ from .metrics import (
     froc,
     operating_point,
     pointing_game,
-    score_at_fpi,
 )
 from .train import DetectionData, truth
 
@@ -80,12 +79,12 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
     return out
 
 
-def evaluate_detections(data: DetectionData, val_preds: list[dict], test_preds: list[dict], classes) -> dict:
+def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict], classes) -> dict:
     """Detector metrics on the test split (the operating point from validation).
 
     Args:
         data: The split frames and images.
-        val_preds: Detector output on validation images (only for the operating score).
+        score: The operating score chosen on validation (the training record's ``operating_score``).
         test_preds: Detector output on test images.
         classes: Class names.
 
@@ -111,7 +110,6 @@ def evaluate_detections(data: DetectionData, val_preds: list[dict], test_preds: 
         k: bootstrap_interval(lambda idx, k=k: froc(_subset(gt, idx), _subset(test_preds, idx))[k], groups, N_BOOT)
         for k in curve
     }
-    score = score_at_fpi(truth(data.val), val_preds, 1.0)
     breasts = list(zip(data.test.patient_id, data.test.laterality))
     out["operating_score"] = score
     out["operating_point"] = operating_point(gt, test_preds, score)
@@ -238,9 +236,8 @@ def evaluate(cfg: Config, record: dict, classifier=None, classifier_size=None) -
     model, info = load_detector(record["folder"])
     data = load_detection_data(cfg)
     classes = info["spec"].classes
-    val_preds = predict_boxes(model, data.images["val"])
     test_preds = predict_boxes(model, data.images["test"])
-    det = evaluate_detections(data, val_preds, test_preds, classes)
+    det = evaluate_detections(data, record["operating_score"], test_preds, classes)  # chosen on validation in training
     cam = classifier_localisation(classifier, data, classifier_size) if classifier is not None else None
     return {"detector": det, "classifier": cam, "data": data, "test_preds": test_preds, "classes": classes}
 
