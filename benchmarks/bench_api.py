@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -83,6 +82,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Run the benchmark and print the table; returns it."""
     from mammo_utils.config import get_config
     from mammo_utils.serving.client import wait_ready
+    from mammo_utils.serving.demo import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/work/export/champion", help="export folder")
@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     rows, cols = (int(v) for v in args.size.split("x"))
     files = full_size_dicoms(get_config("small").work_dir / "bench_api" / args.size, (rows, cols))
     good = [(p.name, p.read_bytes()) for p in files]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mammo_utils", "serve", "--model", args.model, "--port", str(port)]
     env = {**os.environ, "MAMMO_FEEDBACK_DB": str(Path(files[0]).parents[2] / "bench_feedback.db")}

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from mammo_utils.serving.client import wait_ready
+from mammo_utils.serving.demo import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
@@ -62,9 +62,7 @@ def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export,
     stage = _runtime_stage()
     cmd = json.loads(next(rest for op, rest in stage if op == "CMD"))
     health = json.loads(next(rest for op, rest in stage if op == "HEALTHCHECK").split("CMD", 1)[1])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [str(port) if c == "8000" else c for c in cmd]
     cmd = [sys.executable, "-m", "mammo_utils", *cmd[1:]] if cmd[0] == "mammo" else cmd
     env = {**os.environ, **{k: v for k, v in _env(stage).items() if k.startswith(("MAMMO_", "TF_", "PYTHON"))}}

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from mammo_utils.serving.client import wait_ready
+from mammo_utils.serving.demo import free_port
 
 TOKEN = "test-token-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def server(tiny_export, tmp_path_factory):
     """`mammo serve --model <export>` in a subprocess: (base URL, log file)."""
     _, folder, _ = tiny_export
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
     env = {
         **os.environ,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from pathlib import Path
 import pytest
 
 from mammo_utils.serving.client import wait_ready
+from mammo_utils.serving.demo import free_port
 
 TOKEN = "test-token-123"  # the server fixture's (tests/serving/conftest.py)
 APP = importlib.util.find_spec("mammo_utils.serving.app").origin
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_app_scores_an_example_and_shows_the_disclaimer(server, synth_root, monkeypatch):
@@ -53,7 +47,7 @@ def test_app_scores_an_example_and_shows_the_disclaimer(server, synth_root, monk
 def test_app_says_when_the_api_is_down(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("MAMMO_API_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MAMMO_API_URL", f"http://127.0.0.1:{free_port()}")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "API is not available" in at.error[0].value
@@ -70,7 +64,7 @@ def test_upload_in_a_real_browser(server, synth_root, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = server
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MAMMO_API_URL": url, "MAMMO_API_TOKEN": TOKEN}
     command = [sys.executable, "-m", "mammo_utils", "app", "--api", url, "--port", str(port)]
     app = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
