@@ -39,15 +39,12 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``.
     """
     from ..data.rsna import load_train
-    from ..data.splits import fold_frames
     from ..evaluation.evaluate import metrics_with_intervals, subgroup_metrics
-    from ..export.convert import load_images, model_frames
+    from ..export.convert import model_data
     from ..export.runtime import load_artifact, open_runner
 
     manifest = load_artifact(export_dir)
-    cfg_model, df, cache = model_frames(cfg, manifest)
-    test = fold_frames(df, cfg_model.fold)[2]
-    data = load_images(test, cache, cfg_model.image_size)
+    data, _ = model_data(cfg, manifest, 1)  # the test split the export was checked on (as the benchmark loads it)
     runner = open_runner(export_dir, runtime)
     scores = runner.predict_batched(data.images, 16)
     meta = load_train(cfg.data_root).set_index("image_id")
