@@ -345,17 +345,7 @@ def preprocess_dataset(
                 pool.shutdown(cancel_futures=True)
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     # rows resumed from manifest.partial.csv are strings: give every column its type back
-    numeric = [
-        "image_id",
-        "patient_id",
-        "orig_rows",
-        "orig_cols",
-        "crop_x_min",
-        "crop_y_min",
-        "crop_x_max",
-        "crop_y_max",
-        "scale",
-    ]
+    numeric = [c for c in MANIFEST_COLUMNS if c not in ("status", "error", "png", "flipped")]
     manifest[numeric] = manifest[numeric].apply(pd.to_numeric, errors="coerce")
     manifest["image_id"] = manifest["image_id"].astype("int64")
     manifest["flipped"] = manifest["flipped"].astype(str).str.lower().eq("true")
