@@ -51,8 +51,15 @@ if [[ "$MODE" != "notebooks" && ${#need[@]} -gt 0 ]]; then
   fi
 fi
 if git rev-parse --git-dir >/dev/null 2>&1; then
-  # notebook sources are committed without outputs; nbdime gives readable notebook diffs
-  "$VENV/bin/nbstripout" --install --attributes .git/info/attributes >/dev/null 2>&1 || true
+  # notebook sources are committed without outputs; nbdime gives readable notebook diffs. Only the filter
+  # itself is configured here: `.gitattributes` applies it to notebooks/*.ipynb alone, so the rendered copies in
+  # reports/ keep their outputs (`nbstripout --install` would add `*.ipynb filter=nbstripout` for every notebook).
+  git config filter.nbstripout.clean "'$(cd "$VENV" && pwd)/bin/python' -m nbstripout"
+  git config filter.nbstripout.smudge cat
+  git config filter.nbstripout.required true
+  if [[ -f .git/info/attributes ]]; then  # an earlier set-up's catch-all line would strip reports/ too
+    sed -i '/^\*\.ipynb filter=nbstripout$/d' .git/info/attributes
+  fi
   "$VENV/bin/nbdime" config-git --enable >/dev/null 2>&1 || true
 fi
 [[ "$MODE" == "setup" ]] && { echo "== Setup done: $VENV"; exit 0; }

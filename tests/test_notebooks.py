@@ -101,3 +101,32 @@ def test_rendered_reports_are_not_stale():
         if code(nb_path) != code(rendered):
             stale.append(f"{rendered.name}: code differs from {nb_path.relative_to(REPO)}; re-render it")
     assert not stale, "\n".join(stale)
+
+
+#: Start-up logs and warnings that must not reach a rendered report (TensorFlow/absl C++ notices, Python warnings,
+#: MLflow notices).
+NOISE = ("WARNING", "Warning:", "absl::", "oneDNN", "I0000 ", "E0000 ", "W0000 ", "already exists")
+
+
+def test_rendered_reports_carry_clean_outputs():
+    """The committed renders are what graders read: every code cell that prints ran, and nothing printed noise.
+
+    (Catches a git filter that strips ``reports/*.ipynb`` as if they were sources, and start-up logs in outputs.)
+    """
+    problems = []
+    for nb_path in NOTEBOOKS:
+        rendered = REPO / "reports" / nb_path.name
+        if not rendered.is_file():
+            continue  # test_rendered_reports_are_not_stale names it
+        cells = [c for c in json.loads(rendered.read_text())["cells"] if c["cell_type"] == "code"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        if not outputs or any(c.get("execution_count") is None for c in cells):
+            problems.append(f"{rendered.name}: code cells without outputs or never executed (stripped render?)")
+        for o in outputs:
+            if o.get("output_type") == "error":
+                problems.append(f"{rendered.name}: error output {o.get('ename')}")
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                problems.append(f"{rendered.name}: stderr output {''.join(o['text'])[:120]!r}")
+            text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            problems += [f"{rendered.name}: {word!r} in an output" for word in NOISE if word in text]
+    assert not problems, "\n".join(problems)
