@@ -81,8 +81,8 @@ class Config:
         synthetic_image_size: (rows, columns) of embedded DICOMs.
         synthetic_prevalence: Share of breasts with cancer in the embedded dataset (RSNA: 0.021).
         seed: Global random seed.
-        deterministic: TensorFlow's deterministic ops (a rebuild on one machine repeats its numbers; slower on
-            GPUs, so the ``full`` profile turns it off).
+        deterministic: TensorFlow's deterministic ops and one inter-op thread (a rebuild on one machine repeats
+            its numbers; slower, so the ``full`` profile turns it off).
         mlflow_uri: Tracking URI; when empty, ``MLFLOW_TRACKING_URI``, else ``<work_dir>/mlflow.db``.
         experiment: MLflow experiment name.
         early_stopping_patience: Epochs without validation improvement before stopping (counted from

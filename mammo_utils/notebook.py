@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import Config, get_config
 from .data.synthetic import ensure_dataset
-from .utils import import_tensorflow, seed_everything, versions
+from .utils import deterministic_threads, import_tensorflow, seed_everything, versions
 
 if importlib.util.find_spec("tensorflow") is not None:
     import_tensorflow()  # now, quietly: a later `import keras` in a notebook cell would print TF's C++ banner
@@ -118,6 +118,8 @@ def setup(
     if seed is not None:
         overrides["seed"] = seed
     cfg = get_config(profile, data_root, **overrides)
+    if cfg.deterministic:
+        deterministic_threads()  # before TensorFlow's runtime starts (its thread pools are fixed then)
     ensure_dataset(cfg, progress=False)
     if gpu:
         tf = import_tensorflow()
