@@ -181,30 +181,55 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
     """
     import matplotlib.pyplot as plt
 
-    counts = np.array([[report["tn"], report["fp"]], [report["fn"], report["tp"]]], float)
-    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    classes = ["no cancer", "cancer"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for ax, values, shares, fmt, name in (
-        (axes[0], counts, rates, "{:.0f}", f"count of {unit}"),
-        (axes[1], rates, rates, "{:.1%}", "share of the true class"),
-    ):
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        for (i, j), v in np.ndenumerate(values):
-            ax.text(
-                j,
-                i,
-                fmt.format(v),
-                ha="center",
-                va="center",
-                color="white" if shares[i, j] > 0.55 else "black",
-                fontsize=12,
-            )
-        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes)
-        ax.set(xlabel="predicted", ylabel="true", title=name)
+    _draw_confusion(axes[0], report, "{:.0f}", f"count of {unit}", rates=False)
+    _draw_confusion(axes[1], report, "{:.1%}", "share of the true class", rates=True)
     fig.suptitle(f"{title} (threshold {report['threshold']:.3f}, frozen on validation)")
     fig.tight_layout()
     return fig
+
+
+def plot_confusions(reports: dict[str, dict], title: str, unit: str = "breasts", columns: int = 3):
+    """One confusion matrix per model (count and share of the true class in each cell), in a grid.
+
+    Args:
+        reports: ``{panel title: binary_report}`` (each with ``tn, fp, fn, tp, threshold``).
+        title: Figure title.
+        unit: What is counted (``images`` or ``breasts``).
+        columns: Panels per row.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    columns = max(1, min(columns, len(reports)))
+    rows = int(np.ceil(len(reports) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.2 * rows), squeeze=False)
+    for ax, (name, report) in zip(axes.flat, reports.items()):
+        _draw_confusion(ax, report, "{count:.0f} ({share:.0%})", f"{name}\nthreshold {report['threshold']:.3f}")
+    for ax in axes.flat[len(reports) :]:
+        ax.set_axis_off()
+    fig.suptitle(f"{title}: {unit}, thresholds frozen on validation")
+    fig.tight_layout()
+    return fig
+
+
+def _draw_confusion(ax, report: dict, fmt: str, name: str, rates: bool | None = None) -> None:
+    """Draw one confusion matrix, coloured by the share of the true class (colour-blind-safe blues).
+
+    ``fmt`` formats a cell from ``count`` and ``share`` (keywords), or from the single value selected by ``rates``.
+    """
+    counts = np.array([[report["tn"], report["fp"]], [report["fn"], report["tp"]]], float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    classes = ["no cancer", "cancer"]
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), share in np.ndenumerate(shares):
+        count = counts[i, j]
+        text = fmt.format(count=count, share=share) if rates is None else fmt.format(share if rates else count)
+        ax.text(j, i, text, ha="center", va="center", color="white" if share > 0.55 else "black", fontsize=12)
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes)
+    ax.set(xlabel="predicted", ylabel="true", title=name)
 
 
 def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validation (selection) and test (95% CI)"):

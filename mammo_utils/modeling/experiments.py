@@ -62,6 +62,32 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
     return runs, variants
 
 
+def per_run_test_metrics(results: dict, n_boot: int = 500, level: str = "breast", digits: int = 3) -> pd.DataFrame:
+    """Every test metric of every run at its validation-frozen threshold, as ``value [low, high]`` text.
+
+    Args:
+        results: ``{(variant, seed or fold): TrainResult}``.
+        n_boot: Bootstrap resamples (patient-level, as :func:`metrics_with_intervals`).
+        level: ``breast`` or ``image``.
+        digits: Decimals printed.
+
+    Returns:
+        One row per run, one column per metric of
+        :data:`~mammo_utils.evaluation.evaluate.INTERVAL_METRICS`, plus the test counts.
+    """
+    rows = {}
+    for key, result in results.items():
+        ci = metrics_with_intervals(result.test_predictions, result.threshold, level=level, n=n_boot, seed=int(key[1]))
+        row = {
+            m: f"{ci.loc[m, 'value']:.{digits}f} [{ci.loc[m, 'low']:.{digits}f}, {ci.loc[m, 'high']:.{digits}f}]"
+            for m in ci.index
+        }
+        rows[key] = {**row, f"{level}s": ci.attrs["n"], "cancers": ci.attrs["positives"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["variant", "seed"]
+    return table
+
+
 def transfer_conclusion(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str, random: str) -> str:
     """Markdown: the model chosen on validation and what the transfer comparison shows, from the tables' values.
 

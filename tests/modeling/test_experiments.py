@@ -1,0 +1,58 @@
+"""Comparison tables over seeds: every test metric with its patient-level interval, confusion grids."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from mammo_utils.evaluation.evaluate import INTERVAL_METRICS
+from mammo_utils.evaluation.metrics import binary_report
+from mammo_utils.modeling.experiments import per_run_test_metrics
+
+
+def _run(scores_noise: float, seed: int, n_patients: int = 30):
+    """A fake finished run: 2 images per breast, the score tracks the label plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        for lat in "LR":
+            cancer = int(rng.random() < 0.3)
+            for _ in range(2):
+                rows.append({"patient_id": p, "laterality": lat, "cancer": cancer})
+    frame = pd.DataFrame(rows)
+    frame["prediction"] = np.clip(frame.cancer * 0.6 + rng.normal(0.2, scores_noise, len(frame)), 0, 1)
+    return SimpleNamespace(test_predictions=frame, threshold=0.5)
+
+
+def test_per_run_test_metrics_has_every_metric_with_an_interval_around_the_value():
+    results = {("good", 0): _run(0.05, 0), ("noisy", 0): _run(0.5, 1)}
+    table = per_run_test_metrics(results, n_boot=200)
+    assert list(table.index) == list(results)
+    assert set(INTERVAL_METRICS) <= set(table.columns) and (table.breasts == 60).all()
+    for key in results:
+        for metric in INTERVAL_METRICS:
+            value, low, high = _parse(table.loc[key, metric])
+            assert low <= value <= high, (key, metric, table.loc[key, metric])
+    good_auc, noisy_auc = (_parse(table.loc[(name, 0), "roc_auc"])[0] for name in ("good", "noisy"))
+    assert good_auc > 0.95 and noisy_auc < good_auc
+
+
+def _parse(text: str) -> tuple[float, float, float]:
+    """``"0.812 [0.700, 0.900]"`` -> (0.812, 0.7, 0.9)."""
+    value, low, high = re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", text).groups()
+    return float(value), float(low), float(high)
+
+
+def test_confusion_grid_has_one_panel_per_run():
+    from mammo_utils.evaluation.plots import plot_confusions
+
+    y = np.array([0, 0, 1, 1, 1])
+    report = binary_report(y, np.array([0.1, 0.7, 0.8, 0.9, 0.2]), 0.5)
+    fig = plot_confusions({f"run {i}": report for i in range(5)}, "test", columns=3)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 5
+    texts = sorted(t.get_text() for t in drawn[0].texts)
+    assert texts == sorted(["1 (50%)", "1 (50%)", "1 (33%)", "2 (67%)"])
