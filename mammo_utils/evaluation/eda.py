@@ -115,6 +115,22 @@ def missing_values(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"missing": miss, "share": miss / len(df)}).sort_values("missing", ascending=False)
 
 
+def missing_by_site(df: pd.DataFrame, columns: tuple[str, ...] = ("BIRADS", "density", "age")) -> pd.DataFrame:
+    """Share of images with a missing value, per site (missingness that encodes the site is a shortcut).
+
+    Args:
+        df: ``train.csv`` frame with ``site_id``.
+        columns: Columns to count (those absent from ``df`` are skipped).
+
+    Returns:
+        One row per site, one column per counted column (share of that site's images), plus ``images``.
+    """
+    cols = [c for c in columns if c in df.columns]
+    table = df[cols].isna().groupby(df["site_id"]).mean()
+    table["images"] = df.groupby("site_id").size()
+    return table
+
+
 def views_per_patient(df: pd.DataFrame) -> pd.DataFrame:
     """Distribution of images per patient: how many patients have 1, 2, ... images.
 
@@ -162,15 +178,23 @@ def annotation_issues(df: pd.DataFrame) -> pd.DataFrame:
             "negatives flagged as hard; useful as an auxiliary target",
         ),
         "breasts whose images disagree on cancer": (inconsistent, "cancer is a breast label copied to every view"),
-        "missing BIRADS (site 2 never reports it)": (
+        "missing BIRADS": (
             int(birads.isna().sum()) if birads is not None else len(df),
-            "missing by site, not at random",
+            _missing_note(df, "BIRADS"),
         ),
         "missing age": (int(df["age"].isna().sum()), "impute or drop before using age as an input"),
     }
     return pd.DataFrame([(k, v[0], v[1]) for k, v in findings.items()], columns=["finding", "count", "note"]).set_index(
         "finding"
     )
+
+
+def _missing_note(df: pd.DataFrame, column: str) -> str:
+    """``missing by site (site 1: 16%, site 2: 88%)``, or a plain note without a site column."""
+    if column not in df.columns or "site_id" not in df.columns:
+        return "missing by design"
+    shares = df[column].isna().groupby(df["site_id"]).mean()
+    return "missing by site (" + ", ".join(f"site {k}: {v:.0%}" for k, v in shares.items()) + ")"
 
 
 def header_inventory(

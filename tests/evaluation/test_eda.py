@@ -1,0 +1,40 @@
+"""EDA tables: missingness per site and the annotation findings say what the data hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mammo_utils.evaluation import eda
+
+
+def _frame():
+    # site 1: 4 images, BI-RADS missing for 1, density for none; site 2: 2 images, both missing
+    return pd.DataFrame(
+        {
+            "site_id": [1, 1, 1, 1, 2, 2],
+            "patient_id": [1, 1, 2, 2, 3, 3],
+            "laterality": ["L", "R", "L", "R", "L", "R"],
+            "cancer": [1, 0, 0, 0, 0, 0],
+            "biopsy": [1, 0, 1, 0, 0, 0],
+            "invasive": [1, 0, 0, 0, 0, 0],
+            "BIRADS": [0.0, np.nan, 1.0, 1.0, np.nan, np.nan],
+            "density": ["A", "B", "C", "D", np.nan, np.nan],
+            "age": [50.0, 50.0, 60.0, 60.0, np.nan, np.nan],
+        }
+    )
+
+
+def test_missing_by_site_gives_each_sites_share():
+    table = eda.missing_by_site(_frame())
+    assert table.loc[1, "BIRADS"] == 0.25 and table.loc[2, "BIRADS"] == 1.0
+    assert table.loc[1, "density"] == 0.0 and table.loc[2, "density"] == 1.0
+    assert table.images.tolist() == [4, 2]
+
+
+def test_annotation_issues_counts_and_names_missingness_per_site():
+    issues = eda.annotation_issues(_frame())
+    assert issues.loc["biopsy without cancer", "count"] == 1
+    assert issues.loc["missing BIRADS", "count"] == 3
+    assert issues.loc["missing BIRADS", "note"] == "missing by site (site 1: 25%, site 2: 100%)"
+    assert issues.loc["missing age", "count"] == 2
