@@ -161,8 +161,8 @@ def with_pipeline_options(ds, deterministic: bool):
     """The project's tf.data options: data sharding across replicas, element order, a private thread pool.
 
     The private pool (one thread per core) keeps decoding off TensorFlow's inter-op pool, which a repeatable run
-    shrinks to one thread (:func:`mammo_utils.utils.seed_everything`); sharing it serialised input and training
-    steps (548 vs 854 ms per 256x128 training step measured on the 2-core CPU, same losses).
+    shrinks to one thread (:func:`mammo_utils.utils.seed_everything`), so input and training steps do not have to
+    share that thread. (Step times on the 2-core CPU were too noisy, 550-1140 ms either way, to show a gain.)
 
     Args:
         ds: A dataset.

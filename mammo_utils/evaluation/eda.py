@@ -193,7 +193,7 @@ def _missing_note(df: pd.DataFrame, column: str) -> str:
     """``missing by site (site 1: 16%, site 2: 88%)``, or a plain note without a site column."""
     if column not in df.columns or "site_id" not in df.columns:
         return "missing by design"
-    shares = df[column].isna().groupby(df["site_id"]).mean()
+    shares = missing_by_site(df, (column,))[column]
     return "missing by site (" + ", ".join(f"site {k}: {v:.0%}" for k, v in shares.items()) + ")"
 
 

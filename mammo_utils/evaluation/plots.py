@@ -182,8 +182,8 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    _draw_confusion(axes[0], report, "{:.0f}", f"count of {unit}", rates=False)
-    _draw_confusion(axes[1], report, "{:.1%}", "share of the true class", rates=True)
+    _draw_confusion(axes[0], report, "{count:.0f}", f"count of {unit}")
+    _draw_confusion(axes[1], report, "{share:.1%}", "share of the true class")
     fig.suptitle(f"{title} (threshold {report['threshold']:.3f}, frozen on validation)")
     fig.tight_layout()
     return fig
@@ -215,19 +215,25 @@ def plot_confusions(reports: dict[str, dict], title: str, unit: str = "breasts",
     return fig
 
 
-def _draw_confusion(ax, report: dict, fmt: str, name: str, rates: bool | None = None) -> None:
+def _draw_confusion(ax, report: dict, fmt: str, name: str) -> None:
     """Draw one confusion matrix, coloured by the share of the true class (colour-blind-safe blues).
 
-    ``fmt`` formats a cell from ``count`` and ``share`` (keywords), or from the single value selected by ``rates``.
+    ``fmt`` formats a cell from the keywords ``count`` and ``share`` (e.g. ``"{count:.0f} ({share:.0%})"``).
     """
     counts = np.array([[report["tn"], report["fp"]], [report["fn"], report["tp"]]], float)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     classes = ["no cancer", "cancer"]
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (i, j), share in np.ndenumerate(shares):
-        count = counts[i, j]
-        text = fmt.format(count=count, share=share) if rates is None else fmt.format(share if rates else count)
-        ax.text(j, i, text, ha="center", va="center", color="white" if share > 0.55 else "black", fontsize=12)
+        ax.text(
+            j,
+            i,
+            fmt.format(count=counts[i, j], share=share),
+            ha="center",
+            va="center",
+            color="white" if share > 0.55 else "black",
+            fontsize=12,
+        )
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=classes, yticklabels=classes)
     ax.set(xlabel="predicted", ylabel="true", title=name)
 

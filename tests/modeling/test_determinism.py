@@ -34,7 +34,7 @@ print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdige
 
 
 @pytest.mark.slow
-def test_same_seed_same_weights_in_two_processes(tmp_path):
+def test_same_seed_same_weights_in_two_processes():
     hashes = []
     for _ in range(3):
         done = subprocess.run(
