@@ -51,6 +51,30 @@ def test_report_matches_sklearn():
     assert lo < rep["roc_auc"] < hi
 
 
+@pytest.mark.parametrize("case", range(40))
+def test_report_equals_sklearn_with_ties_and_edge_thresholds(case):
+    # rounded scores make many ties (the per-breast means of a small test set tie often); thresholds at, below
+    # and above every score exercise empty and full positive predictions
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(2, 60))
+    y = (rng.random(n) < rng.uniform(0.05, 0.6)).astype(int)
+    s = np.round(rng.random(n), int(rng.integers(1, 3)))
+    t = float(rng.choice([0.0, 0.5, 1.01, s[0]]))
+    rep = binary_report(y, s, t)
+    pred = (s >= t).astype(int)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    assert (rep["tn"], rep["fp"], rep["fn"], rep["tp"]) == (tn, fp, fn, tp)
+    assert rep["precision"] == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+    assert rep["recall"] == pytest.approx(skm.recall_score(y, pred, zero_division=0))
+    assert rep["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    assert rep["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    if y.min() != y.max():
+        assert rep["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+        assert rep["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+    else:
+        assert np.isnan(rep["roc_auc"]) and np.isnan(rep["pr_auc"])
+
+
 def test_ppv_at_prevalence_follows_bayes():
     from mammo_utils.evaluation.metrics import ppv_at_prevalence
 
