@@ -8,25 +8,7 @@ import pandas as pd
 from .. import constants as C
 from ..data.dicom import DicomReadError, read_header
 from ..data.rsna import breast_ids, breast_table
-
-
-def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion k/n.
-
-    Args:
-        k: Successes.
-        n: Trials (> 0).
-        z: Normal quantile (1.96 = 95%).
-
-    Returns:
-        ``(low, high)`` arrays.
-    """
-    k, n = np.asarray(k, float), np.asarray(n, float)
-    p = np.divide(k, n, out=np.zeros_like(k), where=n > 0)
-    denom = 1 + z**2 / np.maximum(n, 1)
-    centre = (p + z**2 / (2 * np.maximum(n, 1))) / denom
-    half = z * np.sqrt(p * (1 - p) / np.maximum(n, 1) + z**2 / (4 * np.maximum(n, 1) ** 2)) / denom
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+from .metrics import wilson_interval
 
 
 def class_balance(df: pd.DataFrame) -> pd.DataFrame:

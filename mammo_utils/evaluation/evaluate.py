@@ -7,6 +7,7 @@ for the test split; ranking metrics (ROC-AUC, PR-AUC, pF1 on probabilities) need
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from .metrics import (
     cluster_resample,
     ppv_at_prevalence,
     sensitivity_at_specificity,
+    wilson_interval,
 )
 
 
@@ -193,7 +195,9 @@ def metrics_with_intervals(
         alpha: 0.05 for 95% intervals.
 
     Returns:
-        Rows = :data:`INTERVAL_METRICS`; columns ``value, low, high`` (plus ``n`` units, ``patients``, ``positives``).
+        Rows = :data:`INTERVAL_METRICS`; columns ``value, low, high, method`` (``bootstrap``, or ``wilson`` for a
+        proportion whose resamples all agree, e.g. a sensitivity of 9/9, where the percentile interval collapses to
+        a point); ``attrs`` hold ``n`` units, ``patients``, ``positives``.
     """
     frame = breast_predictions(pred, pred.prediction) if level == "breast" else pred
     y = frame.cancer.to_numpy(int)
@@ -212,10 +216,40 @@ def metrics_with_intervals(
     low = np.nanquantile(draws, alpha / 2, axis=0) if len(draws) else np.full(len(INTERVAL_METRICS), np.nan)
     high = np.nanquantile(draws, 1 - alpha / 2, axis=0) if len(draws) else np.full(len(INTERVAL_METRICS), np.nan)
     out = pd.DataFrame(
-        {"value": [point[m] for m in INTERVAL_METRICS], "low": low, "high": high}, index=INTERVAL_METRICS
+        {"value": [point[m] for m in INTERVAL_METRICS], "low": low, "high": high, "method": "bootstrap"},
+        index=INTERVAL_METRICS,
     )
+    _wilson_where_collapsed(out, point, alpha)
     out.attrs.update(n=len(frame), patients=len(members), positives=int(y.sum()), level=level)
     return out
+
+
+#: Proportion metrics as (numerator, denominator) confusion counts, for the Wilson fallback.
+_PROPORTIONS = {
+    "recall": (("tp",), ("tp", "fn")),
+    "specificity": (("tn",), ("tn", "fp")),
+    "precision": (("tp",), ("tp", "fp")),
+    "accuracy": (("tp", "tn"), ("tp", "tn", "fp", "fn")),
+}
+
+
+def _wilson_where_collapsed(out: pd.DataFrame, point: dict, alpha: float) -> None:
+    """Replace a collapsed percentile interval (every resample gave the same proportion) by the Wilson interval.
+
+    A sensitivity of 9/9 is 1.0 in every resample, so the percentile bootstrap reports [1, 1], as if certain;
+    the Wilson score interval of the count (9 of 9: [0.70, 1]) says what 9 cases can show. It treats the units
+    as independent, which is close for a proportion of 0 or 1 (no within-patient variation to cluster).
+    """
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    for metric, (num, den) in _PROPORTIONS.items():
+        row = out.loc[metric]
+        if not np.isclose(row["low"], row["high"]):
+            continue
+        k, n = sum(point[c] for c in num), sum(point[c] for c in den)
+        if n == 0:
+            continue
+        low, high = wilson_interval(k, n, z)
+        out.loc[metric, ["low", "high", "method"]] = [float(low), float(high), "wilson"]
 
 
 def test_metrics_with_intervals(

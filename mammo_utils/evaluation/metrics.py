@@ -4,7 +4,7 @@
 - :func:`binary_report`: accuracy, precision, recall, F1, specificity at a threshold; ROC-AUC, PR-AUC.
 - :func:`best_threshold`: threshold maximising F1 or pF1 of binarised predictions, chosen on validation
   and then frozen for test.
-- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`.
+- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`wilson_interval`.
 """
 
 from __future__ import annotations
@@ -116,6 +116,27 @@ def _average_precision(pos: np.ndarray, s: np.ndarray) -> float:
     precision = tps / (tps + fps)
     recall = tps / tps[-1]
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion k/n.
+
+    Args:
+        k: Successes.
+        n: Trials (> 0).
+        z: Normal quantile (1.96 = 95%).
+
+    Returns:
+        ``(low, high)`` arrays.
+    """
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    p = np.divide(k, n, out=np.zeros_like(k), where=n > 0)
+    denom = 1 + z**2 / np.maximum(n, 1)
+    centre = (p + z**2 / (2 * np.maximum(n, 1))) / denom
+    half = z * np.sqrt(p * (1 - p) / np.maximum(n, 1) + z**2 / (4 * np.maximum(n, 1) ** 2)) / denom
+    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # exact ends where the proportion is 0 or 1 (the formula gives them only up to rounding)
+    return np.where(k <= 0, 0.0, low), np.where(k >= n, 1.0, high)
 
 
 def best_threshold(labels, scores, metric: str = "f1") -> float:

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from mammo_utils.evaluation.evaluate import INTERVAL_METRICS
-from mammo_utils.evaluation.metrics import binary_report
+from mammo_utils.evaluation.evaluate import INTERVAL_METRICS, metrics_with_intervals
+from mammo_utils.evaluation.metrics import binary_report, wilson_interval
 from mammo_utils.modeling.experiments import per_run_test_metrics
 
 
@@ -38,6 +39,26 @@ def test_per_run_test_metrics_has_every_metric_with_an_interval_around_the_value
             assert low <= value <= high, (key, metric, table.loc[key, metric])
     good_auc, noisy_auc = (_parse(table.loc[(name, 0), "roc_auc"])[0] for name in ("good", "noisy"))
     assert good_auc > 0.95 and noisy_auc < good_auc
+
+
+def test_a_proportion_that_every_resample_agrees_on_gets_the_wilson_interval_of_its_count():
+    # a perfectly separated run: sensitivity and specificity are 1 in every resample, so the percentile bootstrap
+    # would print [1, 1]; the count (k of k) bounds what the sample can show
+    run = _run(0.0, 3)
+    ci = metrics_with_intervals(run.test_predictions, run.threshold, n=200)
+    breasts = run.test_predictions.groupby(["patient_id", "laterality"]).cancer.first()
+    positives, negatives = int(breasts.sum()), int((1 - breasts).sum())
+    for metric, count in (("recall", positives), ("specificity", negatives), ("accuracy", len(breasts))):
+        assert ci.loc[metric, "value"] == 1.0 and ci.loc[metric, "method"] == "wilson", metric
+        low, high = wilson_interval(count, count)
+        assert ci.loc[metric, "low"] == pytest.approx(float(low), abs=1e-4) and ci.loc[metric, "low"] < 1.0, metric
+        assert ci.loc[metric, "high"] == 1.0, metric
+    # fewer cases, wider interval: the positives are fewer than the negatives
+    assert ci.loc["recall", "low"] < ci.loc["specificity", "low"]
+    # a proportion that varies across resamples keeps its bootstrap interval
+    noisy = _run(0.5, 1)
+    ci = metrics_with_intervals(noisy.test_predictions, noisy.threshold, n=200)
+    assert (ci.loc[["recall", "specificity", "f1", "roc_auc"], "method"] == "bootstrap").all()
 
 
 def _parse(text: str) -> tuple[float, float, float]:
