@@ -171,12 +171,23 @@ def annotation_issues(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def format_by_site(shares: pd.Series) -> str:
+    """``site 1: 16%, site 2: 88%`` from a share per site id (a column of :func:`missing_by_site`).
+
+    Args:
+        shares: Shares in [0, 1] indexed by site id.
+
+    Returns:
+        The comma-separated text, in the series' order.
+    """
+    return ", ".join(f"site {k}: {v:.0%}" for k, v in shares.items())
+
+
 def _missing_note(df: pd.DataFrame, column: str) -> str:
     """``missing by site (site 1: 16%, site 2: 88%)``, or a plain note without a site column."""
     if column not in df.columns or "site_id" not in df.columns:
         return "missing by design"
-    shares = missing_by_site(df, (column,))[column]
-    return "missing by site (" + ", ".join(f"site {k}: {v:.0%}" for k, v in shares.items()) + ")"
+    return f"missing by site ({format_by_site(missing_by_site(df, (column,))[column])})"
 
 
 def header_inventory(

@@ -205,7 +205,7 @@ def plot_confusions(reports: dict[str, dict], title: str, unit: str = "breasts",
 
     columns = max(1, min(columns, len(reports)))
     rows = int(np.ceil(len(reports) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.3 * rows), squeeze=False)
     for ax, (name, report) in zip(axes.flat, reports.items()):
         _draw_confusion(ax, report, "{count:.0f} ({share:.0%})", f"{name}\nthreshold {report['threshold']:.3f}")
     for ax in axes.flat[len(reports) :]:

@@ -62,7 +62,9 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
     return runs, variants
 
 
-def per_run_test_metrics(results: dict, n_boot: int = 500, level: str = "breast", digits: int = 3) -> pd.DataFrame:
+def per_run_test_metrics(
+    results: dict, n_boot: int = 500, level: str = "breast", digits: int = 3, unit: str = "seed"
+) -> pd.DataFrame:
     """Every test metric of every run at its validation-frozen threshold, as ``value [low, high]`` text.
 
     Args:
@@ -70,6 +72,7 @@ def per_run_test_metrics(results: dict, n_boot: int = 500, level: str = "breast"
         n_boot: Bootstrap resamples (patient-level, as :func:`metrics_with_intervals`).
         level: ``breast`` or ``image``.
         digits: Decimals printed.
+        unit: What the second key is: ``seed`` or ``fold`` (names the index level).
 
     Returns:
         One row per run, one column per metric of
@@ -84,7 +87,7 @@ def per_run_test_metrics(results: dict, n_boot: int = 500, level: str = "breast"
         }
         rows[key] = {**row, f"{level}s": ci.attrs["n"], "cancers": ci.attrs["positives"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.names = ["variant", "seed"]
+    table.index.names = ["variant", unit]
     return table
 
 

@@ -30,6 +30,7 @@ def test_missing_by_site_gives_each_sites_share():
     assert table.loc[1, "BIRADS"] == 0.25 and table.loc[2, "BIRADS"] == 1.0
     assert table.loc[1, "density"] == 0.0 and table.loc[2, "density"] == 1.0
     assert table.images.tolist() == [4, 2]
+    assert eda.format_by_site(table.density) == "site 1: 0%, site 2: 100%"
 
 
 def test_annotation_issues_counts_and_names_missingness_per_site():
