@@ -129,7 +129,7 @@ class Config:
     early_stopping_patience: int = 4
     monitor: str = "val_auc"
     registered_model: str = "mammo-cancer-classifier"
-    det_epochs: int = 30
+    det_epochs: int = 25
     det_learning_rate: float = 3e-3
     det_batch_size: int = 16
     registered_detector: str = "mammo-lesion-detector"
