@@ -111,21 +111,40 @@ def transfer_conclusion(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: 
         f"{np.nan_to_num(variants.loc[chosen, 'test AUC sd']):.3f}. The test split did not take part in the choice."
     ]
     if pretrained in variants.index and random in variants.index:
-        p, r = variants.loc[pretrained], variants.loc[random]
-        diff = p["val AUC mean"] - r["val AUC mean"]
-        p_runs, r_runs = runs.loc[pretrained], runs.loc[random]
-        overlap = not (p_runs["test AUC low"].min() > r_runs["test AUC high"].max())
-        verb = "higher" if diff > 0 else "lower"
-        lines.append(
-            f"- **Transfer:** the source-pretrained backbone reaches a validation breast AUC {abs(diff):.3f} {verb} "
-            f"than the same architecture from random initialisation ({p['val AUC mean']:.3f} against "
-            f"{r['val AUC mean']:.3f}, means over seeds), with the same epoch budget; on test {p['test AUC mean']:.3f} "
-            f"against {r['test AUC mean']:.3f}."
-        )
-        lines.append(
-            "- The per-run test intervals overlap, so this test split alone cannot rank the two; the seeds and the "
-            "validation fold carry the comparison."
-            if overlap
-            else "- The per-run test intervals of the pretrained runs lie above those of the random-init runs."
-        )
+        lines += _transfer_lines(runs, variants, pretrained, random)
     return "\n".join(lines)
+
+
+def _transfer_lines(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str, random: str) -> list[str]:
+    """The pretrained-against-random sentences: the validation difference beside the seed spread, then test."""
+    p, r = variants.loc[pretrained], variants.loc[random]
+    diff = p["val AUC mean"] - r["val AUC mean"]
+    spread = float(np.nanmax([p["val AUC sd"], r["val AUC sd"], 0.0]))
+    verb = "higher" if diff > 0 else "lower"
+    if diff > spread:
+        judged = (
+            f"larger than the spread between seeds (sd up to {spread:.3f}): at this budget the pretrained start helped"
+        )
+    elif diff < -spread:
+        judged = f"beyond the spread between seeds (sd up to {spread:.3f}): at this budget the pretrained start hurt"
+    else:
+        judged = (
+            f"within the spread between seeds (sd up to {spread:.3f}): at this budget these runs show no transfer "
+            "effect that the seeds can separate"
+        )
+    p_runs, r_runs = runs.loc[pretrained], runs.loc[random]
+    above = p_runs["test AUC low"].min() > r_runs["test AUC high"].max()
+    below = r_runs["test AUC low"].min() > p_runs["test AUC high"].max()
+    test_line = (
+        f"- On test every {pretrained} interval lies above every {random} interval."
+        if above
+        else f"- On test every {random} interval lies above every {pretrained} interval."
+        if below
+        else f"- On test ({p['test AUC mean']:.3f} against {r['test AUC mean']:.3f}, means over seeds) the per-run "
+        "intervals overlap: the test split cannot rank the two either."
+    )
+    return [
+        f"- **Transfer:** {pretrained} reaches a validation breast AUC {abs(diff):.3f} {verb} than {random} "
+        f"({p['val AUC mean']:.3f} against {r['val AUC mean']:.3f}, means over seeds, same epoch budget), {judged}.",
+        test_line,
+    ]

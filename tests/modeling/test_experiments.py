@@ -77,3 +77,40 @@ def test_confusion_grid_has_one_panel_per_run():
     assert len(drawn) == 5
     texts = sorted(t.get_text() for t in drawn[0].texts)
     assert texts == sorted(["1 (50%)", "1 (50%)", "1 (33%)", "2 (67%)"])
+
+
+def _tables(pre_val, rnd_val, pre_test=(0.6, 0.62), rnd_test=(0.58, 0.6), width=0.1):
+    """Per-run and per-variant tables as summarise_variants returns them, for two variants over two seeds."""
+    rows = []
+    for name, vals, tests in (("pre", pre_val, pre_test), ("rnd", rnd_val, rnd_test)):
+        for seed, (v, t) in enumerate(zip(vals, tests)):
+            rows.append({"variant": name, "seed": seed, "val breast AUC": v, "test breast AUC": t,
+                         "test AUC low": t - width, "test AUC high": t + width})  # fmt: skip
+    runs = pd.DataFrame(rows).set_index(["variant", "seed"])
+    g = runs.groupby(level="variant")
+    variants = pd.DataFrame(
+        {
+            "seeds": g.size(),
+            "val AUC mean": g["val breast AUC"].mean(),
+            "val AUC sd": g["val breast AUC"].std(ddof=1),
+            "test AUC mean": g["test breast AUC"].mean(),
+            "test AUC sd": g["test breast AUC"].std(ddof=1),
+        }
+    ).sort_values("val AUC mean", ascending=False)
+    return runs, variants
+
+
+def test_transfer_conclusion_weighs_the_validation_difference_against_the_seed_spread():
+    from mammo_utils.modeling.experiments import transfer_conclusion
+
+    # a 0.017 gain beside seeds 0.2 apart is noise
+    text = transfer_conclusion(*_tables((0.55, 0.56), (0.43, 0.64)), "pre", "rnd")
+    assert "**Chosen on validation: pre**" in text and "within the spread between seeds" in text
+    assert "intervals overlap" in text
+    # a gain far beyond a tight seed spread, with separated test intervals
+    text = transfer_conclusion(*_tables((0.80, 0.81), (0.60, 0.61), (0.9, 0.9), (0.5, 0.5)), "pre", "rnd")
+    assert "pretrained start helped" in text and "every pre interval lies above every rnd interval" in text
+    # the other way round
+    text = transfer_conclusion(*_tables((0.50, 0.51), (0.70, 0.71), (0.4, 0.4), (0.8, 0.8)), "pre", "rnd")
+    assert "**Chosen on validation: rnd**" in text and "pretrained start hurt" in text
+    assert "every rnd interval lies above every pre interval" in text
