@@ -72,7 +72,7 @@ def binary_report(labels, scores, threshold: float = 0.5) -> dict[str, float]:
     fn, tn = int(np.sum(~pred & pos)), int(np.sum(~pred & ~pos))
     both = 0 < tp + fn < len(y)
     return {
-        "accuracy": (tp + tn) / len(y) if len(y) else 0.0,
+        "accuracy": _ratio(tp + tn, len(y)),
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),

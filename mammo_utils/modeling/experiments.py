@@ -48,8 +48,21 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
             }
         )
     runs = pd.DataFrame(rows).set_index(["variant", unit])
+    return runs, variant_summary(runs, unit)
+
+
+def variant_summary(runs: pd.DataFrame, unit: str = "seed") -> pd.DataFrame:
+    """Mean and sd over seeds (or folds) per variant, **sorted by validation mean** (the selection rule).
+
+    Args:
+        runs: Per-run table with ``val breast AUC``, ``test breast AUC`` and ``train s``, indexed (variant, unit).
+        unit: ``seed`` or ``fold`` (names the count column).
+
+    Returns:
+        One row per variant: count, validation and test breast AUC mean and sd, mean training seconds.
+    """
     grouped = runs.groupby(level="variant")
-    variants = pd.DataFrame(
+    return pd.DataFrame(
         {
             f"{unit}s": grouped.size(),
             "val AUC mean": grouped["val breast AUC"].mean(),
@@ -59,7 +72,6 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
             "train s (mean)": grouped["train s"].mean(),
         }
     ).sort_values("val AUC mean", ascending=False)
-    return runs, variants
 
 
 def per_run_test_metrics(
@@ -135,14 +147,15 @@ def _transfer_lines(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str,
     p_runs, r_runs = runs.loc[pretrained], runs.loc[random]
     above = p_runs["test AUC low"].min() > r_runs["test AUC high"].max()
     below = r_runs["test AUC low"].min() > p_runs["test AUC high"].max()
-    test_line = (
-        f"- On test every {pretrained} interval lies above every {random} interval."
-        if above
-        else f"- On test every {random} interval lies above every {pretrained} interval."
-        if below
-        else f"- On test ({p['test AUC mean']:.3f} against {r['test AUC mean']:.3f}, means over seeds) the per-run "
-        "intervals overlap: the test split cannot rank the two either."
-    )
+    if above:
+        test_line = f"- On test every {pretrained} interval lies above every {random} interval."
+    elif below:
+        test_line = f"- On test every {random} interval lies above every {pretrained} interval."
+    else:
+        test_line = (
+            f"- On test ({p['test AUC mean']:.3f} against {r['test AUC mean']:.3f}, means over seeds) the per-run "
+            "intervals overlap: the test split cannot rank the two either."
+        )
     return [
         f"- **Transfer:** {pretrained} reaches a validation breast AUC {abs(diff):.3f} {verb} than {random} "
         f"({p['val AUC mean']:.3f} against {r['val AUC mean']:.3f}, means over seeds, same epoch budget), {judged}.",

@@ -11,7 +11,7 @@ import pytest
 
 from mammo_utils.evaluation.evaluate import INTERVAL_METRICS, metrics_with_intervals
 from mammo_utils.evaluation.metrics import binary_report, wilson_interval
-from mammo_utils.modeling.experiments import per_run_test_metrics
+from mammo_utils.modeling.experiments import per_run_test_metrics, variant_summary
 
 
 def _run(scores_noise: float, seed: int, n_patients: int = 30):
@@ -80,23 +80,14 @@ def test_confusion_grid_has_one_panel_per_run():
 
 
 def _tables(pre_val, rnd_val, pre_test=(0.6, 0.62), rnd_test=(0.58, 0.6), width=0.1):
-    """Per-run and per-variant tables as summarise_variants returns them, for two variants over two seeds."""
+    """Per-run and per-variant tables as summarise_variants builds them, for two variants over two seeds."""
     rows = []
     for name, vals, tests in (("pre", pre_val, pre_test), ("rnd", rnd_val, rnd_test)):
         for seed, (v, t) in enumerate(zip(vals, tests)):
             rows.append({"variant": name, "seed": seed, "val breast AUC": v, "test breast AUC": t,
                          "test AUC low": t - width, "test AUC high": t + width})  # fmt: skip
-    runs = pd.DataFrame(rows).set_index(["variant", "seed"])
-    g = runs.groupby(level="variant")
-    variants = pd.DataFrame(
-        {
-            "seeds": g.size(),
-            "val AUC mean": g["val breast AUC"].mean(),
-            "val AUC sd": g["val breast AUC"].std(ddof=1),
-            "test AUC mean": g["test breast AUC"].mean(),
-            "test AUC sd": g["test breast AUC"].std(ddof=1),
-        }
-    ).sort_values("val AUC mean", ascending=False)
+    runs = pd.DataFrame(rows).set_index(["variant", "seed"]).assign(**{"train s": 1.0})
+    variants = variant_summary(runs)
     return runs, variants
 
 
