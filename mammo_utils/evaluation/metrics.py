@@ -176,7 +176,7 @@ def sensitivity_at_specificity(labels, scores, specificity: float = 0.9) -> floa
 
 
 def roc_auc(labels, scores) -> float:
-    """ROC-AUC, or NaN when ``labels`` hold a single class (instead of scikit-learn's error).
+    """ROC-AUC (scikit-learn's value, in NumPy), or NaN when ``labels`` hold a single class (not an error).
 
     Args:
         labels: 0/1 labels.
@@ -185,10 +185,8 @@ def roc_auc(labels, scores) -> float:
     Returns:
         The area under the ROC curve.
     """
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(labels).astype(int)
-    return float(roc_auc_score(y, np.asarray(scores, float))) if len(np.unique(y)) == 2 else float("nan")
+    y = np.asarray(labels).astype(bool)
+    return _roc_auc(y, np.asarray(scores, float)) if 0 < y.sum() < len(y) else float("nan")
 
 
 def cluster_members(groups) -> list[np.ndarray]:
