@@ -1,16 +1,165 @@
-"""Comparing model variants over seeds: selection on validation, test with patient-level intervals, computed prose.
+"""The comparison protocol of 04, 05 and 06: arms of runs over seeds, chosen on validation, compared in pairs.
+
+One protocol for every comparison the notebooks make:
+
+- an **arm** is a recipe (config overrides: backbone, weights, hyper-parameters); it is trained once per seed
+  (:data:`PROTOCOL_SEEDS`) on the same split (``split_seed``) and validation fold, at the same input size;
+- every run keeps the checkpoint with the best **breast-level validation ROC-AUC** (``monitor =
+  val_breast_auc``), and arms are ranked by the mean of that value over their seeds — the one selection metric;
+- "A vs B" is the paired patient-level bootstrap of the difference of the arms' mean breast AUCs
+  (:func:`mammo_utils.evaluation.compare.paired_auc_difference`) on the breasts both scored;
+- the test split is read only to report the chosen arm, never to rank.
+
+A run's folder name depends only on its arm and seed (:func:`arm_run_name`), so a notebook that needs an arm another
+notebook trained (05 and 06 use 04's baseline) finds the finished run and only re-scores it.
 
 Example:
-    >>> # results = {("baseline", 0): TrainResult, ("baseline", 1): TrainResult, ...}
-    >>> # runs, variants = summarise_variants(results)  # doctest: +SKIP
+    >>> arm_run_name("efficientnet_lite0 ImageNet", 1)
+    'arm_efficientnet_lite0_imagenet_s1'
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from ..evaluation.compare import pairwise_table
 from ..evaluation.evaluate import metrics_with_intervals
+
+#: Seeds every arm of the protocol is trained with.
+PROTOCOL_SEEDS: tuple[int, ...] = (0, 1, 2)
+
+
+def arm_run_name(arm: str, seed: int) -> str:
+    """Run folder / MLflow run name of one arm's run: ``arm_<slug>_s<seed>``.
+
+    Args:
+        arm: Arm name (any text).
+        seed: Training seed.
+
+    Returns:
+        The run name (lower case, ``[a-z0-9_]``).
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", arm.lower()).strip("_")
+    if not slug:
+        raise ValueError(f"arm name {arm!r} has no letters or digits")
+    return f"arm_{slug}_s{int(seed)}"
+
+
+def train_arms(
+    cfg,
+    arms: Mapping[str, Mapping[str, Any]],
+    seeds: Sequence[int] = PROTOCOL_SEEDS,
+    seeds_per_arm: Mapping[str, Sequence[int]] | None = None,
+    verbose: int = 0,
+    progress=print,
+) -> dict[tuple[str, int], Any]:
+    """Train every arm once per seed under the protocol (same split, fold and size; resumable; never promotes).
+
+    Args:
+        cfg: The protocol's configuration (input size, fold, ``split_seed``, budget); each arm's overrides and the
+            seed are applied on top.
+        arms: Arm name -> config overrides (e.g. ``{"backbone": "efficientnet_lite0", "weights": "imagenet"}``).
+        seeds: Training seeds of every arm.
+        seeds_per_arm: Arms trained with fewer seeds (e.g. a costly architecture shown once on a CPU).
+        verbose: Keras verbosity of each run.
+        progress: Called with one line per finished run (None: silent).
+
+    Returns:
+        ``{(arm, seed): TrainResult}``. A finished run of the same name and recipe is re-scored, not retrained.
+    """
+    from .train import train
+
+    results = {}
+    for name, values in arms.items():
+        for seed in (seeds_per_arm or {}).get(name, seeds):
+            result = train(
+                cfg.replace(seed=int(seed), **values),
+                run_name=arm_run_name(name, seed),
+                resume=True,
+                verbose=verbose,
+                promote=False,
+            )
+            results[(name, int(seed))] = result
+            if progress is not None:
+                progress(
+                    f"{name:<34} seed {seed}: {len(result.history):>2} epochs, {result.train_seconds:5.0f} s, "
+                    f"val breast AUC {result.val['breast']['roc_auc']:.3f}"
+                )
+    return results
+
+
+def arm_predictions(results: Mapping[tuple[str, int], Any], split: str = "val") -> dict[str, list[pd.DataFrame]]:
+    """Each arm's per-run prediction frames on one split (what :func:`pairwise_table` compares).
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+        split: ``val`` or ``test``.
+
+    Returns:
+        Arm -> list of image prediction frames, in the order of ``results``.
+    """
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    out: dict[str, list[pd.DataFrame]] = {}
+    for (arm, _), result in results.items():
+        out.setdefault(arm, []).append(getattr(result, f"{split}_predictions"))
+    return out
+
+
+def choose_arm(summary: pd.DataFrame, min_runs: int = 2) -> str:
+    """The arm with the highest mean validation breast AUC among arms replicated at least ``min_runs`` times.
+
+    Args:
+        summary: :func:`variant_summary` table (sorted by validation mean).
+        min_runs: Fewest runs an arm needs to be chosen (a single run is not a replicated result).
+
+    Returns:
+        The chosen arm's name.
+
+    Raises:
+        ValueError: No arm has enough runs.
+    """
+    count = summary.filter(regex=r"s$").columns[0]
+    eligible = summary[summary[count] >= min_runs]
+    if eligible.empty:
+        raise ValueError(f"no arm has {min_runs} or more runs to choose from")
+    return str(eligible["val AUC mean"].idxmax())
+
+
+def chosen_run(results: Mapping[tuple[str, int], Any], arm: str) -> tuple[int, Any]:
+    """The chosen arm's run with the best validation breast AUC (the one exported and served).
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+        arm: The chosen arm.
+
+    Returns:
+        ``(seed, TrainResult)``.
+    """
+    runs = {seed: r for (name, seed), r in results.items() if name == arm}
+    if not runs:
+        raise KeyError(f"no runs of arm {arm!r}")
+    seed = max(runs, key=lambda s: np.nan_to_num(runs[s].val["breast"]["roc_auc"], nan=-1.0))
+    return seed, runs[seed]
+
+
+def paired_comparisons(results: Mapping[tuple[str, int], Any], reference: str, split: str = "val") -> pd.DataFrame:
+    """Every arm against ``reference`` on one split: the paired patient-level test of the AUC difference.
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+        reference: The arm the others are compared with (the one chosen on validation).
+        split: ``val`` (the comparison that chooses) or ``test`` (reported for the record).
+
+    Returns:
+        :func:`~mammo_utils.evaluation.compare.pairwise_table`.
+    """
+    return pairwise_table(arm_predictions(results, split), reference)
 
 
 def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> tuple[pd.DataFrame, pd.DataFrame]:
