@@ -37,11 +37,13 @@ if [[ ! -x "$PY" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   "$PY" -m pip install -q -r requirements.txt -e .
   echo "$want" > "$stamp"
 fi
-# --- system packages the tests drive (Debian): headless browser for the web-app test, promtool for alert rules
+# --- system packages the tests drive (Debian): headless browser for the web-app test, promtool for alert rules,
+#     amtool for the Alertmanager configuration
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if [[ "$MODE" != "notebooks" && ${#need[@]} -gt 0 ]]; then
   if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
     echo "== Setup: apt-get install ${need[*]}"
