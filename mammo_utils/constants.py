@@ -76,14 +76,16 @@ PHI_KEYWORDS: frozenset[str] = frozenset(
 #: Kaggle input folder of the competition data.
 KAGGLE_RSNA_DIR = "/kaggle/input/rsna-breast-cancer-detection"
 
-#: Classification networks by name: the from-scratch baseline and the ``keras.applications`` backbones
-#: that :mod:`mammo_utils.modeling.models` builds.
+#: Classification networks by name: the from-scratch baseline, the ``keras.applications`` backbones
+#: and EfficientNet-Lite0 (ImageNet weights from a pinned package, no download) that
+#: :mod:`mammo_utils.modeling.models` builds.
 MODEL_NAMES = (
     "baseline",
     "resnet50",
     *(f"efficientnetb{i}" for i in range(8)),
     *(f"efficientnetv2b{i}" for i in range(4)),
     "inceptionv3",
+    "efficientnet_lite0",
 )
 
 # Choices of the configuration (one list each; config validates against them, builders use them) -----

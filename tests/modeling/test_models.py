@@ -16,7 +16,9 @@ from mammo_utils.modeling import models as M  # noqa: E402
 X = np.random.default_rng(0).random((2, 96, 80, 1), dtype=np.float32)
 
 
-@pytest.mark.parametrize("name", ["baseline", "resnet50", "efficientnetb0", "efficientnetv2b0", "inceptionv3"])
+@pytest.mark.parametrize(
+    "name", ["baseline", "resnet50", "efficientnetb0", "efficientnetv2b0", "inceptionv3", "efficientnet_lite0"]
+)
 def test_every_family_builds_on_non_square_grey_input(name):
     model = M.build_model(name, (96, 80), weights=None)
     assert model.input_shape == (None, 96, 80, 1)
