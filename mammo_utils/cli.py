@@ -327,7 +327,7 @@ def _splits(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     ensure_dataset(cfg, progress=not args.json)
     df = load_or_make_splits(
-        load_train(cfg.data_root), cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.seed
+        load_train(cfg.data_root), cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.split_seed
     )
     check_leakage(df)
     table = split_table(df)

@@ -96,7 +96,7 @@ LOSSES: tuple[str, ...] = ("bce", "focal")
 #: Learning-rate schedules.
 LR_SCHEDULES: tuple[str, ...] = ("cosine", "plateau")
 #: Validation metrics that select checkpoints: image ROC-AUC or per-breast probabilistic F1.
-MONITORS: tuple[str, ...] = ("val_auc", "val_pf1")
+MONITORS: tuple[str, ...] = ("val_breast_auc", "val_auc", "val_pf1")
 #: Bits per pixel of the PNG cache.
 CACHE_BITS: tuple[int, ...] = (8, 16)
 #: How image scores become one breast score.

@@ -406,6 +406,6 @@ def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
     logging.getLogger(__name__).info("embedded dataset missing: generating it under %s", root)
     generate_dataset(
         root, n_patients=cfg.synthetic_patients, image_size=cfg.synthetic_image_size,
-        prevalence=cfg.synthetic_prevalence, seed=cfg.seed, workers=os.cpu_count() or 1, progress=progress,
+        prevalence=cfg.synthetic_prevalence, seed=cfg.split_seed, workers=os.cpu_count() or 1, progress=progress,
     )
     return root

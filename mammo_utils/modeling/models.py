@@ -31,6 +31,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import keras
 from keras import layers, ops
 
@@ -183,6 +184,27 @@ def _check_shape(input_shape, min_size: int = 32) -> tuple[int, int]:
     if len(shape) != 2 or min(shape) < min_size:
         raise ValueError(f"input_shape must be (height, width) with both >= {min_size}, got {tuple(input_shape)}")
     return shape
+
+
+def backbone_input_size(input_shape, min_size: int) -> tuple[int, int]:
+    """The size a backbone runs at: ``input_shape``, scaled up (aspect kept) when a side is below ``min_size``.
+
+    Args:
+        input_shape: (height, width) of the model's input.
+        min_size: Smallest side the backbone accepts (InceptionV3: 75).
+
+    Returns:
+        (height, width) for the backbone; equal to ``input_shape`` when both sides are large enough.
+
+    Example:
+        >>> backbone_input_size((128, 64), 75)
+        (150, 75)
+    """
+    h, w = (int(v) for v in input_shape[:2])
+    if min(h, w) >= min_size:
+        return h, w
+    scale = min_size / min(h, w)
+    return max(min_size, int(np.ceil(h * scale))), max(min_size, int(np.ceil(w * scale)))
 
 
 def build_baseline_cnn(
@@ -404,11 +426,16 @@ def build_transfer_model(
         :func:`is_pretrained` says whether weights were loaded; when not, batch-norm momentum is
         set to :data:`BN_MOMENTUM` for training from scratch.
     """
-    base, source = make_backbone(backbone, input_shape, weights)
-    h, w = _check_shape(input_shape, BACKBONES[backbone].min_size)
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {list(C.MODEL_NAMES)}")
+    h, w = _check_shape(input_shape)
+    inner = backbone_input_size((h, w), BACKBONES[backbone].min_size)
+    base, source = make_backbone(backbone, inner, weights)
     inputs = keras.Input((h, w, 1), name="image")
     x = build_augmentation(augment_strength, seed)(inputs)
     x = ImagenetInput(BACKBONES[backbone].mode, source_weights=source, name="imagenet_input")(x)
+    if inner != (h, w):  # e.g. InceptionV3 (>= 75 px a side) at 128x64: upsampled inside the model
+        x = layers.Resizing(*inner, interpolation="bilinear", name="upsample")(x)
     x = base(x)
     model = keras.Model(inputs, _head(x, pooling, dropout), name=backbone)
     if source is None:

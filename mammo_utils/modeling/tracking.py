@@ -179,7 +179,7 @@ def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tup
         mlflow.log_figure(fig, f"figures/{name}.png")
         plt.close(fig)
     uri = log_keras_model(model)
-    key = "val_breast_roc_auc" if cfg.monitor == "val_auc" else "val_breast_pf1"
+    key = "val_breast_pf1" if cfg.monitor == "val_pf1" else "val_breast_roc_auc"
     if not promote:
         return register(uri, cfg.registered_model), False
     return promote_if_better(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))

@@ -44,7 +44,7 @@ from ..data.rsna import load_train
 from ..data.splits import check_leakage, fold_frames, load_or_make_splits
 from ..data.synthetic import ensure_dataset
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms, predict_frame
-from ..evaluation.metrics import pfbeta
+from ..evaluation.metrics import pfbeta, roc_auc
 from ..utils import seed_everything, write_atomic
 from . import run_state as R
 from . import tracking
@@ -122,7 +122,7 @@ def prepare_data(cfg: Config, progress: bool = True) -> tuple[pd.DataFrame, Path
     cache, _ = preprocess_dataset(
         cfg.data_root, cfg.cache_root, cfg.cache_size, cfg.cache_bits, workers=cfg.workers, progress=progress
     )
-    df = load_or_make_splits(df, cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.seed)
+    df = load_or_make_splits(df, cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.split_seed)
     check_leakage(df)
     return df, cache
 
@@ -181,6 +181,7 @@ def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
             if logs is not None:
                 logs["val_auc"] = float(roc_auc_score(pred.cancer, pred.prediction)) if both else 0.5
                 logs["val_pf1"] = pfbeta(breasts.cancer, breasts.prediction)
+                logs["val_breast_auc"] = roc_auc(breasts.cancer, breasts.prediction)
                 p = np.clip(pred.prediction.to_numpy(float), 1e-7, 1 - 1e-7)
                 y = pred.cancer.to_numpy(float)
                 logs["val_loss"] = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -359,7 +360,7 @@ def _fit_stages(
             continue
         if best_weights.is_file():
             model.load_weights(best_weights)
-        set_backbone_trainable(model, unfreeze, keep_bn_frozen=pretrained)
+        set_backbone_trainable(model, unfreeze, keep_bn_frozen=pretrained and cfg.freeze_bn)
         with strategy.scope():
             model.compile(
                 optimizer=keras.optimizers.AdamW(_learning_rate(cfg, peak_lr, steps * n_epochs), weight_decay=1e-4),
