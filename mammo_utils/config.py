@@ -150,6 +150,16 @@ class Config:
         return self.work_dir / "splits" / f"{self.data_root.name}_f{self.n_folds}_s{self.seed}.csv"
 
     @property
+    def champion_export(self) -> Path:
+        """The deployed export folder ``mammo serve``, ``demo``, ``retrain`` and ``report`` default to."""
+        return self.work_dir / "export" / "champion"
+
+    @property
+    def feedback_db(self) -> Path:
+        """The service's store of served predictions and feedback (``mammo serve``, ``retrain``)."""
+        return self.work_dir / "monitoring" / "feedback.db"
+
+    @property
     def tracking_uri(self) -> str:
         """MLflow tracking URI: the explicit setting, else ``MLFLOW_TRACKING_URI``, else a local sqlite store."""
         if self.mlflow_uri:

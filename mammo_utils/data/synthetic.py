@@ -224,7 +224,6 @@ def write_dicom(path: Path, pixels: np.ndarray, machine: Machine, row: dict, tag
         row: The image's metadata row (patient_id, image_id, laterality, view).
         tags: VOI tags from :func:`to_stored_pixels`.
     """
-    import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.encaps import encapsulate
     from pydicom.uid import UID

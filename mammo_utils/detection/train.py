@@ -57,7 +57,7 @@ def detection_frames(cfg: Config, progress: bool = False) -> tuple[pd.DataFrame,
         ``boxes`` and ``classes``.
     """
     from ..data.pipeline import cache_paths
-    from ..modeling.train import prepare_data
+    from ..data.prepare import prepare_data
 
     df, cache = prepare_data(cfg, progress=progress)
     df = cache_paths(df, cache)

@@ -13,8 +13,10 @@ never a patient identifier or a per-image row. The best model of a registered na
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 from ..config import Config
@@ -292,6 +294,13 @@ def promote_if_better(client, registered_model: str, model_uri: str, metric: str
     return str(version), better
 
 
+def set_champion(registered_model: str, version: str) -> None:
+    """Move the :data:`CHAMPION` alias of ``registered_model`` to ``version`` (the retraining gate's promotion)."""
+    import mlflow
+
+    mlflow.MlflowClient().set_registered_model_alias(registered_model, CHAMPION, version)
+
+
 def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
     """Finished runs of the experiment as a frame (newest first), for comparison tables.
 
@@ -352,3 +361,47 @@ def comparison_table(cfg: Config, run_ids: list[str]) -> "Any":
         rows[name]["run"] = run.info.run_name
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
     return table.sort_values("test breast AUC", ascending=False)
+
+
+def load_registered_model(
+    ref: str, work_dir: str | Path | None = None, tracking_uri: str | None = None
+) -> tuple[Any, dict]:
+    """A registered model and its ``model_info.json`` (``models:/<name>@<alias>`` or ``models:/<name>/<N>``).
+
+    Called by :func:`mammo_utils.modeling.resolve.resolve_model`, the one resolver; use that.
+
+    Raises:
+        ModelInfoError: The store has no such model, alias or version, or the version lacks its info file.
+    """
+    import os
+    import tempfile
+
+    from .run_state import MODEL_INFO, ModelInfoError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars in reports
+    import mlflow
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        version = _registry_version(mlflow.MlflowClient(), ref)
+        if work_dir is not None:
+            Path(work_dir).mkdir(parents=True, exist_ok=True)
+        target = Path(tempfile.mkdtemp(dir=work_dir))
+        info_path = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=MODEL_INFO, dst_path=str(target)
+        )
+        model = mlflow.keras.load_model(ref)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ModelInfoError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
+    info = json.loads(Path(info_path).read_text())
+    info.setdefault("registry_version", str(version.version))
+    return model, info
+
+
+def _registry_version(client, ref: str):
+    name, _, rest = ref.removeprefix("models:/").partition("@")
+    if rest:
+        return client.get_model_version_by_alias(name, rest)
+    name, _, number = name.partition("/")
+    return client.get_model_version(name, number)

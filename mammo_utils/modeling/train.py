@@ -39,11 +39,10 @@ import pandas as pd
 from .. import __version__
 from ..config import Config
 from ..data.pipeline import cache_paths, make_dataset, steps_per_epoch
-from ..data.preprocess import Preprocessing, preprocess_dataset
-from ..data.rsna import load_train
-from ..data.splits import check_leakage, fold_frames, load_or_make_splits
-from ..data.synthetic import ensure_dataset
-from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms, predict_frame
+from ..data.prepare import prepare_data
+from ..data.preprocess import Preprocessing
+from ..data.splits import fold_frames
+from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta
 from ..utils import seed_everything, write_atomic
 from . import run_state as R
@@ -51,6 +50,7 @@ from . import tracking
 from .keras_metrics import ProbabilisticF1
 from .losses import class_weights, make_loss
 from .models import build_model, is_pretrained, set_backbone_trainable
+from .score import score_cached
 from .strategy import distribution_strategy
 
 log = logging.getLogger(__name__)
@@ -104,29 +104,6 @@ class TrainResult:
         return {label: metrics[key] for key, label in tracking.COMPARISON_COLUMNS.items()}
 
 
-def prepare_data(cfg: Config, progress: bool = True) -> tuple[pd.DataFrame, Path]:
-    """Cache, splits and leakage check for a configuration.
-
-    Args:
-        cfg: Run configuration.
-        progress: Show the preprocessing progress bar.
-
-    Returns:
-        ``(images with split/fold, cache_dir)``.
-
-    Raises:
-        LeakageError: A patient appears in two splits or folds.
-    """
-    ensure_dataset(cfg, progress=progress)
-    df = load_train(cfg.data_root)
-    cache, _ = preprocess_dataset(
-        cfg.data_root, cfg.cache_root, cfg.cache_size, cfg.cache_bits, workers=cfg.workers, progress=progress
-    )
-    df = load_or_make_splits(df, cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.seed)
-    check_leakage(df)
-    return df, cache
-
-
 def default_run_name(cfg: Config) -> str:
     """``<backbone>_<H>x<W>_f<fold>_s<seed>`` (rerunning the same name resumes)."""
     h, w = cfg.image_size
@@ -175,7 +152,7 @@ def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
         def on_epoch_end(self, epoch, logs=None):
             from sklearn.metrics import roc_auc_score
 
-            pred = predict_frame(self.model, val_rows, cache_dir, cfg.image_size, cfg.batch_size)
+            pred = score_cached(self.model, val_rows, cache_dir, cfg.image_size, cfg.batch_size)
             both = pred.cancer.nunique() == 2
             breasts = breast_predictions(pred, pred.prediction)
             if logs is not None:
@@ -272,8 +249,8 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
             model.load_weights(best_weights)
         model_path = run_dir / R.MODEL
         model.save(model_path)
-        val_pred = predict_frame(model, val_df, cache, cfg.image_size, cfg.batch_size)
-        test_pred = predict_frame(model, test_df, cache, cfg.image_size, cfg.batch_size)
+        val_pred = score_cached(model, val_df, cache, cfg.image_size, cfg.batch_size)
+        test_pred = score_cached(model, test_df, cache, cfg.image_size, cfg.batch_size)
         val = evaluate_predictions(val_pred)
         test = evaluate_predictions(test_pred, threshold=val["threshold"])
         result = TrainResult(

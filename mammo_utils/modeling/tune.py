@@ -292,7 +292,7 @@ def tune(
         raise ValueError(f"tuner must be one of {TUNERS}, got {tuner!r}")
     if max_trials < 1 or epochs < 1:
         raise ValueError(f"max_trials and epochs must be >= 1, got {max_trials}, {epochs}")
-    from .train import prepare_data
+    from ..data.prepare import prepare_data
 
     space = space or SearchSpace()
     prepare_data(cfg, progress=False)  # cache, splits and the leakage check before any trial

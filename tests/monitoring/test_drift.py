@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.monitoring import drift
+from mammo_utils.evaluation import drift
 
 
 def test_psi_matches_a_hand_computation():

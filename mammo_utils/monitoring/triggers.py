@@ -7,11 +7,9 @@ Triggers (:func:`check_triggers`), each a measured value against a stated thresh
 - ``performance``: sensitivity on the labelled feedback window (only once enough labels exist);
 - ``new_labels``: ground-truth labels received since the export (new training data).
 
-:func:`retrain` runs the pipeline when one fires (or when forced): train a challenger on the current data
-(registered, not promoted), score challenger and champion on the **same validation fold**, and
-:func:`gate` moves the ``champion`` alias — and replaces the export folder — only when the challenger's
-validation breast ROC-AUC beats the champion's by ``margin``. Each decision (trigger values, both scores,
-the outcome) is logged to MLflow as a run of the ``<experiment>-retrain`` experiment.
+:func:`gate` is the promotion rule: a challenger replaces the champion only when its validation breast
+ROC-AUC beats the champion's by ``margin``. The run that trains and gates a challenger spans training, export
+and monitoring, so it sits in the top layer: :func:`mammo_utils.workflows.retrain.retrain`.
 
 Example:
     >>> gate(champion=0.80, challenger=0.805, margin=0.01)
@@ -22,16 +20,14 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import Config
-from ..export.runtime import load_artifact
-from .drift import REFERENCE_FILE, drift_report
+from ..evaluation.drift import DRIFT_MIN_PREDICTIONS, DRIFT_WINDOW, PSI_DRIFT, drift_report, verdict
+from ..modeling.artifact import load_artifact, read_reference
 from .feedback import FeedbackStore, nan_to_none
 
 
@@ -41,8 +37,9 @@ class RetrainPolicy:
 
     Attributes:
         max_age_days: Retrain a model older than this.
-        max_psi: Retrain when any monitored feature's PSI exceeds this (0.25: "drift").
-        drift_min: Served predictions needed before drift counts.
+        max_psi: Retrain when any monitored feature's PSI exceeds this (``PSI_DRIFT``).
+        drift_min: Served predictions needed before drift counts (NaN, never firing, below it).
+        drift_window: Latest served predictions compared with the reference.
         min_sensitivity: Retrain when feedback sensitivity falls below this …
         min_labels: … once this many labelled predictions exist.
         new_labels: Retrain when this many new labels arrived since the export.
@@ -50,8 +47,9 @@ class RetrainPolicy:
     """
 
     max_age_days: float = 30.0
-    max_psi: float = 0.25
-    drift_min: int = 30
+    max_psi: float = PSI_DRIFT
+    drift_min: int = DRIFT_MIN_PREDICTIONS
+    drift_window: int = DRIFT_WINDOW
     min_sensitivity: float = 0.8
     min_labels: int = 20
     new_labels: int = 200
@@ -89,14 +87,17 @@ def check_triggers(
         "note": "days",
     }
 
-    recent = store.recent_predictions(500)
-    reference_path = Path(export_dir) / REFERENCE_FILE
-    if len(recent) >= policy.drift_min and reference_path.is_file():
-        report = drift_report(json.loads(reference_path.read_text()), recent, recent.probability)
-        worst = report.psi.idxmax()
-        value, note = float(report.psi.max()), f"largest PSI: {worst} over {len(recent)} served predictions"
+    recent = store.recent_predictions(policy.drift_window)
+    reference = read_reference(export_dir)
+    found = {"verdict": "unknown", "max_psi": float("nan")}
+    if reference is not None and len(recent):
+        report = drift_report(reference, recent, recent.probability)
+        found = verdict(report, len(recent), policy.drift_min)
+    value = found["max_psi"]
+    if np.isfinite(value):
+        note = f"largest PSI: {found['feature']} over {len(recent)} served predictions"
     else:
-        value, note = float("nan"), f"{len(recent)} served predictions (< {policy.drift_min}) or no reference"
+        note = f"{len(recent)} served predictions (< {policy.drift_min}) or no reference"
     triggers["drift"] = {
         "value": value,
         "threshold": policy.max_psi,
@@ -135,69 +136,3 @@ def gate(champion: float, challenger: float, margin: float) -> tuple[bool, str]:
     if np.isfinite(champion) and challenger < champion + margin:
         return False, f"challenger {challenger:.4f} does not beat champion {champion:.4f} by the margin {margin:g}"
     return True, f"challenger {challenger:.4f} beats champion {champion:.4f} by at least {margin:g}"
-
-
-def validation_auc(model, cfg: Config, info: dict) -> float:
-    """Validation breast ROC-AUC of a model on the fold of ``cfg`` (its own input size and cache)."""
-    from ..data.splits import fold_frames
-    from ..evaluation.evaluate import breast_predictions
-    from ..evaluation.metrics import roc_auc
-    from ..export.convert import load_images, model_frames, predict_keras
-
-    mcfg, df, cache = model_frames(cfg, info)
-    val = fold_frames(df, mcfg.fold)[1]
-    images = load_images(val, cache, mcfg.image_size)
-    breasts = breast_predictions(images.rows, predict_keras(model, images.images))
-    return roc_auc(breasts.cancer, breasts.prediction)
-
-
-def retrain(
-    cfg: Config,
-    export_dir: str | Path,
-    store: FeedbackStore,
-    policy: RetrainPolicy | None = None,
-    force: bool = False,
-    run_name: str | None = None,
-) -> dict[str, Any]:
-    """Check the triggers and, when one fires (or ``force``), train a challenger and gate it.
-
-    Args:
-        cfg: Training configuration of the challenger (data, sizes, epochs…).
-        export_dir: The deployed export folder (replaced by the challenger's export when it is promoted).
-        store: Feedback store of the service.
-        policy: Thresholds.
-        force: Retrain even when no trigger fires.
-        run_name: Challenger run name (default ``retrain_<timestamp>``).
-
-    Returns:
-        ``{"triggers", "action": "none" | "kept_champion" | "promoted", "champion_auc", "challenger_auc", ...}``.
-    """
-    import mlflow
-
-    from ..export.convert import export_model, resolve_model
-    from ..modeling import tracking
-    from ..modeling.train import train
-
-    policy = policy or RetrainPolicy()
-    check = check_triggers(export_dir, store, policy)
-    decision: dict[str, Any] = {"triggers": check["triggers"], "forced": force, "action": "none"}
-    if not (check["fire"] or force):
-        return decision
-    run_name = run_name or time.strftime("retrain_%Y%m%d_%H%M%S")
-    result = train(cfg, run_name=run_name, track=True, verbose=0, promote=False)
-    champion_model, champion_info = resolve_model(export_dir)
-    challenger_model, challenger_info = resolve_model(result.model_path.parent)
-    decision["champion_auc"] = validation_auc(champion_model, cfg, champion_info)
-    decision["challenger_auc"] = validation_auc(challenger_model, cfg, challenger_info)
-    promote, reason = gate(decision["champion_auc"], decision["challenger_auc"], policy.margin)
-    decision.update(reason=reason, challenger_run=run_name, challenger_version=result.model_version[0])
-    if promote:
-        mlflow.MlflowClient().set_registered_model_alias(
-            cfg.registered_model, tracking.CHAMPION, result.model_version[0]
-        )
-        export_model(result.model_path.parent, export_dir, cfg)
-        decision["action"] = "promoted"
-    else:
-        decision["action"] = "kept_champion"
-    tracking.log_decision(cfg, "retrain", decision)
-    return decision
