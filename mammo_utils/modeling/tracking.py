@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..evaluation.plots import plot_confusion, plot_history
+from ..evaluation.plots import plot_confusion
 from ..utils import versions
+from .plots import plot_history
 
 #: Registry alias of the best model so far.
 CHAMPION = "champion"
@@ -192,6 +193,100 @@ def end_run(status: str = "FINISHED") -> None:
     import mlflow
 
     mlflow.end_run(status)
+
+
+def start_task_run(cfg: Config, run_name: str, params: dict[str, Any], tags: dict[str, str]):
+    """Start a run of another task (e.g. the lesion detector) in ``cfg.experiment``, with the environment logged.
+
+    Returns:
+        The active run (finish it with :func:`finish_task_run`).
+    """
+    import mlflow
+
+    configure(cfg)
+    run = mlflow.start_run(run_name=run_name)
+    mlflow.log_params(params)
+    log_environment()
+    mlflow.set_tags(tags)
+    return run
+
+
+def finish_task_run(
+    model, metrics: dict[str, Any], documents: dict[str, dict], registered_model: str, model_name: str, metric: tuple
+) -> dict:
+    """Log a task run's summary and model, register it (champion when it beats the holder) and end the run.
+
+    Args:
+        model: The Keras model to log.
+        metrics: Final metrics (non-finite values dropped).
+        documents: ``{artifact file name: JSON-able dict}`` logged beside the model.
+        registered_model: Registry name.
+        model_name: Artifact name of the model.
+        metric: ``(name, value)`` the champion is chosen on.
+
+    Returns:
+        ``{"mlflow_run_id", "registry_version", "champion"}``.
+    """
+    import mlflow
+
+    mlflow.log_metrics(finite_metrics(metrics))
+    for name, content in documents.items():
+        mlflow.log_dict(content, name)
+    uri = log_keras_model(model, name=model_name)
+    run_id = mlflow.active_run().info.run_id
+    version, champion = promote_if_better(mlflow.MlflowClient(), registered_model, uri, *metric)
+    end_run()
+    return {"mlflow_run_id": run_id, "registry_version": version, "champion": champion}
+
+
+def start_search_run(cfg: Config, search_id: str, params: dict[str, Any], space: dict[str, Any]):
+    """Start (or continue) the parent run of a hyper-parameter search (``tags.search_id``).
+
+    Args:
+        cfg: Configuration (store, experiment).
+        search_id: The search's id: the same search continued puts its trials under the same parent.
+        params: The search's settings (tuner, max_trials, epochs, monitor).
+        space: The search space, logged as ``search_space.json``.
+
+    Returns:
+        The active parent run (trials are nested under it by :func:`log_trial`; close it with :func:`end_run`).
+    """
+    import mlflow
+
+    client = configure(cfg)
+    experiment = client.get_experiment_by_name(cfg.experiment).experiment_id
+    previous = client.search_runs([experiment], filter_string=f"tags.search_id = '{search_id}'", max_results=1)
+    if previous:  # the same search continued: its trials go under the same parent run
+        return mlflow.start_run(run_id=previous[0].info.run_id)
+    run = mlflow.start_run(run_name=f"search_{search_id}")
+    mlflow.set_tags({"kind": "search", "search_id": search_id, "tuner": params.get("tuner", "")})
+    mlflow.log_params(params)
+    mlflow.log_dict(space, "search_space.json")
+    return run
+
+
+def log_trial(trial_id: str, values: dict, history, objective: float, seconds: float, status: str) -> None:
+    """One search trial as a nested run: its hyper-parameters, per-epoch history, objective and duration.
+
+    Args:
+        trial_id: KerasTuner's trial id.
+        values: The trial's hyper-parameters.
+        history: Per-epoch metrics (a DataFrame), or None for a failed trial.
+        objective: The monitored value (NaN when it failed).
+        seconds: Wall time.
+        status: ``COMPLETED`` or ``FAILED``.
+    """
+    import mlflow
+
+    with mlflow.start_run(run_name=f"trial_{trial_id}", nested=True):
+        mlflow.set_tags({"kind": "trial", "trial_id": trial_id, "status": status})
+        mlflow.log_params({k: v for k, v in values.items()})
+        if history is not None:
+            for step, row in enumerate(history.to_dict("records")):
+                mlflow.log_metrics(
+                    finite_metrics({k: v for k, v in row.items() if isinstance(v, (int, float))}), step=step
+                )
+        mlflow.log_metrics(finite_metrics({"objective": objective, "duration_s": seconds}))
 
 
 def log_decision(cfg: Config, kind: str, decision: dict) -> str:

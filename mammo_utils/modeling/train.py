@@ -43,7 +43,7 @@ from ..data.prepare import prepare_data
 from ..data.preprocess import Preprocessing
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
-from ..evaluation.metrics import pfbeta
+from ..evaluation.metrics import pfbeta, roc_auc
 from ..utils import seed_everything, write_atomic
 from . import run_state as R
 from . import tracking
@@ -146,17 +146,15 @@ def preprocessing_for(cfg: Config) -> Preprocessing:
 
 def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
     class ValidationScorer(keras.callbacks.Callback):
-        """Adds ``val_auc`` (image ROC-AUC), ``val_pf1`` (breast pF1) and ``val_loss`` (image BCE on the natural
-        distribution, unweighted) to each epoch's logs."""
+        """Adds ``val_auc`` (image ROC-AUC, NaN when validation holds one class: see :func:`_nan_safe`),
+        ``val_pf1`` (breast pF1) and ``val_loss`` (image BCE on the natural distribution, unweighted) to each
+        epoch's logs."""
 
         def on_epoch_end(self, epoch, logs=None):
-            from sklearn.metrics import roc_auc_score
-
             pred = score_cached(self.model, val_rows, cache_dir, cfg.image_size, cfg.batch_size)
-            both = pred.cancer.nunique() == 2
             breasts = breast_predictions(pred, pred.prediction)
             if logs is not None:
-                logs["val_auc"] = float(roc_auc_score(pred.cancer, pred.prediction)) if both else 0.5
+                logs["val_auc"] = roc_auc(pred.cancer, pred.prediction)  # NaN when validation holds one class
                 logs["val_pf1"] = pfbeta(breasts.cancer, breasts.prediction)
                 p = np.clip(pred.prediction.to_numpy(float), 1e-7, 1 - 1e-7)
                 y = pred.cancer.to_numpy(float)
@@ -378,10 +376,31 @@ def _read_history(path: Path, stage_start: dict[str, int]) -> pd.DataFrame:
     return history
 
 
+def _nan_safe(callback_class):
+    """A monitoring callback class for which a NaN value is never an improvement, and any finite value beats NaN.
+
+    ``val_auc`` is NaN when the validation fold holds one class (:func:`mammo_utils.evaluation.metrics.roc_auc`),
+    never a made-up 0.5. Keras compares with ``>``, and would keep a first NaN as the best forever; with this,
+    a NaN epoch is never checkpointed (when no epoch is finite the last weights are kept), counts against
+    early stopping's patience and lets a plateau schedule lower the rate, like an epoch that did not improve.
+    """
+
+    class NanSafe(callback_class):
+        def _is_improvement(self, monitor_value, reference_value):
+            if monitor_value is None or not np.isfinite(monitor_value):
+                return False
+            if reference_value is None or not np.isfinite(reference_value):
+                return True
+            return super()._is_improvement(monitor_value, reference_value)
+
+    NanSafe.__name__ = NanSafe.__qualname__ = f"NanSafe{callback_class.__name__}"
+    return NanSafe
+
+
 def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, scorer, track: bool) -> list:
     callbacks = [
         scorer,  # first: later callbacks read the val_auc / val_pf1 it writes into the logs
-        keras.callbacks.ModelCheckpoint(
+        _nan_safe(keras.callbacks.ModelCheckpoint)(
             str(run_dir / R.BEST_WEIGHTS),
             monitor=cfg.monitor,
             mode="max",
@@ -389,7 +408,7 @@ def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, score
             save_weights_only=True,
             initial_value_threshold=best,
         ),
-        keras.callbacks.EarlyStopping(
+        _nan_safe(keras.callbacks.EarlyStopping)(
             monitor=cfg.monitor, mode="max", patience=cfg.early_stopping_patience, start_from_epoch=2
         ),
         keras.callbacks.BackupAndRestore(str(R.backup_dir(run_dir, stage))),
@@ -397,7 +416,9 @@ def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, score
         keras.callbacks.CSVLogger(str(run_dir / R.HISTORY), append=True),
     ]
     if cfg.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=cfg.monitor, mode="max", factor=0.5, patience=1))
+        callbacks.append(
+            _nan_safe(keras.callbacks.ReduceLROnPlateau)(monitor=cfg.monitor, mode="max", factor=0.5, patience=1)
+        )
     if track:
         callbacks.append(tracking.epoch_logger())
     return callbacks
