@@ -1,3 +1,4 @@
+# Size: one parser and one thin handler per sub-command, kept together so every command's options read alike.
 """The ``mammo`` command line: one entry point, one vocabulary, for every stage of the project.
 
 Every subcommand takes the same options for the same things (defaults from the profile)::

@@ -1,3 +1,4 @@
+# Size: the fields, the profiles, typed overrides and their validation are the one configuration.
 """The one configuration object of the project: settings only (no writes, no data generation).
 
 ``get_config()`` builds a :class:`Config` from a run profile (``small`` for a CPU and the embedded

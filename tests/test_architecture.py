@@ -170,3 +170,17 @@ def test_the_walker_sees_function_level_imports(tmp_path):
     deps = _imports(PACKAGE / "data" / "synthetic.py")
     assert {"mammo_utils.data.rsna", "mammo_utils.config", "mammo_utils.utils"} <= deps
     assert "mammo_utils.detection.detector" in _imports(PACKAGE / "serving" / "inference.py")  # inside load()
+
+
+#: Longest module that needs no written reason for its length.
+MAX_LINES = 350
+
+
+def test_a_long_module_says_why_at_its_top():
+    """A module over MAX_LINES lines starts with a ``# Size: <reason>`` line (a reader can hold the rest)."""
+    long = [
+        f"{p.relative_to(PACKAGE.parent)} ({n} lines)"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_LINES and not p.read_text().startswith("# Size: ")
+    ]
+    assert not long, f"modules over {MAX_LINES} lines without a '# Size: <reason>' first line:\n" + "\n".join(long)

@@ -1,3 +1,4 @@
+# Size: the dataset's metadata, DICOM writing and its file layout are one recipe (pixels: synthetic_render).
 """Embedded default dataset: synthetic mammograms in the exact RSNA layout.
 
 ``generate_dataset`` writes ``train.csv`` (all RSNA columns), ``boxes.csv`` (lesion

@@ -1,3 +1,4 @@
+# Size: it is the one owner of every MLflow call (training, search, detection, registry, decisions).
 """MLflow tracking and model registry: every MLflow call of the project lives here.
 
 The default store is a local sqlite file, ``<work_dir>/mlflow.db``, with artifacts under

@@ -1,3 +1,4 @@
+# Size: the trainer's stages, callbacks, resume and final evaluation share one run state.
 """Training: data preparation, two-stage fine-tuning, checkpoints, resume, evaluation and MLflow tracking.
 
 ``train(cfg)`` does, in order:

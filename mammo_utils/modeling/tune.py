@@ -1,3 +1,4 @@
+# Size: the search space, the KerasTuner glue and the summary tables of one search belong together.
 """Hyper-parameter search with KerasTuner over the project's own trainer: resumable, bounded, tracked.
 
 Every trial builds its model with :func:`~mammo_utils.modeling.models.build_model` and trains it with
