@@ -34,7 +34,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, ConfigError, get_config, parse_overrides
-from .constants import EXPORT_FORMATS
+from .constants import EXPORT_FORMATS, TUNERS
 from .utils import import_tensorflow
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help=COMMANDS["tune"], description=COMMANDS["tune"])
     _common(p)
-    p.add_argument("--tuner", default="hyperband", choices=["hyperband", "bayesian", "random"])
+    p.add_argument("--tuner", default=TUNERS[0], choices=TUNERS)
     p.add_argument("--max-trials", type=int, default=10)
     p.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the largest budget)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="no new trial after MIN minutes")
@@ -509,7 +509,6 @@ def _monitor_drift(args: argparse.Namespace) -> None:
 
 def _retrain(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    import dataclasses
     from pathlib import Path
 
     from .monitoring.feedback import FeedbackStore
@@ -517,14 +516,14 @@ def _retrain(args: argparse.Namespace) -> None:
 
     model = Path(args.model or cfg.champion_export)
     store = FeedbackStore(args.store or cfg.feedback_db)
-    changes = {
-        "max_age_days": args.max_age_days,
-        "max_psi": args.max_psi,
-        "min_sensitivity": args.min_sensitivity,
-        "new_labels": args.new_labels,
-        "margin": args.margin,
-    }
-    policy = dataclasses.replace(RetrainPolicy(), **{k: v for k, v in changes.items() if v is not None})
+    policy = RetrainPolicy.from_config(
+        cfg,
+        max_age_days=args.max_age_days,
+        max_psi=args.max_psi,
+        min_sensitivity=args.min_sensitivity,
+        new_labels=args.new_labels,
+        margin=args.margin,
+    )
     if args.check:
         summary = check_triggers(model, store, policy)
     else:

@@ -29,12 +29,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-#: PSI thresholds: below STABLE is stable, above DRIFT is drift, between is "watch".
-PSI_STABLE, PSI_DRIFT = 0.1, 0.25
-#: Fewest current values (served predictions, cached images) a drift verdict is drawn from.
-DRIFT_MIN_PREDICTIONS = 30
-#: Latest predictions / images compared with the reference.
-DRIFT_WINDOW = 500
+from .. import constants as C
+
+#: The thresholds and window sizes are defined once, in :mod:`mammo_utils.constants` (the configuration's
+#: defaults are built from them too); they are named here for the callers of these statistics.
+PSI_STABLE, PSI_DRIFT = C.PSI_STABLE, C.PSI_DRIFT
+DRIFT_MIN_PREDICTIONS, DRIFT_WINDOW = C.DRIFT_MIN_PREDICTIONS, C.DRIFT_WINDOW
 #: Verdict when nothing could be compared (too few values, or no feature in common): never an alarm.
 UNKNOWN = "unknown"
 #: Numeric features of one prepared image (see :func:`image_features`).

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..config import Config
+from ..config import MONITORING_FIELDS, Config
 from ..data.pipeline import cache_paths, make_dataset, steps_per_epoch
 from ..data.prepare import prepare_data
 from ..data.preprocess import Preprocessing
@@ -136,7 +136,7 @@ def _learning_rate(cfg: Config, peak: float, steps: int):
 
 
 def _fingerprint(cfg: Config, model) -> str:
-    ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile", "work_dir"}
+    ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile", "work_dir", *MONITORING_FIELDS}
     return R.fingerprint({k: v for k, v in cfg.to_dict().items() if k not in ignored}, model)
 
 

@@ -58,7 +58,7 @@ from ..config import Config
 from ..utils import write_atomic
 from . import tracking
 
-TUNERS = ("hyperband", "bayesian", "random")
+TUNERS = C.TUNERS
 #: Config fields a search may set (what a best-parameters file may contain).
 TUNABLE_FIELDS = (
     "learning_rate",
@@ -262,7 +262,7 @@ def _tuner(kind: str, hypermodel, cfg: Config, directory: Path, name: str, max_t
 
 def tune(
     cfg: Config,
-    tuner: str = "hyperband",
+    tuner: str = C.TUNERS[0],
     max_trials: int = 10,
     epochs: int = 3,
     time_budget: float | None = None,

@@ -26,14 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation.drift import DRIFT_MIN_PREDICTIONS, DRIFT_WINDOW, PSI_DRIFT, drift_report, verdict
+from ..config import Config
+from ..evaluation.drift import drift_report, verdict
 from ..modeling.artifact import load_artifact, read_reference
 from .feedback import FeedbackStore, nan_to_none
 
 
 @dataclasses.dataclass(frozen=True)
 class RetrainPolicy:
-    """Thresholds of the retraining triggers and of the promotion gate.
+    """Thresholds of the retraining triggers and of the promotion gate (:meth:`from_config` builds it from the
+    project :class:`~mammo_utils.config.Config`; the defaults are the configuration's defaults).
 
     Attributes:
         max_age_days: Retrain a model older than this.
@@ -46,14 +48,35 @@ class RetrainPolicy:
         margin: A challenger must beat the champion's validation breast AUC by this much.
     """
 
-    max_age_days: float = 30.0
-    max_psi: float = PSI_DRIFT
-    drift_min: int = DRIFT_MIN_PREDICTIONS
-    drift_window: int = DRIFT_WINDOW
-    min_sensitivity: float = 0.8
-    min_labels: int = 20
-    new_labels: int = 200
-    margin: float = 0.01
+    max_age_days: float = Config.retrain_max_age_days
+    max_psi: float = Config.retrain_max_psi
+    drift_min: int = Config.drift_min
+    drift_window: int = Config.drift_window
+    min_sensitivity: float = Config.retrain_min_sensitivity
+    min_labels: int = Config.retrain_min_labels
+    new_labels: int = Config.retrain_new_labels
+    margin: float = Config.retrain_margin
+
+    @classmethod
+    def from_config(cls, cfg: Config, **overrides: Any) -> "RetrainPolicy":
+        """The policy of a configuration (``retrain_*``, ``drift_*`` fields), then ``overrides`` (None: not given).
+
+        Example:
+            >>> RetrainPolicy.from_config(get_config(), margin=0.02).margin  # doctest: +SKIP
+            0.02
+        """
+        values = {
+            "max_age_days": cfg.retrain_max_age_days,
+            "max_psi": cfg.retrain_max_psi,
+            "drift_min": cfg.drift_min,
+            "drift_window": cfg.drift_window,
+            "min_sensitivity": cfg.retrain_min_sensitivity,
+            "min_labels": cfg.retrain_min_labels,
+            "new_labels": cfg.retrain_new_labels,
+            "margin": cfg.retrain_margin,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
 
 def _exported_ts(manifest: dict) -> float:

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...config import Config, get_config
-from ...evaluation.drift import DRIFT_MIN_PREDICTIONS, DRIFT_WINDOW
 from ...modeling.artifact import FILES
 
 #: What each numeric field accepts (said in the error).
@@ -61,8 +60,10 @@ class ServiceSettings:
         max_queue: ``MAMMO_MAX_QUEUE``: requests allowed to wait beyond those; more get 503 (default 32).
         feedback_db: ``MAMMO_FEEDBACK_DB``: SQLite file of served predictions and feedback (default
             :attr:`Config.feedback_db <mammo_utils.config.Config.feedback_db>`, under the work folder).
-        drift_window: ``MAMMO_DRIFT_WINDOW``: latest predictions compared with the model's reference.
-        drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges.
+        drift_window: ``MAMMO_DRIFT_WINDOW``: latest predictions compared with the model's reference (default
+            the configuration's ``drift_window``).
+        drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges (default the
+            configuration's ``drift_min``).
         work_dir: The configuration's work folder (registry downloads).
         tracking_uri: The configuration's MLflow store (a ``models:/`` reference is read from it).
     """
@@ -74,8 +75,8 @@ class ServiceSettings:
     max_concurrency: int = 2
     max_queue: int = 32
     feedback_db: str = ""
-    drift_window: int = DRIFT_WINDOW
-    drift_min: int = DRIFT_MIN_PREDICTIONS
+    drift_window: int = Config.drift_window
+    drift_min: int = Config.drift_min
     work_dir: str = ""
     tracking_uri: str = ""
 
@@ -117,7 +118,11 @@ class ServiceSettings:
         cfg = cfg or get_config()
         integers = ("max_concurrency", "max_queue", "drift_window", "drift_min")
         casts = {"max_upload_mb": float, **dict.fromkeys(integers, int)}
-        values: dict[str, Any] = {"feedback_db": str(cfg.feedback_db)}
+        values: dict[str, Any] = {
+            "feedback_db": str(cfg.feedback_db),
+            "drift_window": cfg.drift_window,
+            "drift_min": cfg.drift_min,
+        }
         for field, variable in ENV.items():
             raw = env.get(variable)
             if raw is None or raw == "":
