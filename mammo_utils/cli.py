@@ -545,7 +545,7 @@ def _demo(args: argparse.Namespace) -> None:
 
     model = args.model or cfg.champion_export
     try:
-        summary = run_demo(model, args.api_port, args.app_port, args.duration, args.check)
+        summary = run_demo(model, args.api_port, args.app_port, args.duration, args.check, work_dir=cfg.work_dir)
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
     if args.json:
