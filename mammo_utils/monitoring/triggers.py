@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..evaluation.drift import drift_report, verdict
+from ..evaluation.drift import UNKNOWN, drift_report, verdict
 from ..modeling.artifact import load_artifact, read_reference
 from .feedback import FeedbackStore, nan_to_none
 
@@ -112,7 +112,7 @@ def check_triggers(
 
     recent = store.recent_predictions(policy.drift_window)
     reference = read_reference(export_dir)
-    found = {"verdict": "unknown", "max_psi": float("nan")}
+    found = {"verdict": UNKNOWN, "max_psi": float("nan")}
     if reference is not None and len(recent):
         report = drift_report(reference, recent, recent.probability)
         found = verdict(report, len(recent), policy.drift_min)
