@@ -1,3 +1,4 @@
+# Size: one parser and one thin handler per sub-command, kept together so every command's options read alike.
 """The ``mammo`` command line: one entry point, one vocabulary, for every stage of the project.
 
 Every subcommand takes the same options for the same things (defaults from the profile)::
@@ -33,7 +34,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, ConfigError, get_config, parse_overrides
-from .constants import EXPORT_FORMATS
+from .constants import EXPORT_FORMATS, TUNERS
 from .utils import import_tensorflow
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help=COMMANDS["tune"], description=COMMANDS["tune"])
     _common(p)
-    p.add_argument("--tuner", default="hyperband", choices=["hyperband", "bayesian", "random"])
+    p.add_argument("--tuner", default=TUNERS[0], choices=TUNERS)
     p.add_argument("--max-trials", type=int, default=10)
     p.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the largest budget)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="no new trial after MIN minutes")
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])
     _common(p)
-    p.add_argument("--model", required=True, metavar="PATH", help="run folder or .keras file with model_info.json")
+    p.add_argument("--model", required=True, metavar="REF", help="export/run folder, .keras file or models:/NAME@ALIAS")
     p.add_argument("files", nargs="+", help="DICOM or PNG/JPEG files")
     p.set_defaults(handler=_predict)
 
@@ -376,10 +377,11 @@ def _tune(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    config_from_args(args)  # validates the shared options
+    cfg = config_from_args(args)  # validates the shared options
+    from .modeling.resolve import check_model_ref
     from .serving.inference import Predictor
 
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(check_model_ref(args.model), work_dir=cfg.work_dir, tracking_uri=cfg.tracking_uri)
     table = predictor.predict_files(args.files)
     summary = {"threshold": predictor.threshold, "images": table.to_dict("records")}
     _emit(args, summary, table.to_string(index=False))
@@ -398,7 +400,7 @@ def _detect(args: argparse.Namespace) -> None:
 
     classifier, size = None, None
     if args.classifier:
-        from .export.convert import resolve_model
+        from .modeling.resolve import resolve_model
 
         classifier, info = resolve_model(args.classifier, cfg.work_dir)  # augmentation is inert at inference
         size = tuple(info["preprocessing"]["image_size"])
@@ -415,7 +417,8 @@ def _export(args: argparse.Namespace) -> None:
         raise CliError(f"--formats: unknown {unknown}; choose from {list(EXPORT_FORMATS)}")
     if args.prune is not None and not 0 < args.prune < 1:
         raise CliError(f"--prune must be a sparsity in (0, 1), got {args.prune}")
-    from .export.convert import export_model, prune_model
+    from .export.convert import export_model
+    from .modeling.prune import prune_model
 
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
     model = args.model
@@ -437,17 +440,22 @@ def _export(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from .modeling.resolve import check_model_ref, is_registry_ref
+
     if not args.model:
-        raise CliError("--model DIR (or MAMMO_MODEL_DIR) is required: an export folder or a run folder")
-    model = Path(args.model)
-    if not model.exists():
-        raise CliError(f"--model {model}: no such export or run folder")
+        raise CliError("--model REF (or MAMMO_MODEL_DIR) is required: an export/run folder or models:/NAME@ALIAS")
+    model = check_model_ref(args.model)
+    model = model if is_registry_ref(model) else str(Path(model).resolve())
     import uvicorn
 
+    from .serving.api.settings import ServiceSettings
     from .serving.inference import Predictor
 
-    Predictor.load(model, args.runtime or os.environ.get("MAMMO_RUNTIME", "onnx"))  # fail now, with the reason
-    os.environ["MAMMO_MODEL_DIR"] = str(model.resolve())
+    # the service's settings, checked now (a bad MAMMO_* value is named before uvicorn starts); the work folder
+    # and MLflow store are the configuration's, as for every command
+    settings = ServiceSettings.from_env(model_dir=model, runtime=args.runtime)
+    Predictor.load(model, settings.runtime, work_dir=settings.work_dir, tracking_uri=settings.tracking_uri)
+    os.environ["MAMMO_MODEL_DIR"] = model
     if args.runtime:
         os.environ["MAMMO_RUNTIME"] = args.runtime
     uvicorn.run(
@@ -475,14 +483,11 @@ def _app(args: argparse.Namespace) -> None:
 
 def _monitor_drift(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    from .export.runtime import load_artifact
-    from .monitoring.drift import PSI_DRIFT, PSI_STABLE, REFERENCE_FILE, drift_report
+    from .evaluation.drift import PSI_DRIFT, PSI_STABLE, drift_report, verdict
+    from .modeling.artifact import read_reference
     from .monitoring.window import current_window
 
-    load_artifact(args.reference)
-    reference_path = os.path.join(args.reference, REFERENCE_FILE)
-    if not os.path.isfile(reference_path):
-        raise CliError(f"{reference_path}: missing; export the model again with `mammo export`")
+    reference = read_reference(args.reference, required=True)  # model.json's digest checked
     splits = None
     if args.split:
         import pandas as pd
@@ -490,41 +495,41 @@ def _monitor_drift(args: argparse.Namespace) -> None:
         if not cfg.splits_path.is_file():
             raise CliError(f"{cfg.splits_path}: no splits for this dataset; run `mammo splits` first")
         splits = pd.read_csv(cfg.splits_path)
-    with open(reference_path) as handle:
-        reference = json.load(handle)
     features, scores = current_window(args.current, args.reference, splits, args.split, args.intensity_scale)
     report = drift_report(reference, features, scores)
-    worst = report.psi.max() if len(report) else float("nan")
-    verdict = "drift" if worst > PSI_DRIFT else "watch" if worst >= PSI_STABLE else "stable"
-    summary = {"verdict": verdict, "max_psi": worst, "thresholds": {"stable": PSI_STABLE, "drift": PSI_DRIFT}}
+    summary = verdict(report, len(features))
     summary["features"] = report.reset_index().to_dict("records")
     text = report.round(4).to_string()
-    text += f"\nverdict: {verdict} (max PSI {worst:.3f}; <{PSI_STABLE} stable, >{PSI_DRIFT} drift)"
+    text += (
+        f"\nverdict: {summary['verdict']} (max PSI {summary['max_psi']:.3f} over {summary['n_current']} images; "
+        f"<{PSI_STABLE} stable, >{PSI_DRIFT} drift)"
+    )
     _emit(args, summary, text)
 
 
 def _retrain(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
-    import dataclasses
     from pathlib import Path
 
     from .monitoring.feedback import FeedbackStore
-    from .monitoring.retrain import RetrainPolicy, check_triggers, retrain
+    from .monitoring.triggers import RetrainPolicy, check_triggers
 
-    model = Path(args.model or cfg.work_dir / "export" / "champion")
-    store = FeedbackStore(args.store or cfg.work_dir / "monitoring" / "feedback.db")
-    changes = {
-        "max_age_days": args.max_age_days,
-        "max_psi": args.max_psi,
-        "min_sensitivity": args.min_sensitivity,
-        "new_labels": args.new_labels,
-        "margin": args.margin,
-    }
-    policy = dataclasses.replace(RetrainPolicy(), **{k: v for k, v in changes.items() if v is not None})
+    model = Path(args.model or cfg.champion_export)
+    store = FeedbackStore(args.store or cfg.feedback_db)
+    policy = RetrainPolicy.from_config(
+        cfg,
+        max_age_days=args.max_age_days,
+        max_psi=args.max_psi,
+        min_sensitivity=args.min_sensitivity,
+        new_labels=args.new_labels,
+        margin=args.margin,
+    )
     if args.check:
         summary = check_triggers(model, store, policy)
     else:
         import_tensorflow()
+        from .workflows.retrain import retrain
+
         summary = retrain(cfg, model, store, policy, force=args.force)
     lines = [
         f"{name:12s} {t['value']!s:>22} (threshold {t['threshold']}) {'FIRES' if t['fired'] else 'ok'}  {t['note']}"
@@ -538,9 +543,9 @@ def _demo(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     from .serving.demo import run_demo
 
-    model = args.model or cfg.work_dir / "export" / "champion"
+    model = args.model or cfg.champion_export
     try:
-        summary = run_demo(model, args.api_port, args.app_port, args.duration, args.check)
+        summary = run_demo(model, args.api_port, args.app_port, args.duration, args.check, work_dir=cfg.work_dir)
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
     if args.json:

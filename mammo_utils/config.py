@@ -1,3 +1,4 @@
+# Size: the fields, the profiles, typed overrides and their validation are the one configuration.
 """The one configuration object of the project: settings only (no writes, no data generation).
 
 ``get_config()`` builds a :class:`Config` from a run profile (``small`` for a CPU and the embedded
@@ -42,6 +43,19 @@ DEFAULT_COLAB_DIR = "/content/drive/MyDrive/rsna-breast-cancer-detection"
 #: Folder names under the project's ``data/``.
 EMBEDDED_DATASET = "rsna-synthetic"
 WORK_FOLDER = "work"
+
+
+#: Fields that set monitoring and retraining, not training (a run's resume fingerprint leaves them out).
+MONITORING_FIELDS = (
+    "drift_window",
+    "drift_min",
+    "retrain_max_age_days",
+    "retrain_max_psi",
+    "retrain_min_sensitivity",
+    "retrain_min_labels",
+    "retrain_new_labels",
+    "retrain_margin",
+)
 
 
 class ConfigError(ValueError):
@@ -100,6 +114,15 @@ class Config:
         det_learning_rate: Peak learning rate of the detector (cosine decay).
         det_batch_size: Detector batch size.
         registered_detector: MLflow registry name of the lesion detector.
+        drift_window: Latest served predictions the service's drift gauges and the retraining triggers compare
+            with the model's reference (``MAMMO_DRIFT_WINDOW`` overrides it for the service).
+        drift_min: Fewer current values than this give no drift verdict (``MAMMO_DRIFT_MIN``).
+        retrain_max_age_days: Retrain a deployed model older than this (days since its export).
+        retrain_max_psi: Retrain when a monitored feature's PSI exceeds this.
+        retrain_min_sensitivity: Retrain when feedback sensitivity falls below this …
+        retrain_min_labels: … once this many labelled predictions exist.
+        retrain_new_labels: Retrain when this many new labels arrived since the export.
+        retrain_margin: Validation breast ROC-AUC a challenger must gain over the champion to be promoted.
     """
 
     profile: str = "small"
@@ -142,6 +165,14 @@ class Config:
     det_learning_rate: float = 3e-3
     det_batch_size: int = 16
     registered_detector: str = "mammo-lesion-detector"
+    drift_window: int = C.DRIFT_WINDOW
+    drift_min: int = C.DRIFT_MIN_PREDICTIONS
+    retrain_max_age_days: float = 30.0
+    retrain_max_psi: float = C.PSI_DRIFT
+    retrain_min_sensitivity: float = 0.8
+    retrain_min_labels: int = 20
+    retrain_new_labels: int = 200
+    retrain_margin: float = 0.01
 
     @property
     def cache_root(self) -> Path:
@@ -157,6 +188,16 @@ class Config:
     def splits_path(self) -> Path:
         """CSV of the patient-grouped splits for this dataset and seed."""
         return self.work_dir / "splits" / f"{self.data_root.name}_f{self.n_folds}_s{self.split_seed}.csv"
+
+    @property
+    def champion_export(self) -> Path:
+        """The deployed export folder ``mammo serve``, ``demo``, ``retrain`` and ``report`` default to."""
+        return self.work_dir / "export" / "champion"
+
+    @property
+    def feedback_db(self) -> Path:
+        """The service's store of served predictions and feedback (``mammo serve``, ``retrain``)."""
+        return self.work_dir / "monitoring" / "feedback.db"
 
     @property
     def tracking_uri(self) -> str:
@@ -300,6 +341,12 @@ def _validated(cfg: Config) -> Config:
         (cfg.learning_rate > 0 and cfg.finetune_lr > 0, "learning rates must be > 0"),
         (cfg.det_epochs >= 1 and cfg.det_batch_size >= 1, "det_epochs and det_batch_size must be >= 1"),
         (cfg.det_learning_rate > 0, "det_learning_rate must be > 0"),
+        (cfg.drift_window >= 1 and cfg.drift_min >= 1, "drift_window and drift_min must be >= 1"),
+        (cfg.retrain_max_age_days > 0, "retrain_max_age_days must be > 0"),
+        (cfg.retrain_max_psi > 0, "retrain_max_psi must be > 0"),
+        (0.0 <= cfg.retrain_min_sensitivity <= 1.0, "retrain_min_sensitivity must be in [0, 1]"),
+        (cfg.retrain_min_labels >= 1 and cfg.retrain_new_labels >= 1, "retrain label counts must be >= 1"),
+        (0.0 <= cfg.retrain_margin < 1.0, "retrain_margin must be in [0, 1)"),
         (cfg.monitor in C.MONITORS, f"monitor must be one of {C.MONITORS}, got {cfg.monitor!r}"),
         (cfg.backbone in C.MODEL_NAMES, f"backbone must be one of {C.MODEL_NAMES}, got {cfg.backbone!r}"),
         (cfg.pooling in C.POOLINGS, f"pooling must be one of {C.POOLINGS}, got {cfg.pooling!r}"),

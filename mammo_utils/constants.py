@@ -106,3 +106,14 @@ BREAST_ID = "breast_id"
 
 #: Formats ``mammo export`` writes (besides the Keras inference model), in the order they are written.
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite-fp16", "tflite-int8")
+
+#: KerasTuner search strategies ``mammo tune --tuner`` accepts; the first is the default.
+TUNERS = ("hyperband", "bayesian", "random")
+
+#: Drift thresholds on the Population Stability Index: below PSI_STABLE "stable", above PSI_DRIFT "drift",
+#: between "watch" (the credit-scoring convention; :func:`mammo_utils.evaluation.drift.status`).
+PSI_STABLE, PSI_DRIFT = 0.1, 0.25
+#: Fewest current values (served predictions, cached images) a drift verdict is drawn from.
+DRIFT_MIN_PREDICTIONS = 30
+#: Latest served predictions (and labelled feedback) the service and the retraining triggers look at.
+DRIFT_WINDOW = 500

@@ -1,5 +1,7 @@
-"""Data layer: RSNA layout (``rsna``), embedded dataset (``synthetic``), DICOM reading (``dicom``), breast crop
-(``roi``), the PNG cache (``preprocess``), patient-grouped splits (``splits``) and tf.data input (``pipeline``).
+"""Data layer: RSNA layout and the one ``boxes.csv`` reader (``rsna``), embedded dataset (``synthetic``), DICOM
+reading and the one preamble check (``dicom``), breast crop (``roi``), the PNG cache (``preprocess``),
+patient-grouped splits (``splits``), tf.data input (``pipeline``), the Kaggle/mirror download (``download``)
+and ``prepare`` (dataset, cache, splits and leakage check: where every stage starts).
 
 May import: ``mammo_utils.constants``, ``config``, ``utils``. Imported by every layer above.
 """

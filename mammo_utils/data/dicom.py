@@ -37,6 +37,29 @@ def _fail(path: Any, reason: str) -> DicomReadError:
     return DicomReadError(f"{path}: {reason}")
 
 
+#: Bytes to read from a file's start to check the DICOM preamble (128-byte preamble + ``DICM``).
+PREAMBLE_BYTES = 132
+
+
+def has_dicom_preamble(head: bytes) -> bool:
+    """True when a file's first :data:`PREAMBLE_BYTES` bytes carry the DICOM Part 10 marker ``DICM`` at 128.
+
+    The one preamble check: the download verification, the service's upload sniffing and :func:`is_dicom_file`
+    call it.
+
+    Example:
+        >>> has_dicom_preamble(bytes(128) + b"DICM"), has_dicom_preamble(b"\x89PNG")
+        (True, False)
+    """
+    return len(head) >= PREAMBLE_BYTES and head[128:PREAMBLE_BYTES] == b"DICM"
+
+
+def is_dicom_file(path: str | Path) -> bool:
+    """True for a file that starts with the DICOM preamble (reads only its first bytes)."""
+    with open(path, "rb") as handle:
+        return has_dicom_preamble(handle.read(PREAMBLE_BYTES))
+
+
 def _open(path: str | Path, pixels: bool):
     import pydicom
     from pydicom.errors import InvalidDicomError

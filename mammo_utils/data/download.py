@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import write_atomic, write_csv_atomic
+from .dicom import is_dicom_file
 
 COMPETITION = "rsna-breast-cancer-detection"
 SOURCES = ("kaggle", "url")
@@ -195,9 +196,7 @@ def check_layout(root: str | Path) -> dict:
         if not path.is_file():
             missing.append(rel)
             continue
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-        if head[128:132] != b"DICM":
+        if not is_dicom_file(path):
             not_dicom.append(rel)
         present += 1
     return {"rows": len(train), "present": present, "n_missing": len(missing), "missing": missing[:20],
@@ -263,11 +262,10 @@ def download(
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         fetcher.fetch(f"train_images/{pid}/{iid}.dcm", target)
-        with open(target, "rb") as handle:
-            if handle.read(132)[128:132] != b"DICM":
-                bad = target.with_name(target.name + ".bad")
-                os.replace(target, bad)
-                raise DownloadError(f"{target}: downloaded file is not a DICOM (no DICM preamble); kept as {bad.name}")
+        if not is_dicom_file(target):
+            bad = target.with_name(target.name + ".bad")
+            os.replace(target, bad)
+            raise DownloadError(f"{target}: downloaded file is not a DICOM (no DICM preamble); kept as {bad.name}")
         downloaded += 1
     report = check_layout(out)
     report.update(downloaded=downloaded, skipped=skipped)

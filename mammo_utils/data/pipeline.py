@@ -15,7 +15,6 @@ always finite and on the natural distribution.
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import numpy as np

@@ -1,3 +1,4 @@
+# Size: it owns the cache: recipe, layout, manifest and parallel resumable writing.
 """Preprocessing cache: DICOM -> breast crop -> fixed-size 8/16-bit PNG, resumable and parallel.
 
 Each image is read with :func:`mammo_utils.data.dicom.read_dicom` (VOI window, MONOCHROME1

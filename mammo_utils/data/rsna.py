@@ -52,12 +52,46 @@ def image_path(data_root: str | Path, patient_id: int, image_id: int) -> Path:
     return Path(data_root) / "train_images" / str(int(patient_id)) / f"{int(image_id)}.dcm"
 
 
-def load_boxes(data_root: str | Path) -> pd.DataFrame:
-    """Lesion boxes (``boxes.csv``) when the dataset has them, else an empty frame with the columns."""
+class BoxFileError(ValueError):
+    """A boxes file is missing, malformed or names unknown labels."""
+
+
+def load_boxes(data_root: str | Path, required: bool = True) -> pd.DataFrame:
+    """Read and check ``boxes.csv`` of a data root (stored-pixel ``xyxy`` boxes with a lesion label).
+
+    The one reader of the boxes file: detection needs it (``required``); the EDA shows the boxes when the
+    dataset has them (``required=False``: an empty frame with the columns when it has none).
+
+    Args:
+        data_root: Folder holding ``boxes.csv`` (the embedded set; VinDr-Mammo / CBIS-DDSM converted to it).
+        required: Raise when the file is missing (else return an empty frame).
+
+    Returns:
+        The boxes, one row per box, with a ``class_id`` column (index in :data:`~mammo_utils.constants.LESION_TYPES`).
+
+    Raises:
+        BoxFileError: The file is missing (and ``required``), lacks a column, has an inverted box or an unknown label.
+    """
     path = Path(data_root) / "boxes.csv"
     if not path.is_file():
-        return pd.DataFrame(columns=list(C.BOX_COLUMNS))
-    return pd.read_csv(path)
+        if not required:
+            return pd.DataFrame(columns=[*C.BOX_COLUMNS, "class_id"])
+        raise BoxFileError(f"{path}: no boxes file; detection needs boxes.csv with columns {list(C.BOX_COLUMNS)}")
+    df = pd.read_csv(path)
+    missing = [c for c in C.BOX_COLUMNS if c not in df.columns]
+    if missing:
+        raise BoxFileError(f"{path}: missing columns {missing} (expected {list(C.BOX_COLUMNS)})")
+    unknown = sorted(set(df.label) - set(C.LESION_TYPES))
+    if unknown:
+        raise BoxFileError(f"{path}: unknown labels {unknown}; allowed {list(C.LESION_TYPES)}")
+    bad = df[(df.x_max <= df.x_min) | (df.y_max <= df.y_min)]
+    if len(bad):
+        raise BoxFileError(
+            f"{path}: {len(bad)} boxes with x_max <= x_min or y_max <= y_min, e.g. row {bad.index[0] + 2}"
+        )
+    df = df.copy()
+    df["class_id"] = df.label.map({name: i for i, name in enumerate(C.LESION_TYPES)}).astype(int)
+    return df
 
 
 def breast_ids(df: pd.DataFrame) -> pd.Series:

@@ -1,3 +1,4 @@
+# Size: the dataset's metadata, DICOM writing and its file layout are one recipe (pixels: synthetic_render).
 """Embedded default dataset: synthetic mammograms in the exact RSNA layout.
 
 ``generate_dataset`` writes ``train.csv`` (all RSNA columns), ``boxes.csv`` (lesion
@@ -224,7 +225,6 @@ def write_dicom(path: Path, pixels: np.ndarray, machine: Machine, row: dict, tag
         row: The image's metadata row (patient_id, image_id, laterality, view).
         tags: VOI tags from :func:`to_stored_pixels`.
     """
-    import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.encaps import encapsulate
     from pydicom.uid import UID

@@ -18,19 +18,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import constants as C
+from ..data.rsna import BoxFileError, load_boxes  # noqa: F401 - the one boxes reader, re-exported
 
 #: Manifest fields the mapping needs.
 GEOMETRY_FIELDS: tuple[str, ...] = ("crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max", "scale", "flipped")
-
-
-class BoxFileError(ValueError):
-    """A boxes file is missing, malformed or names unknown labels."""
 
 
 def _geometry(row: Mapping) -> tuple[float, float, float, float, float, bool]:
@@ -99,38 +94,6 @@ def to_stored_boxes(boxes, row: Mapping) -> np.ndarray:
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], cx0, cx1)
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], cy0, cy1)
     return out
-
-
-def load_boxes(data_root: str | Path) -> pd.DataFrame:
-    """Read ``boxes.csv`` of a data root (stored-pixel ``xyxy`` boxes with a lesion label).
-
-    Args:
-        data_root: Folder holding ``boxes.csv`` (the embedded set; VinDr-Mammo / CBIS-DDSM converted to it).
-
-    Returns:
-        The boxes, one row per box, with a ``class_id`` column (index in :data:`~mammo_utils.constants.LESION_TYPES`).
-
-    Raises:
-        BoxFileError: The file is missing, lacks a column, has an inverted box or an unknown label.
-    """
-    path = Path(data_root) / "boxes.csv"
-    if not path.is_file():
-        raise BoxFileError(f"{path}: no boxes file; detection needs boxes.csv with columns {list(C.BOX_COLUMNS)}")
-    df = pd.read_csv(path)
-    missing = [c for c in C.BOX_COLUMNS if c not in df.columns]
-    if missing:
-        raise BoxFileError(f"{path}: missing columns {missing} (expected {list(C.BOX_COLUMNS)})")
-    unknown = sorted(set(df.label) - set(C.LESION_TYPES))
-    if unknown:
-        raise BoxFileError(f"{path}: unknown labels {unknown}; allowed {list(C.LESION_TYPES)}")
-    bad = df[(df.x_max <= df.x_min) | (df.y_max <= df.y_min)]
-    if len(bad):
-        raise BoxFileError(
-            f"{path}: {len(bad)} boxes with x_max <= x_min or y_max <= y_min, e.g. row {bad.index[0] + 2}"
-        )
-    df = df.copy()
-    df["class_id"] = df.label.map({name: i for i, name in enumerate(C.LESION_TYPES)}).astype(int)
-    return df
 
 
 def cache_boxes(images: pd.DataFrame, boxes: pd.DataFrame, size: tuple[int, int]) -> pd.DataFrame:

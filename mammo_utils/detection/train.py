@@ -57,7 +57,7 @@ def detection_frames(cfg: Config, progress: bool = False) -> tuple[pd.DataFrame,
         ``boxes`` and ``classes``.
     """
     from ..data.pipeline import cache_paths
-    from ..modeling.train import prepare_data
+    from ..data.prepare import prepare_data
 
     df, cache = prepare_data(cfg, progress=progress)
     df = cache_paths(df, cache)
@@ -214,51 +214,45 @@ def _save(model, record: dict, out: Path) -> None:
 
 
 def _start_run(cfg: Config, spec: DetectorSpec, data: DetectionData):
-    import mlflow
+    from ..modeling import tracking
 
-    from ..modeling.tracking import configure, log_environment
-
-    configure(dataclasses.replace(cfg, experiment=f"{cfg.experiment}-detection"))
-    run = mlflow.start_run(run_name=f"yolov8_{cfg.cache_size[0]}x{cfg.cache_size[1]}_f{cfg.fold}_s{cfg.seed}")
-    mlflow.log_params(
-        {
-            "architecture": "keras-cv YOLOV8Detector",
-            "image_size": f"{spec.image_size[0]}x{spec.image_size[1]}",
-            "channels": str(list(spec.channels)),
-            "depths": str(list(spec.depths)),
-            "fpn_depth": spec.fpn_depth,
-            "classes": ",".join(spec.classes),
-            "epochs": cfg.det_epochs,
-            "learning_rate": cfg.det_learning_rate,
-            "batch_size": cfg.det_batch_size,
-            "augment_strength": cfg.augment_strength,
-            "fold": cfg.fold,
-            "seed": cfg.seed,
-            "train_images": len(data.train),
-            "train_boxes": int(sum(len(b) for b in data.train.boxes)),
-            "val_images": len(data.val),
-            "test_images": len(data.test),
-        }
+    params = {
+        "architecture": "keras-cv YOLOV8Detector",
+        "image_size": f"{spec.image_size[0]}x{spec.image_size[1]}",
+        "channels": str(list(spec.channels)),
+        "depths": str(list(spec.depths)),
+        "fpn_depth": spec.fpn_depth,
+        "classes": ",".join(spec.classes),
+        "epochs": cfg.det_epochs,
+        "learning_rate": cfg.det_learning_rate,
+        "batch_size": cfg.det_batch_size,
+        "augment_strength": cfg.augment_strength,
+        "fold": cfg.fold,
+        "seed": cfg.seed,
+        "train_images": len(data.train),
+        "train_boxes": int(sum(len(b) for b in data.train.boxes)),
+        "val_images": len(data.val),
+        "test_images": len(data.test),
+    }
+    return tracking.start_task_run(
+        dataclasses.replace(cfg, experiment=f"{cfg.experiment}-detection"),
+        f"yolov8_{cfg.cache_size[0]}x{cfg.cache_size[1]}_f{cfg.fold}_s{cfg.seed}",
+        params,
+        {"task": "detection", "dataset": cfg.data_root.name, "profile": cfg.profile},
     )
-    log_environment()
-    mlflow.set_tags({"task": "detection", "dataset": cfg.data_root.name, "profile": cfg.profile})
-    return run
 
 
 def _finish_run(cfg: Config, model, record: dict) -> dict:
-    import mlflow
-
-    from ..modeling.tracking import end_run, finite_metrics, log_keras_model, promote_if_better
+    from ..modeling import tracking
 
     val = record["val"]
     summary = {"best_val_map50": val.get("map50"), "best_val_map50_95": val.get("map50_95")}
     summary.update(best_epoch=record["best_epoch"], train_seconds=record["train_seconds"])
-    mlflow.log_metrics(finite_metrics(summary))
-    mlflow.log_dict({k: v for k, v in record.items() if k != "history"}, "detector.json")
-    uri = log_keras_model(model, name="detector")
-    run_id = mlflow.active_run().info.run_id
-    version, champion = promote_if_better(
-        mlflow.MlflowClient(), cfg.registered_detector, uri, "best_val_map50", float(val.get("map50", float("nan")))
+    return tracking.finish_task_run(
+        model,
+        summary,
+        {"detector.json": {k: v for k, v in record.items() if k != "history"}},
+        registered_model=cfg.registered_detector,
+        model_name="detector",
+        metric=("best_val_map50", float(val.get("map50", float("nan")))),
     )
-    end_run()
-    return {"mlflow_run_id": run_id, "registry_version": version, "champion": champion}

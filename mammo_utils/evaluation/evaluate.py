@@ -6,14 +6,12 @@ for the test split; ranking metrics (ROC-AUC, PR-AUC, pF1 on probabilities) need
 
 from __future__ import annotations
 
-from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from .. import constants as C
-from ..data.pipeline import cache_paths, make_dataset
 from ..data.rsna import breast_table
 from ..utils import median_seconds
 from .metrics import (
@@ -47,33 +45,13 @@ def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.D
     return breast_table(frame, prediction=("prediction", agg))
 
 
-def predict_frame(model, df: pd.DataFrame, cache_dir: str | Path, image_size, batch_size: int = 32) -> pd.DataFrame:
-    """Predict every cached image of ``df`` (natural order, no augmentation).
-
-    Args:
-        model: A Keras model taking ``(H, W, 1)`` [0, 1] images.
-        df: Image frame (``patient_id``, ``image_id``, ``laterality``, ``cancer``).
-        cache_dir: Preprocessed cache.
-        image_size: (H, W) the model takes.
-        batch_size: Inference batch size.
-
-    Returns:
-        The rows that have a cached image, with a ``prediction`` column.
-    """
-    rows = cache_paths(df, cache_dir)
-    ds = make_dataset(rows, cache_dir, batch_size=batch_size, image_size=image_size, training=False)
-    out = rows.copy()
-    out["prediction"] = np.asarray(model.predict(ds, verbose=0), float).reshape(-1)
-    return out
-
-
 def evaluate_predictions(
     pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = 0.9
 ) -> dict:
     """Image- and breast-level metrics of a frame with ``prediction``.
 
     Args:
-        pred: Output of :func:`predict_frame`.
+        pred: Output of :func:`mammo_utils.modeling.score.score_cached`.
         threshold: Decision threshold; None chooses the F1-optimal one on these breasts (validation only).
         agg: Per-breast aggregation of image scores (``mean`` or ``max``).
         specificity: Operating point for the reported sensitivity.

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .convert import EvalSet, compare
+from ..modeling.score import EvalSet
+from .convert import compare
 from .runtime import FILES, gzipped_mb, load_artifact, open_runner, size_mb
 
 
@@ -102,7 +103,7 @@ def benchmark_export(
     """Export a model, optionally a pruned copy (int8), and measure every format on the test split in one run.
 
     Args:
-        ref: The model (see :func:`mammo_utils.export.convert.resolve_model`).
+        ref: The model (see :func:`mammo_utils.modeling.resolve.resolve_model`).
         cfg: Configuration locating its data.
         out: Export folder; the pruned copy goes to ``<out>_pruned``.
         prune: Sparsity of the pruned copy (0 skips it).
@@ -115,7 +116,8 @@ def benchmark_export(
         :func:`format_table` rows, plus ``pruned<NN>+keras`` / ``pruned<NN>+tflite-int8`` rows whose ratios are
         against the unpruned Keras model (their ``delta_auc`` is against the pruned Keras model).
     """
-    from .convert import export_model, model_data, prune_model
+    from ..modeling.prune import prune_model
+    from .convert import export_model, model_data
 
     out = Path(out)
     manifest = export_model(ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict)

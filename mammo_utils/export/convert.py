@@ -27,101 +27,27 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..config import Config
-from ..data.preprocess import Preprocessing, read_cached
+from ..data.prepare import data_for_model
+from ..data.preprocess import read_cached
+from ..evaluation.drift import image_features, reference_statistics
 from ..evaluation.evaluate import breast_predictions
 from ..evaluation.metrics import roc_auc
-from ..modeling import run_state as R
-from ..monitoring.drift import REFERENCE_FILE, image_features, reference_statistics
+from ..modeling.artifact import ARTIFACT, FILES, INPUT_NAME, OUTPUT_NAME, REFERENCE_FILE, ExportError, sha256
+from ..modeling.resolve import resolve_model
+from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
 from ..utils import quiet_stderr, write_atomic
-from .runtime import (
-    ARTIFACT,
-    FILES,
-    FORMATS,
-    INPUT_NAME,
-    MAX_AUC_DROP,
-    ONNX_OPSET,
-    OUTPUT_NAME,
-    PARITY_TOLERANCE,
-    ExportError,
-    load_artifact,
-    open_runner,
-    sha256,
-    size_mb,
-)
-
-
-def resolve_model(ref: str | Path, work_dir: str | Path | None = None) -> tuple[Any, dict]:
-    """Load the Keras model and its ``model_info.json`` from a file, a run folder or an MLflow registry URI.
-
-    Args:
-        ref: A ``.keras`` file (with ``model_info.json`` beside it), a run folder, an export folder, or
-            ``models:/<name>@<alias>`` / ``models:/<name>/<version>`` (MLflow store of the configuration).
-        work_dir: Where registry downloads go (default: a temporary folder).
-
-    Returns:
-        ``(keras model, info dict)``.
-
-    Raises:
-        ExportError: Unknown reference, or a registered model without its ``model_info.json``.
-    """
-    import keras
-
-    from ..modeling import keras_metrics, models  # noqa: F401 - registers the custom layers and metric
-
-    ref = str(ref)
-    if ref.startswith("models:/"):
-        return _from_registry(ref, work_dir)
-    if (Path(ref) / ARTIFACT).is_file():  # an export folder: its inference model and model.json
-        manifest = load_artifact(ref)
-        info = {**manifest, **manifest.get("training", {}), "model_file": FILES["keras"]}
-        return keras.saving.load_model(Path(ref) / FILES["keras"], compile=False), info
-    try:
-        model_path, info = R.load_model_info(ref)
-    except R.ModelInfoError as exc:
-        raise ExportError(str(exc)) from None
-    return keras.saving.load_model(model_path, compile=False), info
-
-
-def _from_registry(ref: str, work_dir: str | Path | None) -> tuple[Any, dict]:
-    import os
-    import tempfile
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars in reports
-    import mlflow
-
-    try:
-        version = _registry_version(mlflow.MlflowClient(), ref)
-        target = Path(tempfile.mkdtemp(dir=work_dir))
-        info_path = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id, artifact_path=R.MODEL_INFO, dst_path=str(target)
-        )
-        model = mlflow.keras.load_model(ref)
-    except mlflow.exceptions.MlflowException as exc:
-        raise ExportError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
-    info = json.loads(Path(info_path).read_text())
-    info.setdefault("registry_version", str(version.version))
-    return model, info
-
-
-def _registry_version(client, ref: str):
-    name, _, rest = ref.removeprefix("models:/").partition("@")
-    if rest:
-        return client.get_model_version_by_alias(name, rest)
-    name, _, number = name.partition("/")
-    return client.get_model_version(name, number)
+from .runtime import FORMATS, MAX_AUC_DROP, ONNX_OPSET, PARITY_TOLERANCE, open_runner, size_mb
 
 
 def inference_model(model):
@@ -175,19 +101,6 @@ def _write_format(model, fmt: str, folder: Path, calibration: np.ndarray | None)
         (folder / FILES[fmt]).write_bytes(converter.convert())
 
 
-@dataclasses.dataclass
-class EvalSet:
-    """Prepared images with their rows: the test split for parity, training images for calibration.
-
-    Attributes:
-        rows: Image rows (``patient_id``, ``laterality``, ``image_id``, ``cancer``).
-        images: ``(N, H, W, 1)`` float32 at the model's input size.
-    """
-
-    rows: pd.DataFrame
-    images: np.ndarray
-
-
 def calibration_rows(df: pd.DataFrame, fold: int, n: int, seed: int = 0) -> pd.DataFrame:
     """Training images of a fold for int8 calibration (never validation or test patients).
 
@@ -209,43 +122,6 @@ def calibration_rows(df: pd.DataFrame, fold: int, n: int, seed: int = 0) -> pd.D
     return pd.concat(parts).sort_values("image_id")
 
 
-def load_images(rows: pd.DataFrame, cache_dir: str | Path, image_size: tuple[int, int]) -> EvalSet:
-    """Read cached PNGs of ``rows`` and resize them to the model's input exactly like the pipeline.
-
-    Args:
-        rows: Rows with ``png``.
-        cache_dir: The cache folder.
-        image_size: The model's (H, W).
-
-    Returns:
-        An :class:`EvalSet`.
-    """
-    from ..data.pipeline import resize_for_model
-
-    images = np.stack([read_cached(cache_dir, png) for png in rows.png])[..., None]
-    return EvalSet(rows.reset_index(drop=True), np.asarray(resize_for_model(images, image_size), np.float32))
-
-
-def model_frames(cfg: Config, info: dict) -> tuple[Config, pd.DataFrame, Path]:
-    """The configuration, split images and cache a model was trained on (sizes taken from the model's info).
-
-    Args:
-        cfg: Configuration (data root, work dir, splits, fold); its sizes are replaced by the model's own.
-        info: The model's info (``preprocessing``).
-
-    Returns:
-        ``(configuration, images with split/fold/png, cache folder)``.
-    """
-    from ..data.pipeline import cache_paths
-    from ..modeling.train import prepare_data
-
-    spec = Preprocessing.from_dict(info["preprocessing"])
-    cfg = dataclasses.replace(cfg, cache_size=spec.cache_size, cache_bits=spec.cache_bits, image_size=spec.image_size)
-    with quiet_stderr():
-        df, cache = prepare_data(cfg, progress=False)
-    return cfg, cache_paths(df, cache), cache
-
-
 def model_data(cfg: Config, info: dict, calibration: int) -> tuple[EvalSet, EvalSet]:
     """The test split and calibration images of the cache a model was trained on.
 
@@ -259,46 +135,10 @@ def model_data(cfg: Config, info: dict, calibration: int) -> tuple[EvalSet, Eval
     """
     from ..data.splits import fold_frames
 
-    cfg, df, cache = model_frames(cfg, info)
+    cfg, df, cache = data_for_model(cfg, info)
     test = fold_frames(df, cfg.fold)[2]
     calib = calibration_rows(df, cfg.fold, calibration, cfg.seed)
     return load_images(test, cache, cfg.image_size), load_images(calib, cache, cfg.image_size)
-
-
-def prune_model(
-    ref: str | Path, cfg: Config, target: float = 0.5, epochs: int = 3, out: str | Path | None = None
-) -> Path:
-    """Prune a trained model by magnitude while fine-tuning, and save it as a run folder ready to export.
-
-    Args:
-        ref: The trained model (see :func:`resolve_model`).
-        cfg: Configuration locating its data.
-        target: Final sparsity of the convolution/dense kernels.
-        epochs: Fine-tuning epochs.
-        out: Run folder to write (default ``<runs>/<run_name>_pruned<NN>``).
-
-    Returns:
-        The folder holding ``model.keras`` and ``model_info.json`` (threshold re-frozen on validation).
-    """
-    from ..data.splits import fold_frames
-    from ..modeling.prune import prune_and_finetune
-
-    model, info = resolve_model(ref, cfg.work_dir)
-    cfg, df, cache = model_frames(cfg, info)
-    train_df, val_df, _ = fold_frames(df, cfg.fold)
-    model, result = prune_and_finetune(model, cfg, (train_df, val_df), cache, target, epochs)
-    folder = Path(out or cfg.runs_dir / f"{info.get('run_name') or 'model'}_pruned{round(100 * target)}")
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / R.MODEL)
-    info = {
-        **info,
-        "run_name": folder.name,
-        "threshold": result["threshold"],
-        "metrics": {"val_breast_roc_auc": result["val_breast_roc_auc"]},
-        "pruning": {"target": target, "epochs": epochs, **result, "from_run": info.get("run_name")},
-    }
-    write_atomic(folder / R.MODEL_INFO, json.dumps(info, indent=1).encode())
-    return folder
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, threshold: float) -> dict:
@@ -357,7 +197,8 @@ def export_model(
     """Export a trained model to ``out`` in each format, after checking every format against Keras.
 
     Args:
-        ref: A ``.keras`` file, run folder or ``models:/`` reference (see :func:`resolve_model`).
+        ref: A ``.keras`` file, run folder or ``models:/`` reference
+            (see :func:`mammo_utils.modeling.resolve.resolve_model`).
         out: Export folder (replaced atomically when it exists).
         cfg: Configuration locating the data, cache and splits the model was trained on.
         formats: Subset of :data:`FORMATS` (``tflite-*`` need ``savedmodel``, which is then written too).
@@ -382,7 +223,7 @@ def export_model(
     model = inference_model(model)
     from ..data.splits import fold_frames
 
-    mcfg, df, cache = model_frames(cfg, info)
+    mcfg, df, cache = data_for_model(cfg, info)
     train_rows, val_rows, test_rows = fold_frames(df, mcfg.fold)
     test = load_images(test_rows, cache, mcfg.image_size)
     calib = load_images(calibration_rows(df, mcfg.fold, calibration, mcfg.seed), cache, mcfg.image_size)
@@ -394,7 +235,7 @@ def export_model(
     staging.mkdir(parents=True)
     wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
     wanted = list(dict.fromkeys(wanted))
-    reference = predict_keras(model, test.images)
+    reference = predict_arrays(model, test.images)
     parity, refused = {}, {}
     try:
         for fmt in wanted:
@@ -437,16 +278,6 @@ def export_model(
     return manifest
 
 
-def predict_keras(model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """Probabilities of a Keras model on ``(N, H, W, 1)`` images, in eager batches (no ``predict`` retracing)."""
-    return np.concatenate(
-        [
-            np.asarray(model(images[i : i + batch_size], training=False), float).reshape(-1)
-            for i in range(0, len(images), batch_size)
-        ]
-    )
-
-
 def reference_for(
     model, train_rows: pd.DataFrame, val_rows: pd.DataFrame, cache: Path, cfg: Config, n: int = 1000
 ) -> dict:
@@ -461,7 +292,7 @@ def reference_for(
         n: Training images described.
 
     Returns:
-        :func:`mammo_utils.monitoring.drift.reference_statistics` output.
+        :func:`mammo_utils.evaluation.drift.reference_statistics` output.
     """
     from ..data.preprocess import MANIFEST_NAME
 
@@ -476,7 +307,7 @@ def reference_for(
             for r in rows.itertuples()
         ]
     )
-    scores = predict_keras(model, load_images(val_rows, cache, cfg.image_size).images)
+    scores = score_cached(model, val_rows, cache, cfg.image_size, cfg.batch_size).prediction
     return reference_statistics(features, scores, source="training-fold images / validation-fold scores")
 
 

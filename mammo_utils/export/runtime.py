@@ -12,38 +12,29 @@ Example:
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .. import constants as C
-from ..data.preprocess import Preprocessing
+from ..modeling.artifact import (  # noqa: F401 - the export folder's layout, re-exported for the runtimes' callers
+    ARTIFACT,
+    FILES,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ExportError,
+    load_artifact,
+    sha256,
+)
 from ..utils import quiet_stderr
 
 #: Formats ``mammo export`` writes by default (the Keras inference model is always written too).
 FORMATS = C.EXPORT_FORMATS
-#: File or folder of each format inside an export folder.
-FILES = {
-    "keras": "model.keras",
-    "savedmodel": "saved_model",
-    "onnx": "model.onnx",
-    "tflite-fp16": "model_fp16.tflite",
-    "tflite-int8": "model_int8.tflite",
-}
-ARTIFACT = "model.json"
-INPUT_NAME = "image"
-OUTPUT_NAME = "probability"
 #: Largest |probability - Keras probability| accepted for float32 formats.
 PARITY_TOLERANCE = {"savedmodel": 1e-4, "onnx": 1e-4}
 #: Default largest drop of test breast ROC-AUC accepted for a quantised TFLite file.
 MAX_AUC_DROP = 0.02
 ONNX_OPSET = 17
-
-
-class ExportError(ValueError):
-    """An export that cannot be made or trusted (bad reference, failed parity, corrupt artifact)."""
 
 
 class Runner:
@@ -161,18 +152,6 @@ def open_runner(folder: str | Path, fmt: str, threads: int | None = None) -> Run
 _RUNNERS = {"keras": KerasRunner, "savedmodel": SavedModelRunner, "onnx": OnnxRunner, "tflite": TfliteRunner}
 
 
-def sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (sorted relative paths and contents)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with open(file, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def size_mb(path: Path) -> float:
     """Size of a file or folder in MB."""
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
@@ -182,36 +161,3 @@ def size_mb(path: Path) -> float:
 def gzipped_mb(path: Path) -> float:
     """Size of a single file after gzip (level 9) in MB: what sparsity buys in transfer and storage."""
     return len(gzip.compress(path.read_bytes(), 9)) / 1e6
-
-
-def load_artifact(folder: str | Path, verify: bool = True) -> dict:
-    """Read an export folder's ``model.json`` and (by default) check every file's SHA-256.
-
-    Args:
-        folder: Export folder.
-        verify: Recompute and compare the hashes.
-
-    Returns:
-        The ``model.json`` content.
-
-    Raises:
-        ExportError: Missing or malformed ``model.json``, a missing file, or a hash mismatch.
-    """
-    folder = Path(folder)
-    path = folder / ARTIFACT
-    if not path.is_file():
-        raise ExportError(f"{path}: missing; not an export folder (make one with `mammo export`)")
-    try:
-        manifest = json.loads(path.read_text())
-        Preprocessing.from_dict(manifest["preprocessing"])
-        formats = manifest["formats"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{path}: malformed ({exc})") from None
-    if verify:
-        for fmt, entry in formats.items():
-            file = folder / entry["path"]
-            if not file.exists():
-                raise ExportError(f"{file}: listed in {ARTIFACT} as {fmt} but missing")
-            if sha256(file) != entry["sha256"]:
-                raise ExportError(f"{file}: SHA-256 differs from {ARTIFACT}; the {fmt} file was changed or corrupted")
-    return manifest

@@ -1,3 +1,4 @@
+# Size: every backbone's builder, its weights check and its layer-freezing rule sit side by side.
 """Classification models: a from-scratch baseline CNN and ImageNet transfer-learning backbones.
 
 Every model takes ``(H, W, 1)`` float images in [0, 1] (what :mod:`mammo_utils.data.pipeline` yields), runs

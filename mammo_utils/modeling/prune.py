@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -24,10 +25,12 @@ import pandas as pd
 
 from ..config import Config
 from ..data.pipeline import make_dataset, steps_per_epoch
-from ..evaluation.evaluate import evaluate_predictions, predict_frame
-from ..utils import seed_everything
+from ..evaluation.evaluate import evaluate_predictions
+from ..utils import seed_everything, write_atomic
 from .losses import make_loss
 from .models import all_layers
+from .run_state import MODEL, MODEL_INFO
+from .score import score_cached
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,10 +160,47 @@ def prune_and_finetune(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=make_loss(cfg.loss, gamma=cfg.focal_gamma))
     pruning = MagnitudePruning(schedule)
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[pruning], verbose=verbose, shuffle=False)
-    val = evaluate_predictions(predict_frame(model, val_df, cache, cfg.image_size, cfg.batch_size))
+    val = evaluate_predictions(score_cached(model, val_df, cache, cfg.image_size, cfg.batch_size))
     return model, {
         "sparsity": sparsity(model),
         "threshold": val["threshold"],
         "val_breast_roc_auc": val["breast"]["roc_auc"],
         "steps": total,
     }
+
+
+def prune_model(
+    ref: str | Path, cfg: Config, target: float = 0.5, epochs: int = 3, out: str | Path | None = None
+) -> Path:
+    """Prune a trained model by magnitude while fine-tuning, and save it as a run folder ready to export.
+
+    Args:
+        ref: The trained model (see :func:`mammo_utils.modeling.resolve.resolve_model`).
+        cfg: Configuration locating its data.
+        target: Final sparsity of the convolution/dense kernels.
+        epochs: Fine-tuning epochs.
+        out: Run folder to write (default ``<runs>/<run_name>_pruned<NN>``).
+
+    Returns:
+        The folder holding ``model.keras`` and ``model_info.json`` (threshold re-frozen on validation).
+    """
+    from ..data.prepare import data_for_model
+    from ..data.splits import fold_frames
+    from .resolve import resolve_model
+
+    model, info = resolve_model(ref, cfg.work_dir)
+    cfg, df, cache = data_for_model(cfg, info)
+    train_df, val_df, _ = fold_frames(df, cfg.fold)
+    model, result = prune_and_finetune(model, cfg, (train_df, val_df), cache, target, epochs)
+    folder = Path(out or cfg.runs_dir / f"{info.get('run_name') or 'model'}_pruned{round(100 * target)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / MODEL)
+    info = {
+        **info,
+        "run_name": folder.name,
+        "threshold": result["threshold"],
+        "metrics": {"val_breast_roc_auc": result["val_breast_roc_auc"]},
+        "pruning": {"target": target, "epochs": epochs, **result, "from_run": info.get("run_name")},
+    }
+    write_atomic(folder / MODEL_INFO, json.dumps(info, indent=1).encode())
+    return folder

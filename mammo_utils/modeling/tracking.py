@@ -1,3 +1,4 @@
+# Size: it is the one owner of every MLflow call (training, search, detection, registry, decisions).
 """MLflow tracking and model registry: every MLflow call of the project lives here.
 
 The default store is a local sqlite file, ``<work_dir>/mlflow.db``, with artifacts under
@@ -13,13 +14,16 @@ never a patient identifier or a per-image row. The best model of a registered na
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..evaluation.plots import plot_confusion, plot_history
+from ..evaluation.plots import plot_confusion
 from ..utils import versions
+from .plots import plot_history
 
 #: Registry alias of the best model so far.
 CHAMPION = "champion"
@@ -192,6 +196,100 @@ def end_run(status: str = "FINISHED") -> None:
     mlflow.end_run(status)
 
 
+def start_task_run(cfg: Config, run_name: str, params: dict[str, Any], tags: dict[str, str]):
+    """Start a run of another task (e.g. the lesion detector) in ``cfg.experiment``, with the environment logged.
+
+    Returns:
+        The active run (finish it with :func:`finish_task_run`).
+    """
+    import mlflow
+
+    configure(cfg)
+    run = mlflow.start_run(run_name=run_name)
+    mlflow.log_params(params)
+    log_environment()
+    mlflow.set_tags(tags)
+    return run
+
+
+def finish_task_run(
+    model, metrics: dict[str, Any], documents: dict[str, dict], registered_model: str, model_name: str, metric: tuple
+) -> dict:
+    """Log a task run's summary and model, register it (champion when it beats the holder) and end the run.
+
+    Args:
+        model: The Keras model to log.
+        metrics: Final metrics (non-finite values dropped).
+        documents: ``{artifact file name: JSON-able dict}`` logged beside the model.
+        registered_model: Registry name.
+        model_name: Artifact name of the model.
+        metric: ``(name, value)`` the champion is chosen on.
+
+    Returns:
+        ``{"mlflow_run_id", "registry_version", "champion"}``.
+    """
+    import mlflow
+
+    mlflow.log_metrics(finite_metrics(metrics))
+    for name, content in documents.items():
+        mlflow.log_dict(content, name)
+    uri = log_keras_model(model, name=model_name)
+    run_id = mlflow.active_run().info.run_id
+    version, champion = promote_if_better(mlflow.MlflowClient(), registered_model, uri, *metric)
+    end_run()
+    return {"mlflow_run_id": run_id, "registry_version": version, "champion": champion}
+
+
+def start_search_run(cfg: Config, search_id: str, params: dict[str, Any], space: dict[str, Any]):
+    """Start (or continue) the parent run of a hyper-parameter search (``tags.search_id``).
+
+    Args:
+        cfg: Configuration (store, experiment).
+        search_id: The search's id: the same search continued puts its trials under the same parent.
+        params: The search's settings (tuner, max_trials, epochs, monitor).
+        space: The search space, logged as ``search_space.json``.
+
+    Returns:
+        The active parent run (trials are nested under it by :func:`log_trial`; close it with :func:`end_run`).
+    """
+    import mlflow
+
+    client = configure(cfg)
+    experiment = client.get_experiment_by_name(cfg.experiment).experiment_id
+    previous = client.search_runs([experiment], filter_string=f"tags.search_id = '{search_id}'", max_results=1)
+    if previous:  # the same search continued: its trials go under the same parent run
+        return mlflow.start_run(run_id=previous[0].info.run_id)
+    run = mlflow.start_run(run_name=f"search_{search_id}")
+    mlflow.set_tags({"kind": "search", "search_id": search_id, "tuner": params.get("tuner", "")})
+    mlflow.log_params(params)
+    mlflow.log_dict(space, "search_space.json")
+    return run
+
+
+def log_trial(trial_id: str, values: dict, history, objective: float, seconds: float, status: str) -> None:
+    """One search trial as a nested run: its hyper-parameters, per-epoch history, objective and duration.
+
+    Args:
+        trial_id: KerasTuner's trial id.
+        values: The trial's hyper-parameters.
+        history: Per-epoch metrics (a DataFrame), or None for a failed trial.
+        objective: The monitored value (NaN when it failed).
+        seconds: Wall time.
+        status: ``COMPLETED`` or ``FAILED``.
+    """
+    import mlflow
+
+    with mlflow.start_run(run_name=f"trial_{trial_id}", nested=True):
+        mlflow.set_tags({"kind": "trial", "trial_id": trial_id, "status": status})
+        mlflow.log_params({k: v for k, v in values.items()})
+        if history is not None:
+            for step, row in enumerate(history.to_dict("records")):
+                mlflow.log_metrics(
+                    finite_metrics({k: v for k, v in row.items() if isinstance(v, (int, float))}), step=step
+                )
+        mlflow.log_metrics(finite_metrics({"objective": objective, "duration_s": seconds}))
+
+
 def log_decision(cfg: Config, kind: str, decision: dict) -> str:
     """Log an operational decision (e.g. a retraining gate) as a run of ``<experiment>-<kind>``.
 
@@ -292,6 +390,13 @@ def promote_if_better(client, registered_model: str, model_uri: str, metric: str
     return str(version), better
 
 
+def set_champion(registered_model: str, version: str) -> None:
+    """Move the :data:`CHAMPION` alias of ``registered_model`` to ``version`` (the retraining gate's promotion)."""
+    import mlflow
+
+    mlflow.MlflowClient().set_registered_model_alias(registered_model, CHAMPION, version)
+
+
 def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
     """Finished runs of the experiment as a frame (newest first), for comparison tables.
 
@@ -352,3 +457,47 @@ def comparison_table(cfg: Config, run_ids: list[str]) -> "Any":
         rows[name]["run"] = run.info.run_name
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
     return table.sort_values("test breast AUC", ascending=False)
+
+
+def load_registered_model(
+    ref: str, work_dir: str | Path | None = None, tracking_uri: str | None = None
+) -> tuple[Any, dict]:
+    """A registered model and its ``model_info.json`` (``models:/<name>@<alias>`` or ``models:/<name>/<N>``).
+
+    Called by :func:`mammo_utils.modeling.resolve.resolve_model`, the one resolver; use that.
+
+    Raises:
+        ModelInfoError: The store has no such model, alias or version, or the version lacks its info file.
+    """
+    import os
+    import tempfile
+
+    from .run_state import MODEL_INFO, ModelInfoError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars in reports
+    import mlflow
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        version = _registry_version(mlflow.MlflowClient(), ref)
+        if work_dir is not None:
+            Path(work_dir).mkdir(parents=True, exist_ok=True)
+        target = Path(tempfile.mkdtemp(dir=work_dir))
+        info_path = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=MODEL_INFO, dst_path=str(target)
+        )
+        model = mlflow.keras.load_model(ref)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ModelInfoError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
+    info = json.loads(Path(info_path).read_text())
+    info.setdefault("registry_version", str(version.version))
+    return model, info
+
+
+def _registry_version(client, ref: str):
+    name, _, rest = ref.removeprefix("models:/").partition("@")
+    if rest:
+        return client.get_model_version_by_alias(name, rest)
+    name, _, number = name.partition("/")
+    return client.get_model_version(name, number)

@@ -1,3 +1,4 @@
+# Size: the trainer's stages, callbacks, resume and final evaluation share one run state.
 """Training: data preparation, two-stage fine-tuning, checkpoints, resume, evaluation and MLflow tracking.
 
 ``train(cfg)`` does, in order:
@@ -37,13 +38,12 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..config import Config
+from ..config import MONITORING_FIELDS, Config
 from ..data.pipeline import cache_paths, make_dataset, steps_per_epoch
-from ..data.preprocess import Preprocessing, preprocess_dataset
-from ..data.rsna import load_train
-from ..data.splits import check_leakage, fold_frames, load_or_make_splits
-from ..data.synthetic import ensure_dataset
-from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms, predict_frame
+from ..data.prepare import prepare_data
+from ..data.preprocess import Preprocessing
+from ..data.splits import fold_frames
+from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta, roc_auc
 from ..utils import seed_everything, write_atomic
 from . import run_state as R
@@ -51,6 +51,7 @@ from . import tracking
 from .keras_metrics import ProbabilisticF1
 from .losses import class_weights, make_loss
 from .models import build_model, is_pretrained, set_backbone_trainable
+from .score import score_cached
 from .strategy import distribution_strategy
 
 log = logging.getLogger(__name__)
@@ -104,29 +105,6 @@ class TrainResult:
         return {label: metrics[key] for key, label in tracking.COMPARISON_COLUMNS.items()}
 
 
-def prepare_data(cfg: Config, progress: bool = True) -> tuple[pd.DataFrame, Path]:
-    """Cache, splits and leakage check for a configuration.
-
-    Args:
-        cfg: Run configuration.
-        progress: Show the preprocessing progress bar.
-
-    Returns:
-        ``(images with split/fold, cache_dir)``.
-
-    Raises:
-        LeakageError: A patient appears in two splits or folds.
-    """
-    ensure_dataset(cfg, progress=progress)
-    df = load_train(cfg.data_root)
-    cache, _ = preprocess_dataset(
-        cfg.data_root, cfg.cache_root, cfg.cache_size, cfg.cache_bits, workers=cfg.workers, progress=progress
-    )
-    df = load_or_make_splits(df, cfg.splits_path, n_folds=cfg.n_folds, test_size=cfg.test_size, seed=cfg.split_seed)
-    check_leakage(df)
-    return df, cache
-
-
 def default_run_name(cfg: Config) -> str:
     """``<backbone>_<H>x<W>_f<fold>_s<seed>`` (rerunning the same name resumes)."""
     h, w = cfg.image_size
@@ -158,7 +136,7 @@ def _learning_rate(cfg: Config, peak: float, steps: int):
 
 
 def _fingerprint(cfg: Config, model) -> str:
-    ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile", "work_dir"}
+    ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile", "work_dir", *MONITORING_FIELDS}
     return R.fingerprint({k: v for k, v in cfg.to_dict().items() if k not in ignored}, model)
 
 
@@ -169,17 +147,15 @@ def preprocessing_for(cfg: Config) -> Preprocessing:
 
 def _make_scorer(val_rows: pd.DataFrame, cache_dir: Path, cfg: Config):
     class ValidationScorer(keras.callbacks.Callback):
-        """Adds ``val_auc`` (image ROC-AUC), ``val_pf1`` (breast pF1) and ``val_loss`` (image BCE on the natural
-        distribution, unweighted) to each epoch's logs."""
+        """Adds ``val_auc`` (image ROC-AUC, NaN when validation holds one class: see :func:`_nan_safe`),
+        ``val_pf1`` (breast pF1) and ``val_loss`` (image BCE on the natural distribution, unweighted) to each
+        epoch's logs."""
 
         def on_epoch_end(self, epoch, logs=None):
-            from sklearn.metrics import roc_auc_score
-
-            pred = predict_frame(self.model, val_rows, cache_dir, cfg.image_size, cfg.batch_size)
-            both = pred.cancer.nunique() == 2
+            pred = score_cached(self.model, val_rows, cache_dir, cfg.image_size, cfg.batch_size)
             breasts = breast_predictions(pred, pred.prediction)
             if logs is not None:
-                logs["val_auc"] = float(roc_auc_score(pred.cancer, pred.prediction)) if both else 0.5
+                logs["val_auc"] = roc_auc(pred.cancer, pred.prediction)  # NaN when validation holds one class
                 logs["val_pf1"] = pfbeta(breasts.cancer, breasts.prediction)
                 logs["val_breast_auc"] = roc_auc(breasts.cancer, breasts.prediction)
                 p = np.clip(pred.prediction.to_numpy(float), 1e-7, 1 - 1e-7)
@@ -273,8 +249,8 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
             model.load_weights(best_weights)
         model_path = run_dir / R.MODEL
         model.save(model_path)
-        val_pred = predict_frame(model, val_df, cache, cfg.image_size, cfg.batch_size)
-        test_pred = predict_frame(model, test_df, cache, cfg.image_size, cfg.batch_size)
+        val_pred = score_cached(model, val_df, cache, cfg.image_size, cfg.batch_size)
+        test_pred = score_cached(model, test_df, cache, cfg.image_size, cfg.batch_size)
         val = evaluate_predictions(val_pred)
         test = evaluate_predictions(test_pred, threshold=val["threshold"])
         result = TrainResult(
@@ -402,10 +378,31 @@ def _read_history(path: Path, stage_start: dict[str, int]) -> pd.DataFrame:
     return history
 
 
+def _nan_safe(callback_class):
+    """A monitoring callback class for which a NaN value is never an improvement, and any finite value beats NaN.
+
+    ``val_auc`` is NaN when the validation fold holds one class (:func:`mammo_utils.evaluation.metrics.roc_auc`),
+    never a made-up 0.5. Keras compares with ``>``, and would keep a first NaN as the best forever; with this,
+    a NaN epoch is never checkpointed (when no epoch is finite the last weights are kept), counts against
+    early stopping's patience and lets a plateau schedule lower the rate, like an epoch that did not improve.
+    """
+
+    class NanSafe(callback_class):
+        def _is_improvement(self, monitor_value, reference_value):
+            if monitor_value is None or not np.isfinite(monitor_value):
+                return False
+            if reference_value is None or not np.isfinite(reference_value):
+                return True
+            return super()._is_improvement(monitor_value, reference_value)
+
+    NanSafe.__name__ = NanSafe.__qualname__ = f"NanSafe{callback_class.__name__}"
+    return NanSafe
+
+
 def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, scorer, track: bool) -> list:
     callbacks = [
         scorer,  # first: later callbacks read the val_auc / val_pf1 it writes into the logs
-        keras.callbacks.ModelCheckpoint(
+        _nan_safe(keras.callbacks.ModelCheckpoint)(
             str(run_dir / R.BEST_WEIGHTS),
             monitor=cfg.monitor,
             mode="max",
@@ -413,7 +410,7 @@ def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, score
             save_weights_only=True,
             initial_value_threshold=best,
         ),
-        keras.callbacks.EarlyStopping(
+        _nan_safe(keras.callbacks.EarlyStopping)(
             monitor=cfg.monitor, mode="max", patience=cfg.early_stopping_patience, start_from_epoch=2
         ),
         keras.callbacks.BackupAndRestore(str(R.backup_dir(run_dir, stage))),
@@ -421,7 +418,9 @@ def _callbacks(cfg: Config, run_dir: Path, stage: str, best: float | None, score
         keras.callbacks.CSVLogger(str(run_dir / R.HISTORY), append=True),
     ]
     if cfg.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=cfg.monitor, mode="max", factor=0.5, patience=1))
+        callbacks.append(
+            _nan_safe(keras.callbacks.ReduceLROnPlateau)(monitor=cfg.monitor, mode="max", factor=0.5, patience=1)
+        )
     if track:
         callbacks.append(tracking.epoch_logger())
     return callbacks

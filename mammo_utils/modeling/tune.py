@@ -1,3 +1,4 @@
+# Size: the search space, the KerasTuner glue and the summary tables of one search belong together.
 """Hyper-parameter search with KerasTuner over the project's own trainer: resumable, bounded, tracked.
 
 Every trial builds its model with :func:`~mammo_utils.modeling.models.build_model` and trains it with
@@ -55,8 +56,9 @@ import pandas as pd
 from .. import constants as C
 from ..config import Config
 from ..utils import write_atomic
+from . import tracking
 
-TUNERS = ("hyperband", "bayesian", "random")
+TUNERS = C.TUNERS
 #: Config fields a search may set (what a best-parameters file may contain).
 TUNABLE_FIELDS = (
     "learning_rate",
@@ -260,7 +262,7 @@ def _tuner(kind: str, hypermodel, cfg: Config, directory: Path, name: str, max_t
 
 def tune(
     cfg: Config,
-    tuner: str = "hyperband",
+    tuner: str = C.TUNERS[0],
     max_trials: int = 10,
     epochs: int = 3,
     time_budget: float | None = None,
@@ -292,13 +294,16 @@ def tune(
         raise ValueError(f"tuner must be one of {TUNERS}, got {tuner!r}")
     if max_trials < 1 or epochs < 1:
         raise ValueError(f"max_trials and epochs must be >= 1, got {max_trials}, {epochs}")
-    from .train import prepare_data
+    from ..data.prepare import prepare_data
 
     space = space or SearchSpace()
     prepare_data(cfg, progress=False)  # cache, splits and the leakage check before any trial
     sid = search_id(cfg, tuner, space, epochs)
     folder = cfg.work_dir / "tuning"
-    parent = _start_parent(cfg, sid, tuner, space, max_trials, epochs) if track else None
+    parent = None
+    if track:
+        search_params = {"tuner": tuner, "max_trials": max_trials, "epochs": epochs, "monitor": cfg.monitor}
+        parent = tracking.start_search_run(cfg, sid, search_params, dataclasses.asdict(space))
 
     def log(trial_id, values, result, seconds, status):
         objective = objective_value(result, cfg.monitor) if result is not None else float("nan")
@@ -311,7 +316,8 @@ def tune(
             )
         )
         if parent is not None:
-            _log_trial(parent, trial_id, values, result, objective, seconds, status)
+            history = result.history if result is not None else None
+            tracking.log_trial(trial_id, values, history, objective, seconds, status)
 
     if progress is print:  # keep trial lines on stdout while KerasTuner's own prints are dropped
         stdout = sys.stdout
@@ -325,9 +331,7 @@ def tune(
             search.search(verbose=0)
     finally:
         if parent is not None:
-            import mlflow
-
-            mlflow.end_run()
+            tracking.end_run()
     summary = summarise(search, cfg.monitor, sid)
     summary["folder"] = str(folder / sid)
     params = {**{k: v for k, v in summary["best"]["hyperparameters"].items() if k in TUNABLE_FIELDS}}
@@ -371,39 +375,6 @@ def trials_table(summary: dict) -> pd.DataFrame:
         for t in summary["trials"]
     ]
     return pd.DataFrame(rows).set_index("trial")
-
-
-def _start_parent(cfg: Config, sid: str, tuner: str, space: SearchSpace, max_trials: int, epochs: int):
-    import mlflow
-
-    from . import tracking
-
-    client = tracking.configure(cfg)
-    experiment = client.get_experiment_by_name(cfg.experiment).experiment_id
-    previous = client.search_runs([experiment], filter_string=f"tags.search_id = '{sid}'", max_results=1)
-    if previous:  # the same search continued: its trials go under the same parent run
-        return mlflow.start_run(run_id=previous[0].info.run_id)
-    run = mlflow.start_run(run_name=f"search_{sid}")
-    mlflow.set_tags({"kind": "search", "search_id": sid, "tuner": tuner})
-    mlflow.log_params({"tuner": tuner, "max_trials": max_trials, "epochs": epochs, "monitor": cfg.monitor})
-    mlflow.log_dict(dataclasses.asdict(space), "search_space.json")
-    return run
-
-
-def _log_trial(parent, trial_id, values, result, objective, seconds, status) -> None:
-    import mlflow
-
-    from .tracking import finite_metrics
-
-    with mlflow.start_run(run_name=f"trial_{trial_id}", nested=True):
-        mlflow.set_tags({"kind": "trial", "trial_id": trial_id, "status": status})
-        mlflow.log_params({k: v for k, v in values.items()})
-        if result is not None:
-            for step, row in enumerate(result.history.to_dict("records")):
-                mlflow.log_metrics(
-                    finite_metrics({k: v for k, v in row.items() if isinstance(v, (int, float))}), step=step
-                )
-        mlflow.log_metrics(finite_metrics({"objective": objective, "duration_s": seconds}))
 
 
 def read_params(path: str | Path) -> dict[str, Any]:

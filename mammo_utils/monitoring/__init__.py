@@ -1,2 +1,10 @@
-"""Monitoring: input and score drift (:mod:`.drift`), labelled feedback (:mod:`.feedback`), retraining
-triggers and the champion/challenger gate (:mod:`.retrain`)."""
+"""Monitoring: what a deployed model sees now and when that calls for retraining.
+
+Modules: :mod:`.window` (the "current" side of a drift check: a cache folder or the service's log),
+:mod:`.feedback` (the service's SQLite store of served predictions and their ground truth) and
+:mod:`.triggers` (retraining triggers and the promotion gate). The statistics themselves (PSI, KS, the verdict)
+are in :mod:`mammo_utils.evaluation.drift`; the retraining run is :mod:`mammo_utils.workflows.retrain`.
+
+May import: ``data``, ``evaluation``, ``modeling`` and the base modules; never ``serving`` or ``export`` (the
+service imports the feedback store from here).
+"""

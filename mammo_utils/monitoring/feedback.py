@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation.drift import DRIFT_WINDOW
 from ..evaluation.metrics import pfbeta, roc_auc
 
 _SCHEMA = """
@@ -102,7 +103,7 @@ class FeedbackStore:
             )
         return True
 
-    def recent_predictions(self, limit: int = 500) -> pd.DataFrame:
+    def recent_predictions(self, limit: int = DRIFT_WINDOW) -> pd.DataFrame:
         """The last ``limit`` predictions (newest first) with their features expanded into columns."""
         with self._lock:
             rows = self._db.execute(
@@ -112,7 +113,7 @@ class FeedbackStore:
         features = pd.DataFrame([json.loads(f) for f in frame.features], index=frame.index)
         return pd.concat([frame.drop(columns="features"), features], axis=1)
 
-    def labelled(self, limit: int = 500, since: float = 0.0) -> pd.DataFrame:
+    def labelled(self, limit: int = DRIFT_WINDOW, since: float = 0.0) -> pd.DataFrame:
         """The last ``limit`` labelled predictions (newest first): ``probability, threshold, label, ts``."""
         with self._lock:
             rows = self._db.execute(
@@ -122,7 +123,7 @@ class FeedbackStore:
             ).fetchall()
         return pd.DataFrame(rows, columns=["probability", "threshold", "label", "ts"])
 
-    def rolling_metrics(self, limit: int = 500) -> dict[str, Any]:
+    def rolling_metrics(self, limit: int = DRIFT_WINDOW) -> dict[str, Any]:
         """Sensitivity, specificity, ROC-AUC and pF1 of the last ``limit`` labelled predictions.
 
         Returns:

@@ -12,8 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.preprocess import MANIFEST_NAME, read_cached
-from .drift import image_features
+from ..data.pipeline import resize_for_model
+from ..data.preprocess import MANIFEST_NAME, Preprocessing, read_cached
+from ..evaluation.drift import DRIFT_WINDOW, image_features
+from ..modeling.resolve import resolve_model
+from ..modeling.score import predict_arrays
 from .feedback import FeedbackStore
 
 
@@ -23,7 +26,7 @@ def current_window(
     splits: pd.DataFrame | None = None,
     split: str | None = None,
     intensity_scale: float = 1.0,
-    limit: int = 500,
+    limit: int = DRIFT_WINDOW,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features (and model scores) of what a model sees now.
 
@@ -31,7 +34,8 @@ def current_window(
         source: A cache folder (``manifest.csv`` + PNGs: the features are computed and the images scored by the
             export in ``model_dir``) or the service's SQLite store (``feedback.db``: the logged features and scores
             of the last ``limit`` predictions).
-        model_dir: Export folder that scores cached images.
+        model_dir: The model that scores cached images: an export folder, run folder or ``models:/`` reference
+            (:func:`mammo_utils.modeling.resolve.resolve_model`).
         splits: Images with ``split`` (``mammo splits``), to keep one split of a cache.
         split: ``test`` or ``cv`` (None: every cached image).
         intensity_scale: Multiply cached intensities (clipped to [0, 1]) — a what-if for a brighter or darker
@@ -44,8 +48,6 @@ def current_window(
     Raises:
         FileNotFoundError: ``source`` is neither a cache folder nor a store file.
     """
-    from ..serving.inference import Predictor
-
     source = Path(source)
     if source.is_file() and source.suffix == ".db":
         recent = FeedbackStore(source).recent_predictions(limit)
@@ -64,6 +66,9 @@ def current_window(
     features = pd.DataFrame(
         [image_features(img, (r.orig_rows, r.orig_cols)) for img, r in zip(images, manifest.itertuples())]
     )
-    predictor = Predictor.load(model_dir)
-    scores = predictor.predict_arrays(images, batch_size=16) if images else np.zeros(0)
-    return features, scores
+    if not images:
+        return features, np.zeros(0)
+    model, info = resolve_model(model_dir)
+    size = Preprocessing.from_dict(info["preprocessing"]).image_size
+    x = np.asarray(resize_for_model(np.stack(images)[..., None].astype(np.float32), size), np.float32)
+    return features, predict_arrays(model, x)

@@ -85,7 +85,7 @@ def build_reports(
 
     root = project_root()
     reports = Path(reports) if reports else root / "reports"
-    export_dir = Path(export_dir) if export_dir else cfg.work_dir / "export" / "champion"
+    export_dir = Path(export_dir) if export_dir else cfg.champion_export
     if not (export_dir / "model.json").is_file():
         raise FileNotFoundError(f"{export_dir}: no exported model; run notebook 08 or `mammo export` first")
     out: dict[str, Path] = {}

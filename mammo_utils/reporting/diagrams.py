@@ -22,7 +22,7 @@ PIPELINE_STEPS: tuple[tuple[str, str], ...] = (
     ("export ONNX /\nTFLite + parity", "export"),
     ("FastAPI +\nStreamlit", "serving"),
     ("Prometheus,\ndrift, feedback", "monitoring"),
-    ("retrain\n+ gate", "monitoring.retrain"),
+    ("retrain\n+ gate", "workflows.retrain"),
 )
 
 #: (name, x, y, detail) of the deployment's components.

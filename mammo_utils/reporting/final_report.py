@@ -1,3 +1,4 @@
+# Size: one section function per chapter of the report, in reading order.
 """The final report (``reports/final_report.html``): problem, data, methods, results, deployment, MLOps, limits.
 
 Every number is a :class:`~mammo_utils.reporting.facts.FactBook` fact read from an artifact of the runs (the

@@ -33,6 +33,7 @@ def run_demo(
     duration: float | None = None,
     check: bool = False,
     say: Callable[[str], None] = print,
+    work_dir: str | Path | None = None,
 ) -> dict:
     """Start the API and the web app on ``model``, print their URLs, and stop them at the end.
 
@@ -43,6 +44,8 @@ def run_demo(
         duration: Seconds to keep running (None: until interrupted).
         check: Stop as soon as both answer (a smoke test).
         say: Where the URLs are printed.
+        work_dir: The work folder the API uses (its feedback store, registry downloads); default: the
+            configuration's (``MAMMO_WORK`` or ``<project>/data/work``).
 
     Returns:
         ``{"api": url, "app": url, "ready": bool}``.
@@ -57,6 +60,8 @@ def run_demo(
     api_port, app_port = api_port or free_port(), app_port or free_port()
     api_url, app_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{app_port}"
     env = {**os.environ, "MAMMO_API_URL": api_url}
+    if work_dir is not None:
+        env["MAMMO_WORK"] = str(work_dir)  # the demo's own work folder, for the API process too
     base = [sys.executable, "-m", "mammo_utils"]
     api = subprocess.Popen([*base, "serve", "--model", str(model), "--port", str(api_port)], env=env)
     app = subprocess.Popen([*base, "app", "--api", api_url, "--port", str(app_port)], env=env,

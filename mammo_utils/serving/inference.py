@@ -28,10 +28,12 @@ import pandas as pd
 from ..data.dicom import DicomReadError
 from ..data.pipeline import resize_for_model
 from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quantize
+from ..evaluation.drift import image_features
 from ..evaluation.evaluate import breast_predictions
-from ..export.runtime import ARTIFACT, Runner, load_artifact, open_runner
-from ..modeling.run_state import ModelInfoError, load_model_info  # noqa: F401 - re-exported
-from ..monitoring.drift import image_features
+from ..export.runtime import Runner, open_runner
+from ..modeling.artifact import is_export_folder, load_artifact
+from ..modeling.resolve import resolve_model
+from ..modeling.run_state import ModelInfoError  # noqa: F401 - re-exported
 
 #: Non-DICOM image files accepted (read as grey, 8 or 16 bit).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -81,15 +83,25 @@ class Predictor:
         self._grad_model = None
 
     @classmethod
-    def load(cls, path: str | Path, runtime: str = "onnx", detector: str | Path | None = None) -> "Predictor":
-        """Load an export folder (``model.json``) or a trained model with its ``model_info.json``.
+    def load(
+        cls,
+        path: str | Path,
+        runtime: str = "onnx",
+        detector: str | Path | None = None,
+        work_dir: str | Path | None = None,
+        tracking_uri: str | None = None,
+    ) -> "Predictor":
+        """Load an export folder (scored by ``runtime``) or any other model reference (scored by Keras).
 
         Args:
-            path: Export folder, run folder or ``.keras`` file.
+            path: Export folder, run folder, ``.keras`` file or ``models:/<name>@<alias>`` (everything but an
+                export folder goes through :func:`mammo_utils.modeling.resolve.resolve_model`).
             runtime: For an export folder, the format that scores (``onnx``, ``keras``, ``savedmodel``,
                 ``tflite-fp16``, ``tflite-int8``).
             detector: A detector folder (``detector.keras`` + ``detector.json``); by default an export folder's
                 ``detector/`` sub-folder when there is one.
+            work_dir: Where a registry download goes.
+            tracking_uri: MLflow store of a ``models:/`` reference.
 
         Raises:
             ModelInfoError: Missing or malformed files (an export's :class:`ExportError` is re-raised as it).
@@ -97,19 +109,14 @@ class Predictor:
         """
         from ..detection.detector import DETECTOR_FILE, load_detector
 
-        path = Path(path)
-        if detector is None and (path / DETECTOR_SUBFOLDER / DETECTOR_FILE).is_file():
-            detector = path / DETECTOR_SUBFOLDER
+        if detector is None and (Path(path) / DETECTOR_SUBFOLDER / DETECTOR_FILE).is_file():
+            detector = Path(path) / DETECTOR_SUBFOLDER
         found = load_detector(detector) if detector is not None else None
-        if path.is_dir() and (path / ARTIFACT).is_file():
+        if is_export_folder(path):
             manifest = load_artifact(path)
-            return cls(None, manifest, open_runner(path, runtime), folder=path, detector=found)
-        import keras
-
-        from ..modeling import keras_metrics, models  # noqa: F401 - registers the custom layers and metric
-
-        model_path, info = load_model_info(path)
-        return cls(keras.saving.load_model(model_path, compile=False), info, detector=found)
+            return cls(None, manifest, open_runner(path, runtime), folder=Path(path), detector=found)
+        model, info = resolve_model(path, work_dir, tracking_uri)
+        return cls(model, info, detector=found)
 
     def describe(self) -> dict:
         """Name, backbone, version, run id, input and runtime of the model (no file paths)."""
@@ -198,7 +205,7 @@ class Predictor:
 
         Returns:
             ``probability, threshold, decision, laterality, view, timing_ms``, ``features`` (the drift
-            monitor's :func:`~mammo_utils.monitoring.drift.image_features`), with ``explain`` ``heatmap_png``, and
+            monitor's :func:`~mammo_utils.evaluation.drift.image_features`), with ``explain`` ``heatmap_png``, and
             with a detector ``boxes`` (:meth:`detect`).
 
         Raises:

@@ -159,3 +159,21 @@ def test_cli_rejects_bad_fields(capsys):
     assert "nonsense" in capsys.readouterr().err
     assert main(["train", "--set", "backbone=vgg99"]) == 2
     assert "backbone" in capsys.readouterr().err
+
+
+def test_a_nan_validation_auc_is_never_an_improvement():
+    """val_auc is NaN when validation holds one class; checkpoint, early stopping and plateau never select it."""
+    import keras
+
+    from mammo_utils.evaluation.metrics import roc_auc
+    from mammo_utils.modeling.train import _nan_safe
+
+    assert np.isnan(roc_auc([0, 0, 0], [0.1, 0.2, 0.3]))  # what the scorer writes, not a made-up 0.5
+    for cls in (keras.callbacks.EarlyStopping, keras.callbacks.ModelCheckpoint, keras.callbacks.ReduceLROnPlateau):
+        kwargs = {"filepath": "best.weights.h5", "save_weights_only": True} if "Checkpoint" in cls.__name__ else {}
+        cb = _nan_safe(cls)(monitor="val_auc", mode="max", **kwargs)
+        cb._set_monitor_op()
+        assert not cb._is_improvement(float("nan"), None), cls.__name__
+        assert not cb._is_improvement(float("nan"), 0.6), cls.__name__
+        assert cb._is_improvement(0.6, float("nan")) and cb._is_improvement(0.6, None), cls.__name__
+        assert cb._is_improvement(0.7, 0.6) and not cb._is_improvement(0.5, 0.6), cls.__name__

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.monitoring import drift
+from mammo_utils.evaluation import drift
 
 
 def test_psi_matches_a_hand_computation():
@@ -74,3 +74,21 @@ def test_drift_report_separates_a_shifted_set(synth_cache):
     assert (shifted.loc[["mean", "p50", "p90"], "status"] == "drift").all()
     assert shifted.loc["score", "status"] == "drift"
     assert set(same.columns) >= {"psi", "ks", "ks_pvalue", "status", "n_reference", "n_current"}
+
+
+def test_one_verdict_for_every_caller_with_nan_decided_once():
+    report = pd.DataFrame(
+        {"psi": [0.05, 0.3, 0.12], "n_current": [60, 60, 60]}, index=pd.Index(["mean", "score", "p50"], name="f")
+    )
+    found = drift.verdict(report)
+    assert (found["verdict"], found["feature"], found["max_psi"], found["n_current"]) == ("drift", "score", 0.3, 60)
+    assert drift.verdict(report.assign(psi=[0.05, 0.25, 0.1]))["verdict"] == "watch"  # both ends of watch included
+    assert drift.verdict(report.assign(psi=[0.05, 0.01, 0.09]))["verdict"] == "stable"
+    # too few current values, or nothing compared: unknown (never an alarm, never "stable")
+    assert drift.verdict(report, n_current=drift.DRIFT_MIN_PREDICTIONS - 1)["verdict"] == drift.UNKNOWN
+    empty = drift.verdict(pd.DataFrame(columns=["psi", "n_current"]))
+    assert empty["verdict"] == drift.UNKNOWN and np.isnan(empty["max_psi"]) and empty["feature"] is None
+    assert drift.status(float("nan")) == drift.UNKNOWN
+    from mammo_utils import constants as C
+
+    assert (drift.PSI_STABLE, drift.PSI_DRIFT, drift.DRIFT_WINDOW) == (C.PSI_STABLE, C.PSI_DRIFT, C.DRIFT_WINDOW)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mammo_utils.monitoring.feedback import FeedbackStore
-from mammo_utils.monitoring.retrain import RetrainPolicy, check_triggers, gate
+from mammo_utils.monitoring.triggers import RetrainPolicy, check_triggers, gate
 
 
 def test_feedback_survives_a_restart_and_gives_rolling_metrics(tmp_path):

@@ -1,4 +1,7 @@
-"""Drift between a model's reference data and what it sees now: PSI and the two-sample KS test.
+"""Drift between a model's reference data and what it sees now: PSI, the two-sample KS test and the verdict.
+
+Pure NumPy/SciPy statistics, so every layer that needs them (export writes the reference, the service and the
+retraining triggers compare against it) imports them from here, below all of them.
 
 Hand-written on numpy/scipy (Evidently does not import with pandas 3; alibi-detect needs numpy < 2).
 
@@ -8,8 +11,9 @@ Hand-written on numpy/scipy (Evidently does not import with pandas 3; alibi-dete
 
 Inputs are described by :func:`image_features` (intensity quantiles and spread of the preprocessed crop, the
 share of breast pixels, the original image size) and the model's scores. :func:`reference_statistics` stores
-them for the training images and validation scores next to an exported model (``reference.json``), and
-:func:`drift_report` compares a current window with it, feature by feature.
+them for the training images and validation scores next to an exported model (``reference.json``, read by
+:func:`mammo_utils.modeling.artifact.read_reference`), :func:`drift_report` compares a current window with it,
+feature by feature, and :func:`verdict` turns the largest PSI into the one verdict every caller shows.
 
 Example:
     >>> import numpy as np
@@ -25,11 +29,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-#: PSI thresholds: below STABLE is stable, above DRIFT is drift, between is "watch".
-PSI_STABLE, PSI_DRIFT = 0.1, 0.25
+from .. import constants as C
+
+#: The thresholds and window sizes are defined once, in :mod:`mammo_utils.constants` (the configuration's
+#: defaults are built from them too); they are named here for the callers of these statistics.
+PSI_STABLE, PSI_DRIFT = C.PSI_STABLE, C.PSI_DRIFT
+DRIFT_MIN_PREDICTIONS, DRIFT_WINDOW = C.DRIFT_MIN_PREDICTIONS, C.DRIFT_WINDOW
+#: Verdict when nothing could be compared (too few values, or no feature in common): never an alarm.
+UNKNOWN = "unknown"
 #: Numeric features of one prepared image (see :func:`image_features`).
 FEATURES = ("mean", "std", "p10", "p50", "p90", "breast_fraction", "orig_rows", "orig_cols")
-REFERENCE_FILE = "reference.json"
 _EPS = 1e-4
 
 
@@ -75,8 +84,50 @@ def ks(reference: Sequence[float], current: Sequence[float]) -> tuple[float, flo
 
 
 def status(value: float) -> str:
-    """``stable``, ``watch`` or ``drift`` for a PSI value (thresholds :data:`PSI_STABLE`, :data:`PSI_DRIFT`)."""
+    """The verdict of one PSI value: the one definition of the thresholds' meaning.
+
+    ``stable`` below :data:`PSI_STABLE`, ``drift`` above :data:`PSI_DRIFT`, ``watch`` between (both ends
+    included), and :data:`UNKNOWN` for NaN (nothing was compared: not evidence of drift, nor of stability).
+
+    Example:
+        >>> status(0.05), status(0.25), status(0.3), status(float("nan"))
+        ('stable', 'watch', 'drift', 'unknown')
+    """
+    if not np.isfinite(value):
+        return UNKNOWN
     return "stable" if value < PSI_STABLE else "watch" if value <= PSI_DRIFT else "drift"
+
+
+def verdict(report: pd.DataFrame, n_current: int | None = None, min_values: int = DRIFT_MIN_PREDICTIONS) -> dict:
+    """The overall drift verdict of a :func:`drift_report`: the status of its largest PSI.
+
+    Args:
+        report: :func:`drift_report` output (may be empty).
+        n_current: Current values the report was drawn from (default: the largest ``n_current`` in it).
+        min_values: Fewer current values than this give :data:`UNKNOWN`.
+
+    Returns:
+        ``{"verdict", "max_psi" (NaN when unknown), "feature" (argmax, or None), "n_current",
+        "thresholds": {"stable", "drift"}}``.
+
+    Example:
+        >>> verdict(pd.DataFrame(columns=["psi"]))["verdict"]
+        'unknown'
+    """
+    if n_current is None:
+        n_current = int(report["n_current"].max()) if len(report) and "n_current" in report else 0
+    psis = pd.to_numeric(report["psi"], errors="coerce").dropna() if len(report) else pd.Series(dtype=float)
+    if n_current < min_values or psis.empty:
+        worst, feature = float("nan"), None
+    else:
+        worst, feature = float(psis.max()), str(psis.idxmax())
+    return {
+        "verdict": status(worst),
+        "max_psi": worst,
+        "feature": feature,
+        "n_current": int(n_current),
+        "thresholds": {"stable": PSI_STABLE, "drift": PSI_DRIFT},
+    }
 
 
 def image_features(image: np.ndarray, orig_shape: tuple[int, int] | None = None) -> dict[str, float]:

@@ -1,0 +1,151 @@
+"""Figures of training and model selection: learning curves, validation curves per model, variants over seeds
+and the hyper-parameter search (notebooks 04-06, and the figures logged to MLflow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _plot_validation(ax, history: pd.DataFrame) -> None:
+    """Validation ROC-AUC and pF1 per epoch on ``ax`` (the columns a history has)."""
+    for col, label, marker in (("val_auc", "val ROC-AUC (image)", "o-"), ("val_pf1", "val pF1 (breast)", "s-")):
+        if col in history:
+            ax.plot(history.epoch + 1, history[col], marker, label=label)
+
+
+def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor: str = "val_auc"):
+    """Loss (training and validation), validation image ROC-AUC and breast pF1 per epoch; best epoch marked.
+
+    Args:
+        history: Frame with ``epoch``, ``loss`` and any of ``val_loss``, ``val_auc``, ``val_pf1``, ``stage``.
+        title: Figure title.
+        monitor: The metric the checkpoint was chosen on (its best epoch is marked on every panel).
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    epoch = history.epoch + 1
+    axes[0].plot(epoch, history.loss, "o-", color="#0072B2", label="training (balanced batches, augmented)")
+    if "val_loss" in history:
+        axes[0].plot(epoch, history.val_loss, "s-", color="#D55E00", label="validation (natural distribution)")
+    axes[0].set(title="Loss", xlabel="epoch", ylabel="binary cross-entropy per image")
+    panels = (
+        ("val_auc", "Validation ROC-AUC (per image)", "#009E73"),
+        ("val_pf1", "Validation pF1 (per breast)", "#CC79A7"),
+    )
+    for ax, (col, name, colour) in zip(axes[1:], panels):
+        if col in history:
+            ax.plot(epoch, history[col], "o-", color=colour)
+        ax.set(title=name, xlabel="epoch", ylabel=col, ylim=(0, 1.02))
+    if monitor in history and history[monitor].notna().any():
+        best = int(epoch[history[monitor].idxmax()])
+        for ax in axes:
+            ax.axvline(best, color="black", ls=":", lw=1, label=f"best {monitor} (epoch {best})")
+    if "stage" in history and history.stage.nunique() > 1:
+        start = epoch[history.stage == history.stage.iloc[-1]].min() - 0.5
+        for ax in axes:
+            ax.axvline(start, color="grey", ls="--", label="backbone unfrozen")
+    for ax in axes:
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Validation curves per model"):
+    """One panel per model: validation ROC-AUC and pF1 per epoch.
+
+    Args:
+        histories: Model name -> history frame (``epoch``, ``val_auc``, ``val_pf1``).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.2), sharey=True, squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        _plot_validation(ax, history)
+        ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
+    axes[0][0].set_ylabel("score")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validation (selection) and test (95% CI)"):
+    """Per run: validation breast ROC-AUC and test breast ROC-AUC with its patient-level interval.
+
+    Args:
+        runs: Per-run table of :func:`mammo_utils.modeling.experiments.summarise_variants` (index variant, seed).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = [f"{v} · seed {s}" for v, s in runs.index]
+    y = np.arange(len(runs))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(runs) + 1.6))
+    err = np.vstack([runs["test breast AUC"] - runs["test AUC low"], runs["test AUC high"] - runs["test breast AUC"]])
+    ax.errorbar(runs["test breast AUC"], y, xerr=np.clip(err, 0, None), fmt="o", color="#0072B2", capsize=3,
+                label="test breast ROC-AUC (patient-level 95% CI)")  # fmt: skip
+    ax.scatter(runs["val breast AUC"], y + 0.18, marker="D", color="#E69F00", label="validation breast ROC-AUC")
+    ax.axvline(0.5, color="grey", ls=":", label="chance")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1.02), xlabel="breast ROC-AUC", title=title)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parameter search (validation fold)"):
+    """Objective against each searched hyper-parameter, and the best-so-far curve over trials.
+
+    Args:
+        trials: :func:`mammo_utils.modeling.tune.trials_table` output (index = trial id, in run order).
+        objective: Name of the objective (axis label).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    params = [c for c in trials.columns if c not in ("objective", "epochs") and trials[c].notna().any()]
+    ordered = trials.sort_index()
+    cols = min(4, len(params) + 1)
+    rows = int(np.ceil((len(params) + 1) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+    flat = axes.ravel()
+    best = ordered.objective.cummax()
+    flat[0].plot(range(1, len(ordered) + 1), ordered.objective, "o", color="#999999", label="trial")
+    flat[0].step(range(1, len(ordered) + 1), best, where="post", color="#0072B2", label="best so far")
+    flat[0].set(xlabel="trial (run order)", ylabel=objective, title="Best so far")
+    flat[0].legend(fontsize=8)
+    for ax, name in zip(flat[1:], params):
+        values = trials[name]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 3:
+            ax.scatter(values, trials.objective, color="#E69F00")
+            if name in ("learning_rate", "finetune_lr"):
+                ax.set_xscale("log")
+        else:
+            labels = sorted(values.dropna().astype(str).unique())
+            positions = values.astype(str).map({v: i for i, v in enumerate(labels)})
+            ax.scatter(positions, trials.objective, color="#009E73")
+            ax.set_xticks(range(len(labels)), labels)
+        ax.set(xlabel=name, ylabel=objective)
+    for ax in flat[len(params) + 1 :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

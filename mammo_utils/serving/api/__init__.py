@@ -1,0 +1,101 @@
+"""The REST service: FastAPI on uvicorn over the one inference path (:class:`~..inference.Predictor`).
+
+Start it with ``mammo serve --model REF`` (an export folder from ``mammo export``, a run folder with
+``model_info.json``, or ``models:/<name>@<alias>``). Settings come from the project configuration and the
+environment (:class:`.settings.ServiceSettings`), so the Docker image, compose file and Azure ML deployment
+configure it the same way. Laid out as the FastAPI full-stack template does: :func:`create_app` only wires
+the parts together::
+
+    settings.py     ServiceSettings: built from Config + MAMMO_* variables, each field checked (variable named)
+    deps.py         the service's state and the dependencies: authorisation, the ready predictor, the store
+    middleware.py   upload limit before the body is read, request metrics, JSON log lines, 500 on a bug
+    uploads.py      spool an upload (limit, SHA-256, sniffed type) and score it behind the concurrency limit
+    routes/         one router per resource: health (/health, /ready), model (/v1/model), metrics (/metrics),
+                    predict (/v1/predict), studies (/v1/studies), feedback (/v1/feedback)
+
+Bad input never takes the server down: each problem has its status and a reason in ``detail`` (400 not an
+image / corrupt / no pixel data / unsupported transfer syntax / too small / empty, 413 too large, 415 content
+type, 422 missing field, 401 without the bearer token when ``MAMMO_API_TOKEN`` is set, 503 when more requests
+wait than the queue allows). Inference runs in worker threads behind a semaphore, off the event loop.
+No patient identifier from a DICOM header reaches a response, a log line or a metric: the reader returns only
+technical fields and laterality/view, and logs name an upload by its SHA-256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import anyio
+import numpy as np
+from fastapi import FastAPI
+
+from ... import __version__
+from ...modeling.artifact import read_reference
+from ...monitoring.feedback import FeedbackStore
+from ..inference import DISCLAIMER, Predictor
+from ..metrics import ServiceMetrics
+from . import middleware
+from .deps import ServiceState
+from .routes import ROUTERS
+from .routes.feedback import Feedback
+from .settings import ServiceSettings, SettingsError
+
+__all__ = ["Feedback", "ServiceSettings", "SettingsError", "create_app", "create_app_from_env", "load_reference"]
+
+
+def load_reference(predictor: Predictor) -> dict | None:
+    """The drift reference of the served export, digest-checked (None for a run folder or an export without one)."""
+    return read_reference(predictor.folder) if predictor.folder is not None else None
+
+
+def create_app(settings: ServiceSettings | None = None, predictor: Predictor | None = None) -> FastAPI:
+    """Build the FastAPI application.
+
+    Args:
+        settings: Service settings (default :meth:`ServiceSettings.from_env`).
+        predictor: An already loaded predictor (default: loaded from ``settings.model_dir`` at start-up).
+
+    Returns:
+        The application; the model loads and warms up in its lifespan.
+    """
+    state = ServiceState(settings or ServiceSettings.from_env(), ServiceMetrics(), predictor=predictor)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings = state.settings
+        state.semaphore = anyio.Semaphore(max(1, settings.max_concurrency))
+        if state.predictor is None:
+            state.predictor = await anyio.to_thread.run_sync(
+                lambda: Predictor.load(
+                    settings.model_dir,
+                    settings.runtime,
+                    work_dir=settings.work_dir or None,
+                    tracking_uri=settings.tracking_uri or None,
+                )
+            )
+        state.store = FeedbackStore(settings.feedback_db or ":memory:")
+        state.reference = load_reference(state.predictor)
+        h, w = state.predictor.preprocessing.cache_size
+        await anyio.to_thread.run_sync(state.predictor.predict_arrays, [np.zeros((h, w), np.float32)])
+        state.ready = True
+        middleware.log_event("ready", model=state.predictor.describe(), drift_reference=state.reference is not None)
+        yield
+        state.store.close()
+
+    app = FastAPI(
+        title="mammo: screening-mammography cancer classifier",
+        version=__version__,
+        description=f"Scores DICOM/PNG mammograms with the exported classifier. {DISCLAIMER}",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    middleware.install(app, state)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (what ``mammo serve`` and the Docker image run)."""
+    middleware.configure_logging()
+    return create_app(ServiceSettings.from_env())

@@ -1,0 +1,69 @@
+"""What the routes depend on: the service's state (loaded predictor, store, drift reference), authorisation
+and the ready predictor, as FastAPI dependencies.
+
+Example:
+    >>> @router.get("/v1/model", dependencies=[Depends(authorised)])  # doctest: +SKIP
+    ... async def model_info(predictor: Predictor = Depends(ready_predictor)): ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from ...monitoring.feedback import FeedbackStore
+from ..inference import Predictor
+from ..metrics import ServiceMetrics
+from .settings import ServiceSettings
+
+
+@dataclasses.dataclass
+class ServiceState:
+    """Everything one app instance holds (on ``app.state.service``).
+
+    Attributes:
+        settings: The validated settings.
+        metrics: Its Prometheus metrics.
+        predictor: The loaded model (None until the lifespan loads it).
+        store: The feedback store (opened in the lifespan).
+        reference: The model's drift reference (None for a run folder or an export without one).
+        ready: True once the model answered a warm-up inference.
+        waiting: Requests waiting for or running an inference.
+        semaphore: Bounds inferences running at once (``max_concurrency``).
+    """
+
+    settings: ServiceSettings
+    metrics: ServiceMetrics
+    predictor: Predictor | None = None
+    store: FeedbackStore | None = None
+    reference: dict | None = None
+    ready: bool = False
+    waiting: int = 0
+    semaphore: Any = None
+
+
+def service(request: Request) -> ServiceState:
+    """The app's :class:`ServiceState`."""
+    return request.app.state.service
+
+
+def authorised(request: Request) -> None:
+    """401 without ``Authorization: Bearer <MAMMO_API_TOKEN>`` when a token is set."""
+    token = service(request).settings.token
+    if token and request.headers.get("authorization", "") != f"Bearer {token}":
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def ready_predictor(request: Request) -> Predictor:
+    """The loaded predictor, or 503 while it is still loading."""
+    state = service(request)
+    if not state.ready:
+        raise HTTPException(503, "model not loaded yet")
+    return state.predictor
+
+
+def store(request: Request) -> FeedbackStore:
+    """The feedback store."""
+    return service(request).store

@@ -1,0 +1,8 @@
+"""One router per resource: :mod:`.health` (``/health``, ``/ready``), :mod:`.model` (``/v1/model``),
+:mod:`.metrics` (``/metrics``), :mod:`.predict` (``/v1/predict``), :mod:`.studies` (``/v1/studies``) and
+:mod:`.feedback` (``/v1/feedback``)."""
+
+from . import feedback, health, metrics, model, predict, studies
+
+#: In the order they appear in the OpenAPI document.
+ROUTERS = [health.router, model.router, metrics.router, predict.router, feedback.router, studies.router]

@@ -1,0 +1,54 @@
+"""``POST /v1/studies``: several files of one patient (field ``files``) -> per-image results (or each file's
+error) and per-breast probabilities and decisions."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+
+from ...inference import DISCLAIMER, Predictor
+from ..deps import authorised, ready_predictor, service
+from ..uploads import score_upload, spool
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/studies", summary="Score several images of one patient, per breast", dependencies=[Depends(authorised)]
+)
+async def studies(
+    request: Request,
+    files: list[UploadFile] = File(..., description="the images of one patient (DICOM or images)"),
+    predictor: Predictor = Depends(ready_predictor),
+) -> dict:
+    import pandas as pd
+
+    state = service(request)
+    images = []
+    with tempfile.TemporaryDirectory(prefix="mammo-study-") as folder:
+        for i, file in enumerate(files):
+            try:
+                upload = await spool(state, file, Path(folder))
+                result = await score_upload(state, predictor, upload, False)
+                images.append({"index": i, "name": upload.name, **result})
+            except HTTPException as exc:
+                if exc.status_code in (401, 413, 503):
+                    raise
+                images.append({"index": i, "name": file.filename, "error": exc.detail, "status": exc.status_code})
+    scored = pd.DataFrame([r for r in images if "probability" in r])
+    breasts = []
+    if not scored.empty:
+        frame = scored.assign(patient_id=0, image_id=scored["index"], laterality=scored.laterality.replace("", "?"))
+        table = predictor.predict_breasts(frame)
+        breasts = [
+            {
+                "laterality": r.laterality,
+                "probability": float(r.prediction),
+                "decision": r.decision,
+                "images": int(r.n_images),
+            }
+            for r in table.itertuples()
+        ]
+    return {"images": images, "breasts": breasts, "threshold": predictor.threshold, "disclaimer": DISCLAIMER}

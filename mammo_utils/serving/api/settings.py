@@ -1,0 +1,145 @@
+"""The service's settings: built from the project :class:`~mammo_utils.config.Config` and ``MAMMO_*`` variables.
+
+The work folder (where the feedback store goes) and the MLflow store (for a ``models:/`` reference) come from
+the same :class:`~mammo_utils.config.Config` every ``mammo`` command uses; the drift defaults are the named
+constants of :mod:`mammo_utils.evaluation.drift`. Every field is checked when the settings are built, and a
+bad value names its variable (``MAMMO_MAX_UPLOAD_MB='lots': expected a number of megabytes > 0``), so
+``mammo serve`` and the Docker image fail before uvicorn starts.
+
+Example:
+    >>> ServiceSettings(max_upload_mb=5).max_upload_mb
+    5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ...config import Config, get_config
+from ...modeling.artifact import FILES
+
+#: What each numeric field accepts (said in the error).
+EXPECTED = {
+    "max_upload_mb": "a number of megabytes > 0",
+    "max_concurrency": "an integer >= 1",
+    "max_queue": "an integer >= 0",
+    "drift_window": "an integer >= 1",
+    "drift_min": "an integer >= 1",
+}
+#: Environment variable of each field.
+ENV = {
+    "model_dir": "MAMMO_MODEL_DIR",
+    "runtime": "MAMMO_RUNTIME",
+    "max_upload_mb": "MAMMO_MAX_UPLOAD_MB",
+    "token": "MAMMO_API_TOKEN",
+    "max_concurrency": "MAMMO_MAX_CONCURRENCY",
+    "max_queue": "MAMMO_MAX_QUEUE",
+    "feedback_db": "MAMMO_FEEDBACK_DB",
+    "drift_window": "MAMMO_DRIFT_WINDOW",
+    "drift_min": "MAMMO_DRIFT_MIN",
+}
+
+
+class SettingsError(ValueError):
+    """A service setting with a value it cannot run with; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSettings:
+    """The service's settings (:meth:`from_env` reads them; the constructor checks them).
+
+    Attributes:
+        model_dir: ``MAMMO_MODEL_DIR``: export folder, run folder or ``models:/<name>@<alias>``.
+        runtime: ``MAMMO_RUNTIME``: export format that scores (default ``onnx``).
+        max_upload_mb: ``MAMMO_MAX_UPLOAD_MB``: larger uploads get 413 (default 100).
+        token: ``MAMMO_API_TOKEN``: when set, ``/v1/*`` needs ``Authorization: Bearer <token>``.
+        max_concurrency: ``MAMMO_MAX_CONCURRENCY``: inferences running at once (default 2).
+        max_queue: ``MAMMO_MAX_QUEUE``: requests allowed to wait beyond those; more get 503 (default 32).
+        feedback_db: ``MAMMO_FEEDBACK_DB``: SQLite file of served predictions and feedback (default
+            :attr:`Config.feedback_db <mammo_utils.config.Config.feedback_db>`, under the work folder).
+        drift_window: ``MAMMO_DRIFT_WINDOW``: latest predictions compared with the model's reference (default
+            the configuration's ``drift_window``).
+        drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges (default the
+            configuration's ``drift_min``).
+        work_dir: The configuration's work folder (registry downloads).
+        tracking_uri: The configuration's MLflow store (a ``models:/`` reference is read from it).
+    """
+
+    model_dir: str = ""
+    runtime: str = "onnx"
+    max_upload_mb: float = 100.0
+    token: str = ""
+    max_concurrency: int = 2
+    max_queue: int = 32
+    feedback_db: str = ""
+    drift_window: int = Config.drift_window
+    drift_min: int = Config.drift_min
+    work_dir: str = ""
+    tracking_uri: str = ""
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("runtime", self.runtime in FILES),
+            ("max_upload_mb", _number(self.max_upload_mb) and self.max_upload_mb > 0),
+            ("max_concurrency", _integer(self.max_concurrency) and self.max_concurrency >= 1),
+            ("max_queue", _integer(self.max_queue) and self.max_queue >= 0),
+            ("drift_window", _integer(self.drift_window) and self.drift_window >= 1),
+            ("drift_min", _integer(self.drift_min) and self.drift_min >= 1),
+        )
+        for field, ok in checks:
+            if not ok:
+                expected = EXPECTED.get(field, f"one of {list(FILES)}")
+                raise SettingsError(f"{ENV[field]}={getattr(self, field)!r}: expected {expected}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload limit in bytes."""
+        return int(self.max_upload_mb * 1e6)
+
+    @classmethod
+    def from_env(
+        cls, cfg: Config | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> "ServiceSettings":
+        """Settings from ``MAMMO_*`` variables over the configuration's defaults, then ``overrides``.
+
+        Args:
+            cfg: The project configuration (default :func:`mammo_utils.config.get_config`: ``MAMMO_WORK``,
+                ``MAMMO_DATA`` and ``MLFLOW_TRACKING_URI`` apply).
+            env: The variables (default ``os.environ``).
+            **overrides: Field values that win over the environment (None: not given).
+
+        Raises:
+            SettingsError: A malformed or out-of-range value, naming its variable.
+        """
+        env = os.environ if env is None else env
+        cfg = cfg or get_config()
+        integers = ("max_concurrency", "max_queue", "drift_window", "drift_min")
+        casts = {"max_upload_mb": float, **dict.fromkeys(integers, int)}
+        values: dict[str, Any] = {
+            "feedback_db": str(cfg.feedback_db),
+            "drift_window": cfg.drift_window,
+            "drift_min": cfg.drift_min,
+        }
+        for field, variable in ENV.items():
+            raw = env.get(variable)
+            if raw is None or raw == "":
+                continue
+            cast = casts.get(field, str)
+            try:
+                values[field] = cast(raw.strip()) if cast is not str else raw
+            except ValueError:
+                raise SettingsError(f"{variable}={raw!r}: expected {EXPECTED[field]}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(work_dir=str(cfg.work_dir), tracking_uri=cfg.tracking_uri)
+        return cls(**values)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value and value != float("inf")
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
