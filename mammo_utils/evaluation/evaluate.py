@@ -202,6 +202,28 @@ def metrics_with_intervals(
     return out
 
 
+def interval_sentence(ci: pd.DataFrame) -> str:
+    """Markdown sentence of a :func:`metrics_with_intervals` table: counts, AUC, sensitivity, specificity, widths.
+
+    Args:
+        ci: The table (its ``attrs`` hold the counts).
+
+    Returns:
+        e.g. ``"Test set: 216 breasts of 108 patients, 54 with cancer. Breast ROC-AUC **0.950** [0.917, 0.978]
+        (width 0.061), sensitivity …"``.
+    """
+
+    def fmt(metric: str, spec: str) -> str:
+        row = ci.loc[metric]
+        return f"{row.value:{spec}} [{row.low:{spec}}, {row.high:{spec}}] (width {row.high - row.low:{spec}})"
+
+    return (
+        f"Test set: {ci.attrs['n']} breasts of {ci.attrs['patients']} patients, {ci.attrs['positives']} with cancer. "
+        f"Breast ROC-AUC **{fmt('roc_auc', '.3f')}**, sensitivity {fmt('recall', '.1%')}, specificity "
+        f"{fmt('specificity', '.1%')}."
+    )
+
+
 #: Proportion metrics as (numerator, denominator) confusion counts, for the Wilson fallback.
 _PROPORTIONS = {
     "recall": (("tp",), ("tp", "fn")),

@@ -32,8 +32,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers, ops
 
 from .. import constants as C

@@ -10,16 +10,16 @@ import pandas as pd
 
 def _plot_validation(ax, history: pd.DataFrame) -> None:
     """Validation ROC-AUC and pF1 per epoch on ``ax`` (the columns a history has)."""
-    for col, label, marker in (("val_auc", "val ROC-AUC (image)", "o-"), ("val_pf1", "val pF1 (breast)", "s-")):
+    for col, label, marker in (("val_breast_auc", "val ROC-AUC (breast)", "o-"), ("val_pf1", "val pF1 (breast)", "s-")):
         if col in history:
             ax.plot(history.epoch + 1, history[col], marker, label=label)
 
 
-def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor: str = "val_auc"):
+def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor: str = "val_breast_auc"):
     """Loss (training and validation), validation image ROC-AUC and breast pF1 per epoch; best epoch marked.
 
     Args:
-        history: Frame with ``epoch``, ``loss`` and any of ``val_loss``, ``val_auc``, ``val_pf1``, ``stage``.
+        history: Frame with ``epoch``, ``loss`` and any of ``val_loss``, ``val_breast_auc``, ``val_pf1``, ``stage``.
         title: Figure title.
         monitor: The metric the checkpoint was chosen on (its best epoch is marked on every panel).
 
@@ -35,7 +35,7 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor:
         axes[0].plot(epoch, history.val_loss, "s-", color="#D55E00", label="validation (natural distribution)")
     axes[0].set(title="Loss", xlabel="epoch", ylabel="binary cross-entropy per image")
     panels = (
-        ("val_auc", "Validation ROC-AUC (per image)", "#009E73"),
+        ("val_breast_auc", "Validation ROC-AUC (per breast)", "#009E73"),
         ("val_pf1", "Validation pF1 (per breast)", "#CC79A7"),
     )
     for ax, (col, name, colour) in zip(axes[1:], panels):
@@ -61,7 +61,7 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
     """One panel per model: validation ROC-AUC and pF1 per epoch.
 
     Args:
-        histories: Model name -> history frame (``epoch``, ``val_auc``, ``val_pf1``).
+        histories: Model name -> history frame (``epoch``, ``val_breast_auc``, ``val_pf1``).
         title: Figure title.
 
     Returns:

@@ -155,9 +155,22 @@ def space_table(space: SearchSpace) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["hyper-parameter", "values", "note"]).set_index("hyper-parameter")
 
 
+#: Where each monitored metric sits in a run's validation report (level, metric).
+MONITOR_METRICS = {"val_breast_auc": ("breast", "roc_auc"), "val_auc": ("image", "roc_auc"), "val_pf1": ("breast", "pf1")}
+
+
 def objective_value(result, monitor: str) -> float:
-    """The validation metric a trial is scored by (the trainer's ``monitor``)."""
-    return float(result.val["image"]["roc_auc"] if monitor == "val_auc" else result.val["breast"]["pf1"])
+    """The validation metric a trial is scored by (the trainer's ``monitor``, at the checkpoint kept).
+
+    Args:
+        result: A :class:`~mammo_utils.modeling.train.TrainResult`.
+        monitor: One of :data:`mammo_utils.constants.MONITORS`.
+
+    Returns:
+        The value (NaN when undefined, e.g. a validation fold with one class).
+    """
+    level, metric = MONITOR_METRICS[monitor]
+    return float(result.val[level][metric])
 
 
 def search_id(cfg: Config, tuner: str, space: SearchSpace, epochs: int) -> str:
