@@ -104,3 +104,6 @@ BREAST_ID = "breast_id"
 
 #: Formats ``mammo export`` writes (besides the Keras inference model), in the order they are written.
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite-fp16", "tflite-int8")
+#: Formats an export folder can be scored with (``mammo serve --runtime``, ``MAMMO_RUNTIME``): the Keras
+#: inference model every export holds, then the exported formats.
+RUNTIMES = ("keras", *EXPORT_FORMATS)

@@ -46,6 +46,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .. import __version__
+from ..config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, ConfigError, read_env
+from ..constants import RUNTIMES
 from ..data.dicom import DicomReadError
 from ..monitoring.drift import REFERENCE_FILE, drift_report
 from ..monitoring.feedback import FeedbackStore
@@ -96,24 +98,51 @@ class ServiceSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ServiceSettings":
-        """Settings from ``MAMMO_*`` variables, then ``overrides``.
+        """Settings from ``MAMMO_*`` variables, then ``overrides``; every variable is checked as it is read.
 
         Raises:
-            ValueError: A malformed number.
+            ConfigError: A variable that is not what it must be, named with what it expects and the value
+                received, e.g. ``MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'``.
         """
-        env = os.environ
+        d = cls()
         values = {
-            "model_dir": env.get("MAMMO_MODEL_DIR", ""),
-            "runtime": env.get("MAMMO_RUNTIME", "onnx"),
-            "max_upload_mb": float(env.get("MAMMO_MAX_UPLOAD_MB", 100)),
-            "token": env.get("MAMMO_API_TOKEN", ""),
-            "max_concurrency": int(env.get("MAMMO_MAX_CONCURRENCY", 2)),
-            "max_queue": int(env.get("MAMMO_MAX_QUEUE", 32)),
-            "feedback_db": env.get("MAMMO_FEEDBACK_DB")
-            or str(Path(env.get("MAMMO_WORK", "data/work")) / "monitoring" / "feedback.db"),
-            "drift_window": int(env.get("MAMMO_DRIFT_WINDOW", 500)),
-            "drift_min": int(env.get("MAMMO_DRIFT_MIN", 30)),
+            "model_dir": read_env("MAMMO_MODEL_DIR", str, d.model_dir),
+            "runtime": read_env("MAMMO_RUNTIME", str, d.runtime, choices=RUNTIMES),
+            "max_upload_mb": read_env(
+                "MAMMO_MAX_UPLOAD_MB", float, d.max_upload_mb, POSITIVE, "a positive number of megabytes"
+            ),
+            "token": os.environ.get("MAMMO_API_TOKEN", d.token),
+            "max_concurrency": read_env(
+                "MAMMO_MAX_CONCURRENCY", int, d.max_concurrency, AT_LEAST_ONE, "a whole number of inferences ≥ 1"
+            ),
+            "max_queue": read_env(
+                "MAMMO_MAX_QUEUE", int, d.max_queue, NON_NEGATIVE, "a whole number of waiting requests ≥ 0"
+            ),
+            "feedback_db": read_env("MAMMO_FEEDBACK_DB", str, "")
+            or str(Path(read_env("MAMMO_WORK", str, "data/work")) / "monitoring" / "feedback.db"),
+            "drift_window": read_env(
+                "MAMMO_DRIFT_WINDOW", int, d.drift_window, AT_LEAST_ONE, "a whole number of predictions ≥ 1"
+            ),
+            "drift_min": read_env(
+                "MAMMO_DRIFT_MIN", int, d.drift_min, AT_LEAST_ONE, "a whole number of predictions ≥ 1"
+            ),
         }
+        if values["drift_min"] > values["drift_window"]:
+            raise ConfigError(
+                f"MAMMO_DRIFT_MIN ({values['drift_min']}) must be ≤ MAMMO_DRIFT_WINDOW ({values['drift_window']}):"
+                " a window never holds more predictions than its size, so drift would never be measured"
+            )
+        if Path(values["feedback_db"]).is_dir():
+            where = values["feedback_db"]
+            raise ConfigError(
+                f"MAMMO_FEEDBACK_DB (default <MAMMO_WORK>/monitoring/feedback.db) must name a file:"
+                f" {where!r} is a folder"
+            )
+        if values["token"] != values["token"].strip():
+            raise ConfigError(
+                "MAMMO_API_TOKEN must not start or end with white space: HTTP strips it from the Authorization"
+                " header, so no request would match"
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
