@@ -144,7 +144,6 @@ class Number:
 
 
 positive_int = Number(int, AT_LEAST_ONE, "positive_int")
-non_negative_int = Number(int, NON_NEGATIVE, "non_negative_int")
 positive_float = Number(float, POSITIVE, "positive_float")
 non_negative_float = Number(float, NON_NEGATIVE, "non_negative_float")
 probability = Number(float, UNIT, "probability")
@@ -804,6 +803,9 @@ def _config(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run ``mammo``; returns the exit status (2 for a usage or value error, with ``error: ...`` on stderr).
 
+    Argparse's own exits are returned too (0 after ``--help``), so an in-process caller gets a status in every
+    case instead of a ``SystemExit``.
+
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
 
@@ -812,7 +814,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # argparse printed help or the version (0), or a usage or value error (2)
+        return int(done.code or 0)
     handler: Callable[[argparse.Namespace], None] = args.handler
     precheck: Callable[[argparse.Namespace], None] | None = getattr(args, "precheck", None)
     try:
