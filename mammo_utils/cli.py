@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = "seconds to run (default: until Ctrl-C)"
     p.add_argument("--duration", type=positive_float, default=None, metavar="S", help=what)
     p.add_argument("--check", action="store_true", help="stop as soon as both services answer (smoke test)")
-    p.set_defaults(handler=_demo)
+    p.set_defaults(handler=_demo, precheck=_service_settings)
 
     p = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
     _common(p, "report")
@@ -656,9 +656,14 @@ def _serve_environment(args: argparse.Namespace) -> None:
         os.environ["MAMMO_RUNTIME"] = args.runtime
     if args.work:
         os.environ["MAMMO_WORK"] = str(Path(args.work).expanduser().resolve())
+    args.settings = _service_settings(args)
+
+
+def _service_settings(args: argparse.Namespace) -> Any:
+    """Every ``MAMMO_*`` variable the service reads, checked (``mammo demo`` starts the service too)."""
     from .serving.api import ServiceSettings
 
-    args.settings = ServiceSettings.from_env()
+    return ServiceSettings.from_env()
 
 
 def _serve(args: argparse.Namespace) -> None:

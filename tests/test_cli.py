@@ -198,6 +198,12 @@ def test_serve_checks_its_environment_before_starting(variable, value, words, tm
     assert err.startswith(f"error: {name} ") and words in err, err
 
 
+def test_demo_checks_the_services_environment_before_starting_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MAMMO_MAX_QUEUE", "-1")
+    assert main(["demo", "--model", str(tmp_path), "--check"]) == 2
+    assert capsys.readouterr().err.startswith("error: MAMMO_MAX_QUEUE must be a whole number of waiting requests")
+
+
 def test_serve_environment_error_through_the_module_entry_point(tmp_path):
     env = {**os.environ, "MAMMO_MAX_UPLOAD_MB": "lots"}
     proc = _run("serve", "--model", str(tmp_path), env=env)
