@@ -155,6 +155,16 @@ def test_flags_that_set_a_config_field_share_its_range():
 
 # --- the environment of `mammo serve` -----------------------------------------------------------------------
 
+
+@pytest.fixture()
+def own_environ():
+    """The commands run in-process here write MAMMO_* variables for the service they start: undo them after."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 #: A bad value for every MAMMO_* variable the service reads, and words of the error it must give.
 BAD_SERVICE_ENV = {
     "MAMMO_MAX_UPLOAD_MB": [("lots", "must be a positive number of megabytes, got 'lots'"), ("0", "positive")],
@@ -183,6 +193,7 @@ def test_every_service_variable_has_a_bad_value_case():
     [(k, v, w) for k, cases in BAD_SERVICE_ENV.items() for v, w in cases],
     ids=lambda x: str(x)[:20],
 )
+@pytest.mark.usefixtures("own_environ")
 def test_serve_checks_its_environment_before_starting(variable, value, words, tmp_path, monkeypatch, capsys):
     if variable == "MAMMO_WORK":
         (tmp_path / "monitoring" / "feedback.db").mkdir(parents=True)
@@ -198,6 +209,7 @@ def test_serve_checks_its_environment_before_starting(variable, value, words, tm
     assert err.startswith(f"error: {name} ") and words in err, err
 
 
+@pytest.mark.usefixtures("own_environ")
 def test_demo_checks_the_services_environment_before_starting_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MAMMO_MAX_QUEUE", "-1")
     assert main(["demo", "--model", str(tmp_path), "--check"]) == 2
@@ -211,6 +223,7 @@ def test_serve_environment_error_through_the_module_entry_point(tmp_path):
     assert proc.stderr == "error: MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'\n"
 
 
+@pytest.mark.usefixtures("own_environ")
 def test_serve_flags_become_the_services_environment(tmp_path, monkeypatch, capsys):
     import uvicorn
 
@@ -230,6 +243,7 @@ def test_serve_flags_become_the_services_environment(tmp_path, monkeypatch, caps
     assert os.environ["MAMMO_MODEL_DIR"] == str(tmp_path.resolve()) and os.environ["MAMMO_RUNTIME"] == "keras"
 
 
+@pytest.mark.usefixtures("own_environ")
 def test_app_takes_data_as_examples_and_prints_json(tmp_path, synth_root, monkeypatch, capsys):
     monkeypatch.delenv("MAMMO_EXAMPLES", raising=False)
     ran = {}
