@@ -21,6 +21,9 @@ TensorFlow or uvicorn start. Argparse sub-parsers
 (standard library) rather than Typer: no extra dependency, and each sub-command imports its heavy
 libraries (TensorFlow, MLflow) only when it runs, so ``mammo --help`` answers in a fraction of a second.
 
+Why one long module: the whole command surface (value types, common options, every sub-command's parser and
+its handler of a few lines that call into the package) reads in one file, top to bottom, in that order.
+
 Examples::
 
     mammo synth --out data/rsna-synthetic --patients 200
