@@ -5,7 +5,7 @@
 #   bash run_all.sh                    # install (if needed) + run all notebooks, small profile, embedded data
 #   bash run_all.sh --profile full     # GPU recipe on the real RSNA folder (Kaggle/Colab or MAMMO_DATA)
 #   bash run_all.sh --only 01          # one notebook
-#   bash run_all.sh --tests            # install (if needed) + run the test suite instead
+#   bash run_all.sh --tests            # install (if needed) + run the test suite instead (15 slowest listed)
 #   bash run_all.sh --setup            # only create/refresh the virtual environment
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -68,10 +68,11 @@ fi
 
 if [[ "$MODE" == "tests" ]]; then
   echo "== Tests"
-  # PYTEST_ARGS (optional, space-separated) adds pytest options, e.g. PYTEST_ARGS="-m 'not slow'"
+  # PYTEST_ARGS (optional, space-separated) adds pytest options, e.g. PYTEST_ARGS="-m 'not slow'" for the fast set.
+  # --durations=15 lists the slowest tests at the end; pyproject.toml gives every test a 600 s timeout.
   extra=()
   [[ -n "${PYTEST_ARGS:-}" ]] && eval "extra=(${PYTEST_ARGS})"
-  exec "$PY" -m pytest -q tests "${extra[@]}"
+  exec "$PY" -m pytest -q --durations=15 tests "${extra[@]}"
 fi
 
 # --- notebooks -------------------------------------------------------------------------------------

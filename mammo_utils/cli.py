@@ -7,12 +7,23 @@ Every subcommand takes the same options for the same things (defaults from the p
     --data DIR             RSNA-layout folder (default: MAMMO_DATA, Kaggle, Colab, else the embedded set)
     --work DIR             outputs: caches, splits, runs, MLflow store (default: MAMMO_WORK or ./data/work)
     --image-size HxW       model input (train), cache size (preprocess), DICOM size (synth)
-    --set FIELD=VALUE      any configuration field (repeatable), typed: ``--set epochs=2.5`` is an error
+    --set FIELD=VALUE      any configuration field (repeatable), typed and range-checked: ``--set epochs=2.5``
+                           and ``--set batch_size=0`` are errors
     --json                 a machine-readable summary on stdout instead of text
 
-Bad values end with ``error: ...`` on stderr and exit status 2, never a traceback. Argparse sub-parsers
+except where an option means nothing for the command: :data:`WITHOUT_COMMON` lists those, with the reason
+(each such command's ``--help`` prints it, and so does the README).
+
+Bad values end with ``error: ...`` on stderr and exit status 2, never a traceback. Every numeric flag is
+checked while the command line is parsed, by one of the value types below (:class:`Number`), so
+``mammo export --calibration 0`` stops with ``error: --calibration must be ≥ 1 (an integer), got '0'``
+before anything is loaded; ``mammo serve`` checks every ``MAMMO_*`` variable the service reads before
+TensorFlow or uvicorn start. Argparse sub-parsers
 (standard library) rather than Typer: no extra dependency, and each sub-command imports its heavy
 libraries (TensorFlow, MLflow) only when it runs, so ``mammo --help`` answers in a fraction of a second.
+
+Why one long module: the whole command surface (value types, common options, every sub-command's parser and
+its handler of a few lines that call into the package) reads in one file, top to bottom, in that order.
 
 Examples::
 
@@ -28,14 +39,30 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any
 
 from . import __version__
-from .config import Config, ConfigError, get_config, parse_overrides
-from .constants import EXPORT_FORMATS, TUNERS
-from .utils import import_tensorflow
+from .config import (
+    AT_LEAST_ONE,
+    FIELD_BOUNDS,
+    NON_NEGATIVE,
+    OPEN_UNIT,
+    POSITIVE,
+    PROFILES,
+    UNIT,
+    Bounds,
+    Config,
+    ConfigError,
+    get_config,
+    locate_data_root,
+    parse_overrides,
+)
+from .constants import EXPORT_FORMATS, RUNTIMES, TUNERS
+from .utils import import_tensorflow, parse_size
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
 COMMANDS: dict[str, str] = {
@@ -66,24 +93,183 @@ class CliError(ValueError):
     """A command-line value the user can fix."""
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="small", help="run profile: small (CPU, embedded data) or full (GPU)")
-    parser.add_argument("--data", default=None, metavar="DIR", help="RSNA-layout folder (default: auto-detected)")
-    parser.add_argument(
-        "--work", default=None, metavar="DIR", help="output folder (default: MAMMO_WORK or ./data/work)"
-    )
-    parser.add_argument("--image-size", default=None, metavar="HxW", help="image size (meaning per command)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any config field")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+# --- value types: every flag's value is parsed and checked here, while the command line is parsed ----------
+
+
+class Number:
+    """An argparse ``type=``: a number of one kind inside a range, checked when the command line is parsed.
+
+    A bad value (not a number, NaN, infinite, out of range) ends the command with
+    ``error: --flag must be <range> (<kind>), got '<text>'`` and exit status 2: :class:`Parser` puts the flag's
+    name in front. The tests find every numeric flag of every sub-command by this type, so a flag added with
+    a plain ``type=int`` fails them.
+
+    Args:
+        kind: ``int`` or ``float``.
+        bounds: The allowed range.
+        name: Name in argparse's own messages.
+
+    Example:
+        >>> positive_int("3"), probability("0.5")
+        (3, 0.5)
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be ≥ 1 (an integer), got '0'
+    """
+
+    def __init__(self, kind: type, bounds: Bounds, name: str = "number"):
+        if kind not in (int, float):
+            raise ValueError(f"kind must be int or float, got {kind!r}")
+        self.kind, self.bounds, self.__name__ = kind, bounds, name
+
+    @classmethod
+    def for_field(cls, field: str) -> "Number":
+        """The type of a flag that sets a :class:`~mammo_utils.config.Config` field: the field's kind and range."""
+        hint = typing.get_type_hints(Config)[field]
+        kind = next(a for a in (*typing.get_args(hint), hint) if a in (int, float))
+        return cls(kind, FIELD_BOUNDS[field], field)
+
+    def describe(self) -> str:
+        """``≥ 1 (an integer)``, ``in [0, 1] (a number)``: what the flag's value must be."""
+        return f"{self.bounds.describe()} ({'an integer' if self.kind is int else 'a number'})"
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text)
+        except ValueError:
+            value = None
+        if value is None or not self.bounds.contains(value):
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text!r}")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Number({self.kind.__name__}, {self.bounds.describe()})"
+
+
+positive_int = Number(int, AT_LEAST_ONE, "positive_int")
+positive_float = Number(float, POSITIVE, "positive_float")
+non_negative_float = Number(float, NON_NEGATIVE, "non_negative_float")
+probability = Number(float, UNIT, "probability")
+sparsity = Number(float, OPEN_UNIT, "sparsity")
+port = Number(int, Bounds(1, 65535), "port")
+port_or_free = Number(int, Bounds(0, 65535), "port_or_free")  # 0: the command picks a free port
+
+
+def profile(text: str) -> str:
+    """``--profile``: one of the run profiles in :data:`~mammo_utils.config.PROFILES`."""
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"must be one of {sorted(PROFILES)}, got {text!r} (unknown profile)")
+    return text
+
+
+def image_size(text: str) -> str:
+    """``--image-size``: ``HxW`` with two positive integers (the text is returned; the config parses it)."""
+    try:
+        parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be HxW, two positive integers like 256x128, got {text!r}") from None
+    return text
+
+
+def config_override(text: str) -> str:
+    """``--set``: one ``FIELD=VALUE``, typed and checked against the field's range or choices (text returned)."""
+    try:
+        parse_overrides([text])
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose value errors name the flag first: ``error: --calibration must be ≥ 1``.
+
+    Argparse words a rejected value ``argument --calibration: must be ...``; the value types above give the
+    ``must be ...`` part. Everything else (unknown options, missing arguments) keeps argparse's wording; the
+    exit status stays 2.
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        found = re.match(r"argument (\S+): (.*)", message, re.S)
+        if found:
+            flag, text = found.group(1).split("/")[0], found.group(2)
+            if text.startswith(flag):
+                message = text
+            elif text.startswith("must be"):
+                message = f"{flag} {text}"
+        super().error(message)
+
+
+# --- the common options --------------------------------------------------------------------------------------
+
+#: The options every sub-command takes for the same things, in this order (the README lists them).
+COMMON_OPTIONS: dict[str, dict[str, Any]] = {
+    "--profile": {"default": "small", "type": profile, "metavar": "|".join(PROFILES), "help": "run profile"},
+    "--data": {"default": None, "metavar": "DIR", "help": "RSNA-layout folder (default: auto-detected)"},
+    "--work": {"default": None, "metavar": "DIR", "help": "output folder (default: MAMMO_WORK or ./data/work)"},
+    "--image-size": {"default": None, "type": image_size, "metavar": "HxW", "help": "image size (meaning per command)"},
+    "--set": {
+        "action": "append",
+        "default": [],
+        "type": config_override,
+        "metavar": "FIELD=VALUE",
+        "help": "any config field (repeatable; typed and range-checked)",
+    },
+    "--json": {"action": "store_true", "help": "print a JSON summary on stdout"},
+}
+
+#: Sub-commands that lack some common options, and why: printed by their ``--help`` and in the README's table
+#: (a test keeps the two the same). Every other sub-command takes all of :data:`COMMON_OPTIONS`.
+WITHOUT_COMMON: dict[str, dict[str, str]] = {
+    "download": {
+        "--profile": "no profile setting applies to fetching files",
+        "--work": "it writes only into the data folder it fills",
+        "--image-size": "images are stored as published (`mammo preprocess` sizes them)",
+        "--set": "it reads no configuration field",
+    },
+    "serve": {
+        "--profile": "the model folder fixes the model's settings, and `MAMMO_*` variables the service's",
+        "--data": "it scores uploads and reads no dataset",
+        "--image-size": "the model folder fixes the input size",
+        "--set": "it reads no configuration field (the service's settings are `MAMMO_*` variables)",
+    },
+    "app": {
+        "--profile": "it only talks to the API, which holds the model",
+        "--work": "it writes nothing (the API stores predictions and feedback)",
+        "--image-size": "the API's model fixes the input size",
+        "--set": "it reads no configuration field",
+    },
+}
+
+
+def _common(parser: argparse.ArgumentParser, command: str, **changes: dict[str, Any]) -> None:
+    """Add the common options a sub-command takes (all but its :data:`WITHOUT_COMMON` entries).
+
+    Args:
+        parser: The sub-command's parser.
+        command: Its name (the key of :data:`WITHOUT_COMMON`).
+        **changes: Per option (``data=``, ``work=``...), keyword arguments replacing the defaults for this
+            command (``aliases`` adds more option strings).
+    """
+    lacking = WITHOUT_COMMON.get(command, {})
+    for option, spec in COMMON_OPTIONS.items():
+        if option in lacking:
+            continue
+        spec = {**spec, **changes.get(option.lstrip("-").replace("-", "_"), {})}
+        parser.add_argument(option, *spec.pop("aliases", ()), **spec)
+    if lacking:
+        reasons = "; ".join(f"{option}: {why}" for option, why in lacking.items())
+        parser.epilog = f"Common options this command does without: {reasons}."
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mammo`` argument parser with every sub-command.
 
     Returns:
-        The parser (each sub-parser sets ``handler``).
+        The parser (each sub-parser sets ``handler``, and ``precheck`` where a command checks more before its
+        heavy imports).
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mammo",
         description="Screening-mammography breast-cancer pipeline (RSNA layout, Keras 3).",
         epilog="`python -m mammo_utils` runs the same command.",
@@ -92,33 +278,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("download", help=COMMANDS["download"], description=COMMANDS["download"])
+    what = "destination RSNA-layout folder (what the other commands take as --data)"
+    _common(p, "download", data={"aliases": ("--out",), "dest": "out", "required": True, "help": what})
     p.add_argument("--source", default="kaggle", choices=["kaggle", "url"], help="Kaggle API or a mirror")
-    p.add_argument("--out", required=True, metavar="DIR", help="destination data root")
-    p.add_argument("--subset", type=int, default=None, metavar="N", help="only N patients (all their images)")
+    p.add_argument("--subset", type=positive_int, default=None, metavar="N", help="only N patients (all their images)")
     p.add_argument("--url", default=None, help="mirror base URL (with --source url)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the patient subset")
-    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--seed", type=Number.for_field("seed"), default=0, help="seed of the patient subset")
     p.set_defaults(handler=_download)
 
     p = sub.add_parser("synth", help=COMMANDS["synth"], description=COMMANDS["synth"])
-    _common(p)
+    _common(p, "synth")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the embedded dataset's)")
-    p.add_argument("--patients", type=int, default=None, help="number of patients (default: the profile's)")
-    p.add_argument("--prevalence", type=float, default=None, help="share of cancer breasts (RSNA: 0.021)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--patients", type=Number.for_field("synthetic_patients"), default=None, help="patients (default: profile's)"
+    )
+    p.add_argument(
+        "--prevalence",
+        type=Number.for_field("synthetic_prevalence"),
+        default=None,
+        help="share of cancer breasts (RSNA: 0.021)",
+    )
+    p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes")
     p.set_defaults(handler=_synth)
 
     p = sub.add_parser("preprocess", help=COMMANDS["preprocess"], description=COMMANDS["preprocess"])
-    _common(p)
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the profile's)")
+    _common(p, "preprocess")
+    what = "worker processes (default: the profile's)"
+    p.add_argument("--workers", type=Number.for_field("workers"), default=None, help=what)
     p.set_defaults(handler=_preprocess)
 
     p = sub.add_parser("splits", help=COMMANDS["splits"], description=COMMANDS["splits"])
-    _common(p)
+    _common(p, "splits")
     p.set_defaults(handler=_splits)
 
     p = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
-    _common(p)
+    _common(p, "train")
     p.add_argument("--run-name", default=None, help="run folder / MLflow run name (rerunning it resumes)")
     p.add_argument("--restart", action="store_true", help="start the run over instead of resuming")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
@@ -127,24 +321,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_train)
 
     p = sub.add_parser("tune", help=COMMANDS["tune"], description=COMMANDS["tune"])
-    _common(p)
+    _common(p, "tune")
     p.add_argument("--tuner", default=TUNERS[0], choices=TUNERS)
-    p.add_argument("--max-trials", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the largest budget)")
-    p.add_argument("--time-budget", type=float, default=None, metavar="MIN", help="no new trial after MIN minutes")
+    p.add_argument("--max-trials", type=positive_int, default=10, help="trials at most")
+    p.add_argument("--epochs", type=positive_int, default=3, help="epochs per trial (Hyperband: the largest budget)")
+    what = "no new trial after MIN minutes"
+    p.add_argument("--time-budget", type=positive_float, default=None, metavar="MIN", help=what)
     p.add_argument("--backbones", default=None, help="comma-separated backbones to search (default: baseline)")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(handler=_tune)
 
     p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])
-    _common(p)
+    _common(p, "predict")
     p.add_argument("--model", required=True, metavar="REF", help="export/run folder, .keras file or models:/NAME@ALIAS")
     p.add_argument("files", nargs="+", help="DICOM or PNG/JPEG files")
     p.set_defaults(handler=_predict)
 
     p = sub.add_parser("detect", help=COMMANDS["detect"], description=COMMANDS["detect"])
     p.add_argument("action", choices=["train", "evaluate"], help="train (or reuse) the detector, or score it on test")
-    _common(p)
+    _common(p, "detect")
     what = "evaluate: classifier whose Grad-CAM is scored too (.keras, run/export folder, models:/)"
     p.add_argument("--classifier", default=None, metavar="REF", help=what)
     p.add_argument("--force", action="store_true", help="train: retrain even when this detector exists")
@@ -152,14 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_detect)
 
     p = sub.add_parser("export", help=COMMANDS["export"], description=COMMANDS["export"])
-    _common(p)
+    _common(p, "export")
     p.add_argument("--model", required=True, metavar="REF", help=".keras file, run folder or models:/name@alias")
     p.add_argument("--out", required=True, metavar="DIR", help="export folder (model.json + formats)")
     p.add_argument("--formats", default=",".join(EXPORT_FORMATS), help="comma-separated subset of the formats")
-    p.add_argument("--calibration", type=int, default=64, metavar="N", help="training images calibrating int8")
-    p.add_argument("--max-auc-drop", type=float, default=0.02, help="largest accepted TFLite test AUC drop")
-    p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="prune to this sparsity first")
-    p.add_argument("--prune-epochs", type=int, default=3, help="fine-tuning epochs while pruning")
+    what = "training images calibrating int8"
+    p.add_argument("--calibration", type=positive_int, default=64, metavar="N", help=what)
+    what = "largest accepted TFLite test AUC drop"
+    p.add_argument("--max-auc-drop", type=probability, default=0.02, metavar="AUC", help=what)
+    what = "prune to this sparsity first, in (0, 1)"
+    p.add_argument("--prune", type=sparsity, default=None, metavar="SPARSITY", help=what)
+    p.add_argument("--prune-epochs", type=positive_int, default=3, help="fine-tuning epochs while pruning")
     p.add_argument(
         "--detector", default=None, metavar="DIR", help="bundle this lesion detector (served with the model)"
     )
@@ -167,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
+    what = "work folder: the service stores predictions and feedback in <work>/monitoring/feedback.db unless "
+    _common(p, "serve", work={"help": what + "MAMMO_FEEDBACK_DB names the file (default: MAMMO_WORK or data/work)"})
     p.add_argument(
         "--model",
         default=os.environ.get("MAMMO_MODEL_DIR"),
@@ -174,60 +374,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="export or run folder (default: MAMMO_MODEL_DIR)",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
-    p.add_argument("--runtime", default=None, help="export format that scores (default: MAMMO_RUNTIME or onnx)")
-    p.set_defaults(handler=_serve)
+    p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes (each loads the model)")
+    what = "export format that scores (default: MAMMO_RUNTIME or onnx)"
+    p.add_argument("--runtime", default=None, choices=RUNTIMES, help=what)
+    p.set_defaults(handler=_serve, precheck=_serve_environment)
 
     p = sub.add_parser("app", help=COMMANDS["app"], description=COMMANDS["app"])
+    what = "offer this RSNA-layout folder's DICOMs as examples (default: MAMMO_EXAMPLES, else none)"
+    _common(p, "app", data={"help": what})
     p.add_argument("--api", default=None, metavar="URL", help="API base URL (default: MAMMO_API_URL or :8000)")
     p.add_argument("--host", default="127.0.0.1", help="bind address")
-    p.add_argument("--port", type=int, default=8501)
-    p.set_defaults(handler=_app)
+    p.add_argument("--port", type=port, default=8501)
+    p.set_defaults(handler=_app, precheck=_app_environment)
 
     p = sub.add_parser("monitor", help=COMMANDS["monitor"], description=COMMANDS["monitor"])
     monitor = p.add_subparsers(dest="monitor_command", metavar="CHECK", required=True)
     p = monitor.add_parser("drift", help="PSI / KS per feature and for the scores, with the documented thresholds")
-    _common(p)
+    _common(p, "monitor")
     p.add_argument("--reference", required=True, metavar="DIR", help="export folder with reference.json")
     p.add_argument("--current", required=True, metavar="PATH", help="cache folder, or the service's feedback.db")
     p.add_argument("--split", default=None, choices=["test", "cv"], help="one split of a cache (default: all)")
-    p.add_argument("--intensity-scale", type=float, default=1.0, help="what-if: scale cached intensities")
+    what = "what-if: scale cached intensities"
+    p.add_argument("--intensity-scale", type=positive_float, default=1.0, metavar="FACTOR", help=what)
     p.set_defaults(handler=_monitor_drift)
 
     p = sub.add_parser("retrain", help=COMMANDS["retrain"], description=COMMANDS["retrain"])
-    _common(p)
+    _common(p, "retrain")
     p.add_argument(
         "--model", default=None, metavar="DIR", help="deployed export folder (default <work>/export/champion)"
     )
     p.add_argument("--store", default=None, metavar="DB", help="service store (default <work>/monitoring/feedback.db)")
     p.add_argument("--check", action="store_true", help="only report the triggers")
     p.add_argument("--force", action="store_true", help="retrain even when no trigger fires")
-    p.add_argument("--max-age-days", type=float, default=None)
-    p.add_argument("--max-psi", type=float, default=None)
-    p.add_argument("--min-sensitivity", type=float, default=None)
-    p.add_argument("--new-labels", type=int, default=None)
-    p.add_argument("--margin", type=float, default=None, help="AUC a challenger must gain to be promoted")
+    what = "retrain a model older than this (0: whatever its age)"
+    p.add_argument("--max-age-days", type=non_negative_float, default=None, metavar="DAYS", help=what)
+    what = "retrain when a feature's PSI exceeds this"
+    p.add_argument("--max-psi", type=positive_float, default=None, metavar="PSI", help=what)
+    what = "retrain when feedback sensitivity falls below this"
+    p.add_argument("--min-sensitivity", type=probability, default=None, metavar="P", help=what)
+    what = "retrain when this many new labels arrived"
+    p.add_argument("--new-labels", type=positive_int, default=None, metavar="N", help=what)
+    what = "validation AUC a challenger must gain to be promoted"
+    p.add_argument("--margin", type=probability, default=None, metavar="AUC", help=what)
     p.set_defaults(handler=_retrain)
 
     p = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
-    _common(p)
+    _common(p, "demo")
     p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
-    p.add_argument("--api-port", type=int, default=8000)
-    p.add_argument("--app-port", type=int, default=8501)
-    p.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--api-port", type=port_or_free, default=8000, help="API port (0: a free one)")
+    p.add_argument("--app-port", type=port_or_free, default=8501, help="web app port (0: a free one)")
+    what = "seconds to run (default: until Ctrl-C)"
+    p.add_argument("--duration", type=positive_float, default=None, metavar="S", help=what)
     p.add_argument("--check", action="store_true", help="stop as soon as both services answer (smoke test)")
-    p.set_defaults(handler=_demo)
+    p.set_defaults(handler=_demo, precheck=_service_settings)
 
     p = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
-    _common(p)
+    _common(p, "report")
     p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
     p.add_argument("--out", default=None, metavar="DIR", help="reports folder (default <project>/reports)")
     p.add_argument("--no-pdf", action="store_true", help="skip printing the report to PDF")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
-    _common(p)
+    _common(p, "config")
     p.set_defaults(handler=_config)
     return parser
 
@@ -278,8 +488,6 @@ def _synth(args: argparse.Namespace) -> None:
     cfg = config_from_args(
         args, "synthetic_image_size", synthetic_patients=args.patients, synthetic_prevalence=args.prevalence
     )
-    if args.patients is not None and args.patients < 1:
-        raise CliError(f"--patients must be >= 1, got {args.patients}")
     out = args.out or cfg.data_root
     df = generate_dataset(
         out,
@@ -415,8 +623,6 @@ def _export(args: argparse.Namespace) -> None:
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
     if unknown:
         raise CliError(f"--formats: unknown {unknown}; choose from {list(EXPORT_FORMATS)}")
-    if args.prune is not None and not 0 < args.prune < 1:
-        raise CliError(f"--prune must be a sparsity in (0, 1), got {args.prune}")
     from .export.convert import export_model
     from .modeling.prune import prune_model
 
@@ -437,7 +643,14 @@ def _export(args: argparse.Namespace) -> None:
     _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _serve_environment(args: argparse.Namespace) -> None:
+    """Put ``mammo serve``'s flags into the service's environment and check every ``MAMMO_*`` variable it reads.
+
+    Runs before TensorFlow and uvicorn are imported: ``MAMMO_MAX_UPLOAD_MB=lots`` stops here with
+    ``error: MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'``. The variables are what
+    uvicorn's workers read (:meth:`~mammo_utils.serving.api.ServiceSettings.from_env`); the settings are kept on
+    ``args.settings``.
+    """
     from pathlib import Path
 
     from .modeling.resolve import check_model_ref, is_registry_ref
@@ -446,18 +659,34 @@ def _serve(args: argparse.Namespace) -> None:
         raise CliError("--model REF (or MAMMO_MODEL_DIR) is required: an export/run folder or models:/NAME@ALIAS")
     model = check_model_ref(args.model)
     model = model if is_registry_ref(model) else str(Path(model).resolve())
-    import uvicorn
-
-    from .serving.api.settings import ServiceSettings
-    from .serving.inference import Predictor
-
-    # the service's settings, checked now (a bad MAMMO_* value is named before uvicorn starts); the work folder
-    # and MLflow store are the configuration's, as for every command
-    settings = ServiceSettings.from_env(model_dir=model, runtime=args.runtime)
-    Predictor.load(model, settings.runtime, work_dir=settings.work_dir, tracking_uri=settings.tracking_uri)
     os.environ["MAMMO_MODEL_DIR"] = model
     if args.runtime:
         os.environ["MAMMO_RUNTIME"] = args.runtime
+    if args.work:
+        os.environ["MAMMO_WORK"] = str(Path(args.work).expanduser().resolve())
+    args.settings = _service_settings(args)
+
+
+def _service_settings(args: argparse.Namespace) -> Any:
+    """Every ``MAMMO_*`` variable the service reads, checked (``mammo demo`` starts the service too)."""
+    from .serving.api.settings import ServiceSettings
+
+    return ServiceSettings.from_env()
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .serving.inference import Predictor
+
+    settings = args.settings
+    # fail now, with the reason; the work folder and MLflow store are the configuration's, as for every command
+    Predictor.load(settings.model_dir, settings.runtime, work_dir=settings.work_dir, tracking_uri=settings.tracking_uri)
+    url = f"http://{args.host}:{args.port}"
+    summary = {"url": url, "docs": f"{url}/docs", "model": settings.model_dir, "runtime": settings.runtime}
+    summary.update(workers=args.workers, feedback_db=settings.feedback_db, auth=bool(settings.token))
+    _emit(args, summary, f"serving {settings.model_dir} ({settings.runtime}) on {url} (docs at {url}/docs)")
+    sys.stdout.flush()
     uvicorn.run(
         "mammo_utils.serving.api:create_app_from_env",
         factory=True,
@@ -469,16 +698,32 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+def _app_environment(args: argparse.Namespace) -> None:
+    """The web app's environment: ``MAMMO_API_URL`` (an http(s) URL) and ``MAMMO_EXAMPLES`` from ``--data``."""
+    from urllib.parse import urlparse
+
+    api, source = (args.api, "--api") if args.api else (os.environ.get("MAMMO_API_URL", ""), "MAMMO_API_URL")
+    api = api or "http://127.0.0.1:8000"
+    parsed = urlparse(api)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise CliError(f"{source} must be an http(s) URL like http://127.0.0.1:8000, got {api!r}")
+    os.environ["MAMMO_API_URL"] = api
+    if args.data:
+        os.environ["MAMMO_EXAMPLES"] = str(locate_data_root(args.data).resolve())
+
+
 def _app(args: argparse.Namespace) -> None:
     import importlib.util
 
     script = importlib.util.find_spec("mammo_utils.serving.app").origin  # path only: importing it runs the page
-    env = {**os.environ, "MAMMO_API_URL": args.api or os.environ.get("MAMMO_API_URL", "http://127.0.0.1:8000")}
     command = [sys.executable, "-m", "streamlit", "run", script]
     command += ["--server.headless", "true", "--server.address", args.host, "--server.port", str(args.port)]
     command += ["--browser.gatherUsageStats", "false"]
+    url = f"http://{args.host}:{args.port}"
+    summary = {"url": url, "api": os.environ["MAMMO_API_URL"], "examples": os.environ.get("MAMMO_EXAMPLES") or None}
+    _emit(args, summary, f"web app on {url}, talking to the API at {summary['api']}")
     sys.stdout.flush()
-    os.execve(sys.executable, command, env)  # streamlit replaces this process: stopping it stops the app
+    os.execve(sys.executable, command, dict(os.environ))  # streamlit replaces this process: stopping it stops the app
 
 
 def _monitor_drift(args: argparse.Namespace) -> None:
@@ -569,6 +814,9 @@ def _config(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run ``mammo``; returns the exit status (2 for a usage or value error, with ``error: ...`` on stderr).
 
+    Argparse's own exits are returned too (0 after ``--help``), so an in-process caller gets a status in every
+    case instead of a ``SystemExit``.
+
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
 
@@ -577,11 +825,17 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], None] = args.handler
-    if args.command in TENSORFLOW_COMMANDS:
-        import_tensorflow()  # its C++ start-up banner would otherwise precede every command's output
     try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # argparse printed help or the version (0), or a usage or value error (2)
+        return int(done.code or 0)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    precheck: Callable[[argparse.Namespace], None] | None = getattr(args, "precheck", None)
+    try:
+        if precheck is not None:
+            precheck(args)  # settings beyond the command line (e.g. MAMMO_* variables), before the heavy imports
+        if args.command in TENSORFLOW_COMMANDS:
+            import_tensorflow()  # its C++ start-up banner would otherwise precede every command's output
         handler(args)
     except (ConfigError, CliError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -31,6 +31,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 import typing
 from pathlib import Path
@@ -60,6 +62,60 @@ MONITORING_FIELDS = (
 
 class ConfigError(ValueError):
     """A configuration value or data root a user supplied is unusable."""
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a number: every check of a numeric setting (config field, CLI flag, variable) uses one.
+
+    Attributes:
+        low: Smallest allowed value (None: no lower bound).
+        high: Largest allowed value (None: no upper bound).
+        low_open: ``low`` itself is excluded.
+        high_open: ``high`` itself is excluded.
+
+    Example:
+        >>> Bounds(0, 1, low_open=True).describe()
+        'in (0, 1]'
+        >>> Bounds(1).contains(0), Bounds(1).contains(float("nan"))
+        (False, False)
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: Any) -> bool:
+        """True for a finite real number (not a bool) inside the range; NaN and infinities never are."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        """The range as a reader writes it: ``≥ 1``, ``> 0``, ``in [0, 1]``, ``in (0, 1)``."""
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"in {left}{_number_text(self.low)}, {_number_text(self.high)}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {_number_text(self.low)}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {_number_text(self.high)}"
+        return "finite"
+
+
+#: Positive (≥ 1) and non-negative counts, and the open unit interval: the ranges most settings share.
+AT_LEAST_ONE = Bounds(1)
+NON_NEGATIVE = Bounds(0)
+POSITIVE = Bounds(0, low_open=True)
+UNIT = Bounds(0, 1)
+OPEN_UNIT = Bounds(0, 1, low_open=True, high_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,6 +282,128 @@ class Config:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
 
 
+_HINTS = typing.get_type_hints(Config)
+
+#: The range of every numeric :class:`Config` field. ``--set``, the CLI flags that set a field and
+#: :func:`get_config` all check against this one table (cross-field rules, e.g. ``fold < n_folds``, are in
+#: ``_validated``).
+FIELD_BOUNDS: dict[str, Bounds] = {
+    "batch_size": AT_LEAST_ONE,
+    "epochs": NON_NEGATIVE,
+    "finetune_epochs": NON_NEGATIVE,
+    "learning_rate": POSITIVE,
+    "finetune_lr": POSITIVE,
+    "dropout": Bounds(0, 1, high_open=True),
+    "n_folds": Bounds(2),
+    "test_size": OPEN_UNIT,
+    "fold": NON_NEGATIVE,
+    "pos_ratio": OPEN_UNIT,
+    "focal_gamma": Bounds(0, 10),
+    "augment_strength": UNIT,
+    "workers": AT_LEAST_ONE,
+    "synthetic_patients": AT_LEAST_ONE,
+    "synthetic_prevalence": UNIT,
+    "seed": NON_NEGATIVE,
+    "split_seed": NON_NEGATIVE,
+    "early_stopping_patience": NON_NEGATIVE,
+    "det_epochs": AT_LEAST_ONE,
+    "det_learning_rate": POSITIVE,
+    "det_batch_size": AT_LEAST_ONE,
+    "drift_window": AT_LEAST_ONE,
+    "drift_min": AT_LEAST_ONE,
+    "retrain_max_age_days": POSITIVE,
+    "retrain_max_psi": POSITIVE,
+    "retrain_min_sensitivity": UNIT,
+    "retrain_min_labels": AT_LEAST_ONE,
+    "retrain_new_labels": AT_LEAST_ONE,
+    "retrain_margin": Bounds(0, 1, high_open=True),
+}
+
+#: The allowed values of every :class:`Config` field that names one of a fixed set.
+FIELD_CHOICES: dict[str, tuple] = {
+    "cache_bits": C.CACHE_BITS,
+    "loss": C.LOSSES,
+    "monitor": C.MONITORS,
+    "backbone": C.MODEL_NAMES,
+    "pooling": C.POOLINGS,
+    "lr_schedule": C.LR_SCHEDULES,
+}
+
+
+def check_field(name: str, value: Any) -> None:
+    """Check one :class:`Config` value against its field's range or choices (``None`` where the field allows it).
+
+    Args:
+        name: Field name.
+        value: The value, already of the field's type.
+
+    Raises:
+        ConfigError: Out of range, not one of the choices, or ``None`` for a required number; the message names
+            the field, what it must be and the value received.
+
+    Example:
+        >>> check_field("batch_size", 0)
+        Traceback (most recent call last):
+        ...
+        mammo_utils.config.ConfigError: batch_size must be ≥ 1, got 0
+    """
+    if value is None and type(None) in typing.get_args(_HINTS.get(name)):
+        return
+    bounds, choices = FIELD_BOUNDS.get(name), FIELD_CHOICES.get(name)
+    if bounds is not None and not bounds.contains(value):
+        optional = " or none" if type(None) in typing.get_args(_HINTS[name]) else ""
+        raise ConfigError(f"{name} must be {bounds.describe()}{optional}, got {value!r}")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def read_env(
+    name: str,
+    kind: type = str,
+    default: Any = None,
+    bounds: Bounds | None = None,
+    expects: str = "",
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """Read one environment setting, typed and checked; unset or empty gives ``default``.
+
+    Args:
+        name: The variable, e.g. ``MAMMO_MAX_UPLOAD_MB``.
+        kind: ``int``, ``float`` or ``str``.
+        default: Value when the variable is unset or empty.
+        bounds: Range a number must lie in.
+        expects: What the variable must be, in words (default: built from ``kind`` and ``bounds``).
+        choices: Allowed values of a text setting.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        ConfigError: ``"{name} must be {expects}, got '{text}'"``.
+
+    Example:
+        >>> import os; os.environ["MAMMO_MAX_UPLOAD_MB"] = "lots"
+        >>> read_env("MAMMO_MAX_UPLOAD_MB", float, 100.0, POSITIVE, "a positive number of megabytes")
+        Traceback (most recent call last):
+        ...
+        mammo_utils.config.ConfigError: MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'
+        >>> del os.environ["MAMMO_MAX_UPLOAD_MB"]
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not expects:
+        noun = {int: "an integer", float: "a number"}.get(kind, "text")
+        expects = f"one of {list(choices)}" if choices else f"{noun} {bounds.describe()}" if bounds else noun
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be {expects}, got {text!r}") from None
+    if (bounds is not None and not bounds.contains(value)) or (choices is not None and value not in choices):
+        raise ConfigError(f"{name} must be {expects}, got {text!r}")
+    return value
+
+
 #: Run profiles. ``full`` is the Kaggle/Colab GPU recipe on the real 54,706 images.
 PROFILES: dict[str, dict[str, Any]] = {
     "small": {},
@@ -277,7 +455,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     """Turn ``["epochs=2", "pos_ratio=none", "image_size=128x64"]`` into typed config overrides.
 
     Each value is cast to its field's type: ``int`` fields accept only integers (``epochs=2.5`` is an
-    error, not a silent 2), ``float`` fields numbers, optional fields also ``none``, sizes ``HxW``.
+    error, not a silent 2), ``float`` fields numbers, optional fields also ``none``, sizes ``HxW``; then it is
+    checked against the field's range or choices (:data:`FIELD_BOUNDS`, :data:`FIELD_CHOICES`), so
+    ``batch_size=0`` or ``dropout=nan`` fails here, naming the field.
 
     Args:
         items: ``FIELD=VALUE`` strings (the CLI's ``--set``).
@@ -286,7 +466,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         ``{field: value}``.
 
     Raises:
-        ConfigError: Malformed item, unknown field, or a value of the wrong type.
+        ConfigError: Malformed item, unknown field, a value of the wrong type or out of the field's range.
     """
     hints = typing.get_type_hints(Config)
     out: dict[str, Any] = {}
@@ -297,12 +477,21 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
         if key not in hints:
             raise ConfigError(f"--set {item!r}: unknown config field {key!r}; valid fields: {sorted(hints)}")
-        out[key] = _cast(key, text, hints[key])
+        value = _cast(key, text, hints[key])
+        try:
+            check_field(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {key}={text}: {exc}") from None
+        out[key] = value
     return out
 
 
 def _cast(key: str, text: str, hint: Any) -> Any:
-    if typing.get_origin(hint) is tuple:  # sizes: parsed (and checked) by _coerce
+    if typing.get_origin(hint) is tuple:  # sizes: checked here, parsed again by _coerce
+        try:
+            parse_size(text, key)
+        except ValueError as exc:
+            raise ConfigError(f"--set {key}={text}: {exc}") from None
         return text
     args = typing.get_args(hint)
     if type(None) in args and text.lower() in ("none", "null", ""):
@@ -324,37 +513,17 @@ def _cast(key: str, text: str, hint: Any) -> Any:
 
 
 def _validated(cfg: Config) -> Config:
+    try:
+        for name in (*FIELD_BOUNDS, *FIELD_CHOICES):
+            check_field(name, getattr(cfg, name))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (config: profile={cfg.profile})") from None
     checks = [
-        (cfg.batch_size >= 1, "batch_size must be >= 1"),
-        (cfg.epochs >= 0 and cfg.finetune_epochs >= 0, "epochs and finetune_epochs must be >= 0"),
-        (cfg.n_folds >= 2, "n_folds must be >= 2"),
-        (0.0 < cfg.test_size < 1.0, "test_size must be in (0, 1)"),
-        (0 <= cfg.fold < cfg.n_folds, "fold must be in [0, n_folds)"),
-        (cfg.pos_ratio is None or 0.0 < cfg.pos_ratio < 1.0, "pos_ratio must be in (0, 1) or None"),
-        (cfg.loss in C.LOSSES, f"loss must be one of {C.LOSSES}, got {cfg.loss!r}"),
-        (0.0 <= cfg.focal_gamma <= 10.0, f"focal_gamma must be in [0, 10], got {cfg.focal_gamma}"),
-        (0.0 <= cfg.augment_strength <= 1.0, "augment_strength must be in [0, 1]"),
-        (cfg.cache_bits in C.CACHE_BITS, f"cache_bits must be one of {C.CACHE_BITS}"),
-        (cfg.workers >= 1, "workers must be >= 1"),
-        (cfg.synthetic_patients >= 1, "synthetic_patients must be >= 1"),
-        (0.0 <= cfg.synthetic_prevalence <= 1.0, "synthetic_prevalence must be in [0, 1]"),
-        (cfg.learning_rate > 0 and cfg.finetune_lr > 0, "learning rates must be > 0"),
-        (cfg.det_epochs >= 1 and cfg.det_batch_size >= 1, "det_epochs and det_batch_size must be >= 1"),
-        (cfg.det_learning_rate > 0, "det_learning_rate must be > 0"),
-        (cfg.drift_window >= 1 and cfg.drift_min >= 1, "drift_window and drift_min must be >= 1"),
-        (cfg.retrain_max_age_days > 0, "retrain_max_age_days must be > 0"),
-        (cfg.retrain_max_psi > 0, "retrain_max_psi must be > 0"),
-        (0.0 <= cfg.retrain_min_sensitivity <= 1.0, "retrain_min_sensitivity must be in [0, 1]"),
-        (cfg.retrain_min_labels >= 1 and cfg.retrain_new_labels >= 1, "retrain label counts must be >= 1"),
-        (0.0 <= cfg.retrain_margin < 1.0, "retrain_margin must be in [0, 1)"),
-        (cfg.monitor in C.MONITORS, f"monitor must be one of {C.MONITORS}, got {cfg.monitor!r}"),
-        (cfg.backbone in C.MODEL_NAMES, f"backbone must be one of {C.MODEL_NAMES}, got {cfg.backbone!r}"),
-        (cfg.pooling in C.POOLINGS, f"pooling must be one of {C.POOLINGS}, got {cfg.pooling!r}"),
-        (0.0 <= cfg.dropout < 1.0, "dropout must be in [0, 1)"),
-        (cfg.lr_schedule in C.LR_SCHEDULES, f"lr_schedule must be one of {C.LR_SCHEDULES}, got {cfg.lr_schedule!r}"),
+        (cfg.fold < cfg.n_folds, f"fold must be in [0, n_folds) = [0, {cfg.n_folds}), got {cfg.fold}"),
+        (cfg.drift_min <= cfg.drift_window, "drift_min must be <= drift_window"),
         (
             cfg.weights in (None, "imagenet") or Path(str(cfg.weights)).is_file(),
-            "weights must be 'imagenet', None or a file",
+            f"weights must be 'imagenet', None or a file, got {cfg.weights!r}",
         ),
     ]
     for ok, message in checks:

@@ -117,3 +117,7 @@ PSI_STABLE, PSI_DRIFT = 0.1, 0.25
 DRIFT_MIN_PREDICTIONS = 30
 #: Latest served predictions (and labelled feedback) the service and the retraining triggers look at.
 DRIFT_WINDOW = 500
+
+#: Formats an export folder can be scored with (``mammo serve --runtime``, ``MAMMO_RUNTIME``): the Keras
+#: inference model every export holds, then the exported formats.
+RUNTIMES = ("keras", *EXPORT_FORMATS)

@@ -24,6 +24,7 @@ def test_stages_are_mammo_commands_with_params():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # two `dvc repro` of the whole small pipeline (synth to export): above the 600 s default
 def test_dvc_repro_twice_on_the_small_pipeline(tmp_path):
     dvc = Path(sys.executable).with_name("dvc")
     if not dvc.exists():

@@ -156,7 +156,11 @@ def space_table(space: SearchSpace) -> pd.DataFrame:
 
 
 #: Where each monitored metric sits in a run's validation report (level, metric).
-MONITOR_METRICS = {"val_breast_auc": ("breast", "roc_auc"), "val_auc": ("image", "roc_auc"), "val_pf1": ("breast", "pf1")}
+MONITOR_METRICS = {
+    "val_breast_auc": ("breast", "roc_auc"),
+    "val_auc": ("image", "roc_auc"),
+    "val_pf1": ("breast", "pf1"),
+}
 
 
 def objective_value(result, monitor: str) -> float:

@@ -86,6 +86,7 @@ def test_shuffled_labels_stay_near_chance(lesion_root, tmp_path):
     assert result.val["image"]["roc_auc"] <= 0.75, result.val["image"]
 
 
+@pytest.mark.slow  # two tracked trainings with the registry: 61 s measured on a shared 2-core machine
 def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     """Two tracked runs: params/metrics/artifacts logged, no identifiers, champion alias on the better one."""
     import mlflow
@@ -120,6 +121,7 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     assert len(table) == 1 and "metrics.val_breast_pf1" in table
 
 
+@pytest.mark.slow  # three 3-epoch trainings: 74 s measured on a shared 2-core machine
 def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch):
     """A crash mid-stage leaves a backup; the rerun restarts from the last finished epoch."""
     import keras

@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+# every test here reads one search: three tracked trials through the trainer (180 s measured on a shared
+# 2-core machine), so the module is in the slow set
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def search(synth_root, tmp_path_factory):

@@ -51,6 +51,7 @@ def test_breast_aggregation_and_cli(tiny_run):
     assert main(["predict", "--model", str(result.model_path.parent), str(test.path.iloc[0]), "--json"]) == 0
 
 
+@pytest.mark.slow  # tiny_detector trains a YOLOv8 detector (minutes on 2 cores)
 def test_one_call_gives_probability_boxes_and_heatmap(tiny_export, tiny_detector, synth_root, tmp_path):
     """An export folder with a bundled detector: probability, boxes in the file's own pixels, and the heat-map."""
     import shutil
