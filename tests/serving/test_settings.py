@@ -22,15 +22,15 @@ def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("MAMMO_MAX_UPLOAD_MB", "lots", "MAMMO_MAX_UPLOAD_MB='lots': expected a number of megabytes > 0"),
-        ("MAMMO_MAX_UPLOAD_MB", "0", "MAMMO_MAX_UPLOAD_MB=0.0: expected a number of megabytes > 0"),
-        ("MAMMO_MAX_UPLOAD_MB", "nan", "MAMMO_MAX_UPLOAD_MB=nan: expected"),
-        ("MAMMO_MAX_CONCURRENCY", "0", "MAMMO_MAX_CONCURRENCY=0: expected an integer >= 1"),
-        ("MAMMO_MAX_CONCURRENCY", "1.5", "MAMMO_MAX_CONCURRENCY='1.5': expected an integer >= 1"),
-        ("MAMMO_MAX_QUEUE", "-1", "MAMMO_MAX_QUEUE=-1: expected an integer >= 0"),
-        ("MAMMO_DRIFT_WINDOW", "x", "MAMMO_DRIFT_WINDOW='x': expected an integer >= 1"),
-        ("MAMMO_DRIFT_MIN", "0", "MAMMO_DRIFT_MIN=0: expected an integer >= 1"),
-        ("MAMMO_RUNTIME", "tensorrt", "MAMMO_RUNTIME='tensorrt': expected one of"),
+        ("MAMMO_MAX_UPLOAD_MB", "lots", "MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'"),
+        ("MAMMO_MAX_UPLOAD_MB", "0", "MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got '0'"),
+        ("MAMMO_MAX_UPLOAD_MB", "nan", "MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'nan'"),
+        ("MAMMO_MAX_CONCURRENCY", "0", "MAMMO_MAX_CONCURRENCY must be a whole number of inferences ≥ 1, got '0'"),
+        ("MAMMO_MAX_CONCURRENCY", "1.5", "MAMMO_MAX_CONCURRENCY must be a whole number of inferences ≥ 1, got '1.5'"),
+        ("MAMMO_MAX_QUEUE", "-1", "MAMMO_MAX_QUEUE must be a whole number of waiting requests ≥ 0, got '-1'"),
+        ("MAMMO_DRIFT_WINDOW", "x", "MAMMO_DRIFT_WINDOW must be a whole number of predictions ≥ 1, got 'x'"),
+        ("MAMMO_DRIFT_MIN", "0", "MAMMO_DRIFT_MIN must be a whole number of predictions ≥ 1, got '0'"),
+        ("MAMMO_RUNTIME", "tensorrt", "MAMMO_RUNTIME must be one of"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path, variable, value, message):

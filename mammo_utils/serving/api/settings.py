@@ -3,7 +3,7 @@
 The work folder (where the feedback store goes) and the MLflow store (for a ``models:/`` reference) come from
 the same :class:`~mammo_utils.config.Config` every ``mammo`` command uses; the drift defaults are the named
 constants of :mod:`mammo_utils.evaluation.drift`. Every field is checked when the settings are built, and a
-bad value names its variable (``MAMMO_MAX_UPLOAD_MB='lots': expected a number of megabytes > 0``), so
+bad value names its variable (``MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'``), so
 ``mammo serve`` and the Docker image fail before uvicorn starts.
 
 Example:
@@ -16,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from ...config import Config, get_config
+from ...config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Config, ConfigError, get_config, read_env
+from ...constants import RUNTIMES
 from ...modeling.artifact import FILES
 
 #: What each numeric field accepts (said in the error).
@@ -43,7 +45,7 @@ ENV = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """A service setting with a value it cannot run with; the message names the variable."""
 
 
@@ -116,22 +118,44 @@ class ServiceSettings:
         """
         env = os.environ if env is None else env
         cfg = cfg or get_config()
-        integers = ("max_concurrency", "max_queue", "drift_window", "drift_min")
-        casts = {"max_upload_mb": float, **dict.fromkeys(integers, int)}
-        values: dict[str, Any] = {
-            "feedback_db": str(cfg.feedback_db),
-            "drift_window": cfg.drift_window,
-            "drift_min": cfg.drift_min,
-        }
-        for field, variable in ENV.items():
-            raw = env.get(variable)
-            if raw is None or raw == "":
-                continue
-            cast = casts.get(field, str)
+        d = cls()
+
+        def read(field: str, kind: type, default: Any, bounds=None, expects: str = "", choices=None) -> Any:
             try:
-                values[field] = cast(raw.strip()) if cast is not str else raw
-            except ValueError:
-                raise SettingsError(f"{variable}={raw!r}: expected {EXPECTED[field]}") from None
+                return read_env(ENV[field], kind, default, bounds, expects, choices, env=env)
+            except ConfigError as exc:
+                raise SettingsError(str(exc)) from None
+
+        values: dict[str, Any] = {
+            "model_dir": read("model_dir", str, d.model_dir),
+            "runtime": read("runtime", str, d.runtime, choices=RUNTIMES),
+            "max_upload_mb": read("max_upload_mb", float, d.max_upload_mb, POSITIVE, "a positive number of megabytes"),
+            "token": env.get(ENV["token"], d.token),
+            "max_concurrency": read(
+                "max_concurrency", int, d.max_concurrency, AT_LEAST_ONE, "a whole number of inferences ≥ 1"
+            ),
+            "max_queue": read("max_queue", int, d.max_queue, NON_NEGATIVE, "a whole number of waiting requests ≥ 0"),
+            "feedback_db": read("feedback_db", str, str(cfg.feedback_db)),
+            "drift_window": read(
+                "drift_window", int, cfg.drift_window, AT_LEAST_ONE, "a whole number of predictions ≥ 1"
+            ),
+            "drift_min": read("drift_min", int, cfg.drift_min, AT_LEAST_ONE, "a whole number of predictions ≥ 1"),
+        }
+        if values["drift_min"] > values["drift_window"]:
+            raise SettingsError(
+                f"MAMMO_DRIFT_MIN ({values['drift_min']}) must be ≤ MAMMO_DRIFT_WINDOW ({values['drift_window']}):"
+                " a window never holds more predictions than its size, so drift would never be measured"
+            )
+        if Path(values["feedback_db"]).is_dir():
+            raise SettingsError(
+                "MAMMO_FEEDBACK_DB (default <MAMMO_WORK>/monitoring/feedback.db) must name a file:"
+                f" {values['feedback_db']!r} is a folder"
+            )
+        if values["token"] != values["token"].strip():
+            raise SettingsError(
+                "MAMMO_API_TOKEN must not start or end with white space: HTTP strips it from the Authorization"
+                " header, so no request would match"
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         values.update(work_dir=str(cfg.work_dir), tracking_uri=cfg.tracking_uri)
         return cls(**values)
