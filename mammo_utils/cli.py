@@ -402,7 +402,9 @@ def _detect(args: argparse.Namespace) -> None:
     if args.classifier:
         from .modeling.resolve import resolve_model
 
-        classifier, info = resolve_model(args.classifier, cfg.work_dir, cfg.tracking_uri)  # augmentation is inert at inference
+        classifier, info = resolve_model(
+            args.classifier, cfg.work_dir, cfg.tracking_uri
+        )  # augmentation is inert at inference
         size = tuple(info["preprocessing"]["image_size"])
     result = evaluate(cfg, record, classifier, size)
     summary = summary_json(result)
