@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default=os.environ.get("MAMMO_MODEL_DIR"),
-        metavar="DIR",
-        help="export or run folder (default: MAMMO_MODEL_DIR)",
+        metavar="REF",
+        help="export/run folder or models:/NAME@ALIAS (default: MAMMO_MODEL_DIR)",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=8000)
