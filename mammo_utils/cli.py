@@ -370,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default=os.environ.get("MAMMO_MODEL_DIR"),
-        metavar="DIR",
-        help="export or run folder (default: MAMMO_MODEL_DIR)",
+        metavar="REF",
+        help="export/run folder or models:/NAME@ALIAS (default: MAMMO_MODEL_DIR)",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.add_argument("--port", type=port, default=8000)
@@ -610,7 +610,9 @@ def _detect(args: argparse.Namespace) -> None:
     if args.classifier:
         from .modeling.resolve import resolve_model
 
-        classifier, info = resolve_model(args.classifier, cfg.work_dir)  # augmentation is inert at inference
+        classifier, info = resolve_model(
+            args.classifier, cfg.work_dir, cfg.tracking_uri
+        )  # augmentation is inert at inference
         size = tuple(info["preprocessing"]["image_size"])
     result = evaluate(cfg, record, classifier, size)
     summary = summary_json(result)

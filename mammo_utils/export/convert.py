@@ -219,7 +219,7 @@ def export_model(
     if unknown:
         raise ExportError(f"unknown format(s) {unknown}; choose from {list(FORMATS)}")
     say = progress or (lambda _line: None)
-    model, info = resolve_model(ref, cfg.work_dir)
+    model, info = resolve_model(ref, cfg.work_dir, cfg.tracking_uri)
     model = inference_model(model)
     from ..data.splits import fold_frames
 

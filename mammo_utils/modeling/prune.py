@@ -188,7 +188,7 @@ def prune_model(
     from ..data.splits import fold_frames
     from .resolve import resolve_model
 
-    model, info = resolve_model(ref, cfg.work_dir)
+    model, info = resolve_model(ref, cfg.work_dir, cfg.tracking_uri)
     cfg, df, cache = data_for_model(cfg, info)
     train_df, val_df, _ = fold_frames(df, cfg.fold)
     model, result = prune_and_finetune(model, cfg, (train_df, val_df), cache, target, epochs)

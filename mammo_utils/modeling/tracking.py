@@ -491,7 +491,7 @@ def load_registered_model(
     except mlflow.exceptions.MlflowException as exc:
         raise ModelInfoError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
     info = json.loads(Path(info_path).read_text())
-    info.setdefault("registry_version", str(version.version))
+    info["registry_version"] = str(version.version)  # the version actually loaded (the alias may have moved)
     return model, info
 
 

@@ -103,3 +103,12 @@ def test_an_export_with_a_changed_reference_is_refused_by_the_service_reader(tin
     (copy / "reference.json").write_text((copy / "reference.json").read_text().replace("0.", "0.9", 1))
     with pytest.raises(ExportError, match="SHA-256 differs"):
         load_reference(predictor)
+
+
+def test_the_cli_refuses_a_malformed_registry_reference(capsys, tmp_path):
+    from mammo_utils.cli import main
+
+    assert main(["predict", "--work", str(tmp_path), "--model", "models:/name@", str(tmp_path / "a.dcm")]) == 2
+    assert "error: --model models:/name@: a registry reference is" in capsys.readouterr().err
+    assert main(["serve", "--model", str(tmp_path / "absent")]) == 2
+    assert "no such export folder, run folder or .keras file" in capsys.readouterr().err
