@@ -188,8 +188,8 @@ class Config:
     cache_size: tuple[int, int] = (128, 64)
     cache_bits: int = 16
     batch_size: int = 16
-    epochs: int = 1
-    finetune_epochs: int = 5
+    epochs: int = 2
+    finetune_epochs: int = 8
     learning_rate: float = 1e-3
     finetune_lr: float = 1e-3
     backbone: str = "baseline"

@@ -69,11 +69,16 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.2), sharey=True, squeeze=False)
-    for ax, (name, history) in zip(axes[0], histories.items()):
+    columns = min(4, len(histories))
+    rows = -(-len(histories) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), sharey=True, squeeze=False)
+    for ax, (name, history) in zip(axes.flat, histories.items()):
         _plot_validation(ax, history)
         ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
-    axes[0][0].set_ylabel("score")
+    for ax in list(axes.flat)[len(histories) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("score")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

@@ -106,6 +106,30 @@ class SearchSpace:
         if not self.pos_ratios or any(not 0 < r < 1 for r in self.pos_ratios):
             raise ValueError(f"search space: pos_ratios must be in (0, 1), got {list(self.pos_ratios)}")
 
+    def contains(self, cfg) -> list[str]:
+        """The fields of ``cfg`` that fall outside this space (empty: the configuration is one the search can try).
+
+        Args:
+            cfg: A :class:`~mammo_utils.config.Config` (e.g. the profile's default).
+
+        Returns:
+            Names of the hyper-parameters whose ``cfg`` value the space cannot produce.
+        """
+
+        def grid(value: float, step: float) -> bool:
+            return abs(value / step - round(value / step)) < 1e-9
+
+        ok = {
+            "learning_rate": self.lr_min <= cfg.learning_rate <= self.lr_max,
+            "dropout": 0 <= cfg.dropout <= self.dropout_max and grid(cfg.dropout, 0.1),
+            "pooling": cfg.pooling in self.poolings,
+            "augment_strength": 0 <= cfg.augment_strength <= self.augment_max and grid(cfg.augment_strength, 0.25),
+            "pos_ratio": cfg.pos_ratio in self.pos_ratios,
+            "loss": cfg.loss in self.losses,
+            "backbone": cfg.backbone in self.backbones,
+        }
+        return [name for name, inside in ok.items() if not inside]
+
     def names(self) -> list[str]:
         """Names of the searched hyper-parameters."""
         return [
@@ -419,35 +443,39 @@ def read_params(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def search_conclusion(summary: dict, results: dict) -> str:
-    """What the search can and cannot conclude, as Markdown computed from its values.
+def search_conclusion(summary: dict, test: dict, tuned: str = "tuned", default: str = "baseline") -> tuple[str, str]:
+    """The search's verdict from the paired validation test of the tuned arm against the default: which arm to keep.
+
+    The tuned configuration replaces the default only when the paired patient-level test on validation says it is
+    higher (interval above 0); otherwise the default stays (it is the simpler claim, and the search chose its
+    winner on the same validation fold, which flatters it).
 
     Args:
         summary: :func:`tune` output.
-        results: ``{"default": TrainResult, "tuned": TrainResult}`` retrained on the same fold and budget.
+        test: :func:`~mammo_utils.evaluation.compare.paired_auc_difference` of ``tuned`` minus ``default`` on
+            validation, both retrained over the same seeds.
+        tuned: The tuned arm's name.
+        default: The default arm's name.
 
     Returns:
-        Markdown text.
+        ``(Markdown text, the arm kept)``.
     """
-    from ..evaluation.evaluate import metrics_with_intervals
+    from ..evaluation.compare import verdict
 
     done = [t for t in summary["trials"] if t["objective"] is not None]
     objectives = [t["objective"] for t in done]
-    tests = {k: metrics_with_intervals(r.test_predictions, r.threshold).loc["roc_auc"] for k, r in results.items()}
-    vals = {k: r.val["breast"]["roc_auc"] for k, r in results.items()}
-    d, t = tests["default"], tests["tuned"]
-    overlap = not (t.low > d.high or d.low > t.high)
+    keep = tuned if test["p_value"] < 0.05 and test["low"] > 0 else default
     lines = [
         f"- {len(done)} trials finished; the objective ({summary['objective_name']}, validation) ranged from "
         f"{min(objectives):.3f} to {max(objectives):.3f} (best {summary['best']['objective']:.3f}).",
-        f"- Retrained with the same budget, validation breast ROC-AUC is {vals['tuned']:.3f} tuned against "
-        f"{vals['default']:.3f} default; on the test split {t.value:.3f} [{t.low:.3f}, {t.high:.3f}] against "
-        f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] (patient-level 95% intervals).",
-        "- The intervals overlap, so this test split cannot rank the two configurations; the search's value "
-        "here is the ranking of settings on validation, and it needs more trials and data to carry a claim."
-        if overlap
-        else "- The intervals do not overlap: on this test split the tuned configuration differs from the default.",
-        f"- With {len(done)} trials of at most {max((x['epochs'] or 0) for x in done) or '?'} epochs on one fold, "
-        "a trial's objective is also moved by the seed: a difference of a few hundredths between trials is noise.",
+        f"- Retrained over {test['runs_a']} seeds each: " + verdict(tuned, default, test),
+        f"- **Kept: {keep}**"
+        + (
+            " (the paired test on validation puts the tuned configuration above the default)."
+            if keep == tuned
+            else " (the tuned configuration is not shown to be better on validation, so the default stays)."
+        ),
+        f"- A trial ran at most {max((x['epochs'] or 0) for x in done) or '?'} epochs on one seed: its objective is "
+        "also moved by the seed, which is why the winner is retrained over seeds before it is judged.",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), keep

@@ -134,16 +134,17 @@ def _ci(book: FactBook, key: str, source: str, fmt: str = ".3f") -> str:
     return book.interval_html(key, source, fmt)
 
 
-def _cross_validation(book: FactBook, src: str) -> str:
-    """The 04 cross-validation sentence, when the notebook recorded one."""
+def _seeds(book: FactBook, src: str) -> str:
+    """The 04 sentence on the baseline arm over seeds, when the notebook recorded it."""
     try:
-        cv = f"{src}#cross_validation.summary.0"
+        arm = f"{src}#seeds.summary.0"
         return (
-            f"<p>The same recipe over {book.html('b04.cv.folds', cv + '.folds', 'int')} cross-validation folds: "
-            f"validation breast ROC-AUC {book.html('b04.cv.val', cv + '.val AUC mean')} ± "
-            f"{book.html('b04.cv.val_sd', cv + '.val AUC sd')}, test "
-            f"{book.html('b04.cv.test', cv + '.test AUC mean')} ± "
-            f"{book.html('b04.cv.test_sd', cv + '.test AUC sd')} (mean ± sd over folds).</p>"
+            f"<p>The same recipe over {book.html('b04.seeds', arm + '.seeds', 'int')} seeds (same split, fold and "
+            f"input): validation breast ROC-AUC {book.html('b04.seeds.val', arm + '.val AUC mean')} ± "
+            f"{book.html('b04.seeds.val_sd', arm + '.val AUC sd')}, test "
+            f"{book.html('b04.seeds.test', arm + '.test AUC mean')} ± "
+            f"{book.html('b04.seeds.test_sd', arm + '.test AUC sd')} (mean ± sd over seeds); the test row above is the "
+            f"best-validation seed ({book.html('b04.seed', src + '#chosen_seed', 'int')}).</p>"
         )
     except FactError:
         return ""
@@ -183,7 +184,7 @@ def section_results(book: FactBook) -> str:
             f"{_ci(book, 'b04.auc', src + '#test_breast_ci.roc_auc')}, "
             f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')}, trained in "
             f"{book.html('b04.seconds', src + '#train_seconds', '.0f')} s.</p>"
-            + _cross_validation(book, src)
+            + _seeds(book, src)
             + _figure(book.reports, "figures/04_learning_curves.png", "Baseline learning curves (04).")
         )
     src = f"{book.results}/05_transfer.json"
@@ -198,20 +199,26 @@ def section_results(book: FactBook) -> str:
             test_sd = book.html(f"t05.{i}.test_sd", base + ".test AUC sd")
             rows.append([html.escape(str(item["variant"])), f"{val} ± {val_sd}", f"{test} ± {test_sd}"])
         parts.append(
-            "<h3>Transfer learning (05)</h3><p>Each variant trained once per seed; the choice is made on validation "
-            "breast ROC-AUC (mean ± sd over seeds).</p>"
+            "<h3>Transfer learning (05)</h3><p>Each arm trained once per seed (the single-seed families once); the "
+            "choice is made on validation breast ROC-AUC (mean ± sd over seeds) among replicated arms: "
+            f"<b>{book.html('t05.chosen', src + '#chosen', 'str')}</b>, whose best-validation run (seed "
+            f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
+            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}. The paired validation tests are in 05.</p>"
             + _table(["variant", "validation AUC", "test AUC"], rows)
             + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
         )
     src = f"{book.results}/06_tuning.json"
     if _have(book, src):
+        pv = src + "#paired_validation"
         parts.append(
             f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
             f"({book.html('t06.tuner', src + '#tuner', 'str')}); validation objective from "
             f"{book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}. "
-            "Retrained "
-            f"with the same budget: test breast ROC-AUC tuned {_ci(book, 't06.tuned', src + '#test_roc_auc.tuned')} "
-            f"against default {_ci(book, 't06.default', src + '#test_roc_auc.default')}.</p>"
+            "The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
+            f"bootstrap): difference {book.html('t06.diff', pv + '.difference', '+.3f')} "
+            f"[{book.html('t06.diff.low', pv + '.low', '+.3f')}, {book.html('t06.diff.high', pv + '.high', '+.3f')}], "
+            f"p = {book.html('t06.p', pv + '.p_value')}; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
+            f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}.</p>"
             + _figure(book.reports, "figures/06_search.png", "Search trials (06).")
         )
     src = f"{book.results}/07_detection.json"

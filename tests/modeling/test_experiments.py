@@ -91,17 +91,86 @@ def _tables(pre_val, rnd_val, pre_test=(0.6, 0.62), rnd_test=(0.58, 0.6), width=
     return runs, variants
 
 
-def test_transfer_conclusion_weighs_the_validation_difference_against_the_seed_spread():
-    from mammo_utils.modeling.experiments import transfer_conclusion
+def _arm_run(signal: float, seed: int, n_patients: int = 60):
+    """A fake finished run scored on the same validation patients for every seed (other noise per seed)."""
+    rng = np.random.default_rng(1000 + seed + int(signal * 100))
+    labels = np.random.default_rng(7).random((n_patients, 2)) < 0.3
+    rows = [
+        {"patient_id": p, "laterality": lat, "cancer": int(labels[p, i])}
+        for p in range(n_patients)
+        for i, lat in enumerate("LR")
+        for _ in range(2)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["prediction"] = 1 / (1 + np.exp(-(signal * frame.cancer + rng.normal(0, 1, len(frame)))))
+    from mammo_utils.evaluation.evaluate import evaluate_predictions
 
-    # a 0.017 gain beside seeds 0.2 apart is noise
-    text = transfer_conclusion(*_tables((0.55, 0.56), (0.43, 0.64)), "pre", "rnd")
-    assert "**Chosen on validation: pre**" in text and "within the spread between seeds" in text
-    assert "intervals overlap" in text
-    # a gain far beyond a tight seed spread, with separated test intervals
-    text = transfer_conclusion(*_tables((0.80, 0.81), (0.60, 0.61), (0.9, 0.9), (0.5, 0.5)), "pre", "rnd")
-    assert "pretrained start helped" in text and "every pre interval lies above every rnd interval" in text
-    # the other way round
-    text = transfer_conclusion(*_tables((0.50, 0.51), (0.70, 0.71), (0.4, 0.4), (0.8, 0.8)), "pre", "rnd")
-    assert "**Chosen on validation: rnd**" in text and "pretrained start hurt" in text
-    assert "every rnd interval lies above every pre interval" in text
+    val = evaluate_predictions(frame)
+    return SimpleNamespace(val_predictions=frame, test_predictions=frame, val=val, threshold=val["threshold"])
+
+
+def test_arm_run_names_are_stable_and_safe():
+    from mammo_utils.modeling.experiments import arm_run_name
+
+    assert arm_run_name("efficientnet_lite0 ImageNet", 2) == "arm_efficientnet_lite0_imagenet_s2"
+    assert arm_run_name("baseline", 0) == arm_run_name("Baseline", 0)
+    with pytest.raises(ValueError, match="no letters"):
+        arm_run_name(" — ", 0)
+
+
+def test_the_arm_chosen_is_the_best_replicated_one_and_its_best_validation_run():
+    from mammo_utils.modeling.experiments import choose_arm, chosen_run
+
+    results = {("strong", s): _arm_run(3.0, s) for s in range(3)}
+    results |= {("weak", s): _arm_run(0.2, s) for s in range(3)}
+    results[("single", 0)] = _arm_run(6.0, 0)  # best on validation, but one run is not a replicated result
+    runs = pd.DataFrame(
+        [{"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5,
+          "train s": 1.0} for (a, s), r in results.items()]
+    ).set_index(["variant", "seed"])  # fmt: skip
+    summary = variant_summary(runs)
+    assert summary.index[0] == "single" and choose_arm(summary) == "strong"
+    with pytest.raises(ValueError, match="4 or more runs"):
+        choose_arm(summary, min_runs=4)
+    seed, run = chosen_run(results, "strong")
+    assert run.val["breast"]["roc_auc"] == max(results[("strong", s)].val["breast"]["roc_auc"] for s in range(3))
+
+
+def test_paired_table_and_conclusion_follow_the_tests():
+    from mammo_utils.modeling.experiments import comparison_conclusion, paired_table
+
+    results = {(a, s): _arm_run(sig, s) for a, sig in (("strong", 3.0), ("weak", 0.2), ("twin", 3.0)) for s in range(3)}
+    tests = paired_table(results, [("strong", "weak"), ("strong", "twin"), ("strong", "missing")])
+    assert list(tests.index) == ["strong − weak", "strong − twin"]
+    assert tests.loc["strong − weak", "low"] > 0 and "strong is higher" in tests.loc["strong − weak", "verdict"]
+    assert "no difference" in tests.loc["strong − twin", "verdict"]
+    runs = pd.DataFrame(
+        [{"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5,
+          "train s": 1.0} for (a, s), r in results.items()]
+    ).set_index(["variant", "seed"])  # fmt: skip
+    text = comparison_conclusion(variant_summary(runs), "strong", tests, min_auc=0.85)
+    assert "**Chosen on validation: strong**" in text and "Below 0.85 at this budget: weak" in text
+    assert all(v in text for v in tests.verdict)
+
+
+def test_search_keeps_the_tuned_configuration_only_when_the_paired_test_says_so():
+    from mammo_utils.evaluation.compare import paired_auc_difference
+    from mammo_utils.modeling.tune import search_conclusion
+
+    summary = {"objective_name": "val_breast_auc", "best": {"objective": 0.9},
+               "trials": [{"objective": 0.9, "epochs": 6}, {"objective": 0.7, "epochs": 2}]}  # fmt: skip
+    better = paired_auc_difference([_arm_run(3.0, s).val_predictions for s in range(3)],
+                                   [_arm_run(0.2, s).val_predictions for s in range(3)], n=300)  # fmt: skip
+    text, keep = search_conclusion(summary, better)
+    assert keep == "tuned" and "**Kept: tuned**" in text and "from 0.700 to 0.900" in text
+    same = paired_auc_difference([_arm_run(3.0, s).val_predictions for s in range(3)],
+                                 [_arm_run(3.0, s + 10).val_predictions for s in range(3)], n=300)  # fmt: skip
+    assert search_conclusion(summary, same)[1] == "baseline"
+
+
+def test_the_default_configuration_is_inside_the_search_space():
+    from mammo_utils.config import get_config
+    from mammo_utils.modeling.tune import SearchSpace
+
+    assert SearchSpace().contains(get_config("small")) == []
+    assert SearchSpace(poolings=("avg",), lr_max=5e-4).contains(get_config("small")) == ["learning_rate", "pooling"]
