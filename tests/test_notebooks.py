@@ -22,17 +22,26 @@ def test_notebook_sources_are_stripped_and_parameterised():
 
 #: Extra papermill parameters that keep the training notebooks to seconds on the tiny dataset.
 QUICK = {
-    "06_tuning": {"max_trials": 2, "epochs": 1, "time_budget": 1.0, "image_size": "64x32", "final_epochs": 1},
-    "04_baseline_cnn": {"epochs": 1, "image_size": "128x64", "cv_folds": 2, "cv_image_size": "64x32"},
-    "07_detection": {"det_epochs": 1, "n_grid": 4},
+    "04_baseline_cnn": {"seeds": [0], "image_size": "64x32", "overrides": {"epochs": 0, "finetune_epochs": 2}},
     "05_transfer_learning": {
-        "epochs": 1,
-        "finetune_epochs": 1,
-        "image_size": "96x48",
-        "seeds": [0],
+        "seeds": [0, 1],
+        "image_size": "64x32",
+        "overrides": {"epochs": 0, "finetune_epochs": 1},
+        "transfer_epochs": [1, 1],
+        "families": ["inceptionv3"],
+        "family_epochs": 1,
         "source_patients": 12,
         "source_epochs": 1,
     },
+    "06_tuning": {
+        "max_trials": 2,
+        "epochs": 1,
+        "time_budget": 1.0,
+        "seeds": [0, 1],
+        "image_size": "64x32",
+        "overrides": {"epochs": 0, "finetune_epochs": 1},
+    },
+    "07_detection": {"det_epochs": 1, "n_grid": 4},
 }
 
 
