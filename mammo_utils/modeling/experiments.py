@@ -279,7 +279,29 @@ def paired_table(
     return table
 
 
-def comparison_conclusion(summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85) -> str:
+def last_training_auc(results: Mapping[tuple[str, int], Any]) -> pd.Series:
+    """Each arm's mean over runs of the training-batch ROC-AUC in its last epoch (the ``auc`` history column).
+
+    A validation AUC near 0.5 with a training AUC near 0.5 is a network that has not fit its training data yet
+    (too few steps for its size and start), not one that over-fitted.
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+
+    Returns:
+        Arm -> mean last-epoch training AUC (NaN where a history has no ``auc`` column).
+    """
+    values: dict[str, list[float]] = {}
+    for (arm, _), result in results.items():
+        history = result.history
+        last = float(history["auc"].iloc[-1]) if "auc" in history and len(history) else float("nan")
+        values.setdefault(arm, []).append(last)
+    return pd.Series({arm: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for arm, v in values.items()})
+
+
+def comparison_conclusion(
+    summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85, train_auc=None
+) -> str:
     """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
 
     Args:
@@ -287,6 +309,7 @@ def comparison_conclusion(summary: pd.DataFrame, chosen: str, tests: pd.DataFram
         chosen: The arm chosen on validation (:func:`choose_arm`).
         tests: :func:`paired_table` on validation (each row's ``verdict`` follows its test).
         min_auc: The mean validation breast AUC an arm must reach to count as having learned.
+        train_auc: Optional :func:`last_training_auc`, quoted for the arms below ``min_auc`` (why they fell short).
 
     Returns:
         Markdown bullet points.
@@ -306,5 +329,14 @@ def comparison_conclusion(summary: pd.DataFrame, chosen: str, tests: pd.DataFram
     if short:
         values = ", ".join(f"{a} ({summary.loc[a, 'val AUC mean']:.3f})" for a in short)
         lines.append(f"- Below {min_auc:.2f} at this budget: {values}.")
+        if train_auc is not None:
+            unfit = [a for a in short if train_auc.get(a, float("nan")) < 0.6]
+            if unfit:
+                shown = ", ".join(f"{a} {train_auc[a]:.2f}" for a in unfit)
+                lines.append(
+                    f"- Their training-batch AUC in the last epoch is also near chance ({shown}): these networks "
+                    "have not fit their own training data in this budget (under-trained from their start, not "
+                    "over-fitted)."
+                )
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
     return "\n".join(lines)

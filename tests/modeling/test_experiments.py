@@ -174,3 +174,21 @@ def test_the_default_configuration_is_inside_the_search_space():
 
     assert SearchSpace().contains(get_config("small")) == []
     assert SearchSpace(poolings=("avg",), lr_max=5e-4).contains(get_config("small")) == ["learning_rate", "pooling"]
+
+
+def test_arms_short_of_the_bar_are_explained_by_their_training_auc():
+    from mammo_utils.modeling.experiments import comparison_conclusion, last_training_auc
+
+    results = {
+        ("fit", 0): SimpleNamespace(history=pd.DataFrame({"auc": [0.6, 0.9]})),
+        ("unfit", 0): SimpleNamespace(history=pd.DataFrame({"auc": [0.5, 0.52]})),
+        ("unfit", 1): SimpleNamespace(history=pd.DataFrame({"auc": [0.49, 0.50]})),
+    }
+    train_auc = last_training_auc(results)
+    assert train_auc["fit"] == 0.9 and train_auc["unfit"] == pytest.approx(0.51)
+    summary = pd.DataFrame(
+        {"seeds": [1, 2], "val AUC mean": [0.95, 0.5], "val AUC sd": [np.nan, 0.01], "test AUC mean": [0.9, 0.5],
+         "test AUC sd": [np.nan, 0.02]}, index=pd.Index(["fit", "unfit"], name="variant"),
+    )  # fmt: skip
+    text = comparison_conclusion(summary, "fit", pd.DataFrame(columns=["verdict"]), train_auc=train_auc)
+    assert "Below 0.85 at this budget: unfit (0.500)" in text and "unfit 0.51" in text and "not fit" in text
