@@ -46,6 +46,7 @@ QUICK = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 05 trains every arm of the protocol, even at the tiny settings
 @pytest.mark.parametrize(
     "name",
     [
