@@ -153,6 +153,34 @@ def _seeds(book: FactBook, src: str) -> str:
         return ""
 
 
+def replication_sentence(book: FactBook, key: str) -> str:
+    """The chosen arm of 05 over its seeds (mean ± sd), so a single run is never the only number shown.
+
+    Args:
+        book: Facts.
+        key: Fact-key prefix.
+
+    Returns:
+        An HTML paragraph, or "" when 05 recorded no chosen arm.
+    """
+    src = f"{book.results}/05_transfer.json"
+    try:
+        summary = resolve(src + "#summary", book.root)
+        chosen = resolve(src + "#chosen", book.root)
+    except FactError:
+        return ""
+    i = next(i for i, row in enumerate(summary) if row["variant"] == chosen)
+    row = f"{src}#summary.{i}"
+    return (
+        f"<p>Replication: the arm chosen on validation in 05 ({book.html(key + '.name', src + '#chosen', 'str')}) "
+        f"over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
+        f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} and a "
+        f"test breast ROC-AUC of {book.html(key + '.test', row + '.test AUC mean')} ± "
+        f"{book.html(key + '.test_sd', row + '.test AUC sd')} (mean ± sd); its best-validation run is "
+        f"<code>{book.html(key + '.run', src + '#chosen_run', 'str')}</code>.</p>"
+    )
+
+
 def section_results(book: FactBook) -> str:
     """Experiments and results, each with its interval."""
     parts = ['<h2 id="results">4. Experiments and results</h2>']
@@ -178,7 +206,9 @@ def section_results(book: FactBook) -> str:
             f"{book.html('champion.patients', src + '#test_counts.patients', 'int')} patients "
             f"({book.html('champion.positives', src + '#test_counts.positives', 'int')} with cancer), at the threshold "
             f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
-            "Intervals: 95% patient-level bootstrap.</p>" + _table(["metric (per breast)", "value [95% CI]"], rows)
+            "Intervals: 95% patient-level bootstrap.</p>"
+            + _table(["metric (per breast)", "value [95% CI]"], rows)
+            + replication_sentence(book, "champion.arm")
         )
     src = f"{book.results}/04_baseline.json"
     if _have(book, src):

@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from .facts import FactBook, FactError
+from .final_report import replication_sentence
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -115,6 +116,8 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
                     f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
                     "<li>95% patient-level bootstrap intervals</li></ul>"
+                    + replication_sentence(book, "slide.arm")
+                    + "<p>On the embedded synthetic set, not real screening data.</p>"
                 )
             ),
             figs / "04_confusion_test_breast.png",
