@@ -123,7 +123,6 @@ def breast_table(df: pd.DataFrame, **extra) -> pd.DataFrame:
     return out
 
 
-
 def image_boxes(boxes: pd.DataFrame, image_id: int, scale: float = 1.0) -> list[list[float]]:
     """The lesion boxes of one image as ``[x_min, y_min, x_max, y_max]`` lists, scaled (e.g. to a reduced decode).
 
