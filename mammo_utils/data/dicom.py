@@ -121,7 +121,9 @@ def _guard(path: Any, work):
 def _header(ds) -> dict[str, Any]:
     ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
     centers = ds.get("WindowCenter")
-    n_windows = 0 if centers is None else (len(centers) if hasattr(centers, "__len__") and not isinstance(centers, str) else 1)
+    n_windows = (
+        0 if centers is None else (len(centers) if hasattr(centers, "__len__") and not isinstance(centers, str) else 1)
+    )
     header = {
         "rows": int(ds.get("Rows", 0) or 0),
         "columns": int(ds.get("Columns", 0) or 0),

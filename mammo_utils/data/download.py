@@ -255,7 +255,9 @@ def download(
     write_csv_atomic(train, csv)
     say(f"{len(train)} images of {train.patient_id.nunique()} patients listed in {csv}")
     downloaded = skipped = 0
-    for pid, iid in tqdm(list(zip(train.patient_id, train.image_id)), desc="images", unit="file", disable=progress is None):
+    for pid, iid in tqdm(
+        list(zip(train.patient_id, train.image_id)), desc="images", unit="file", disable=progress is None
+    ):
         target = out / "train_images" / str(pid) / f"{iid}.dcm"
         if target.is_file():
             skipped += 1
@@ -270,5 +272,7 @@ def download(
     report = check_layout(out)
     report.update(downloaded=downloaded, skipped=skipped)
     if report["n_missing"]:
-        raise DownloadError(f"{out}: {report['n_missing']} of {report['rows']} images missing, e.g. {report['missing'][:3]}")
+        raise DownloadError(
+            f"{out}: {report['n_missing']} of {report['rows']} images missing, e.g. {report['missing'][:3]}"
+        )
     return report

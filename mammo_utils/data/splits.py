@@ -44,7 +44,9 @@ def _group_kfold(df: pd.DataFrame, n_splits: int, seed: int, by_site: bool):
     return skf.split(np.zeros(len(df)), _strata(df, by_site), groups=df["patient_id"])
 
 
-def make_splits(df: pd.DataFrame, n_folds: int = 5, test_size: float = 0.15, seed: int = 0, by_site: bool = False) -> pd.DataFrame:
+def make_splits(
+    df: pd.DataFrame, n_folds: int = 5, test_size: float = 0.15, seed: int = 0, by_site: bool = False
+) -> pd.DataFrame:
     """Add ``split`` (``test`` / ``cv``) and ``fold`` (0..n_folds-1, -1 for test) columns.
 
     Args:
@@ -85,7 +87,9 @@ def check_leakage(df: pd.DataFrame) -> None:
     per_patient = df.groupby("patient_id")[["split", "fold"]].nunique()
     leaked = per_patient[(per_patient.split > 1) | (per_patient.fold > 1)]
     if len(leaked):
-        raise LeakageError(f"{len(leaked)} patient(s) appear in more than one split/fold (first: {list(leaked.index[:5])})")
+        raise LeakageError(
+            f"{len(leaked)} patient(s) appear in more than one split/fold (first: {list(leaked.index[:5])})"
+        )
 
 
 def fold_frames(df: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -110,7 +114,9 @@ def split_table(df: pd.DataFrame) -> pd.DataFrame:
     table["breasts"], table["positive breasts"] = breasts.size(), breasts.sum()
     table["image rate"] = table.positives / table.images
     if "site_id" in df.columns:
-        table["site mix"] = g.site_id.apply(lambda s: ", ".join(f"{k}:{v:.0%}" for k, v in s.value_counts(normalize=True).sort_index().items()))
+        table["site mix"] = g.site_id.apply(
+            lambda s: ", ".join(f"{k}:{v:.0%}" for k, v in s.value_counts(normalize=True).sort_index().items())
+        )
     if "machine_id" in df.columns:
         table["machines"] = g.machine_id.nunique()
     return table
@@ -131,7 +137,9 @@ def load_or_make_splits(df: pd.DataFrame, path: str | Path, **kwargs) -> pd.Data
     if path.exists():
         saved = pd.read_csv(path)
         if set(saved.image_id) == set(df.image_id):
-            out = df.drop(columns=["split", "fold"], errors="ignore").merge(saved[["image_id", "split", "fold"]], on="image_id")
+            out = df.drop(columns=["split", "fold"], errors="ignore").merge(
+                saved[["image_id", "split", "fold"]], on="image_id"
+            )
             check_leakage(out)
             return out
     out = make_splits(df, **kwargs)

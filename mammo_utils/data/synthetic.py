@@ -119,7 +119,9 @@ def make_metadata(n_patients: int, prevalence: float, seed: int, exclude_patient
     forced = rng.permutation(len(MACHINES))
     for p_index, patient_id in enumerate(patient_ids):
         # the first patients cover every machine once (so small sets mix all codecs), the rest follow RSNA shares
-        machine = MACHINES[forced[p_index]] if p_index < len(forced) else MACHINES[rng.choice(len(MACHINES), p=machine_p)]
+        machine = (
+            MACHINES[forced[p_index]] if p_index < len(forced) else MACHINES[rng.choice(len(MACHINES), p=machine_p)]
+        )
         site = machine.site_id
         age = None if rng.random() < AGE_MISSING_RATE else int(np.clip(round(rng.normal(58.5, 10.0)), 26, 89))
         density = _choice(rng, DENSITY_SHARE_SITE1) if site == 1 else ""
@@ -127,7 +129,11 @@ def make_metadata(n_patients: int, prevalence: float, seed: int, exclude_patient
         views = [(lat, v) for lat in C.LATERALITIES for v in C.STANDARD_VIEWS]
         for _ in range(_choice(rng, EXTRA_IMAGES)):
             lat = C.LATERALITIES[rng.integers(2)]
-            view = C.EXTRA_VIEWS[rng.integers(len(C.EXTRA_VIEWS))] if rng.random() < 0.05 else C.STANDARD_VIEWS[rng.integers(2)]
+            view = (
+                C.EXTRA_VIEWS[rng.integers(len(C.EXTRA_VIEWS))]
+                if rng.random() < 0.05
+                else C.STANDARD_VIEWS[rng.integers(2)]
+            )
             views.append((lat, view))
         breast_info = {}
         for lat_index, lat in enumerate(C.LATERALITIES):
@@ -145,7 +151,9 @@ def make_metadata(n_patients: int, prevalence: float, seed: int, exclude_patient
                 difficult=bool(difficult),
                 lesion=_choice(rng, LESION_SHARE) if cancer else None,
             )
-        for lat, view in sorted(views, key=lambda lv: (lv[0], C.STANDARD_VIEWS.index(lv[1]) if lv[1] in C.STANDARD_VIEWS else 2)):
+        for lat, view in sorted(
+            views, key=lambda lv: (lv[0], C.STANDARD_VIEWS.index(lv[1]) if lv[1] in C.STANDARD_VIEWS else 2)
+        ):
             info = breast_info[lat]
             rows.append(
                 {
@@ -297,7 +305,14 @@ def _render_one(task: tuple) -> list[dict]:
         pixels, tags = to_stored_pixels(rendering.image, machine)
         write_dicom(path, pixels, machine, row, tags)
     return [
-        {"image_id": row["image_id"], "x_min": l.x_min, "y_min": l.y_min, "x_max": l.x_max, "y_max": l.y_max, "label": l.label}
+        {
+            "image_id": row["image_id"],
+            "x_min": l.x_min,
+            "y_min": l.y_min,
+            "x_max": l.x_max,
+            "y_max": l.y_max,
+            "label": l.label,
+        }
         for l in rendering.lesions
     ]
 
@@ -356,7 +371,12 @@ def generate_dataset(
     out = Path(out)
     _validate(out, n_patients, prevalence, tuple(image_size), workers)
     rows_px, cols_px = (int(v) for v in image_size)
-    params = {"n_patients": int(n_patients), "image_size": [rows_px, cols_px], "prevalence": float(prevalence), "seed": int(seed)}
+    params = {
+        "n_patients": int(n_patients),
+        "image_size": [rows_px, cols_px],
+        "prevalence": float(prevalence),
+        "seed": int(seed),
+    }
     params_path = out / "synthetic_params.json"
     if params_path.exists() and json.loads(params_path.read_text()) != params:
         raise GeneratorError(
@@ -405,7 +425,12 @@ def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
         raise GeneratorError(f"{root}: no train.csv; a data root needs train.csv and train_images/")
     logging.getLogger(__name__).info("embedded dataset missing: generating it under %s", root)
     generate_dataset(
-        root, n_patients=cfg.synthetic_patients, image_size=cfg.synthetic_image_size,
-        prevalence=cfg.synthetic_prevalence, seed=cfg.split_seed, workers=os.cpu_count() or 1, progress=progress,
+        root,
+        n_patients=cfg.synthetic_patients,
+        image_size=cfg.synthetic_image_size,
+        prevalence=cfg.synthetic_prevalence,
+        seed=cfg.split_seed,
+        workers=os.cpu_count() or 1,
+        progress=progress,
     )
     return root

@@ -51,9 +51,7 @@ class Rendering:
     lesions: list[Lesion]
 
 
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, int], sigma: float, stretch: float = 1.0
-) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float, stretch: float = 1.0) -> np.ndarray:
     """Gaussian-filtered white noise (``stretch`` x longer along x) with zero mean, unit std."""
     field = rng.standard_normal(shape).astype(np.float32)
     field = cv2.GaussianBlur(field, (0, 0), sigmaX=max(sigma * stretch, 0.5), sigmaY=max(sigma, 0.5))

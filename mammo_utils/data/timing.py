@@ -41,6 +41,7 @@ def seconds_per_image(reader, paths: Sequence[str | Path], target: int) -> float
     Returns:
         Seconds per image.
     """
+
     def read_all():
         for p in paths:
             reader(p, target)

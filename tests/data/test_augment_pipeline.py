@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mammo_utils.modeling.augment import RandomGamma, build_augmentation
 from mammo_utils.data.pipeline import make_dataset, throughput
 from mammo_utils.evaluation.evaluate import breast_predictions
+from mammo_utils.modeling.augment import RandomGamma, build_augmentation
 from mammo_utils.modeling.losses import class_weights, make_loss
 
 

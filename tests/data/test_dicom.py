@@ -82,8 +82,15 @@ def _tiny_dataset(path, pixels, **tags):
 
 def test_voi_window_and_lut_sequence_and_rescale_from_a_file(tmp_path):
     pixels = np.arange(0, 4096, 16, dtype=np.uint16).reshape(16, 16)
-    p = _tiny_dataset(tmp_path / "w.dcm", pixels, WindowCenter=1000, WindowWidth=800, VOILUTFunction="SIGMOID",
-                      RescaleSlope=2, RescaleIntercept=-100)
+    p = _tiny_dataset(
+        tmp_path / "w.dcm",
+        pixels,
+        WindowCenter=1000,
+        WindowWidth=800,
+        VOILUTFunction="SIGMOID",
+        RescaleSlope=2,
+        RescaleIntercept=-100,
+    )
     expected = 1 / (1 + np.exp(-4 * (pixels * 2.0 - 100 - 1000) / 800))
     assert np.allclose(read_dicom(p), expected, atol=1e-5)
     lut_item = Dataset()
@@ -128,7 +135,13 @@ def test_bad_inputs_raise_clear_errors(tmp_path, rendering):
     del ds.PixelData
     ds.save_as(no_pixels)
     rgb = _tiny_dataset(tmp_path / "rgb.dcm", np.zeros((8, 8, 3), np.uint16))
-    cases = {empty: "empty", noise: "not a DICOM", truncated: "cannot decode|unreadable|no pixel data", no_pixels: "no pixel data", rgb: "grayscale"}
+    cases = {
+        empty: "empty",
+        noise: "not a DICOM",
+        truncated: "cannot decode|unreadable|no pixel data",
+        no_pixels: "no pixel data",
+        rgb: "grayscale",
+    }
     for path, reason in cases.items():
         with pytest.raises(DicomReadError, match=reason) as info:
             read_dicom(path, max_size=128)

@@ -82,7 +82,9 @@ def test_corrupt_archive_and_non_dicom_are_refused(synth_root, tmp_path):
     bad_root = tmp_path / "served"
     shutil.copytree(synth_root, bad_root)
     first = pd.read_csv(bad_root / "train.csv").iloc[0]
-    (bad_root / "train_images" / str(first.patient_id) / f"{first.image_id}.dcm").write_bytes(b"<html>rate limited</html>")
+    (bad_root / "train_images" / str(first.patient_id) / f"{first.image_id}.dcm").write_bytes(
+        b"<html>rate limited</html>"
+    )
     with pytest.raises(DownloadError, match="not a DICOM"):
         download("kaggle", tmp_path / "out", subset=100, client=FolderKaggleClient(bad_root, zip_dicoms=False))
 

@@ -47,9 +47,25 @@ def _pngs(cache):
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_cache(synth_root, tmp_path):
-    ref_cache, ref = preprocess_dataset(synth_root, tmp_path / "ref", size=(256, 128), bits=8, workers=1, progress=False)
-    cmd = [sys.executable, "-m", "mammo_utils", "preprocess", "--data", str(synth_root), "--work", str(tmp_path / "work"),
-           "--image-size", "256x128", "--set", "cache_bits=8", "--workers", "2"]
+    ref_cache, ref = preprocess_dataset(
+        synth_root, tmp_path / "ref", size=(256, 128), bits=8, workers=1, progress=False
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "mammo_utils",
+        "preprocess",
+        "--data",
+        str(synth_root),
+        "--work",
+        str(tmp_path / "work"),
+        "--image-size",
+        "256x128",
+        "--set",
+        "cache_bits=8",
+        "--workers",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     run_cache = tmp_path / "work" / "cache" / ref_cache.name
     deadline = time.time() + 120
@@ -68,7 +84,9 @@ def test_killed_run_resumes_to_the_same_cache(synth_root, tmp_path):
     assert resumed[cols].equals(ref[cols].astype(resumed[cols].dtypes.to_dict()))
     assert not list(run_cache.rglob("*.tmp"))
     # a third run resumes everything from the partial manifest and still returns typed columns
-    _, again = preprocess_dataset(synth_root, tmp_path / "work" / "cache", size=(256, 128), bits=8, workers=1, progress=False)
+    _, again = preprocess_dataset(
+        synth_root, tmp_path / "work" / "cache", size=(256, 128), bits=8, workers=1, progress=False
+    )
     assert (again.crop_x_max - again.crop_x_min > 0).all() and again.flipped.dtype == bool
 
 

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.data.splits import LeakageError, check_leakage, fold_frames, load_or_make_splits, make_splits, split_table
+from mammo_utils.data.splits import (
+    LeakageError,
+    check_leakage,
+    fold_frames,
+    load_or_make_splits,
+    make_splits,
+    split_table,
+)
 from mammo_utils.data.synthetic import make_metadata
 
 
@@ -38,7 +45,10 @@ def test_adversarial_frames_never_leak():
     for p in range(60):
         n = 40 if p < 3 else int(rng.integers(1, 9))  # a few patients with very many images
         label = int(p % 7 == 0)  # single-class patients, some all-positive
-        rows += [{"patient_id": p, "image_id": p * 100 + i, "laterality": "LR"[i % 2], "cancer": label, "site_id": 1 + p % 2} for i in range(n)]
+        rows += [
+            {"patient_id": p, "image_id": p * 100 + i, "laterality": "LR"[i % 2], "cancer": label, "site_id": 1 + p % 2}
+            for i in range(n)
+        ]
     df = pd.DataFrame(rows)
     for by_site in (False, True):
         out = make_splits(df, n_folds=4, test_size=0.2, seed=3, by_site=by_site)
@@ -61,7 +71,11 @@ def test_split_table_and_reuse(tmp_path, synth_root):
     a = load_or_make_splits(df, path, n_folds=3, test_size=0.2, seed=0)
     assert path.exists()
     b = load_or_make_splits(df, path, n_folds=3, test_size=0.2, seed=99)  # reused, not remade
-    assert a.set_index("image_id")[["split", "fold"]].sort_index().equals(b.set_index("image_id")[["split", "fold"]].sort_index())
+    assert (
+        a.set_index("image_id")[["split", "fold"]]
+        .sort_index()
+        .equals(b.set_index("image_id")[["split", "fold"]].sort_index())
+    )
     table = split_table(a)
     assert table.images.sum() == len(df) and table.patients.sum() == df.patient_id.nunique()
     assert {"breasts", "positive breasts", "site mix"} <= set(table.columns)

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from mammo_utils import constants as C
-from mammo_utils.data.synthetic import GeneratorError, MACHINES, generate_dataset, make_metadata
+from mammo_utils.data.synthetic import MACHINES, GeneratorError, generate_dataset, make_metadata
 from mammo_utils.data.synthetic_render import _draw_lesion, render_mammogram
 
 
@@ -136,13 +136,18 @@ def test_unwritable_output_and_cli_errors_are_clear(tmp_path):
         generate_dataset(blocker / "sub", n_patients=1)
     proc = subprocess.run(
         [sys.executable, "-m", "mammo_utils", "synth", "--out", str(tmp_path / "o"), "--prevalence", "2"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2 and "prevalence" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_machines_cover_the_codecs_and_photometrics():
-    assert {m.transfer_syntax for m in MACHINES} == {C.JPEG2000_LOSSLESS, C.JPEG_LOSSLESS_SV1, C.EXPLICIT_VR_LITTLE_ENDIAN}
+    assert {m.transfer_syntax for m in MACHINES} == {
+        C.JPEG2000_LOSSLESS,
+        C.JPEG_LOSSLESS_SV1,
+        C.EXPLICIT_VR_LITTLE_ENDIAN,
+    }
     assert {m.voi_function for m in MACHINES} == {"LINEAR", "SIGMOID"}
     assert {m.bits_stored for m in MACHINES} >= {10, 12, 14, 16}
 
