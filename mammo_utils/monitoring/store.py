@@ -124,9 +124,7 @@ def parse_store_url(url: str | Path, setting: str = "MAMMO_STORE_URL") -> tuple[
             except ValueError:
                 port = -1
             if not parts.hostname or not parts.path.strip("/") or port == -1:
-                raise StoreURLError(
-                    f"{setting} must be {ACCEPTED}: {redact(text)!r} names no host, port or database"
-                )
+                raise StoreURLError(f"{setting} must be {ACCEPTED}: {redact(text)!r} names no host, port or database")
             return "postgresql", text
         path = text[len("sqlite:///") :] if text.lower().startswith("sqlite:///") else ""
         if not path:
@@ -194,8 +192,7 @@ MIGRATIONS = [
     (2, "model name, version and digest of each prediction; labels as an append-only audit trail", _V2),
 ]
 _COLUMNS = (
-    "request_id, ts, model_name, model_version, model_digest, probability, threshold, decision, upload_sha256, "
-    "features"
+    "request_id, ts, model_name, model_version, model_digest, probability, threshold, decision, upload_sha256, features"
 )
 #: The newest label row of each prediction.
 _CURRENT = "SELECT MAX(id) FROM labels GROUP BY request_id"

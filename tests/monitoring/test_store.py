@@ -145,7 +145,9 @@ def _write_schema_1(store_url: str, n: int, labelled: int) -> None:
             (f"old{i:04d}", 100.0 + i, i / n, 0.5, "recall" if i / n >= 0.5 else "routine", "ef" * 32, '{"mean": 0.4}'),
         )
     for i in range(labelled):
-        db.execute(f"INSERT INTO feedback VALUES ({', '.join([mark] * 4)})", (f"old{i:04d}", 200.0 + i, i % 2, "biopsy"))
+        db.execute(
+            f"INSERT INTO feedback VALUES ({', '.join([mark] * 4)})", (f"old{i:04d}", 200.0 + i, i % 2, "biopsy")
+        )
     db.close()
 
 
