@@ -220,3 +220,15 @@ def test_an_unreachable_server_is_reported_without_the_password():
     with pytest.raises(StoreUnavailable, match="cannot connect") as caught:
         open_store(url)
     assert "s3cret-pw" not in str(caught.value) and "mammo:***@127.0.0.1" in str(caught.value)
+
+
+def test_a_dropped_postgresql_connection_is_reopened(postgres_db):
+    import psycopg
+
+    store = open_store(postgres_db)
+    _record(store, "req-before")
+    with psycopg.connect(postgres_db, autocommit=True) as admin:  # what a server restart does to a client
+        admin.execute("SELECT pg_terminate_backend(%s)", (store._db.info.backend_pid,))
+    _record(store, "req-after")
+    assert store.get_prediction("req-before") and store.get_prediction("req-after")
+    store.close()

@@ -156,3 +156,25 @@ def test_retrain_check_and_monitor_read_the_services_store(store_url, tiny_expor
     monkeypatch.setenv("MAMMO_STORE_URL", "ftp://nowhere/x")
     assert main(["monitor", "drift", "--reference", str(folder)]) == 2
     assert "error: MAMMO_STORE_URL must be" in capsys.readouterr().err
+
+
+def test_a_store_that_does_not_answer_gives_503_not_an_unrecorded_prediction(tiny_export, synth_root, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from mammo_utils.monitoring.store import StoreUnavailable
+    from mammo_utils.serving.api import ServiceSettings, create_app
+
+    _, folder, _ = tiny_export
+    settings = ServiceSettings(model_dir=str(folder), store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0].read_bytes()
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.service
+
+        def down(*args, **kwargs):
+            raise StoreUnavailable("postgresql://mammo:***@db:5432/mammo: cannot connect (server closed)")
+
+        state.store.record_prediction = down
+        response = client.post("/v1/predict", files={"file": ("a.dcm", dicom, "application/dicom")})
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "store unavailable" in response.json()["detail"]
+    assert open_store(settings.store_url).recent_predictions().empty
