@@ -1,3 +1,5 @@
+# Size: the store interface, its versioned schema and migrations, and both back-ends share one SQL text: split, the
+# dialect differences (column types, locks, triggers) would hide from the statements they change.
 """The prediction store: every served prediction and its ground-truth label, in SQLite or PostgreSQL.
 
 One setting names it for the service, ``mammo retrain`` and ``mammo monitor`` alike (``--store URL`` or
