@@ -38,12 +38,14 @@ if [[ ! -x "$PY" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 # --- system packages the tests drive (Debian): headless browser for the web-app test, promtool for alert rules,
-#     amtool for the Alertmanager configuration
+#     amtool for the Alertmanager configuration, PostgreSQL for the prediction store's tests (the test fixture
+#     starts its own server on a free local port; the binaries live in /usr/lib/postgresql/<major>/bin)
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || need+=(postgresql)
 if [[ "$MODE" != "notebooks" && ${#need[@]} -gt 0 ]]; then
   if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
     echo "== Setup: apt-get install ${need[*]}"

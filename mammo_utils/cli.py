@@ -262,6 +262,13 @@ def _common(parser: argparse.ArgumentParser, command: str, **changes: dict[str, 
         parser.epilog = f"Common options this command does without: {reasons}."
 
 
+#: ``--store`` of serve, retrain and monitor: one setting names the prediction store for all three.
+STORE_HELP = (
+    "prediction store: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: MAMMO_STORE_URL, else "
+    "sqlite:///<work>/monitoring/feedback.db); give a PostgreSQL password in PGPASSWORD, not in the URL"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mammo`` argument parser with every sub-command.
 
@@ -365,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
-    what = "work folder: the service stores predictions and feedback in <work>/monitoring/feedback.db unless "
-    _common(p, "serve", work={"help": what + "MAMMO_FEEDBACK_DB names the file (default: MAMMO_WORK or data/work)"})
+    what = "work folder: the default prediction store is <work>/monitoring/feedback.db unless --store or "
+    _common(p, "serve", work={"help": what + "MAMMO_STORE_URL names one (default: MAMMO_WORK or data/work)"})
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
     p.add_argument(
         "--model",
         default=os.environ.get("MAMMO_MODEL_DIR"),
@@ -393,7 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = monitor.add_parser("drift", help="PSI / KS per feature and for the scores, with the documented thresholds")
     _common(p, "monitor")
     p.add_argument("--reference", required=True, metavar="DIR", help="export folder with reference.json")
-    p.add_argument("--current", required=True, metavar="PATH", help="cache folder, or the service's feedback.db")
+    what = "a cache folder (default: the served predictions in the store, see --store)"
+    p.add_argument("--current", default=None, metavar="PATH", help=what)
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
     p.add_argument("--split", default=None, choices=["test", "cv"], help="one split of a cache (default: all)")
     what = "what-if: scale cached intensities"
     p.add_argument("--intensity-scale", type=positive_float, default=1.0, metavar="FACTOR", help=what)
@@ -404,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", default=None, metavar="DIR", help="deployed export folder (default <work>/export/champion)"
     )
-    p.add_argument("--store", default=None, metavar="DB", help="service store (default <work>/monitoring/feedback.db)")
+    p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
     p.add_argument("--check", action="store_true", help="only report the triggers")
     p.add_argument("--force", action="store_true", help="retrain even when no trigger fires")
     what = "retrain a model older than this (0: whatever its age)"
@@ -666,6 +676,14 @@ def _serve_environment(args: argparse.Namespace) -> None:
         os.environ["MAMMO_RUNTIME"] = args.runtime
     if args.work:
         os.environ["MAMMO_WORK"] = str(Path(args.work).expanduser().resolve())
+    if args.store:
+        from .monitoring.store import parse_store_url
+
+        backend, target = parse_store_url(args.store, "--store")
+        # the workers read the variable; a relative SQLite path is the caller's, not the workers' folder's
+        url = f"sqlite:///{Path(target).resolve().as_posix()}" if backend == "sqlite" and target != ":memory:" else None
+        os.environ["MAMMO_STORE_URL"] = url or args.store
+        os.environ.pop("MAMMO_FEEDBACK_DB", None)  # the flag wins over the old variable
     args.settings = _service_settings(args)
 
 
@@ -684,9 +702,10 @@ def _serve(args: argparse.Namespace) -> None:
     settings = args.settings
     # fail now, with the reason; the work folder and MLflow store are the configuration's, as for every command
     Predictor.load(settings.model_dir, settings.runtime, work_dir=settings.work_dir, tracking_uri=settings.tracking_uri)
+    _open_store(settings.store_url, "--store" if args.store else "MAMMO_STORE_URL").close()  # reachable, migrated
     url = f"http://{args.host}:{args.port}"
     summary = {"url": url, "docs": f"{url}/docs", "model": settings.model_dir, "runtime": settings.runtime}
-    summary.update(workers=args.workers, feedback_db=settings.feedback_db, auth=bool(settings.token))
+    summary.update(workers=args.workers, store=settings.store, auth=bool(settings.token))
     _emit(args, summary, f"serving {settings.model_dir} ({settings.runtime}) on {url} (docs at {url}/docs)")
     sys.stdout.flush()
     uvicorn.run(
@@ -742,7 +761,10 @@ def _monitor_drift(args: argparse.Namespace) -> None:
         if not cfg.splits_path.is_file():
             raise CliError(f"{cfg.splits_path}: no splits for this dataset; run `mammo splits` first")
         splits = pd.read_csv(cfg.splits_path)
-    features, scores = current_window(args.current, args.reference, splits, args.split, args.intensity_scale)
+    if args.current and args.store:
+        raise CliError("--current (a cache folder) and --store (the served predictions) name two windows: give one")
+    source = args.current or _store_from_args(args, cfg)
+    features, scores = current_window(source, args.reference, splits, args.split, args.intensity_scale)
     report = drift_report(reference, features, scores)
     summary = verdict(report, len(features))
     summary["features"] = report.reset_index().to_dict("records")
@@ -758,11 +780,10 @@ def _retrain(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     from pathlib import Path
 
-    from .monitoring.feedback import FeedbackStore
     from .monitoring.triggers import RetrainPolicy, check_triggers
 
     model = Path(args.model or cfg.champion_export)
-    store = FeedbackStore(args.store or cfg.feedback_db)
+    store = _store_from_args(args, cfg)
     policy = RetrainPolicy.from_config(
         cfg,
         max_age_days=args.max_age_days,
@@ -784,6 +805,25 @@ def _retrain(args: argparse.Namespace) -> None:
     ]
     lines.append(f"action: {summary.get('action', 'retrain' if summary.get('fire') else 'none')}")
     _emit(args, summary, "\n".join(lines))
+
+
+def _open_store(url: str, setting: str) -> Any:
+    """Open the prediction store (checked, migrated); a server that does not answer is a usage error."""
+    from .monitoring.store import StoreError, open_store
+
+    try:
+        return open_store(url, setting)
+    except StoreError as exc:
+        raise CliError(f"{setting}: {exc}") from None
+
+
+def _store_from_args(args: argparse.Namespace, cfg: Any) -> Any:
+    """The store ``--store`` names, else the configuration's (``MAMMO_STORE_URL``, else the work folder's file)."""
+    from .config import store_url_from_env
+
+    if args.store:
+        return _open_store(args.store, "--store")
+    return _open_store(*store_url_from_env(cfg.work_dir))
 
 
 def _demo(args: argparse.Namespace) -> None:

@@ -252,8 +252,14 @@ class Config:
 
     @property
     def feedback_db(self) -> Path:
-        """The service's store of served predictions and feedback (``mammo serve``, ``retrain``)."""
+        """The default prediction store's file (:attr:`store_url` names the store every command uses)."""
         return self.work_dir / "monitoring" / "feedback.db"
+
+    @property
+    def store_url(self) -> str:
+        """The prediction store every command uses (:func:`store_url_from_env`): ``MAMMO_STORE_URL``, else the old
+        ``MAMMO_FEEDBACK_DB`` file, else ``sqlite:///<work_dir>/monitoring/feedback.db``."""
+        return store_url_from_env(self.work_dir)[0]
 
     @property
     def tracking_uri(self) -> str:
@@ -404,6 +410,37 @@ def read_env(
     if (bounds is not None and not bounds.contains(value)) or (choices is not None and value not in choices):
         raise ConfigError(f"{name} must be {expects}, got {text!r}")
     return value
+
+
+#: The variable naming the prediction store, and its schema-1 predecessor (a SQLite file path).
+STORE_ENV, LEGACY_STORE_ENV = "MAMMO_STORE_URL", "MAMMO_FEEDBACK_DB"
+
+
+def store_url_from_env(work_dir: str | Path, env: Any = None) -> tuple[str, str]:
+    """The prediction store's URL and the setting it came from, resolved the same way by every command.
+
+    ``MAMMO_STORE_URL`` wins; ``MAMMO_FEEDBACK_DB`` (a SQLite file, the name before store URLs) is read as
+    ``sqlite:///<it>``; else ``sqlite:///<work_dir>/monitoring/feedback.db``. The URL is checked by
+    :func:`mammo_utils.monitoring.store.parse_store_url`, which names the returned setting in its error.
+
+    Raises:
+        ConfigError: Both variables set.
+    """
+    env = os.environ if env is None else env
+    url, legacy = env.get(STORE_ENV, "").strip(), env.get(LEGACY_STORE_ENV, "").strip()
+    if url and legacy:
+        raise ConfigError(
+            f"{STORE_ENV} and {LEGACY_STORE_ENV} are both set: {LEGACY_STORE_ENV} is the old name of a SQLite"
+            f" store (sqlite:///PATH in {STORE_ENV}); unset one"
+        )
+    if url:
+        return url, STORE_ENV
+    if legacy:
+        if "://" in legacy:
+            raise ConfigError(f"{LEGACY_STORE_ENV} must name a SQLite file; put a store URL in {STORE_ENV}")
+        return f"sqlite:///{Path(legacy).expanduser().resolve().as_posix()}", LEGACY_STORE_ENV
+    default = (Path(work_dir) / "monitoring" / "feedback.db").as_posix()
+    return f"sqlite:///{default}", f"{STORE_ENV} (default sqlite:///<MAMMO_WORK>/monitoring/feedback.db)"
 
 
 #: Run profiles. ``full`` is the Kaggle/Colab GPU recipe on the real 54,706 images.

@@ -82,3 +82,70 @@ def tiny_detector(synth_root, tmp_path_factory):
         test_size=0.3, workers=1, det_epochs=2, det_batch_size=8,
     )  # fmt: skip
     return cfg, train_detector(cfg, track=True)
+
+
+# --- PostgreSQL: a real server for the prediction store's tests -------------------------------------------------
+def _postgres_bin() -> Path | None:
+    """The newest Debian PostgreSQL binaries folder (``/usr/lib/postgresql/<major>/bin``; not on PATH)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of Debian's ``postgresql`` package for this session: its base URL
+    ``postgresql://postgres@127.0.0.1:<port>`` (trust authentication, 127.0.0.1 only, a throw-away data folder).
+
+    ``initdb`` refuses to run as root: as root the server runs as the package's ``postgres`` user. Skips, saying
+    so, when the binaries are absent (``run_all.sh`` installs them as root, so CI runs these tests for real).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from mammo_utils.serving.demo import free_port
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="mammo-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            pytest.fail(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def postgres_db(postgres_server, request) -> str:
+    """A fresh, empty database on the session's server (one per test): its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return f"{postgres_server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """The URL of an empty prediction store on each back-end: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'monitoring' / 'store.db').as_posix()}"
+    return request.getfixturevalue("postgres_db")

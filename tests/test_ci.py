@@ -62,6 +62,14 @@ def test_the_image_is_built_after_the_tests_and_published_only_from_a_passing_ta
 def test_ci_checks_that_compose_refuses_to_start_without_its_secrets():
     run = next(s["run"] for s in _steps("tests") if "docker compose" in s.get("run", ""))
     assert "config --quiet" in run and "MAMMO_API_TOKEN=ci" in run and "GRAFANA_ADMIN_PASSWORD=ci" in run
+    assert "without MAMMO_STORE_PASSWORD" in run and "MAMMO_STORE_PASSWORD=ci" in run
+
+
+def test_ci_installs_postgresql_so_the_store_tests_run_against_a_real_server():
+    # .ci/run -> run_all.sh --tests as root: the apt step installs Debian's postgresql when its binaries are absent
+    script = (REPO / "run_all.sh").read_text()
+    assert 'compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || need+=(postgresql)' in script
+    assert "run_all.sh --tests" in (REPO / ".ci" / "run").read_text()
 
 
 def test_smoke_test_uses_a_token_and_binds_to_localhost():

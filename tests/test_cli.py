@@ -173,7 +173,12 @@ BAD_SERVICE_ENV = {
     "MAMMO_DRIFT_MIN": [("abc", "whole number"), ("900", "must be ≤ MAMMO_DRIFT_WINDOW (500)")],
     "MAMMO_RUNTIME": [("tflite", "must be one of ['keras', 'savedmodel', 'onnx', 'tflite-fp16', 'tflite-int8']")],
     "MAMMO_API_TOKEN": [(" secret", "must not start or end with white space")],
-    "MAMMO_FEEDBACK_DB": [(".", "is a folder")],
+    "MAMMO_STORE_URL": [
+        ("mysql://mammo@db:3306/mammo", "must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB: unknown scheme"),
+        ("postgresql://mammo@db", "names no host, port or database"),
+        ("sqlite:///.", "is a folder"),
+    ],
+    "MAMMO_FEEDBACK_DB": [(".", "is a folder")],  # the old name of a SQLite store file
     "MAMMO_WORK": [("/", "is a folder")],  # <MAMMO_WORK>/monitoring/feedback.db must not be a folder either
 }
 #: Read by the service, but any text is a valid value: the folder is checked by `--model` (same variable).
@@ -183,7 +188,7 @@ FREE_SERVICE_ENV = {"MAMMO_MODEL_DIR"}
 def test_every_service_variable_has_a_bad_value_case():
     from mammo_utils.serving.api import settings
 
-    read = set(settings.ENV.values()) | {"MAMMO_WORK"}  # MAMMO_WORK through the configuration's work folder
+    read = set(settings.ENV.values()) | set(settings.LEGACY_ENV) | {"MAMMO_WORK"}  # MAMMO_WORK: the work folder
     assert read == set(BAD_SERVICE_ENV) | FREE_SERVICE_ENV, read ^ (set(BAD_SERVICE_ENV) | FREE_SERVICE_ENV)
 
 
@@ -204,7 +209,7 @@ def test_serve_checks_its_environment_before_starting(variable, value, words, tm
     monkeypatch.chdir(tmp_path)
     assert main(["serve", "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    name = "MAMMO_FEEDBACK_DB" if variable == "MAMMO_WORK" else variable
+    name = "MAMMO_STORE_URL" if variable == "MAMMO_WORK" else variable
     assert err.startswith(f"error: {name} ") and words in err, err
 
 
@@ -237,7 +242,8 @@ def test_serve_flags_become_the_services_environment(tmp_path, monkeypatch, caps
     code = main(["serve", "--model", str(tmp_path), "--work", str(tmp_path / "w"), "--runtime", "keras", "--json"])
     assert code == 0 and started["load"] == "keras" and started["port"] == 8000
     summary = json.loads(capsys.readouterr().out)
-    assert summary["feedback_db"] == str(tmp_path / "w" / "monitoring" / "feedback.db")
+    assert summary["store"] == f"sqlite:///{tmp_path / 'w' / 'monitoring' / 'feedback.db'}"
+    assert (tmp_path / "w" / "monitoring" / "feedback.db").is_file()  # opened (and migrated) before uvicorn starts
     assert summary["runtime"] == "keras" and summary["auth"] is False
     assert os.environ["MAMMO_MODEL_DIR"] == str(tmp_path.resolve()) and os.environ["MAMMO_RUNTIME"] == "keras"
 

@@ -71,6 +71,9 @@ def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export,
     assert env["MAMMO_MODEL_DIR"] == "/models/champion"  # what compose and Azure ML mount or set
     env["MAMMO_MODEL_DIR"] = str(folder)
     env["MAMMO_WORK"] = str(tmp_path / "work")
+    assert env["MAMMO_STORE_URL"] == "sqlite:////var/lib/mammo/feedback.db"  # the image's volume, not /tmp
+    env["MAMMO_STORE_URL"] = f"sqlite:///{tmp_path / 'store' / 'feedback.db'}"
+    env.pop("MAMMO_FEEDBACK_DB", None)
     env["MAMMO_API_TOKEN"] = "test-token"  # what compose and CI's smoke test give it: /v1/* needs a token
     log = tmp_path / "container.log"
     with open(log, "wb") as out:
@@ -103,7 +106,11 @@ def test_compose_wires_api_app_mlflow_prometheus_to_existing_files():
 
 # --- compose, safe by default ------------------------------------------------------------------------------------
 COMPOSE = REPO / "deploy" / "compose.yaml"
-REQUIRED = {"MAMMO_API_TOKEN": "token-for-tests", "GRAFANA_ADMIN_PASSWORD": "password-for-tests"}
+REQUIRED = {
+    "MAMMO_API_TOKEN": "token-for-tests",
+    "GRAFANA_ADMIN_PASSWORD": "password-for-tests",
+    "MAMMO_STORE_PASSWORD": "store-password-for-tests",
+}
 _VARIABLE = re.compile(
     r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_]\w*))"
 )
@@ -158,10 +165,9 @@ def test_interpolation_follows_the_compose_rules():
 
 
 def test_compose_refuses_to_start_without_the_api_token_or_grafanas_password():
-    with pytest.raises(ComposeError, match="MAMMO_API_TOKEN.*deploy/.env"):
-        load_compose(GRAFANA_ADMIN_PASSWORD="x")
-    with pytest.raises(ComposeError, match="GRAFANA_ADMIN_PASSWORD"):
-        load_compose(MAMMO_API_TOKEN="x")
+    for missing in REQUIRED:  # the API token, Grafana's admin password, the prediction store's password
+        with pytest.raises(ComposeError, match=f"{missing}.*deploy/.env"):
+            load_compose(**{k: v for k, v in REQUIRED.items() if k != missing})
     services = load_compose(**REQUIRED)["services"]
     assert services["api"]["environment"]["MAMMO_API_TOKEN"] == REQUIRED["MAMMO_API_TOKEN"]
     assert services["app"]["environment"]["MAMMO_API_TOKEN"] == REQUIRED["MAMMO_API_TOKEN"]
@@ -217,11 +223,22 @@ def test_mlflow_ui_reads_the_store_the_rebuild_writes():
 
 
 def test_api_serves_the_champion_through_the_export_folder_and_keeps_its_feedback():
-    api = load_compose(**REQUIRED)["services"]["api"]
+    compose = load_compose(**REQUIRED)
+    api, postgres = compose["services"]["api"], compose["services"]["postgres"]
     assert "../data/work/export:/models:ro" in api["volumes"]  # a switched champion is seen without a restart
     assert api["environment"]["MAMMO_MODEL_DIR"] == "/models/champion"
-    assert any(v.startswith("api-monitoring:/var/lib/mammo") for v in api["volumes"])
-    assert api["environment"]["MAMMO_FEEDBACK_DB"].startswith("/var/lib/mammo/")
+    # the prediction store is the postgres service, its data on a named volume; the password is not in the URL
+    from mammo_utils.monitoring.store import parse_store_url
+
+    url = api["environment"]["MAMMO_STORE_URL"]
+    assert parse_store_url(url) == ("postgresql", "postgresql://mammo@postgres:5432/mammo")
+    assert (
+        api["environment"]["PGPASSWORD"] == postgres["environment"]["POSTGRES_PASSWORD"] == "store-password-for-tests"
+    )
+    assert "store-password" not in url and api["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"] and "postgres-data" in compose["volumes"]
+    assert (postgres["environment"]["POSTGRES_USER"], postgres["environment"]["POSTGRES_DB"]) == ("mammo", "mammo")
+    assert "pg_isready" in postgres["healthcheck"]["test"]
     assert "install -d -o mammo -g mammo /var/lib/mammo" in re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from ..config import Config
 from ..evaluation.drift import UNKNOWN, drift_report, verdict
 from ..modeling.artifact import load_artifact, read_reference
-from .feedback import FeedbackStore, nan_to_none
+from .store import Store, nan_to_none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +84,13 @@ def _exported_ts(manifest: dict) -> float:
 
 
 def check_triggers(
-    export_dir: str | Path, store: FeedbackStore, policy: RetrainPolicy | None = None, now: float | None = None
+    export_dir: str | Path, store: Store, policy: RetrainPolicy | None = None, now: float | None = None
 ) -> dict[str, Any]:
     """Evaluate every trigger against the deployed export and the feedback store.
 
     Args:
         export_dir: The deployed export folder (``model.json``, ``reference.json``).
-        store: The service's :class:`FeedbackStore`.
+        store: The service's prediction store (:func:`~.store.open_store`).
         policy: Thresholds (default :class:`RetrainPolicy`).
         now: Current time (seconds since the epoch; default: now).
 

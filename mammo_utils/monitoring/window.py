@@ -17,11 +17,11 @@ from ..data.preprocess import MANIFEST_NAME, Preprocessing, read_cached
 from ..evaluation.drift import DRIFT_WINDOW, image_features
 from ..modeling.resolve import resolve_model
 from ..modeling.score import predict_arrays
-from .feedback import FeedbackStore
+from .store import Store, open_store
 
 
 def current_window(
-    source: str | Path,
+    source: str | Path | Store,
     model_dir: str | Path,
     splits: pd.DataFrame | None = None,
     split: str | None = None,
@@ -32,8 +32,8 @@ def current_window(
 
     Args:
         source: A cache folder (``manifest.csv`` + PNGs: the features are computed and the images scored by the
-            export in ``model_dir``) or the service's SQLite store (``feedback.db``: the logged features and scores
-            of the last ``limit`` predictions).
+            export in ``model_dir``), or the service's prediction store (a :class:`~.store.Store`, or a SQLite
+            ``.db`` file: the recorded features and scores of the last ``limit`` predictions).
         model_dir: The model that scores cached images: an export folder, run folder or ``models:/`` reference
             (:func:`mammo_utils.modeling.resolve.resolve_model`).
         splits: Images with ``split`` (``mammo splits``), to keep one split of a cache.
@@ -48,10 +48,12 @@ def current_window(
     Raises:
         FileNotFoundError: ``source`` is neither a cache folder nor a store file.
     """
-    source = Path(source)
-    if source.is_file() and source.suffix == ".db":
-        recent = FeedbackStore(source).recent_predictions(limit)
+    if not isinstance(source, Store) and Path(source).is_file() and Path(source).suffix == ".db":
+        source = open_store(source, "--current")
+    if isinstance(source, Store):
+        recent = source.recent_predictions(limit)
         return recent.drop(columns=["request_id", "ts", "probability"]), recent.probability.to_numpy()
+    source = Path(source)
     manifest_path = source / MANIFEST_NAME
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{source}: neither a cache folder (no {MANIFEST_NAME}) nor a service store (.db)")

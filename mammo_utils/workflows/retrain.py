@@ -9,7 +9,7 @@ when the challenger's validation breast ROC-AUC beats the champion's by ``margin
 values, both scores, the outcome) is logged to MLflow as a run of the ``<experiment>-retrain`` experiment.
 
 Example:
-    >>> retrain(cfg, cfg.champion_export, FeedbackStore(cfg.feedback_db))  # doctest: +SKIP
+    >>> retrain(cfg, cfg.champion_export, open_store(cfg.store_url))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..export.convert import export_model
 from ..modeling import tracking
 from ..modeling.resolve import resolve_model
 from ..modeling.score import score_cached
-from ..monitoring.feedback import FeedbackStore
+from ..monitoring.store import Store
 from ..monitoring.triggers import RetrainPolicy, check_triggers, gate
 
 
@@ -42,7 +42,7 @@ def validation_auc(model, cfg: Config, info: dict) -> float:
 def retrain(
     cfg: Config,
     export_dir: str | Path,
-    store: FeedbackStore,
+    store: Store,
     policy: RetrainPolicy | None = None,
     force: bool = False,
     run_name: str | None = None,
@@ -52,7 +52,7 @@ def retrain(
     Args:
         cfg: Training configuration of the challenger (data, sizes, epochs…).
         export_dir: The deployed export folder (replaced by the challenger's export when it is promoted).
-        store: Feedback store of the service.
+        store: The prediction store of the service.
         policy: Thresholds.
         force: Retrain even when no trigger fires.
         run_name: Challenger run name (default ``retrain_<timestamp>``).

@@ -12,7 +12,8 @@ from mammo_utils.serving.api.settings import ServiceSettings, SettingsError
 def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
     cfg = get_config(work_dir=tmp_path / "work", drift_window=123)
     settings = ServiceSettings.from_env(cfg, env={"MAMMO_MAX_UPLOAD_MB": "2.5", "MAMMO_MAX_QUEUE": "0"})
-    assert settings.feedback_db == str(cfg.feedback_db) and settings.work_dir == str(cfg.work_dir)
+    assert settings.store_url == f"sqlite:///{cfg.feedback_db}" == cfg.store_url
+    assert settings.work_dir == str(cfg.work_dir)
     assert settings.tracking_uri == cfg.tracking_uri and settings.drift_window == 123
     assert (settings.max_upload_mb, settings.max_queue, settings.max_upload_bytes) == (2.5, 0, 2_500_000)
     assert ServiceSettings.from_env(cfg, env={"MAMMO_DRIFT_WINDOW": "40"}).drift_window == 40
@@ -37,3 +38,20 @@ def test_a_bad_value_names_its_variable(tmp_path, variable, value, message):
     cfg = get_config(work_dir=tmp_path)
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
         ServiceSettings.from_env(cfg, env={variable: value})
+
+
+def test_the_store_setting_is_one_url_checked_and_never_shown_with_its_password(tmp_path, monkeypatch):
+    cfg = get_config(work_dir=tmp_path)
+    url = "postgresql://mammo:pw-123@db.example:5432/mammo"
+    settings = ServiceSettings.from_env(cfg, env={"MAMMO_STORE_URL": url})
+    assert settings.store_url == url and settings.store == "postgresql://mammo:***@db.example:5432/mammo"
+    assert "pw-123" not in repr(settings)
+    old = ServiceSettings.from_env(cfg, env={"MAMMO_FEEDBACK_DB": str(tmp_path / "old.db")})
+    assert old.store_url == f"sqlite:///{tmp_path / 'old.db'}"  # the old variable still names a SQLite file
+    with pytest.raises(SettingsError, match="MAMMO_STORE_URL and MAMMO_FEEDBACK_DB are both set"):
+        ServiceSettings.from_env(cfg, env={"MAMMO_STORE_URL": url, "MAMMO_FEEDBACK_DB": "x.db"})
+    with pytest.raises(SettingsError, match="^MAMMO_STORE_URL must be sqlite:///PATH or postgresql://.*'redis'"):
+        ServiceSettings.from_env(cfg, env={"MAMMO_STORE_URL": "redis://cache:6379/0"})
+    # the same resolution for every command: the configuration's store is the service's
+    monkeypatch.setenv("MAMMO_STORE_URL", url)
+    assert get_config(work_dir=tmp_path).store_url == url == ServiceSettings.from_env(cfg).store_url

@@ -11,7 +11,12 @@ the parts together::
     middleware.py   upload limit before the body is read, request metrics, JSON log lines, 500 on a bug
     uploads.py      spool an upload (limit, SHA-256, sniffed type) and score it behind the concurrency limit
     routes/         one router per resource: health (/health, /ready), model (/v1/model), metrics (/metrics),
-                    predict (/v1/predict), studies (/v1/studies), feedback (/v1/feedback)
+                    predict (/v1/predict), studies (/v1/studies), feedback (/v1/feedback),
+                    predictions (/v1/predictions/{request_id})
+
+Every served prediction is recorded in the prediction store (``MAMMO_STORE_URL``: SQLite or PostgreSQL,
+:mod:`mammo_utils.monitoring.store`) before it is returned, with the served model's name, version and digest;
+a store that does not answer gives 503 with ``Retry-After`` rather than an unrecorded prediction.
 
 Bad input never takes the server down: each problem has its status and a reason in ``detail`` (400 not an
 image / corrupt / no pixel data / unsupported transfer syntax / too small / empty, 413 too large, 415 content
@@ -27,11 +32,12 @@ import contextlib
 
 import anyio
 import numpy as np
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from ... import __version__
 from ...modeling.artifact import read_reference
-from ...monitoring.feedback import FeedbackStore
+from ...monitoring.store import StoreUnavailable, open_store
 from ..inference import DISCLAIMER, Predictor
 from ..metrics import ServiceMetrics
 from . import middleware
@@ -40,12 +46,30 @@ from .routes import ROUTERS
 from .routes.feedback import Feedback
 from .settings import ServiceSettings, SettingsError
 
-__all__ = ["Feedback", "ServiceSettings", "SettingsError", "create_app", "create_app_from_env", "load_reference"]
+__all__ = [
+    "Feedback",
+    "ServiceSettings",
+    "SettingsError",
+    "create_app",
+    "create_app_from_env",
+    "load_reference",
+    "model_identity",
+]
 
 
 def load_reference(predictor: Predictor) -> dict | None:
     """The drift reference of the served export, digest-checked (None for a run folder or an export without one)."""
     return read_reference(predictor.folder) if predictor.folder is not None else None
+
+
+def model_identity(predictor: Predictor) -> dict[str, str]:
+    """What the store records of the served model: registry name and version, and the SHA-256 of the format that
+    scores (from ``model.json``; empty for a run folder, which has no manifest)."""
+    described = predictor.describe()
+    formats = predictor.info.get("formats") or {}
+    digest = (formats.get(described["runtime"]) or {}).get("sha256") or ""
+    version = described.get("registry_version") or described.get("run_id") or ""
+    return {"model_name": str(described.get("name") or ""), "model_version": str(version), "model_digest": digest}
 
 
 def create_app(settings: ServiceSettings | None = None, predictor: Predictor | None = None) -> FastAPI:
@@ -73,12 +97,15 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
                     tracking_uri=settings.tracking_uri or None,
                 )
             )
-        state.store = FeedbackStore(settings.feedback_db or ":memory:")
+        state.store = await anyio.to_thread.run_sync(open_store, settings.store_url or "sqlite:///:memory:")
+        state.model_identity = model_identity(state.predictor)
         state.reference = load_reference(state.predictor)
         h, w = state.predictor.preprocessing.cache_size
         await anyio.to_thread.run_sync(state.predictor.predict_arrays, [np.zeros((h, w), np.float32)])
         state.ready = True
-        middleware.log_event("ready", model=state.predictor.describe(), drift_reference=state.reference is not None)
+        middleware.log_event(
+            "ready", model=state.predictor.describe(), drift_reference=state.reference is not None, store=settings.store
+        )
         yield
         state.store.close()
 
@@ -89,6 +116,14 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
         lifespan=lifespan,
     )
     app.state.service = state
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        middleware.log_event("store_unavailable", store=state.settings.store)
+        return JSONResponse(
+            {"detail": "prediction store unavailable; retry later"}, status_code=503, headers={"Retry-After": "5"}
+        )
+
     middleware.install(app, state)
     for router in ROUTERS:
         app.include_router(router)

@@ -9,11 +9,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
+import anyio
 from fastapi import HTTPException, Request
 
-from ...monitoring.feedback import FeedbackStore
+from ...monitoring.store import Store
 from ..inference import Predictor
 from ..metrics import ServiceMetrics
 from .settings import ServiceSettings
@@ -27,7 +29,9 @@ class ServiceState:
         settings: The validated settings.
         metrics: Its Prometheus metrics.
         predictor: The loaded model (None until the lifespan loads it).
-        store: The feedback store (opened in the lifespan).
+        store: The prediction store (opened in the lifespan, :func:`mammo_utils.monitoring.store.open_store`).
+        model_identity: ``model_name``, ``model_version``, ``model_digest`` of the served model, recorded with each
+            prediction.
         reference: The model's drift reference (None for a run folder or an export without one).
         ready: True once the model answered a warm-up inference.
         waiting: Requests waiting for or running an inference.
@@ -37,11 +41,28 @@ class ServiceState:
     settings: ServiceSettings
     metrics: ServiceMetrics
     predictor: Predictor | None = None
-    store: FeedbackStore | None = None
+    store: Store | None = None
+    model_identity: dict[str, str] = dataclasses.field(default_factory=dict)
     reference: dict | None = None
     ready: bool = False
     waiting: int = 0
     semaphore: Any = None
+
+    async def record(self, request_id: str, result: dict, features: dict, upload_sha256: str) -> None:
+        """Record a served prediction (probability, threshold, decision, image statistics, model identity) in the
+        store, off the event loop, before it is returned: nothing is served unrecorded (a store that does not
+        answer gives 503)."""
+        record = functools.partial(
+            self.store.record_prediction,
+            request_id,
+            probability=result["probability"],
+            threshold=result["threshold"],
+            decision=result["decision"],
+            features=features,
+            upload_sha256=upload_sha256,
+            **self.model_identity,
+        )
+        await anyio.to_thread.run_sync(record)
 
 
 def service(request: Request) -> ServiceState:
@@ -64,6 +85,6 @@ def ready_predictor(request: Request) -> Predictor:
     return state.predictor
 
 
-def store(request: Request) -> FeedbackStore:
-    """The feedback store."""
+def store(request: Request) -> Store:
+    """The prediction store."""
     return service(request).store

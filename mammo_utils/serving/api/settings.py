@@ -1,6 +1,6 @@
 """The service's settings: built from the project :class:`~mammo_utils.config.Config` and ``MAMMO_*`` variables.
 
-The work folder (where the feedback store goes) and the MLflow store (for a ``models:/`` reference) come from
+The work folder (where the default prediction store goes) and the MLflow store (for a ``models:/`` reference) come from
 the same :class:`~mammo_utils.config.Config` every ``mammo`` command uses; the drift defaults are the named
 constants of :mod:`mammo_utils.evaluation.drift`. Every field is checked when the settings are built, and a
 bad value names its variable (``MAMMO_MAX_UPLOAD_MB must be a positive number of megabytes, got 'lots'``), so
@@ -16,12 +16,22 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from ...config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Config, ConfigError, get_config, read_env
+from ...config import (
+    AT_LEAST_ONE,
+    LEGACY_STORE_ENV,
+    NON_NEGATIVE,
+    POSITIVE,
+    Config,
+    ConfigError,
+    get_config,
+    read_env,
+    store_url_from_env,
+)
 from ...constants import RUNTIMES
 from ...modeling.artifact import FILES
+from ...monitoring.store import parse_store_url, redact
 
 #: What each numeric field accepts (said in the error).
 EXPECTED = {
@@ -39,10 +49,14 @@ ENV = {
     "token": "MAMMO_API_TOKEN",
     "max_concurrency": "MAMMO_MAX_CONCURRENCY",
     "max_queue": "MAMMO_MAX_QUEUE",
-    "feedback_db": "MAMMO_FEEDBACK_DB",
+    "store_url": "MAMMO_STORE_URL",
     "drift_window": "MAMMO_DRIFT_WINDOW",
     "drift_min": "MAMMO_DRIFT_MIN",
 }
+
+
+#: Variables read under an older name (the name, the field).
+LEGACY_ENV = {LEGACY_STORE_ENV: "store_url"}
 
 
 class SettingsError(ConfigError):
@@ -60,8 +74,11 @@ class ServiceSettings:
         token: ``MAMMO_API_TOKEN``: when set, ``/v1/*`` needs ``Authorization: Bearer <token>``.
         max_concurrency: ``MAMMO_MAX_CONCURRENCY``: inferences running at once (default 2).
         max_queue: ``MAMMO_MAX_QUEUE``: requests allowed to wait beyond those; more get 503 (default 32).
-        feedback_db: ``MAMMO_FEEDBACK_DB``: SQLite file of served predictions and feedback (default
-            :attr:`Config.feedback_db <mammo_utils.config.Config.feedback_db>`, under the work folder).
+        store_url: ``MAMMO_STORE_URL``: the prediction store, ``sqlite:///PATH`` or
+            ``postgresql://USER@HOST:PORT/DB`` (default :attr:`Config.store_url
+            <mammo_utils.config.Config.store_url>`: ``sqlite:///<work>/monitoring/feedback.db``; the old
+            ``MAMMO_FEEDBACK_DB=<file>`` still names a SQLite file). Empty: an in-memory store. Never in a repr or
+            a log line with its password (:attr:`store`).
         drift_window: ``MAMMO_DRIFT_WINDOW``: latest predictions compared with the model's reference (default
             the configuration's ``drift_window``).
         drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges (default the
@@ -76,7 +93,7 @@ class ServiceSettings:
     token: str = ""
     max_concurrency: int = 2
     max_queue: int = 32
-    feedback_db: str = ""
+    store_url: str = dataclasses.field(default="", repr=False)
     drift_window: int = Config.drift_window
     drift_min: int = Config.drift_min
     work_dir: str = ""
@@ -95,6 +112,11 @@ class ServiceSettings:
             if not ok:
                 expected = EXPECTED.get(field, f"one of {list(FILES)}")
                 raise SettingsError(f"{ENV[field]}={getattr(self, field)!r}: expected {expected}")
+
+    @property
+    def store(self) -> str:
+        """The store's URL without its password: what summaries and logs show."""
+        return redact(self.store_url) if self.store_url else "sqlite:///:memory:"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -135,7 +157,6 @@ class ServiceSettings:
                 "max_concurrency", int, d.max_concurrency, AT_LEAST_ONE, "a whole number of inferences ≥ 1"
             ),
             "max_queue": read("max_queue", int, d.max_queue, NON_NEGATIVE, "a whole number of waiting requests ≥ 0"),
-            "feedback_db": read("feedback_db", str, str(cfg.feedback_db)),
             "drift_window": read(
                 "drift_window", int, cfg.drift_window, AT_LEAST_ONE, "a whole number of predictions ≥ 1"
             ),
@@ -146,11 +167,12 @@ class ServiceSettings:
                 f"MAMMO_DRIFT_MIN ({values['drift_min']}) must be ≤ MAMMO_DRIFT_WINDOW ({values['drift_window']}):"
                 " a window never holds more predictions than its size, so drift would never be measured"
             )
-        if Path(values["feedback_db"]).is_dir():
-            raise SettingsError(
-                "MAMMO_FEEDBACK_DB (default <MAMMO_WORK>/monitoring/feedback.db) must name a file:"
-                f" {values['feedback_db']!r} is a folder"
-            )
+        try:
+            store_url, setting = store_url_from_env(cfg.work_dir, env)
+            parse_store_url(store_url, setting)
+        except ConfigError as exc:
+            raise SettingsError(str(exc)) from None
+        values["store_url"] = store_url
         if values["token"] != values["token"].strip():
             raise SettingsError(
                 "MAMMO_API_TOKEN must not start or end with white space: HTTP strips it from the Authorization"

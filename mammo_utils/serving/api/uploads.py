@@ -1,6 +1,6 @@
 """An upload's way to a result, shared by ``/v1/predict`` and ``/v1/studies``: spooled to a private file (size
-limit, SHA-256, content sniffed), then scored in a worker thread behind the concurrency limit and logged to the
-feedback store.
+limit, SHA-256, content sniffed), then scored in a worker thread behind the concurrency limit and recorded in the
+prediction store.
 
 Each problem has its status: 400 empty / not an image / unreadable, 413 too large, 415 content type, 503 when
 more requests wait than the queue allows.
@@ -116,9 +116,7 @@ async def score_upload(state: ServiceState, predictor: Predictor, upload: Upload
     result["timing_ms"] = {k: round(v, 2) for k, v in result["timing_ms"].items()}
     request_id = uuid.uuid4().hex
     features = result.pop("features")
-    state.store.add_prediction(
-        request_id, result["probability"], result["threshold"], result["decision"], upload.sha256, features
-    )
+    await state.record(request_id, result, features, upload.sha256)
     log_event(
         "scored", upload_sha256=upload.sha256[:16], kind=upload.kind, bytes=upload.size, decision=result["decision"]
     )
