@@ -24,7 +24,7 @@ def test_notebook_sources_are_stripped_and_parameterised():
 QUICK = {
     "06_tuning": {"max_trials": 2, "epochs": 1, "time_budget": 1.0, "image_size": "64x32", "final_epochs": 1},
     "04_baseline_cnn": {"epochs": 1, "image_size": "128x64", "cv_folds": 2, "cv_image_size": "64x32"},
-    "07_detection": {"det_epochs": 1, "n_grid": 4},
+    "07_detection": {"det_epochs": 1, "n_grid": 4, "seeds": [0, 1], "det_size": "64x32"},
     "05_transfer_learning": {
         "epochs": 1,
         "finetune_epochs": 1,
