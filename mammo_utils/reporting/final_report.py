@@ -237,8 +237,8 @@ def section_results(book: FactBook) -> str:
             seeds = (
                 f" Over {book.html('d07.seeds', src + '#seeds.n', 'int')} training seeds, test mAP@0.5 "
                 f"{book.html('d07.seeds.mean', src + '#seeds.test_map50.mean')} ± "
-                f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd); the figures above are the "
-                "seed chosen on validation mAP@0.5 "
+                f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd); the values above are "
+                "those of the seed chosen on validation mAP@0.5 "
                 f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
             )
         parts.append(
