@@ -166,7 +166,10 @@ class Config:
             Off by default: measured on the embedded set, EfficientNet-Lite0 with frozen ImageNet batch-norm statistics
             stayed at chance on grey mammograms (training AUC 0.50 after 6 epochs), with them trainable it learned.
         registered_model: MLflow registry name; the best run holds its ``champion`` alias.
-        det_epochs: Epochs of the lesion detector (trained on the cache at ``cache_size``).
+        det_epochs: Most epochs of the lesion detector (trained on the cache at ``cache_size``); fewer when it stops
+            early.
+        det_patience: Epochs without a gain in the detector's validation mAP@0.5 before it stops (the best epoch's
+            weights are kept); 0 turns early stopping off.
         det_learning_rate: Peak learning rate of the detector (cosine decay).
         det_batch_size: Detector batch size.
         registered_detector: MLflow registry name of the lesion detector.
@@ -218,6 +221,7 @@ class Config:
     freeze_bn: bool = False
     registered_model: str = "mammo-cancer-classifier"
     det_epochs: int = 25
+    det_patience: int = 5
     det_learning_rate: float = 3e-3
     det_batch_size: int = 16
     registered_detector: str = "mammo-lesion-detector"
@@ -313,6 +317,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "split_seed": NON_NEGATIVE,
     "early_stopping_patience": NON_NEGATIVE,
     "det_epochs": AT_LEAST_ONE,
+    "det_patience": NON_NEGATIVE,
     "det_learning_rate": POSITIVE,
     "det_batch_size": AT_LEAST_ONE,
     "drift_window": AT_LEAST_ONE,

@@ -36,7 +36,7 @@ PLATFORM_EXTRAS = {
 }
 
 #: Notebook parameters that map onto configuration fields when not None (``image_size`` also sets the cache).
-_PARAMETER_FIELDS = ("epochs", "finetune_epochs", "weights", "backbone", "workers", "det_epochs")
+_PARAMETER_FIELDS = ("epochs", "finetune_epochs", "weights", "backbone", "workers", "det_epochs", "det_patience")
 
 
 def platform_name() -> str:
@@ -74,7 +74,8 @@ def notebook_overrides(image_size: str | None = None, **parameters: Any) -> dict
 
     Args:
         image_size: ``"HxW"`` or None.
-        **parameters: Any of ``epochs``, ``finetune_epochs``, ``weights``, ``backbone``, ``workers``, ``det_epochs``.
+        **parameters: Any of ``epochs``, ``finetune_epochs``, ``weights``, ``backbone``, ``workers``, ``det_epochs``,
+            ``det_patience``.
 
     Returns:
         The overrides for :func:`~mammo_utils.config.get_config`.

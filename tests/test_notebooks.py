@@ -41,7 +41,7 @@ QUICK = {
         "image_size": "64x32",
         "overrides": {"epochs": 0, "finetune_epochs": 1},
     },
-    "07_detection": {"det_epochs": 1, "n_grid": 4},
+    "07_detection": {"det_epochs": 1, "n_grid": 4, "seeds": [0, 1], "det_size": "64x32"},
 }
 
 

@@ -21,6 +21,7 @@ from .metrics import (
     FROC_RATES,
     agnostic,
     bootstrap_interval,
+    bootstrap_intervals,
     breast_recall,
     cam_boxes,
     coco_map,
@@ -63,24 +64,32 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
         groups: Patient id per image.
 
     Returns:
-        ``hit_rate, chance, margin`` and ``*_ci`` intervals, ``n`` images with a lesion.
+        ``hits`` (count), ``n`` images with a lesion, ``hit_rate`` with ``hit_rate_ci`` (Wilson 95% interval of the
+        count: exact at 0/n and n/n, where a bootstrap collapses), ``chance``, ``margin`` = hit rate - chance with
+        ``margin_ci`` (patient-level bootstrap).
     """
+    from ..evaluation.metrics import wilson_interval
+
     regions = [np.asarray(img) > BREAST_LEVEL for img in images]
     result = pointing_game(points, gt, regions)
     has_box = np.array([len(np.asarray(g["boxes"]).reshape(-1, 4)) > 0 for g in gt])
     hit, chance = result["hits"].astype(float), result["chance"]
     groups = np.asarray(groups)[has_box]
-    out = {"n": int(len(hit)), "hit_rate": float(hit.mean()) if len(hit) else float("nan"),
+    out = {"hits": int(hit.sum()), "n": int(len(hit)), "hit_rate": float(hit.mean()) if len(hit) else float("nan"),
            "chance": float(chance.mean()) if len(hit) else float("nan")}  # fmt: skip
     out["margin"] = out["hit_rate"] - out["chance"]
     if len(hit):
-        out["hit_rate_ci"] = bootstrap_interval(lambda i: hit[i].mean(), groups, N_BOOT)
+        low, high = wilson_interval(out["hits"], out["n"])
+        out["hit_rate_ci"] = (float(low), float(high))
         out["margin_ci"] = bootstrap_interval(lambda i: hit[i].mean() - chance[i].mean(), groups, N_BOOT)
     return out
 
 
 def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict], classes) -> dict:
     """Detector metrics on the test split (the operating point from validation).
+
+    Every interval comes from one set of :data:`N_BOOT` resamples of whole test patients (all statistics of a
+    resample are computed on the same images). A class absent from a resample is skipped for that class.
 
     Args:
         data: The split frames and images.
@@ -89,37 +98,85 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         classes: Class names.
 
     Returns:
-        ``map50``, ``map50_95``, ``per_class``, ``map50_agnostic``, ``froc`` (sensitivities), ``breast_recall``,
-        ``operating_score``, ``pointing_game`` and ``*_ci`` intervals.
+        ``map50``, ``map50_95``, ``per_class`` (AP@0.5) with ``per_class_ci``, ``map50_agnostic``, ``froc``
+        (sensitivities; None where the curve does not reach the rate), ``froc_max_fp_per_image``, ``froc_curve``,
+        ``breast_recall``, ``operating_score``, ``operating_point``, ``pointing_game`` and ``*_ci`` intervals.
     """
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
+    breasts = list(zip(data.test.patient_id, data.test.laterality))
     main = coco_map(gt, test_preds, classes)
     out = {**main, "map50_agnostic": coco_map(agnostic(gt), agnostic(test_preds))["map50"]}
-    for key in ("map50", "map50_95"):
-        out[f"{key}_ci"] = bootstrap_interval(
-            lambda idx, key=key: coco_map(_subset(gt, idx), _subset(test_preds, idx), classes)[key], groups, N_BOOT
-        )
-    out["map50_agnostic_ci"] = bootstrap_interval(
-        lambda idx: coco_map(agnostic(_subset(gt, idx)), agnostic(_subset(test_preds, idx)))["map50"], groups, N_BOOT
-    )
     curve = froc(gt, test_preds)
     out["froc_curve"] = [arr.tolist() for arr in curve.pop("curve")]
+    out["froc_max_fp_per_image"] = curve.pop("max_fp_per_image")
     out["froc"] = curve
-    out["froc_ci"] = {
-        k: bootstrap_interval(lambda idx, k=k: froc(_subset(gt, idx), _subset(test_preds, idx))[k], groups, N_BOOT)
-        for k in curve
-    }
-    breasts = list(zip(data.test.patient_id, data.test.laterality))
     out["operating_score"] = score
     out["operating_point"] = operating_point(gt, test_preds, score)
     out["breast_recall"] = breast_recall(gt, test_preds, breasts, score)
-    out["breast_recall_ci"] = bootstrap_interval(
-        lambda idx: breast_recall(_subset(gt, idx), _subset(test_preds, idx), [breasts[i] for i in idx], score),
-        groups, N_BOOT,
-    )  # fmt: skip
+
+    def statistics(idx):
+        g, p = _subset(gt, idx), _subset(test_preds, idx)
+        m = coco_map(g, p, classes)
+        values = {"map50": m["map50"], "map50_95": m["map50_95"]}
+        values.update({f"ap50/{k}": v for k, v in m["per_class"].items()})
+        values["map50_agnostic"] = coco_map(agnostic(g), agnostic(p))["map50"]
+        values.update({f"froc/{k}": v for k, v in froc(g, p).items() if k.startswith("sens@")})
+        values["breast_recall"] = breast_recall(g, p, [breasts[i] for i in idx], score)
+        return values
+
+    ci = bootstrap_intervals(statistics, groups, N_BOOT)
+    for key in ("map50", "map50_95", "map50_agnostic", "breast_recall"):
+        out[f"{key}_ci"] = ci.get(key)
+    out["per_class_ci"] = {k: ci.get(f"ap50/{k}") for k in out["per_class"]}
+    # an interval only where the point itself is measured (never for a rate the test curve does not reach)
+    out["froc_ci"] = {k: ci.get(f"froc/{k}") if v is not None else None for k, v in curve.items()}
     size = data.images["test"].shape[1:3]
     out["pointing_game"] = pointing_summary(box_centre_points(test_preds, size), gt, data.images["test"], groups)
+    return out
+
+
+def seed_scores(record: dict, data: DetectionData) -> dict:
+    """One seed's detector: how it trained, its validation mAP and its test mAP (point values).
+
+    Args:
+        record: :func:`~mammo_utils.detection.train.train_detector`'s record.
+        data: The split frames and images (the same for every seed: the split seed is fixed).
+
+    Returns:
+        ``seed, best_epoch, epochs_run, stop_reason, train_seconds, seconds_per_epoch, val_map50, val_map50_95,
+        test_map50, test_map50_95``.
+    """
+    from .detector import load_detector
+
+    model, info = load_detector(record["folder"])
+    test = coco_map(truth(data.test), predict_boxes(model, data.images["test"]), info["spec"].classes)
+    keys = ("seed", "best_epoch", "epochs_run", "stop_reason", "train_seconds", "seconds_per_epoch")
+    out = {k: record.get(k) for k in keys}
+    out.update(val_map50=record["val"]["map50"], val_map50_95=record["val"]["map50_95"])
+    out.update(test_map50=test["map50"], test_map50_95=test["map50_95"])
+    return out
+
+
+def seed_summary(rows: list[dict]) -> dict:
+    """Mean ± sd (ddof 1) over seeds of each numeric column of :func:`seed_scores`, and the chosen seed.
+
+    The chosen seed is the one with the best **validation** mAP@0.5 (test plays no part in the choice).
+
+    Returns:
+        ``{"seeds": [...], "chosen_seed": s, "<column>": {"mean", "sd", "min", "max"}}`` (sd NaN for one seed).
+    """
+    table = pd.DataFrame(rows)
+    out: dict = {"seeds": [int(s) for s in table.seed], "n": len(table)}
+    out["chosen_seed"] = int(table.seed.iloc[int(np.argmax(table.val_map50.to_numpy()))])
+    for key in ("val_map50", "val_map50_95", "test_map50", "test_map50_95", "best_epoch", "epochs_run"):
+        values = table[key].to_numpy(float)
+        out[key] = {
+            "mean": float(values.mean()),
+            "sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
     return out
 
 
@@ -172,21 +229,33 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     return out
 
 
-def _fmt(value: float, ci=None) -> str:
+def _fmt(value: float | None, ci=None) -> str:
+    if value is None:
+        return "not reached"
     if ci is None or not np.all(np.isfinite(ci)):
         return f"{value:.3f}"
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def metrics_table(det: dict, classes) -> pd.DataFrame:
-    """The detector's test metrics as a table (value and 95% patient-level interval)."""
+    """The detector's test metrics as a table (value and 95% patient-level interval).
+
+    A FROC rate the measured curve does not reach reads "not reached (curve ends at x FP/image)".
+    """
+    reach = det.get("froc_max_fp_per_image")
+    end = f" (curve ends at {reach:.2f} FP/image)" if reach is not None else ""
+    per_class_ci = det.get("per_class_ci") or {}
     rows = [
         ("mAP@0.5", _fmt(det["map50"], det.get("map50_ci"))),
         ("mAP@[.5:.95]", _fmt(det["map50_95"], det.get("map50_95_ci"))),
-        *[(f"AP@0.5 {name}", _fmt(det["per_class"][name])) for name in classes],
+        *[(f"AP@0.5 {name}", _fmt(det["per_class"][name], per_class_ci.get(name))) for name in classes],
         ("AP@0.5 class-agnostic", _fmt(det["map50_agnostic"], det.get("map50_agnostic_ci"))),
         *[
-            (f"FROC sensitivity at {r:g} FP/image", _fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"]))
+            (
+                f"FROC sensitivity at {r:g} FP/image",
+                _fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"])
+                + (end if det["froc"][f"sens@{r:g}fp"] is None else ""),
+            )
             for r in FROC_RATES
         ],  # fmt: skip
         ("precision at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["precision"])),
@@ -218,7 +287,9 @@ def localisation_table(det: dict, cam: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(cfg: Config, record: dict, classifier=None, classifier_size=None) -> dict:
+def evaluate(
+    cfg: Config, record: dict, classifier=None, classifier_size=None, data: DetectionData | None = None
+) -> dict:
     """Load the detector of ``record``, predict validation and test images, score everything.
 
     Args:
@@ -226,6 +297,7 @@ def evaluate(cfg: Config, record: dict, classifier=None, classifier_size=None) -
         record: :func:`~mammo_utils.detection.train.train_detector`'s record.
         classifier: Optional Keras classifier for the Grad-CAM comparison.
         classifier_size: Its input size.
+        data: The split frames and images when already loaded (else loaded from ``cfg``).
 
     Returns:
         ``{"detector": metrics, "classifier": cam metrics or None, "data": DetectionData, "test_preds": [...]}``.
@@ -234,7 +306,7 @@ def evaluate(cfg: Config, record: dict, classifier=None, classifier_size=None) -
     from .train import load_detection_data
 
     model, info = load_detector(record["folder"])
-    data = load_detection_data(cfg)
+    data = data if data is not None else load_detection_data(cfg)
     classes = info["spec"].classes
     test_preds = predict_boxes(model, data.images["test"])
     det = evaluate_detections(data, record["operating_score"], test_preds, classes)  # chosen on validation in training
@@ -246,8 +318,10 @@ def summary_json(result: dict) -> dict:
     """The CLI's ``evaluate --json`` payload.
 
     Returns:
-        ``map50, map50_95, per_class, froc, breast_recall, pointing_game`` (Grad-CAM's hit rate when a classifier
-        was scored, else None), ``detector_pointing_game``, ``pointing_chance`` and the intervals.
+        ``map50, map50_95, per_class`` (+ ``per_class_ci``), ``froc`` (None where the test curve, which ends at
+        ``froc_max_fp_per_image``, does not reach the rate), ``breast_recall, pointing_game`` (Grad-CAM's hit
+        rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
+        and the intervals.
     """
     det = result["detector"]
     cam = result.get("classifier")
@@ -257,7 +331,9 @@ def summary_json(result: dict) -> dict:
         "map50_95": det["map50_95"],
         "map50_95_ci": list(det["map50_95_ci"]),
         "per_class": det["per_class"],
+        "per_class_ci": {k: list(v) if v is not None else None for k, v in det["per_class_ci"].items()},
         "froc": det["froc"],
+        "froc_max_fp_per_image": det["froc_max_fp_per_image"],
         "breast_recall": det["breast_recall"],
         "pointing_game": cam["pointing_game"]["hit_rate"] if cam is not None else None,
         "pointing_game_ci": list(cam["pointing_game"].get("hit_rate_ci", ())) if cam is not None else None,

@@ -8,7 +8,7 @@ Ground truth and predictions are lists with one entry per image:
 AP is computed by pycocotools (101-point interpolated precision, the COCO definition) so it matches published
 numbers; mAP@0.5 is COCO's ``AP50`` and mAP@[.5:.95] its headline ``AP``. FROC follows mammography CAD papers:
 sensitivity (share of lesions hit at IoU >= 0.5, class-agnostic) against mean false positives per image, read
-at 0.5, 1 and 2 FP/image.
+at 0.5, 1 and 2 FP/image where the measured curve reaches them (None where it does not).
 
 Example:
     >>> gt = [{"boxes": np.array([[10, 10, 30, 30]]), "classes": np.array([0])}]
@@ -161,6 +161,10 @@ def _hits(gt: Sequence[dict], preds: Sequence[dict], iou: float):
 def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FROC_RATES, iou: float = 0.5) -> dict:
     """FROC: lesion sensitivity at given mean false positives per image (class-agnostic, IoU >= ``iou``).
 
+    The curve is measured only as far as the detector's boxes reach: with every kept box counted, it ends at some
+    FP/image (``max_fp_per_image``). A rate beyond that end is **not reached** and gives None, never the last
+    measured sensitivity carried forward (what a lower score threshold would find there is unknown).
+
     Args:
         gt: Ground truth per image (images without lesions count for false positives).
         preds: Predictions per image.
@@ -168,7 +172,8 @@ def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FRO
         iou: Hit criterion.
 
     Returns:
-        ``{"sens@0.5fp": s, ...}`` (NaN without lesions), plus ``curve``: ``(fp_per_image, sensitivity)`` arrays.
+        ``{"sens@0.5fp": s, ...}`` (None beyond the measured range, NaN without lesions), ``max_fp_per_image``
+        and ``curve``: ``(fp_per_image, sensitivity)`` arrays.
     """
     n_lesions = sum(len(np.asarray(g["boxes"]).reshape(-1, 4)) for g in gt)
     scores, hit = _hits(gt, preds, iou)
@@ -177,7 +182,14 @@ def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FRO
     fp = np.cumsum(~hit[order])
     fpi = np.r_[0.0, fp / max(len(gt), 1)]
     sens = np.r_[0.0, tp / n_lesions] if n_lesions else np.full(len(fpi), np.nan)
-    out = {f"sens@{r:g}fp": float(sens[fpi <= r].max()) if n_lesions else float("nan") for r in rates}
+    reach = float(fpi[-1])
+    out: dict = {}
+    for r in rates:
+        if not n_lesions:
+            out[f"sens@{r:g}fp"] = float("nan")
+        else:
+            out[f"sens@{r:g}fp"] = float(sens[fpi <= r].max()) if r <= reach + 1e-12 else None
+    out["max_fp_per_image"] = reach
     out["curve"] = (fpi, sens)
     return out
 
@@ -342,3 +354,33 @@ def bootstrap_interval(values_fn, groups, n: int = 200, seed: int = 0, alpha: fl
         return value if np.isfinite(value) else None  # an undefined resample (e.g. no lesion) is skipped
 
     return cluster_bootstrap(finite, groups, n, seed, alpha)
+
+
+def bootstrap_intervals(values_fn, groups, n: int = 200, seed: int = 0, alpha: float = 0.05) -> dict:
+    """Patient-level percentile intervals of several statistics from one set of resamples.
+
+    Args:
+        values_fn: Callable taking row indices (a resample, with repeats) and returning ``{name: float}``.
+        groups: Patient id per image.
+        n: Resamples.
+        seed: Random seed.
+        alpha: 0.05 for 95%.
+
+    Returns:
+        ``{name: (low, high)}``; a resample where a statistic is undefined (None or NaN, e.g. no lesion of a class)
+        is skipped for that statistic, and one never defined gives None.
+    """
+    from ..evaluation.metrics import cluster_members, cluster_resample
+
+    rng = np.random.default_rng(seed)
+    members = cluster_members(groups)
+    values: dict[str, list[float]] = {}
+    for _ in range(n):
+        for name, value in values_fn(cluster_resample(members, rng)).items():
+            values.setdefault(name, [])
+            if value is not None and np.isfinite(value):
+                values[name].append(float(value))
+    return {
+        name: (float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))) if v else None
+        for name, v in values.items()
+    }

@@ -87,11 +87,14 @@ def plot_detector_history(history: dict, title: str = "Detector training"):
 
 
 def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the test patients"):
-    """FROC curves (sensitivity vs false positives per image).
+    """FROC curves (sensitivity vs false positives per image), drawn only over the measured range.
+
+    The x axis ends just past the farthest measured point; an operating rate inside it is marked with a dotted
+    line, one beyond it is named in the title as not reached (no value is carried forward to it).
 
     Args:
         curves: ``{name: (fp_per_image, sensitivity)}``.
-        rates: Operating points marked on the x axis.
+        rates: Operating points of interest.
         title: Figure title.
 
     Returns:
@@ -99,20 +102,29 @@ def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the tes
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    reach = max((float(np.max(fpi)) for fpi, _ in curves.values() if len(fpi)), default=0.0)
     for name, (fpi, sens) in curves.items():
-        ax.step(fpi, sens, where="post", label=name)
-    for r in rates:
+        ax.step(fpi, sens, where="post", label=f"{name} (measured to {float(np.max(fpi)):.2f} FP/image)")
+    inside = [r for r in rates if r <= reach]
+    for r in inside:
         ax.axvline(r, color="grey", lw=0.6, ls=":")
+    outside = [f"{r:g}" for r in rates if r > reach]
+    if outside:
+        title = f"{title}\n(not reached: {', '.join(outside)} FP/image)"
     ax.set(xlabel="false positives per image", ylabel="lesion sensitivity (IoU >= 0.5)", ylim=(0, 1.02), title=title)
-    ax.set_xlim(0, max(rates) * 1.5)
+    ax.set_xlim(0, max(reach * 1.05, 1e-3))
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
 
 def plot_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, ncols: int = 4):
-    """Test images with ground truth and detections, each followed by its Grad-CAM overlay.
+    """Test images with ground truth and detections, each followed by its Grad-CAM.
+
+    Boxes carry no text (labels of nearby boxes overlap): the top detection's class and score, and how many more
+    boxes pass the operating score, are written under each image. The Grad-CAM panel shows the map scaled to its
+    own peak in an opaque colour map over the image, with its peak marked.
 
     Args:
         images: ``(N, H, W)`` cached images.
@@ -129,29 +141,44 @@ def plot_detection_grid(images, truths, detections, heats, classes, titles, min_
     """
     import matplotlib.pyplot as plt
 
-    from ..evaluation.explain import overlay
-
     n = len(images)
     per = 2 if heats is not None else 1
     rows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(rows, ncols * per, figsize=(1.6 * ncols * per, 3.2 * rows), squeeze=False)
+    h, w = np.asarray(images[0]).shape[:2]
+    panel = 2.4
+    fig, axes = plt.subplots(
+        rows, ncols * per, figsize=(panel * w / h * ncols * per * 1.35, panel * rows + 0.9), squeeze=False
+    )
     for ax in axes.ravel():
-        ax.axis("off")
+        ax.set_axis_off()
     for i in range(n):
         ax = axes[i // ncols, (i % ncols) * per]
         ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
         _draw(ax, truths[i]["boxes"], TRUTH_COLOUR, lw=2)
-        keep = np.asarray(detections[i]["scores"]) >= min_score
-        kept_classes = np.asarray(detections[i]["classes"])[keep]
-        kept_scores = np.asarray(detections[i]["scores"])[keep]
-        labels = [f"{classes[int(c)][:5]} {s:.2f}" for c, s in zip(kept_classes, kept_scores)]
-        _draw(ax, np.asarray(detections[i]["boxes"]).reshape(-1, 4)[keep], DETECTION_COLOUR, labels)
-        ax.set_title(titles[i], fontsize=7)
+        scores = np.asarray(detections[i]["scores"], float).reshape(-1)
+        keep = scores >= min_score
+        _draw(ax, np.asarray(detections[i]["boxes"]).reshape(-1, 4)[keep], DETECTION_COLOUR, lw=1.5)
+        if keep.any():
+            top = int(np.flatnonzero(keep)[np.argmax(scores[keep])])
+            name = classes[int(np.asarray(detections[i]["classes"]).reshape(-1)[top])].replace("_", " ")
+            note = f"top: {name} {scores[top]:.2f}" + (f" (+{int(keep.sum()) - 1})" if keep.sum() > 1 else "")
+        else:
+            note = "no box above the operating score"
+        ax.set_title(f"{titles[i]}\n{note}", fontsize=8)
         if heats is not None:
             hx = axes[i // ncols, (i % ncols) * per + 1]
-            hx.imshow(overlay(images[i], heats[i], alpha=0.5))
-            _draw(hx, truths[i]["boxes"], TRUTH_COLOUR, lw=1)
-            hx.set_title("Grad-CAM", fontsize=7)
-    fig.suptitle("Test images: ground truth (green), detections (orange, class and score), classifier Grad-CAM")
+            heat = np.asarray(heats[i], float)
+            heat = heat / heat.max() if heat.max() > 0 else heat
+            hx.imshow(images[i], cmap="gray", vmin=0, vmax=1)
+            hx.imshow(np.ma.masked_less(heat, 0.15), cmap="inferno", vmin=0, vmax=1, alpha=0.65)
+            _draw(hx, truths[i]["boxes"], TRUTH_COLOUR, lw=1.5)
+            r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
+            hx.plot([c], [r], marker="+", color="cyan", ms=10, mew=2)
+            hx.set_title("Grad-CAM (+ = peak)", fontsize=8)
+    fig.suptitle(
+        "Test images: ground truth (green), detections at the operating score (orange); "
+        "right of each: classifier Grad-CAM",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

@@ -1,7 +1,9 @@
 """Train the lesion detector on the project's folds, pick its epoch on validation mAP, track it in MLflow.
 
 The detector uses the classifier's cache and splits: training folds to fit, the run's validation fold to
-choose the checkpoint (validation mAP@0.5 every ``EVAL_EVERY`` epochs), the test patients only to report. A
+choose the checkpoint and stop early (validation mAP@0.5 every ``EVAL_EVERY`` epochs; training stops after
+``det_patience`` epochs without a gain, or at ``det_epochs``, and keeps the best epoch's weights, not the last
+one; the record says which and why), the test patients only to report. A
 finished detector is saved as ``<work_dir>/detector/<key>/detector.keras`` with ``detector.json`` (spec,
 history, validation metrics, MLflow run and registry version); training the same settings again reuses it.
 The MLflow run (experiment ``<experiment>-detection``) holds params, per-epoch losses, validation mAP, the
@@ -30,8 +32,9 @@ from .metrics import coco_map, score_at_fpi
 
 #: False positives per image at the operating point (chosen on validation, used by the service).
 OPERATING_FPI = 1.0
-#: Validation mAP is computed every this many epochs (and after the last one).
-EVAL_EVERY = 5
+#: Validation mAP is computed every this many epochs (and after the last one); early stopping and the kept epoch
+#: follow it, so it is every epoch.
+EVAL_EVERY = 1
 
 
 @dataclasses.dataclass
@@ -82,9 +85,9 @@ def truth(rows: pd.DataFrame) -> list[dict]:
 
 
 def detector_key(cfg: Config) -> str:
-    """Folder name of a detector trained with ``cfg``'s data, size, fold, seed, epochs and learning rate."""
+    """Folder name of a detector trained with ``cfg``'s data, size, fold, seed, epochs, patience and learning rate."""
     h, w = cfg.cache_size
-    run = f"f{cfg.fold}_s{cfg.seed}_e{cfg.det_epochs}_lr{cfg.det_learning_rate:g}"
+    run = f"f{cfg.fold}_s{cfg.seed}_e{cfg.det_epochs}_p{cfg.det_patience}_lr{cfg.det_learning_rate:g}"
     return f"{cfg.data_root.name}_{cache_key((h, w), cfg.cache_bits)}_{run}"
 
 
@@ -93,17 +96,34 @@ def detector_dir(cfg: Config) -> Path:
     return cfg.work_dir / "detector" / detector_key(cfg)
 
 
-def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, every: int, epochs: int):
+def stop_reason(best_epoch: int, epochs_run: int, max_epochs: int, patience: int) -> str:
+    """Why training ended, in words (epochs counted from 1)."""
+    if epochs_run < max_epochs:
+        return (
+            f"early stop: no validation mAP@0.5 gain in the {epochs_run - best_epoch} epochs after epoch "
+            f"{best_epoch} (patience {patience})"
+        )
+    if best_epoch == epochs_run:
+        return f"epoch budget: stopped at the maximum of {max_epochs} epochs with validation mAP@0.5 still at its best"
+    return (
+        f"epoch budget: stopped at the maximum of {max_epochs} epochs ({epochs_run - best_epoch} epochs past the "
+        f"best, fewer than the patience of {patience})"
+    )
+
+
+def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, every: int, epochs: int, patience: int):
     import keras
 
     class ValidationMap(keras.callbacks.Callback):
-        """Validation mAP every ``every`` epochs; keeps the best weights (restored at the end)."""
+        """Validation mAP@0.5 every ``every`` epochs; stops after ``patience`` epochs without a gain (0: never) and
+        restores the best epoch's weights at the end."""
 
         def __init__(self):
             super().__init__()
-            self.best, self.best_epoch, self.weights, self.scores = -1.0, -1, None, {}
+            self.best, self.best_epoch, self.weights, self.scores, self.last = -1.0, -1, None, {}, -1
 
         def on_epoch_end(self, epoch, logs=None):
+            self.last = epoch
             if (epoch + 1) % every and epoch + 1 != epochs:
                 return
             result = coco_map(gt, predict_boxes(model, images), classes)
@@ -113,6 +133,8 @@ def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, eve
                 logs["val_map50_95"] = result["map50_95"]
             if result["map50"] > self.best:
                 self.best, self.best_epoch, self.weights = result["map50"], epoch, model.get_weights()
+            elif patience and epoch - self.best_epoch >= patience:
+                model.stop_training = True
 
         def on_train_end(self, logs=None):
             if self.weights is not None:
@@ -132,7 +154,8 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
 
     Returns:
         The record saved as ``detector.json``: ``spec``, ``history``, ``best_epoch``, ``val`` metrics,
-        ``train_seconds``, ``mlflow_run_id``, ``registry_version``, ``folder``.
+        ``epochs_run``, ``max_epochs``, ``patience``, ``stop_reason``, ``train_seconds``, ``seconds_per_epoch``,
+        ``mlflow_run_id``, ``registry_version``, ``folder``.
     """
     import keras
 
@@ -145,7 +168,10 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     batches = detection_batches(data.images["train"], data.train, cfg.det_batch_size, cfg.augment_strength, cfg.seed)
     compile_detector(model, cfg.det_learning_rate, cfg.det_epochs * len(batches))
     val_gt = truth(data.val)
-    callbacks = [_validation_callback(model, data.images["val"], val_gt, spec.classes, EVAL_EVERY, cfg.det_epochs)]
+    check = _validation_callback(
+        model, data.images["val"], val_gt, spec.classes, EVAL_EVERY, cfg.det_epochs, cfg.det_patience
+    )
+    callbacks = [check]
     run = None
     if track:
         run = _start_run(cfg, spec, data)
@@ -160,13 +186,19 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             callbacks=callbacks, verbose=verbose,
         )  # fmt: skip
         seconds = time.perf_counter() - start
+        epochs_run = check.last + 1
         operating = score_at_fpi(val_gt, predict_boxes(model, data.images["val"]), OPERATING_FPI)
         record = {
             "spec": spec.to_dict(),
-            "history": _history(history.history, callbacks[0].scores),
-            "best_epoch": callbacks[0].best_epoch + 1,
-            "val": callbacks[0].scores.get(callbacks[0].best_epoch, {}),
+            "history": _history(history.history, check.scores),
+            "best_epoch": check.best_epoch + 1,
+            "epochs_run": epochs_run,
+            "max_epochs": cfg.det_epochs,
+            "patience": cfg.det_patience,
+            "stop_reason": stop_reason(check.best_epoch + 1, epochs_run, cfg.det_epochs, cfg.det_patience),
+            "val": check.scores.get(check.best_epoch, {}),
             "train_seconds": round(seconds, 1),
+            "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
             "operating_score": operating,
             "operating_fp_per_image": OPERATING_FPI,
             "n_images": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
@@ -223,7 +255,9 @@ def _start_run(cfg: Config, spec: DetectorSpec, data: DetectionData):
         "depths": str(list(spec.depths)),
         "fpn_depth": spec.fpn_depth,
         "classes": ",".join(spec.classes),
-        "epochs": cfg.det_epochs,
+        "max_epochs": cfg.det_epochs,
+        "patience": cfg.det_patience,
+        "eval_every": EVAL_EVERY,
         "learning_rate": cfg.det_learning_rate,
         "batch_size": cfg.det_batch_size,
         "augment_strength": cfg.augment_strength,
@@ -247,7 +281,11 @@ def _finish_run(cfg: Config, model, record: dict) -> dict:
 
     val = record["val"]
     summary = {"best_val_map50": val.get("map50"), "best_val_map50_95": val.get("map50_95")}
-    summary.update(best_epoch=record["best_epoch"], train_seconds=record["train_seconds"])
+    summary.update(best_epoch=record["best_epoch"], epochs_run=record["epochs_run"])
+    summary.update(train_seconds=record["train_seconds"], seconds_per_epoch=record["seconds_per_epoch"])
+    import mlflow
+
+    mlflow.set_tag("stop_reason", record["stop_reason"])
     return tracking.finish_task_run(
         model,
         summary,

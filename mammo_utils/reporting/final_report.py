@@ -44,6 +44,15 @@ def _have(book: FactBook, source: str) -> bool:
         return False
 
 
+def _has_key(book: FactBook, source: str) -> bool:
+    """Whether a source resolves (an optional key of a results file)."""
+    try:
+        resolve(source, book.root)
+        return True
+    except FactError:
+        return False
+
+
 def section_problem(book: FactBook, real_csv: str | None) -> str:
     """Problem and clinical context."""
     rate = (
@@ -256,14 +265,29 @@ def section_results(book: FactBook) -> str:
         )
     src = f"{book.results}/07_detection.json"
     if _have(book, src):
+        if book.value("d07.froc1", src + "#froc.sens@1fp") is None:  # beyond the measured test curve: no number
+            froc1 = (
+                "FROC sensitivity at 1 false positive per image not reached (the measured test curve ends at "
+                f"{book.html('d07.froc_reach', src + '#froc_max_fp_per_image', '.2f')} FP/image)"
+            )
+        else:
+            froc1 = f"FROC sensitivity at 1 false positive per image {book.html('d07.froc1', src + '#froc.sens@1fp')}"
+        seeds = ""
+        if _has_key(book, src + "#seeds.n"):
+            seeds = (
+                f" Over {book.html('d07.seeds', src + '#seeds.n', 'int')} training seeds, test mAP@0.5 "
+                f"{book.html('d07.seeds.mean', src + '#seeds.test_map50.mean')} ± "
+                f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd); the values above are "
+                "those of the seed chosen on validation mAP@0.5 "
+                f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
+            )
         parts.append(
             "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 on "
             f"{book.html('d07.images', src + '#test_images', 'int')} "
             f"test images ({book.html('d07.lesions', src + '#test_lesions', 'int')} planted lesions): mAP@0.5 "
             f"{book.html('d07.map50', src + '#map50')} [{book.html('d07.map50.low', src + '#map50_ci.0')}, "
             f"{book.html('d07.map50.high', src + '#map50_ci.1')}], mAP@[.5:.95] "
-            f"{book.html('d07.map', src + '#map50_95')}, "
-            f"FROC sensitivity at 1 false positive per image {book.html('d07.froc1', src + '#froc.sens@1fp')}. The "
+            f"{book.html('d07.map', src + '#map50_95')}, {froc1}.{seeds} The "
             "classifier's Grad-CAM peak falls inside the lesion on "
             f"{book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')} "
             "of lesion images against a chance rate of "

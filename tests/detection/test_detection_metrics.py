@@ -8,6 +8,7 @@ import pytest
 from mammo_utils.detection.metrics import (
     agnostic,
     bootstrap_interval,
+    bootstrap_intervals,
     breast_recall,
     cam_boxes,
     coco_map,
@@ -72,9 +73,11 @@ def test_froc_and_operating_point():
         {"boxes": np.zeros((0, 4)), "classes": np.zeros(0)},
     ]
     preds = [_pred([[0, 0, 10, 10], [40, 40, 50, 50]], [0.5, 0.9]), _pred([[5, 5, 9, 9]], [0.8])]
-    # ranking: FP (0.9), FP (0.8), TP (0.5): sensitivity 0 until 1 FP/image, then 1
+    # ranking: FP (0.9), FP (0.8), TP (0.5): sensitivity 0 until 1 FP/image, then 1; the curve ends at 1 FP/image
     result = froc(gt, preds)
-    assert result["sens@0.5fp"] == 0.0 and result["sens@1fp"] == 1.0 and result["sens@2fp"] == 1.0
+    assert result["sens@0.5fp"] == 0.0 and result["sens@1fp"] == 1.0
+    assert result["max_fp_per_image"] == pytest.approx(1.0)
+    assert result["sens@2fp"] is None  # beyond the measured curve: refused, not the last value carried forward
     assert score_at_fpi(gt, preds, 0.5) == pytest.approx(0.9)
     assert breast_recall(gt, preds, [("p", "L"), ("p", "R")], threshold=0.5) == 1.0
     point = operating_point(gt, preds, threshold=0.5)
@@ -115,3 +118,20 @@ def test_bootstrap_interval_brackets_the_statistic():
     values = np.r_[np.zeros(50), np.ones(50)]
     low, high = bootstrap_interval(lambda idx: values[idx].mean(), np.arange(100), n=300)
     assert 0.35 < low < 0.5 < high < 0.65
+
+
+def test_froc_refuses_rates_beyond_the_measured_curve():
+    """A detector with few boxes reaches only a low FP/image: every rate past it is None, never a plateau."""
+    gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])} for _ in range(4)]
+    preds = [_pred([[0, 0, 10, 10]], [0.9]), _pred([[30, 30, 40, 40]], [0.8]), _pred([], []), _pred([], [])]
+    result = froc(gt, preds)  # one FP over 4 images: the curve ends at 0.25 FP/image
+    assert result["max_fp_per_image"] == pytest.approx(0.25)
+    assert result["sens@0.5fp"] is None and result["sens@1fp"] is None and result["sens@2fp"] is None
+    assert froc(gt, preds, rates=(0.25,))["sens@0.25fp"] == pytest.approx(0.25)
+
+
+def test_bootstrap_intervals_share_resamples_and_skip_undefined_values():
+    values = np.r_[np.zeros(50), np.ones(50)]
+    out = bootstrap_intervals(lambda idx: {"mean": values[idx].mean(), "never": None}, np.arange(100), n=300)
+    assert 0.35 < out["mean"][0] < 0.5 < out["mean"][1] < 0.65
+    assert out["never"] is None

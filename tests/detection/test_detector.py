@@ -56,13 +56,20 @@ def test_one_short_fit_returns_boxes_in_the_documented_format(tiny_detector):
     import mlflow
 
     from mammo_utils.detection.detector import load_detector, predict_boxes
-    from mammo_utils.detection.train import load_detection_data
+    from mammo_utils.detection.metrics import coco_map
+    from mammo_utils.detection.train import load_detection_data, truth
 
     cfg, record = tiny_detector
-    assert len(record["history"]["loss"]) == 2 and np.isfinite(record["history"]["loss"]).all()
+    assert len(record["history"]["loss"]) == record["epochs_run"] and np.isfinite(record["history"]["loss"]).all()
+    assert record["max_epochs"] == 2 and record["stop_reason"]
     model, info = load_detector(record["folder"])
     assert info["spec"].image_size == (64, 32)
     data = load_detection_data(cfg)
+    # the saved detector is the best validation epoch: its validation mAP is the history's best, recomputed
+    val = np.asarray(record["history"]["val_map50"], float)
+    assert record["val"]["map50"] == pytest.approx(np.nanmax(val)) and val[record["best_epoch"] - 1] == np.nanmax(val)
+    again = coco_map(truth(data.val), predict_boxes(model, data.images["val"]), info["spec"].classes)
+    assert again["map50"] == pytest.approx(record["val"]["map50"], abs=1e-6)
     preds = predict_boxes(model, data.images["test"][:4])
     assert len(preds) == 4
     for p in preds:
@@ -72,7 +79,10 @@ def test_one_short_fit_returns_boxes_in_the_documented_format(tiny_detector):
     # the run is tracked and the model registered under the detector's name
     client = mlflow.MlflowClient(cfg.tracking_uri)
     version = client.get_model_version(cfg.registered_detector, record["registry_version"])
-    assert client.get_run(version.run_id).data.params["architecture"] == "keras-cv YOLOV8Detector"
+    run = client.get_run(version.run_id)
+    assert run.data.params["architecture"] == "keras-cv YOLOV8Detector"
+    assert run.data.tags["stop_reason"] == record["stop_reason"]
+    assert run.data.metrics["best_epoch"] == record["best_epoch"]
     # training the same settings again reuses the saved detector
     from mammo_utils.detection.train import train_detector
 
@@ -95,3 +105,31 @@ def test_cli_evaluate_json(tiny_detector, tiny_run, capsys):
     assert set(out["per_class"]) == {"mass", "spiculated_mass", "calcification_cluster"}
     assert 0.0 <= out["map50"] <= 1.0 and set(out["froc"]) == {"sens@0.5fp", "sens@1fp", "sens@2fp"}
     assert 0.0 <= out["pointing_game"] <= 1.0 and 0.0 < out["pointing_chance"] < 1.0
+
+
+def test_early_stopping_keeps_the_best_epoch_not_the_last(monkeypatch):
+    """Scripted validation mAP 0.1, 0.4, 0.3, 0.2, 0.2, …: patience 2 stops after epoch 4 with epoch 2's weights."""
+    import keras
+
+    from mammo_utils.detection import train as T
+
+    scripted = iter([0.1, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2])
+    monkeypatch.setattr(T, "predict_boxes", lambda model, images: [])
+    monkeypatch.setattr(T, "coco_map", lambda gt, preds, classes: {"map50": next(scripted), "map50_95": 0.0})
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    seen = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(model.get_weights())
+
+    check = T._validation_callback(model, None, [], ("a",), every=1, epochs=8, patience=2)
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    model.fit(x, x.sum(1, keepdims=True), epochs=8, verbose=0, callbacks=[Snapshot(), check])
+    assert check.last + 1 == 4 and check.best_epoch + 1 == 2  # stopped early, two epochs past the best
+    for kept, best in zip(model.get_weights(), seen[1]):
+        np.testing.assert_array_equal(kept, best)
+    assert not np.array_equal(model.get_weights()[0], seen[-1][0])  # not the last epoch's
+    assert T.stop_reason(2, 4, 8, 2).startswith("early stop")

@@ -1,0 +1,102 @@
+"""The detector's test tables: per-class AP intervals, FROC inside its measured range, the pointing game's interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mammo_utils.detection.evaluate import evaluate_detections, metrics_table, pointing_summary, seed_summary
+from mammo_utils.detection.train import DetectionData, stop_reason
+
+CLASSES = ("mass", "spiculated_mass", "calcification_cluster")
+
+
+def _split(n_patients: int = 30, seed: int = 0):
+    """Test images (2 per patient, one with a lesion) and noisy detections: hits, misses, wrong classes, FPs."""
+    rng = np.random.default_rng(seed)
+    rows, preds = [], []
+    for p in range(n_patients):
+        for lat in ("L", "R"):
+            if lat == "L":
+                xy = rng.uniform(5, 30, 2)
+                box = np.r_[xy, xy + rng.uniform(10, 20, 2)][None]
+                cls = np.array([p % 3])
+            else:
+                box, cls = np.zeros((0, 4)), np.zeros(0, int)
+            rows.append({"patient_id": p, "laterality": lat, "boxes": box, "classes": cls})
+            boxes, scores, classes = [], [], []
+            if len(box) and rng.random() < 0.7:  # found, sometimes named wrongly, slightly off
+                boxes.append(box[0] + rng.normal(0, 1.5, 4))
+                scores.append(rng.uniform(0.3, 1.0))
+                classes.append(int(cls[0]) if rng.random() < 0.8 else int((cls[0] + 1) % 3))
+            for _ in range(int(rng.integers(0, 3))):  # false positives
+                xy = rng.uniform(0, 40, 2)
+                boxes.append(np.r_[xy, xy + 8])
+                scores.append(rng.uniform(0.01, 0.6))
+                classes.append(int(rng.integers(0, 3)))
+            order = np.argsort(-np.asarray(scores), kind="stable")
+            preds.append({
+                "boxes": np.asarray(boxes, np.float32).reshape(-1, 4)[order],
+                "scores": np.asarray(scores, np.float32)[order],
+                "classes": np.asarray(classes, int)[order],
+            })  # fmt: skip
+    test = pd.DataFrame(rows)
+    images = np.full((len(test), 64, 64), 0.5, np.float32)
+    data = DetectionData(test.iloc[:0], test.iloc[:0], test, {"test": images}, cache=None)
+    return data, preds
+
+
+def test_per_class_ap_intervals_contain_the_point_value():
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    assert set(det["per_class_ci"]) == set(CLASSES)
+    for name in CLASSES:
+        low, high = det["per_class_ci"][name]
+        assert 0.0 <= low <= det["per_class"][name] <= high <= 1.0, name
+        assert high > low  # a real interval, not a point
+    low, high = det["map50_ci"]
+    assert low <= det["map50"] <= high
+    table = metrics_table(det, CLASSES).set_index("test metric")["value [95% CI]"]
+    assert "[" in table["AP@0.5 mass"]  # the per-class row prints its interval
+
+
+def test_froc_rates_beyond_the_test_curve_are_reported_as_not_reached():
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    reach = det["froc_max_fp_per_image"]
+    assert 0 < reach < 2.0 and det["froc_curve"][0][-1] == pytest.approx(reach)
+    assert det["froc"]["sens@2fp"] is None and det["froc_ci"]["sens@2fp"] is None
+    table = metrics_table(det, CLASSES).set_index("test metric")["value [95% CI]"]
+    assert table["FROC sensitivity at 2 FP/image"].startswith("not reached")
+
+
+def test_pointing_game_interval_is_wilson_of_the_count():
+    """All hits: the bootstrap would collapse to [1, 1]; the Wilson interval of 19/19 is [0.832, 1]."""
+    n = 19
+    gt = [{"boxes": np.array([[10, 10, 20, 20]]), "classes": np.array([0])} for _ in range(n)]
+    images = np.ones((n, 40, 40), np.float32)
+    out = pointing_summary([(15, 15)] * n, gt, images, np.arange(n))
+    assert (out["hits"], out["n"], out["hit_rate"]) == (n, n, 1.0)
+    assert out["hit_rate_ci"][0] == pytest.approx(0.8318, abs=1e-3) and out["hit_rate_ci"][1] == 1.0
+    half = pointing_summary([(15, 15)] * 10 + [(30, 30)] * 9, gt, images, np.arange(n))
+    assert half["hits"] == 10 and half["hit_rate_ci"][0] < 10 / 19 < half["hit_rate_ci"][1]
+
+
+def test_seed_summary_chooses_on_validation_and_reports_the_spread():
+    rows = [
+        {"seed": 0, "val_map50": 0.5, "val_map50_95": 0.2, "test_map50": 0.9, "test_map50_95": 0.4,
+         "best_epoch": 10, "epochs_run": 15},
+        {"seed": 1, "val_map50": 0.7, "val_map50_95": 0.3, "test_map50": 0.3, "test_map50_95": 0.1,
+         "best_epoch": 12, "epochs_run": 17},
+    ]  # fmt: skip
+    out = seed_summary(rows)
+    assert out["chosen_seed"] == 1  # best validation mAP, whatever test says
+    assert out["test_map50"]["mean"] == pytest.approx(0.6)
+    assert out["test_map50"]["sd"] == pytest.approx(np.std([0.9, 0.3], ddof=1))
+
+
+def test_stop_reason_names_early_stops_and_budget_limits():
+    assert stop_reason(7, 12, 30, 5).startswith("early stop")
+    assert "still at its best" in stop_reason(30, 30, 30, 5)
+    assert stop_reason(27, 30, 30, 5).startswith("epoch budget")
