@@ -1,3 +1,4 @@
+# Size: COCO mAP, FROC and the pointing game share the matching of detections to boxes and one resampling.
 """Detection metrics: IoU, COCO mAP (pycocotools), FROC, per-breast recall, pointing game, intervals.
 
 Ground truth and predictions are lists with one entry per image:

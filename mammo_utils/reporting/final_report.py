@@ -162,6 +162,33 @@ def _seeds(book: FactBook, src: str) -> str:
         return ""
 
 
+def _chosen_arm(book: FactBook, src: str) -> str:
+    """``": <arm>, whose best-validation run …"`` when 05 recorded its choice, else ""."""
+    try:
+        return (
+            f": <b>{book.html('t05.chosen', src + '#chosen', 'str')}</b>, whose best-validation run (seed "
+            f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
+            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}; the paired validation tests are in 05"
+        )
+    except FactError:
+        return ""
+
+
+def _tuned_vs_default(book: FactBook, src: str) -> str:
+    """06's paired validation test of the retrained winner against the default, when recorded, else ""."""
+    pv = src + "#paired_validation"
+    try:
+        return (
+            " The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
+            f"bootstrap): difference {book.html('t06.diff', pv + '.difference', '+.3f')} "
+            f"[{book.html('t06.diff.low', pv + '.low', '+.3f')}, {book.html('t06.diff.high', pv + '.high', '+.3f')}], "
+            f"p = {book.html('t06.p', pv + '.p_value')}; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
+            f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
+        )
+    except FactError:
+        return ""
+
+
 def replication_sentence(book: FactBook, key: str) -> str:
     """The chosen arm of 05 over its seeds (mean ± sd), so a single run is never the only number shown.
 
@@ -242,25 +269,20 @@ def section_results(book: FactBook) -> str:
             rows.append([html.escape(str(item["variant"])), f"{val} ± {val_sd}", f"{test} ± {test_sd}"])
         parts.append(
             "<h3>Transfer learning (05)</h3><p>Each arm trained once per seed (the single-seed families once); the "
-            "choice is made on validation breast ROC-AUC (mean ± sd over seeds) among replicated arms: "
-            f"<b>{book.html('t05.chosen', src + '#chosen', 'str')}</b>, whose best-validation run (seed "
-            f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
-            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}. The paired validation tests are in 05.</p>"
+            "choice is made on validation breast ROC-AUC (mean ± sd over seeds) among replicated arms"
+            + _chosen_arm(book, src)
+            + ".</p>"
             + _table(["variant", "validation AUC", "test AUC"], rows)
             + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
         )
     src = f"{book.results}/06_tuning.json"
     if _have(book, src):
-        pv = src + "#paired_validation"
         parts.append(
             f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
             f"({book.html('t06.tuner', src + '#tuner', 'str')}); validation objective from "
-            f"{book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}. "
-            "The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
-            f"bootstrap): difference {book.html('t06.diff', pv + '.difference', '+.3f')} "
-            f"[{book.html('t06.diff.low', pv + '.low', '+.3f')}, {book.html('t06.diff.high', pv + '.high', '+.3f')}], "
-            f"p = {book.html('t06.p', pv + '.p_value')}; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
-            f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}.</p>"
+            f"{book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}."
+            + _tuned_vs_default(book, src)
+            + "</p>"
             + _figure(book.reports, "figures/06_search.png", "Search trials (06).")
         )
     src = f"{book.results}/07_detection.json"
