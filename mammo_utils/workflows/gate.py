@@ -176,7 +176,7 @@ def promotion_gate(
     decision: dict[str, Any] = {"policy": asdict(policy), "thresholds": named}
     cancers = int(breasts.cancer.sum())
     decision.update(breasts=len(breasts), cancers=cancers, patients=int(breasts.patient_id.nunique()))
-    nan_models = [m for m in ("champion", "challenger") if not np.all(np.isfinite(breasts[m]))]
+    nan_models = [m for m in ("champion", "challenger") if not np.all(np.isfinite(merged[f"prediction_{m}"]))]
     if nan_models:
         return {**decision, "promote": False, "reason": f"keep the champion: {' and '.join(nan_models)} scored NaN"}
     if not np.all(np.isfinite(thresholds)):
