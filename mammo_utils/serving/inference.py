@@ -398,6 +398,8 @@ class LivePredictor:
             self._lock.release()
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # own state not set (yet): never recurse into current()
+            raise AttributeError(name)
         return getattr(self.current(), name)
 
 
