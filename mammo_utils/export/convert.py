@@ -1,3 +1,5 @@
+# Size: the format writers, the parity checks against Keras and the staging/release of one export, in the order an
+# export runs.
 """Export a trained classifier to SavedModel, ONNX and TFLite (float16, int8), checked against Keras.
 
 An export folder is the product's model format: the API, the web app and the benchmark read only it::

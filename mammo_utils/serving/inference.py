@@ -1,3 +1,5 @@
+# Size: the one inference path (preprocessing, every runtime, Grad-CAM, detector boxes) and the live champion that
+# swaps whole Predictors when the release pointer moves; they share the loading code, so they stay together.
 """The one inference path: a file -> the cache's image recipe -> the model -> a probability (and per breast).
 
 Notebooks, the API and the web app all call :class:`Predictor`, so a DICOM scored anywhere goes through
