@@ -50,9 +50,22 @@ def test_validation_auc_scores_the_fold_of_the_config(tiny_run):
     assert np.isnan(auc) or 0.0 <= auc <= 1.0
 
 
+@pytest.mark.slow  # trains and registers a tiny challenger, then exports it twice
+@pytest.mark.timeout(1500)
 def test_a_retraining_cycle_keeps_fails_safely_and_promotes(deployment, monkeypatch):
+    from mammo_utils.modeling import train as T
+
     cfg, pointer, store = deployment
     champion = release.current_version(pointer)
+    trained = []
+    real_train = T.train
+
+    def train_once(*args, **kwargs):  # one real challenger; the later cycles reuse it (training is the slow part)
+        if not trained:
+            trained.append(real_train(*args, **kwargs))
+        return trained[0]
+
+    monkeypatch.setattr(T, "train", train_once)
 
     # 1. the real gate on the tiny gate split: too few cancers, so the champion stays, and it says why
     kept = R.retrain(cfg, pointer, store, force=True, run_name="rt_kept")
@@ -81,6 +94,6 @@ def test_a_retraining_cycle_keeps_fails_safely_and_promotes(deployment, monkeypa
     assert promoted["action"] == "promoted"
     new = release.current_version(pointer)
     assert new != champion and new.name == promoted["released_version"]
-    assert load_artifact(pointer)["training"]["run_name"] == "rt_promoted"
+    assert load_artifact(pointer)["training"]["run_name"] == "rt_kept"  # the challenger trained in step 1
     assert _alias(cfg) == promoted["challenger_version"]
     assert json.loads((champion / ARTIFACT).read_text())  # the previous version is kept for a roll-back
