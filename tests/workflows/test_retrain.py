@@ -98,5 +98,5 @@ def test_a_retraining_cycle_keeps_fails_safely_and_promotes(deployment, monkeypa
     new = release.current_version(pointer)
     assert new != champion and new.name == promoted["released_version"]
     assert load_artifact(pointer)["training"]["run_name"] == "rt_kept"  # the challenger trained in step 1
-    assert _alias(cfg) == promoted["challenger_version"]
+    assert str(_alias(cfg)) == str(promoted["challenger_version"])
     assert json.loads((champion / ARTIFACT).read_text())  # the previous version is kept for a roll-back
