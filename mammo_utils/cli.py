@@ -644,14 +644,15 @@ def _export(args: argparse.Namespace) -> None:
         model = prune_model(model, cfg, args.prune, args.prune_epochs)
         say(f"pruned to {args.prune:.0%} sparsity: {model}")
     manifest = export_model(
-        model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say, strict=not args.skip_refused
-    )
+        model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say,
+        strict=not args.skip_refused, detector=args.detector,
+    )  # fmt: skip
     summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
     summary["refused"] = manifest.get("refused", {})
+    if "release" in manifest:
+        summary["release"] = manifest["release"]
     if args.detector:
-        from .detection.detector import bundle_detector
-
-        summary["detector"] = str(bundle_detector(args.detector, args.out))
+        summary["detector"] = os.path.join(str(args.out), "detector")
     _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
 
 

@@ -1,9 +1,12 @@
+# Size: the format writers, the parity checks against Keras and the staging/release of one export, in the order an
+# export runs.
 """Export a trained classifier to SavedModel, ONNX and TFLite (float16, int8), checked against Keras.
 
 An export folder is the product's model format: the API, the web app and the benchmark read only it::
 
     model.json            what a runtime needs: input name/shape/dtype, output name, preprocessing, frozen
-                          threshold, classes, training run and metrics, parity results, SHA-256 of every file
+                          threshold, classes, training run and metrics, parity results, and the SHA-256 of
+                          every file (each file's own, as ``sha256sum`` prints; a folder lists its files)
     model.keras           the inference model (augmentation removed) for Grad-CAM and as the reference
     saved_model/          TensorFlow SavedModel, ``serving_default`` signature with the input named ``image``
     model.onnx            ONNX (tf2onnx, opset 17, dynamic batch axis)
@@ -15,7 +18,9 @@ written: SavedModel and ONNX must reproduce the probability within :data:`PARITY
 quantised TFLite files must keep the test breast ROC-AUC within ``max_auc_drop`` and report how many breast
 decisions flip at the frozen threshold. A format that fails is refused with the measured value in the error
 (:class:`ExportError`), and the folder is written to a temporary name and renamed at the end, so a reader
-never sees a half-written export.
+never sees a half-written export. Exported to the champion pointer (``.../export/champion``), the export is a
+release: an immutable ``versions/<version>`` folder, and the pointer is switched only after every check passed
+(:mod:`.release`).
 
 Why tf2onnx and not ``model.export(format="onnx")``: Keras' own ONNX path (opset 15) turns EfficientNet's
 normalisation constants into extra graph inputs that onnxruntime refuses (measured, see DEPENDENCIES.md).
@@ -43,10 +48,20 @@ from ..data.preprocess import read_cached
 from ..evaluation.drift import image_features, reference_statistics
 from ..evaluation.evaluate import breast_predictions
 from ..evaluation.metrics import roc_auc
-from ..modeling.artifact import ARTIFACT, FILES, INPUT_NAME, OUTPUT_NAME, REFERENCE_FILE, ExportError, sha256
+from ..modeling.artifact import (
+    ARTIFACT,
+    DETECTOR_FOLDER,
+    FILES,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    REFERENCE_FILE,
+    ExportError,
+    entry_digests,
+)
 from ..modeling.resolve import resolve_model
 from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
 from ..utils import quiet_stderr, write_atomic
+from .release import CHAMPION, publish, staging_folder, switch_pointer
 from .runtime import FORMATS, MAX_AUC_DROP, ONNX_OPSET, PARITY_TOLERANCE, open_runner, size_mb
 
 
@@ -193,13 +208,18 @@ def export_model(
     max_auc_drop: float = MAX_AUC_DROP,
     progress: Callable[[str], None] | None = None,
     strict: bool = True,
+    detector: str | Path | None = None,
+    release: bool | None = None,
+    switch: bool = True,
 ) -> dict:
     """Export a trained model to ``out`` in each format, after checking every format against Keras.
 
     Args:
         ref: A ``.keras`` file, run folder or ``models:/`` reference
             (see :func:`mammo_utils.modeling.resolve.resolve_model`).
-        out: Export folder (replaced atomically when it exists).
+        out: Export folder (replaced by a rename when it exists), or with ``release`` the champion pointer: the
+            export becomes the immutable ``<out's folder>/versions/<version>`` (:mod:`.release`) and ``out`` is
+            switched to it once every check passed (when ``switch``).
         cfg: Configuration locating the data, cache and splits the model was trained on.
         formats: Subset of :data:`FORMATS` (``tflite-*`` need ``savedmodel``, which is then written too).
         calibration: Training images used to calibrate int8.
@@ -208,9 +228,15 @@ def export_model(
         strict: Refuse the whole export when a format is outside its tolerance (nothing is written). With
             False, that format alone is left out and recorded under ``refused`` in ``model.json`` with its
             measured values (the formats that pass are exported; Keras must always pass).
+        detector: A lesion detector folder (``detector.keras`` + ``detector.json``) bundled under ``detector/``
+            and listed, file by file, in ``model.json``.
+        release: Write a versioned release behind a pointer (default: when ``out`` is named ``champion`` or is
+            already a symlink).
+        switch: With ``release``, move the pointer (False: publish the version only; retraining switches later).
 
     Returns:
-        The ``model.json`` content.
+        The ``model.json`` content; with ``release`` it also holds ``release: {"version", "path", "switched"}``
+        (not written to the file).
 
     Raises:
         ExportError: Unknown format, bad reference, or (``strict``) a format outside its tolerance.
@@ -230,7 +256,8 @@ def export_model(
     threshold = float(info.get("threshold", 0.5))
 
     out = Path(out)
-    staging = out.with_name(f".{out.name}.partial")
+    release = (out.name == CHAMPION or out.is_symlink()) if release is None else release
+    staging = staging_folder(out.parent) if release else out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
@@ -268,14 +295,44 @@ def export_model(
         write_atomic(staging / REFERENCE_FILE, json.dumps(drift_reference).encode())
         manifest = _manifest(model, info, parity, staging, [f for f in wanted if f in parity], test, calib)
         manifest["refused"] = refused
-        manifest["drift_reference"] = {"path": REFERENCE_FILE, "sha256": sha256(staging / REFERENCE_FILE)}
+        manifest["drift_reference"] = entry_digests(staging, REFERENCE_FILE)
+        if detector is not None:
+            manifest["detector"] = _bundle_detector(detector, staging)
+        manifest["digests"] = "sha256 of each file's bytes (sha256sum); the version is sha256sum model.json"
         write_atomic(staging / ARTIFACT, json.dumps(manifest, indent=1).encode())
+        if release:
+            version = publish(staging, out.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    if release:
+        if switch:
+            switch_pointer(out, version)
+        manifest = {**manifest, "release": {"version": version.name, "path": str(version), "switched": switch}}
+        say(f"release      {version}" + (f" <- {out}" if switch else " (pointer not moved)"))
+        return manifest
+    _replace_folder(staging, out)
     return manifest
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``: the old folder is renamed aside first and removed only after the swap."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _bundle_detector(source: str | Path, staging: Path) -> dict:
+    """Copy a detector folder into the staged export and return its ``model.json`` entry (per-file digests)."""
+    source = Path(source)
+    for name in ("detector.keras", "detector.json"):
+        if not (source / name).is_file():
+            raise ExportError(f"{source / name}: missing; train a detector with `mammo detect train`")
+    shutil.copytree(source, staging / DETECTOR_FOLDER)
+    return entry_digests(staging, DETECTOR_FOLDER)
 
 
 def reference_for(
@@ -327,7 +384,7 @@ def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str],
             "registry_version": info.get("registry_version"),
             "metrics": info.get("metrics", {}),
         },
-        "formats": {fmt: {"path": FILES[fmt], "sha256": sha256(folder / FILES[fmt])} for fmt in formats},
+        "formats": {fmt: entry_digests(folder, FILES[fmt]) for fmt in formats},
         "parity": {"reference": "keras", "test_images": len(test.rows), **parity},
         "calibration": {"split": "train", "images": len(calib.rows), "cancers": int(calib.rows.cancer.sum())},
         "package_version": __version__,

@@ -45,14 +45,14 @@ from ..data.preprocess import Preprocessing
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta, roc_auc
-from ..utils import seed_everything, write_atomic
+from ..utils import deterministic_threads, seed_everything, write_atomic
 from . import run_state as R
 from . import tracking
 from .keras_metrics import ProbabilisticF1
 from .losses import class_weights, make_loss
 from .models import build_model, is_pretrained, set_backbone_trainable
 from .score import score_cached
-from .strategy import distribution_strategy
+from .strategy import distribution_strategy, is_chief, num_workers, worker_suffix
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +194,16 @@ def train(
         LeakageError: Patient overlap between splits.
         ValueError: A split without cached images.
     """
+    previous_policy = keras.mixed_precision.global_policy().name
+    if num_workers() > 1:
+        if cfg.deterministic:
+            deterministic_threads()
+        distribution_strategy()  # a multi-worker strategy must precede every other TF op (created once, cached)
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
     df, cache = prepare_data(cfg, progress=verbose > 0)
     train_df, val_df, test_df = (cache_paths(f, cache) for f in fold_frames(df, cfg.fold))
-    run_name = run_name or default_run_name(cfg)
-    previous_policy = keras.mixed_precision.global_policy().name
+    run_name = (run_name or default_run_name(cfg)) + worker_suffix()  # only the chief writes the run's folder
+    track = track and is_chief()  # and only the chief logs to MLflow and registers the model
     strategy, _ = distribution_strategy()
     try:
         with strategy.scope():

@@ -1,3 +1,5 @@
+# Size: the one inference path (preprocessing, every runtime, Grad-CAM, detector boxes) and the live champion that
+# swaps whole Predictors when the release pointer moves; they share the loading code, so they stay together.
 """The one inference path: a file -> the cache's image recipe -> the model -> a probability (and per breast).
 
 Notebooks, the API and the web app all call :class:`Predictor`, so a DICOM scored anywhere goes through
@@ -31,7 +33,7 @@ from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quant
 from ..evaluation.drift import image_features
 from ..evaluation.evaluate import breast_predictions
 from ..export.runtime import Runner, open_runner
-from ..modeling.artifact import is_export_folder, load_artifact
+from ..modeling.artifact import is_export_folder, load_artifact, version_id
 from ..modeling.resolve import resolve_model
 from ..modeling.run_state import ModelInfoError  # noqa: F401 - re-exported
 
@@ -80,6 +82,7 @@ class Predictor:
         self.folder = folder
         self.preprocessing = Preprocessing.from_dict(info["preprocessing"])
         self.threshold = float(info.get("threshold", 0.5))
+        self.version = version_id(folder) if folder is not None and is_export_folder(folder) else None
         self._grad_model = None
 
     @classmethod
@@ -90,8 +93,13 @@ class Predictor:
         detector: str | Path | None = None,
         work_dir: str | Path | None = None,
         tracking_uri: str | None = None,
+        follow: bool = True,
     ) -> "Predictor":
         """Load an export folder (scored by ``runtime``) or any other model reference (scored by Keras).
+
+        An export folder is resolved to its real path first, so the served format, Grad-CAM's Keras model and a
+        bundled detector all come from the same version. A champion pointer (a symlink to a release,
+        :mod:`mammo_utils.export.release`) gives a :class:`LivePredictor` that follows the pointer.
 
         Args:
             path: Export folder, run folder, ``.keras`` file or ``models:/<name>@<alias>`` (everything but an
@@ -102,6 +110,7 @@ class Predictor:
                 ``detector/`` sub-folder when there is one.
             work_dir: Where a registry download goes.
             tracking_uri: MLflow store of a ``models:/`` reference.
+            follow: For a pointer, reload when it moves (False: load the version it points at now, once).
 
         Raises:
             ModelInfoError: Missing or malformed files (an export's :class:`ExportError` is re-raised as it).
@@ -109,6 +118,10 @@ class Predictor:
         """
         from ..detection.detector import DETECTOR_FILE, load_detector
 
+        if follow and is_export_folder(path) and Path(path).is_symlink():
+            return LivePredictor(path, runtime, detector)
+        if is_export_folder(path):
+            path = Path(path).resolve()  # one version folder, loaded whole: every format from the same place
         if detector is None and (Path(path) / DETECTOR_SUBFOLDER / DETECTOR_FILE).is_file():
             detector = Path(path) / DETECTOR_SUBFOLDER
         found = load_detector(detector) if detector is not None else None
@@ -130,6 +143,7 @@ class Predictor:
             "input": list(self.preprocessing.image_size),
             "runtime": self.runner.fmt if self.runner is not None else "keras",
             "threshold": self.threshold,
+            "version": self.version,
             "detector": self._detector_summary(),
         }
 
@@ -314,6 +328,81 @@ class Predictor:
         breasts = breast_predictions(frame, frame.probability, agg=self.info.get("breast_aggregation", "mean"))
         breasts["decision"] = np.where(breasts.prediction >= self.threshold, "recall", "routine")
         return breasts
+
+
+class LivePredictor:
+    """The champion behind a pointer: scores with the version loaded whole, and swaps to the new version when the
+    pointer moves, without a restart.
+
+    Every attribute and method of :class:`Predictor` is read from the version loaded now (:meth:`current`). At
+    most every :attr:`poll_seconds` a call compares the pointer's target with the loaded version; when it moved,
+    the new version is loaded (digests verified) and warmed up, then swapped in by one assignment, so a request
+    holding the old :class:`Predictor` finishes on it. A version that fails to load is logged and skipped: the
+    old one keeps serving.
+
+    Args:
+        pointer: The champion pointer (a symlink to ``versions/<version>``).
+        runtime: The format that scores.
+        detector: A detector folder to use instead of the version's own ``detector/``.
+    """
+
+    #: Seconds between two looks at the pointer (a stat and a readlink; loading happens only on a change).
+    poll_seconds = 2.0
+
+    def __init__(self, pointer: str | Path, runtime: str = "onnx", detector: str | Path | None = None):
+        import threading
+        import time
+
+        self._pointer, self._runtime, self._detector = Path(pointer), runtime, detector
+        self._lock = threading.Lock()
+        self._target = self._pointer.resolve()
+        self._current = Predictor.load(self._target, runtime, detector, follow=False)
+        self._failed: Path | None = None
+        self._checked = time.monotonic()
+
+    def current(self) -> Predictor:
+        """The loaded version, after looking at the pointer when :attr:`poll_seconds` have passed."""
+        import time
+
+        if time.monotonic() - self._checked >= self.poll_seconds:
+            self.refresh()
+        return self._current
+
+    def refresh(self) -> bool:
+        """Load the pointer's version if it differs from the loaded one; True when it swapped.
+
+        A call that finds another one loading returns at once (the old version keeps serving meanwhile).
+        """
+        import logging
+        import time
+
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._checked = time.monotonic()
+            target = self._pointer.resolve()
+            if target == self._target or target == self._failed:
+                return False
+            try:
+                new = Predictor.load(target, self._runtime, self._detector, follow=False)
+                h, w = new.preprocessing.cache_size
+                new.predict_arrays([np.zeros((h, w), np.float32)])  # warm up before it takes traffic
+            except Exception as exc:  # noqa: BLE001 - any load failure keeps the old version serving
+                self._failed = target
+                logging.getLogger(__name__).error(
+                    "champion %s not loaded, still serving %s: %s", target, self._target, exc
+                )
+                return False
+            self._current, self._target = new, target
+            logging.getLogger(__name__).warning("champion switched to %s (version %s)", target, new.version)
+            return True
+        finally:
+            self._lock.release()
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # own state not set (yet): never recurse into current()
+            raise AttributeError(name)
+        return getattr(self.current(), name)
 
 
 def heatmap_png(image: np.ndarray, heat: np.ndarray) -> bytes:

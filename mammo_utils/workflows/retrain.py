@@ -1,12 +1,25 @@
-"""Retraining, end to end: train a challenger, score it beside the champion, gate it, promote and re-export.
+"""Retraining, end to end: train a challenger, gate it against the champion, release it, then move the alias.
 
 It spans training (:mod:`mammo_utils.modeling`), export and monitoring, so it sits in the top layer. When a
-trigger fires (:func:`mammo_utils.monitoring.triggers.check_triggers`) or when forced, :func:`retrain` trains a
-challenger on the current data (registered, not promoted), scores challenger and champion on the **same
-validation fold** (:func:`validation_auc`, through the one cached-image scorer), and
-:func:`~mammo_utils.monitoring.triggers.gate` moves the ``champion`` alias, and replaces the export folder, only
-when the challenger's validation breast ROC-AUC beats the champion's by ``margin``. Each decision (trigger
-values, both scores, the outcome) is logged to MLflow as a run of the ``<experiment>-retrain`` experiment.
+trigger fires (:func:`mammo_utils.monitoring.triggers.check_triggers`) or when forced, :func:`retrain`:
+
+1. pins the champion: the version folder the pointer resolves to now (a switch during the run cannot change
+   what the challenger is compared with);
+2. trains a challenger on the current data (registered in MLflow, not promoted);
+3. scores both on the **gate split** (test patients reserved for the gate, :func:`~.gate.gate_rows`), which
+   neither model selected a checkpoint or threshold on, and applies :func:`~.gate.promotion_gate` (paired
+   patient bootstrap of the AUC difference, sensitivity non-inferiority at the operating thresholds, per site and
+   machine where the counts allow; NaN or too few cancers keep the champion);
+4. on promotion, in this order: exports the challenger as a new immutable version (every format checked against
+   Keras), switches the champion pointer atomically, and only then moves the registry's ``champion`` alias. A
+   failure at any step leaves the pointer and the alias as they were (an alias that cannot be moved switches the
+   pointer back).
+
+Each decision (trigger values, the gate's tests, the outcome, the version released) is logged to MLflow as a
+run of the ``<experiment>-retrain`` experiment.
+
+Labelled production feedback is counted and recorded with the decision, but cannot join training: the feedback
+store keeps the label, the prediction and the upload's digest, not the image.
 
 Example:
     >>> retrain(cfg, cfg.champion_export, open_store(cfg.store_url))  # doctest: +SKIP
@@ -18,25 +31,40 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..config import Config
 from ..data.prepare import data_for_model
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions
 from ..evaluation.metrics import roc_auc
 from ..export.convert import export_model
+from ..export.release import current_version, switch_pointer
 from ..modeling import tracking
+from ..modeling.artifact import ExportError, version_id
 from ..modeling.resolve import resolve_model
 from ..modeling.score import score_cached
 from ..monitoring.store import Store
-from ..monitoring.triggers import RetrainPolicy, check_triggers, gate
+from ..monitoring.triggers import RetrainPolicy, check_triggers
+from .gate import GatePolicy, gate_rows, promotion_gate
 
 
 def validation_auc(model, cfg: Config, info: dict) -> float:
-    """Validation breast ROC-AUC of a model on the fold of ``cfg`` (its own input size and cache)."""
+    """Validation breast ROC-AUC of a model on the fold of ``cfg`` (its own input size and cache).
+
+    Reported beside the gate, never used by it: the validation fold chose the challenger's checkpoint.
+    """
     mcfg, df, cache = data_for_model(cfg, info)
     val = score_cached(model, fold_frames(df, mcfg.fold)[1], cache, mcfg.image_size, mcfg.batch_size)
     breasts = breast_predictions(val, val.prediction)
     return roc_auc(breasts.cancer, breasts.prediction)
+
+
+def gate_predictions(model, cfg: Config, info: dict, fraction: float) -> pd.DataFrame:
+    """A model's image predictions on the gate split (its own input size and cache)."""
+    mcfg, df, cache = data_for_model(cfg, info)
+    rows = gate_rows(fold_frames(df, mcfg.fold)[2], fraction)
+    return score_cached(model, rows, cache, mcfg.image_size, mcfg.batch_size)
 
 
 def retrain(
@@ -46,40 +74,88 @@ def retrain(
     policy: RetrainPolicy | None = None,
     force: bool = False,
     run_name: str | None = None,
+    gate_policy: GatePolicy | None = None,
 ) -> dict[str, Any]:
-    """Check the triggers and, when one fires (or ``force``), train a challenger and gate it.
+    """Check the triggers and, when one fires (or ``force``), train a challenger, gate it and release it.
 
     Args:
         cfg: Training configuration of the challenger (data, sizes, epochs…).
-        export_dir: The deployed export folder (replaced by the challenger's export when it is promoted).
+        export_dir: The champion pointer (``<export root>/champion``); a promoted challenger becomes
+            ``<export root>/versions/<version>`` and the pointer is switched to it.
         store: The prediction store of the service.
-        policy: Thresholds.
+        policy: Trigger thresholds.
         force: Retrain even when no trigger fires.
         run_name: Challenger run name (default ``retrain_<timestamp>``).
+        gate_policy: Margins and counts of the promotion gate.
 
     Returns:
-        ``{"triggers", "action": "none" | "kept_champion" | "promoted", "champion_auc", "challenger_auc", ...}``.
+        ``{"triggers", "action": "none" | "kept_champion" | "promoted", "reason", "gate", "champion_version",
+        "released_version", ...}``.
+
+    Raises:
+        ExportError: The challenger passed the gate but its export failed a check (pointer and alias unchanged;
+            the decision is logged first with ``action: export_failed``).
     """
     from ..modeling.train import train
 
     policy = policy or RetrainPolicy()
-    check = check_triggers(export_dir, store, policy)
+    gate_policy = gate_policy or GatePolicy()
+    pointer = Path(export_dir)
+    check = check_triggers(pointer, store, policy)
     decision: dict[str, Any] = {"triggers": check["triggers"], "forced": force, "action": "none"}
     if not (check["fire"] or force):
         return decision
+    champion_dir = current_version(pointer)
+    if champion_dir is None:
+        raise ExportError(f"{pointer}: no champion to compare with; export one with `mammo export --out {pointer}`")
+    rolling = store.rolling_metrics()
+    decision["feedback"] = {
+        "labelled": rolling["labelled"],
+        "positives": rolling["positives"],
+        "used_for_training": False,
+        "note": "the feedback store keeps labels and upload digests, not images; they cannot join training",
+    }
     run_name = run_name or time.strftime("retrain_%Y%m%d_%H%M%S")
     result = train(cfg, run_name=run_name, track=True, verbose=0, promote=False)
-    champion_model, champion_info = resolve_model(export_dir)
+    champion_model, champion_info = resolve_model(champion_dir)
     challenger_model, challenger_info = resolve_model(result.model_path.parent)
-    decision["champion_auc"] = validation_auc(champion_model, cfg, champion_info)
-    decision["challenger_auc"] = validation_auc(challenger_model, cfg, challenger_info)
-    promote, reason = gate(decision["champion_auc"], decision["challenger_auc"], policy.margin)
-    decision.update(reason=reason, challenger_run=run_name, challenger_version=result.model_version[0])
-    if promote:
-        tracking.set_champion(cfg.registered_model, result.model_version[0])
-        export_model(result.model_path.parent, export_dir, cfg)
-        decision["action"] = "promoted"
-    else:
+    decision.update(
+        champion_version=version_id(champion_dir),
+        champion_registry_version=champion_info.get("registry_version"),
+        challenger_run=run_name,
+        challenger_version=result.model_version[0] if result.model_version else None,
+    )
+    decision["champion_val_auc"] = validation_auc(champion_model, cfg, champion_info)
+    decision["challenger_val_auc"] = validation_auc(challenger_model, cfg, challenger_info)
+    champion_rows = gate_predictions(champion_model, cfg, champion_info, gate_policy.gate_fraction)
+    challenger_rows = gate_predictions(challenger_model, cfg, challenger_info, gate_policy.gate_fraction)
+    verdict = promotion_gate(
+        champion_rows,
+        challenger_rows,
+        float(champion_info.get("threshold", 0.5)),
+        float(challenger_info.get("threshold", 0.5)),
+        gate_policy,
+        agg=challenger_info.get("breast_aggregation", "mean"),
+    )
+    decision.update(gate=verdict, reason=verdict["reason"])
+    if not verdict["promote"]:
         decision["action"] = "kept_champion"
+        tracking.log_decision(cfg, "retrain", decision)
+        return decision
+    try:
+        manifest = export_model(result.model_path.parent, pointer, cfg, release=True, switch=False)
+    except Exception as exc:
+        decision.update(action="export_failed", reason=f"{verdict['reason']}; export failed: {exc}")
+        tracking.log_decision(cfg, "retrain", decision)
+        raise
+    version = Path(manifest["release"]["path"])
+    switch_pointer(pointer, version)
+    try:
+        if decision["challenger_version"] is not None:
+            tracking.set_champion(cfg.registered_model, decision["challenger_version"])
+    except Exception:
+        switch_pointer(pointer, champion_dir)  # the alias did not move: neither does the deployment
+        raise
+    decision.update(action="promoted", released_version=version.name, released_path=str(version))
     tracking.log_decision(cfg, "retrain", decision)
     return decision

@@ -65,7 +65,9 @@ def test_model_json_round_trips_and_its_hashes_match(tiny_export):
     assert manifest["preprocessing"]["cache_size"] == [128, 64]
     assert manifest["input"]["shape"] == [None, 96, 48, 1]
     for fmt, entry in manifest["formats"].items():
-        assert entry["sha256"] == runtime.sha256(out / entry["path"]), fmt
+        files = entry.get("files") or {"": entry["sha256"]}
+        for name, digest in files.items():
+            assert digest == runtime.sha256(out / entry["path"] / name if name else out / entry["path"]), fmt
 
 
 def test_corrupt_or_incomplete_artifact_fails_with_the_file_named(tiny_export, tmp_path):
