@@ -1,3 +1,4 @@
+# Size: the one inference path (load, prepare, score, detect, explain) kept together, so every caller scores alike.
 """The one inference path: a file -> the cache's image recipe -> the model -> a probability (and per breast).
 
 Notebooks, the API and the web app all call :class:`Predictor`, so a DICOM scored anywhere goes through

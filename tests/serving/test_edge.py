@@ -60,30 +60,6 @@ def _start(folder: Path, tmp: Path, **env_vars: str):
 
 
 @pytest.fixture(scope="module")
-def detector_export(tiny_export, tmp_path_factory) -> Path:
-    """A copy of the tiny export with a small YOLOv8 detector bundled as `mammo export` does."""
-    import json
-
-    from mammo_utils.detection.detector import (
-        DETECTOR_FILE,
-        DETECTOR_INFO,
-        DetectorSpec,
-        build_detector,
-        bundle_detector,
-    )
-
-    _, export, _ = tiny_export
-    folder = tmp_path_factory.mktemp("edge_export") / "export"
-    shutil.copytree(export, folder)
-    trained = tmp_path_factory.mktemp("detector")
-    spec = DetectorSpec(image_size=(128, 64))
-    build_detector(spec, confidence=0.0, max_detections=5).save(trained / DETECTOR_FILE)
-    (trained / DETECTOR_INFO).write_text(json.dumps({"spec": spec.to_dict(), "operating_score": 0.0}))
-    bundle_detector(trained, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def edge(detector_export, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("edge")
     url, log, proc = _start(detector_export, tmp, MAMMO_MAX_UPLOAD_MB=str(LIMIT_MB), MAMMO_MAX_PIXELS="40000000")
