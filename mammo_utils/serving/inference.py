@@ -181,6 +181,15 @@ class Predictor:
             "run_id": info.get("mlflow_run_id"),
         }
 
+    def warm_up(self) -> None:
+        """One inference of a blank image through the classifier and the detector (first calls trace graphs)."""
+        h, w = self.preprocessing.cache_size
+        self.predict_arrays([np.zeros((h, w), np.float32)])
+        if self.detector is not None:
+            from ..detection.detector import predict_boxes
+
+            predict_boxes(self.detector[0], np.zeros((1, *self.detector[1]["spec"].image_size), np.float32))
+
     def keras_model(self):
         """The Keras model (loaded from the export on first use): Grad-CAM needs gradients."""
         if self.model is None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 
 import anyio
-import numpy as np
 from fastapi import FastAPI
 
 from ... import __version__
@@ -80,8 +79,7 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
         state.predictor.max_pixels = settings.max_pixels  # refused before decoding: 400, memory flat
         state.store = FeedbackStore(settings.feedback_db or ":memory:")
         state.reference = load_reference(state.predictor)
-        h, w = state.predictor.preprocessing.cache_size
-        await anyio.to_thread.run_sync(state.predictor.predict_arrays, [np.zeros((h, w), np.float32)])
+        await anyio.to_thread.run_sync(state.predictor.warm_up)  # classifier and detector: no slow first request
         state.ready = True
         middleware.log_event("ready", model=state.predictor.describe(), drift_reference=state.reference is not None)
         yield
