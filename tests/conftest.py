@@ -149,3 +149,29 @@ def store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{(tmp_path / 'monitoring' / 'store.db').as_posix()}"
     return request.getfixturevalue("postgres_db")
+
+
+@pytest.fixture(scope="session")
+def detector_export(tiny_export, tmp_path_factory) -> Path:
+    """A copy of :func:`tiny_export` with a small untrained YOLOv8 detector bundled as ``mammo export --detector``
+    bundles a trained one (``detector/`` with ``detector.keras`` and ``detector.json``; every box kept)."""
+    import json
+    import shutil
+
+    from mammo_utils.detection.detector import (
+        DETECTOR_FILE,
+        DETECTOR_INFO,
+        DetectorSpec,
+        build_detector,
+        bundle_detector,
+    )
+
+    _, export, _ = tiny_export
+    folder = tmp_path_factory.mktemp("detector_export") / "export"
+    shutil.copytree(export, folder)
+    trained = tmp_path_factory.mktemp("detector")
+    spec = DetectorSpec(image_size=(128, 64))
+    build_detector(spec, confidence=0.0, max_detections=5).save(trained / DETECTOR_FILE)
+    (trained / DETECTOR_INFO).write_text(json.dumps({"spec": spec.to_dict(), "operating_score": 0.0}))
+    bundle_detector(trained, folder)
+    return folder

@@ -54,13 +54,27 @@ def test_dockerfile_is_multistage_slim_non_root_with_healthcheck():
     users = [rest for op, rest in stage if op == "USER"]
     assert users and users[-1] not in ("root", "0")
     health = [rest for op, rest in stage if op == "HEALTHCHECK"]
-    assert health and "/health" in health[0]
+    assert health and "/ready" in health[0]  # healthy = model loaded, not merely the process up
     ignore = [line for line in (REPO / ".dockerignore").read_text().split("\n") if line and not line.startswith("#")]
     assert ignore[0] == "*" and "!mammo_utils/" in ignore  # data/, .venv/ and reports/ never enter the image
 
 
-def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export, tmp_path):
-    _, folder, _ = tiny_export
+def test_the_image_installs_what_a_bundled_detector_needs():
+    import tomllib
+
+    build = next(rest for op, rest in _instructions() if op == "RUN" and "pip install" in rest and "-c " in rest)
+    extras = set(re.search(r'"\.\[([a-z,]+)\]"', build).group(1).split(","))
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"cpu", "serve", "export", "detect"} <= extras and extras <= set(declared)
+    assert any(d.startswith("keras-cv") for d in declared["detect"])  # load_detector imports keras_cv
+
+
+def test_container_entry_command_and_healthcheck_run_outside_docker(detector_export, synth_root, tmp_path):
+    """The image's CMD and ENV serve an export with a bundled detector (what the rebuild exports): healthy,
+    and a DICOM comes back scored with the detector's boxes."""
+    import httpx
+
+    folder = detector_export
     stage = _runtime_stage()
     cmd = json.loads(next(rest for op, rest in stage if op == "CMD"))
     health = json.loads(next(rest for op, rest in stage if op == "HEALTHCHECK").split("CMD", 1)[1])
@@ -82,6 +96,15 @@ def test_container_entry_command_and_healthcheck_run_outside_docker(tiny_export,
         assert wait_ready(f"http://127.0.0.1:{port}", process=proc), log.read_text()
         health = [sys.executable if h == "python" else h.replace(":8000", f":{port}") for h in health]
         assert subprocess.run(health, timeout=30).returncode == 0
+        dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
+        scored = httpx.post(
+            f"http://127.0.0.1:{port}/v1/predict",
+            files={"file": ("a.dcm", dicom.read_bytes(), "application/dicom")},
+            headers={"Authorization": "Bearer test-token"},
+            timeout=120,
+        )
+        assert scored.status_code == 200, scored.text
+        assert scored.json()["detector"]["classes"] and isinstance(scored.json()["boxes"], list)
     finally:
         proc.terminate()
         proc.wait(20)

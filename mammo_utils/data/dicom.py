@@ -185,24 +185,41 @@ def j2k_precision(codestream: bytes) -> int | None:
 
 
 def _decode(ds, path: Path, max_size: int | None) -> np.ndarray:
+    from PIL import Image
+
     ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
     level = _reduce_level(int(ds.Rows), int(ds.Columns), max_size)
     try:
         if ts in J2K_SYNTAXES and level > 0:
             try:
                 arr = _decode_j2k_reduced(ds, path, level)
+            except Image.DecompressionBombError as exc:  # never retried in full: that is what it guards against
+                raise _fail(path, f"JPEG 2000 codestream too large to decode ({exc})") from None
             except Exception:  # Pillow cannot read this codestream: full decode below
                 arr = ds.pixel_array
         else:
             arr = ds.pixel_array
+    except DicomReadError:
+        raise
     except Exception as exc:
         raise _fail(path, f"cannot decode pixel data ({C.TRANSFER_SYNTAX_NAMES.get(ts, ts)}): {exc}") from None
     return np.asarray(arr)
 
 
-def _check_image(ds, path: Path) -> None:
+def declared_pixels(ds) -> int:
+    """Rows x Columns x NumberOfFrames as the header declares them (nothing decoded)."""
+    frames = max(1, int(ds.get("NumberOfFrames", 1) or 1))
+    return int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0) * frames
+
+
+def _check_image(ds, path: Path, max_pixels: int | None = None) -> None:
     if "PixelData" not in ds:
         raise _fail(path, "no pixel data")
+    if max_pixels is not None and declared_pixels(ds) > max_pixels:
+        raise _fail(
+            path,
+            f"declares {declared_pixels(ds):,} pixels (Rows x Columns x frames), over the limit of {max_pixels:,}",
+        )
     photometric = str(ds.get("PhotometricInterpretation", ""))
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or photometric not in (C.MONOCHROME1, C.MONOCHROME2):
         raise _fail(path, f"not a grayscale image (PhotometricInterpretation={photometric or 'missing'})")
@@ -281,13 +298,15 @@ def resize_longest(image: np.ndarray, max_size: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def read_dicom(path: str | Path, max_size: int | None = None) -> np.ndarray:
+def read_dicom(path: str | Path, max_size: int | None = None, max_pixels: int | None = None) -> np.ndarray:
     """Read a mammogram as float32 in [0, 1], bright = dense tissue.
 
     Args:
         path: DICOM file.
         max_size: Longest side of the output in pixels; ``None`` keeps full resolution.
             JPEG 2000 files are decoded at the nearest resolution level above it.
+        max_pixels: Refuse, before anything is decoded, a file whose header declares more pixels than this
+            (Rows x Columns x NumberOfFrames): a small file declaring a huge image cannot exhaust memory.
 
     Returns:
         2-D float32 array in [0, 1].
@@ -299,12 +318,12 @@ def read_dicom(path: str | Path, max_size: int | None = None) -> np.ndarray:
     path = Path(path)
     if max_size is not None and int(max_size) < 8:
         raise ValueError(f"max_size must be >= 8 pixels, got {max_size!r}")
-    return _guard(path, lambda: _read(path, max_size))
+    return _guard(path, lambda: _read(path, max_size, max_pixels))
 
 
-def _read(path: Path, max_size: int | None) -> np.ndarray:
+def _read(path: Path, max_size: int | None, max_pixels: int | None = None) -> np.ndarray:
     ds = _open(path, pixels=True)
-    _check_image(ds, path)
+    _check_image(ds, path, max_pixels)
     arr = _decode(ds, path, max_size)
     if arr.ndim != 2:
         raise _fail(path, f"decoded to shape {arr.shape}, expected a 2-D grayscale image")

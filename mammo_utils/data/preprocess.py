@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -199,12 +200,16 @@ def prepare_array(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray,
     }
 
 
-def prepare_image(path: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, dict]:
+def prepare_image(
+    path: str | Path, size: tuple[int, int], max_pixels: int | None = None, timings: dict | None = None
+) -> tuple[np.ndarray, dict]:
     """The image recipe: DICOM -> ``read_dicom`` -> ``crop_breast`` -> ``fit_and_pad`` (float [0, 1]).
 
     Args:
         path: DICOM file.
         size: (height, width) of the output.
+        max_pixels: Refuse a file declaring more pixels than this before decoding (see ``read_dicom``).
+        timings: When given, receives the seconds spent in ``decode`` (header + pixels) and ``crop``.
 
     Returns:
         ``(image, info)``: the padded float image and its manifest fields (``orig_rows``, ``orig_cols``,
@@ -214,9 +219,13 @@ def prepare_image(path: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, 
     Raises:
         DicomReadError: The file cannot be read as a mammogram.
     """
+    t0 = time.perf_counter()
     header = read_header(path)
-    image = read_dicom(path, max_size=DECODE_OVERSAMPLING * max(size))
+    image = read_dicom(path, max_size=DECODE_OVERSAMPLING * max(size), max_pixels=max_pixels)
+    t1 = time.perf_counter()
     out, prep = prepare_array(image, size)
+    if timings is not None:
+        timings.update(decode=t1 - t0, crop=time.perf_counter() - t1)
     x0, y0, x1, y1 = original_box(prep["box"], image.shape, (header["rows"], header["columns"]))
     info = {
         "orig_rows": header["rows"],

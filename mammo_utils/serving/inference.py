@@ -43,18 +43,41 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_SIDE = 64
 #: Sub-folder of an export folder holding the lesion detector (``mammo export --detector``).
 DETECTOR_SUBFOLDER = "detector"
+#: Timed stages of one request, in order (``timing_ms`` keys and ``mammo_stage_latency_seconds{stage}``):
+#: the upload written to disk, its SHA-256, pixels decoded, breast cropped and fitted, the classifier, the
+#: drift monitor's image features, the lesion detector, the Grad-CAM overlay.
+STAGES = ("spool", "hash", "decode", "crop", "model", "drift_features", "detector", "gradcam")
 #: Said wherever a prediction is shown.
 DISCLAIMER = "Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it."
 
 
-def read_image_file(path: str | Path) -> np.ndarray:
+def read_image_file(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """A PNG/JPEG/TIFF mammogram as float32 [0, 1] (8- or 16-bit grey; colour is converted to grey).
 
+    Args:
+        path: The image file.
+        max_pixels: Refuse, from the header alone, an image declaring more pixels than this.
+
     Raises:
-        ValueError: Unreadable or not a 2-D image.
+        ValueError: Unreadable, not a 2-D image, or declaring more than ``max_pixels`` pixels.
     """
     import cv2
+    from PIL import Image
 
+    if max_pixels is not None:
+        try:
+            with Image.open(path) as im:  # reads the header only
+                width, height = im.size
+                frames = int(getattr(im, "n_frames", 1) or 1)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"{path}: image too large to decode ({exc})") from None
+        except Exception:  # noqa: BLE001 - not readable by Pillow: OpenCV decides below
+            width = height = frames = 0
+        if width * height * frames > max_pixels:
+            raise ValueError(
+                f"{path}: declares {width * height * frames:,} pixels (rows x columns x frames),"
+                f" over the limit of {max_pixels:,}"
+            )
     arr = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE)
     if arr is None or arr.ndim != 2:
         raise ValueError(f"{path}: not a readable grey image")
@@ -72,10 +95,22 @@ class Predictor:
         runner: An export format's runner (:func:`mammo_utils.export.runtime.open_runner`), or None to score
             with ``model``.
         folder: The export folder (for loading the Keras model lazily).
+        detector: ``(keras model, info)`` of a lesion detector (:func:`~..detection.detector.load_detector`).
+        max_pixels: Refuse files whose header declares more pixels (rows x columns x frames) than this,
+            before anything is decoded (None: no limit).
     """
 
-    def __init__(self, model, info: dict, runner: Runner | None = None, folder: Path | None = None, detector=None):
+    def __init__(
+        self,
+        model,
+        info: dict,
+        runner: Runner | None = None,
+        folder: Path | None = None,
+        detector=None,
+        max_pixels: int | None = None,
+    ):
         self.model = model
+        self.max_pixels = max_pixels  # files declaring more pixels are refused before decoding
         self.detector = detector  # (keras model, info) of a lesion detector, or None
         self.info = info
         self.runner = runner
@@ -159,30 +194,49 @@ class Predictor:
             "run_id": info.get("mlflow_run_id"),
         }
 
+    def warm_up(self) -> None:
+        """One inference of a blank image through the classifier and the detector (first calls trace graphs)."""
+        h, w = self.preprocessing.cache_size
+        self.predict_arrays([np.zeros((h, w), np.float32)])
+        if self.detector is not None:
+            from ..detection.detector import predict_boxes
+
+            predict_boxes(self.detector[0], np.zeros((1, *self.detector[1]["spec"].image_size), np.float32))
+
     def keras_model(self):
         """The Keras model (loaded from the export on first use): Grad-CAM needs gradients."""
         if self.model is None:
             self.model = open_runner(self.folder, "keras").model
         return self.model
 
-    def prepare(self, path: str | Path) -> tuple[np.ndarray, dict]:
+    def prepare(self, path: str | Path, timings: dict | None = None) -> tuple[np.ndarray, dict]:
         """One file -> the model-input image (cache size, quantised) and what is known about it.
+
+        Args:
+            path: A DICOM or PNG/JPEG/TIFF file.
+            timings: When given, receives the seconds spent in ``decode`` and ``crop``.
 
         Raises:
             DicomReadError: Unreadable DICOM.
             ValueError: Unsupported, unreadable or too small image file.
         """
+        import time
+
         spec = self.preprocessing
         if Path(path).suffix.lower() in IMAGE_SUFFIXES:
-            array = read_image_file(path)
+            t0 = time.perf_counter()
+            array = read_image_file(path, self.max_pixels)
             if min(array.shape) < MIN_SIDE:
                 raise ValueError(f"{path}: image is {array.shape[0]}x{array.shape[1]} px, smaller than {MIN_SIDE} px")
+            t1 = time.perf_counter()
             image, info = prepare_array(array, spec.cache_size)
+            if timings is not None:
+                timings.update(decode=t1 - t0, crop=time.perf_counter() - t1)
             x0, y0, x1, y1 = info["box"]
             info.update(laterality="", view="", orig_rows=array.shape[0], orig_cols=array.shape[1])
             info.update(crop_x_min=x0, crop_y_min=y0, crop_x_max=x1, crop_y_max=y1)
         else:
-            image, info = prepare_image(path, spec.cache_size)
+            image, info = prepare_image(path, spec.cache_size, self.max_pixels, timings)
             if min(info["orig_rows"], info["orig_cols"]) < MIN_SIDE:
                 raise ValueError(
                     f"{path}: image is {info['orig_rows']}x{info['orig_cols']} px, smaller than {MIN_SIDE} px"
@@ -218,36 +272,41 @@ class Predictor:
             explain: Also compute the Grad-CAM overlay (PNG bytes under ``heatmap_png``).
 
         Returns:
-            ``probability, threshold, decision, laterality, view, timing_ms``, ``features`` (the drift
-            monitor's :func:`~mammo_utils.evaluation.drift.image_features`), with ``explain`` ``heatmap_png``, and
-            with a detector ``boxes`` (:meth:`detect`).
+            ``probability, threshold, decision, laterality, view``, ``boxes`` (:meth:`detect`'s, or None without
+            a detector), ``timing_ms`` per stage (:data:`STAGES`: ``decode``, ``crop``, ``model``,
+            ``drift_features``, and ``detector`` / ``gradcam`` when they ran), ``features`` (the drift monitor's
+            :func:`~mammo_utils.evaluation.drift.image_features`), and with ``explain`` ``heatmap_png``.
 
         Raises:
             DicomReadError / ValueError: The file is not a usable mammogram.
         """
         import time
 
+        seconds: dict[str, float] = {}
+        image, info = self.prepare(path, seconds)
         t0 = time.perf_counter()
-        image, info = self.prepare(path)
-        t1 = time.perf_counter()
         probability = float(self.predict_arrays([image])[0])
-        t2 = time.perf_counter()
+        t1 = time.perf_counter()
+        features = image_features(image, (info["orig_rows"], info["orig_cols"]))
+        seconds.update(model=t1 - t0, drift_features=time.perf_counter() - t1)
         out = {
             "probability": probability,
             "threshold": self.threshold,
             "decision": "recall" if probability >= self.threshold else "routine",
             "laterality": info.get("laterality", ""),
             "view": info.get("view", ""),
-            "timing_ms": {"read_preprocess": 1000 * (t1 - t0), "inference": 1000 * (t2 - t1)},
-            "features": image_features(image, (info["orig_rows"], info["orig_cols"])),
+            "boxes": None,
+            "features": features,
         }
-        if explain:
-            out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], self.explain([image])[0])
-            out["timing_ms"]["explain"] = 1000 * (time.perf_counter() - t2)
         if self.detector is not None:
-            t3 = time.perf_counter()
+            t2 = time.perf_counter()
             out["boxes"] = self.detect(image, info)
-            out["timing_ms"]["detect"] = 1000 * (time.perf_counter() - t3)
+            seconds["detector"] = time.perf_counter() - t2
+        if explain:
+            t3 = time.perf_counter()
+            out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], self.explain([image])[0])
+            seconds["gradcam"] = time.perf_counter() - t3
+        out["timing_ms"] = {k: 1000 * v for k, v in seconds.items()}
         return out
 
     def detect(self, image: np.ndarray, info: dict, min_score: float | None = None) -> list[dict]:
@@ -259,8 +318,9 @@ class Predictor:
             min_score: Lowest score returned (default: the detector's operating score chosen on validation).
 
         Returns:
-            ``[{"x_min", "y_min", "x_max", "y_max", "label", "score"}]`` sorted by score; coordinates are pixels
-            of the file as uploaded (DICOM stored pixels, or the image's own).
+            ``[{"class", "score", "x_min", "y_min", "x_max", "y_max"}]`` sorted by score; coordinates are
+            pixels of the file as uploaded (DICOM stored pixels, or the image's own), clipped to the breast's
+            crop; boxes left with no area after clipping are dropped.
         """
         import cv2
 
@@ -279,9 +339,10 @@ class Predictor:
         boxes = found["boxes"][keep] * np.array([w / spec.image_size[1], h / spec.image_size[0]] * 2)
         stored = to_stored_boxes(boxes, info)
         return [
-            {"x_min": round(float(b[0]), 1), "y_min": round(float(b[1]), 1), "x_max": round(float(b[2]), 1),
-             "y_max": round(float(b[3]), 1), "label": spec.classes[int(c)], "score": round(float(s), 4)}
+            {"class": spec.classes[int(c)], "score": round(float(s), 4), "x_min": round(float(b[0]), 1),
+             "y_min": round(float(b[1]), 1), "x_max": round(float(b[2]), 1), "y_max": round(float(b[3]), 1)}
             for b, c, s in zip(stored, found["classes"][keep], found["scores"][keep])
+            if b[2] > b[0] and b[3] > b[1]
         ]  # fmt: skip
 
     def predict_files(self, paths: Sequence[str | Path], batch_size: int = 8) -> pd.DataFrame:

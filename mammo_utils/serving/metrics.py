@@ -3,16 +3,20 @@
 Names follow Prometheus conventions (``_total`` counters, ``_seconds`` histograms); the alert rules and the
 Grafana dashboard in ``deploy/`` refer to them by these names:
 
-- ``mammo_requests_total{route, method, status}``
-- ``mammo_request_latency_seconds{route}`` (histogram)
-- ``mammo_stage_latency_seconds{stage}`` (``read_preprocess``, ``inference``)
+- ``mammo_requests_total{route, method, status}``: ``route`` is always the route's template (``/v1/predict``,
+  ``unmatched`` for an unknown path), never the raw path; unhandled errors count as ``status="500"``
+- ``mammo_request_latency_seconds{route, explain}`` (histogram; ``explain`` "true"/"false": Grad-CAM asked)
+- ``mammo_stage_latency_seconds{stage}`` (histogram; ``spool``, ``hash``, ``decode``, ``crop``, ``model``,
+  ``drift_features``, ``detector``, ``gradcam``: :data:`~mammo_utils.serving.inference.STAGES`)
 - ``mammo_in_flight_requests``
 - ``mammo_prediction_score`` (histogram of probabilities: score drift)
 - ``mammo_input_bytes`` (histogram of upload sizes)
 - ``mammo_decode_errors_total{reason}`` (``empty``, ``not_an_image``, ``dicom``, ``image``)
 - ``mammo_drift_psi{feature}`` / ``mammo_drift_ks_pvalue{feature}`` (image features and ``score``) and
   ``mammo_drift_window_size``: the latest served predictions against the model's ``reference.json``
-- ``mammo_feedback_total{label}``, ``mammo_feedback_labelled``, ``mammo_feedback_metric{metric}``
+- ``mammo_inference_timeouts_total``: inferences that ran past ``MAMMO_INFERENCE_TIMEOUT_S`` (answered 503)
+- ``mammo_feedback_total{label}``, ``mammo_feedback_labelled``, ``mammo_feedback_positives`` (labelled cancers
+  in the rolling window), ``mammo_feedback_metric{metric}``
   (``sensitivity``, ``specificity``, ``auc``, ``pf1`` over the rolling window of labelled predictions)
 """
 
@@ -45,16 +49,19 @@ class ServiceMetrics:
         self.latency = Histogram(
             "mammo_request_latency_seconds",
             "End-to-end request latency",
-            ["route"],
+            ["route", "explain"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.stage_latency = Histogram(
             "mammo_stage_latency_seconds",
-            "Latency per inference stage",
+            "Latency per stage of a scored upload",
             ["stage"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
+        )
+        self.timeouts = Counter(
+            "mammo_inference_timeouts", "Inferences that ran past MAMMO_INFERENCE_TIMEOUT_S", registry=r
         )
         self.in_flight = Gauge("mammo_in_flight_requests", "Requests being handled", registry=r)
         self.scores = Histogram(
@@ -72,6 +79,9 @@ class ServiceMetrics:
         self.feedback = Counter("mammo_feedback", "Ground-truth labels received", ["label"], registry=r)
         self.feedback_labelled = Gauge(
             "mammo_feedback_labelled", "Labelled predictions in the rolling window", registry=r
+        )
+        self.feedback_positives = Gauge(
+            "mammo_feedback_positives", "Labelled cancers in the rolling window of labelled predictions", registry=r
         )
         self.feedback_metric = Gauge(
             "mammo_feedback_metric", "Rolling metric on labelled feedback (NaN until defined)", ["metric"], registry=r

@@ -186,3 +186,24 @@ def test_malformed_header_value_is_a_dicom_read_error(tmp_path, rendering, keywo
         with pytest.raises(DicomReadError, match="malformed DICOM") as info:
             reader(bad)
         assert bad.name in str(info.value) and "1A" in str(info.value)
+
+
+@pytest.mark.real_rsna
+def test_declared_pixel_limit_and_decompression_bomb_are_refused_before_a_full_decode(real_rsna, monkeypatch):
+    """A file declaring more pixels than allowed fails from its header; Pillow's bomb error is not retried in full."""
+    from PIL import Image
+
+    path = sorted((real_rsna / "train_images").rglob("*.dcm"))[0]
+    header = read_header(path)
+    declared = header["rows"] * header["columns"]
+    with pytest.raises(DicomReadError, match=f"declares {declared:,} pixels"):
+        read_dicom(path, max_size=512, max_pixels=declared - 1)
+    assert read_dicom(path, max_size=512, max_pixels=declared).shape[0] >= 512
+
+    def full_decode(self):  # the fallback a bomb must never reach
+        raise AssertionError("full decode attempted after a decompression-bomb error")
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", declared // 4)  # Pillow raises above twice this
+    monkeypatch.setattr(type(pydicom.dcmread(path, stop_before_pixels=True)), "pixel_array", property(full_decode))
+    with pytest.raises(DicomReadError, match="too large to decode"):
+        read_dicom(path, max_size=512)

@@ -17,6 +17,8 @@ def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
     assert settings.tracking_uri == cfg.tracking_uri and settings.drift_window == 123
     assert (settings.max_upload_mb, settings.max_queue, settings.max_upload_bytes) == (2.5, 0, 2_500_000)
     assert ServiceSettings.from_env(cfg, env={"MAMMO_DRIFT_WINDOW": "40"}).drift_window == 40
+    limits = ServiceSettings.from_env(cfg, env={"MAMMO_MAX_PIXELS": "1000000", "MAMMO_INFERENCE_TIMEOUT_S": "2.5"})
+    assert (limits.max_pixels, limits.inference_timeout_s) == (1_000_000, 2.5)
     assert ServiceSettings.from_env(cfg, env={}, runtime="keras", model_dir=None).runtime == "keras"
 
 
@@ -32,6 +34,10 @@ def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
         ("MAMMO_DRIFT_WINDOW", "x", "MAMMO_DRIFT_WINDOW must be a whole number of predictions ≥ 1, got 'x'"),
         ("MAMMO_DRIFT_MIN", "0", "MAMMO_DRIFT_MIN must be a whole number of predictions ≥ 1, got '0'"),
         ("MAMMO_RUNTIME", "tensorrt", "MAMMO_RUNTIME must be one of"),
+        ("MAMMO_MAX_PIXELS", "0", "MAMMO_MAX_PIXELS must be a whole number of pixels ≥ 1, got '0'"),
+        ("MAMMO_MAX_PIXELS", "1e9", "MAMMO_MAX_PIXELS must be a whole number of pixels ≥ 1, got '1e9'"),
+        ("MAMMO_INFERENCE_TIMEOUT_S", "0", "MAMMO_INFERENCE_TIMEOUT_S must be a positive number of seconds, got '0'"),
+        ("MAMMO_INFERENCE_TIMEOUT_S", "soon", "MAMMO_INFERENCE_TIMEOUT_S must be a positive number of seconds"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path, variable, value, message):

@@ -8,8 +8,10 @@ the parts together::
 
     settings.py     ServiceSettings: built from Config + MAMMO_* variables, each field checked (variable named)
     deps.py         the service's state and the dependencies: authorisation, the ready predictor, the store
-    middleware.py   upload limit before the body is read, request metrics, JSON log lines, 500 on a bug
-    uploads.py      spool an upload (limit, SHA-256, sniffed type) and score it behind the concurrency limit
+    middleware.py   the edge (token and upload limit before/while the body is read, request metrics by route
+                    template, JSON log lines, 500 on a bug, counted)
+    uploads.py      spool an upload (SHA-256, sniffed type) and score it behind the concurrency limit and the
+                    inference timeout
     routes/         one router per resource: health (/health, /ready), model (/v1/model), metrics (/metrics),
                     predict (/v1/predict), studies (/v1/studies), feedback (/v1/feedback),
                     predictions (/v1/predictions/{request_id})
@@ -19,11 +21,13 @@ Every served prediction is recorded in the prediction store (``MAMMO_STORE_URL``
 a store that does not answer gives 503 with ``Retry-After`` rather than an unrecorded prediction.
 
 Bad input never takes the server down: each problem has its status and a reason in ``detail`` (400 not an
-image / corrupt / no pixel data / unsupported transfer syntax / too small / empty, 413 too large, 415 content
-type, 422 missing field, 401 without the bearer token when ``MAMMO_API_TOKEN`` is set, 503 when more requests
-wait than the queue allows). Inference runs in worker threads behind a semaphore, off the event loop.
-No patient identifier from a DICOM header reaches a response, a log line or a metric: the reader returns only
-technical fields and laterality/view, and logs name an upload by its SHA-256.
+image / corrupt / no pixel data / unsupported transfer syntax / too small / empty / more pixels declared than
+``MAMMO_MAX_PIXELS``, 413 too large (declared or streamed), 415 content type, 422 missing field, 401 without
+the bearer token when ``MAMMO_API_TOKEN`` is set, 503 with ``Retry-After`` when more requests wait than the
+queue allows or scoring takes longer than ``MAMMO_INFERENCE_TIMEOUT_S``). Inference runs in worker threads
+behind a semaphore, off the event loop. No patient identifier from a DICOM header and no client file name
+reaches a response, a log line or a metric: the reader returns only technical fields and laterality/view,
+responses name an upload by its index, and logs by its SHA-256.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from __future__ import annotations
 import contextlib
 
 import anyio
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -97,11 +100,11 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
                     tracking_uri=settings.tracking_uri or None,
                 )
             )
+        state.predictor.max_pixels = settings.max_pixels  # refused before decoding: 400, memory flat
         state.store = await anyio.to_thread.run_sync(open_store, settings.store_url or "sqlite:///:memory:")
         state.model_identity = model_identity(state.predictor)
         state.reference = load_reference(state.predictor)
-        h, w = state.predictor.preprocessing.cache_size
-        await anyio.to_thread.run_sync(state.predictor.predict_arrays, [np.zeros((h, w), np.float32)])
+        await anyio.to_thread.run_sync(state.predictor.warm_up)  # classifier and detector: no slow first request
         state.ready = True
         middleware.log_event(
             "ready", model=state.predictor.describe(), drift_reference=state.reference is not None, store=settings.store

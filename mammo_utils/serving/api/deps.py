@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hmac
 from typing import Any
 
 import anyio
@@ -70,10 +71,21 @@ def service(request: Request) -> ServiceState:
     return request.app.state.service
 
 
+def token_matches(header: str, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>``, compared in constant time.
+
+    Example:
+        >>> token_matches("Bearer s3cret", "s3cret"), token_matches("Bearer guess", "s3cret")
+        (True, False)
+    """
+    return hmac.compare_digest(header.encode("utf-8", "replace"), f"Bearer {token}".encode())
+
+
 def authorised(request: Request) -> None:
-    """401 without ``Authorization: Bearer <MAMMO_API_TOKEN>`` when a token is set."""
+    """401 without ``Authorization: Bearer <MAMMO_API_TOKEN>`` when a token is set (the edge middleware checks
+    it first, before the body is read; this keeps each route safe on its own)."""
     token = service(request).settings.token
-    if token and request.headers.get("authorization", "") != f"Bearer {token}":
+    if token and not token_matches(request.headers.get("authorization", ""), token):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 

@@ -40,6 +40,8 @@ EXPECTED = {
     "max_queue": "an integer >= 0",
     "drift_window": "an integer >= 1",
     "drift_min": "an integer >= 1",
+    "max_pixels": "an integer >= 1",
+    "inference_timeout_s": "a number of seconds > 0",
 }
 #: Environment variable of each field.
 ENV = {
@@ -52,7 +54,13 @@ ENV = {
     "store_url": "MAMMO_STORE_URL",
     "drift_window": "MAMMO_DRIFT_WINDOW",
     "drift_min": "MAMMO_DRIFT_MIN",
+    "max_pixels": "MAMMO_MAX_PIXELS",
+    "inference_timeout_s": "MAMMO_INFERENCE_TIMEOUT_S",
 }
+#: Default of ``MAMMO_MAX_PIXELS``: 64 M pixels, over twice the largest RSNA mammogram (about 5,900 x 4,700).
+MAX_PIXELS = 64_000_000
+#: Default of ``MAMMO_INFERENCE_TIMEOUT_S``: seconds one upload may take to score (Grad-CAM included).
+INFERENCE_TIMEOUT_S = 60.0
 
 
 #: Variables read under an older name (the name, the field).
@@ -83,6 +91,10 @@ class ServiceSettings:
             the configuration's ``drift_window``).
         drift_min: ``MAMMO_DRIFT_MIN``: fewer predictions than this export no drift gauges (default the
             configuration's ``drift_min``).
+        max_pixels: ``MAMMO_MAX_PIXELS``: an upload whose header declares more pixels (rows x columns x frames)
+            gets 400 before anything is decoded (default :data:`MAX_PIXELS`).
+        inference_timeout_s: ``MAMMO_INFERENCE_TIMEOUT_S``: an upload not scored within this many seconds gets
+            503 with ``Retry-After`` (default :data:`INFERENCE_TIMEOUT_S`).
         work_dir: The configuration's work folder (registry downloads).
         tracking_uri: The configuration's MLflow store (a ``models:/`` reference is read from it).
     """
@@ -96,6 +108,8 @@ class ServiceSettings:
     store_url: str = dataclasses.field(default="", repr=False)
     drift_window: int = Config.drift_window
     drift_min: int = Config.drift_min
+    max_pixels: int = MAX_PIXELS
+    inference_timeout_s: float = INFERENCE_TIMEOUT_S
     work_dir: str = ""
     tracking_uri: str = ""
 
@@ -107,6 +121,8 @@ class ServiceSettings:
             ("max_queue", _integer(self.max_queue) and self.max_queue >= 0),
             ("drift_window", _integer(self.drift_window) and self.drift_window >= 1),
             ("drift_min", _integer(self.drift_min) and self.drift_min >= 1),
+            ("max_pixels", _integer(self.max_pixels) and self.max_pixels >= 1),
+            ("inference_timeout_s", _number(self.inference_timeout_s) and self.inference_timeout_s > 0),
         )
         for field, ok in checks:
             if not ok:
@@ -161,6 +177,10 @@ class ServiceSettings:
                 "drift_window", int, cfg.drift_window, AT_LEAST_ONE, "a whole number of predictions ≥ 1"
             ),
             "drift_min": read("drift_min", int, cfg.drift_min, AT_LEAST_ONE, "a whole number of predictions ≥ 1"),
+            "max_pixels": read("max_pixels", int, d.max_pixels, AT_LEAST_ONE, "a whole number of pixels ≥ 1"),
+            "inference_timeout_s": read(
+                "inference_timeout_s", float, d.inference_timeout_s, POSITIVE, "a positive number of seconds"
+            ),
         }
         if values["drift_min"] > values["drift_window"]:
             raise SettingsError(

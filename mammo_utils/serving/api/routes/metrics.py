@@ -26,6 +26,7 @@ def update_monitoring_gauges(state: ServiceState) -> None:
     metrics, settings = state.metrics, state.settings
     rolling = state.store.rolling_metrics(settings.drift_window)
     metrics.feedback_labelled.set(rolling["labelled"])
+    metrics.feedback_positives.set(rolling["positives"])
     for key in ("sensitivity", "specificity", "auc", "pf1"):
         metrics.feedback_metric.labels(key).set(rolling[key])
     recent = state.store.recent_predictions(settings.drift_window)

@@ -1,5 +1,10 @@
 """``POST /v1/predict``: one DICOM / PNG / JPEG / TIFF upload (multipart field ``file``) -> probability,
-decision, laterality/view and timings; ``?explain=true`` adds a Grad-CAM overlay (PNG, base64)."""
+decision, laterality/view, the lesion detector's boxes and per-stage timings; ``?explain=true`` adds a Grad-CAM
+overlay (PNG, base64).
+
+With a detector bundled in the export, ``boxes`` lists its findings in the uploaded image's own pixel
+coordinates (``class, score, x_min, y_min, x_max, y_max``) and ``detector`` describes it; without one both are
+``null``, said explicitly."""
 
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ _EXAMPLE = {
     "decision": "recall",
     "laterality": "L",
     "view": "CC",
+    "boxes": [{"class": "mass", "score": 0.41, "x_min": 1210.0, "y_min": 2144.5, "x_max": 1388.0, "y_max": 2301.0}],
+    "detector": {"classes": ["mass", "spiculated_mass", "calcification_cluster"], "operating_score": 0.3},
     "model": {"name": "mammo-cancer-classifier", "registry_version": "3", "runtime": "onnx"},
-    "timing_ms": {"read_preprocess": 41.2, "inference": 3.9},
+    "timing_ms": {"spool": 2.1, "hash": 1.3, "decode": 35.0, "crop": 6.2, "model": 3.9, "drift_features": 0.4},
 }
 
 
@@ -32,9 +39,14 @@ _EXAMPLE = {
     dependencies=[Depends(authorised)],
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        400: {"description": "not a mammogram: corrupt, no pixel data, unsupported syntax, too small, empty"},
-        413: {"description": "upload over the size limit"},
+        400: {
+            "description": "not a mammogram: corrupt, no pixel data, unsupported syntax, too small, empty,"
+            " or declaring more pixels than MAMMO_MAX_PIXELS"
+        },
+        401: {"description": "missing or wrong bearer token (checked before the body is read)"},
+        413: {"description": "upload over the size limit (declared or streamed)"},
         415: {"description": "content type that is not DICOM or an image"},
+        503: {"description": "queue full or inference past MAMMO_INFERENCE_TIMEOUT_S (see Retry-After)"},
     },
 )
 async def predict(
@@ -47,9 +59,5 @@ async def predict(
     with tempfile.TemporaryDirectory(prefix="mammo-upload-") as folder:
         upload = await spool(state, file, Path(folder))
         result = await score_upload(state, predictor, upload, explain)
-    return {
-        **result,
-        "model": predictor.describe(),
-        "boxes": None,  # no lesion detector deployed with this model
-        "disclaimer": DISCLAIMER,
-    }
+    model = predictor.describe()
+    return {**result, "detector": model["detector"], "model": model, "disclaimer": DISCLAIMER}

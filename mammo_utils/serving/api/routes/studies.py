@@ -1,5 +1,7 @@
 """``POST /v1/studies``: several files of one patient (field ``files``) -> per-image results (or each file's
-error) and per-breast probabilities and decisions."""
+error), with the detector's boxes as in ``/v1/predict``, and per-breast probabilities and decisions.
+
+Each image is named by its ``index`` in the request, never by the client's file name."""
 
 from __future__ import annotations
 
@@ -30,13 +32,13 @@ async def studies(
     with tempfile.TemporaryDirectory(prefix="mammo-study-") as folder:
         for i, file in enumerate(files):
             try:
-                upload = await spool(state, file, Path(folder))
+                upload = await spool(state, file, Path(folder), index=i)
                 result = await score_upload(state, predictor, upload, False)
-                images.append({"index": i, "name": upload.name, **result})
+                images.append({"index": i, **result})
             except HTTPException as exc:
                 if exc.status_code in (401, 413, 503):
                     raise
-                images.append({"index": i, "name": file.filename, "error": exc.detail, "status": exc.status_code})
+                images.append({"index": i, "error": exc.detail, "status": exc.status_code})
     scored = pd.DataFrame([r for r in images if "probability" in r])
     breasts = []
     if not scored.empty:
@@ -51,4 +53,11 @@ async def studies(
             }
             for r in table.itertuples()
         ]
-    return {"images": images, "breasts": breasts, "threshold": predictor.threshold, "disclaimer": DISCLAIMER}
+    detector = predictor.describe()["detector"]
+    return {
+        "images": images,
+        "breasts": breasts,
+        "threshold": predictor.threshold,
+        "detector": detector,
+        "disclaimer": DISCLAIMER,
+    }
