@@ -115,7 +115,7 @@ def test_a_running_service_follows_the_pointer(tiny_export, tmp_path, monkeypatc
     monkeypatch.setattr(LivePredictor, "poll_seconds", 0.0)
     predictor = Predictor.load(pointer)
     assert isinstance(predictor, LivePredictor) and predictor.folder == first.resolve()
-    settings = ServiceSettings(model_dir=str(pointer), token="t0ken", feedback_db=str(tmp_path / "fb.db"))
+    settings = ServiceSettings(model_dir=str(pointer), token="t0ken", store_url=f"sqlite:///{tmp_path / 'fb.db'}")
     with TestClient(create_app(settings, predictor)) as client:
         assert client.get("/ready").json()["model"]["version"] == first.name
         release.switch_pointer(pointer, second)
