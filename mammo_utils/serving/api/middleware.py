@@ -37,7 +37,12 @@ _TRUE = {"1", "true", "on", "yes", "y", "t"}
 
 
 def log_event(event: str, **fields: Any) -> None:
-    """One JSON line on the ``mammo.api`` logger."""
+    """One JSON line on the ``mammo.api`` logger.
+
+    A library configured later (``logging.config.dictConfig`` with ``disable_existing_loggers``, as loading a model
+    through MLflow can do) may have disabled the logger: it is re-enabled here, so no request goes unlogged.
+    """
+    log.disabled = False
     log.info(json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, default=str))
 
 
