@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import math
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ def configure(cfg: Config):
     Returns:
         An ``mlflow.MlflowClient`` for that store.
     """
+    # MLflow draws a progress bar on stderr for every artifact download (re-scoring a finished run fetches its
+    # model); a user who wants the bars sets the variable themselves
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
