@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import math
+import os
 from pathlib import Path
 from typing import Any
 
