@@ -70,7 +70,7 @@ class TrainResult:
         test: The same on test with the validation threshold.
         threshold: Breast-level decision threshold chosen on validation.
         params: Parameter count.
-        train_seconds: Wall time of the training stages in this call.
+        train_seconds: Wall time of all the run's training stages (earlier, resumed calls included).
         infer_ms: Inference milliseconds per image (batch 8, this machine).
         model_version: Registry version, and whether it became champion.
         val_predictions: Validation image rows with ``prediction`` (kept in memory, never logged).
@@ -331,7 +331,7 @@ def _fit_stages(
     track: bool,
     verbose: int,
 ):
-    """Run the training stages not finished yet; returns (history of all epochs, seconds spent now)."""
+    """Run the training stages not finished yet; returns (history of all epochs, the run's training seconds)."""
     best_weights = run_dir / R.BEST_WEIGHTS
     history_path = run_dir / R.HISTORY
     offset, seconds = int(state.data.get("next_epoch", 0)), 0.0
@@ -362,6 +362,7 @@ def _fit_stages(
             shuffle=False,  # the dataset shuffles itself
         )
         seconds += time.perf_counter() - start
+        state.data["train_seconds"] = float(state.data.get("train_seconds", 0.0)) + time.perf_counter() - start
         history = _read_history(history_path, state.data["stage_start"])
         offset = int(history.epoch.max()) + 1
         monitored = [v for v in history[cfg.monitor] if np.isfinite(v)]
@@ -370,7 +371,8 @@ def _fit_stages(
         state.data["next_epoch"] = offset
         state.save()
     history = _read_history(history_path, state.data.get("stage_start", {}))
-    return history, seconds
+    # every stage of the run, earlier calls included: a finished run re-scored later reports what it took to train
+    return history, float(state.data.get("train_seconds", seconds))
 
 
 def _read_history(path: Path, stage_start: dict[str, int]) -> pd.DataFrame:
