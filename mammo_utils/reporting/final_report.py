@@ -190,30 +190,34 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
 
 
 def replication_sentence(book: FactBook, key: str) -> str:
-    """The chosen arm of 05 over its seeds (mean ± sd), so a single run is never the only number shown.
+    """The champion's arm over its seeds (mean ± sd), so a single run is never the only number shown.
+
+    The champion is 06's tuned arm when 06 moved the alias to it, else the arm 05 chose.
 
     Args:
         book: Facts.
         key: Fact-key prefix.
 
     Returns:
-        An HTML paragraph, or "" when 05 recorded no chosen arm.
+        An HTML paragraph, or "" when neither notebook recorded its arms.
     """
-    src = f"{book.results}/05_transfer.json"
+    tuned, chosen = f"{book.results}/06_tuning.json", f"{book.results}/05_transfer.json"
     try:
-        summary = resolve(src + "#summary", book.root)
-        chosen = resolve(src + "#chosen", book.root)
-    except FactError:
+        if resolve(tuned + "#champion_moved", book.root):
+            src, rows, arm, where = tuned, "#arms", resolve(tuned + "#kept", book.root), "06's search, kept"
+        else:
+            src, rows, arm, where = chosen, "#summary", resolve(chosen + "#chosen", book.root), "chosen in 05"
+        i = next(i for i, r in enumerate(resolve(src + rows, book.root)) if r["variant"] == arm)
+    except (FactError, StopIteration):
         return ""
-    i = next(i for i, row in enumerate(summary) if row["variant"] == chosen)
-    row = f"{src}#summary.{i}"
+    row = f"{src}{rows}.{i}"
     return (
-        f"<p>Replication: the arm chosen on validation in 05 ({book.html(key + '.name', src + '#chosen', 'str')}) "
-        f"over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
+        f"<p>Replication: the champion's arm ({book.html(key + '.name', row + '.variant', 'str')}, {where} on "
+        f"validation) over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
         f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} and a "
         f"test breast ROC-AUC of {book.html(key + '.test', row + '.test AUC mean')} ± "
-        f"{book.html(key + '.test_sd', row + '.test AUC sd')} (mean ± sd); its best-validation run is "
-        f"<code>{book.html(key + '.run', src + '#chosen_run', 'str')}</code>.</p>"
+        f"{book.html(key + '.test_sd', row + '.test AUC sd')} (mean ± sd); the table above is its best-validation "
+        "run.</p>"
     )
 
 
