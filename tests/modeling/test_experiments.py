@@ -79,16 +79,13 @@ def test_confusion_grid_has_one_panel_per_run():
     assert texts == sorted(["1 (50%)", "1 (50%)", "1 (33%)", "2 (67%)"])
 
 
-def _tables(pre_val, rnd_val, pre_test=(0.6, 0.62), rnd_test=(0.58, 0.6), width=0.1):
-    """Per-run and per-variant tables as summarise_variants builds them, for two variants over two seeds."""
-    rows = []
-    for name, vals, tests in (("pre", pre_val, pre_test), ("rnd", rnd_val, rnd_test)):
-        for seed, (v, t) in enumerate(zip(vals, tests)):
-            rows.append({"variant": name, "seed": seed, "val breast AUC": v, "test breast AUC": t,
-                         "test AUC low": t - width, "test AUC high": t + width})  # fmt: skip
-    runs = pd.DataFrame(rows).set_index(["variant", "seed"]).assign(**{"train s": 1.0})
-    variants = variant_summary(runs)
-    return runs, variants
+def _runs_table(results) -> pd.DataFrame:
+    """The per-run table :func:`variant_summary` reads, from fake runs' validation breast AUCs."""
+    rows = [
+        {"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5, "train s": 1.0}
+        for (a, s), r in results.items()
+    ]
+    return pd.DataFrame(rows).set_index(["variant", "seed"])
 
 
 def _arm_run(signal: float, seed: int, n_patients: int = 60):
@@ -124,10 +121,7 @@ def test_the_arm_chosen_is_the_best_replicated_one_and_its_best_validation_run()
     results = {("strong", s): _arm_run(3.0, s) for s in range(3)}
     results |= {("weak", s): _arm_run(0.2, s) for s in range(3)}
     results[("single", 0)] = _arm_run(6.0, 0)  # best on validation, but one run is not a replicated result
-    runs = pd.DataFrame(
-        [{"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5,
-          "train s": 1.0} for (a, s), r in results.items()]
-    ).set_index(["variant", "seed"])  # fmt: skip
+    runs = _runs_table(results)
     summary = variant_summary(runs)
     assert summary.index[0] == "single" and choose_arm(summary) == "strong"
     with pytest.raises(ValueError, match="4 or more runs"):
@@ -144,10 +138,7 @@ def test_paired_table_and_conclusion_follow_the_tests():
     assert list(tests.index) == ["strong − weak", "strong − twin"]
     assert tests.loc["strong − weak", "low"] > 0 and "strong is higher" in tests.loc["strong − weak", "verdict"]
     assert "no difference" in tests.loc["strong − twin", "verdict"]
-    runs = pd.DataFrame(
-        [{"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5,
-          "train s": 1.0} for (a, s), r in results.items()]
-    ).set_index(["variant", "seed"])  # fmt: skip
+    runs = _runs_table(results)
     text = comparison_conclusion(variant_summary(runs), "strong", tests, min_auc=0.85)
     assert "**Chosen on validation: strong**" in text and "Below 0.85 at this budget: weak" in text
     assert all(v in text for v in tests.verdict)
