@@ -31,7 +31,7 @@ def test_three_trials_logged_as_nested_mlflow_runs(search):
 
     cfg, summary, lines = search
     assert len(summary["trials"]) == 3 and len(lines) == 3
-    assert all(line.startswith("trial ") and "val_auc=" in line for line in lines)
+    assert all(line.startswith("trial ") and f"{cfg.monitor}=" in line for line in lines)
     mlflow.set_tracking_uri(cfg.mlflow_uri)
     runs = mlflow.search_runs(experiment_names=[cfg.experiment])
     parent = runs[runs["tags.kind"] == "search"]
@@ -43,12 +43,12 @@ def test_three_trials_logged_as_nested_mlflow_runs(search):
 
 def test_objective_is_the_validation_metric_maximised(search):
     cfg, summary, _ = search
-    assert summary["objective_name"] == cfg.monitor == "val_auc"
+    assert summary["objective_name"] == cfg.monitor == "val_breast_auc"
     objectives = [t["objective"] for t in summary["trials"]]
     assert objectives == sorted(objectives, reverse=True)
     assert summary["best"]["objective"] == max(objectives)
     trial = json.loads((cfg.work_dir / "tuning" / summary["search_id"] / "trial_0" / "trial.json").read_text())
-    assert trial["metrics"]["metrics"]["val_auc"]["direction"] == "max"
+    assert trial["metrics"]["metrics"][cfg.monitor]["direction"] == "max"
 
 
 def test_rerunning_the_same_search_adds_no_trial(search):
