@@ -5,6 +5,7 @@
 #   bash run_all.sh                    # install (if needed) + run all notebooks, small profile, embedded data
 #   bash run_all.sh --profile full     # GPU recipe on the real RSNA folder (Kaggle/Colab or MAMMO_DATA)
 #   bash run_all.sh --only 01          # one notebook
+#   bash run_all.sh --strict           # fail at the report if a cited benchmark/screenshot is of another build
 #   bash run_all.sh --tests            # install (if needed) + run the test suite instead (15 slowest listed)
 #   bash run_all.sh --setup            # only create/refresh the virtual environment
 set -euo pipefail
@@ -13,13 +14,15 @@ cd "$(dirname "$0")"
 PROFILE="${PROFILE:-small}"
 ONLY=""
 MODE="notebooks"
+STRICT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) PROFILE="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --tests) MODE="tests"; shift ;;
+    --strict) STRICT="--strict"; shift ;;
     --setup) MODE="setup"; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -107,8 +110,15 @@ for nb in "${notebooks[@]}"; do
 done
 echo "== All $total notebook(s) rendered into reports/ in $((SECONDS - start_all)) s"
 if [[ -z "$ONLY" ]]; then
-  # the last step: final report, model card, slides, diagrams and API docs, every number read from the runs
-  echo "== Final report (mammo report)"
-  "$PY" -m mammo_utils report --profile "$PROFILE"
+  # page images of the services this rebuild exported (API + web app + Prometheus in headless Chromium), each
+  # with a sidecar naming the export's digest
+  echo "== Screenshots of the running services (mammo screens)"
+  "$PY" -m mammo_utils screens --profile "$PROFILE" \
+    || echo "!! screenshots not taken (needs chromium, chromedriver, prometheus): the report marks the old ones" >&2
+  # the last step: final report, model card, slides, diagrams and API docs, every number read from the runs;
+  # a cited benchmark or screenshot of another build is marked in the report ("from another build"); with
+  # --strict it stops the rebuild instead
+  echo "== Final report (mammo report ${STRICT})"
+  "$PY" -m mammo_utils report --profile "$PROFILE" ${STRICT}
   echo "== Whole rebuild in $((SECONDS - start_all)) s"
 fi

@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         import json
         import platform
 
+        from mammo_utils.reporting import provenance
         from mammo_utils.utils import write_atomic
 
         record = {
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 "files": len(files),
                 "mb_each": float(np.mean([len(d) for _, d in good]) / 1e6),
             },
-            "model": args.model,
+            "model": provenance.portable_path(args.model),  # never this machine's absolute path
+            "provenance": provenance.record(args.model),  # the export's digest: `mammo report` checks it
             "runs": table.reset_index().to_dict("records"),
             "rss_mb": rss,
         }

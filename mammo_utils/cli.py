@@ -80,6 +80,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "drift of a cache or of the service's log against an exported model's reference (PSI, KS)",
     "retrain": "check the retraining triggers; train, gate and promote a challenger when one fires",
     "demo": "start the API and the web app on the champion and print their URLs (Ctrl-C stops both)",
+    "screens": "page images of the running API's web app and Prometheus (headless Chromium) for the report",
     "report": "build the final report, model card, slides, diagrams and API docs from the runs' artifacts",
     "config": "print the resolved configuration",
 }
@@ -439,11 +440,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="stop as soon as both services answer (smoke test)")
     p.set_defaults(handler=_demo, precheck=_service_settings)
 
+    p = sub.add_parser("screens", help=COMMANDS["screens"], description=COMMANDS["screens"])
+    _common(p, "screens")
+    p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
+    p.add_argument("--out", default=None, metavar="DIR", help="figures folder (default <project>/reports/figures)")
+    what = "DICOM uploaded through the API and the web app (default: the data root's first train image)"
+    p.add_argument("--dicom", default=None, metavar="FILE", help=what)
+    p.set_defaults(handler=_screens)
+
     p = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
     _common(p, "report")
     p.add_argument("--model", default=None, metavar="DIR", help="export folder (default <work>/export/champion)")
     p.add_argument("--out", default=None, metavar="DIR", help="reports folder (default <project>/reports)")
     p.add_argument("--no-pdf", action="store_true", help="skip printing the report to PDF")
+    what = "refuse to build when a cited benchmark or screenshot is from another build (default: mark it)"
+    p.add_argument("--strict", action="store_true", help=what)
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("config", help=COMMANDS["config"], description=COMMANDS["config"])
@@ -840,12 +851,36 @@ def _demo(args: argparse.Namespace) -> None:
         print(json.dumps(summary))
 
 
+def _screens(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args)
+    from pathlib import Path
+
+    from .reporting.screens import capture_screens
+    from .utils import project_root
+
+    dicom = args.dicom or next(iter(sorted((cfg.data_root / "train_images").rglob("*.dcm"))), None)
+    if dicom is None:
+        raise CliError(f"--dicom: no DICOM under {cfg.data_root / 'train_images'}; name one with --dicom FILE")
+    out = Path(args.out) if args.out else project_root() / "reports" / "figures"
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    try:
+        written = capture_screens(args.model or cfg.champion_export, out, dicom, say=say)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    _emit(args, {k: str(v) for k, v in written.items()}, "\n".join(f"{k}: {v}" for k, v in written.items()))
+
+
 def _report(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     from .reporting.build import build_reports
 
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    written = build_reports(cfg, args.model, args.out, pdf=not args.no_pdf, progress=say)
+    from .reporting.provenance import ProvenanceError
+
+    try:
+        written = build_reports(cfg, args.model, args.out, pdf=not args.no_pdf, progress=say, strict=args.strict)
+    except ProvenanceError as exc:
+        raise CliError(str(exc)) from None
     _emit(args, {k: str(v) for k, v in written.items()}, "\n".join(f"{k}: {v}" for k, v in written.items()))
 
 

@@ -25,25 +25,29 @@ def format_table(
     formats: Sequence[str] | None = None,
     repeats: int = 20,
     threads: int | None = None,
+    validation: EvalSet | None = None,
 ) -> pd.DataFrame:
     """Size, load time, latency, throughput and test AUC of every format of an export, in one run.
 
     Args:
         folder: Export folder.
-        test: Test images (the AUC and Δ AUC columns) — latency uses its first 16 images.
+        test: Test images (the AUC and Δ AUC columns, information only) — latency uses its first 16 images.
         formats: Formats to measure (default: all in ``model.json``).
         repeats: Timed calls per batch size.
         threads: Runtime threads.
+        validation: Validation images: adds ``val_breast_auc`` / ``val_delta_auc``, the columns
+            :func:`recommend` chooses on (so no test patient chooses a format).
 
     Returns:
         One row per format: ``size_mb, gzip_mb, load_s, ms_b1_median, ms_b1_p95, ms_b16_median, ms_b16_p95,
-        images_per_s, breast_auc, delta_auc, flipped_breasts`` and ``speedup_b1`` / ``size_ratio`` against Keras.
+        images_per_s, breast_auc, delta_auc, flipped_breasts`` (test), ``val_*`` (with ``validation``) and
+        ``speedup_b1`` / ``size_ratio`` against Keras.
     """
     manifest = load_artifact(folder)
     folder = Path(folder)
     formats = list(formats or manifest["formats"])
     threshold = manifest["threshold"]
-    reference = None
+    reference = val_reference = None
     rows = []
     for fmt in formats:
         start = time.perf_counter()
@@ -66,6 +70,13 @@ def format_table(
             row[f"ms_b{batch}_p95"] = 1000 * float(np.quantile(times, 0.95))
         row["images_per_s"] = 16 / (row["ms_b16_median"] / 1000)
         row.update({k: v for k, v in compare(reference, probs, test.rows, threshold).items() if k != "breasts"})
+        if validation is not None:
+            val_probs = runner.predict_batched(validation.images)
+            if val_reference is None:
+                keras = runner if fmt == "keras" else open_runner(folder, "keras")
+                val_reference = val_probs if fmt == "keras" else keras.predict_batched(validation.images)
+            gate = compare(val_reference, val_probs, validation.rows, threshold)
+            row["val_breast_auc"], row["val_delta_auc"] = gate["breast_auc"], gate["delta_auc"]
         rows.append(row)
     table = pd.DataFrame(rows).set_index("format")
     if "keras" in table.index:
@@ -77,11 +88,15 @@ def format_table(
 def recommend(table: pd.DataFrame, max_auc_drop: float = 0.01) -> dict[str, str]:
     """Which format to use where, computed from a :func:`format_table` (formats within ``max_auc_drop``).
 
+    The AUC condition reads the validation columns when the table has them (``val_delta_auc``), so the choice
+    never looks at a test patient; older tables without them fall back to ``delta_auc``.
+
     Returns:
         ``{"api_cpu": fmt, "edge": fmt, "batch": fmt}``: fastest at batch 1, smallest file, highest
         images/s at batch 16.
     """
-    ok = table[~(table.delta_auc.abs() > max_auc_drop)]  # NaN (one-class test set) is not a failure
+    delta = table["val_delta_auc"] if "val_delta_auc" in table else table["delta_auc"]
+    ok = table[~(delta.abs() > max_auc_drop)]  # NaN (a one-class split) is not a failure
     return {
         "api_cpu": str(ok.ms_b1_median.idxmin()),
         "edge": str(ok.size_mb.idxmin()),
@@ -121,15 +136,18 @@ def benchmark_export(
 
     out = Path(out)
     manifest = export_model(ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict)
-    test, _ = model_data(cfg, manifest, 1)
-    table = format_table(out, test, repeats=repeats, threads=threads)
+    test, _ = model_data(cfg, manifest, 1)  # information only: the table's test AUC columns
+    validation, _ = model_data(cfg, manifest, 1, split="validation")  # what recommend() chooses on
+    table = format_table(out, test, repeats=repeats, threads=threads, validation=validation)
     if prune:
         pruned_out = out.with_name(out.name + "_pruned")
         pruned_run = prune_model(ref, cfg, prune)
         kept = export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=progress,
                             strict=strict)["formats"]  # fmt: skip
         formats = [f for f in ("keras", "tflite-int8") if f in kept]
-        pruned = format_table(pruned_out, test, formats=formats, repeats=repeats, threads=threads)
+        pruned = format_table(
+            pruned_out, test, formats=formats, repeats=repeats, threads=threads, validation=validation
+        )
         pruned.index = [f"pruned{round(100 * prune)}+{i}" for i in pruned.index]
         pruned["speedup_b1"] = table.loc["keras", "ms_b1_median"] / pruned.ms_b1_median
         pruned["size_ratio"] = table.loc["keras", "size_mb"] / pruned.size_mb
@@ -147,10 +165,12 @@ def parity_markdown(manifest: dict) -> str:
         Markdown text.
     """
     t, parity = manifest["training"], manifest["parity"]
+    split = parity.get("split", "test")  # exports made before the gate moved to validation scored test
+    n_gate = parity.get("images", parity.get("test_images"))
     text = (
         f"The exported model is **{manifest['backbone']}** from run `{t['run_name']}` (registry version "
         f"{t['registry_version']}), input {manifest['input']['shape'][1:]} {manifest['input']['dtype']}, frozen "
-        f"threshold {manifest['threshold']:.3f}. On its {parity['test_images']} test images"
+        f"threshold {manifest['threshold']:.3f}. On its {n_gate} {split} images (the export gate)"
     )
     floats = [f"{fmt} differs from Keras by at most {parity[fmt]['max_abs_diff']:.1e}"
               for fmt in ("onnx", "savedmodel") if fmt in parity]  # fmt: skip
@@ -159,7 +179,7 @@ def parity_markdown(manifest: dict) -> str:
         if fmt in parity:
             p = parity[fmt]
             text += (
-                f" {fmt} moves probabilities by up to {p['max_abs_diff']:.3f} and the test breast AUC by "
+                f" {fmt} moves probabilities by up to {p['max_abs_diff']:.3f} and the {split} breast AUC by "
                 f"{p['delta_auc']:+.4f}, flipping {p['flipped_breasts']} of {p['breasts']} breast decisions."
             )
     for fmt, why in manifest.get("refused", {}).items():
@@ -179,6 +199,7 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     """
     base = table.loc[[i for i in table.index if not i.startswith("pruned")]]
     pick = recommend(base, max_auc_drop)
+    gate = "validation" if "val_delta_auc" in table else "test"
     k = table.loc["keras"]
     api, edge, batch = (base.loc[pick[key]] for key in ("api_cpu", "edge", "batch"))
     onnx = ""
@@ -196,7 +217,7 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         else "int8 is not in the table: it failed the export's AUC gate (see above), so it is not shipped."
     )
     lines = [
-        f"- **API on a CPU: `{pick['api_cpu']}`** — fastest at batch 1 among formats within |Δ AUC| ≤ "
+        f"- **API on a CPU: `{pick['api_cpu']}`** — fastest at batch 1 among formats within |Δ {gate} AUC| ≤ "
         f"{max_auc_drop}: {api.ms_b1_median:.1f} ms median ({api.speedup_b1:.1f}× Keras' {k.ms_b1_median:.1f} ms)."
         + onnx,
         f"- **Edge device: `{pick['edge']}`** — {edge.size_mb:.2f} MB, {edge.size_ratio:.1f}× smaller than Keras' "

@@ -13,10 +13,12 @@ An export folder is the product's model format: the API, the web app and the ben
     model_fp16.tflite     TFLite with float16 weights
     model_int8.tflite     TFLite full-integer int8 (float input/output), calibrated on training images only
 
-Every format is scored on the test split of the model's own cache and compared with Keras before it is
-written: SavedModel and ONNX must reproduce the probability within :data:`PARITY_TOLERANCE` (float32);
-quantised TFLite files must keep the test breast ROC-AUC within ``max_auc_drop`` and report how many breast
-decisions flip at the frozen threshold. A format that fails is refused with the measured value in the error
+Every format is scored on the validation patients of the model's own cache (the fold it was selected on) and
+compared with Keras before it is written: SavedModel and ONNX must reproduce the probability within
+:data:`PARITY_TOLERANCE` (float32); quantised TFLite files must keep the validation breast ROC-AUC within
+``max_auc_drop`` and report how many breast decisions flip at the frozen threshold. No test patient takes part in
+the gate or the choice of a format: the test split is scored afterwards, for information only
+(:mod:`.benchmark`). A format that fails is refused with the measured value in the error
 (:class:`ExportError`), and the folder is written to a temporary name and renamed at the end, so a reader
 never sees a half-written export. Exported to the champion pointer (``.../export/champion``), the export is a
 release: an immutable ``versions/<version>`` folder, and the pointer is switched only after every check passed
@@ -137,21 +139,27 @@ def calibration_rows(df: pd.DataFrame, fold: int, n: int, seed: int = 0) -> pd.D
     return pd.concat(parts).sort_values("image_id")
 
 
-def model_data(cfg: Config, info: dict, calibration: int) -> tuple[EvalSet, EvalSet]:
-    """The test split and calibration images of the cache a model was trained on.
+def model_data(cfg: Config, info: dict, calibration: int, split: str = "test") -> tuple[EvalSet, EvalSet]:
+    """The test (or validation) split and calibration images of the cache a model was trained on.
 
     Args:
         cfg: Configuration (data root, work dir, splits, fold).
         info: The model's info (``preprocessing``).
         calibration: Number of calibration images.
+        split: ``"test"`` or ``"validation"`` (the fold the model was selected on).
 
     Returns:
-        ``(test set, calibration set)``.
+        ``(scored set, calibration set)``.
+
+    Raises:
+        ValueError: ``split`` is neither.
     """
     from ..data.splits import fold_frames
 
+    if split not in ("test", "validation"):
+        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
     cfg, df, cache = data_for_model(cfg, info)
-    test = fold_frames(df, cfg.fold)[2]
+    test = fold_frames(df, cfg.fold)[2 if split == "test" else 1]
     calib = calibration_rows(df, cfg.fold, calibration, cfg.seed)
     return load_images(test, cache, cfg.image_size), load_images(calib, cache, cfg.image_size)
 
@@ -194,7 +202,7 @@ def check_tolerance(fmt: str, result: dict, max_auc_drop: float = MAX_AUC_DROP) 
         )
     if fmt.startswith("tflite") and not result["delta_auc"] >= -max_auc_drop:
         raise ExportError(
-            f"{fmt}: test breast ROC-AUC drops by {-result['delta_auc']:.4f} vs Keras, more than the allowed "
+            f"{fmt}: validation breast ROC-AUC drops by {-result['delta_auc']:.4f} vs Keras, more than the allowed "
             f"{max_auc_drop:g}; not written"
         )
 
@@ -223,7 +231,8 @@ def export_model(
         cfg: Configuration locating the data, cache and splits the model was trained on.
         formats: Subset of :data:`FORMATS` (``tflite-*`` need ``savedmodel``, which is then written too).
         calibration: Training images used to calibrate int8.
-        max_auc_drop: Largest accepted drop of test breast ROC-AUC for TFLite files.
+        max_auc_drop: Largest accepted drop of validation breast ROC-AUC for TFLite files (the gate never
+            scores the test split).
         progress: Called with a line per step (e.g. ``print``).
         strict: Refuse the whole export when a format is outside its tolerance (nothing is written). With
             False, that format alone is left out and recorded under ``refused`` in ``model.json`` with its
@@ -250,8 +259,8 @@ def export_model(
     from ..data.splits import fold_frames
 
     mcfg, df, cache = data_for_model(cfg, info)
-    train_rows, val_rows, test_rows = fold_frames(df, mcfg.fold)
-    test = load_images(test_rows, cache, mcfg.image_size)
+    train_rows, val_rows, _ = fold_frames(df, mcfg.fold)
+    gate = load_images(val_rows, cache, mcfg.image_size)  # validation patients: no test patient chooses a format
     calib = load_images(calibration_rows(df, mcfg.fold, calibration, mcfg.seed), cache, mcfg.image_size)
     threshold = float(info.get("threshold", 0.5))
 
@@ -262,7 +271,7 @@ def export_model(
     staging.mkdir(parents=True)
     wanted = ["keras", *(["savedmodel"] if any(f.startswith("tflite") for f in formats) else []), *formats]
     wanted = list(dict.fromkeys(wanted))
-    reference = predict_arrays(model, test.images)
+    reference = predict_arrays(model, gate.images)
     parity, refused = {}, {}
     try:
         for fmt in wanted:
@@ -274,7 +283,7 @@ def export_model(
                 _write_format(model, fmt, staging, calib.images)
                 seconds = time.perf_counter() - start
                 runner = open_runner(staging, fmt)
-            result = compare(reference, runner.predict_batched(test.images), test.rows, threshold)
+            result = compare(reference, runner.predict_batched(gate.images), gate.rows, threshold)
             try:
                 check_tolerance(fmt, result, max_auc_drop)
             except ExportError as exc:
@@ -287,13 +296,13 @@ def export_model(
                 continue
             parity[fmt] = {**result, "export_seconds": round(seconds, 2), "size_mb": size_mb(staging / FILES[fmt])}
             say(
-                f"{fmt:12s} max|Δp| {result['max_abs_diff']:.2e}  breast AUC {result['breast_auc']:.4f} "
+                f"{fmt:12s} max|Δp| {result['max_abs_diff']:.2e}  validation breast AUC {result['breast_auc']:.4f} "
                 f"(Δ {result['delta_auc']:+.4f})  flips {result['flipped_breasts']}/{result['breasts']}  "
                 f"{parity[fmt]['size_mb']:.2f} MB"
             )
         drift_reference = reference_for(model, train_rows, val_rows, cache, mcfg)
         write_atomic(staging / REFERENCE_FILE, json.dumps(drift_reference).encode())
-        manifest = _manifest(model, info, parity, staging, [f for f in wanted if f in parity], test, calib)
+        manifest = _manifest(model, info, parity, staging, [f for f in wanted if f in parity], gate, calib)
         manifest["refused"] = refused
         manifest["drift_reference"] = entry_digests(staging, REFERENCE_FILE)
         if detector is not None:
@@ -368,7 +377,7 @@ def reference_for(
     return reference_statistics(features, scores, source="training-fold images / validation-fold scores")
 
 
-def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], test: EvalSet, calib: EvalSet) -> dict:
+def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], gate: EvalSet, calib: EvalSet) -> dict:
     return {
         "name": info.get("name", "mammo-cancer-classifier"),
         "backbone": info.get("backbone", model.name),
@@ -385,7 +394,7 @@ def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str],
             "metrics": info.get("metrics", {}),
         },
         "formats": {fmt: entry_digests(folder, FILES[fmt]) for fmt in formats},
-        "parity": {"reference": "keras", "test_images": len(test.rows), **parity},
+        "parity": {"reference": "keras", "split": "validation", "images": len(gate.rows), **parity},
         "calibration": {"split": "train", "images": len(calib.rows), "cancers": int(calib.rows.cancer.sum())},
         "package_version": __version__,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

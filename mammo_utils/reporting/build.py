@@ -9,6 +9,9 @@ Outputs (all atomic writes):
 - ``model_card.md`` (also copied into the export folder);
 - ``slides.html`` (self-contained, offline);
 - ``report_facts.json``: every number printed, with its source.
+
+Each cited benchmark and screenshot is checked against the export the report describes
+(:mod:`.provenance`): one from another build is marked in the report, and ``strict`` refuses to build.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def build_reports(
     reports: str | Path | None = None,
     pdf: bool = True,
     progress: Callable[[str], None] = print,
+    strict: bool = False,
 ) -> dict[str, Path]:
     """Build every generated document.
 
@@ -69,18 +73,23 @@ def build_reports(
         reports: Output folder (default ``<project>/reports``).
         pdf: Also print the final report to PDF when Chromium is available.
         progress: One-line progress messages.
+        strict: Refuse to build when a cited artifact is from another build or records none (without it, the
+            report marks such an artifact with a visible warning).
 
     Returns:
         ``{name: path}`` of the files written.
 
     Raises:
         FileNotFoundError: No export folder (run notebook 08 or ``mammo export`` first).
+        ProvenanceError: ``strict`` and an artifact from another build (nothing is written).
     """
     from .api_docs import export_api_docs
     from .champion import evaluate_champion
     from .diagrams import deployment_diagram, pipeline_diagram
     from .final_report import build_final_report
     from .model_card import build_model_card
+    from .provenance import annotate, check_artifacts, enforce
+    from .screens import with_screens
     from .slides import build_slides
 
     root = project_root()
@@ -88,6 +97,11 @@ def build_reports(
     export_dir = Path(export_dir) if export_dir else cfg.champion_export
     if not (export_dir / "model.json").is_file():
         raise FileNotFoundError(f"{export_dir}: no exported model; run notebook 08 or `mammo export` first")
+    provenance = check_artifacts(reports, export_dir)
+    for check in (c for c in provenance if c.failing):
+        progress(f"warning: {check.message()}")
+    if strict:
+        enforce(provenance)
     out: dict[str, Path] = {}
     progress("scoring the exported champion on its test patients")
     evaluate_champion(cfg, export_dir, folder=reports / "results")
@@ -100,7 +114,8 @@ def build_reports(
     embedded = book.source_path(cfg.data_root / "train.csv")
     api_json = book.source_path(reports / "benchmarks" / "api_load.json")
     progress("writing final_report.html, model_card.md, slides.html")
-    write_atomic(reports / "final_report.html", build_final_report(book, real, embedded, api_json).encode())
+    page = with_screens(build_final_report(book, real, embedded, api_json), reports)
+    write_atomic(reports / "final_report.html", annotate(page, provenance).encode())
     out["final_report"] = reports / "final_report.html"
     card = build_model_card(book, real, embedded)
     write_atomic(reports / "model_card.md", card.encode())

@@ -30,9 +30,13 @@ def test_every_format_reproduces_keras_on_random_and_cached_images(tiny_export):
             got = runtime.open_runner(out, fmt).predict_batched(x)
             assert got.shape == reference.shape
             assert np.max(np.abs(got - reference)) <= tolerance, fmt
-    # the parity written into model.json was measured on the test split, within the float32 tolerance
+    # the parity written into model.json (the export gate) was measured on the validation patients, never on test
     assert manifest["parity"]["onnx"]["max_abs_diff"] <= 1e-4
-    assert manifest["parity"]["test_images"] == len(test.rows)
+    validation, _ = model_data(cfg, manifest, 4, split="validation")
+    assert manifest["parity"]["split"] == "validation"
+    assert manifest["parity"]["images"] == len(validation.rows)
+    assert not set(validation.rows.patient_id) & set(test.rows.patient_id)
+    assert "test_images" not in manifest["parity"]
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "onnx", "tflite-fp16", "tflite-int8"])
@@ -120,7 +124,7 @@ def test_a_format_outside_its_tolerance_is_refused_and_nothing_is_written(tiny_r
     check_tolerance("tflite-int8", {"max_abs_diff": 0.1, "delta_auc": -0.01}, max_auc_drop=0.02)
     cfg, result = tiny_run
     out = tmp_path / "refused"
-    with pytest.raises(runtime.ExportError, match="tflite-fp16: test breast ROC-AUC drops by"):
+    with pytest.raises(runtime.ExportError, match="tflite-fp16: validation breast ROC-AUC drops by"):
         # a negative allowance cannot be met: the real comparison runs, then refuses
         export_model(result.model_path.parent, out, cfg, formats=["tflite-fp16"], max_auc_drop=-1.0)
     assert not out.exists() and not list(tmp_path.glob(".refused*"))
@@ -136,7 +140,8 @@ def test_non_strict_export_ships_what_passes_and_records_what_was_refused(tiny_r
         result.model_path.parent, out, cfg, formats=["onnx", "tflite-fp16"], max_auc_drop=-1.0, strict=False
     )
     assert set(manifest["formats"]) == {"keras", "savedmodel", "onnx"}
-    assert set(manifest["refused"]) == {"tflite-fp16"} and "drops by" in manifest["refused"]["tflite-fp16"]["reason"]
+    reason = manifest["refused"]["tflite-fp16"]["reason"]
+    assert set(manifest["refused"]) == {"tflite-fp16"} and "validation breast ROC-AUC drops by" in reason
     assert not (out / runtime.FILES["tflite-fp16"]).exists() and (out / runtime.FILES["onnx"]).is_file()
     runtime.load_artifact(out)  # the hashes cover exactly the shipped files
     assert "tflite-fp16 was refused by the export gate" in parity_markdown(manifest)
@@ -179,3 +184,15 @@ def test_pruning_is_called_faster_only_beyond_the_spread_of_the_timed_calls():
     assert "1.50× smaller" in text  # the compressed size is what pruning buys
     text = summary_markdown(_format_table(1.5, 2.0))
     assert "— faster (its 95th percentile, 2.00 ms, is below the unpruned median)" in text
+
+
+def test_the_format_choice_reads_validation_not_test():
+    from mammo_utils.export.benchmark import recommend, summary_markdown
+
+    table = _format_table(2.86, 3.6).iloc[:2]
+    table["delta_auc"] = [0.0, -0.2]  # test says int8 lost AUC: information only, it must not decide
+    table["val_delta_auc"] = [0.0, 0.0]
+    assert recommend(table)["api_cpu"] == "tflite-int8"
+    table["val_delta_auc"] = [0.0, -0.2]  # validation says so: now int8 is out of the choice
+    assert recommend(table)["api_cpu"] == "keras"
+    assert "within |Δ validation AUC|" in summary_markdown(table)

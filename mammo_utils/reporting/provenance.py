@@ -1,0 +1,305 @@
+"""Which build each cited artifact came from: record the export beside it, check it when the report is built.
+
+Every artifact the final report cites beside the notebooks' results (the API load test's JSON, the web-app and
+monitoring screenshots) records the export it was measured on: the **digest** of that export's ``model.json``
+(its first 12 hex digits of SHA-256, :func:`~mammo_utils.modeling.artifact.version_id`, which names a release's
+``versions/<digest>`` folder), the training run, the time and, for a screenshot, the URL path it shows. A JSON
+artifact carries it under its own ``provenance`` key; any other file in a sidecar ``<name>.json`` beside it
+(``figures/web_app.png`` -> ``figures/web_app.json``).
+
+``mammo report`` compares each record with the export it reports on (the champion pointer's ``model.json``): an
+artifact of another build, or one that records no build, is marked in the report with a visible warning, and
+``mammo report --strict`` (what ``run_all.sh`` runs) refuses to build. Paths are recorded relative to the
+repository or the work folder (:func:`portable_path`), never as this machine's absolute paths.
+
+Example:
+    >>> stamp = build_stamp("data/work/export/champion")  # doctest: +SKIP
+    >>> write_sidecar("reports/figures/web_app.png", "data/work/export/champion", url_path="/")  # doctest: +SKIP
+    >>> [c.status for c in check_artifacts("reports", "data/work/export/champion")]  # doctest: +SKIP
+    ['current', 'current', 'other build']
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..modeling.artifact import ARTIFACT, version_id
+from ..utils import project_root, write_atomic
+
+#: Key of the record inside a JSON artifact (and the whole content of a sidecar).
+KEY = "provenance"
+#: Artifacts under ``reports/`` the final report cites besides the notebooks' results (checked when present),
+#: plus every ``benchmarks/*.json``.
+CITED = ("figures/web_app.png", "figures/monitoring.png")
+#: Check results that fail ``--strict``.
+FAILING = ("other build", "unrecorded")
+#: Absolute paths that name a machine's folders (a string starting with one of these is not portable).
+MACHINE_PREFIXES = ("/home/", "/work/", "/tmp/", "/root/", "/Users/", "/private/", "/var/", "/mnt/", "/kaggle/")
+
+
+class ProvenanceError(RuntimeError):
+    """A cited artifact comes from another build (or records none) and the report was asked to be strict."""
+
+
+def portable_path(path: str | Path, work_dir: str | Path | None = None) -> str:
+    """A path as an artifact may record it: relative to the repository, else to the work folder.
+
+    Args:
+        path: Any path (absolute or relative to the current directory).
+        work_dir: The work folder (``MAMMO_WORK`` or ``<project>/data/work`` when None).
+
+    Returns:
+        ``data/work/export/champion`` (inside the repository), ``$MAMMO_WORK/export/champion`` (inside the
+        work folder elsewhere), else the last two parts (``…/export/champion``): never an absolute path.
+
+    Example:
+        >>> portable_path(project_root() / "data" / "work" / "x")
+        'data/work/x'
+    """
+    resolved = Path(path).expanduser().resolve()
+    root = project_root().resolve()
+    work = Path(work_dir or os.environ.get("MAMMO_WORK") or root / "data" / "work").expanduser().resolve()
+    for base, prefix in ((root, ""), (work, "$MAMMO_WORK/")):
+        if resolved == base or base in resolved.parents:
+            return prefix + (resolved.relative_to(base).as_posix() or ".")
+    return "…/" + "/".join(resolved.parts[-2:])
+
+
+def build_stamp(export_dir: str | Path) -> dict[str, Any]:
+    """What identifies an export: its ``model.json`` digest, release folder and training run.
+
+    Args:
+        export_dir: Export folder or the champion pointer.
+
+    Returns:
+        ``{"digest", "release", "run_name", "mlflow_run_id", "exported_at"}``.
+
+    Raises:
+        FileNotFoundError: ``export_dir`` holds no ``model.json``.
+    """
+    folder = Path(export_dir)
+    if not (folder / ARTIFACT).is_file():
+        raise FileNotFoundError(f"{folder}: no {ARTIFACT}; run notebook 08 or `mammo export` first")
+    manifest = json.loads((folder / ARTIFACT).read_text())
+    training = manifest.get("training", {})
+    return {
+        "digest": version_id(folder),
+        "release": folder.resolve().name,
+        "run_name": training.get("run_name"),
+        "mlflow_run_id": training.get("mlflow_run_id"),
+        "exported_at": manifest.get("exported_at"),
+    }
+
+
+def record(export_dir: str | Path, url_path: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The provenance record of an artifact made now from ``export_dir``.
+
+    Args:
+        export_dir: The export the artifact was measured on.
+        url_path: For a screenshot, the page's URL path (``/``, ``/graph?...``); host and port are left out.
+        **extra: More JSON-able fields (e.g. ``what="web app"``).
+
+    Returns:
+        :func:`build_stamp` plus ``recorded_at`` (UTC), ``model`` (:func:`portable_path`) and ``url_path``.
+    """
+    stamp = build_stamp(export_dir)
+    stamp["model"] = portable_path(export_dir)
+    stamp["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if url_path is not None:
+        stamp["url_path"] = url_path
+    return {**stamp, **extra}
+
+
+def sidecar(artifact: str | Path) -> Path:
+    """Where a non-JSON artifact's record lives: ``<name>.json`` beside it."""
+    return Path(artifact).with_suffix(".json")
+
+
+def write_sidecar(artifact: str | Path, export_dir: str | Path, url_path: str | None = None, **extra: Any) -> Path:
+    """Write ``artifact``'s provenance sidecar (atomic) and return its path.
+
+    Args:
+        artifact: The file made from ``export_dir`` (a PNG).
+        export_dir: The export it shows.
+        url_path: The page's URL path for a screenshot.
+        **extra: More fields.
+
+    Returns:
+        The sidecar path.
+    """
+    path = sidecar(artifact)
+    payload = {KEY: record(export_dir, url_path, artifact=Path(artifact).name, **extra)}
+    write_atomic(path, (json.dumps(payload, indent=1) + "\n").encode())
+    return path
+
+
+def read_record(artifact: str | Path) -> dict[str, Any] | None:
+    """An artifact's provenance record (its ``provenance`` key, or its sidecar's), None when it has none."""
+    artifact = Path(artifact)
+    source = artifact if artifact.suffix == ".json" else sidecar(artifact)
+    try:
+        found = json.loads(source.read_text()).get(KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """The provenance check of one artifact.
+
+    Attributes:
+        artifact: Path relative to the reports folder (``figures/web_app.png``).
+        status: ``current`` (same export digest), ``other build``, ``unrecorded`` (no record) or ``missing``.
+        recorded: The digest the artifact records (None when unrecorded).
+        expected: The current export's digest.
+        recorded_at: When the artifact was made (from its record).
+    """
+
+    artifact: str
+    status: str
+    recorded: str | None
+    expected: str
+    recorded_at: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        """True when the artifact must not be cited as this build's."""
+        return self.status in FAILING
+
+    def message(self) -> str:
+        """One sentence for the report and the error."""
+        if self.status == "unrecorded":
+            return f"{self.artifact} records no build; it cannot be shown to come from export {self.expected}"
+        if self.status == "other build":
+            return (
+                f"{self.artifact} is from another build: export {self.recorded} (made {self.recorded_at}), "
+                f"not the current export {self.expected}"
+            )
+        return f"{self.artifact}: export {self.expected} ({self.status})"
+
+
+def check_artifact(reports: str | Path, rel: str, expected: str) -> Check:
+    """Compare one artifact's record with the current export's digest.
+
+    Args:
+        reports: The reports folder.
+        rel: The artifact's path relative to it.
+        expected: The current export's digest (:func:`build_stamp`'s ``digest``).
+
+    Returns:
+        A :class:`Check`.
+    """
+    path = Path(reports) / rel
+    if not path.is_file():
+        return Check(rel, "missing", None, expected)
+    found = read_record(path)
+    if found is None or not found.get("digest"):
+        return Check(rel, "unrecorded", None, expected)
+    status = "current" if found["digest"] == expected else "other build"
+    return Check(rel, status, found["digest"], expected, found.get("recorded_at"))
+
+
+def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[str, ...] = CITED) -> list[Check]:
+    """Check every cited artifact present under ``reports`` against the export the report describes.
+
+    Args:
+        reports: The reports folder.
+        export_dir: The current export (the champion pointer).
+        cited: Artifacts to check besides ``benchmarks/*.json``.
+
+    Returns:
+        One :class:`Check` per artifact that exists (missing ones are the report's own "not built yet" notes).
+    """
+    reports = Path(reports)
+    expected = build_stamp(export_dir)["digest"]
+    names = sorted(p.relative_to(reports).as_posix() for p in (reports / "benchmarks").glob("*.json"))
+    checks = [check_artifact(reports, rel, expected) for rel in (*names, *cited)]
+    return [c for c in checks if c.status != "missing"]
+
+
+def enforce(checks: list[Check]) -> None:
+    """Raise when any artifact is from another build or records none (``mammo report --strict``).
+
+    Raises:
+        ProvenanceError: Naming every such artifact and how to rebuild it.
+    """
+    bad = [c for c in checks if c.failing]
+    if bad:
+        lines = "; ".join(c.message() for c in bad)
+        raise ProvenanceError(
+            f"{lines}. Rebuild them against the current export (`mammo screens`, `python benchmarks/bench_api.py "
+            "--out reports/benchmarks/api_load.json`) or delete them; without --strict the report marks them"
+        )
+
+
+def warning_html(check: Check) -> str:
+    """The visible note printed beside an artifact from another build."""
+    return f'<p class="note provenance-warning">⚠ From another build: {html.escape(check.message())}.</p>'
+
+
+def annotate(page: str, checks: list[Check]) -> str:
+    """Mark an HTML report: a warning before each failing artifact's figure or section, and a provenance table.
+
+    A figure is found by its ``src``; a JSON artifact by the first fact whose source names it (the warning goes
+    before that paragraph). The table (artifact, recorded export, status) goes before the Sources section.
+
+    Args:
+        page: The report's HTML.
+        checks: :func:`check_artifacts` results.
+
+    Returns:
+        The annotated HTML.
+    """
+    for check in (c for c in checks if c.failing):
+        name = re.escape(check.artifact)
+        anchor = re.search(rf'<figure><img src="{name}"', page) or re.search(
+            rf"<(?:h3|p)\b(?:(?!<(?:h3|p)\b).)*?title=\"source: [^\"]*{name}#", page, re.S
+        )
+        note = warning_html(check)
+        page = page[: anchor.start()] + note + page[anchor.start() :] if anchor else page
+    if checks:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(c.artifact)}</code></td><td><code>{c.recorded or '—'}</code></td>"
+            f"<td>{html.escape(c.recorded_at or '—')}</td><td>{'⚠ ' if c.failing else ''}{c.status}</td></tr>"
+            for c in checks
+        )
+        table = (
+            '<h3 id="provenance">Provenance of the cited artifacts</h3><p class="src">Each is checked against the '
+            f"export this report describes (<code>model.json</code> digest <code>{checks[0].expected}</code>).</p>"
+            "<table><tr><th>artifact</th><th>recorded export</th><th>made</th><th>status</th></tr>"
+            f"{rows}</table>"
+        )
+        marker = page.find('<h2 id="sources">')
+        page = page[:marker] + table + "\n" + page[marker:] if marker >= 0 else page + table
+    return page
+
+
+def absolute_paths(value: Any, where: str = "") -> list[str]:
+    """Every string in a JSON value that is a machine's absolute path (``where: path`` each).
+
+    A string counts when it starts with one of :data:`MACHINE_PREFIXES`, or starts with ``/`` and exists on
+    this machine; URL paths (``/v1/predict``) and other strings pass.
+
+    Args:
+        value: Parsed JSON.
+        where: Location prefix in the messages.
+
+    Returns:
+        ``["runs.0.model: /work/...", ...]``.
+    """
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in absolute_paths(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in absolute_paths(v, f"{where}.{i}".lstrip("."))]
+    if isinstance(value, str) and value.startswith("/") and len(value) > 1:
+        if value.startswith(MACHINE_PREFIXES) or (len(value) < 4096 and Path(value).exists() and value.count("/") > 1):
+            return [f"{where}: {value}"]
+    return []

@@ -1,0 +1,371 @@
+# Size: one capture pipeline in the order it runs (services, Prometheus, traffic, two browser captures, the report
+# hook), each step a short function.
+"""``mammo screens``: page images of the running services for the report, taken in headless Chromium.
+
+What a rebuild shows of its deployment is captured from the services it just built, never drawn by hand:
+
+1. ``mammo serve`` on the exported champion and ``mammo app`` against it
+   (:func:`mammo_utils.serving.demo.started_services`); a handful of DICOM uploads (one bad one) so every
+   metric has samples;
+2. Debian's ``prometheus`` server on a free port, with a generated configuration that scrapes the API's
+   ``/metrics`` every second and loads the project's alert rules (``deploy/prometheus/alerts.yml``);
+3. ``figures/web_app.png``: the web app in Chromium after a DICOM upload, once the decision ("recall" or
+   "routine") is on the page (:func:`capture_web_app`);
+4. ``figures/monitoring.png``: Prometheus's own graph page over the Grafana dashboard's key queries (request
+   rate, p95 latency from the histogram, 5xx share), read from ``deploy/grafana/dashboards/mammo.json`` so the
+   two stay the same queries (:func:`capture_monitoring`). Grafana itself is not installable on the build
+   machine (no Debian package, no network), so the image is Prometheus's UI, and the report's caption says so.
+
+Each PNG gets a provenance sidecar (:mod:`.provenance`: the export's digest, the time, the URL path), which
+``mammo report`` checks against the export it describes.
+
+Example:
+    >>> capture_screens("data/work/export/champion", "reports/figures", dicom="x.dcm")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from ..serving.client import ApiClient, wait_ready
+from ..serving.demo import free_port, started_services
+from ..utils import project_root
+from .provenance import write_sidecar
+
+#: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
+WINDOW = (1400, 1400)
+#: Viewport of the monitoring screenshot: tall enough for the three graphs of Prometheus's page.
+MONITORING_WINDOW = (1400, 1900)
+#: Words the web app prints once the API returned a decision.
+DECISIONS = ("recall", "routine")
+#: The Grafana dashboard whose queries the monitoring image shows, and the panels (title prefixes) it takes.
+DASHBOARD = "deploy/grafana/dashboards/mammo.json"
+KEY_PANELS = ("/v1 requests per second", "Latency p50 / p95", "5xx share")
+#: The alert rules Prometheus loads.
+RULES = ("deploy/prometheus/alerts.yml",)
+#: The job name the rules and the dashboard select (``up{job="mammo-api"}``).
+JOB = "mammo-api"
+#: Caption of the monitoring figure (the report prints it; honest about what the image is).
+MONITORING_CAPTION = (
+    "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, after a "
+    "few uploads (one of them bad, a 400): request rate, p95 latency from the latency histogram and 5xx share (no "
+    "data points while no request failed with a 5xx), the same PromQL as the "
+    "Grafana dashboard <code>deploy/grafana/dashboards/mammo.json</code>. Grafana is not installable on this build "
+    "machine (no Debian package, no network), so this is Prometheus's UI, not a Grafana screenshot; "
+    "<code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
+)
+
+
+def dashboard_queries(path: str | Path | None = None, panels: tuple[str, ...] = KEY_PANELS) -> list[tuple[str, str]]:
+    """The PromQL of the dashboard's key panels, in order: ``[(panel title, expr), ...]``.
+
+    Args:
+        path: Dashboard JSON (default :data:`DASHBOARD` in the project).
+        panels: Title prefixes of the panels to take; for a panel with several queries the last one (p95 of
+            the latency panel's p50/p95) is taken.
+
+    Returns:
+        One ``(title, expr)`` per panel found.
+
+    Raises:
+        ValueError: A panel is not in the dashboard (its title changed).
+    """
+    board = json.loads(Path(path or project_root() / DASHBOARD).read_text())
+    found = []
+    for prefix in panels:
+        match = [p for p in board["panels"] if p.get("title", "").startswith(prefix) and p.get("targets")]
+        if not match:
+            raise ValueError(f"{path or DASHBOARD}: no panel titled {prefix!r}; update KEY_PANELS")
+        found.append((match[0]["title"], match[0]["targets"][-1]["expr"]))
+    return found
+
+
+def prometheus_config(api: str, rules: list[Path], interval: str = "1s") -> str:
+    """A Prometheus configuration scraping ``api``'s ``/metrics`` as job :data:`JOB` and loading ``rules``.
+
+    Args:
+        api: The API's base URL (``http://127.0.0.1:8000``).
+        rules: Absolute paths of rule files.
+        interval: Scrape and rule-evaluation interval.
+
+    Returns:
+        YAML text (JSON is valid YAML).
+    """
+    target = urllib.parse.urlparse(api).netloc
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(r) for r in rules],
+        "scrape_configs": [{"job_name": JOB, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}],
+    }
+    return json.dumps(config, indent=1)
+
+
+@contextmanager
+def started_prometheus(api: str, rules: list[Path] | None = None, binary: str | None = None) -> Iterator[str]:
+    """Debian's ``prometheus`` server on a free port, scraping ``api``; yields its base URL, stops it after.
+
+    Raises:
+        FileNotFoundError: No ``prometheus`` binary (``apt-get install prometheus``).
+        RuntimeError: It did not become ready (its log is in the message).
+    """
+    binary = binary or shutil.which("prometheus")
+    if binary is None:
+        raise FileNotFoundError("prometheus: not installed (Debian: apt-get install prometheus)")
+    rules = rules if rules is not None else [project_root() / r for r in RULES]
+    with tempfile.TemporaryDirectory(prefix="mammo-prometheus-") as tmp:
+        config = Path(tmp) / "prometheus.yml"
+        config.write_text(prometheus_config(api, rules))
+        url = f"http://127.0.0.1:{free_port()}"
+        command = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
+                   f"--web.listen-address={url.removeprefix('http://')}"]  # fmt: skip
+        log = Path(tmp) / "prometheus.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            if not wait_ready(url, "/-/ready", timeout=60, process=process):
+                raise RuntimeError(f"prometheus did not become ready:\n{log.read_text()[-2000:]}")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_scrapes(prometheus: str, n: int = 3, timeout: float = 60.0) -> int:
+    """Wait until Prometheus holds ``n`` samples of the API's ``up`` (so ``rate()`` has points); returns the count."""
+    deadline, count = time.time() + timeout, 0
+    query = {"query": f'count_over_time(up{{job="{JOB}"}}[5m])'}
+    while time.time() < deadline:
+        result = httpx.get(f"{prometheus}/api/v1/query", params=query, timeout=5).json()["data"]["result"]
+        count = int(float(result[0]["value"][1])) if result else 0
+        if count >= n:
+            break
+        time.sleep(1)
+    return count
+
+
+def send_requests(
+    api: str, dicom: str | Path, n: int = 8, pause: float = 1.0, say: Callable[[str], None] = print
+) -> int:
+    """``n`` uploads of ``dicom`` to ``/v1/predict`` and one bad upload (so latency, rate and error series exist).
+
+    Args:
+        api: The API's base URL.
+        dicom: The file uploaded.
+        n: Uploads.
+        pause: Seconds between uploads: spread over several scrapes, so ``rate()`` sees the counters grow.
+        say: Progress line.
+
+    Returns:
+        How many uploads were scored.
+    """
+    client, data, scored = ApiClient(api, timeout=120), Path(dicom).read_bytes(), 0
+    for _ in range(n):
+        client.predict_bytes(Path(dicom).name, data)
+        scored += 1
+        time.sleep(pause)
+    try:
+        client.predict_bytes("notes.dcm", b"not a mammogram " * 64)
+    except Exception:  # noqa: BLE001 - the API answers 4xx by design; only the metric matters here
+        pass
+    say(f"sent {scored} uploads and 1 bad one to {api}")
+    return scored
+
+
+def _browser(window: tuple[int, int] = WINDOW):
+    """Headless Chromium through chromedriver (Debian's ``chromium`` + ``chromium-driver``)."""
+    from selenium import webdriver
+
+    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        raise FileNotFoundError("chromium + chromedriver not installed (Debian: chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars",
+                 f"--window-size={window[0]},{window[1]}"):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    # the window size includes the (invisible) browser frame: fix the page's own viewport, so a PNG is ``window``
+    metrics = {"width": window[0], "height": window[1], "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    return browser
+
+
+def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float = 120.0) -> Path:
+    """Upload ``dicom`` in the web app at ``app`` in headless Chromium and save the page once it shows a decision.
+
+    Args:
+        app: The web app's base URL.
+        dicom: A DICOM file to upload through the page's file input.
+        out: PNG path (:data:`WINDOW` pixels).
+        timeout: Seconds to wait for the page and then for the decision.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        RuntimeError: No "recall"/"routine" on the page in time (the page text is in the message).
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = _browser()
+    try:
+        browser.get(app)
+        wait = WebDriverWait(browser, timeout)
+        upload = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[type='file']")))
+        upload.send_keys(str(Path(dicom).resolve()))
+        text = lambda b: b.find_element(By.TAG_NAME, "body").text.lower()  # noqa: E731
+        try:
+            wait.until(lambda b: any(word in text(b) for word in DECISIONS))
+        except TimeoutException:
+            page = text(browser)[:1500]
+            raise RuntimeError(f"{app}: no decision on the page after {timeout:.0f} s:\n{page}") from None
+        time.sleep(2)  # let the images paint
+        return _save(browser, out)
+    finally:
+        browser.quit()
+
+
+def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str = "1m") -> str:
+    """Prometheus's classic graph page with one graph per query (the UI Debian's package serves).
+
+    Args:
+        prometheus: Its base URL (``""`` for the path alone).
+        queries: ``(title, expr)`` pairs (:func:`dashboard_queries`).
+        window: The graphs' time range (the capture's few seconds of traffic fill a short one).
+
+    Returns:
+        The URL.
+    """
+    params = {}
+    for i, (_, expr) in enumerate(queries):
+        params.update({f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": window})
+    return f"{prometheus}/classic/graph?{urllib.parse.urlencode(params)}"
+
+
+def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str, str]] | None = None) -> Path:
+    """Screenshot Prometheus's graph page over the dashboard's key queries (:func:`dashboard_queries`).
+
+    Args:
+        prometheus: Prometheus's base URL.
+        out: PNG path (:data:`MONITORING_WINDOW` pixels).
+        queries: ``(title, expr)`` pairs (default: the dashboard's key panels).
+
+    Returns:
+        ``out``.
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    queries = queries or dashboard_queries()
+    browser = _browser(MONITORING_WINDOW)
+    try:
+        browser.get(monitoring_url(prometheus, queries))
+        # each graph is drawn by the page's scripts once its query returned: wait for one SVG per query
+        drawn = lambda b: len(b.find_elements(By.CSS_SELECTOR, ".graph_area svg")) >= len(queries)  # noqa: E731
+        try:
+            WebDriverWait(browser, 30).until(drawn)
+        except TimeoutException:
+            pass  # a query without data (no 5xx yet) draws no graph, only its "no data" note: still worth showing
+        time.sleep(3)
+        return _save(browser, out)
+    finally:
+        browser.quit()
+
+
+def _save(browser, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.partial.png")
+    if not browser.save_screenshot(str(partial)):
+        raise RuntimeError(f"{out}: Chromium saved no screenshot")
+    partial.replace(out)
+    return out
+
+
+def capture_screens(
+    export_dir: str | Path,
+    out: str | Path,
+    dicom: str | Path,
+    work_dir: str | Path | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Start the services on ``export_dir``, load them, and save both page images with their provenance.
+
+    Args:
+        export_dir: The export to serve (the champion pointer).
+        out: Figures folder (``reports/figures``).
+        dicom: The DICOM uploaded (through the API and through the web app).
+        work_dir: Work folder of the services (their feedback store); default a temporary one, so the
+            screenshots leave nothing behind.
+        say: Progress lines.
+
+    Returns:
+        ``{"web_app": png, "monitoring": png, ...sidecars}``.
+
+    Raises:
+        FileNotFoundError: No export, DICOM, Chromium or Prometheus.
+        RuntimeError: A service did not start.
+    """
+    out, dicom = Path(out), Path(dicom)
+    if not dicom.is_file():
+        raise FileNotFoundError(f"{dicom}: no such DICOM to upload")
+    with tempfile.TemporaryDirectory(prefix="mammo-screens-") as tmp:
+        env = {"MAMMO_FEEDBACK_DB": str(Path(tmp) / "feedback.db")}
+        with started_services(export_dir, work_dir=work_dir or tmp, env=env) as urls:
+            say(f"services up: API {urls['api']}, web app {urls['app']}")
+            with started_prometheus(urls["api"]) as prometheus:
+                # a first upload creates the series; Prometheus must scrape them before the rest, or rate() and
+                # the latency quantile have no increase to show
+                send_requests(urls["api"], dicom, n=1, pause=0, say=say)
+                wait_scrapes(prometheus, 3)
+                send_requests(urls["api"], dicom, say=say)
+                web_app = capture_web_app(urls["app"], dicom, out / "web_app.png")
+                say(f"web app -> {web_app}")
+                wait_scrapes(prometheus, 5)
+                queries = dashboard_queries()
+                monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)
+                say(f"monitoring -> {monitoring}")
+    written = {"web_app": web_app, "monitoring": monitoring}
+    written["web_app_provenance"] = write_sidecar(web_app, export_dir, url_path="/", uploaded=dicom.name)
+    written["monitoring_provenance"] = write_sidecar(
+        monitoring, export_dir, url_path=monitoring_url("", queries), dashboard=DASHBOARD, grafana=False
+    )
+    return written
+
+
+def with_screens(page: str, reports: str | Path) -> str:
+    """Add the monitoring figure to the report's MLOps section (before "Limitations") when it was captured.
+
+    Args:
+        page: The final report's HTML.
+        reports: The reports folder.
+
+    Returns:
+        The page, with the figure when ``figures/monitoring.png`` exists.
+    """
+    rel = "figures/monitoring.png"
+    if not (Path(reports) / rel).is_file():
+        return page
+    figure = (
+        f'<figure><img src="{rel}" alt="Prometheus graph page over the dashboard queries">'
+        f"<figcaption>{MONITORING_CAPTION}</figcaption></figure>\n"
+    )
+    marker = page.find('<h2 id="limits">')
+    return page[:marker] + figure + page[marker:] if marker >= 0 else page + figure

@@ -1,0 +1,110 @@
+"""Every cited artifact records the export it came from; the report marks (or, strict, refuses) one that does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mammo_utils.modeling.artifact import version_id
+from mammo_utils.reporting import provenance
+from mammo_utils.reporting.provenance import Check, ProvenanceError
+
+
+def _export(folder: Path, run: str) -> Path:
+    """A stand-in export folder: only its ``model.json`` matters to provenance (its digest names the build)."""
+    folder.mkdir(parents=True)
+    manifest = {"training": {"run_name": run, "mlflow_run_id": f"id-{run}"}, "exported_at": "2026-12-02T00:00:00Z"}
+    (folder / "model.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def _report_page() -> str:
+    api = '<span class="fact" title="source: reports/benchmarks/api_load.json#runs.0.p95_s">0.5</span>'
+    return (
+        f'<h2 id="deployment">5.</h2><h3>API under load</h3><p>one client p95 {api} s</p>'
+        '<figure><img src="figures/web_app.png" alt="x"><figcaption>app</figcaption></figure>'
+        '<h2 id="sources">Sources</h2>'
+    )
+
+
+@pytest.fixture
+def builds(tmp_path):
+    """(reports folder, current export, an older export)."""
+    return tmp_path / "reports", _export(tmp_path / "current", "new"), _export(tmp_path / "old", "old")
+
+
+def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
+    reports, current, old = builds
+    shot = reports / "figures" / "web_app.png"
+    shot.parent.mkdir(parents=True)
+    shot.write_bytes(b"png")
+    side = provenance.write_sidecar(shot, current, url_path="/")
+    assert side == reports / "figures" / "web_app.json"
+    recorded = json.loads(side.read_text())["provenance"]
+    assert recorded["digest"] == version_id(current) and recorded["url_path"] == "/"
+    assert recorded["run_name"] == "new" and recorded["recorded_at"].endswith("Z")
+    bench = reports / "benchmarks" / "api_load.json"
+    bench.parent.mkdir(parents=True)
+    bench.write_text(json.dumps({"runs": [], "provenance": provenance.record(old)}))
+
+    checks = {c.artifact: c for c in provenance.check_artifacts(reports, current)}
+    assert set(checks) == {"figures/web_app.png", "benchmarks/api_load.json"}  # monitoring.png: not made, not listed
+    assert checks["figures/web_app.png"].status == "current" and not checks["figures/web_app.png"].failing
+    stale = checks["benchmarks/api_load.json"]
+    assert stale.status == "other build" and stale.recorded == version_id(old) and stale.expected == version_id(current)
+
+    page = provenance.annotate(_report_page(), list(checks.values()))
+    warning = page.index("From another build")
+    assert page.index("<h3>API under load</h3>") < warning < page.index("one client p95")  # beside the numbers
+    assert page.count("From another build") == 1  # the current screenshot is not marked
+    assert page.index('id="provenance"') < page.index('<h2 id="sources">')
+    with pytest.raises(ProvenanceError, match="benchmarks/api_load.json is from another build"):
+        provenance.enforce(list(checks.values()))
+    provenance.enforce([checks["figures/web_app.png"]])  # all current: no error
+
+
+def test_an_artifact_without_a_record_is_marked_and_refused(builds):
+    reports, current, _ = builds
+    (reports / "figures").mkdir(parents=True)
+    (reports / "figures" / "web_app.png").write_bytes(b"png")  # a hand-made screenshot: no sidecar
+    (check,) = provenance.check_artifacts(reports, current)
+    assert check == Check("figures/web_app.png", "unrecorded", None, version_id(current))
+    page = provenance.annotate(_report_page(), [check])
+    assert page.index("From another build") < page.index('<figure><img src="figures/web_app.png"')
+    with pytest.raises(ProvenanceError, match="records no build"):
+        provenance.enforce([check])
+
+
+def test_report_strict_refuses_before_scoring_anything(builds, capsys):
+    from mammo_utils.cli import main
+
+    reports, current, old = builds
+    shot = reports / "figures" / "web_app.png"
+    shot.parent.mkdir(parents=True)
+    shot.write_bytes(b"png")
+    provenance.write_sidecar(shot, old)
+    assert main(["report", "--model", str(current), "--out", str(reports), "--strict", "--no-pdf"]) == 2
+    assert "figures/web_app.png is from another build" in capsys.readouterr().err
+    assert not (reports / "final_report.html").exists()
+
+
+def test_recorded_paths_are_relative_to_the_repository_or_the_work_folder(tmp_path, monkeypatch):
+    from mammo_utils.utils import project_root
+
+    root = project_root()
+    assert provenance.portable_path(root / "data" / "work" / "export" / "champion") == "data/work/export/champion"
+    monkeypatch.setenv("MAMMO_WORK", str(tmp_path / "work"))
+    assert provenance.portable_path(tmp_path / "work" / "export" / "champion") == "$MAMMO_WORK/export/champion"
+    assert provenance.portable_path(tmp_path / "elsewhere" / "x") == "…/elsewhere/x"
+    assert provenance.record(_export(tmp_path / "work" / "e", "r"))["model"] == "$MAMMO_WORK/e"
+
+
+def test_absolute_path_scan_finds_machine_paths_and_passes_url_paths(tmp_path):
+    payload = {"model": "/work/fresh/data/work/export/champion", "url_path": "/v1/predict",
+               "runs": [{"file": str(tmp_path)}, {"rel": "data/work/x"}], "note": "/ not a path"}  # fmt: skip
+    assert provenance.absolute_paths(payload) == [
+        "model: /work/fresh/data/work/export/champion",
+        f"runs.0.file: {tmp_path}",
+    ]

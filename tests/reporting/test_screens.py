@@ -1,0 +1,62 @@
+"""``mammo screens`` on a tiny export: the web app and Prometheus's page, captured from the running services."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from mammo_utils.modeling.artifact import version_id
+from mammo_utils.reporting import provenance, screens
+
+
+def test_the_monitoring_page_uses_the_grafana_dashboards_queries():
+    queries = dict(screens.dashboard_queries())
+    assert len(queries) == 3
+    rate, p95, errors = queries.values()
+    assert "rate(mammo_requests_total" in rate
+    assert p95.startswith("histogram_quantile(0.95") and "mammo_request_latency_seconds_bucket" in p95
+    assert 'status=~"5.."' in errors
+    url = screens.monitoring_url("http://127.0.0.1:9", list(queries.items()))
+    assert url.startswith("http://127.0.0.1:9/classic/graph?g0.expr=") and "g2.expr=" in url
+    config = json.loads(screens.prometheus_config("http://127.0.0.1:8123", []))
+    assert config["scrape_configs"][0]["job_name"] == screens.JOB  # the job alerts.yml and the dashboard select
+    assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["127.0.0.1:8123"]
+
+
+def test_the_report_shows_the_monitoring_figure_with_an_honest_caption(tmp_path):
+    page = '<h2 id="mlops">6.</h2><p>x</p><h2 id="limits">7.</h2>'
+    assert screens.with_screens(page, tmp_path) == page  # not captured: nothing added
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "monitoring.png").write_bytes(b"png")
+    shown = screens.with_screens(page, tmp_path)
+    assert shown.index('src="figures/monitoring.png"') < shown.index('<h2 id="limits">')
+    assert "Grafana is not installable on this build machine" in shown
+
+
+@pytest.mark.slow
+def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny_export, synth_root, tmp_path):
+    if not all(shutil.which(b) for b in ("chromium", "chromedriver", "prometheus")):
+        pytest.skip("Debian chromium, chromium-driver and prometheus are needed (run_all.sh --tests installs them)")
+    from PIL import Image
+
+    _, export, _ = tiny_export
+    dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
+    written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lambda _line: None)
+    for name, window in (("web_app", screens.WINDOW), ("monitoring", screens.MONITORING_WINDOW)):
+        image = np.asarray(Image.open(written[name]).convert("L"), float)
+        assert image.shape == window[::-1], name
+        assert image.std() > 5 and len(np.unique(image)) > 16, f"{name}.png is blank"
+        record = json.loads(written[f"{name}_provenance"].read_text())["provenance"]
+        assert record["digest"] == version_id(export)
+        assert provenance.absolute_paths(record) == []
+    if os.environ.get("MAMMO_SCREENSHOTS"):  # to look at them (as tests/serving/test_app.py does)
+        shutil.copytree(tmp_path / "figures", os.environ["MAMMO_SCREENSHOTS"], dirs_exist_ok=True)
+    checks = provenance.check_artifacts(tmp_path, export)
+    assert [(c.artifact, c.status) for c in checks] == [
+        ("figures/web_app.png", "current"),
+        ("figures/monitoring.png", "current"),
+    ]
