@@ -5,6 +5,8 @@ Each has a title, labelled axes and units; save them with :func:`mammo_utils.eva
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -37,7 +39,8 @@ def plot_rates(
         for name, t in tables.items()
         if name not in drawn
     ]
-    fig, axes = plt.subplots(1, max(1, len(drawn)), figsize=(4.4 * max(1, len(drawn)), 4.0), squeeze=False)
+    width = max(8.0, 4.4 * len(drawn))  # inches: wide enough for the title's notes
+    fig, axes = plt.subplots(1, max(1, len(drawn)), figsize=(width, 4.0), squeeze=False)
     for ax, (name, t) in zip(axes[0], drawn.items()):
         shown, hidden = t[t.breasts >= min_breasts], t[t.breasts < min_breasts]
         x = np.arange(len(shown))
@@ -61,7 +64,8 @@ def plot_rates(
     note = f"dashed line: all breasts ({overall:.1%}); n = breasts per group, whiskers: Wilson 95% CI"
     if skipped:
         note += "\nno panel (fewer than two groups to compare): " + "; ".join(skipped)
-    fig.suptitle(f"{title}\n{note}", fontsize=11)
+    chars = int(width * 12)  # characters a line of the title holds at 11 pt
+    fig.suptitle("\n".join([title, *(textwrap.fill(line, chars) for line in note.split("\n"))]), fontsize=11)
     fig.tight_layout()
     return fig
 
