@@ -132,6 +132,7 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     searched = [c for c in trials.columns if c not in ("objective", "epochs") and trials[c].notna().any()]
     params = [c for c in searched if trials[c].dropna().astype(str).nunique() > 1]
@@ -145,6 +146,7 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
     flat[0].plot(range(1, len(ordered) + 1), ordered.objective, "o", color="#999999", label="trial")
     flat[0].step(range(1, len(ordered) + 1), best, where="post", color="#0072B2", label="best so far")
     flat[0].set(xlabel="trial (run order)", ylabel=objective, title="Best so far")
+    flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     place_legend(flat[0], fontsize=8)
     for ax, name in zip(flat[1:], params):
         values = trials[name]
@@ -153,11 +155,12 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
             if name in ("learning_rate", "finetune_lr"):
                 _log_axis(ax, values)
         else:
-            labels = sorted(values.dropna().astype(str).unique())
-            positions = values.astype(str).map({v: i for i, v in enumerate(labels)})
-            ax.scatter(positions, trials.objective, color="#009E73")
-            ax.set_xticks(range(len(labels)), labels)
-            ax.set_xlim(-0.5, len(labels) - 0.5)
+            numeric = pd.api.types.is_numeric_dtype(values)
+            keys = values if numeric else values.astype(str)
+            levels = sorted(keys.dropna().unique())
+            ax.scatter(keys.map({v: i for i, v in enumerate(levels)}), trials.objective, color="#009E73")
+            ax.set_xticks(range(len(levels)), [f"{v:.3g}" if numeric else v for v in levels])
+            ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.set(xlabel=name, ylabel=objective)
     for ax in flat[len(params) + 1 :]:
         ax.axis("off")
