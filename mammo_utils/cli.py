@@ -36,7 +36,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -62,7 +61,7 @@ from .config import (
     parse_overrides,
 )
 from .constants import EXPORT_FORMATS, RUNTIMES, TUNERS
-from .utils import import_tensorflow, parse_size
+from .utils import import_tensorflow, parse_size, to_json
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
 COMMANDS: dict[str, str] = {
@@ -477,7 +476,7 @@ def config_from_args(
 
 
 def _emit(args: argparse.Namespace, summary: dict, text: str) -> None:
-    print(json.dumps(summary, indent=1, default=str) if args.json else text)
+    print(to_json(summary, indent=1, default=str) if args.json else text)
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -578,7 +577,7 @@ def _train(args: argparse.Namespace) -> None:
         "threshold": result.threshold,
         **{k: round(v, 4) for k, v in result.summary().items()},
     }
-    _emit(args, summary, json.dumps(summary, indent=1))
+    _emit(args, summary, to_json(summary, indent=1))
 
 
 def _tune(args: argparse.Namespace) -> None:
@@ -612,7 +611,7 @@ def _detect(args: argparse.Namespace) -> None:
     record = train_detector(cfg, track=not args.no_track, force=args.force, verbose=0 if args.json else 2)
     if args.action == "train":
         summary = {k: record.get(k) for k in ("folder", "best_epoch", "val", "train_seconds", "registry_version")}
-        _emit(args, summary, json.dumps(summary, indent=1, default=str))
+        _emit(args, summary, to_json(summary, indent=1, default=str))
         return
     from .detection.evaluate import evaluate, metrics_table, summary_json
 
@@ -837,7 +836,7 @@ def _demo(args: argparse.Namespace) -> None:
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps(summary))
+        print(to_json(summary))
 
 
 def _report(args: argparse.Namespace) -> None:
