@@ -36,7 +36,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -62,7 +61,7 @@ from .config import (
     parse_overrides,
 )
 from .constants import EXPORT_FORMATS, RUNTIMES, TUNERS
-from .utils import import_tensorflow, parse_size
+from .utils import import_tensorflow, parse_size, to_json
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
 COMMANDS: dict[str, str] = {
@@ -155,6 +154,39 @@ probability = Number(float, UNIT, "probability")
 sparsity = Number(float, OPEN_UNIT, "sparsity")
 port = Number(int, Bounds(1, 65535), "port")
 port_or_free = Number(int, Bounds(0, 65535), "port_or_free")  # 0: the command picks a free port
+
+
+def removed_flag(flag: str, why: str) -> typing.Callable[[str], typing.NoReturn]:
+    """An argparse ``type=`` for a flag that no longer exists: any value stops the command (exit 2) saying why.
+
+    Args:
+        flag: The removed flag.
+        why: What replaced it.
+
+    Returns:
+        The type, which raises ``argparse.ArgumentTypeError("<flag> was removed: <why>")``.
+    """
+
+    def refuse(text: str) -> typing.NoReturn:
+        raise argparse.ArgumentTypeError(f"{flag} was removed: {why}")
+
+    refuse.__name__ = f"removed {flag}"
+    return refuse
+
+
+#: ``mammo retrain``'s promotion-gate flags: (flag, the Config field it sets, metavar, help).
+GATE_FLAGS = (
+    ("--auc-margin", "gate_auc_margin", "AUC", "largest AUC loss the 95%% interval may show (non-inferiority)"),
+    ("--sensitivity-margin", "gate_sensitivity_margin", "P", "largest sensitivity loss the interval may show"),
+    ("--min-cancers", "gate_min_cancers", "N", "fewest cancer breasts in the gate data for a decision"),
+    ("--subgroup-min-cancers", "gate_subgroup_min_cancers", "N", "fewest cancer breasts to check a site/machine"),
+    ("--gate-resamples", "gate_resamples", "N", "paired patient-bootstrap resamples"),
+    ("--gate-fraction", "gate_fraction", "SHARE", "share of the test patients reserved for the gate"),
+)
+MARGIN_REMOVED = (
+    "it was the validation AUC a challenger had to gain; the gate is now non-inferiority on the gate split: "
+    "use --auc-margin AUC (the largest AUC loss the 95% interval's lower bound may show, default 0.02)"
+)
 
 
 def profile(text: str) -> str:
@@ -370,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector", default=None, metavar="DIR", help="bundle this lesion detector (served with the model)"
     )
     p.add_argument("--skip-refused", action="store_true", help="ship the formats that pass; record the refused ones")
+    what = "then write the Azure ML deployment of the version --out resolves to (deploy/azureml/deployment.yml filled)"
+    p.add_argument("--azure-spec", default=None, metavar="FILE", help=what)
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("serve", help=COMMANDS["serve"], description=COMMANDS["serve"])
@@ -426,8 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-sensitivity", type=probability, default=None, metavar="P", help=what)
     what = "retrain when this many new labels arrived"
     p.add_argument("--new-labels", type=positive_int, default=None, metavar="N", help=what)
-    what = "validation AUC a challenger must gain to be promoted"
-    p.add_argument("--margin", type=probability, default=None, metavar="AUC", help=what)
+    for flag, field, metavar, what in GATE_FLAGS:
+        p.add_argument(flag, type=Number.for_field(field), default=None, metavar=metavar, help=f"gate: {what}")
+    p.add_argument("--margin", type=removed_flag("--margin", MARGIN_REMOVED), default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=_retrain)
 
     p = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
@@ -488,7 +523,7 @@ def config_from_args(
 
 
 def _emit(args: argparse.Namespace, summary: dict, text: str) -> None:
-    print(json.dumps(summary, indent=1, default=str) if args.json else text)
+    print(to_json(summary, indent=1, default=str) if args.json else text)
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -589,7 +624,7 @@ def _train(args: argparse.Namespace) -> None:
         "threshold": result.threshold,
         **{k: round(v, 4) for k, v in result.summary().items()},
     }
-    _emit(args, summary, json.dumps(summary, indent=1))
+    _emit(args, summary, to_json(summary, indent=1))
 
 
 def _tune(args: argparse.Namespace) -> None:
@@ -623,7 +658,7 @@ def _detect(args: argparse.Namespace) -> None:
     record = train_detector(cfg, track=not args.no_track, force=args.force, verbose=0 if args.json else 2)
     if args.action == "train":
         summary = {k: record.get(k) for k in ("folder", "best_epoch", "val", "train_seconds", "registry_version")}
-        _emit(args, summary, json.dumps(summary, indent=1, default=str))
+        _emit(args, summary, to_json(summary, indent=1, default=str))
         return
     from .detection.evaluate import evaluate, metrics_table, summary_json
 
@@ -663,7 +698,15 @@ def _export(args: argparse.Namespace) -> None:
     if "release" in manifest:
         summary["release"] = manifest["release"]
     if args.detector:
-        summary["detector"] = os.path.join(str(args.out), "detector")
+        summary["detector"] = manifest["detector"]
+    if args.azure_spec:
+        from .export.release import write_azure_deployment
+        from .utils import project_root
+
+        template = project_root() / "deploy" / "azureml" / "deployment.yml"
+        if not template.is_file():
+            raise CliError(f"--azure-spec: {template} missing; run `mammo export` from the repository clone")
+        summary["azure_spec"] = str(write_azure_deployment(template, args.out, args.azure_spec))
     _emit(args, summary, f"{args.out}: {', '.join(manifest['formats'])} written; model.json lists their SHA-256")
 
 
@@ -789,7 +832,7 @@ def _monitor_drift(args: argparse.Namespace) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, **{field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in GATE_FLAGS})
     from pathlib import Path
 
     from .monitoring.triggers import RetrainPolicy, check_triggers
@@ -802,7 +845,6 @@ def _retrain(args: argparse.Namespace) -> None:
         max_psi=args.max_psi,
         min_sensitivity=args.min_sensitivity,
         new_labels=args.new_labels,
-        margin=args.margin,
     )
     if args.check:
         summary = check_triggers(model, store, policy)
@@ -848,7 +890,7 @@ def _demo(args: argparse.Namespace) -> None:
     except RuntimeError as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps(summary))
+        print(to_json(summary))
 
 
 def _screens(args: argparse.Namespace) -> None:

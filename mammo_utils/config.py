@@ -56,8 +56,19 @@ MONITORING_FIELDS = (
     "retrain_min_sensitivity",
     "retrain_min_labels",
     "retrain_new_labels",
-    "retrain_margin",
+    "gate_auc_margin",
+    "gate_sensitivity_margin",
+    "gate_min_cancers",
+    "gate_subgroup_min_cancers",
+    "gate_resamples",
+    "gate_fraction",
 )
+
+#: Fields that no longer exist, with what replaced them (``--set`` and :func:`get_config` say so by name).
+RENAMED_FIELDS = {
+    "retrain_margin": "gate_auc_margin: the gate is now non-inferiority on the gate split (the largest AUC loss the"
+    " 95% interval's lower bound may show, default 0.02), not a validation-AUC gain",
+}
 
 
 class ConfigError(ValueError):
@@ -181,7 +192,13 @@ class Config:
         retrain_min_sensitivity: Retrain when feedback sensitivity falls below this …
         retrain_min_labels: … once this many labelled predictions exist.
         retrain_new_labels: Retrain when this many new labels arrived since the export.
-        retrain_margin: Validation breast ROC-AUC a challenger must gain over the champion to be promoted.
+        gate_auc_margin: Promotion gate (:mod:`mammo_utils.workflows.gate`): the largest breast ROC-AUC loss the
+            lower bound of the 95% interval of AUC(challenger) - AUC(champion) may show (non-inferiority margin).
+        gate_sensitivity_margin: The largest sensitivity loss at the operating thresholds the lower bound may show.
+        gate_min_cancers: Fewest cancer breasts in the gate data for any decision but "keep the champion".
+        gate_subgroup_min_cancers: Fewest cancer breasts for a site or machine to be checked on its own.
+        gate_resamples: Paired patient-bootstrap resamples of the gate.
+        gate_fraction: Share of the test patients reserved for the gate (stable hash of the patient id).
     """
 
     profile: str = "small"
@@ -232,7 +249,12 @@ class Config:
     retrain_min_sensitivity: float = 0.8
     retrain_min_labels: int = 20
     retrain_new_labels: int = 200
-    retrain_margin: float = 0.01
+    gate_auc_margin: float = 0.02
+    gate_sensitivity_margin: float = 0.05
+    gate_min_cancers: int = 20
+    gate_subgroup_min_cancers: int = 10
+    gate_resamples: int = 1000
+    gate_fraction: float = 0.5
 
     @property
     def cache_root(self) -> Path:
@@ -327,7 +349,12 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "retrain_min_sensitivity": UNIT,
     "retrain_min_labels": AT_LEAST_ONE,
     "retrain_new_labels": AT_LEAST_ONE,
-    "retrain_margin": Bounds(0, 1, high_open=True),
+    "gate_auc_margin": Bounds(0, 1, high_open=True),
+    "gate_sensitivity_margin": Bounds(0, 1, high_open=True),
+    "gate_min_cancers": AT_LEAST_ONE,
+    "gate_subgroup_min_cancers": AT_LEAST_ONE,
+    "gate_resamples": Bounds(100),
+    "gate_fraction": OPEN_UNIT,
 }
 
 #: The allowed values of every :class:`Config` field that names one of a fixed set.
@@ -366,6 +393,27 @@ def check_field(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be {bounds.describe()}{optional}, got {value!r}")
     if choices is not None and value not in choices:
         raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def from_fields(cls: type, cfg: Config, fields: dict[str, str], **overrides: Any) -> Any:
+    """Build a settings object (a policy) from :class:`Config` fields, then explicit overrides.
+
+    Args:
+        cls: The settings class (a dataclass).
+        cfg: The configuration.
+        fields: ``{attribute of cls: Config field}``.
+        **overrides: Attribute values replacing the configuration's (None: not given).
+
+    Returns:
+        ``cls(**values)``.
+
+    Example:
+        >>> from_fields(dict, get_config(), {"margin": "gate_auc_margin"})  # doctest: +SKIP
+        {'margin': 0.02}
+    """
+    values = {attr: getattr(cfg, field) for attr, field in fields.items()}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**values)
 
 
 def read_env(
@@ -480,6 +528,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(values) - fields)
+    renamed = [f"{name} is now {RENAMED_FIELDS[name]}" for name in unknown if name in RENAMED_FIELDS]
+    if renamed:
+        raise ConfigError("; ".join(renamed))
     if unknown:
         raise ConfigError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
     out = dict(values)
@@ -519,6 +570,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, text = key.strip(), text.strip()
         if not sep or not key:
             raise ConfigError(f"--set expects FIELD=VALUE, got {item!r}")
+        if key in RENAMED_FIELDS:
+            raise ConfigError(f"--set {item!r}: {key} is now {RENAMED_FIELDS[key]}")
         if key not in hints:
             raise ConfigError(f"--set {item!r}: unknown config field {key!r}; valid fields: {sorted(hints)}")
         value = _cast(key, text, hints[key])

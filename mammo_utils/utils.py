@@ -1,3 +1,4 @@
+# Size: the small helpers every layer shares (seeds, atomic writes, strict JSON, results files), each short.
 """Small helpers every layer may use: atomic writes, sizes, seeding, versions, timing, the project folder.
 
 Nothing here imports another ``mammo_utils`` module, so any module can import it.
@@ -6,6 +7,7 @@ Nothing here imports another ``mammo_utils`` module, so any module can import it
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import random
@@ -256,23 +258,91 @@ def import_tensorflow():
     return sys.modules["tensorflow"]
 
 
-def _jsonable(value: Any) -> Any:
-    """numpy / pandas values as plain JSON types (NaN stays a float NaN)."""
+#: Why a recorded number is missing, by the last part of its key (first match wins); :func:`missing_reason`.
+MISSING_REASONS: tuple[tuple[str, str], ...] = (
+    (" sd", "one seed: no spread (a standard deviation needs two or more runs)"),
+    ("sd", "one seed: no spread (a standard deviation needs two or more runs)"),
+    ("auc", "one class only: ROC-AUC needs both cancers and non-cancers"),
+    ("sensitivity", "no cancers in this group: sensitivity is undefined"),
+    ("recall", "no cancers in this group: sensitivity is undefined"),
+    ("specificity", "no non-cancers in this group: specificity is undefined"),
+    ("precision", "no positive calls: precision is undefined"),
+    ("gzip_mb", "a folder format (no single file to compress)"),
+)
+
+
+def missing_reason(path: str) -> str:
+    """Why the value at ``path`` (dotted key) is not a number, for the ``missing`` map of a results file.
+
+    Args:
+        path: Dotted key of the value, e.g. ``summary.2.val AUC sd``.
+
+    Returns:
+        A short reason (:data:`MISSING_REASONS`, else a generic one).
+
+    Example:
+        >>> missing_reason("summary.2.val AUC sd")
+        'one seed: no spread (a standard deviation needs two or more runs)'
+    """
+    last = path.rsplit(".", 1)[-1].lower()
+    for suffix, reason in MISSING_REASONS:
+        if last.endswith(suffix):
+            return reason
+    return "not computable on this sample (the computation gave no finite number)"
+
+
+def _jsonable(value: Any, missing: dict[str, str] | None = None, path: str = "") -> Any:
+    """numpy / pandas values as plain JSON types; NaN and infinities become ``None`` (JSON ``null``).
+
+    Args:
+        value: Any nesting of dicts, lists, numpy and pandas values.
+        missing: When given, collects ``{dotted path: reason}`` for every value turned into ``None``.
+        path: Dotted path of ``value`` (for ``missing``).
+
+    Returns:
+        The plain value.
+    """
     import numpy as np
 
+    def sub(key: Any) -> str:
+        return f"{path}.{key}" if path else str(key)
+
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, missing, sub(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, missing, sub(i)) for i, v in enumerate(value)]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return _jsonable(value.tolist(), missing, path)
     if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "to_dict") and callable(value.to_dict):  # pandas objects
-        return _jsonable(value.to_dict())
+        value = value.item()
+    elif hasattr(value, "to_dict") and callable(value.to_dict):  # pandas objects
+        return _jsonable(value.to_dict(), missing, path)
     if isinstance(value, Path):
         return value.as_posix()
+    if isinstance(value, float) and not math.isfinite(value):
+        if missing is not None:
+            missing[path] = missing_reason(path)
+        return None
     return value
+
+
+def to_json(payload: Any, **kwargs: Any) -> str:
+    """Strict JSON text (never ``NaN``/``Infinity``): non-finite numbers are written as ``null``.
+
+    Args:
+        payload: JSON-able values (numpy and pandas values are converted).
+        **kwargs: Passed to :func:`json.dumps` (``indent``, ``sort_keys``, ``default``).
+
+    Returns:
+        The JSON text.
+
+    Example:
+        >>> to_json({"sd": float("nan")})
+        '{"sd": null}'
+    """
+    import json
+
+    return json.dumps(_jsonable(payload), allow_nan=False, **kwargs)
 
 
 def results_dir() -> Path:
@@ -285,7 +355,9 @@ def save_results(name: str, payload: dict, folder: str | Path | None = None) -> 
 
     Args:
         name: File stem, e.g. ``04_baseline``.
-        payload: JSON-able values (numpy and pandas values are converted).
+        payload: JSON-able values (numpy and pandas values are converted). A value that is not a finite number
+            is written as ``null`` and its dotted path is listed, with the reason, in the file's ``missing`` map
+            (:func:`missing_reason`; a ``missing`` entry of the payload gives the reason itself).
         folder: Output folder (default :func:`results_dir`).
 
     Returns:
@@ -294,7 +366,11 @@ def save_results(name: str, payload: dict, folder: str | Path | None = None) -> 
     import json
 
     path = Path(folder or results_dir()) / f"{name}.json"
-    write_atomic(path, (json.dumps(_jsonable(payload), indent=1, sort_keys=True) + "\n").encode())
+    missing: dict[str, str] = dict(payload.get("missing") or {})
+    plain = _jsonable({k: v for k, v in payload.items() if k != "missing"}, missing)
+    if missing:
+        plain["missing"] = missing
+    write_atomic(path, (json.dumps(plain, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
     return path
 
 

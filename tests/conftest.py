@@ -152,26 +152,24 @@ def store_url(request, tmp_path) -> str:
 
 
 @pytest.fixture(scope="session")
-def detector_export(tiny_export, tmp_path_factory) -> Path:
-    """A copy of :func:`tiny_export` with a small untrained YOLOv8 detector bundled as ``mammo export --detector``
-    bundles a trained one (``detector/`` with ``detector.keras`` and ``detector.json``; every box kept)."""
+def detector_export(tiny_run, tmp_path_factory) -> Path:
+    """:func:`tiny_run`'s model exported (ONNX) by ``mammo export --detector`` with a small untrained YOLOv8 detector
+    (every box kept): ``model.json`` lists the detector's files with their SHA-256, as a rebuild ships it; the
+    Azure ML deployment of the folder is written beside it (``deployment.yml``)."""
     import json
-    import shutil
 
-    from mammo_utils.detection.detector import (
-        DETECTOR_FILE,
-        DETECTOR_INFO,
-        DetectorSpec,
-        build_detector,
-        bundle_detector,
-    )
+    from mammo_utils.cli import main
+    from mammo_utils.detection.detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector
 
-    _, export, _ = tiny_export
-    folder = tmp_path_factory.mktemp("detector_export") / "export"
-    shutil.copytree(export, folder)
+    cfg, result = tiny_run
     trained = tmp_path_factory.mktemp("detector")
     spec = DetectorSpec(image_size=(128, 64))
     build_detector(spec, confidence=0.0, max_detections=5).save(trained / DETECTOR_FILE)
     (trained / DETECTOR_INFO).write_text(json.dumps({"spec": spec.to_dict(), "operating_score": 0.0}))
-    bundle_detector(trained, folder)
+    folder = tmp_path_factory.mktemp("detector_export") / "export"
+    argv = ["export", "--model", str(result.model_path), "--out", str(folder), "--formats", "onnx"]
+    argv += ["--detector", str(trained), "--data", str(cfg.data_root), "--work", str(cfg.work_dir)]
+    argv += ["--set", f"n_folds={cfg.n_folds}", "--set", f"test_size={cfg.test_size}", "--json"]
+    argv += ["--azure-spec", str(folder.parent / "deployment.yml")]  # the Azure deployment of what it exported
+    assert main(argv) == 0, "mammo export --detector failed"
     return folder

@@ -162,3 +162,30 @@ def test_only_the_chief_writes_the_shared_output_and_exports(tmp_path):
     assert other[0][other[0].index("--work") + 1].startswith(str(tmp_path / "w1"))
     alone = _run_train_script(tmp_path / "one", None)  # no TF_CONFIG: a single worker is the chief
     assert [c[0] for c in alone] == ["train", "export"]
+
+
+def test_the_deployment_registers_the_resolved_version_never_the_pointer(ml, tmp_path):
+    """The template names no symlink; the spec written for a release names the immutable version folder."""
+    from mammo_utils.export import release
+
+    template = yaml.safe_load((AZURE / "deployment.yml").read_text())
+    assert "champion" not in template["model"]["path"]
+    assert template["model"]["path"].endswith(f"/versions/{release.VERSION_PLACEHOLDER}")
+    assert template["environment_variables"]["MAMMO_MODEL_DIR"].endswith(f"/{release.VERSION_PLACEHOLDER}")
+
+    root = tmp_path / "export"
+    version = root / release.VERSIONS / "3f2a9c1e0b7d"
+    version.mkdir(parents=True)
+    (version / "model.json").write_text('{"name": "mammo-cancer-classifier"}')
+    pointer = root / release.CHAMPION
+    release.switch_pointer(pointer, version)
+    out = release.write_azure_deployment(AZURE / "deployment.yml", pointer, tmp_path / "deployment.release.yml")
+    deployment = ml.load_online_deployment(out)
+    path = Path(deployment.model.path)
+    assert path == version.resolve() and path.is_dir() and not path.is_symlink()
+    assert deployment.model.tags["release"] == version.name
+    env = deployment.environment_variables
+    assert env["MAMMO_MODEL_DIR"] == f"/var/azureml-app/azureml-models/mammo-cancer-classifier/1/{version.name}"
+    assert env["MAMMO_RUNTIME"] == "onnx" and deployment.request_settings.request_timeout_ms == 60000  # the rest kept
+    with pytest.raises(release.ExportError, match="no export there"):
+        release.azure_deployment(AZURE / "deployment.yml", tmp_path / "nothing")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import constants as C
 from ..config import Config, embedded_data_root, is_rsna_root
-from ..utils import write_atomic, write_csv_atomic
+from ..utils import to_json, write_atomic, write_csv_atomic
 from .rsna import image_path
 from .synthetic_render import render_mammogram
 
@@ -383,7 +383,7 @@ def generate_dataset(
             f"--out {str(out)!r} already holds a synthetic dataset made with other parameters "
             f"({params_path.read_text().strip()}); choose an empty folder"
         )
-    write_atomic(params_path, (json.dumps(params, sort_keys=True) + "\n").encode())
+    write_atomic(params_path, (to_json(params, sort_keys=True) + "\n").encode())
     meta = make_metadata(int(n_patients), float(prevalence), int(seed), exclude_patients)
     records = meta.astype(object).where(meta.notna(), None).to_dict("records")
     tasks = [(r, str(out), rows_px, cols_px, int(seed)) for r in records]

@@ -172,38 +172,3 @@ def load_detector(folder: str | Path):
     info = json.loads((folder / DETECTOR_INFO).read_text())
     info["spec"] = DetectorSpec.from_dict(info["spec"])
     return keras.models.load_model(path, compile=False), info
-
-
-def bundle_detector(source: str | Path, export_folder: str | Path, subfolder: str = "detector") -> Path:
-    """Copy a trained detector into an export folder, so the service loads both models from one place.
-
-    The copy is staged and renamed: an interrupted call leaves the previous detector (or none) in place.
-
-    Args:
-        source: Folder with ``detector.keras`` and ``detector.json`` (``train_detector``'s output).
-        export_folder: An export folder (``mammo export``).
-        subfolder: Name of the detector's folder inside it.
-
-    Returns:
-        The detector folder inside the export.
-
-    Raises:
-        FileNotFoundError: ``source`` has no detector or ``export_folder`` does not exist.
-    """
-    import shutil
-
-    source, export_folder = Path(source), Path(export_folder)
-    for name in (DETECTOR_FILE, DETECTOR_INFO):
-        if not (source / name).is_file():
-            raise FileNotFoundError(f"{source / name}: missing; train a detector with `mammo detect train`")
-    if not export_folder.is_dir():
-        raise FileNotFoundError(f"{export_folder}: no such export folder")
-    target = export_folder / subfolder
-    stage = export_folder / f".{subfolder}.partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    for name in (DETECTOR_FILE, DETECTOR_INFO):
-        shutil.copy2(source / name, stage / name)
-    shutil.rmtree(target, ignore_errors=True)
-    stage.rename(target)
-    return target

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..evaluation.figure_check import place_legend
+
 TRUTH_COLOUR = "#1b9e77"
 DETECTION_COLOUR = "#d95f02"
 
@@ -70,7 +72,7 @@ def plot_detector_history(history: dict, title: str = "Detector training"):
         if key in history:
             axes[0].plot(epochs, history[key], style, label=key)
     axes[0].set(xlabel="epoch", ylabel="loss (CIoU box + BCE class)", title="losses", yscale="log")
-    axes[0].legend(fontsize=8)
+    place_legend(axes[0], fontsize=8)
     if "val_map50" in history:
         values = np.asarray(history["val_map50"], float)
         at = np.isfinite(values)
@@ -80,7 +82,7 @@ def plot_detector_history(history: dict, title: str = "Detector training"):
         at = np.isfinite(values)
         axes[1].plot(epochs[at], values[at], "s--", label="validation mAP@[.5:.95]")
     axes[1].set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="validation mAP (best epoch kept)")
-    axes[1].legend(fontsize=8)
+    place_legend(axes[1], fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -89,8 +91,9 @@ def plot_detector_history(history: dict, title: str = "Detector training"):
 def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the test patients"):
     """FROC curves (sensitivity vs false positives per image), drawn only over the measured range.
 
-    The x axis ends just past the farthest measured point; an operating rate inside it is marked with a dotted
-    line, one beyond it is named in the title as not reached (no value is carried forward to it).
+    The x axis ends just past the farthest measured point, where each curve ends with a tick mark; an operating
+    rate inside it is marked with a labelled dotted line, one beyond it is named in the title as not reached (no
+    value is carried forward to it).
 
     Args:
         curves: ``{name: (fp_per_image, sensitivity)}``.
@@ -102,29 +105,33 @@ def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the tes
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(6, 4.4), layout="constrained")
     reach = max((float(np.max(fpi)) for fpi, _ in curves.values() if len(fpi)), default=0.0)
     for name, (fpi, sens) in curves.items():
-        ax.step(fpi, sens, where="post", label=f"{name} (measured to {float(np.max(fpi)):.2f} FP/image)")
+        (line,) = ax.step(fpi, sens, where="post", label=f"{name} (measured to {float(np.max(fpi)):.2f} FP/image)")
+        if len(fpi):  # the curve stops where the measurement stops: no plateau carried past it
+            ax.plot([fpi[-1]], [sens[-1]], marker="|", ms=12, mew=2, color=line.get_color())
     inside = [r for r in rates if r <= reach]
     for r in inside:
-        ax.axvline(r, color="grey", lw=0.6, ls=":")
+        ax.axvline(r, color="grey", lw=0.8, ls=":")
+        ax.annotate(f"{r:g} FP/image", (r, 0.02), xytext=(3, 0), textcoords="offset points", fontsize=8,
+                    color="dimgrey", rotation=90, va="bottom")  # fmt: skip
     outside = [f"{r:g}" for r in rates if r > reach]
     if outside:
-        title = f"{title}\n(not reached: {', '.join(outside)} FP/image)"
+        title = f"{title}\n(not reached, no value reported: {', '.join(outside)} FP/image)"
     ax.set(xlabel="false positives per image", ylabel="lesion sensitivity (IoU >= 0.5)", ylim=(0, 1.02), title=title)
     ax.set_xlim(0, max(reach * 1.05, 1e-3))
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center")  # below the axes, never over the curve
     return fig
 
 
 def plot_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, ncols: int = 4):
     """Test images with ground truth and detections, each followed by its Grad-CAM.
 
-    Boxes carry no text (labels of nearby boxes overlap): the top detection's class and score, and how many more
-    boxes pass the operating score, are written under each image. The Grad-CAM panel shows the map scaled to its
-    own peak in an opaque colour map over the image, with its peak marked.
+    Boxes carry no text (labels of nearby boxes overlap): one caption over each image pair names the image, the
+    top detection's class and score and how many more boxes pass the operating score. The Grad-CAM panel shows
+    the map scaled to its own peak over a dimmed image, each pixel as opaque as its value (so the hot region
+    stands out and the cold one shows the anatomy), its peak marked; one colour bar gives the scale.
 
     Args:
         images: ``(N, H, W)`` cached images.
@@ -134,7 +141,7 @@ def plot_detection_grid(images, truths, detections, heats, classes, titles, min_
         classes: Class names.
         titles: One title per image.
         min_score: Detections below this score are not drawn (the operating point).
-        ncols: Image pairs per row.
+        ncols: Most image pairs per row (fewer when the images are tall, so the text stays at a readable size).
 
     Returns:
         The figure.
@@ -143,42 +150,55 @@ def plot_detection_grid(images, truths, detections, heats, classes, titles, min_
 
     n = len(images)
     per = 2 if heats is not None else 1
-    rows = int(np.ceil(n / ncols))
     h, w = np.asarray(images[0]).shape[:2]
-    panel = 2.4
-    fig, axes = plt.subplots(
-        rows, ncols * per, figsize=(panel * w / h * ncols * per * 1.35, panel * rows + 0.9), squeeze=False
-    )
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for i in range(n):
-        ax = axes[i // ncols, (i % ncols) * per]
+    panel_h = 3.4
+    panel_w = max(1.7, panel_h * w / h)  # a caption of about 30 characters fits over a pair at 9 pt
+    ncols = max(1, min(ncols, n, int(11 // (panel_w * per + 0.3))))
+    rows = int(np.ceil(n / ncols))
+    fig = plt.figure(figsize=(ncols * (panel_w * per + 0.3) + 1.0, rows * (panel_h + 0.75) + 0.9), layout="constrained")
+    grid, side = fig.subfigures(1, 2, width_ratios=[ncols * (panel_w * per + 0.3), 0.8])
+    pairs = np.atleast_1d(grid.subfigures(rows, ncols, squeeze=False).ravel())
+    mappable = None
+    for i, sub in enumerate(pairs):
+        axes = np.atleast_1d(sub.subplots(1, per))
+        for ax in axes:
+            ax.set_axis_off()
+        if i >= n:
+            continue
+        ax = axes[0]
         ax.imshow(images[i], cmap="gray", vmin=0, vmax=1)
         _draw(ax, truths[i]["boxes"], TRUTH_COLOUR, lw=2)
         scores = np.asarray(detections[i]["scores"], float).reshape(-1)
         keep = scores >= min_score
-        _draw(ax, np.asarray(detections[i]["boxes"]).reshape(-1, 4)[keep], DETECTION_COLOUR, lw=1.5)
+        _draw(ax, np.asarray(detections[i]["boxes"]).reshape(-1, 4)[keep], DETECTION_COLOUR, lw=1.8)
         if keep.any():
             top = int(np.flatnonzero(keep)[np.argmax(scores[keep])])
             name = classes[int(np.asarray(detections[i]["classes"]).reshape(-1)[top])].replace("_", " ")
-            note = f"top: {name} {scores[top]:.2f}" + (f" (+{int(keep.sum()) - 1})" if keep.sum() > 1 else "")
+            note = f"top box: {name} {scores[top]:.2f}" + (
+                f"\n+{int(keep.sum()) - 1} more box(es)" if keep.sum() > 1 else "\nno other box"
+            )
         else:
-            note = "no box above the operating score"
-        ax.set_title(f"{titles[i]}\n{note}", fontsize=8)
+            note = "no box above the\noperating score"
+        sub.suptitle(f"{titles[i]}\n{note}", fontsize=9)
         if heats is not None:
-            hx = axes[i // ncols, (i % ncols) * per + 1]
+            hx = axes[1]
             heat = np.asarray(heats[i], float)
             heat = heat / heat.max() if heat.max() > 0 else heat
-            hx.imshow(images[i], cmap="gray", vmin=0, vmax=1)
-            hx.imshow(np.ma.masked_less(heat, 0.15), cmap="inferno", vmin=0, vmax=1, alpha=0.65)
+            hx.imshow(np.asarray(images[i], float) * 0.5, cmap="gray", vmin=0, vmax=1)  # dimmed anatomy
+            mappable = hx.imshow(heat, cmap="inferno", vmin=0, vmax=1, alpha=np.clip(0.25 + heat, 0, 0.95))
             _draw(hx, truths[i]["boxes"], TRUTH_COLOUR, lw=1.5)
             r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
-            hx.plot([c], [r], marker="+", color="cyan", ms=10, mew=2)
-            hx.set_title("Grad-CAM (+ = peak)", fontsize=8)
+            hx.plot([c], [r], marker="+", color="cyan", ms=12, mew=2.5)
+    cax = side.subplots(3, 1, height_ratios=[1, 2, 1])
+    for ax in cax:
+        ax.set_axis_off()
+    if mappable is not None:  # one scale for every Grad-CAM panel, beside the grid
+        cax[1].set_axis_on()
+        bar = side.colorbar(mappable, cax=cax[1])
+        bar.set_label("Grad-CAM / its peak", fontsize=9)
     fig.suptitle(
-        "Test images: ground truth (green), detections at the operating score (orange); "
-        "right of each: classifier Grad-CAM",
-        fontsize=10,
+        "Test images: ground truth (green), detections at the operating score (orange)"
+        + ("\nright of each: classifier Grad-CAM (+ = peak)" if heats is not None else ""),
+        fontsize=11,
     )
-    fig.tight_layout()
     return fig

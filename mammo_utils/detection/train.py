@@ -24,7 +24,7 @@ import pandas as pd
 from ..config import Config
 from ..data.preprocess import cache_key
 from ..data.splits import fold_frames
-from ..utils import quiet_stderr, write_atomic
+from ..utils import quiet_stderr, to_json, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack
 from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
@@ -214,7 +214,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         _save(model, record, out)
         if run is not None:
             record.update(_finish_run(cfg, model, record))
-            write_atomic(out / DETECTOR_INFO, json.dumps(record, indent=2).encode())
+            write_atomic(out / DETECTOR_INFO, to_json(record, indent=2).encode())
     except BaseException:
         if run is not None:
             from ..modeling.tracking import end_run
@@ -240,7 +240,7 @@ def _save(model, record: dict, out: Path) -> None:
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     model.save(stage / DETECTOR_FILE)
-    write_atomic(stage / DETECTOR_INFO, json.dumps(record, indent=2).encode())
+    write_atomic(stage / DETECTOR_INFO, to_json(record, indent=2).encode())
     shutil.rmtree(out, ignore_errors=True)
     stage.rename(out)
 

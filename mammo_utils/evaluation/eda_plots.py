@@ -5,8 +5,12 @@ Each has a title, labelled axes and units; save them with :func:`mammo_utils.eva
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
+
+from .figure_check import place_legend
 
 
 def plot_rates(
@@ -15,7 +19,8 @@ def plot_rates(
     """Bar charts of the per-breast cancer rate with Wilson 95% CIs, one panel per grouping column.
 
     Groups with fewer than ``min_breasts`` breasts are not drawn as bars (their interval is too wide to read as a
-    rate); they are named under the panel instead.
+    rate); they are named under the panel instead. A column left with fewer than two drawn groups gets no panel
+    (one bar compares nothing): the title says which, and why. The dashed line is the rate over all breasts.
 
     Args:
         tables: ``{column: rate_by(...) frame}``.
@@ -28,24 +33,39 @@ def plot_rates(
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.8), squeeze=False)
-    for ax, (name, t) in zip(axes[0], tables.items()):
+    drawn = {name: t for name, t in tables.items() if (t.breasts >= min_breasts).sum() >= 2}
+    skipped = [
+        f"{name} ({int((t.breasts >= min_breasts).sum())} group(s) with >= {min_breasts} breasts)"
+        for name, t in tables.items()
+        if name not in drawn
+    ]
+    width = max(8.0, 4.4 * len(drawn))  # inches: wide enough for the title's notes
+    fig, axes = plt.subplots(1, max(1, len(drawn)), figsize=(width, 4.0), squeeze=False)
+    for ax, (name, t) in zip(axes[0], drawn.items()):
         shown, hidden = t[t.breasts >= min_breasts], t[t.breasts < min_breasts]
         x = np.arange(len(shown))
         err = np.vstack([shown["rate"] - shown["ci_low"], shown["ci_high"] - shown["rate"]]) * 100
         ax.bar(x, shown["rate"] * 100, yerr=err, capsize=3, color="#0072B2", alpha=0.85)
         for xi, n in zip(x, shown.breasts):
-            ax.text(xi, 1, f"n={n}", ha="center", va="bottom", fontsize=7, color="white")
-        ax.axhline(overall * 100, ls="--", color="k", lw=1, label="all breasts")
-        ax.set_xticks(x, [str(i) for i in shown.index], rotation=45, ha="right")
+            ax.text(xi, 1, f"n={n}", ha="center", va="bottom", fontsize=8, color="white")
+        ax.axhline(overall * 100, ls="--", color="k", lw=1)
+        rotate = len(shown) > 4  # long rows of labels turn; a few stay level
+        labels = [str(i) for i in shown.index]
+        ax.set_xticks(x, labels, rotation=45 if rotate else 0, ha="right" if rotate else "center")
         ax.set_xlabel(
             name
             + (f"\n(< {min_breasts} breasts, not drawn: {', '.join(map(str, hidden.index))})" if len(hidden) else "")
         )
         ax.set_ylabel("cancer rate (% of breasts)")
         ax.set_title(f"by {name}")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(title)
+    if not drawn:
+        axes[0][0].set_axis_off()
+        axes[0][0].text(0.5, 0.5, "no column has two groups large enough to draw", ha="center", va="center")
+    note = f"dashed line: all breasts ({overall:.1%}); n = breasts per group, whiskers: Wilson 95% CI"
+    if skipped:
+        note += "\nno panel (fewer than two groups to compare): " + "; ".join(skipped)
+    chars = int(width * 12)  # characters a line of the title holds at 11 pt
+    fig.suptitle("\n".join([title, *(textwrap.fill(line, chars) for line in note.split("\n"))]), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -73,6 +93,9 @@ def plot_class_balance(balance: pd.DataFrame, title: str = "Cancer prevalence by
 def plot_views(df: pd.DataFrame, per_patient: pd.DataFrame, title: str = "Images per patient and views"):
     """Two panels: how many patients have each image count, and image counts by laterality and view.
 
+    When every patient has the same number of images the first panel would be one bar: it is left out and the
+    title says the count instead.
+
     Args:
         df: ``train.csv`` frame.
         per_patient: :func:`mammo_utils.evaluation.eda.views_per_patient` output.
@@ -83,11 +106,17 @@ def plot_views(df: pd.DataFrame, per_patient: pd.DataFrame, title: str = "Images
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    axes[0].bar(per_patient.index.astype(str), per_patient["patients"])
-    axes[0].set(xlabel="images per patient", ylabel="patients", title="Images per patient")
-    df.groupby(["laterality", "view"]).size().unstack(fill_value=0).plot.bar(ax=axes[1])
-    axes[1].set(ylabel="images", title="Views by laterality")
+    counts = len(per_patient) > 1
+    fig, axes = plt.subplots(1, 1 + counts, figsize=(5.5 * (1 + counts), 3.4), squeeze=False)
+    ax_views = axes[0][-1]
+    if counts:
+        axes[0][0].bar(per_patient.index.astype(str), per_patient["patients"], color="#0072B2")
+        axes[0][0].set(xlabel="images per patient", ylabel="patients", title="Images per patient")
+    else:
+        title += f" (every patient: {per_patient.index[0]} images)"
+    df.groupby(["laterality", "view"]).size().unstack(fill_value=0).plot.bar(ax=ax_views, rot=0)
+    ax_views.set(ylabel="images", xlabel="laterality", title="Views by laterality")
+    place_legend(ax_views, title="view", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -97,6 +126,9 @@ def plot_intensity_by_machine(
     samples: pd.DataFrame, title: str = "Breast intensity after the DICOM pipeline, per machine"
 ):
     """Overlaid normalised histograms of breast-pixel intensity, one line per machine (with its image count).
+
+    Machines get the categorical ``tab10`` colours (and a second line style past ten), the legend sits beside
+    the axes.
 
     Args:
         samples: :func:`mammo_utils.evaluation.eda.intensity_by_machine` output.
@@ -109,21 +141,23 @@ def plot_intensity_by_machine(
     from matplotlib import colormaps
 
     machines = sorted(samples.machine_id.unique(), key=lambda m: float(m))
-    colours = colormaps["cividis"](np.linspace(0, 0.9, len(machines)))
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    palette = colormaps["tab10"].colors  # categorical: distinguishable hues, not a ramp
+    styles = ("-", "--", ":", "-.")  # past ten machines the colours repeat with another line style
+    fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
     bins = np.linspace(0, 1, 41)
-    for colour, machine in zip(colours, machines):
+    for i, machine in enumerate(machines):
         part = samples[samples.machine_id == machine]
         hist, _ = np.histogram(part.intensity, bins=bins, density=True)
         ax.plot(
             (bins[:-1] + bins[1:]) / 2,
             hist,
-            color=colour,
+            color=palette[i % len(palette)],
+            ls=styles[(i // len(palette)) % len(styles)],
+            lw=1.6,
             label=f"machine {machine} ({part.image_id.nunique()} images)",
         )
     ax.set(xlabel="intensity after VOI window and inversion ([0, 1], breast pixels)", ylabel="density", title=title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside right upper", title="machine_id")  # beside the axes, never over a curve
     return fig
 
 
@@ -155,8 +189,58 @@ def plot_by_label(df: pd.DataFrame, title: str = "Age and BI-RADS by label (per 
     ax_age.set(xlabel="age (years)", ylabel="density", title="Age")
     ax_birads.set_xticks(range(4), ["missing", "0 (recall)", "1 (negative)", "2 (benign)"])
     ax_birads.set(ylabel="% of breasts", title="BI-RADS of the screening read")
+    fig.tight_layout()
     for ax in (ax_age, ax_birads):
-        ax.legend(fontsize=8)
+        place_legend(ax, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_split_balance(table: pd.DataFrame, title: str = "Cancer rate per breast in each split (natural distribution)"):
+    """Per-breast cancer rate of each split/fold with its Wilson 95% CI, counts under each bar, image rate marked.
+
+    The breast is the unit RSNA labels and scores, so the bars are breast-level; the image-level rate is drawn as a
+    marker beside it so both are visible and labelled. The dashed line is the breast rate over all splits.
+
+    Args:
+        table: :func:`mammo_utils.data.splits.split_table` output (``breasts``, ``positive breasts``,
+            ``patients``, ``image rate`` per split).
+        title: Figure title.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: When a needed column is missing.
+
+    Example:
+        >>> fig = plot_split_balance(split_table(splits))  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    from .metrics import wilson_interval
+
+    needed = {"breasts", "positive breasts", "patients"}
+    if missing := sorted(needed - set(table.columns)):
+        raise ValueError(f"split table lacks column(s) {missing}; pass mammo_utils.data.splits.split_table output")
+    rate = table["positive breasts"] / table["breasts"]
+    low, high = wilson_interval(table["positive breasts"], table["breasts"])
+    overall = table["positive breasts"].sum() / table["breasts"].sum()
+    x = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(table) + 1.5), 4.2), layout="constrained")
+    err = np.vstack([rate - low, high - rate]) * 100
+    ax.bar(x, rate * 100, yerr=err, capsize=4, color="#0072B2", alpha=0.85, label="breasts with cancer (95% CI)")
+    if "image rate" in table:
+        ax.scatter(
+            x + 0.28, table["image rate"] * 100, marker="D", color="#E69F00", zorder=3, label="images with cancer"
+        )
+    ax.axhline(overall * 100, ls="--", color="k", lw=1, label=f"all breasts ({overall:.1%})")
+    labels = [
+        f"{name}\n{int(p)}/{int(b)} breasts\n{int(n)} patients"
+        for name, p, b, n in zip(table.index, table["positive breasts"], table["breasts"], table["patients"])
+    ]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set(ylabel="cancer rate (%)", ylim=(0, max(float(np.nanmax(high)) * 100 * 1.1, 1.0)), title=title)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)  # below the axes: never over a bar
     return fig

@@ -129,6 +129,32 @@ def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["split", "level"])
 
 
+def screening_translation(sensitivity: float, specificity: float, prevalence: float = 0.02) -> dict[str, float]:
+    """What an operating point means in a screening population of another prevalence (Bayes).
+
+    Args:
+        sensitivity: Share of cancers called.
+        specificity: Share of non-cancers cleared.
+        prevalence: Share of cancers in the target population.
+
+    Returns:
+        ``recalls_per_1000`` (calls per 1,000 screened), ``cancers_found_per_1000``, ``false_recalls_per_1000`` and
+        ``ppv`` (share of calls that are cancers: sens·p / (sens·p + (1 − spec)(1 − p))).
+
+    Example:
+        >>> round(screening_translation(0.9, 0.9, 0.02)["recalls_per_1000"], 1)
+        116.0
+    """
+    found = 1000 * sensitivity * prevalence
+    false = 1000 * (1 - specificity) * (1 - prevalence)
+    return {
+        "recalls_per_1000": found + false,
+        "cancers_found_per_1000": found,
+        "false_recalls_per_1000": false,
+        "ppv": ppv_at_prevalence(sensitivity, specificity, prevalence),
+    }
+
+
 def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
     """Markdown sentence: what a measured operating point means in a 2%-prevalence screening population.
 
@@ -140,15 +166,14 @@ def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
         Markdown text.
     """
     s, sp = report["recall"], report["specificity"]
-    ppv = ppv_at_prevalence(s, sp, prevalence)
-    per_1000 = 1000 * (s * prevalence + (1 - sp) * (1 - prevalence))
+    at = screening_translation(s, sp, prevalence)
     return (
         f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}** and "
         f"specificity **{sp:.1%}** (precision {report['precision']:.1%} at this set's "
         f"{report['positives'] / max(report['n'], 1):.0%} prevalence). In a screening population with "
-        f"{prevalence:.0%} prevalence the same operating point would recall **{per_1000:.0f} of every 1000** "
-        f"breasts and only **{ppv:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall with "
-        f"prevalence while sensitivity, specificity and ROC-AUC do not."
+        f"{prevalence:.0%} prevalence the same operating point would recall **{at['recalls_per_1000']:.0f} of every "
+        f"1000** breasts and only **{at['ppv']:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall "
+        f"with prevalence while sensitivity, specificity and ROC-AUC do not."
     )
 
 

@@ -1,4 +1,5 @@
-"""Figures every stage shares: where figures go (:func:`save_fig`), image grids and confusion matrices.
+"""Figures every stage shares: where figures go (:func:`save_fig`, after the readability check of
+:mod:`mammo_utils.evaluation.figure_check`), image grids and confusion matrices.
 
 Stage-specific figures live with their stage: :mod:`mammo_utils.evaluation.eda_plots` (EDA),
 :mod:`mammo_utils.modeling.plots` (training, variants, search), :mod:`mammo_utils.detection.plots`,
@@ -9,12 +10,19 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import project_root, write_atomic
+from .figure_check import FigureReadabilityError, check_figure
+
+#: Environment variable that sets what :func:`save_fig` does with a figure the checker faults: ``raise``
+#: (the default: a published figure must be readable), ``warn`` (save it and warn) or ``off`` (no check).
+CHECK_ENV = "MAMMO_FIGURE_CHECK"
+CHECK_MODES = ("raise", "warn", "off")
 
 
 def figure_dir() -> Path:
@@ -27,7 +35,12 @@ def figure_dir() -> Path:
 
 
 def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> None:
-    """Save a matplotlib figure as PNG under ``reports/figures`` (handson-ml style).
+    """Save a matplotlib figure as PNG under ``reports/figures`` (handson-ml style) once it passes the figure check.
+
+    Every figure is first checked with :func:`mammo_utils.evaluation.figure_check.check_figure` (overlapping
+    texts, a legend over data, an aspect past 4:1, a one-category panel, text under 7 pt). By default a fault
+    raises and nothing is written, so a rebuild cannot publish an unreadable figure; ``MAMMO_FIGURE_CHECK=warn``
+    saves it with a warning (for exploration), ``MAMMO_FIGURE_CHECK=off`` skips the check.
 
     Args:
         fig: The figure.
@@ -37,7 +50,25 @@ def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -
 
     Returns:
         None (so a notebook cell ending with it shows the figure only); the file is ``folder/name.png``.
+
+    Raises:
+        FigureReadabilityError: The figure has readability faults (each listed) and the mode is ``raise``.
+        ValueError: ``MAMMO_FIGURE_CHECK`` holds another value than ``raise``, ``warn`` or ``off``.
+
+    Example:
+        >>> save_fig(fig, "01_class_balance")  # doctest: +SKIP
     """
+    mode = os.environ.get(CHECK_ENV, "raise").strip().lower() or "raise"
+    if mode not in CHECK_MODES:
+        raise ValueError(f"{CHECK_ENV}={mode!r}: expected one of {', '.join(CHECK_MODES)}")
+    problems = check_figure(fig) if mode != "off" else []
+    if problems:
+        message = f"figure {name!r} is not readable:\n- " + "\n- ".join(problems)
+        if mode == "raise":
+            raise FigureReadabilityError(
+                f"{message}\nFix the plotting function (or set {CHECK_ENV}=warn to save it anyway while exploring)."
+            )
+        warnings.warn(message, stacklevel=2)
     folder = Path(folder) if folder is not None else figure_dir()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
@@ -53,11 +84,14 @@ def image_grid(
 ):
     """Show grayscale images in a grid with optional red boxes ``(x0, y0, x1, y1)`` per image.
 
+    A row of many images becomes more rows (fewer columns) when the figure would be wider than
+    :data:`GRID_MAX_ASPECT` to 1, so a long strip cannot be published (e.g. 8 images with ``ncols=8`` -> 2 x 4).
+
     Args:
         images: 2-D arrays in [0, 1].
         titles: One title per image.
         boxes: Optional list of boxes per image.
-        ncols: Columns of the grid.
+        ncols: Most columns of the grid.
         title: Figure title.
 
     Returns:
@@ -66,8 +100,8 @@ def image_grid(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    nrows = max(1, int(np.ceil(len(images) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3.6 * nrows), squeeze=False)
+    ncols, nrows = _grid_shape(len(images), ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(_PANEL_W * ncols, _PANEL_H * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, (img, name) in enumerate(zip(images, titles)):
@@ -80,6 +114,21 @@ def image_grid(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+#: Widest width:height of an :func:`image_grid` (under the figure check's 4:1, leaving room for the title).
+GRID_MAX_ASPECT = 3.5
+_PANEL_W, _PANEL_H = 3.0, 3.6
+
+
+def _grid_shape(n: int, ncols: int) -> tuple[int, int]:
+    """``(columns, rows)`` for ``n`` panels: at most ``ncols`` columns, more rows while too wide."""
+    ncols = max(1, min(int(ncols), max(n, 1)))
+    nrows = max(1, int(np.ceil(n / ncols)))
+    while ncols > 1 and (_PANEL_W * ncols) / (_PANEL_H * nrows) > GRID_MAX_ASPECT:
+        nrows += 1
+        ncols = int(np.ceil(n / nrows))
+    return ncols, nrows
 
 
 def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "breasts"):

@@ -114,6 +114,7 @@ def benchmark_export(
     progress=None,
     max_auc_drop: float = 0.02,
     strict: bool = False,
+    detector: str | Path | None = None,
 ) -> pd.DataFrame:
     """Export a model, optionally a pruned copy (int8), and measure every format on the test split in one run.
 
@@ -126,6 +127,8 @@ def benchmark_export(
         threads: Runtime threads.
         progress: Called with a line per export step.
         max_auc_drop: Export gate for the TFLite files (see :func:`~mammo_utils.export.convert.export_model`).
+        strict: Refuse the whole export when a format fails its gate (False: ship the formats that pass).
+        detector: A lesion detector folder bundled by the export (listed in ``model.json``; not in the pruned copy).
 
     Returns:
         :func:`format_table` rows, plus ``pruned<NN>+keras`` / ``pruned<NN>+tflite-int8`` rows whose ratios are
@@ -135,7 +138,9 @@ def benchmark_export(
     from .convert import export_model, model_data
 
     out = Path(out)
-    manifest = export_model(ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict)
+    manifest = export_model(
+        ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict, detector=detector
+    )
     test, _ = model_data(cfg, manifest, 1)  # information only: the table's test AUC columns
     validation, _ = model_data(cfg, manifest, 1, split="validation")  # what recommend() chooses on
     table = format_table(out, test, repeats=repeats, threads=threads, validation=validation)

@@ -34,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ from ..modeling.artifact import (
 )
 from ..modeling.resolve import resolve_model
 from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
-from ..utils import quiet_stderr, write_atomic
+from ..utils import quiet_stderr, to_json, write_atomic
 from .release import CHAMPION, publish, staging_folder, switch_pointer
 from .runtime import FORMATS, MAX_AUC_DROP, ONNX_OPSET, PARITY_TOLERANCE, open_runner, size_mb
 
@@ -301,14 +300,14 @@ def export_model(
                 f"{parity[fmt]['size_mb']:.2f} MB"
             )
         drift_reference = reference_for(model, train_rows, val_rows, cache, mcfg)
-        write_atomic(staging / REFERENCE_FILE, json.dumps(drift_reference).encode())
+        write_atomic(staging / REFERENCE_FILE, to_json(drift_reference).encode())
         manifest = _manifest(model, info, parity, staging, [f for f in wanted if f in parity], gate, calib)
         manifest["refused"] = refused
         manifest["drift_reference"] = entry_digests(staging, REFERENCE_FILE)
         if detector is not None:
             manifest["detector"] = _bundle_detector(detector, staging)
         manifest["digests"] = "sha256 of each file's bytes (sha256sum); the version is sha256sum model.json"
-        write_atomic(staging / ARTIFACT, json.dumps(manifest, indent=1).encode())
+        write_atomic(staging / ARTIFACT, to_json(manifest, indent=1).encode())
         if release:
             version = publish(staging, out.parent)
     except BaseException:

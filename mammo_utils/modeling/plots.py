@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..evaluation.figure_check import place_legend
+
 
 def _plot_validation(ax, history: pd.DataFrame) -> None:
     """Validation ROC-AUC and pF1 per epoch on ``ax`` (the columns a history has)."""
@@ -71,7 +73,9 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
 
     columns = min(4, len(histories))
     rows = -(-len(histories) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4 * columns, 3.2 * rows + 0.4), sharey=True, squeeze=False, layout="constrained"
+    )
     for ax, (name, history) in zip(axes.flat, histories.items()):
         _plot_validation(ax, history)
         ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
@@ -79,9 +83,10 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
         ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel("score")
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:  # one legend for every panel, below them (never over a curve)
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -99,7 +104,7 @@ def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validat
 
     labels = [f"{v} · seed {s}" for v, s in runs.index]
     y = np.arange(len(runs))
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(runs) + 1.6))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(runs) + 2.0), layout="constrained")
     err = np.vstack([runs["test breast AUC"] - runs["test AUC low"], runs["test AUC high"] - runs["test breast AUC"]])
     ax.errorbar(runs["test breast AUC"], y, xerr=np.clip(err, 0, None), fmt="o", color="#0072B2", capsize=3,
                 label="test breast ROC-AUC (patient-level 95% CI)")  # fmt: skip
@@ -108,13 +113,15 @@ def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validat
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set(xlim=(0, 1.02), xlabel="breast ROC-AUC", title=title)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)  # below the axes: never over an interval
     return fig
 
 
 def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parameter search (validation fold)"):
     """Objective against each searched hyper-parameter, and the best-so-far curve over trials.
+
+    A parameter that kept one value in every trial gets no panel (one category says nothing); its value is named
+    under the title instead. Learning rates are drawn on a log axis with a few plain labels (``2e-4``).
 
     Args:
         trials: :func:`mammo_utils.modeling.tune.trials_table` output (index = trial id, in run order).
@@ -125,32 +132,49 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    params = [c for c in trials.columns if c not in ("objective", "epochs") and trials[c].notna().any()]
+    searched = [c for c in trials.columns if c not in ("objective", "epochs") and trials[c].notna().any()]
+    params = [c for c in searched if trials[c].dropna().astype(str).nunique() > 1]
+    fixed = [f"{c}={trials[c].dropna().iloc[0]}" for c in searched if c not in params]
     ordered = trials.sort_index()
     cols = min(4, len(params) + 1)
     rows = int(np.ceil((len(params) + 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.3), squeeze=False, layout="constrained")
     flat = axes.ravel()
     best = ordered.objective.cummax()
     flat[0].plot(range(1, len(ordered) + 1), ordered.objective, "o", color="#999999", label="trial")
     flat[0].step(range(1, len(ordered) + 1), best, where="post", color="#0072B2", label="best so far")
     flat[0].set(xlabel="trial (run order)", ylabel=objective, title="Best so far")
-    flat[0].legend(fontsize=8)
+    flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    place_legend(flat[0], fontsize=8)
     for ax, name in zip(flat[1:], params):
         values = trials[name]
         if pd.api.types.is_numeric_dtype(values) and values.nunique() > 3:
             ax.scatter(values, trials.objective, color="#E69F00")
             if name in ("learning_rate", "finetune_lr"):
-                ax.set_xscale("log")
+                _log_axis(ax, values)
         else:
-            labels = sorted(values.dropna().astype(str).unique())
-            positions = values.astype(str).map({v: i for i, v in enumerate(labels)})
-            ax.scatter(positions, trials.objective, color="#009E73")
-            ax.set_xticks(range(len(labels)), labels)
+            numeric = pd.api.types.is_numeric_dtype(values)
+            keys = values if numeric else values.astype(str)
+            levels = sorted(keys.dropna().unique())
+            ax.scatter(keys.map({v: i for i, v in enumerate(levels)}), trials.objective, color="#009E73")
+            ax.set_xticks(range(len(levels)), [f"{v:.3g}" if numeric else v for v in levels])
+            ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.set(xlabel=name, ylabel=objective)
     for ax in flat[len(params) + 1 :]:
         ax.axis("off")
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.suptitle(title + (f"\n(one value in every trial, no panel: {', '.join(fixed)})" if fixed else ""))
     return fig
+
+
+def _log_axis(ax, values: pd.Series) -> None:
+    """Log x axis with labels only at 1, 2 and 5 times a power of ten, written ``2e-4`` (no crowded minor labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    low, high = float(values.min()), float(values.max())
+    ax.set_xlim(low / 1.3, high * 1.3)
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
+    ax.xaxis.set_minor_formatter(NullFormatter())

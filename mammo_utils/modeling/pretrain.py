@@ -32,7 +32,7 @@ from ..config import Config
 from ..data.pipeline import cache_paths
 from ..data.preprocess import preprocess_dataset
 from ..data.rsna import load_train
-from ..utils import seed_everything, write_atomic
+from ..utils import seed_everything, to_json, write_atomic
 from .models import BACKBONES, ImagenetInput, make_backbone
 
 DENSITIES = ("A", "B", "C", "D")
@@ -146,7 +146,7 @@ def pretrain_backbone(cfg: Config, backbone: str, source_root: str | Path, epoch
         "seconds": round(time.perf_counter() - start, 1),
         "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()},
     }
-    write_atomic(path.with_suffix("").with_suffix(".json"), json.dumps(record, indent=1).encode())
+    write_atomic(path.with_suffix("").with_suffix(".json"), to_json(record, indent=1).encode())
     return path
 
 

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -26,7 +25,7 @@ import pandas as pd
 from ..config import Config
 from ..data.pipeline import make_dataset, steps_per_epoch
 from ..evaluation.evaluate import evaluate_predictions
-from ..utils import seed_everything, write_atomic
+from ..utils import seed_everything, to_json, write_atomic
 from .losses import make_loss
 from .models import all_layers
 from .run_state import MODEL, MODEL_INFO
@@ -202,5 +201,5 @@ def prune_model(
         "metrics": {"val_breast_roc_auc": result["val_breast_roc_auc"]},
         "pruning": {"target": target, "epochs": epochs, **result, "from_run": info.get("run_name")},
     }
-    write_atomic(folder / MODEL_INFO, json.dumps(info, indent=1).encode())
+    write_atomic(folder / MODEL_INFO, to_json(info, indent=1).encode())
     return folder

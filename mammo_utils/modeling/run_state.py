@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.preprocess import Preprocessing
-from ..utils import write_atomic
+from ..utils import to_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class RunState:
 
     def save(self) -> None:
         """Write ``state.json`` atomically."""
-        write_atomic(self.path, json.dumps(self.data, indent=1).encode())
+        write_atomic(self.path, to_json(self.data, indent=1).encode())
 
     @classmethod
     def open(cls, run_dir: Path, run_fingerprint: str, resume: bool) -> "RunState":

@@ -28,7 +28,6 @@ CLI::
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from ..data.preprocess import Preprocessing
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta, roc_auc
-from ..utils import deterministic_threads, seed_everything, write_atomic
+from ..utils import deterministic_threads, seed_everything, to_json, write_atomic
 from . import run_state as R
 from . import tracking
 from .keras_metrics import ProbabilisticF1
@@ -314,7 +313,7 @@ def write_model_info(cfg: Config, result: TrainResult) -> Path:
         "package_version": __version__,
     }
     path = result.model_path.parent / R.MODEL_INFO
-    write_atomic(path, json.dumps(info, indent=1).encode())
+    write_atomic(path, to_json(info, indent=1).encode())
     return path
 
 

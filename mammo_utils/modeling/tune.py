@@ -55,7 +55,7 @@ import pandas as pd
 
 from .. import constants as C
 from ..config import Config
-from ..utils import write_atomic
+from ..utils import to_json, write_atomic
 from . import tracking
 
 TUNERS = C.TUNERS
@@ -377,7 +377,7 @@ def tune(
     summary["folder"] = str(folder / sid)
     params = {**{k: v for k, v in summary["best"]["hyperparameters"].items() if k in TUNABLE_FIELDS}}
     params_file = folder / sid / "best_params.json"
-    write_atomic(params_file, json.dumps(params, indent=1).encode())
+    write_atomic(params_file, to_json(params, indent=1).encode())
     summary["params_file"] = str(params_file)
     return summary
 

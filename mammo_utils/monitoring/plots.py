@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..evaluation.figure_check import place_legend
+
 
 def plot_drift(
     reports: dict[str, pd.DataFrame], stable: float, drift: float, title: str = "Drift against the reference"
@@ -34,6 +36,7 @@ def plot_drift(
     ax.axhline(drift, color="black", ls="--", lw=1, label=f"drift > {drift}")
     ax.set_xticks(x, features, rotation=20, ha="right")
     ax.set(ylabel="PSI (population stability index)", title=title)
-    ax.legend(fontsize=8)
+    fig.tight_layout()
+    place_legend(ax, fontsize=8)
     fig.tight_layout()
     return fig

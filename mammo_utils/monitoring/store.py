@@ -57,6 +57,7 @@ import pandas as pd
 from ..config import ConfigError
 from ..evaluation.drift import DRIFT_WINDOW
 from ..evaluation.metrics import pfbeta, roc_auc
+from ..utils import to_json
 
 #: The schema this code reads and writes.
 SCHEMA_VERSION = 2
@@ -317,7 +318,7 @@ class Store:
             float(threshold),
             str(decision),
             str(upload_sha256 or ""),
-            json.dumps(features or {}),
+            to_json(features or {}),
         )
         with self._lock:
             self._run(f"INSERT INTO predictions ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", values)

@@ -1,4 +1,4 @@
-"""When to retrain, and whether the new model may replace the champion.
+"""When to retrain: the triggers that start a challenger (the gate that may promote it is in ``workflows.gate``).
 
 Triggers (:func:`check_triggers`), each a measured value against a stated threshold (:class:`RetrainPolicy`):
 
@@ -7,13 +7,14 @@ Triggers (:func:`check_triggers`), each a measured value against a stated thresh
 - ``performance``: sensitivity on the labelled feedback window (only once enough labels exist);
 - ``new_labels``: ground-truth labels received since the export (new training data).
 
-:func:`gate` is the promotion rule: a challenger replaces the champion only when its validation breast
-ROC-AUC beats the champion's by ``margin``. The run that trains and gates a challenger spans training, export
-and monitoring, so it sits in the top layer: :func:`mammo_utils.workflows.retrain.retrain`.
+Whether a challenger may replace the champion is the promotion gate's question
+(:func:`mammo_utils.workflows.gate.promotion_gate`, set by the configuration's ``gate_*`` fields); the run that
+trains and gates a challenger spans training, export and monitoring, so it sits in the top layer:
+:func:`mammo_utils.workflows.retrain.retrain`.
 
 Example:
-    >>> gate(champion=0.80, challenger=0.805, margin=0.01)
-    (False, 'challenger 0.8050 does not beat champion 0.8000 by the margin 0.01')
+    >>> check_triggers("data/work/export/champion", store)["fire"]  # doctest: +SKIP
+    False
 """
 
 from __future__ import annotations
@@ -26,16 +27,27 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config
+from ..config import Config, from_fields
 from ..evaluation.drift import UNKNOWN, drift_report, verdict
 from ..modeling.artifact import load_artifact, read_reference
 from .store import Store, nan_to_none
 
+#: :class:`RetrainPolicy` attributes and the :class:`~mammo_utils.config.Config` fields that set them.
+RETRAIN_FIELDS = {
+    "max_age_days": "retrain_max_age_days",
+    "max_psi": "retrain_max_psi",
+    "drift_min": "drift_min",
+    "drift_window": "drift_window",
+    "min_sensitivity": "retrain_min_sensitivity",
+    "min_labels": "retrain_min_labels",
+    "new_labels": "retrain_new_labels",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class RetrainPolicy:
-    """Thresholds of the retraining triggers and of the promotion gate (:meth:`from_config` builds it from the
-    project :class:`~mammo_utils.config.Config`; the defaults are the configuration's defaults).
+    """Thresholds of the retraining triggers (:meth:`from_config` builds it from the project
+    :class:`~mammo_utils.config.Config`; the defaults are the configuration's defaults).
 
     Attributes:
         max_age_days: Retrain a model older than this.
@@ -45,7 +57,6 @@ class RetrainPolicy:
         min_sensitivity: Retrain when feedback sensitivity falls below this …
         min_labels: … once this many labelled predictions exist.
         new_labels: Retrain when this many new labels arrived since the export.
-        margin: A challenger must beat the champion's validation breast AUC by this much.
     """
 
     max_age_days: float = Config.retrain_max_age_days
@@ -55,28 +66,16 @@ class RetrainPolicy:
     min_sensitivity: float = Config.retrain_min_sensitivity
     min_labels: int = Config.retrain_min_labels
     new_labels: int = Config.retrain_new_labels
-    margin: float = Config.retrain_margin
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: Any) -> "RetrainPolicy":
         """The policy of a configuration (``retrain_*``, ``drift_*`` fields), then ``overrides`` (None: not given).
 
         Example:
-            >>> RetrainPolicy.from_config(get_config(), margin=0.02).margin  # doctest: +SKIP
-            0.02
+            >>> RetrainPolicy.from_config(get_config(), new_labels=50).new_labels  # doctest: +SKIP
+            50
         """
-        values = {
-            "max_age_days": cfg.retrain_max_age_days,
-            "max_psi": cfg.retrain_max_psi,
-            "drift_min": cfg.drift_min,
-            "drift_window": cfg.drift_window,
-            "min_sensitivity": cfg.retrain_min_sensitivity,
-            "min_labels": cfg.retrain_min_labels,
-            "new_labels": cfg.retrain_new_labels,
-            "margin": cfg.retrain_margin,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return from_fields(cls, cfg, RETRAIN_FIELDS, **overrides)
 
 
 def _exported_ts(manifest: dict) -> float:
@@ -146,16 +145,3 @@ def check_triggers(
     }
     triggers = {k: nan_to_none(v) for k, v in triggers.items()}
     return {"fire": any(t["fired"] for t in triggers.values()), "triggers": triggers}
-
-
-def gate(champion: float, challenger: float, margin: float) -> tuple[bool, str]:
-    """Promote only a challenger better than the champion by ``margin`` (validation breast ROC-AUC).
-
-    Returns:
-        ``(promote, reason)``.
-    """
-    if not np.isfinite(challenger):
-        return False, "challenger has no validation AUC"
-    if np.isfinite(champion) and challenger < champion + margin:
-        return False, f"challenger {challenger:.4f} does not beat champion {champion:.4f} by the margin {margin:g}"
-    return True, f"challenger {challenger:.4f} beats champion {champion:.4f} by at least {margin:g}"

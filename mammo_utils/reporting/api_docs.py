@@ -8,10 +8,9 @@ script or stylesheet from the network (Swagger UI would need a CDN at view time)
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from ..utils import write_atomic
+from ..utils import to_json, write_atomic
 
 
 def openapi_schema() -> dict:
@@ -79,6 +78,6 @@ def export_api_docs(folder: str | Path) -> tuple[Path, Path]:
     """
     folder = Path(folder)
     schema = openapi_schema()
-    write_atomic(folder / "openapi.json", (json.dumps(schema, indent=1, sort_keys=True) + "\n").encode())
+    write_atomic(folder / "openapi.json", (to_json(schema, indent=1, sort_keys=True) + "\n").encode())
     write_atomic(folder / "index.html", render_html(schema).encode())
     return folder / "openapi.json", folder / "index.html"

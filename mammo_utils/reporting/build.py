@@ -30,13 +30,36 @@ REAL_TRAIN_CSV = ("../shared/real-rsna/train.csv", "data/rsna/train.csv")
 
 
 def real_train_csv(root: Path, cfg: Config) -> str | None:
-    """Source path of the real RSNA ``train.csv`` (the data root itself when it is real), or None."""
-    if cfg.data_root.name != "rsna-synthetic" and (cfg.data_root / "train.csv").is_file():
+    """Source path of the real RSNA ``train.csv``, or None.
+
+    The data root's own ``train.csv`` when it is not synthetic (a user's ``mammo download``), else the first of
+    :data:`REAL_TRAIN_CSV` that exists.
+
+    Args:
+        root: Project root.
+        cfg: Configuration (its data root).
+
+    Returns:
+        A source path, or None when no real ``train.csv`` is on this machine.
+    """
+    if not is_synthetic(cfg) and (cfg.data_root / "train.csv").is_file():
         return str(cfg.data_root.resolve() / "train.csv")
     for rel in REAL_TRAIN_CSV:
         if (root / rel).is_file():
             return rel
     return None
+
+
+def is_synthetic(cfg: Config) -> bool:
+    """Whether the configured data is a synthetic set (the generator's ``synthetic_params.json`` is beside it).
+
+    Args:
+        cfg: Configuration (its data root).
+
+    Returns:
+        True for the embedded set or any set ``mammo synth`` wrote.
+    """
+    return (cfg.data_root / "synthetic_params.json").is_file()
 
 
 def print_pdf(html_file: Path, pdf_file: Path) -> Path | None:
@@ -113,15 +136,16 @@ def build_reports(
     real = real_train_csv(root, cfg)
     embedded = book.source_path(cfg.data_root / "train.csv")
     api_json = book.source_path(reports / "benchmarks" / "api_load.json")
+    synthetic = is_synthetic(cfg)
     progress("writing final_report.html, model_card.md, slides.html")
-    page = with_screens(build_final_report(book, real, embedded, api_json), reports)
+    page = with_screens(build_final_report(book, real, embedded, api_json, synthetic), reports)
     write_atomic(reports / "final_report.html", annotate(page, provenance).encode())
     out["final_report"] = reports / "final_report.html"
-    card = build_model_card(book, real, embedded)
+    card = build_model_card(book, real, embedded, synthetic)
     write_atomic(reports / "model_card.md", card.encode())
     write_atomic(export_dir / "model_card.md", card.encode())
     out["model_card"] = reports / "model_card.md"
-    write_atomic(reports / "slides.html", build_slides(book, real, embedded).encode())
+    write_atomic(reports / "slides.html", build_slides(book, real, embedded, synthetic).encode())
     out["slides"] = reports / "slides.html"
     write_atomic(reports / "report_facts.json", (book.to_json() + "\n").encode())
     out["facts"] = reports / "report_facts.json"

@@ -20,9 +20,56 @@ from ..utils import save_results
 AGE_BINS: tuple[float, ...] = (0, 50, 60, 70, 200)
 
 
+#: The reading-room operating point the report quotes (specificity on the test breasts).
+SPECIFICITY = 0.9
+
+
+def operating_point_at_specificity(labels, scores, specificity: float = SPECIFICITY) -> dict:
+    """Sensitivity at the threshold with the highest sensitivity whose specificity is at least ``specificity``.
+
+    Args:
+        labels: 0/1 per breast.
+        scores: Breast scores.
+        specificity: Required specificity.
+
+    Returns:
+        ``specificity_target, threshold, sensitivity, k, n`` (cancers found / cancers), ``low, high`` (Wilson 95%),
+        ``specificity, negatives_cleared, negatives`` at that threshold.
+
+    Example:
+        >>> operating_point_at_specificity([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 0.9)["k"]
+        2
+    """
+    from ..evaluation.metrics import wilson_interval
+
+    y, s = np.asarray(labels, int), np.asarray(scores, float)
+    negatives, positives = s[y == 0], s[y == 1]
+    best = {"threshold": float("inf"), "k": 0, "cleared": len(negatives)}
+    for t in np.unique(s)[::-1]:  # lower the threshold while the specificity holds
+        cleared = int((negatives < t).sum())
+        if len(negatives) and cleared / len(negatives) < specificity - 1e-12:
+            break
+        best = {"threshold": float(t), "k": int((positives >= t).sum()), "cleared": cleared}
+    n = len(positives)
+    low, high = wilson_interval(best["k"], n)
+    return {
+        "specificity_target": specificity,
+        "threshold": best["threshold"] if np.isfinite(best["threshold"]) else None,
+        "sensitivity": best["k"] / n if n else float("nan"),
+        "k": best["k"],
+        "n": n,
+        "low": float(low),
+        "high": float(high),
+        "specificity": best["cleared"] / len(negatives) if len(negatives) else float("nan"),
+        "negatives_cleared": best["cleared"],
+        "negatives": len(negatives),
+    }
+
+
 def age_band(age: pd.Series) -> pd.Series:
     """``<50``, ``50-59``, ``60-69``, ``>=70`` (``unknown`` when missing)."""
-    labels = ["<50", "50-59", "60-69", ">=70"]
+    inner = [int(v) for v in AGE_BINS[1:-1]]
+    labels = [f"<{inner[0]}"] + [f"{a}-{b - 1}" for a, b in zip(inner, inner[1:])] + [f">={inner[-1]}"]
     return pd.cut(age, list(AGE_BINS), right=False, labels=labels).astype(object).fillna("unknown")
 
 
@@ -36,10 +83,13 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         folder: Results folder (default ``reports/results``).
 
     Returns:
-        The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``.
+        The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``,
+        ``subgroup_tests`` (Fisher's exact test of each subgroup against the rest, Holm-corrected) and
+        ``sensitivity_at_specificity`` (at 90% specificity, with its count and Wilson interval).
     """
     from ..data.rsna import load_train
-    from ..evaluation.evaluate import metrics_with_intervals, subgroup_metrics
+    from ..evaluation.evaluate import breast_predictions, metrics_with_intervals, subgroup_metrics
+    from ..evaluation.subgroups import subgroup_tests
     from ..export.convert import model_data
     from ..export.runtime import load_artifact, open_runner
 
@@ -56,11 +106,12 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
     pred["age_band"] = age_band(pred["age"]) if "age" in pred else "unknown"
     pred["density"] = pred["density"].fillna("unknown") if "density" in pred else "unknown"
     threshold = float(manifest["threshold"])
+    columns = ("site_id", "machine_id", "density", "age_band")
     ci = metrics_with_intervals(pred, threshold, level="breast", seed=cfg.seed)
     subgroups = {
-        column: subgroup_metrics(pred, threshold, column).reset_index().to_dict("records")
-        for column in ("site_id", "machine_id", "density", "age_band")
+        column: subgroup_metrics(pred, threshold, column).reset_index().to_dict("records") for column in columns
     }
+    breasts = breast_predictions(pred, pred.prediction)
     training = manifest.get("training", {})
     payload = {
         "model": {
@@ -77,6 +128,10 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         "test_counts": dict(ci.attrs),
         "test_images": len(pred),
         "subgroups": subgroups,
+        "subgroup_tests": subgroup_tests(pred, threshold, columns),
+        "sensitivity_at_specificity": operating_point_at_specificity(
+            breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float), SPECIFICITY
+        ),
     }
     save_results("champion_eval", payload, folder)
     return payload

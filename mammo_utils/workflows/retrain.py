@@ -86,7 +86,8 @@ def retrain(
         policy: Trigger thresholds.
         force: Retrain even when no trigger fires.
         run_name: Challenger run name (default ``retrain_<timestamp>``).
-        gate_policy: Margins and counts of the promotion gate.
+        gate_policy: Margins and counts of the promotion gate (default: the configuration's ``gate_*`` fields,
+            :meth:`~.gate.GatePolicy.from_config`).
 
     Returns:
         ``{"triggers", "action": "none" | "kept_champion" | "promoted", "reason", "gate", "champion_version",
@@ -99,7 +100,7 @@ def retrain(
     from ..modeling.train import train
 
     policy = policy or RetrainPolicy()
-    gate_policy = gate_policy or GatePolicy()
+    gate_policy = gate_policy or GatePolicy.from_config(cfg)
     pointer = Path(export_dir)
     check = check_triggers(pointer, store, policy)
     decision: dict[str, Any] = {"triggers": check["triggers"], "forced": force, "action": "none"}

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import yaml
 
 from mammo_utils.export import runtime
 
@@ -196,3 +197,52 @@ def test_the_format_choice_reads_validation_not_test():
     table["val_delta_auc"] = [0.0, -0.2]  # validation says so: now int8 is out of the choice
     assert recommend(table)["api_cpu"] == "keras"
     assert "within |Δ validation AUC|" in summary_markdown(table)
+
+
+def test_mammo_export_detector_lists_its_files_and_the_service_returns_boxes(detector_export, synth_root, tmp_path):
+    """`mammo export --detector` (the fixture) bundles the detector inside the export: model.json lists each of its
+    files with what sha256sum prints, loading checks them, and /v1/predict answers with the detector's boxes."""
+    import hashlib
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from mammo_utils.serving.api import ServiceSettings, create_app
+    from mammo_utils.serving.inference import Predictor
+
+    manifest = json.loads((detector_export / "model.json").read_text())
+    listed = manifest["detector"]
+    assert listed["path"] == "detector" and set(listed["files"]) == {"detector.keras", "detector.json"}
+    for name, digest in listed["files"].items():
+        assert digest == hashlib.sha256((detector_export / "detector" / name).read_bytes()).hexdigest(), name
+    assert runtime.load_artifact(detector_export)["detector"] == listed
+    azure = yaml.safe_load((detector_export.parent / "deployment.yml").read_text())  # --azure-spec: the real folder
+    assert azure["model"]["path"] == detector_export.resolve().as_posix() and azure["model"]["tags"]["release"]
+
+    changed = tmp_path / "changed"
+    shutil.copytree(detector_export, changed)
+    (changed / "detector" / "detector.json").write_text("{}")
+    with pytest.raises(runtime.ExportError, match=r"detector\.json: SHA-256 differs"):
+        Predictor.load(changed)
+    unlisted = tmp_path / "unlisted"  # a detector copied in after the export (what 08 used to do) is refused
+    shutil.copytree(detector_export, unlisted)
+    manifest.pop("detector")
+    (unlisted / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(runtime.ExportError, match="not listed in .*mammo export --detector"):
+        Predictor.load(unlisted)
+
+    dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
+    settings = ServiceSettings(
+        model_dir=str(detector_export), token="t0ken", store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    with TestClient(create_app(settings)) as client:
+        answer = client.post(
+            "/v1/predict",
+            files={"file": ("a.dcm", dicom.read_bytes(), "application/dicom")},
+            headers={"Authorization": "Bearer t0ken"},
+        )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["detector"]["classes"] and isinstance(body["boxes"], list)  # a list, even when empty: not None
+    for box in body["boxes"]:
+        assert {"class", "score", "x_min", "y_min", "x_max", "y_max"} <= set(box)

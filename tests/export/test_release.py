@@ -126,3 +126,62 @@ def test_a_running_service_follows_the_pointer(tiny_export, tmp_path, monkeypatc
         (broken / "model.onnx").write_bytes(b"not onnx")
         release.switch_pointer(pointer, broken)
         assert client.get("/ready").json()["model"]["version"] == second.name
+
+
+def _shifted_reference_copy(source, root, shift: float):
+    """A version whose drift reference says the training images were ``shift`` brighter (digest kept in step)."""
+    from mammo_utils.modeling.artifact import REFERENCE_FILE, entry_digests
+
+    staging = release.staging_folder(root)
+    shutil.copytree(source, staging)
+    reference = json.loads((staging / REFERENCE_FILE).read_text())
+    for part in ("features", "quantiles"):
+        reference[part]["mean"] = [v + shift for v in reference[part]["mean"]]
+    (staging / REFERENCE_FILE).write_text(json.dumps(reference))
+    manifest = json.loads((staging / ARTIFACT).read_text())
+    manifest["drift_reference"] = entry_digests(staging, REFERENCE_FILE)
+    (staging / ARTIFACT).write_text(json.dumps(manifest, indent=1))
+    return release.publish(staging, root), reference
+
+
+def _psi(client, feature: str) -> float:
+    text = client.get("/metrics").text
+    return float(
+        next(
+            line.split()[-1] for line in text.splitlines() if line.startswith(f'mammo_drift_psi{{feature="{feature}"}}')
+        )
+    )
+
+
+def test_the_drift_reference_follows_the_pointer_with_the_model(tiny_export, tmp_path, monkeypatch):
+    """The service's drift gauges compare against the reference of the version serving now, not the one it started
+    with (reloaded, digest-checked, when the predictor reloads)."""
+    from fastapi.testclient import TestClient
+
+    from mammo_utils.serving.api import ServiceSettings, create_app
+    from mammo_utils.serving.inference import LivePredictor
+
+    _, out, _ = tiny_export
+    root = tmp_path / "export"
+    first = _version_copy(out, root, "first")
+    second, shifted = _shifted_reference_copy(out, root, 0.5)
+    pointer = root / release.CHAMPION
+    release.switch_pointer(pointer, first)
+    monkeypatch.setattr(LivePredictor, "poll_seconds", 0.0)
+    original = json.loads((first / "reference.json").read_text())
+    settings = ServiceSettings(
+        model_dir=str(pointer), token="t0ken", store_url=f"sqlite:///{tmp_path / 'fb.db'}", drift_min=5
+    )
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.service
+        assert state.reference == original
+        features = original["features"]
+        for i in range(len(features["mean"])):  # served images that look like the first version's training images
+            row = {k: float(v[i]) for k, v in features.items()}
+            state.store.record_prediction(f"r{i}", probability=0.3, threshold=0.5, decision="routine", features=row)
+        before = _psi(client, "mean")
+        release.switch_pointer(pointer, second)
+        assert client.get("/ready").json()["model"]["version"] == second.name
+        assert state.reference == shifted  # reloaded with the model, digest-checked
+        after = _psi(client, "mean")
+        assert before < 0.1 < after, (before, after)

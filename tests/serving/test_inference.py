@@ -52,23 +52,18 @@ def test_breast_aggregation_and_cli(tiny_run):
 
 
 @pytest.mark.slow  # tiny_detector trains a YOLOv8 detector (minutes on 2 cores)
-def test_one_call_gives_probability_boxes_and_heatmap(tiny_export, tiny_detector, synth_root, tmp_path):
-    """An export folder with a bundled detector: probability, boxes in the file's own pixels, and the heat-map."""
-    import shutil
-
+def test_one_call_gives_probability_boxes_and_heatmap(tiny_export, tiny_detector, synth_root):
+    """An export folder with a trained detector: probability, boxes in the file's own pixels, and the heat-map
+    (a detector bundled by the export is tested in tests/export/test_export.py)."""
     import pandas as pd
 
     from mammo_utils.data.dicom import read_header
     from mammo_utils.data.rsna import image_path
     from mammo_utils.detection.boxes import to_cache_boxes
-    from mammo_utils.detection.detector import bundle_detector
     from mammo_utils.serving.inference import Predictor
 
     _, export, _ = tiny_export
-    folder = tmp_path / "export"
-    shutil.copytree(export, folder)
-    bundle_detector(tiny_detector[1]["folder"], folder)
-    predictor = Predictor.load(folder)
+    predictor = Predictor.load(export, detector=tiny_detector[1]["folder"])  # a detector named when loading
     assert predictor.describe()["detector"]["classes"] == ["mass", "spiculated_mass", "calcification_cluster"]
 
     row = pd.read_csv(synth_root / "boxes.csv").iloc[0]

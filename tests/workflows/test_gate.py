@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,3 +97,70 @@ def test_the_gate_split_is_a_stable_share_of_whole_patients(fraction):
     assert gate.equals(gate_rows(rows.sample(frac=1, random_state=0), fraction).sort_index())
     per_patient = rows.groupby("patient_id").size()
     assert (gate.groupby("patient_id").size() == per_patient[gate.patient_id.unique()]).all()
+
+
+def _borderline():
+    """A challenger a little worse than the champion: AUC difference -0.016 [-0.029, -0.006] on 200 patients."""
+    rows = _rows(n_patients=200)
+    return _scored(rows, 3.0, 1), _scored(rows, 2.0, 3)
+
+
+def test_the_auc_margin_flips_a_borderline_decision():
+    champion, challenger = _borderline()
+    policy = GatePolicy(sensitivity_margin=0.2, subgroups=(), resamples=1000)
+    kept = promotion_gate(champion, challenger, 0.5, 0.5, policy)
+    assert not kept["promote"] and "does not exclude a loss of 0.02" in kept["reason"]
+    assert -0.04 < kept["overall"]["auc"]["low"] <= -0.02
+    wider = promotion_gate(champion, challenger, 0.5, 0.5, dataclasses.replace(policy, auc_margin=0.04))
+    assert wider["promote"], wider["reason"]
+
+
+def test_the_gate_policy_is_the_configurations(tmp_path):
+    from mammo_utils.config import ConfigError, get_config
+
+    cfg = get_config("small", work_dir=tmp_path, gate_auc_margin=0.04, gate_min_cancers=5, gate_fraction=0.3)
+    policy = GatePolicy.from_config(cfg)
+    assert (policy.auc_margin, policy.min_cancers, policy.gate_fraction) == (0.04, 5, 0.3)
+    assert policy.sensitivity_margin == cfg.gate_sensitivity_margin == GatePolicy().sensitivity_margin == 0.05
+    assert GatePolicy.from_config(cfg, auc_margin=None, resamples=200).resamples == 200
+    with pytest.raises(ConfigError, match=r"gate_auc_margin must be in \[0, 1\), got 1.5"):
+        get_config("small", work_dir=tmp_path, gate_auc_margin=1.5)
+    with pytest.raises(ConfigError, match="retrain_margin is now gate_auc_margin"):
+        get_config("small", work_dir=tmp_path, retrain_margin=0.01)
+
+
+def test_mammo_retrain_auc_margin_reaches_the_gate(tmp_path, monkeypatch, capsys):
+    """`mammo retrain --auc-margin` sets the configuration the gate is built from: it flips the borderline case."""
+    import json
+
+    from mammo_utils.cli import main
+    from mammo_utils.workflows import retrain as R
+
+    champion, challenger = _borderline()
+
+    def fake_retrain(cfg, export_dir, store, policy=None, force=False, **_):
+        verdict = promotion_gate(
+            champion, challenger, 0.5, 0.5, dataclasses.replace(GatePolicy.from_config(cfg), subgroups=())
+        )
+        return {"triggers": {}, "action": "promoted" if verdict["promote"] else "kept_champion", "gate": verdict}
+
+    monkeypatch.setattr(R, "retrain", fake_retrain)
+    base = ["retrain", "--force", "--json", "--work", str(tmp_path), "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    base += ["--sensitivity-margin", "0.2"]
+    decisions = {}
+    for margin in ("0.02", "0.04"):
+        assert main([*base, "--auc-margin", margin]) == 0
+        decisions[margin] = json.loads(capsys.readouterr().out)
+    assert decisions["0.02"]["action"] == "kept_champion" and decisions["0.04"]["action"] == "promoted"
+    assert decisions["0.04"]["gate"]["policy"]["auc_margin"] == 0.04
+    assert decisions["0.04"]["gate"]["policy"]["sensitivity_margin"] == 0.2
+
+
+def test_mammo_retrain_margin_was_renamed_and_says_so(capsys):
+    from mammo_utils.cli import main
+
+    assert main(["retrain", "--margin", "0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --margin was removed" in err and "use --auc-margin AUC" in err
+    assert main(["retrain", "--set", "retrain_margin=0.01", "--check"]) == 2
+    assert "retrain_margin is now gate_auc_margin" in capsys.readouterr().err

@@ -44,7 +44,7 @@ from ...monitoring.store import StoreUnavailable, open_store
 from ..inference import DISCLAIMER, Predictor
 from ..metrics import ServiceMetrics
 from . import middleware
-from .deps import ServiceState
+from .deps import ServiceState, model_identity
 from .routes import ROUTERS
 from .routes.feedback import Feedback
 from .settings import ServiceSettings, SettingsError
@@ -61,18 +61,10 @@ __all__ = [
 
 
 def load_reference(predictor: Predictor) -> dict | None:
-    """The drift reference of the served export, digest-checked (None for a run folder or an export without one)."""
+    """The drift reference of the served export, read and digest-checked now (None for a run folder or an export
+    without one); for a champion pointer, that of the version serving now. The gauges use the copy each version
+    read when it loaded (:attr:`Predictor.reference`)."""
     return read_reference(predictor.folder) if predictor.folder is not None else None
-
-
-def model_identity(predictor: Predictor) -> dict[str, str]:
-    """What the store records of the served model: registry name and version, and the SHA-256 of the format that
-    scores (from ``model.json``; empty for a run folder, which has no manifest)."""
-    described = predictor.describe()
-    formats = predictor.info.get("formats") or {}
-    digest = (formats.get(described["runtime"]) or {}).get("sha256") or ""
-    version = described.get("registry_version") or described.get("run_id") or ""
-    return {"model_name": str(described.get("name") or ""), "model_version": str(version), "model_digest": digest}
 
 
 def create_app(settings: ServiceSettings | None = None, predictor: Predictor | None = None) -> FastAPI:
@@ -102,8 +94,7 @@ def create_app(settings: ServiceSettings | None = None, predictor: Predictor | N
             )
         state.predictor.max_pixels = settings.max_pixels  # refused before decoding: 400, memory flat
         state.store = await anyio.to_thread.run_sync(open_store, settings.store_url or "sqlite:///:memory:")
-        state.model_identity = model_identity(state.predictor)
-        state.reference = load_reference(state.predictor)
+        load_reference(state.predictor)  # a bad reference.json stops the start, named, not the first scrape
         await anyio.to_thread.run_sync(state.predictor.warm_up)  # classifier and detector: no slow first request
         state.ready = True
         middleware.log_event(

@@ -17,7 +17,7 @@ import anyio
 from fastapi import HTTPException, Request
 
 from ...monitoring.store import Store
-from ..inference import Predictor
+from ..inference import LivePredictor, Predictor
 from ..metrics import ServiceMetrics
 from .settings import ServiceSettings
 
@@ -31,9 +31,6 @@ class ServiceState:
         metrics: Its Prometheus metrics.
         predictor: The loaded model (None until the lifespan loads it).
         store: The prediction store (opened in the lifespan, :func:`mammo_utils.monitoring.store.open_store`).
-        model_identity: ``model_name``, ``model_version``, ``model_digest`` of the served model, recorded with each
-            prediction.
-        reference: The model's drift reference (None for a run folder or an export without one).
         ready: True once the model answered a warm-up inference.
         waiting: Requests waiting for or running an inference.
         semaphore: Bounds inferences running at once (``max_concurrency``).
@@ -43,16 +40,22 @@ class ServiceState:
     metrics: ServiceMetrics
     predictor: Predictor | None = None
     store: Store | None = None
-    model_identity: dict[str, str] = dataclasses.field(default_factory=dict)
-    reference: dict | None = None
     ready: bool = False
     waiting: int = 0
     semaphore: Any = None
 
-    async def record(self, request_id: str, result: dict, features: dict, upload_sha256: str) -> None:
-        """Record a served prediction (probability, threshold, decision, image statistics, model identity) in the
-        store, off the event loop, before it is returned: nothing is served unrecorded (a store that does not
-        answer gives 503)."""
+    @property
+    def reference(self) -> dict | None:
+        """The drift reference of the version serving now (a champion pointer's reference follows the pointer with
+        the model: :attr:`Predictor.reference`); None before the model loads, for a run folder, or without one."""
+        return self.predictor.reference if self.predictor is not None else None
+
+    async def record(
+        self, request_id: str, result: dict, features: dict, upload_sha256: str, predictor: Predictor
+    ) -> None:
+        """Record a served prediction (probability, threshold, decision, image statistics, and the identity of the
+        model version that scored it) in the store, off the event loop, before it is returned: nothing is served
+        unrecorded (a store that does not answer gives 503)."""
         record = functools.partial(
             self.store.record_prediction,
             request_id,
@@ -61,9 +64,26 @@ class ServiceState:
             decision=result["decision"],
             features=features,
             upload_sha256=upload_sha256,
-            **self.model_identity,
+            **model_identity(predictor),
         )
         await anyio.to_thread.run_sync(record)
+
+
+def model_identity(predictor: Predictor) -> dict[str, str]:
+    """What the store records of a served model: registry name and version, and the SHA-256 of the format that
+    scores (from ``model.json``; empty for a run folder, which has no manifest).
+
+    Args:
+        predictor: The model version that scored (a :class:`Predictor`, or a :class:`LivePredictor`'s current one).
+
+    Returns:
+        ``model_name``, ``model_version``, ``model_digest``.
+    """
+    described = predictor.describe()
+    formats = predictor.info.get("formats") or {}
+    digest = (formats.get(described["runtime"]) or {}).get("sha256") or ""
+    version = described.get("registry_version") or described.get("run_id") or ""
+    return {"model_name": str(described.get("name") or ""), "model_version": str(version), "model_digest": digest}
 
 
 def service(request: Request) -> ServiceState:
@@ -90,11 +110,13 @@ def authorised(request: Request) -> None:
 
 
 def ready_predictor(request: Request) -> Predictor:
-    """The loaded predictor, or 503 while it is still loading."""
+    """The version serving now, pinned for the whole request (a champion pointer that moves meanwhile changes the
+    next request, never half of this one), or 503 while the model is still loading."""
     state = service(request)
     if not state.ready:
         raise HTTPException(503, "model not loaded yet")
-    return state.predictor
+    predictor = state.predictor
+    return predictor.current() if isinstance(predictor, LivePredictor) else predictor
 
 
 def store(request: Request) -> Store:

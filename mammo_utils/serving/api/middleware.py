@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -28,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import compile_path
 
+from ...utils import to_json
 from .deps import ServiceState, token_matches
 
 log = logging.getLogger("mammo.api")
@@ -43,7 +43,7 @@ def log_event(event: str, **fields: Any) -> None:
     through MLflow can do) may have disabled the logger: it is re-enabled here, so no request goes unlogged.
     """
     log.disabled = False
-    log.info(json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, default=str))
+    log.info(to_json({"ts": round(time.time(), 3), "event": event, **fields}, default=str))
 
 
 def configure_logging() -> None:

@@ -172,7 +172,7 @@ async def score_upload(state: ServiceState, predictor: Predictor, upload: Upload
     result["timing_ms"] = {k: round(1000 * timing[k], 2) for k in STAGES if k in timing}
     request_id = uuid.uuid4().hex
     features = result.pop("features")
-    await state.record(request_id, result, features, upload.sha256)
+    await state.record(request_id, result, features, upload.sha256, predictor)
     log_event(
         "scored", upload_sha256=upload.sha256[:16], kind=upload.kind, bytes=upload.size, decision=result["decision"]
     )

@@ -1,0 +1,237 @@
+"""Report paragraphs computed from several artifacts: the operating point at 90% specificity, the screening
+translation of precision, how often the test split was scored, the export table and FROC inside its range.
+
+Each function returns HTML built from :class:`~mammo_utils.reporting.facts.FactBook` facts (numbers read from an
+artifact, printed with their source) and, where a number is derived from facts (a Wilson interval of a count, a
+PPV at another prevalence, a sum of counts), says which facts and which formula it comes from. Each returns "" when
+its artifacts were not built, so the report never prints a sentence without its numbers.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from ..evaluation.evaluate import screening_translation
+from ..evaluation.metrics import wilson_interval
+from .facts import FactBook, FactError, resolve
+
+#: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
+#: breasts with cancer is about 2% (492 of 23,826 breasts in the competition's ``train.csv``).
+FALLBACK_PREVALENCE = 0.02
+
+
+def _try(book: FactBook, source: str):
+    try:
+        return resolve(source, book.root)
+    except FactError:
+        return None
+
+
+def operating_point_html(book: FactBook) -> str:
+    """Sensitivity at 90% specificity (value, count k/n, Wilson interval) of the champion and of 04's baseline.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        An HTML paragraph ("" when neither artifact records it).
+    """
+    parts = []
+    op = f"{book.results}/champion_eval.json#sensitivity_at_specificity"
+    if _try(book, op) is not None:
+        parts.append(
+            f"the exported champion finds {book.html('op.k', op + '.k', 'int')} of "
+            f"{book.html('op.n', op + '.n', 'int')} cancers ({book.html('op.sens', op + '.sensitivity', 'pct')}, "
+            f"Wilson 95% interval {book.html('op.low', op + '.low', 'pct')} to "
+            f"{book.html('op.high', op + '.high', 'pct')}) "
+            + (
+                f"at a threshold of {book.html('op.threshold', op + '.threshold')}"
+                if _try(book, op + ".threshold") is not None
+                else "(no threshold calls a breast and keeps that specificity)"
+            )
+            + ", where it clears "
+            f"{book.html('op.cleared', op + '.negatives_cleared', 'int')} of "
+            f"{book.html('op.negatives', op + '.negatives', 'int')} non-cancer breasts "
+            f"({book.html('op.spec', op + '.specificity', 'pct')} specificity)"
+        )
+    src = f"{book.results}/04_baseline.json"
+    sens = _try(book, src + "#sensitivity_at_90_specificity")
+    positives = _try(book, src + "#test_counts.positives")
+    if sens is not None and positives:
+        k = int(round(float(sens) * int(positives)))
+        low, high = (float(v) for v in wilson_interval(k, int(positives)))
+        parts.append(
+            f"04's baseline finds {book.html('b04.sens90', src + '#sensitivity_at_90_specificity', 'pct')} of its "
+            f"{book.html('b04.positives', src + '#test_counts.positives', 'int')} test cancers, i.e. {k} of "
+            f"{int(positives)} (Wilson 95% interval {low:.1%} to {high:.1%}, computed here from the count) [ref:wilson]"
+        )
+    if not parts:
+        return ""
+    return (
+        "<p><b>Sensitivity at 90% specificity</b> (the reading-room operating point of section 1, per breast on the "
+        "test patients): " + "; ".join(parts) + ". The headline table above is at the threshold frozen on "
+        "validation instead, so its sensitivity and specificity differ from this pair.</p>"
+    )
+
+
+def prevalence_html(book: FactBook, real_csv: str | None) -> str:
+    """Precision, F1 and pF1 moved to a screening prevalence: recalls per 1,000 screens and PPV (Bayes).
+
+    The prevalence is the real RSNA ``train.csv``'s share of breasts with cancer when that file is here, else
+    :data:`FALLBACK_PREVALENCE` (cited).
+
+    Args:
+        book: Facts.
+        real_csv: Source of the real RSNA ``train.csv`` (None when absent).
+
+    Returns:
+        An HTML paragraph ("" without the champion's evaluation).
+    """
+    ci = f"{book.results}/champion_eval.json#test_breast_ci"
+    sens, spec = _try(book, ci + ".recall.value"), _try(book, ci + ".specificity.value")
+    if sens is None or spec is None:
+        return ""
+    if real_csv:
+        prevalence = float(book.value("real.cancer_breast_rate", real_csv + "#cancer_breast_rate", "pct"))
+        where = (
+            f"the real RSNA training set's breast prevalence "
+            f"({book.html('real.cancer_breast_rate', real_csv + '#cancer_breast_rate', 'pct')}, read from its "
+            "<code>train.csv</code>)"
+        )
+    else:
+        prevalence = FALLBACK_PREVALENCE
+        where = f"a prevalence of {prevalence:.0%} of breasts (the real RSNA training set's [ref:rsna-competition])"
+    at = screening_translation(float(sens), float(spec), prevalence)
+    embedded = _try(book, f"{book.results}/champion_eval.json#test_counts")
+    enriched = (
+        f" at this test set's {embedded['positives'] / embedded['n']:.1%} breast prevalence"
+        if embedded and embedded.get("n")
+        else ""
+    )
+    return (
+        f"<p><b>At screening prevalence.</b> Precision, F1 and pF1 above are measured{enriched}, far above real "
+        "screening, and fall with prevalence; sensitivity, specificity and ROC-AUC do not. At the champion's "
+        f"sensitivity ({book.html('champion.recall', ci + '.recall.value', 'pct')}) and specificity "
+        f"({book.html('champion.specificity', ci + '.specificity.value', 'pct')}) and {where}, the same threshold "
+        f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts "
+        f"({at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.0f} false recalls) and "
+        f"its PPV would be {at['ppv']:.1%} "
+        "(PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts).</p>"
+    )
+
+
+def _runs(book: FactBook, key: str, source: str) -> int:
+    try:
+        return int(book.value(key, source, "int") or 0)
+    except FactError:
+        return 0
+
+
+def holdout_use_html(book: FactBook) -> str:
+    """How many models were scored on the test split, counted from the recorded results, and why that is not a choice.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        An HTML paragraph ("" when no results are recorded).
+    """
+    r = book.results
+    counted = [
+        ("04", "baseline runs (one per seed)", "use.04", f"{r}/04_baseline.json#seeds.runs|len"),
+        ("05", "transfer-learning runs (every arm, every seed)", "use.05", f"{r}/05_transfer.json#runs|len"),
+        ("06", "runs of the two arms compared after the search", "use.06", f"{r}/06_tuning.json#arms.*.seeds|sum"),
+        ("07", "lesion-detector runs (one per seed)", "use.07", f"{r}/07_detection.json#seeds.n"),
+        ("08", "export-format rows (formats and pruned variants of the champion)", "use.08",
+         f"{r}/08_export.json#formats|len"),
+    ]  # fmt: skip
+    items, total = [], 0
+    for notebook, what, key, source in counted:
+        n = _runs(book, key, source)
+        if n:
+            total += n
+            items.append(f"{book.html(key, source, 'int')} {what} in {notebook}")
+    if _try(book, f"{r}/champion_eval.json#test_counts.n") is not None:
+        total += 1
+        items.append("the exported champion once more in this report (its ONNX file, for the model card)")
+    if not items:
+        return ""
+    reused = ""
+    base = _try(book, f"{r}/04_baseline.json#seeds.summary.0.variant")
+    if base is not None:
+        again = sum(
+            int(row.get("seeds", 0))
+            for src in (f"{r}/05_transfer.json#summary", f"{r}/06_tuning.json#arms")
+            for row in (_try(book, src) or [])
+            if row.get("variant") == base
+        )
+        if again:
+            reused = f" ({again} of them are 04's {html.escape(str(base))} runs listed again as the reference arm)"
+    return (
+        f"<p><b>How often the test split was scored.</b> It was not scored once: {total} test scorings are recorded"
+        f"{reused}: {'; '.join(items)}. Every choice (checkpoint, threshold, arm, hyper-parameters, alias) was made "
+        "on validation patients; the test numbers of the other runs are reported so that the chosen one can be "
+        "read against them, and none of them ranked anything. The more models are scored on one test split, the "
+        "more one of them can look good by chance there: read the chosen model's test interval, not the best "
+        "test number in the tables.</p>"
+    )
+
+
+def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the export table: every format row 08 recorded (size, latency, parity).
+
+    Args:
+        book: Facts.
+
+    Returns:
+        ``(header, rows)``; no rows when 08 did not run.
+    """
+    src = f"{book.results}/08_export.json"
+    formats = _try(book, src + "#formats") or []
+    header = ["format", "size MB", "ms / image (batch 1, median)", "breast AUC", "AUC change vs Keras",
+              "breasts flipped at the threshold"]  # fmt: skip
+    rows = []
+    for item in formats:
+        name_key = "format" if "format" in item else "index"
+        name = str(item.get(name_key))
+        base = f"{src}#formats.[{name_key}={name}]"
+        cells = [html.escape(name)]
+        for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("breast_auc", ".3f"),
+                           ("delta_auc", "+.4f"), ("flipped_breasts", "int")):  # fmt: skip
+            cells.append(book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt) if field in item else "n/a")
+        rows.append(cells)
+    return header, rows
+
+
+def froc_sentence(book: FactBook, src: str) -> str:
+    """FROC sensitivities inside the measured false-positive range; "not reached" for rates past it.
+
+    Args:
+        book: Facts.
+        src: The detection results file.
+
+    Returns:
+        HTML text (a clause), "" without a FROC record.
+    """
+    froc = _try(book, src + "#froc")
+    if not isinstance(froc, dict):
+        return ""
+    reach = book.html("d07.froc_reach", src + "#froc_max_fp_per_image", ".2f")
+    rates = sorted(froc, key=lambda k: float(k.removeprefix("sens@").removesuffix("fp")))
+    inside, outside = [], []
+    for rate in rates:
+        fp = rate.removeprefix("sens@").removesuffix("fp")
+        value = froc[rate]
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            outside.append(fp)
+        else:
+            inside.append(f"{book.html(f'd07.froc.{fp}', f'{src}#froc.{rate}')} at {fp}")
+    text = f"FROC (measured up to {reach} false positives per image): sensitivity "
+    text += ", ".join(inside) if inside else "none of the quoted rates is inside the measured range"
+    if inside:
+        text += " FP/image"
+    if outside:
+        text += f"; not reached at {', '.join(outside)} FP/image (past the measured curve, so no number is quoted)"
+    return text

@@ -1,0 +1,159 @@
+"""The works the generated documents cite: one entry per claim about the outside world.
+
+A document cites a work by writing ``[ref:key]`` in its text; :func:`cite` turns every marker into a numbered
+link (``[1]``, in order of first use) and :func:`references_html` / :func:`references_md` list the works cited,
+numbered the same way. A test checks that every marker used in the report, the model card, the slides and the
+notebooks' markdown names an entry here and that every entry here is cited somewhere.
+
+Each entry is ``key -> (citation, url)``; the citation names the authors, title, venue and year as the work does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+#: ``key -> (full citation, URL)``.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "rsna-competition": (
+        "RSNA and Kaggle. RSNA Screening Mammography Breast Cancer Detection (competition, data and "
+        "probabilistic-F1 metric), 2022-2023.",
+        "https://www.kaggle.com/competitions/rsna-breast-cancer-detection",
+    ),
+    "rsna-1st": (
+        "Dang Nguyen Hoang (dangnh0611). 1st place solution of the RSNA Screening Mammography Breast Cancer "
+        "Detection competition: YOLOX-nano breast ROI crop and four ConvNeXt-small classifiers; code and write-up, "
+        "2023.",
+        "https://github.com/dangnh0611/kaggle_rsna_breast_cancer",
+    ),
+    "rsna-1st-ablation": (
+        "Dang Nguyen Hoang (dangnh0611). 1st place solution write-up, RSNA Screening Mammography Breast Cancer "
+        "Detection discussion (ablation table of out-of-fold F1 and public/private leaderboard pF1), 2023.",
+        "https://kaggle.com/competitions/rsna-breast-cancer-detection/discussion/391676",
+    ),
+    "efficientnet": (
+        "M. Tan and Q. V. Le. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks. ICML 2019.",
+        "https://arxiv.org/abs/1905.11946",
+    ),
+    "resnet": (
+        "K. He, X. Zhang, S. Ren and J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016.",
+        "https://arxiv.org/abs/1512.03385",
+    ),
+    "inception-v3": (
+        "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens and Z. Wojna. Rethinking the Inception Architecture for "
+        "Computer Vision. CVPR 2016.",
+        "https://arxiv.org/abs/1512.00567",
+    ),
+    "gradcam": (
+        "R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh and D. Batra. Grad-CAM: Visual Explanations "
+        "from Deep Networks via Gradient-based Localization. ICCV 2017.",
+        "https://arxiv.org/abs/1610.02391",
+    ),
+    "focal-loss": (
+        "T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollar. Focal Loss for Dense Object Detection. ICCV 2017.",
+        "https://arxiv.org/abs/1708.02002",
+    ),
+    "yolov8": (
+        "G. Jocher, A. Chaurasia and J. Qiu. Ultralytics YOLOv8 (software), 2023.",
+        "https://github.com/ultralytics/ultralytics",
+    ),
+    "keras-cv": (
+        "The KerasCV team. KerasCV: computer-vision layers, models (YOLOv8 detector) and metrics for Keras.",
+        "https://github.com/keras-team/keras-cv",
+    ),
+    "model-cards": (
+        "M. Mitchell, S. Wu, A. Zaldivar, P. Barnes, L. Vasserman, B. Hutchinson, E. Spitzer, I. D. Raji and "
+        "T. Gebru. Model Cards for Model Reporting. FAT* 2019.",
+        "https://arxiv.org/abs/1810.03993",
+    ),
+    "wilson": (
+        "E. B. Wilson. Probable Inference, the Law of Succession, and Statistical Inference. Journal of the "
+        "American Statistical Association 22(158):209-212, 1927.",
+        "https://doi.org/10.1080/01621459.1927.10502953",
+    ),
+    "holm": (
+        "S. Holm. A Simple Sequentially Rejective Multiple Test Procedure. Scandinavian Journal of Statistics "
+        "6(2):65-70, 1979.",
+        "https://www.jstor.org/stable/4615733",
+    ),
+    "fisher-exact": (
+        "SciPy. scipy.stats.fisher_exact: Fisher's exact test on a 2x2 contingency table (documentation).",
+        "https://docs.scipy.org/doc/scipy/reference/generated/scipy.stats.fisher_exact.html",
+    ),
+}
+
+#: A citation marker in a document's text.
+MARKER = re.compile(r"\[ref:([a-z0-9][a-z0-9-]*)\]")
+
+
+class Citations:
+    """Numbers the works a document cites, in order of first use.
+
+    Example:
+        >>> c = Citations()
+        >>> c.cite("ResNet [ref:resnet]", markdown=True)
+        'ResNet [[1]](#ref-resnet)'
+    """
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    def number(self, key: str) -> int:
+        """The number of ``key`` (assigned at first use).
+
+        Raises:
+            KeyError: ``key`` is not in :data:`REFERENCES` (the message lists the known keys).
+        """
+        if key not in REFERENCES:
+            raise KeyError(f"unknown reference {key!r}; known: {sorted(REFERENCES)}")
+        if key not in self.order:
+            self.order.append(key)
+        return self.order.index(key) + 1
+
+    def cite(self, text: str, markdown: bool = False) -> str:
+        """``text`` with every ``[ref:key]`` replaced by a numbered link to the reference list.
+
+        Args:
+            text: HTML or Markdown.
+            markdown: Write Markdown links instead of HTML.
+
+        Returns:
+            The text with numbered citations.
+        """
+
+        def link(match: re.Match) -> str:
+            key = match.group(1)
+            n = self.number(key)
+            return f"[[{n}]](#ref-{key})" if markdown else f'<a class="cite" href="#ref-{key}">[{n}]</a>'
+
+        return MARKER.sub(link, text)
+
+    def references_html(self) -> str:
+        """The numbered list of the works cited, as an HTML ``<ol>`` (empty string when none)."""
+        if not self.order:
+            return ""
+        items = "".join(
+            f'<li id="ref-{key}">{html.escape(REFERENCES[key][0])} <a href="{html.escape(REFERENCES[key][1])}">'
+            f"{html.escape(REFERENCES[key][1])}</a></li>"
+            for key in self.order
+        )
+        return f'<ol class="refs">{items}</ol>'
+
+    def references_md(self) -> str:
+        """The numbered list of the works cited, as Markdown (empty string when none)."""
+        return "\n".join(
+            f'{i}. <a id="ref-{key}"></a>{REFERENCES[key][0]} <{REFERENCES[key][1]}>'
+            for i, key in enumerate(self.order, 1)
+        )
+
+
+def markers(text: str) -> list[str]:
+    """The reference keys a text cites (``[ref:key]`` markers), in order.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The keys, repeats included.
+    """
+    return MARKER.findall(text)

@@ -1,0 +1,347 @@
+"""What the generated documents say: every sentence has a computation or a reference behind it.
+
+Strict JSON (no bare NaN, a reason for each missing value), the operating point at 90% specificity with its count
+and Wilson interval, the screening-prevalence translation, how often the test split was scored, subgroup tests
+(Fisher + Holm) instead of an uncomputed claim, no hard-coded sizes in the prose, the real-RSNA column's origin,
+FROC only inside its measured range, the export facts, references that resolve, and the slides' conclusions.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTING = REPO / "mammo_utils" / "reporting"
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"bare {name} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# --- 1. strict JSON ------------------------------------------------------------------------------------------------
+def test_results_are_written_as_strict_json_with_reasons(tmp_path):
+    from mammo_utils.utils import save_results
+
+    payload = {"summary": [{"variant": "a", "val AUC sd": np.float64("nan")}], "auc": float("inf"), "ok": 1.5}
+    path = save_results("x", payload, tmp_path)
+    data = _strict(path.read_text())
+    assert data["summary"][0]["val AUC sd"] is None and data["auc"] is None and data["ok"] == 1.5
+    assert data["missing"]["summary.0.val AUC sd"].startswith("one seed: no spread")
+    assert "one class only" in data["missing"]["auc"]
+
+
+def test_fact_book_json_is_strict_and_says_why(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.utils import save_results
+
+    save_results("05_transfer", {"summary": [{"val AUC sd": float("nan")}]}, tmp_path / "reports" / "results")
+    book = FactBook(tmp_path)
+    assert book.get("sd", "reports/results/05_transfer.json#summary.0.val AUC sd").text == "n/a"
+    facts = _strict(book.to_json())
+    assert facts[0]["value"] is None and facts[0]["missing"].startswith("one seed")
+
+
+def test_no_json_writer_in_the_package_allows_nan():
+    """Every ``json.dump(s)`` in the package is strict, or hashes/keys nothing a reader parses (listed)."""
+    hashes = {("modeling/tune.py", "digest"), ("modeling/run_state.py", "sha256")}
+    loose = []
+    for path in sorted((REPO / "mammo_utils").rglob("*.py")):
+        rel = path.relative_to(REPO / "mammo_utils").as_posix()
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if not call or node.func.attr not in ("dump", "dumps") or getattr(node.func.value, "id", None) != "json":
+                continue
+            strict = any(k.arg == "allow_nan" and getattr(k.value, "value", True) is False for k in node.keywords)
+            line = source.splitlines()[node.lineno - 1]
+            if not strict and not any(rel == f and word in line for f, word in hashes):
+                loose.append(f"{rel}:{node.lineno}")
+    assert not loose, f"json.dump(s) without allow_nan=False (use mammo_utils.utils.to_json): {loose}"
+
+
+def test_built_documents_and_results_are_strict_json(built):
+    """What ``mammo report`` writes is strict JSON (the notebooks' results files are rewritten by their next run,
+    through the same writer, :func:`test_results_are_written_as_strict_json_with_reasons`)."""
+    reports, _, _ = built
+    for path in (reports / "results" / "champion_eval.json", reports / "report_facts.json"):
+        _strict(path.read_text())
+    for fact in json.loads((reports / "report_facts.json").read_text()):
+        if fact["value"] is None:
+            assert fact.get("missing"), f"{fact['key']} is null without a reason"
+
+
+# --- 2. sensitivity at 90% specificity -----------------------------------------------------------------------------
+def test_operating_point_at_specificity_counts_and_wilson():
+    from mammo_utils.evaluation.metrics import sensitivity_at_specificity, wilson_interval
+    from mammo_utils.reporting.champion import operating_point_at_specificity
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(40, int), np.ones(12, int)]
+    s = np.r_[rng.uniform(0, 0.7, 40), rng.uniform(0.3, 1, 12)]
+    op = operating_point_at_specificity(y, s, 0.9)
+    assert op["n"] == 12 and op["specificity"] >= 0.9
+    assert op["sensitivity"] == pytest.approx(op["k"] / 12) == pytest.approx(sensitivity_at_specificity(y, s, 0.9))
+    low, high = wilson_interval(op["k"], 12)
+    assert (op["low"], op["high"]) == pytest.approx((float(low), float(high)))
+
+
+def test_report_shows_sensitivity_at_90_specificity(built):
+    reports, _, _ = built
+    op = json.loads((reports / "results" / "champion_eval.json").read_text())["sensitivity_at_specificity"]
+    page = (reports / "final_report.html").read_text()
+    assert "Sensitivity at 90% specificity" in page
+    assert 'data-fact="op.k" title="source: ' in page and f">{op['k']:,}</span>" in page
+    baseline = json.loads((REPO / "reports" / "results" / "04_baseline.json").read_text())
+    k = round(baseline["sensitivity_at_90_specificity"] * baseline["test_counts"]["positives"])
+    assert f"{k} of {baseline['test_counts']['positives']} (Wilson 95% interval" in page
+
+
+# --- 3. how often the test split was scored ------------------------------------------------------------------------
+def test_report_counts_the_test_scorings_and_never_says_once(built):
+    reports, _, _ = built
+    results = reports / "results"
+
+    def load(name):
+        return json.loads((results / f"{name}.json").read_text())
+
+    expected = (
+        len(load("04_baseline")["seeds"]["runs"])
+        + len(load("05_transfer")["runs"])
+        + sum(a["seeds"] for a in load("06_tuning")["arms"])
+        + load("07_detection")["seeds"]["n"]
+        + len(load("08_export")["formats"])
+        + 1
+    )
+    page = (reports / "final_report.html").read_text()
+    assert f"It was not scored once: {expected} test scorings are recorded" in page
+    for doc in ("final_report.html", "model_card.md", "slides.html"):
+        text = (reports / doc).read_text().lower()
+        assert "scored once" not in text.replace("not scored once", "")
+
+
+# --- 4. subgroup tests ---------------------------------------------------------------------------------------------
+def test_subgroup_tests_are_fisher_with_holm():
+    from scipy.stats import fisher_exact
+
+    from mammo_utils.evaluation.subgroups import holm, subgroup_tests
+
+    rows = []
+    for patient in range(40):
+        site = 1 if patient < 20 else 2
+        cancer = int(patient % 4 == 0)
+        pred = (0.9 if cancer else 0.1) if site == 1 else 0.6
+        rows.append({"patient_id": patient, "laterality": "L", "cancer": cancer, "prediction": pred, "site_id": site})
+    tests = subgroup_tests(pd.DataFrame(rows), 0.5, ["site_id"])
+    spec = next(t for t in tests if t["group"] == "1" and t["rate"] == "specificity")
+    assert (spec["k"], spec["n"], spec["rest_k"], spec["rest_n"]) == (15, 15, 0, 15)
+    assert spec["p_value"] == pytest.approx(fisher_exact([[15, 0], [0, 15]]).pvalue)
+    assert [t["p_holm"] for t in tests] == pytest.approx(holm([t["p_value"] for t in tests]).tolist())
+    assert spec["different"]
+    assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
+    reports, _, _ = built
+    card = (reports / "model_card.md").read_text()
+    assert "not significant at these sizes" not in card
+    tests = json.loads((reports / "results" / "champion_eval.json").read_text())["subgroup_tests"]
+    assert "| attribute | group | rate | group k/n | rest k/n | Fisher p | Holm p |" in card
+    assert card.count("| site | ") + card.count("| machine | ") >= sum(
+        t["attribute"] in ("site_id", "machine_id") for t in tests
+    )
+    assert "Holm's correction" in card
+
+
+# --- 5. fixed prose ------------------------------------------------------------------------------------------------
+def test_reporting_prose_has_no_hard_coded_sizes_or_false_claims():
+    for path in REPORTING.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"\b\d{2,4}x\d{2,4}\b", text), f"{path.name}: a hard-coded image size"
+        assert "already runs per site" not in text
+
+
+def test_synthetic_wording_follows_the_data(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import section_data, section_limits_roadmap
+
+    pd.DataFrame(
+        {"patient_id": [1, 1], "laterality": ["L", "R"], "cancer": [0, 1], "site_id": [1, 1], "machine_id": [2, 2],
+         "implant": [0, 0], "age": [50, 50]}
+    ).to_csv(tmp_path / "train.csv", index=False)  # fmt: skip
+    book = FactBook(tmp_path)
+    real_data = section_data(book, None, "train.csv", synthetic=False) + section_limits_roadmap(book, synthetic=False)
+    assert "synthetic" not in real_data.lower()
+    assert "embedded synthetic set" in section_data(book, None, "train.csv", synthetic=True)
+
+
+# --- 6. prevalence translation -------------------------------------------------------------------------------------
+def test_screening_translation_is_bayes():
+    from mammo_utils.evaluation.evaluate import screening_translation
+
+    at = screening_translation(0.8, 0.95, 0.02)
+    assert at["ppv"] == pytest.approx(0.8 * 0.02 / (0.8 * 0.02 + 0.05 * 0.98))
+    assert at["recalls_per_1000"] == pytest.approx(1000 * (0.8 * 0.02 + 0.05 * 0.98))
+
+
+def test_report_translates_precision_to_screening_prevalence(built):
+    from mammo_utils.evaluation.evaluate import screening_translation
+    from mammo_utils.reporting.evidence import FALLBACK_PREVALENCE
+
+    reports, _, _ = built
+    ci = json.loads((reports / "results" / "champion_eval.json").read_text())["test_breast_ci"]
+    facts = {f["key"]: f for f in json.loads((reports / "report_facts.json").read_text())}
+    real = facts.get("real.cancer_breast_rate")
+    prevalence = real["value"] if real else FALLBACK_PREVALENCE
+    at = screening_translation(ci["recall"]["value"], ci["specificity"]["value"], prevalence)
+    page = (reports / "final_report.html").read_text()
+    assert f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts" in page
+    assert f"its PPV would be {at['ppv']:.1%}" in page
+
+
+# --- 7. real RSNA column -------------------------------------------------------------------------------------------
+def test_real_rsna_column_is_absent_cleanly_and_says_where_it_comes_from(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import section_data
+
+    pd.DataFrame(
+        {"patient_id": [1, 1], "laterality": ["L", "R"], "cancer": [0, 1], "site_id": [1, 1], "machine_id": [2, 2],
+         "implant": [0, 0], "age": [50, 50]}
+    ).to_csv(tmp_path / "train.csv", index=False)  # fmt: skip
+    without = section_data(FactBook(tmp_path), None, "train.csv")
+    assert "<th>real RSNA</th>" not in without and "not on this machine" not in without
+    assert "The real RSNA column is absent" in without and "mammo download" in without
+    with_real = section_data(FactBook(tmp_path), "train.csv", "train.csv")
+    assert "<th>real RSNA</th>" in with_real and "Kaggle download" in with_real
+
+
+# --- 8. pointing game ----------------------------------------------------------------------------------------------
+def test_pointing_game_interval_is_wilson_of_the_count(built):
+    from mammo_utils.evaluation.metrics import wilson_interval
+
+    reports, _, _ = built
+    det = json.loads((reports / "results" / "07_detection.json").read_text())["gradcam_pointing"]
+    low, high = wilson_interval(det["hits"], det["n"])
+    assert det["hit_rate_ci"] == pytest.approx([float(low), float(high)])
+    assert float(wilson_interval(10, 10)[0]) < 1.0  # 10/10 is not [1.000, 1.000]
+    page = (reports / "final_report.html").read_text()
+    assert 'data-fact="d07.pg.hits"' in page and 'data-fact="d07.pg.low"' in page
+
+
+# --- 9. FROC reach -------------------------------------------------------------------------------------------------
+def test_froc_is_quoted_only_inside_its_measured_range(tmp_path):
+    from mammo_utils.reporting.evidence import froc_sentence
+    from mammo_utils.reporting.facts import FactBook
+
+    (tmp_path / "d.json").write_text(
+        json.dumps({"froc": {"sens@0.5fp": 0.7, "sens@1fp": None, "sens@2fp": None}, "froc_max_fp_per_image": 0.6})
+    )
+    book = FactBook(tmp_path)
+    text = froc_sentence(book, "d.json")
+    assert "not reached at 1, 2 FP/image" in text and 'data-fact="d07.froc.0.5"' in text
+    assert "d07.froc.1" not in text and "measured up to" in text
+
+
+# --- 10. export facts ----------------------------------------------------------------------------------------------
+def test_export_table_has_rows_and_the_facts_are_kept(built):
+    reports, _, _ = built
+    formats = json.loads((reports / "results" / "08_export.json").read_text())["formats"]
+    facts = {f["key"] for f in json.loads((reports / "report_facts.json").read_text())}
+    for row in formats:
+        name = row.get("format", row.get("index"))
+        assert {f"e08.{name}.size_mb", f"e08.{name}.ms_b1_median", f"e08.{name}.delta_auc"} <= facts
+    page = (reports / "final_report.html").read_text()
+    table = page.split("<h3>Export</h3>")[1].split("</table>")[0]
+    assert table.count("<tr>") == len(formats) + 1
+
+
+# --- 11. references ------------------------------------------------------------------------------------------------
+def _notebook_markdown() -> str:
+    text = []
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                text.append("".join(cell["source"]))
+    return "\n".join(text)
+
+
+def _prose(path: Path) -> list[str]:
+    """The string constants of a module that are not docstrings (the text its documents print)."""
+    tree = ast.parse(path.read_text())
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+    ]
+
+
+def test_every_reference_resolves_and_every_reference_is_cited():
+    from mammo_utils.reporting.references import REFERENCES, markers
+
+    sources = "\n".join(s for p in REPORTING.glob("*.py") if p.name != "references.py" for s in _prose(p))
+    used = set(markers(sources)) | set(markers(_notebook_markdown()))
+    assert used <= set(REFERENCES), f"unknown references: {sorted(used - set(REFERENCES))}"
+    assert set(REFERENCES) <= used, f"listed but never cited: {sorted(set(REFERENCES) - used)}"
+    for citation, url in REFERENCES.values():
+        assert citation.strip() and url.startswith("https://")
+
+
+def test_built_documents_number_and_list_their_references(built):
+    from mammo_utils.reporting.references import REFERENCES
+
+    reports, _, _ = built
+    for doc in ("final_report.html", "model_card.md", "slides.html"):
+        assert "[ref:" not in (reports / doc).read_text(), f"{doc}: an unrendered citation marker"
+    page = (reports / "final_report.html").read_text()
+    cited = re.findall(r'<a class="cite" href="#ref-([a-z0-9-]+)">\[(\d+)\]</a>', page)
+    listed = re.findall(r'<li id="ref-([a-z0-9-]+)">', page)
+    assert cited and set(k for k, _ in cited) == set(listed) and set(listed) <= set(REFERENCES)
+    assert [int(n) for _, n in cited if _ == listed[0]][0] == 1
+    card = (reports / "model_card.md").read_text()
+    assert "## References" in card and '<a id="ref-model-cards"></a>' in card
+
+
+# --- 12. slides ----------------------------------------------------------------------------------------------------
+def test_slides_say_what_05_and_06_concluded_and_that_data_is_synthetic(built):
+    reports, _, _ = built
+    deck = (reports / "slides.html").read_text()
+    transfer = json.loads((reports / "results" / "05_transfer.json").read_text())
+    assert "Chosen on validation: <b><span" in deck and f">{transfer['chosen']}</span>" in deck
+    assert re.search(r"is (higher|lower) than|no difference between", deck)
+    assert "the champion alias" in deck
+    assert "(synthetic data)" in deck and "<b>Synthetic data</b>" in deck
+    has_demo = (reports / "figures" / "web_app.png").is_file()
+    assert ("Live demo output goes here" in deck) != has_demo
+
+
+def test_no_number_in_fixed_reporting_prose_without_a_fact():
+    """Digits in the printed prose of the reporting modules are section numbers, notebook numbers, formulas, the
+    pF1 range quoted from a cited write-up, HTTP codes or units; every other number is a fact."""
+    allowed = re.compile(r"^(\d|90|95|10|1,000|0[1-8]|2000|0\.53|0\.56|400|413|415|\d(st|nd|th))$")
+    found = set()
+    for path in REPORTING.glob("*.py"):
+        if path.name in ("references.py", "diagrams.py"):  # citations; the diagram's labels are service ports
+            continue
+        for text in _prose(path):
+            prose = re.sub(r"<[^>]+>|\{[^}]*\}|`[^`]*`|https?://\S+|#\S+|\.\w+\b|%[^%]*%", " ", text)
+            for number in re.findall(r"(?<![\w.-])\d[\d,.]*(?:st|nd|th)?", prose):
+                if not allowed.match(number.rstrip(".,")):
+                    found.add(f"{path.name}: {number} in {text[:60]!r}")
+    assert not found, f"numbers in reporting prose without a fact: {sorted(found)}"

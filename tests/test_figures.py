@@ -1,0 +1,193 @@
+"""Every figure the notebooks publish, built from small real inputs, passes the figure check that ``save_fig`` runs.
+
+Inputs: the embedded synthetic dataset (01, 02, 03), the numbers the last rebuild recorded in
+``reports/results/*.json`` (05, 08) and small frames shaped like the notebooks' (04, 06, 07). Each figure goes
+through :func:`mammo_utils.evaluation.plots.save_fig` into a temporary folder, so a readability fault fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from mammo_utils.evaluation import eda, eda_plots, plots
+
+RESULTS = Path(__file__).resolve().parent.parent / "reports" / "results"
+
+
+@pytest.fixture(autouse=True)
+def _strict(monkeypatch):
+    monkeypatch.setenv("MAMMO_FIGURE_CHECK", "raise")
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def frame(synth_root):
+    from mammo_utils.data.rsna import load_train
+
+    return load_train(synth_root)
+
+
+def _save(fig, name, tmp_path):
+    plots.save_fig(fig, name, tmp_path)  # raises FigureReadabilityError with the faults
+    assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_eda_figures(frame, tmp_path):
+    balance = eda.class_balance(frame)
+    overall = balance.loc["breasts", "rate"]
+    _save(eda_plots.plot_class_balance(balance), "01_class_balance", tmp_path)
+    tables = {
+        "site_id": eda.rate_by(frame, "site_id"),
+        "machine_id": eda.rate_by(frame, "machine_id"),
+        "age band": eda.rate_by(frame.assign(**{"age band": frame.age}), "age band", bins=[0, 40, 50, 60, 70, 120]),
+    }
+    tables2 = {c: eda.rate_by(frame, c) for c in ["density", "view", "implant"]}
+    for min_breasts in (20, 2):  # the notebook's threshold (most groups too small here) and one that draws bars
+        _save(eda_plots.plot_rates(tables, overall, "by acquisition", min_breasts), "01_rate_by_site", tmp_path)
+        _save(eda_plots.plot_rates(tables2, overall, "by density", min_breasts), "01_rate_by_density", tmp_path)
+    _save(eda_plots.plot_views(frame, eda.views_per_patient(frame)), "01_views", tmp_path)
+    _save(eda_plots.plot_by_label(frame), "01_age_birads_by_label", tmp_path)
+    intensity = eda.intensity_by_machine(frame, per_machine=2, max_size=64, seed=0)
+    _save(eda_plots.plot_intensity_by_machine(intensity), "01_intensity_by_machine", tmp_path)
+
+
+def test_rate_panels_with_one_group_are_left_out_and_named():
+    t = pd.DataFrame(
+        {"breasts": [100, 100], "positives": [20, 30], "rate": [0.2, 0.3], "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.4]},
+        index=["A", "B"],
+    )
+    one = t.iloc[:1]
+    fig = eda_plots.plot_rates({"density": t, "implant": one}, 0.25, "rates")
+    assert [ax.get_title() for ax in fig.axes] == ["by density"]
+    assert "implant (1 group(s) with >= 20 breasts)" in fig.get_suptitle()
+
+
+def test_image_grids_and_split_balance(frame, synth_root, tmp_path):
+    from mammo_utils.data.dicom import read_dicom
+    from mammo_utils.data.splits import make_splits, split_table
+
+    rows = frame.head(8)
+    images = [read_dicom(p, max_size=128) for p in rows.path]
+    titles = [
+        f"{'CANCER' if r.cancer else 'normal'} {r.laterality}-{r.view} site {r.site_id} m{r.machine_id}"
+        for r in rows.itertuples()
+    ]
+    _save(plots.image_grid(images, titles, ncols=4, title="Sample mammograms"), "01_samples", tmp_path)
+    _save(plots.image_grid(images, [f"label {c}" for c in rows.cancer], ncols=8, title="batch"), "03_batch", tmp_path)
+    splits = make_splits(frame, n_folds=2, test_size=0.3, seed=0)
+    fig = eda_plots.plot_split_balance(split_table(splits))
+    _save(fig, "03_split_balance", tmp_path)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[-1].startswith("test\n") and "breasts" in labels[-1] and "patients" in labels[-1]
+
+
+def test_training_and_search_figures(tmp_path):
+    from mammo_utils.evaluation.metrics import binary_report
+    from mammo_utils.modeling import plots as train_plots
+
+    history = pd.DataFrame(
+        {
+            "epoch": range(6),
+            "loss": np.linspace(1, 0.4, 6),
+            "val_loss": np.linspace(1, 0.5, 6),
+            "val_breast_auc": np.linspace(0.5, 0.9, 6),
+            "val_pf1": np.linspace(0.2, 0.5, 6),
+        }
+    )
+    histories = {f"seed {s}": history for s in range(3)}
+    _save(train_plots.plot_validation_curves(histories, "validation curves"), "04_learning_curves", tmp_path)
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(60), np.ones(20)]
+    report = binary_report(y, np.clip(y * 0.4 + rng.uniform(0, 0.6, 80), 0, 1), 0.5)
+    _save(plots.plot_confusion(report, "Baseline, test set"), "04_confusion_test_breast", tmp_path)
+    reports = {f"efficientnet_lite0 source-pretrained, seed {s}": report for s in range(5)}
+    _save(plots.plot_confusions(reports, "Test confusion matrices per run", columns=4), "05_confusion", tmp_path)
+    runs = pd.DataFrame(json.loads((RESULTS / "05_transfer.json").read_text())["runs"]).set_index(["variant", "seed"])
+    _save(train_plots.plot_variants(runs), "05_model_comparison", tmp_path)
+    trials = pd.DataFrame(
+        {
+            "objective": [0.52, 0.65, 0.91, 0.55, 0.63],
+            "epochs": 3,
+            "learning_rate": [2.1e-4, 1.9e-3, 1.6e-3, 2.4e-4, 5.5e-4],
+            "dropout": [0.2, 0.3, 0.1, 0.2, 0.4],
+            "pooling": ["gem", "gem", "gem", "gem", "max"],
+            "loss": ["focal", "bce", "bce", "focal", "focal"],
+            "backbone": ["baseline"] * 5,
+        },
+        index=pd.Index([f"t{i}" for i in range(5)], name="trial"),
+    )
+    fig = train_plots.plot_search(trials, "val_breast_auc")
+    _save(fig, "06_search", tmp_path)
+    assert "backbone=baseline" in fig.get_suptitle()
+    assert "backbone" not in [ax.get_xlabel() for ax in fig.axes]
+
+
+def _detections(n, h=128, w=64):
+    rng = np.random.default_rng(1)
+    truths = [{"boxes": np.array([[10, 20, 30, 45]])} for _ in range(n)]
+    dets = [
+        {
+            "boxes": np.array([[11, 21, 29, 44], [15, 80, 35, 100]]),
+            "scores": np.array([0.6, 0.3 if i % 2 else 0.01]),
+            "classes": np.array([i % 3, 1]),
+        }
+        for i in range(n)
+    ]
+    yy, xx = np.mgrid[:h, :w]
+    heats = np.stack([np.exp(-((yy - 30 - 5 * i) ** 2 + (xx - 20) ** 2) / 200) * rng.uniform(0.2, 1) for i in range(n)])
+    return truths, dets, heats
+
+
+def test_detection_figures(frame, tmp_path):
+    from mammo_utils.data.dicom import read_dicom
+    from mammo_utils.detection import plots as dplots
+
+    images = np.stack([np.asarray(read_dicom(p, max_size=128))[:128, :64] for p in frame.path.head(8)])
+    images = np.pad(images, ((0, 0), (0, 128 - images.shape[1]), (0, 64 - images.shape[2])))
+    truths, dets, heats = _detections(8)
+    classes = ["mass", "spiculated_mass", "calcification_cluster"]
+    titles = [f"L-CC p={p:.2f}" for p in np.linspace(0, 1, 8)]
+    _save(dplots.plot_detection_grid(images, truths, dets, heats, classes, titles, 0.05), "07_grid", tmp_path)
+    _save(dplots.plot_detection_grid(images[:3], truths, dets, None, classes, titles, 0.5), "07_grid_nocam", tmp_path)
+    _save(
+        dplots.plot_box_mapping(images[0], truths[0]["boxes"], images[1], truths[1]["boxes"], "mapping"),
+        "07_bm",
+        tmp_path,
+    )
+    history = {
+        "loss": list(np.geomspace(1000, 3, 8)),
+        "box_loss": list(np.geomspace(4, 2, 8)),
+        "class_loss": list(np.geomspace(1000, 1, 8)),
+        "val_map50": [0, 0, 0.15, 0.13, 0.22, 0.19, 0.26, 0.3],
+    }
+    _save(dplots.plot_detector_history(history, "YOLOv8, seed 0"), "07_detector_training", tmp_path)
+    fpi = np.r_[0, np.sort(np.random.default_rng(0).uniform(0, 0.9, 60)), 0.9]
+    fig = dplots.plot_froc({"YOLOv8 detector (seed 0)": (fpi, np.minimum(0.8, 1 - np.exp(-fpi / 0.12)))})
+    _save(fig, "07_froc", tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] == pytest.approx(0.9 * 1.05)  # the measured range, not the 2 FP/image rate
+    assert "not reached, no value reported: 1, 2 FP/image" in ax.get_title()
+
+
+def test_export_and_drift_figures(tmp_path):
+    from mammo_utils.export import plots as export_plots
+    from mammo_utils.monitoring import plots as monitor_plots
+
+    record = json.loads((RESULTS / "08_export.json").read_text())
+    table = pd.DataFrame(record["formats"]).set_index("index")
+    _save(export_plots.plot_export_formats(table), "08_export_formats", tmp_path)
+    drift = {name: pd.DataFrame(rows).set_index("feature") for name, rows in record["drift"].items()}
+    limits = record["drift_thresholds"]
+    fig = monitor_plots.plot_drift(drift, limits["stable"], limits["drift"], "PSI per feature against the reference")
+    _save(fig, "08_drift", tmp_path)
