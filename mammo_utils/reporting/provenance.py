@@ -213,7 +213,7 @@ def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[st
     Args:
         reports: The reports folder.
         export_dir: The current export (the champion pointer).
-        cited: Artifacts to check besides ``benchmarks/*.json``.
+        cited: Artifacts to check besides ``benchmarks/*.json`` and the ``results/*.json`` that record a build.
 
     Returns:
         One :class:`Check` per artifact that exists (missing ones are the report's own "not built yet" notes).
@@ -221,6 +221,8 @@ def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[st
     reports = Path(reports)
     expected = build_stamp(export_dir)["digest"]
     names = sorted(p.relative_to(reports).as_posix() for p in (reports / "benchmarks").glob("*.json"))
+    # a notebook's results file is checked once it records its export (08: ``"provenance": record(out)``)
+    names += sorted(p.relative_to(reports).as_posix() for p in (reports / "results").glob("*.json") if read_record(p))
     checks = [check_artifact(reports, rel, expected) for rel in (*names, *cited)]
     return [c for c in checks if c.status != "missing"]
 

@@ -49,8 +49,13 @@ def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
     bench.parent.mkdir(parents=True)
     bench.write_text(json.dumps({"runs": [], "provenance": provenance.record(old)}))
 
+    (reports / "results").mkdir()
+    (reports / "results" / "08_export.json").write_text(json.dumps({"provenance": provenance.record(current)}))
+    (reports / "results" / "04_baseline.json").write_text("{}")  # records no export: not an export's artifact
+
     checks = {c.artifact: c for c in provenance.check_artifacts(reports, current)}
-    assert set(checks) == {"figures/web_app.png", "benchmarks/api_load.json"}  # monitoring.png: not made, not listed
+    assert set(checks) == {"figures/web_app.png", "benchmarks/api_load.json", "results/08_export.json"}
+    assert checks["results/08_export.json"].status == "current"  # monitoring.png: not made, not listed
     assert checks["figures/web_app.png"].status == "current" and not checks["figures/web_app.png"].failing
     stale = checks["benchmarks/api_load.json"]
     assert stale.status == "other build" and stale.recorded == version_id(old) and stale.expected == version_id(current)
