@@ -63,10 +63,9 @@ def test_app_scores_a_study_once_and_shows_the_disclaimer(server, synth_root, mo
     # one /v1/studies call for the two images, no per-file /v1/predict, two predictions recorded
     assert after["/v1/studies"] - before["/v1/studies"] == 1 and after["/v1/predict"] == before["/v1/predict"]
     assert after["stored"] - before["stored"] == 2
-    labels = [m.value for m in at.markdown if m.value.startswith("#### ")]
-    assert len(labels) == 2 and not at.metric
-    for label in labels:
-        assert re.search(r"\[(Recall|Routine)\] — p = [01]\.\d{3} (≥|<) threshold [01]\.\d{3}$", label), label
+    label = re.compile(r"^:(red|green)-background\[\*\*(Recall|Routine)\*\*\] — p = [01]\.\d{3,6} (≥|<) threshold")
+    labels = [m.value for m in at.markdown if label.search(m.value)]
+    assert len(labels) == 2 and not at.metric  # the decision as a word with p and the threshold, no metric deltas
     assert len(at.dataframe) == 1  # the per-breast summary of the two images
     assert {"Breast", "Images", "Decision"} <= set(at.dataframe[0].value.columns)
     images = at.get("image")  # st.image elements
