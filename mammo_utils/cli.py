@@ -794,7 +794,7 @@ def _app(args: argparse.Namespace) -> None:
     script = importlib.util.find_spec("mammo_utils.serving.app").origin  # path only: importing it runs the page
     command = [sys.executable, "-m", "streamlit", "run", script]
     command += ["--server.headless", "true", "--server.address", args.host, "--server.port", str(args.port)]
-    command += ["--browser.gatherUsageStats", "false"]
+    command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]  # no developer "Deploy"
     url = f"http://{args.host}:{args.port}"
     summary = {"url": url, "api": os.environ["MAMMO_API_URL"], "examples": os.environ.get("MAMMO_EXAMPLES") or None}
     _emit(args, summary, f"web app on {url}, talking to the API at {summary['api']}")

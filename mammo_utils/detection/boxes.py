@@ -96,6 +96,48 @@ def to_stored_boxes(boxes, row: Mapping) -> np.ndarray:
     return out
 
 
+def to_stored_map(heat: np.ndarray, row: Mapping, cache_size: tuple[int, int], max_side: int = 512) -> np.ndarray:
+    """Lay a map over the cached image (e.g. a Grad-CAM heat-map) back onto the stored image's whole frame.
+
+    The map is resized to the cache, cut to the breast's part of it (the padding dropped), mirrored back when
+    the crop was flipped and pasted at the crop's place; outside the crop the map is 0. The frame is scaled down
+    so that its longest side is at most ``max_side`` pixels (a heat-map is smooth), keeping the stored aspect.
+
+    Args:
+        heat: ``(h, w)`` map covering the whole cached image (any resolution, e.g. the model's input size).
+        row: The image's geometry (:data:`GEOMETRY_FIELDS` plus ``orig_rows``, ``orig_cols``).
+        cache_size: ``(height, width)`` of the cached image.
+        max_side: Longest side of the returned frame in pixels.
+
+    Returns:
+        ``(R, C)`` float32 map with ``R / C`` = ``orig_rows / orig_cols``; a stored pixel ``(y, x)`` lies at
+        ``(y * R / orig_rows, x * C / orig_cols)``.
+
+    Example:
+        >>> row = {"crop_x_min": 0, "crop_y_min": 0, "crop_x_max": 200, "crop_y_max": 400, "scale": 0.25,
+        ...        "flipped": False, "orig_rows": 400, "orig_cols": 300}
+        >>> to_stored_map(np.ones((100, 100), np.float32), row, (100, 100), max_side=40).shape
+        (40, 30)
+    """
+    import cv2
+
+    cx0, cy0, cx1, cy1, s, flipped = _geometry(row)
+    rows, cols = int(row["orig_rows"]), int(row["orig_cols"])
+    if int(max_side) < 1:
+        raise ValueError(f"max_side must be >= 1 pixel, got {max_side!r}")
+    f = min(1.0, max_side / max(rows, cols))
+    out = np.zeros((max(1, round(rows * f)), max(1, round(cols * f))), np.float32)
+    h, w = cache_size
+    cache = cv2.resize(np.asarray(heat, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    part = cache[: max(1, min(h, round((cy1 - cy0) * s))), : max(1, min(w, round((cx1 - cx0) * s)))]
+    if flipped:
+        part = part[:, ::-1]
+    x0, y0 = min(round(cx0 * f), out.shape[1] - 1), min(round(cy0 * f), out.shape[0] - 1)
+    x1, y1 = max(x0 + 1, min(out.shape[1], round(cx1 * f))), max(y0 + 1, min(out.shape[0], round(cy1 * f)))
+    out[y0:y1, x0:x1] = cv2.resize(np.ascontiguousarray(part), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def cache_boxes(images: pd.DataFrame, boxes: pd.DataFrame, size: tuple[int, int]) -> pd.DataFrame:
     """Attach each image's boxes in cache pixels.
 

@@ -103,25 +103,40 @@ def gradcam(model, images: np.ndarray, grad_model=None, method: str = "gradcam")
     return np.where(peak > 0, cam / np.maximum(peak, 1e-12), 0.0).astype(np.float32)
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.4) -> np.ndarray:
-    """An RGB uint8 picture of a grey image with a heat-map blended on top (colour-blind-safe ``cividis``).
+def overlay(
+    image: np.ndarray, heat: np.ndarray, alpha: float = 0.4, floor: float = 0.0, cmap: str = "cividis"
+) -> np.ndarray:
+    """An RGB uint8 picture of a grey image with a heat-map blended on top (colour-blind-safe ``cividis`` default).
+
+    Each pixel's colour weight is ``alpha * clip((heat - floor) / (1 - floor), 0, 1)``: with ``floor`` > 0 only
+    where the map is high is coloured, and the grey image stays as it is elsewhere.
 
     Args:
         image: ``(H, W)`` or ``(H, W, 1)`` grey image in [0, 1].
         heat: ``(h, w)`` map in [0, 1] (resized to the image).
-        alpha: Heat-map opacity.
+        alpha: Heat-map opacity at the map's maximum, in [0, 1].
+        floor: Map value below which nothing is coloured, in [0, 1).
+        cmap: A Matplotlib colormap name.
 
     Returns:
         ``(H, W, 3)`` uint8.
+
+    Raises:
+        ValueError: ``alpha`` outside [0, 1] or ``floor`` outside [0, 1).
     """
     import cv2
     from matplotlib import colormaps
 
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    if not 0 <= floor < 1:
+        raise ValueError(f"floor must be in [0, 1), got {floor!r}")
     grey = np.asarray(image, np.float32).squeeze()
     heat = cv2.resize(np.asarray(heat, np.float32), grey.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    colour = colormaps["cividis"](np.clip(heat, 0, 1))[..., :3]
+    heat = np.clip(heat, 0, 1)
+    colour = colormaps[cmap](heat)[..., :3]
     base = np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=-1)
-    weight = alpha * np.clip(heat, 0, 1)[..., None]
+    weight = alpha * np.clip((heat - floor) / (1 - floor), 0, 1)[..., None]
     return np.round(255 * ((1 - weight) * base + weight * colour)).astype(np.uint8)
 
 

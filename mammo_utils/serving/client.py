@@ -67,26 +67,36 @@ class ApiClient:
         """``POST /v1/predict`` of a file."""
         return self.predict_bytes(Path(path).name, Path(path).read_bytes(), explain)
 
-    def study(self, items: list[tuple[str, bytes]]) -> dict[str, Any]:
-        """``POST /v1/studies`` of several ``(name, bytes)`` files of one patient."""
+    def study(self, items: list[tuple[str, bytes]], explain: bool = False) -> dict[str, Any]:
+        """``POST /v1/studies`` of several ``(name, bytes)`` files of one patient (``explain``: Grad-CAM too)."""
         files = [
             ("files", (name, data, CONTENT_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")))
             for name, data in items
         ]
-        return self._call("POST", "/v1/studies", files=files)
+        return self._call("POST", "/v1/studies", params={"explain": str(explain).lower()}, files=files)
 
 
-def result_caption(result: dict[str, Any]) -> str:
-    """One line for a scored image: probability against the threshold, decision, laterality/view.
+def decision_label(result: dict[str, Any]) -> str:
+    """The decision as a reader says it, with the probability against the threshold.
+
+    Args:
+        result: A scored image: ``probability``, ``threshold`` and ``decision`` (``recall`` or ``routine``).
+
+    Returns:
+        ``"Recall — p = 0.412 ≥ threshold 0.229"`` or ``"Routine — p = 0.012 < threshold 0.229"``, with more
+        decimals when three would show the probability equal to the threshold.
 
     Example:
-        >>> result_caption({"probability": 0.8, "threshold": 0.5, "decision": "recall", "laterality": "L"})
-        'L: probability 0.800 (threshold 0.500) → recall'
+        >>> decision_label({"probability": 0.412, "threshold": 0.229, "decision": "recall"})
+        'Recall — p = 0.412 ≥ threshold 0.229'
+        >>> decision_label({"probability": 0.23451, "threshold": 0.23454, "decision": "routine"})
+        'Routine — p = 0.23451 < threshold 0.23454'
     """
-    where = "-".join(v for v in (result.get("laterality"), result.get("view")) if v) or "image"
-    return (
-        f"{where}: probability {result['probability']:.3f} (threshold {result['threshold']:.3f}) → {result['decision']}"
-    )
+    word, sign = ("Recall", "≥") if result["decision"] == "recall" else ("Routine", "<")
+    p, t, digits = result["probability"], result["threshold"], 3
+    while f"{p:.{digits}f}" == f"{t:.{digits}f}" and p != t and digits < 6:  # never "0.235 < threshold 0.235"
+        digits += 1
+    return f"{word} — p = {p:.{digits}f} {sign} threshold {t:.{digits}f}"
 
 
 def wait_ready(url: str, path: str = "/ready", timeout: float = 120.0, process=None) -> bool:

@@ -29,7 +29,8 @@ import pandas as pd
 
 from ..data.dicom import DicomReadError
 from ..data.pipeline import resize_for_model
-from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quantize
+from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quantize, to_png_bytes
+from ..detection.boxes import to_stored_boxes, to_stored_map
 from ..evaluation.drift import image_features
 from ..evaluation.evaluate import breast_predictions
 from ..export.runtime import Runner, open_runner
@@ -55,6 +56,8 @@ DETECTOR_SUBFOLDER = DETECTOR_FOLDER
 #: the upload written to disk, its SHA-256, pixels decoded, breast cropped and fitted, the classifier, the
 #: drift monitor's image features, the lesion detector, the Grad-CAM overlay.
 STAGES = ("spool", "hash", "decode", "crop", "model", "drift_features", "detector", "gradcam")
+#: Longest side (pixels) of the Grad-CAM map returned over the file's own frame (a heat-map is smooth).
+HEATMAP_ORIGINAL_SIDE = 512
 #: Said wherever a prediction is shown.
 DISCLAIMER = "Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it."
 
@@ -199,6 +202,11 @@ class Predictor:
         model, info = resolve_model(path, work_dir, tracking_uri)
         return cls(model, info, detector=found)
 
+    @property
+    def aggregation(self) -> str:
+        """How a breast's image probabilities combine into its own (the model's ``breast_aggregation``)."""
+        return self.info.get("breast_aggregation", "mean")
+
     def describe(self) -> dict:
         """Name, backbone, version, run id, input and runtime of the model (no file paths)."""
         training = self.info.get("training", self.info)
@@ -302,13 +310,17 @@ class Predictor:
 
         Args:
             path: A DICOM or PNG/JPEG/TIFF file.
-            explain: Also compute the Grad-CAM overlay (PNG bytes under ``heatmap_png``).
+            explain: Also compute Grad-CAM: under ``heatmap_png`` the overlay on the model's input (RGB PNG
+                bytes), under ``heatmap_original_png`` the map alone over the file's own frame (8-bit grey PNG,
+                255 = the map's peak, 0 outside the breast's crop; :func:`~..detection.boxes.to_stored_map`,
+                longest side :data:`HEATMAP_ORIGINAL_SIDE`), for drawing on the image as uploaded.
 
         Returns:
             ``probability, threshold, decision, laterality, view``, ``boxes`` (:meth:`detect`'s, or None without
             a detector), ``timing_ms`` per stage (:data:`STAGES`: ``decode``, ``crop``, ``model``,
             ``drift_features``, and ``detector`` / ``gradcam`` when they ran), ``features`` (the drift monitor's
-            :func:`~mammo_utils.evaluation.drift.image_features`), and with ``explain`` ``heatmap_png``.
+            :func:`~mammo_utils.evaluation.drift.image_features`), and with ``explain`` ``heatmap_png`` and
+            ``heatmap_original_png``.
 
         Raises:
             DicomReadError / ValueError: The file is not a usable mammogram.
@@ -337,7 +349,10 @@ class Predictor:
             seconds["detector"] = time.perf_counter() - t2
         if explain:
             t3 = time.perf_counter()
-            out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], self.explain([image])[0])
+            heat = self.explain([image])[0]
+            out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], heat)
+            original = to_stored_map(heat, info, self.preprocessing.cache_size, HEATMAP_ORIGINAL_SIDE)
+            out["heatmap_original_png"] = to_png_bytes(original, 8)
             seconds["gradcam"] = time.perf_counter() - t3
         out["timing_ms"] = {k: 1000 * v for k, v in seconds.items()}
         return out
@@ -357,7 +372,6 @@ class Predictor:
         """
         import cv2
 
-        from ..detection.boxes import to_stored_boxes
         from ..detection.detector import predict_boxes
 
         model, det_info = self.detector
@@ -419,7 +433,7 @@ class Predictor:
         frame = images.dropna(subset=["probability"])
         if "cancer" not in frame:
             frame = frame.assign(cancer=0)
-        breasts = breast_predictions(frame, frame.probability, agg=self.info.get("breast_aggregation", "mean"))
+        breasts = breast_predictions(frame, frame.probability, agg=self.aggregation)
         breasts["decision"] = np.where(breasts.prediction >= self.threshold, "recall", "routine")
         return breasts
 

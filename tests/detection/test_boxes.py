@@ -14,6 +14,7 @@ from mammo_utils.detection.boxes import (
     load_boxes,
     to_cache_boxes,
     to_stored_boxes,
+    to_stored_map,
 )
 
 
@@ -27,6 +28,26 @@ def test_round_trip_stored_cache_stored(flipped):
     cache = to_cache_boxes(boxes, row)
     assert np.all(cache[:, 2] > cache[:, 0]) and np.all(cache[:, 3] > cache[:, 1])
     np.testing.assert_allclose(to_stored_boxes(cache, row), boxes, atol=1e-9)
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_cache_map_lands_on_the_stored_frame_where_its_box_is(flipped):
+    row = {"crop_x_min": 300, "crop_y_min": 40, "crop_x_max": 1100, "crop_y_max": 1960, "scale": 0.1,
+           "flipped": flipped, "orig_rows": 2000, "orig_cols": 1200}  # fmt: skip
+    stored_box = np.array([[700, 900, 900, 1300]])
+    cx0, cy0, cx1, cy1 = to_cache_boxes(stored_box, row)[0].round().astype(int)
+    heat = np.zeros((256, 128), np.float32)  # the cache is 256 x 128; the crop fills 192 x 80 of it
+    heat[cy0:cy1, cx0:cx1] = 1.0
+    heat[:, 100:] = 1.0  # the padding: must not reach the stored frame
+    frame = to_stored_map(heat, row, (256, 128), max_side=500)
+    assert frame.shape == (500, 300)
+    f = 500 / 2000
+    inside = frame[int(900 * f) + 2 : int(1300 * f) - 2, int(700 * f) + 2 : int(900 * f) - 2]
+    assert inside.min() > 0.9
+    hot = np.argwhere(frame > 0.5)
+    assert hot[:, 0].min() >= 900 * f - 3 and hot[:, 0].max() <= 1300 * f + 3
+    assert hot[:, 1].min() >= 700 * f - 3 and hot[:, 1].max() <= 900 * f + 3
+    assert frame[:, : int(300 * f)].max() == 0 and frame[:, int(1100 * f) + 1 :].max() == 0  # outside the crop
 
 
 def test_flip_mirrors_within_the_crop():

@@ -88,6 +88,25 @@ def test_explain_returns_a_heatmap_png_of_the_model_input(server, dicoms):
     assert body["timing_ms"]["gradcam"] > 0
 
 
+def test_a_study_with_explain_gives_each_image_its_heatmap_over_its_own_frame(server, dicoms):
+    import pydicom
+    from PIL import Image
+
+    url, _ = server
+    patient = sorted(dicoms[0].parent.glob("*.dcm"))[:2]
+    items = [("files", (p.name, p.read_bytes(), "application/dicom")) for p in patient]
+    study = httpx.post(f"{url}/v1/studies", files=items, headers=AUTH, params={"explain": True}, timeout=120).json()
+    assert study["aggregation"] == "mean" and len(study["images"]) == 2
+    for path, image in zip(patient, study["images"]):
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        heat = np.asarray(Image.open(io.BytesIO(base64.b64decode(image["heatmap_original_png_base64"]))))
+        assert heat.ndim == 2 and heat.dtype == np.uint8 and heat.max() > 200  # the map alone, 255 = its peak
+        assert abs(heat.shape[0] / heat.shape[1] - header.Rows / header.Columns) < 0.02  # the file's own frame
+        assert image["heatmap_png_base64"] and image["timing_ms"]["gradcam"] > 0
+    plain = httpx.post(f"{url}/v1/studies", files=items[:1], headers=AUTH, timeout=60).json()["images"][0]
+    assert "heatmap_original_png_base64" not in plain and "heatmap_png_base64" not in plain
+
+
 def test_png_upload_and_study(server, dicoms, tmp_path):
     import cv2
 

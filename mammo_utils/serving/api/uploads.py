@@ -167,8 +167,9 @@ async def score_upload(state: ServiceState, predictor: Predictor, upload: Upload
     for stage in STAGES:
         if stage in timing:
             metrics.stage_latency.labels(stage).observe(timing[stage])
-    if "heatmap_png" in result:
-        result["heatmap_png_base64"] = base64.b64encode(result.pop("heatmap_png")).decode()
+    for key in ("heatmap_png", "heatmap_original_png"):
+        if key in result:
+            result[f"{key}_base64"] = base64.b64encode(result.pop(key)).decode()
     result["timing_ms"] = {k: round(1000 * timing[k], 2) for k in STAGES if k in timing}
     request_id = uuid.uuid4().hex
     features = result.pop("features")

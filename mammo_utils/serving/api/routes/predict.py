@@ -1,6 +1,7 @@
 """``POST /v1/predict``: one DICOM / PNG / JPEG / TIFF upload (multipart field ``file``) -> probability,
-decision, laterality/view, the lesion detector's boxes and per-stage timings; ``?explain=true`` adds a Grad-CAM
-overlay (PNG, base64).
+decision, laterality/view, the lesion detector's boxes and per-stage timings; ``?explain=true`` adds Grad-CAM:
+``heatmap_png_base64`` (the overlay on the model's input, RGB PNG) and ``heatmap_original_png_base64`` (the map
+alone over the uploaded image's own frame, 8-bit grey PNG with the file's aspect, for drawing on the image).
 
 With a detector bundled in the export, ``boxes`` lists its findings in the uploaded image's own pixel
 coordinates (``class, score, x_min, y_min, x_max, y_max``) and ``detector`` describes it; without one both are
@@ -52,7 +53,7 @@ _EXAMPLE = {
 async def predict(
     request: Request,
     file: UploadFile = File(..., description="DICOM (.dcm) or PNG/JPEG/TIFF mammogram"),
-    explain: bool = Query(False, description="add a Grad-CAM overlay (PNG, base64)"),
+    explain: bool = Query(False, description="add the Grad-CAM overlay and map (PNGs, base64)"),
     predictor: Predictor = Depends(ready_predictor),
 ) -> dict:
     state = service(request)

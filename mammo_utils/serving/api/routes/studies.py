@@ -1,5 +1,6 @@
 """``POST /v1/studies``: several files of one patient (field ``files``) -> per-image results (or each file's
-error), with the detector's boxes as in ``/v1/predict``, and per-breast probabilities and decisions.
+error), with the detector's boxes as in ``/v1/predict`` (and its Grad-CAM PNGs with ``?explain=true``), and
+per-breast probabilities and decisions (``aggregation`` names how a breast's images are combined).
 
 Each image is named by its ``index`` in the request, never by the client's file name."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 
 from ...inference import DISCLAIMER, Predictor
 from ..deps import authorised, ready_predictor, service
@@ -23,6 +24,7 @@ router = APIRouter()
 async def studies(
     request: Request,
     files: list[UploadFile] = File(..., description="the images of one patient (DICOM or images)"),
+    explain: bool = Query(False, description="add each image's Grad-CAM overlay and map (PNGs, base64)"),
     predictor: Predictor = Depends(ready_predictor),
 ) -> dict:
     import pandas as pd
@@ -33,7 +35,7 @@ async def studies(
         for i, file in enumerate(files):
             try:
                 upload = await spool(state, file, Path(folder), index=i)
-                result = await score_upload(state, predictor, upload, False)
+                result = await score_upload(state, predictor, upload, explain)
                 images.append({"index": i, **result})
             except HTTPException as exc:
                 if exc.status_code in (401, 413, 503):
@@ -58,6 +60,7 @@ async def studies(
         "images": images,
         "breasts": breasts,
         "threshold": predictor.threshold,
+        "aggregation": predictor.aggregation,
         "detector": detector,
         "disclaimer": DISCLAIMER,
     }
