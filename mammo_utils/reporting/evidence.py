@@ -190,16 +190,16 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     """
     src = f"{book.results}/08_export.json"
     formats = _try(book, src + "#formats") or []
-    header = ["format", "size MB", "ms / image (batch 1, median)", "breast AUC", "AUC change vs Keras",
-              "breasts flipped at the threshold"]  # fmt: skip
+    header = ["format", "size MB", "ms / image (batch 1, median)", "validation AUC change (the gate)",
+              "test breast AUC (information)", "test AUC change", "test breasts flipped"]  # fmt: skip
     rows = []
     for item in formats:
         name_key = "format" if "format" in item else "index"
         name = str(item.get(name_key))
         base = f"{src}#formats.[{name_key}={name}]"
         cells = [html.escape(name)]
-        for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("breast_auc", ".3f"),
-                           ("delta_auc", "+.4f"), ("flipped_breasts", "int")):  # fmt: skip
+        for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("val_delta_auc", "+.4f"),
+                           ("breast_auc", ".3f"), ("delta_auc", "+.4f"), ("flipped_breasts", "int")):  # fmt: skip
             cells.append(book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt) if field in item else "n/a")
         rows.append(cells)
     return header, rows

@@ -392,8 +392,9 @@ def section_deployment(book: FactBook, api_json: str) -> str:
         )
         parts.append(
             "<h3>Export</h3><p>One folder per model (<code>model.json</code> with SHA-256 per file, the frozen "
-            "threshold and preprocessing); every format's scores checked against Keras on the same images (<a "
-            'href="08_export.html">08</a>), each row as 08 recorded it.</p>' + table
+            "threshold and preprocessing); every format's scores checked against Keras on the validation patients, "
+            "the export gate (no test patient takes part in the gate or the choice of a format); test AUC is "
+            'listed for information (<a href="08_export.html">08</a>), each row as 08 recorded it.</p>' + table
         )
     parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):
@@ -422,7 +423,14 @@ def section_deployment(book: FactBook, api_json: str) -> str:
         "<code>deploy/compose.yaml</code> adds MLflow, Prometheus and Grafana; <code>deploy/azureml/</code> holds the "
         "training job and managed online endpoint specs. <code>mammo demo</code> starts the API and app locally.</p>"
     )
-    parts.append(_figure(book.reports, "figures/web_app.png", "The web app in Chromium (browser test)."))
+    parts.append(
+        _figure(
+            book.reports,
+            "figures/web_app.png",
+            "The web app in headless Chromium, taken by <code>mammo screens</code> from this rebuild's running "
+            "services.",
+        )
+    )
     return "\n".join(parts)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modeling.artifact import ARTIFACT, version_id
-from ..utils import project_root, write_atomic
+from ..utils import project_root, to_json, write_atomic
 
 #: Key of the record inside a JSON artifact (and the whole content of a sidecar).
 KEY = "provenance"
@@ -136,7 +136,7 @@ def write_sidecar(artifact: str | Path, export_dir: str | Path, url_path: str | 
     """
     path = sidecar(artifact)
     payload = {KEY: record(export_dir, url_path, artifact=Path(artifact).name, **extra)}
-    write_atomic(path, (json.dumps(payload, indent=1) + "\n").encode())
+    write_atomic(path, (to_json(payload, indent=1) + "\n").encode())
     return path
 
 

@@ -39,7 +39,7 @@ import httpx
 
 from ..serving.client import ApiClient, wait_ready
 from ..serving.demo import free_port, started_services
-from ..utils import project_root
+from ..utils import project_root, to_json
 from .provenance import write_sidecar
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
@@ -107,7 +107,7 @@ def prometheus_config(api: str, rules: list[Path], interval: str = "1s") -> str:
         "rule_files": [str(r) for r in rules],
         "scrape_configs": [{"job_name": JOB, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}],
     }
-    return json.dumps(config, indent=1)
+    return to_json(config, indent=1)
 
 
 @contextmanager
