@@ -115,6 +115,13 @@ if [[ -z "$ONLY" ]]; then
   echo "== Screenshots of the running services (mammo screens)"
   "$PY" -m mammo_utils screens --profile "$PROFILE" \
     || echo "!! screenshots not taken (needs chromium, chromedriver, prometheus): the report marks the old ones" >&2
+  # the API under load on this rebuild's export (one client with the reduced- and the full-resolution decode
+  # side by side, then 8 clients with 10% bad uploads), recorded with the export's digest beside the numbers
+  echo "== API load test (benchmarks/bench_api.py)"
+  start=$SECONDS
+  "$PY" benchmarks/bench_api.py --compare --single 30 --requests 240 --out reports/benchmarks/api_load.json \
+    >/dev/null || echo "!! API load test failed: the report marks the old record" >&2
+  echo "   done in $((SECONDS - start)) s -> reports/benchmarks/api_load.json"
   # the last step: final report, model card, slides, diagrams and API docs, every number read from the runs;
   # a cited benchmark or screenshot of another build is marked in the report ("from another build"); with
   # --strict it stops the rebuild instead

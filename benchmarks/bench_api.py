@@ -1,16 +1,26 @@
-"""Benchmark: the REST service under a bounded loopback load, with full-size JPEG 2000 DICOMs.
+"""Benchmark: the REST service under a bounded loopback load, with full-size JPEG 2000 DICOMs, stage by stage.
 
 Starts ``mammo serve`` on an export folder (as a user would), then in one run:
 
-1. one client, sequential requests: p50/p95/p99 latency and requests/s;
-2. ``--concurrency`` clients (default 8), ``--requests`` requests (default 1,000): the same figures, throughput
-   as a ratio of the one-client rate, the count of non-2xx and of 5xx, the server's RSS before and after;
+1. one client, sequential requests: p50/p95/p99 latency, requests/s, and per stage (spool, hash, decode, crop,
+   model, drift features, detector) p50/p95 from each response's ``timing_ms``, beside what the server's
+   ``mammo_stage_latency_seconds`` histogram in ``/metrics`` gained over the phase (count and mean per stage),
+   and what no stage timed (end-to-end minus the stages: HTTP, multipart parsing, queueing, the store's write);
+2. ``--concurrency`` clients (default 8), ``--requests`` requests: the same figures, throughput as a ratio of the
+   one-client rate, the count of non-2xx and of 5xx, the server's RSS before and after;
 3. the same with ``--bad-share`` (default 10%) bad uploads mixed in (text, truncated DICOM, empty file).
 
-The DICOMs are synthetic mammograms of the embedded generator at RSNA's common full size (4096x3328, JPEG 2000
-lossless), made once under ``<work>/bench_api``. Target on a 2-core CPU: one client p95 <= 1.0 s end to end.
+``--compare`` starts a second server with ``MAMMO_FAST_DECODE=0`` (JPEG 2000 decoded in full, then resized: the
+path before the reduced-resolution decode) and interleaves the one-client requests of both servers, so both
+columns come from the same minutes of the same machine. The JSON (``--out``, default
+``<work>/bench_api/api_load.json``) records the export's version (sha256 of ``model.json``) and run id, and only
+paths relative to the repository.
 
-    python benchmarks/bench_api.py --model data/work/export/champion --requests 1000
+The DICOMs are ``--files`` (a folder of real ones, read in place, e.g. ``../shared/real-rsna/train_images``) or
+synthetic mammograms of the embedded generator at RSNA's common full size (4096x3328, JPEG 2000 lossless), made
+once under ``<work>/bench_api``. Target on a 2-core CPU: one client p95 < 0.5 s end to end without Grad-CAM.
+
+    python benchmarks/bench_api.py --model data/work/export/champion --compare --requests 200
 """
 
 from __future__ import annotations
@@ -18,21 +28,28 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import subprocess
-import sys
+import platform
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 
+from mammo_utils.reporting import provenance
+from mammo_utils.serving.loadtest import (
+    export_identity,
+    metrics_stages,
+    post_upload,
+    rss_mb,
+    served,
+    stage_delta,
+    stage_percentiles,
+)
+from mammo_utils.utils import portable_path, to_json
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+REPO = Path(__file__).resolve().parent.parent
+#: Server variants of ``--compare``: name -> extra environment.
+VARIANTS = {"fast_decode": {"MAMMO_FAST_DECODE": "1"}, "full_decode": {"MAMMO_FAST_DECODE": "0"}}
 
 
 def full_size_dicoms(folder: Path, size: tuple[int, int], patients: int = 2) -> list[Path]:
@@ -49,119 +66,184 @@ def bad_uploads(good: bytes) -> list[tuple[str, bytes]]:
     return [("notes.dcm", b"not a mammogram " * 64), ("cut.dcm", good[: len(good) // 3]), ("empty.dcm", b"")]
 
 
-def run_load(url: str, items: list[tuple[str, bytes]], n: int, concurrency: int) -> pd.DataFrame:
-    """Send ``n`` uploads (cycling through ``items``) with ``concurrency`` clients; one row per request."""
+def run_load(url: str, items: list[tuple[str, bytes]], n: int, concurrency: int) -> list[dict]:
+    """Send ``n`` uploads (cycling through ``items``) with ``concurrency`` clients; one :func:`post_upload` row each."""
 
     def one(i: int) -> dict:
         name, data = items[i % len(items)]
         with httpx.Client(timeout=120) as client:
-            t0 = time.perf_counter()
-            status = client.post(f"{url}/v1/predict", files={"file": (name, data, "application/dicom")}).status_code
-            return {"status": status, "seconds": time.perf_counter() - t0}
+            return post_upload(client, url, name, data)
 
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        return pd.DataFrame(list(pool.map(one, range(n))))
+        return list(pool.map(one, range(n)))
 
 
-def summarise(rows: pd.DataFrame, wall: float, label: str) -> dict:
-    """Latency percentiles of the 2xx requests, requests/s, non-2xx and 5xx counts."""
-    ok = rows[rows.status < 300].seconds
+def summarise(rows: list[dict], wall: float, label: str) -> dict:
+    """Latency percentiles of the 2xx requests, requests/s, non-2xx and 5xx counts, stage percentiles."""
+    ok = [r["seconds"] for r in rows if r["status"] < 300]
+    status = np.array([r["status"] for r in rows])
+
+    def q(p: float) -> float:
+        return float(np.quantile(ok, p)) if ok else float("nan")
+
     return {
         "run": label,
         "requests": len(rows),
-        "p50_s": float(np.quantile(ok, 0.5)) if len(ok) else float("nan"),
-        "p95_s": float(np.quantile(ok, 0.95)) if len(ok) else float("nan"),
-        "p99_s": float(np.quantile(ok, 0.99)) if len(ok) else float("nan"),
-        "requests_per_s": len(rows) / wall,
-        "non_2xx": int((rows.status >= 300).sum()),
-        "5xx": int((rows.status >= 500).sum()),
+        "p50_s": q(0.5),
+        "p95_s": q(0.95),
+        "p99_s": q(0.99),
+        "requests_per_s": len(rows) / wall if wall > 0 else float("nan"),
+        "non_2xx": int((status >= 300).sum()),
+        "5xx": int((status >= 500).sum()),
+        "stages": stage_percentiles(rows),
+        "outside_stages_ms": outside_stages(rows),
     }
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    """Run the benchmark and print the table; returns it."""
-    from mammo_utils.config import get_config
-    from mammo_utils.serving.client import wait_ready
-    from mammo_utils.serving.demo import free_port
+def outside_stages(rows: list[dict]) -> dict:
+    """p50/p95 (ms) of what no stage timed: end-to-end minus the stages' sum (HTTP, multipart, queue, store)."""
+    rest = [1000 * r["seconds"] - sum(r["timing_ms"].values()) for r in rows if r["status"] < 300 and r["timing_ms"]]
+    if not rest:
+        return {}
+    return {"p50_ms": float(np.quantile(rest, 0.5)), "p95_ms": float(np.quantile(rest, 0.95))}
 
+
+def single_client(servers: dict[str, str], items: list[tuple[str, bytes]], n: int) -> dict[str, dict]:
+    """``n`` sequential uploads per server, interleaved (a, b, a, b, ...): one summary per server."""
+    rows = {name: [] for name in servers}
+    spent = dict.fromkeys(servers, 0.0)
+    before = {name: metrics_stages(url) for name, url in servers.items()}
+    with httpx.Client(timeout=120) as client:
+        for i in range(n):
+            for name, url in servers.items():
+                row = post_upload(client, url, *items[i % len(items)])
+                rows[name].append(row)
+                spent[name] += row["seconds"]
+    out = {}
+    for name, url in servers.items():
+        out[name] = summarise(rows[name], spent[name], "1 client")
+        out[name]["metrics_stages"] = stage_delta(before[name], metrics_stages(url))
+    return out
+
+
+def loaded(url: str, good: list[tuple[str, bytes]], args) -> list[dict]:
+    """The concurrent phases of one server: all-good uploads, then ``--bad-share`` bad ones mixed in."""
+    if args.requests <= 0:
+        return []
+    start = time.perf_counter()
+    results = [summarise(run_load(url, good, args.requests, args.concurrency), 0.0, "")]
+    results[0].update(run=f"{args.concurrency} clients", requests_per_s=args.requests / (time.perf_counter() - start))
+    bad = bad_uploads(good[0][1])
+    every = max(1, round(1 / args.bad_share)) if args.bad_share > 0 else args.requests + 1
+    mixed = [
+        bad[(i // every) % len(bad)] if i % every == every - 1 else good[i % len(good)] for i in range(args.requests)
+    ]
+    start = time.perf_counter()
+    rows = run_load(url, mixed, args.requests, args.concurrency)
+    results.append(
+        summarise(rows, time.perf_counter() - start, f"{args.concurrency} clients, {args.bad_share:.0%} bad")
+    )
+    return results
+
+
+def parse_args(argv: list[str] | None):
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/work/export/champion", help="export folder")
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--single", type=int, default=40, help="requests of the one-client run")
+    parser.add_argument("--files", default=None, help="folder of DICOMs to upload (default: synthetic full size)")
+    parser.add_argument("--compare", action="store_true", help="also a MAMMO_FAST_DECODE=0 server, interleaved")
+    parser.add_argument("--requests", type=int, default=1000, help="requests of each concurrent phase (0: none)")
+    parser.add_argument("--single", type=int, default=40, help="requests of the one-client run (per server)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--bad-share", type=float, default=0.1)
-    parser.add_argument("--size", default="4096x3328", help="DICOM rows x columns")
-    parser.add_argument(
-        "--out", default=None, help="also write the results as JSON (e.g. reports/benchmarks/api_load.json)"
-    )
-    args = parser.parse_args(argv)
+    parser.add_argument("--size", default="4096x3328", help="synthetic DICOM rows x columns")
+    parser.add_argument("--out", default=None, help="JSON output (default <work>/bench_api/api_load.json)")
+    return parser.parse_args(argv)
 
-    rows, cols = (int(v) for v in args.size.split("x"))
-    files = full_size_dicoms(get_config("small").work_dir / "bench_api" / args.size, (rows, cols))
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark, print a summary and write the JSON record; returns the record."""
+    from contextlib import ExitStack
+
+    from mammo_utils.config import get_config
+    from mammo_utils.data.dicom import read_header
+    from mammo_utils.utils import write_atomic
+
+    args = parse_args(argv)
+    work = get_config("small").work_dir
+    if args.files:
+        files = sorted(Path(args.files).rglob("*.dcm"))
+        source = portable_path(args.files)
+        size = ", ".join(sorted({f"{h['rows']}x{h['columns']}" for h in map(read_header, files)}))
+    else:
+        rows, cols = (int(v) for v in args.size.split("x"))
+        files = full_size_dicoms(work / "bench_api" / args.size, (rows, cols))
+        source, size = f"synthetic {args.size}", args.size
+    if not files:
+        raise SystemExit(f"no .dcm files under {args.files}")
     good = [(p.name, p.read_bytes()) for p in files]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mammo_utils", "serve", "--model", args.model, "--port", str(port)]
-    env = {**os.environ, "MAMMO_FEEDBACK_DB": str(Path(files[0]).parents[2] / "bench_feedback.db")}
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not wait_ready(url, timeout=120, process=server):
-            raise SystemExit(f"{url}: the server did not become ready in 120 s")
-        run_load(url, good, 4, 1)  # warm-up: first decodes, thread pools
-        results, rss = [], {"start": _rss_mb(server.pid)}
-        start = time.perf_counter()
-        single = run_load(url, good, args.single, 1)
-        results.append(summarise(single, time.perf_counter() - start, "1 client"))
-        start = time.perf_counter()
-        many = run_load(url, good, args.requests, args.concurrency)
-        results.append(summarise(many, time.perf_counter() - start, f"{args.concurrency} clients"))
-        rss["after_load"] = _rss_mb(server.pid)
-        bad = bad_uploads(good[0][1])
-        every = max(1, round(1 / args.bad_share)) if args.bad_share > 0 else args.requests + 1
-        mixed_items = [
-            bad[(i // every) % len(bad)] if i % every == every - 1 else good[i % len(good)]
-            for i in range(args.requests)
-        ]
-        start = time.perf_counter()
-        mixed = run_load(url, mixed_items, args.requests, args.concurrency)
-        results.append(
-            summarise(mixed, time.perf_counter() - start, f"{args.concurrency} clients, {args.bad_share:.0%} bad")
+    variants = VARIANTS if args.compare else {"fast_decode": VARIANTS["fast_decode"]}
+    feedback = work / "bench_api" / "bench_feedback_{}.db"
+    feedback.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "benchmark": "benchmarks/bench_api.py",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_1m_at_start": os.getloadavg()[0]},
+        "dicom": {
+            "source": source,
+            "size": size,
+            "files": len(files),
+            "mb_each": float(np.mean([len(d) for _, d in good]) / 1e6),
+        },
+        "model": portable_path(args.model),
+        "export": export_identity(args.model),
+        "provenance": provenance.record(args.model),  # the export's digest: `mammo report` checks it
+        "variants": {},
+    }
+    with ExitStack() as stack:
+        servers, processes = {}, {}
+        for name, env in variants.items():
+            env = {**env, "MAMMO_FEEDBACK_DB": str(feedback).format(name), "MAMMO_STORE_URL": ""}
+            servers[name], processes[name] = stack.enter_context(served(args.model, env))
+        for url in servers.values():
+            run_load(url, good, min(4, len(good)), 1)  # warm-up: first decodes, thread pools
+        rss = {name: {"start": rss_mb(p.pid)} for name, p in processes.items()}
+        single = single_client(servers, good, args.single)
+        for name, url in servers.items():
+            runs = [single[name], *loaded(url, good, args)]
+            rss[name]["end"] = rss_mb(processes[name].pid)
+            base = runs[0]["requests_per_s"]
+            for run in runs:
+                run["throughput_vs_1_client"] = run["requests_per_s"] / base if base else float("nan")
+            record["variants"][name] = {"env": variants[name], "runs": runs, "rss_mb": rss[name]}
+    # the default (fast) server's figures also at the top, where the final report reads them (#runs.0.p95_s)
+    record.update(runs=record["variants"]["fast_decode"]["runs"], rss_mb=record["variants"]["fast_decode"]["rss_mb"])
+    if args.compare:
+        fast, full = (record["variants"][k]["runs"][0]["p95_s"] for k in ("fast_decode", "full_decode"))
+        record["one_client_p95_full_over_fast"] = full / fast
+    print_summary(record)
+    out = Path(args.out) if args.out else work / "bench_api" / "api_load.json"
+    write_atomic(out, to_json(record, indent=1).encode())
+    print("written:", out)
+    return record
+
+
+def print_summary(record: dict) -> None:
+    """One line per variant and phase, then the one-client stage breakdown."""
+    print(f"{record['dicom']['files']} DICOMs ({record['dicom']['source']}), {record['dicom']['mb_each']:.1f} MB each;"
+          f" export {record['export']['version'][:12]}, load {record['machine']['load_1m_at_start']:.1f}")  # fmt: skip
+    for name, variant in record["variants"].items():
+        for run in variant["runs"]:
+            print(f"{name:12s} {run['run']:22s} p50 {run['p50_s']:.3f} s  p95 {run['p95_s']:.3f} s"
+                  f"  {run['requests_per_s']:.2f} req/s  non-2xx {run['non_2xx']}  5xx {run['5xx']}")  # fmt: skip
+        stages = variant["runs"][0]["stages"]
+        print("   stages p50/p95 ms:", {k: (round(v["p50_ms"], 1), round(v["p95_ms"], 1)) for k, v in stages.items()})
+        print(
+            "   outside the stages p50/p95 ms:",
+            {k: round(v, 1) for k, v in variant["runs"][0]["outside_stages_ms"].items()},
         )
-        rss["after_bad"] = _rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(30)
-    table = pd.DataFrame(results).set_index("run")
-    table["throughput_vs_1_client"] = table.requests_per_s / table.loc["1 client", "requests_per_s"]
-    print(f"{len(files)} DICOMs {args.size} JPEG 2000, {np.mean([len(d) for _, d in good]) / 1e6:.1f} MB each")
-    with pd.option_context("display.width", 200):
-        print(table.round(3).to_string())
-    print("server RSS MB:", {k: round(v, 1) for k, v in rss.items()})
-    print(f"one-client p95 {table.loc['1 client', 'p95_s']:.3f} s (target <= 1.0 s)")
-    if args.out:
-        import json
-        import platform
-
-        from mammo_utils.reporting import provenance
-        from mammo_utils.utils import write_atomic
-
-        record = {
-            "benchmark": "benchmarks/bench_api.py",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-            "dicom": {
-                "size": args.size,
-                "files": len(files),
-                "mb_each": float(np.mean([len(d) for _, d in good]) / 1e6),
-            },
-            "model": provenance.portable_path(args.model),  # never this machine's absolute path
-            "provenance": provenance.record(args.model),  # the export's digest: `mammo report` checks it
-            "runs": table.reset_index().to_dict("records"),
-            "rss_mb": rss,
-        }
-        write_atomic(Path(args.out), json.dumps(record, indent=1, default=float).encode())
-        print("written:", args.out)
-    return table
+        print("   RSS MB:", {k: round(v, 1) for k, v in variant["rss_mb"].items()})
+    print("one-client p95 target < 0.5 s")
 
 
 if __name__ == "__main__":

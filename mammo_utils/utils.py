@@ -386,3 +386,27 @@ def load_results(name: str, folder: str | Path | None = None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run notebook {name.split('_')[0]} (bash run_all.sh) first")
     return json.loads(path.read_text())
+
+
+def portable_path(path: str | Path, work_dir: str | Path | None = None) -> str:
+    """A path as an artifact may record it: relative to the repository, else to the work folder.
+
+    Args:
+        path: Any path (absolute or relative to the current directory).
+        work_dir: The work folder (``MAMMO_WORK`` or ``<project>/data/work`` when None).
+
+    Returns:
+        ``data/work/export/champion`` (inside the repository), ``$MAMMO_WORK/export/champion`` (inside the
+        work folder elsewhere), else the last two parts (``…/export/champion``): never an absolute path.
+
+    Example:
+        >>> portable_path(project_root() / "data" / "work" / "x")
+        'data/work/x'
+    """
+    resolved = Path(path).expanduser().resolve()
+    root = project_root().resolve()
+    work = Path(work_dir or os.environ.get("MAMMO_WORK") or root / "data" / "work").expanduser().resolve()
+    for base, prefix in ((root, ""), (work, "$MAMMO_WORK/")):
+        if resolved == base or base in resolved.parents:
+            return prefix + (resolved.relative_to(base).as_posix() or ".")
+    return "…/" + "/".join(resolved.parts[-2:])

@@ -17,14 +17,20 @@ Example:
 
 from __future__ import annotations
 
-import io
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import constants as C
+from .j2k import (  # noqa: F401 - j2k_precision and FAST_DECODE_ENV re-exported
+    FAST_DECODE_ENV,
+    _decode_j2k_reduced,
+    _reduce_level,
+    fast_decode_enabled,
+    j2k_precision,
+    pillow_safe_level,
+)
 
 J2K_SYNTAXES = frozenset({C.JPEG2000_LOSSLESS, "1.2.840.10008.1.2.4.91"})
 
@@ -152,43 +158,12 @@ def _header(ds) -> dict[str, Any]:
     return header
 
 
-def _reduce_level(rows: int, cols: int, max_size: int | None) -> int:
-    """Largest JPEG 2000 resolution reduction that keeps the longest side >= ``max_size``."""
-    if not max_size:
-        return 0
-    longest = max(rows, cols)
-    return max(0, int(math.floor(math.log2(longest / max_size)))) if longest > max_size else 0
-
-
-def _decode_j2k_reduced(ds, path: Path, level: int) -> np.ndarray:
-    """Decode the first J2K frame at resolution ``level`` (each level halves both sides) with Pillow."""
-    from PIL import Image
-    from pydicom.encaps import generate_frames
-
-    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-    with Image.open(io.BytesIO(frame)) as im:
-        im.reduce = level
-        im.load()
-        arr = np.asarray(im)
-    precision = j2k_precision(frame)
-    if arr.dtype == np.uint16 and precision is not None and precision < 16:
-        arr = arr >> (16 - precision)  # Pillow scales lower-precision codestreams up to 16 bits
-    return arr
-
-
-def j2k_precision(codestream: bytes) -> int | None:
-    """Bit precision of the first component, read from the JPEG 2000 SIZ marker (None if absent)."""
-    at = codestream.find(b"\xff\x51")
-    if at < 0 or len(codestream) <= at + 40:
-        return None
-    return (codestream[at + 40] & 0x7F) + 1
-
-
 def _decode(ds, path: Path, max_size: int | None) -> np.ndarray:
     from PIL import Image
 
     ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
-    level = _reduce_level(int(ds.Rows), int(ds.Columns), max_size)
+    wanted = _reduce_level(int(ds.Rows), int(ds.Columns), max_size) if fast_decode_enabled() else 0
+    level = pillow_safe_level(int(ds.Rows), int(ds.Columns), wanted)
     try:
         if ts in J2K_SYNTAXES and level > 0:
             try:

@@ -402,7 +402,14 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
             f"{book.html('api.size', api_json + '#dicom.size', 'str')} JPEG 2000 DICOMs "
             f"({book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each): one client p95 "
-            f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s; "
+            f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
+            + (
+                f" (the full-resolution decode, requests alternating in the same run: "
+                f"{book.html('api.p95_full', api_json + '#variants.full_decode.runs.0.p95_s', '.3f')} s)"
+                if _has_key(book, api_json + "#variants.full_decode.runs.0.p95_s")
+                else ""
+            )
+            + "; "
             f"{book.html('api.run2', api_json + '#runs.1.run', 'str')}: "
             f"{book.html('api.n2', api_json + '#runs.1.requests', 'int')} requests, "
             f"{book.html('api.5xx', api_json + '#runs.1.5xx', 'int')} server errors, throughput "

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modeling.artifact import ARTIFACT, version_id
-from ..utils import project_root, to_json, write_atomic
+from ..utils import portable_path, to_json, write_atomic
 
 #: Key of the record inside a JSON artifact (and the whole content of a sidecar).
 KEY = "provenance"
@@ -46,30 +45,6 @@ MACHINE_PREFIXES = ("/home/", "/work/", "/tmp/", "/root/", "/Users/", "/private/
 
 class ProvenanceError(RuntimeError):
     """A cited artifact comes from another build (or records none) and the report was asked to be strict."""
-
-
-def portable_path(path: str | Path, work_dir: str | Path | None = None) -> str:
-    """A path as an artifact may record it: relative to the repository, else to the work folder.
-
-    Args:
-        path: Any path (absolute or relative to the current directory).
-        work_dir: The work folder (``MAMMO_WORK`` or ``<project>/data/work`` when None).
-
-    Returns:
-        ``data/work/export/champion`` (inside the repository), ``$MAMMO_WORK/export/champion`` (inside the
-        work folder elsewhere), else the last two parts (``…/export/champion``): never an absolute path.
-
-    Example:
-        >>> portable_path(project_root() / "data" / "work" / "x")
-        'data/work/x'
-    """
-    resolved = Path(path).expanduser().resolve()
-    root = project_root().resolve()
-    work = Path(work_dir or os.environ.get("MAMMO_WORK") or root / "data" / "work").expanduser().resolve()
-    for base, prefix in ((root, ""), (work, "$MAMMO_WORK/")):
-        if resolved == base or base in resolved.parents:
-            return prefix + (resolved.relative_to(base).as_posix() or ".")
-    return "…/" + "/".join(resolved.parts[-2:])
 
 
 def build_stamp(export_dir: str | Path) -> dict[str, Any]:
