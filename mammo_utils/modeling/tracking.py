@@ -129,6 +129,27 @@ def epoch_logger():
     return MlflowEpochLogger()
 
 
+def run_exists(cfg: Config, run_id: str | None) -> bool:
+    """Whether the configured store holds ``run_id`` (a run folder may have been tracked in another store).
+
+    Args:
+        cfg: Run configuration (its ``tracking_uri``).
+        run_id: An MLflow run id, or None.
+
+    Returns:
+        True when the run exists in the store; False for None or an unknown id.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return False
+    try:
+        configure(cfg).get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
 def start_training_run(cfg: Config, run_name: str, state, train_df, val_df, test_df):
     """Start (or resume, by the id kept in the run's state) the MLflow run of a training run.
 

@@ -229,6 +229,12 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
     cache, train_df, val_df, test_df = frames
     run_dir = cfg.runs_dir / run_name
     state = R.RunState.open(run_dir, _fingerprint(cfg, model), resume)
+    recorded = state.data.get("mlflow_run_id")
+    if track and recorded and not tracking.run_exists(cfg, recorded):
+        # the folder was tracked in another store (e.g. run_all.sh's fresh reports store): its MLflow run, model
+        # version and metrics are not here, so resuming would half-exist; it is trained again instead
+        log.warning("%s was tracked in another MLflow store: starting it over", run_dir)
+        state = R.RunState.open(run_dir, _fingerprint(cfg, model), resume=False)
     best_weights = run_dir / R.BEST_WEIGHTS
     weights = None if cfg.pos_ratio is not None or cfg.loss == "focal" else class_weights(train_df.cancer)
     train_ds = make_dataset(

@@ -123,6 +123,23 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     assert len(table) == 1 and "metrics.val_breast_pf1" in table
 
 
+@pytest.mark.slow  # two 1-epoch tracked trainings
+def test_a_run_folder_from_another_store_is_trained_again(synth_root, tmp_path, monkeypatch):
+    """run_all.sh gives a full rebuild a fresh store while data/work/runs stays: the run must not half-resume."""
+    import mlflow
+
+    from mammo_utils.config import get_config
+    from mammo_utils.modeling.train import train
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first_store, second_store = (f"sqlite:///{tmp_path}/{name}.db" for name in ("first", "second"))
+    cfg = get_config("small", data_root=synth_root, work_dir=tmp_path, epochs=1, experiment="t", **TINY)
+    first = train(cfg.replace(mlflow_uri=first_store), run_name="a", verbose=0)
+    again = train(cfg.replace(mlflow_uri=second_store), run_name="a", verbose=0)
+    assert again.run_id != first.run_id and again.train_seconds > 0  # trained again, in the second store
+    assert mlflow.MlflowClient(second_store).get_run(again.run_id).data.metrics["val_auc"] >= 0
+
+
 @pytest.mark.slow  # three 3-epoch trainings: 74 s measured on a shared 2-core machine
 def test_interrupted_stage_resumes_from_backup(synth_root, tmp_path, monkeypatch):
     """A crash mid-stage leaves a backup; the rerun restarts from the last finished epoch."""
