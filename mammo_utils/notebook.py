@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import Config, get_config
 from .data.synthetic import ensure_dataset
-from .utils import deterministic_threads, import_tensorflow, seed_everything, versions
+from .utils import deterministic_threads, import_tensorflow, portable_path, seed_everything, versions
 
 if importlib.util.find_spec("tensorflow") is not None:
     import_tensorflow()  # now, quietly: a later `import keras` in a notebook cell would print TF's C++ banner
@@ -126,6 +126,6 @@ def setup(
         tf = import_tensorflow()
         print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
-    print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {cfg.data_root}")
+    print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {portable_path(cfg.data_root)}")
     print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
     return cfg

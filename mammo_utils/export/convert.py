@@ -61,7 +61,7 @@ from ..modeling.artifact import (
 )
 from ..modeling.resolve import resolve_model
 from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
-from ..utils import quiet_stderr, to_json, write_atomic
+from ..utils import portable_path, quiet_stderr, to_json, write_atomic
 from .release import CHAMPION, publish, staging_folder, switch_pointer
 from .runtime import FORMATS, MAX_AUC_DROP, ONNX_OPSET, PARITY_TOLERANCE, open_runner, size_mb
 
@@ -317,7 +317,8 @@ def export_model(
         if switch:
             switch_pointer(out, version)
         manifest = {**manifest, "release": {"version": version.name, "path": str(version), "switched": switch}}
-        say(f"release      {version}" + (f" <- {out}" if switch else " (pointer not moved)"))
+        pointer = f" <- {portable_path(out)}" if switch else " (pointer not moved)"
+        say(f"release      {portable_path(version)}{pointer}")
         return manifest
     _replace_folder(staging, out)
     return manifest
