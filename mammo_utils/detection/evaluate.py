@@ -262,7 +262,7 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
         ("recall at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["recall"])),
         ("mean IoU of the hits", _fmt(det["operating_point"]["mean_iou"])),
         (
-            f"breast recall at score >= {det['operating_score']:.2f} (1 FP/image on validation)",
+            f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation)",
             _fmt(det["breast_recall"], det.get("breast_recall_ci")),
         ),  # fmt: skip
     ]

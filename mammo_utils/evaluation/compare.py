@@ -107,6 +107,18 @@ def paired_auc_difference(
     }
 
 
+def format_p(p_value: float) -> str:
+    """A bootstrap p-value as prose: ``p < 0.001`` below the printed precision, else ``p = 0.025``.
+
+    Args:
+        p_value: Two-sided p-value (its floor is one over the number of resamples).
+
+    Returns:
+        The text.
+    """
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+
+
 def verdict(name_a: str, name_b: str, test: dict, alpha: float = ALPHA) -> str:
     """One sentence that follows the paired test whichever way it falls.
 
@@ -121,9 +133,11 @@ def verdict(name_a: str, name_b: str, test: dict, alpha: float = ALPHA) -> str:
     """
     figures = (
         f"{name_a} − {name_b} = {test['difference']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}], "
-        f"p = {test['p_value']:.3f} ({test['runs_a']} vs {test['runs_b']} runs, {test['patients']} patients, "
+        f"{format_p(test['p_value'])} ({test['runs_a']} vs {test['runs_b']} runs, {test['patients']} patients, "
         f"{test['cancers']} cancer breasts)"
     )
+    if min(test["runs_a"], test["runs_b"]) < 2:
+        return f"{figures}: **not replicated** (one seed on one side): reported, no verdict drawn."
     if test["p_value"] < alpha and test["low"] > 0:
         return f"{figures}: **{name_a} is higher**."
     if test["p_value"] < alpha and test["high"] < 0:

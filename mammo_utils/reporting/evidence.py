@@ -228,10 +228,11 @@ def froc_sentence(book: FactBook, src: str) -> str:
             outside.append(fp)
         else:
             inside.append(f"{book.html(f'd07.froc.{fp}', f'{src}#froc.{rate}')} at {fp}")
-    text = f"FROC (measured up to {reach} false positives per image): sensitivity "
-    text += ", ".join(inside) if inside else "none of the quoted rates is inside the measured range"
+    text = f"FROC (measured up to {reach} false positives per image): "
     if inside:
-        text += " FP/image"
+        text += "sensitivity " + ", ".join(inside) + " FP/image"
+    else:
+        text += "none of the quoted operating rates lies inside the measured range"
     if outside:
         text += f"; not reached at {', '.join(outside)} FP/image (past the measured curve, so no number is quoted)"
     return text

@@ -226,7 +226,12 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
             " The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
             f"bootstrap): difference {book.html('t06.diff', pv + '.difference', '+.3f')} "
             f"[{book.html('t06.diff.low', pv + '.low', '+.3f')}, {book.html('t06.diff.high', pv + '.high', '+.3f')}], "
-            f"p = {book.html('t06.p', pv + '.p_value')}; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
+            + (
+                "p < 0.001"
+                if book.value("t06.p", pv + ".p_value") < 0.001
+                else f"p = {book.html('t06.p', pv + '.p_value')}"
+            )
+            + f"; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
             f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
         )
     except FactError:

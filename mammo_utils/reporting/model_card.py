@@ -126,6 +126,17 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         else "- One data set and one test split: the numbers describe these patients, not a screening population."
     )
     subgroups = "\n\n".join(_subgroup_table(book, src, c) for c in SUBGROUP_LABELS)
+    op = f"{src}#sensitivity_at_specificity"
+    try:
+        resolve(op, book.root)
+        sens90 = (
+            f" Sensitivity at 90% specificity: {book.md('card.op.k', op + '.k', 'int')} of "
+            f"{book.md('card.op.n', op + '.n', 'int')} cancers ({book.md('card.op.sens', op + '.sensitivity', 'pct')}, "
+            f"Wilson 95% interval {book.md('card.op.low', op + '.low', 'pct')} to "
+            f"{book.md('card.op.high', op + '.high', 'pct')}) [ref:wilson]."
+        )
+    except FactError:
+        sens90 = ""
     card = f"""# Model card: {book.md("card.name", src + "#model.name", "str")}
 
 Sections after Mitchell et al. [ref:model-cards].
@@ -179,7 +190,7 @@ The training folds of {data_name}
 
 ## Quantitative analyses
 Overall (test, per breast): ROC-AUC {ci("roc_auc")}; pF1 {ci("pf1")}; sensitivity {ci("recall", "pct")};
-specificity {ci("specificity", "pct")}.
+specificity {ci("specificity", "pct")}.{sens90}
 
 {subgroups}
 

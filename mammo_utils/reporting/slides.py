@@ -91,20 +91,55 @@ def transfer_conclusion(book: FactBook) -> str:
     if (recorded := _recorded(book, src, "chosen", "paired_validation")) is None:
         return ""
     chosen, pairs = recorded
-    items = []
+    items, single = [], []
     for i, pair in enumerate(pairs):
         a, _, b = str(pair.get("pair (val)", "")).partition(" − ")
-        if chosen in (a, b):
-            words = _verdict(pair["low"], pair["high"], html.escape(a), html.escape(b))
-            items.append(f"<li>{words}: {_difference(book, f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
+        if min(pair.get("runs_a", 0), pair.get("runs_b", 0)) < 2:  # one seed: reported in 05, no verdict
+            single.append(html.escape(b if chosen == a else a))
+            continue
+        words = _verdict(pair["low"], pair["high"], html.escape(a), html.escape(b))
+        items.append(f"<li>{words}: {_difference(book, f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
+    tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     if not items:
-        return head + "</p>"
+        return head + "</p>" + tail
     return (
         head
-        + " Paired validation differences of breast ROC-AUC (patient bootstrap, 95%):</p><ul>"
-        + "".join(items[:4])
+        + " Paired validation differences of breast ROC-AUC (patient bootstrap, 95%, arms of 3 seeds):</p><ul>"
+        + "".join(items[:6])
         + "</ul>"
+        + tail
+    )
+
+
+def _has(book: FactBook, source: str) -> bool:
+    """Whether ``source`` resolves to a recorded value."""
+    try:
+        return resolve(source, book.root) is not None
+    except FactError:
+        return False
+
+
+def int8_line(book: FactBook, exp: str) -> str:
+    """The int8 TFLite file's validation AUC change, whether the export gate passed it or refused it.
+
+    Args:
+        book: Facts.
+        exp: The export results file (08).
+
+    Returns:
+        One sentence.
+    """
+    try:
+        resolve(exp + "#refused.tflite-int8", book.root)
+    except FactError:
+        return "int8 TFLite validation AUC change (the export gate) " + book.html(
+            "e08.int8.delta", exp + "#parity.tflite-int8.delta_auc", "+.4f"
+        )
+    return (
+        "int8 TFLite refused by the export gate: validation AUC change "
+        + book.html("e08.int8.delta", exp + "#refused.tflite-int8.delta_auc", "+.4f")
+        + " (not shipped; see 08)"
     )
 
 
@@ -144,6 +179,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     )
     champion = f"{r}/champion_eval.json"
     ci = champion + "#test_breast_ci."
+    op = champion + "#sensitivity_at_specificity"
     det = f"{r}/07_detection.json"
     exp = f"{r}/08_export.json"
     slides = [
@@ -183,7 +219,16 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     f"<li>pF1 {book.interval_html('champion.pf1', ci + 'pf1')}</li>"
                     f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
-                    "<li>95% patient-level bootstrap intervals</li></ul>"
+                    + (
+                        f"<li>Sensitivity at 90% specificity {book.html('slide.op.k', op + '.k', 'int')}/"
+                        f"{book.html('slide.op.n', op + '.n', 'int')} "
+                        f"[{book.html('slide.op.low', op + '.low', 'pct')}, "
+                        f"{book.html('slide.op.high', op + '.high', 'pct')}]"
+                        " (Wilson)</li>"
+                        if _has(book, op)
+                        else ""
+                    )
+                    + "<li>95% patient-level bootstrap intervals</li></ul>"
                     + replication_sentence(book, "slide.arm")
                     + (
                         "<p><b>Synthetic data</b>: the embedded synthetic set, not real screening data.</p>"
@@ -211,12 +256,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "Export: size, latency, parity",
             "",
             figs / "08_export_formats.png",
-            _safe(
-                lambda: (
-                    "int8 TFLite validation AUC change (the export gate) "
-                    + book.html("e08.int8.delta", exp + "#parity.tflite-int8.delta_auc", "+.4f")
-                )
-            ),
+            _safe(lambda: int8_line(book, exp)),
         ),  # fmt: skip
         _slide(
             "Serving: API + web app (live demo)",
