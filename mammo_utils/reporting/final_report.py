@@ -316,8 +316,8 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
         parts.append(
             "<h3>Baseline CNN (04)</h3><p>Test breast ROC-AUC "
             f"{_ci(book, 'b04.auc', src + '#test_breast_ci.roc_auc')}, "
-            f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')}, trained in "
-            f"{book.html('b04.seconds', src + '#train_seconds', '.0f')} s.</p>"
+            f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')} (the run carried forward); the arm's seeds "
+            f"trained in {book.html('b04.seconds', src + '#train_seconds', '.0f')} s each on average.</p>"
             + _seeds(book, src)
             + _figure(book.reports, "figures/04_learning_curves.png", "Baseline learning curves (04).")
         )

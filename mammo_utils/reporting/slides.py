@@ -246,7 +246,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     f"<ul><li>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
                     f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
                     f"{book.html('d07.map50.high', det + '#map50_ci.1')}]</li><li>Grad-CAM pointing game "
-                    f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} vs chance "
+                    f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} "
+                    f"[{book.html('d07.pg.low', det + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
+                    f"{book.html('d07.pg.high', det + '#gradcam_pointing.hit_rate_ci.1', 'pct')}] (Wilson) vs chance "
                     f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}</li></ul>"
                 )
             ),
