@@ -147,13 +147,15 @@ def benchmark_export(
     if prune:
         pruned_out = out.with_name(out.name + "_pruned")
         pruned_run = prune_model(ref, cfg, prune)
-        kept = export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=progress,
+        label = f"pruned{round(100 * prune)}"
+        say = (lambda line: progress(f"[{label} copy] {line}")) if progress else None  # not the unpruned formats
+        kept = export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=say,
                             strict=strict)["formats"]  # fmt: skip
         formats = [f for f in ("keras", "tflite-int8") if f in kept]
         pruned = format_table(
             pruned_out, test, formats=formats, repeats=repeats, threads=threads, validation=validation
         )
-        pruned.index = [f"pruned{round(100 * prune)}+{i}" for i in pruned.index]
+        pruned.index = [f"{label}+{i}" for i in pruned.index]
         pruned["speedup_b1"] = table.loc["keras", "ms_b1_median"] / pruned.ms_b1_median
         pruned["size_ratio"] = table.loc["keras", "size_mb"] / pruned.size_mb
         table = pd.concat([table, pruned])
