@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from .evidence import _try
 from .facts import FactBook, FactError, resolve
 from .final_report import _size, replication_sentence
 
@@ -110,14 +111,6 @@ def transfer_conclusion(book: FactBook) -> str:
         + "</ul>"
         + tail
     )
-
-
-def _has(book: FactBook, source: str) -> bool:
-    """Whether ``source`` resolves to a recorded value."""
-    try:
-        return resolve(source, book.root) is not None
-    except FactError:
-        return False
 
 
 def int8_line(book: FactBook, exp: str) -> str:
@@ -225,7 +218,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                         f"[{book.html('slide.op.low', op + '.low', 'pct')}, "
                         f"{book.html('slide.op.high', op + '.high', 'pct')}]"
                         " (Wilson)</li>"
-                        if _has(book, op)
+                        if _try(book, op) is not None
                         else ""
                     )
                     + "<li>95% patient-level bootstrap intervals</li></ul>"
