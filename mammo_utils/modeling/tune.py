@@ -46,6 +46,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -382,6 +383,17 @@ def tune(
     return summary
 
 
+def _rank(objective: float) -> float:
+    """A finished trial's objective for sorting: NaN (validation without both classes) ranks last."""
+    return float("-inf") if math.isnan(objective) else objective
+
+
+def _trial_order(trial_id) -> tuple[int, str]:
+    """Sort key of a KerasTuner trial id ("0", "01", "12", …): numeric order, text as a fallback."""
+    text = str(trial_id)
+    return (int(text), text) if text.isdigit() else (10**9, text)
+
+
 def summarise(search, objective_name: str, sid: str) -> dict[str, Any]:
     """Trials (sorted by objective) and the best hyper-parameters of a KerasTuner search."""
     trials = []
@@ -399,7 +411,9 @@ def summarise(search, objective_name: str, sid: str) -> dict[str, Any]:
             }
         )
     done = [t for t in trials if t["objective"] is not None]
-    done.sort(key=lambda t: t["objective"], reverse=True)
+    # ties (common on a tiny validation set) go to the lowest trial id: the oracle's trial order follows the
+    # file system's listing when a search is reloaded, so sorting by the score alone could name another best
+    done.sort(key=lambda t: (-_rank(t["objective"]), _trial_order(t["trial_id"])))
     best = done[0] if done else {"hyperparameters": {}, "objective": None}
     return {
         "search_id": sid,
