@@ -7,7 +7,8 @@ has neither) -> MONOCHROME1 inversion, giving float32 in [0, 1] with bright = de
 
 JPEG 2000 files (RSNA site 2) are decoded at a reduced resolution level when
 ``max_size`` asks for a small image, so a 1024-px target never pays for a full
-5000-px decode; other syntaxes are decoded in full and resized with area averaging.
+5000-px decode; lossless JPEG (RSNA site 1) goes to a faster decoder (:mod:`.ljpeg`); other syntaxes are decoded
+in full by pydicom and resized with area averaging. ``MAMMO_FAST_DECODE=0`` turns both shortcuts off.
 
 Example:
     >>> img = read_dicom("train_images/10011/220375232.dcm", max_size=1024)  # doctest: +SKIP
@@ -31,6 +32,7 @@ from .j2k import (  # noqa: F401 - j2k_precision and FAST_DECODE_ENV re-exported
     j2k_precision,
     pillow_safe_level,
 )
+from .ljpeg import decode_lossless_jpeg
 
 J2K_SYNTAXES = frozenset({C.JPEG2000_LOSSLESS, "1.2.840.10008.1.2.4.91"})
 
@@ -165,14 +167,17 @@ def _decode(ds, path: Path, max_size: int | None) -> np.ndarray:
     wanted = _reduce_level(int(ds.Rows), int(ds.Columns), max_size) if fast_decode_enabled() else 0
     level = pillow_safe_level(int(ds.Rows), int(ds.Columns), wanted)
     try:
+        arr = None
         if ts in J2K_SYNTAXES and level > 0:
             try:
                 arr = _decode_j2k_reduced(ds, path, level)
             except Image.DecompressionBombError as exc:  # never retried in full: that is what it guards against
                 raise _fail(path, f"JPEG 2000 codestream too large to decode ({exc})") from None
-            except Exception:  # Pillow cannot read this codestream: full decode below
-                arr = ds.pixel_array
-        else:
+            except Exception:  # noqa: BLE001 - Pillow cannot read this codestream: full decode below
+                arr = None
+        elif ts == C.JPEG_LOSSLESS_SV1 and fast_decode_enabled():
+            arr = decode_lossless_jpeg(ds)
+        if arr is None:
             arr = ds.pixel_array
     except DicomReadError:
         raise

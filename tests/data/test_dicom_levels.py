@@ -1,4 +1,5 @@
-"""Reduced-resolution JPEG 2000 decoding at sizes Pillow mis-predicts, and the ``MAMMO_FAST_DECODE`` switch."""
+"""Reduced-resolution JPEG 2000 decoding at sizes Pillow mis-predicts, the fast lossless-JPEG decoder, and the
+``MAMMO_FAST_DECODE`` switch."""
 
 from __future__ import annotations
 
@@ -64,3 +65,47 @@ def test_switch_off_decodes_in_full(awkward_j2k, monkeypatch):
     monkeypatch.setenv(FAST_DECODE_ENV, "0")
     monkeypatch.setattr(dicom, "_decode_j2k_reduced", lambda *a: pytest.fail("reduced decode with the switch off"))
     assert read_dicom(awkward_j2k, max_size=128).shape == (128, 102)
+
+
+@pytest.mark.parametrize("machine_id", [49, 93])  # 12-bit MONOCHROME2 and 14-bit MONOCHROME1 lossless JPEG
+def test_lossless_jpeg_takes_the_fast_decoder_with_pydicoms_exact_values(machine_id, tmp_path, monkeypatch):
+    from mammo_utils.data.ljpeg import decode_lossless_jpeg
+
+    machine = next(m for m in MACHINES if m.machine_id == machine_id)
+    assert machine.transfer_syntax == C.JPEG_LOSSLESS_SV1
+    image = render_mammogram(np.random.default_rng(5), 700, 560, "R", "MLO", "C", False, "mass").image
+    pixels, tags = to_stored_pixels(image, machine)
+    path = tmp_path / "ljpeg.dcm"
+    write_dicom(path, pixels, machine, {"patient_id": 1, "image_id": 2, "laterality": "R", "view": "MLO"}, tags)
+    ds = pydicom.dcmread(path)
+    fast = decode_lossless_jpeg(ds)
+    assert fast is not None and fast.dtype == ds.pixel_array.dtype and np.array_equal(fast, ds.pixel_array)
+    assert np.array_equal(fast, pixels)  # lossless: what was written
+
+    dataset_type = type(ds)
+    with monkeypatch.context() as patch:  # read_dicom uses it: pydicom's own decoder is never reached
+        patch.setattr(dataset_type, "pixel_array", property(lambda self: pytest.fail("pydicom decoder used")))
+        quick = read_dicom(path, max_size=256)
+    monkeypatch.setenv(FAST_DECODE_ENV, "0")
+    assert np.array_equal(quick, read_dicom(path, max_size=256))  # same image either way
+
+
+def test_the_fast_lossless_decoder_declines_what_it_cannot_decode(tmp_path):
+    from mammo_utils.data.ljpeg import decode_lossless_jpeg
+
+    machine = next(m for m in MACHINES if m.machine_id == 49)
+    image = render_mammogram(np.random.default_rng(6), 300, 240, "L", "CC", "B", False, "mass").image
+    pixels, tags = to_stored_pixels(image, machine)
+    path = tmp_path / "ljpeg.dcm"
+    write_dicom(path, pixels, machine, {"patient_id": 1, "image_id": 2, "laterality": "L", "view": "CC"}, tags)
+    ds = pydicom.dcmread(path)
+    ds.Rows = 301  # the header disagrees with the codestream: pydicom decides (and names the problem)
+    assert decode_lossless_jpeg(ds) is None
+    ds = pydicom.dcmread(path)
+    ds.PixelRepresentation = 1
+    assert decode_lossless_jpeg(ds) is None
+    other = next(m for m in MACHINES if m.transfer_syntax == C.JPEG2000_LOSSLESS)
+    j2k = tmp_path / "j2k.dcm"
+    pixels, tags = to_stored_pixels(image, other)
+    write_dicom(j2k, pixels, other, {"patient_id": 1, "image_id": 3, "laterality": "L", "view": "CC"}, tags)
+    assert decode_lossless_jpeg(pydicom.dcmread(j2k)) is None
