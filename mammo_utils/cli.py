@@ -452,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, metavar="URL", help=STORE_HELP)
     p.add_argument("--check", action="store_true", help="only report the triggers")
     p.add_argument("--force", action="store_true", help="retrain even when no trigger fires")
+    what = "train the challenger on the dataset alone, without the store's labelled images"
+    p.add_argument("--no-feedback", action="store_true", help=what)
     what = "retrain a model older than this (0: whatever its age)"
     p.add_argument("--max-age-days", type=non_negative_float, default=None, metavar="DAYS", help=what)
     what = "retrain when a feature's PSI exceeds this"
@@ -852,7 +854,7 @@ def _retrain(args: argparse.Namespace) -> None:
         import_tensorflow()
         from .workflows.retrain import retrain
 
-        summary = retrain(cfg, model, store, policy, force=args.force)
+        summary = retrain(cfg, model, store, policy, force=args.force, use_feedback=not args.no_feedback)
     lines = [
         f"{name:12s} {t['value']!s:>22} (threshold {t['threshold']}) {'FIRES' if t['fired'] else 'ok'}  {t['note']}"
         for name, t in summary["triggers"].items()

@@ -23,9 +23,15 @@ import pandas as pd
 from ..utils import quiet_stderr, time_calls
 from .preprocess import MANIFEST_NAME
 
+#: Manifest of images imported into a cache from outside the dataset (labelled production feedback:
+#: :mod:`mammo_utils.workflows.feedback_data`), relative to the cache folder; same columns as the cache's own.
+IMPORTED_MANIFEST = "imported/manifest.csv"
+
 
 def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
     """Attach ``png`` paths and keep the rows whose cached image exists (manifest status ``ok``).
+
+    Images imported into the cache (:data:`IMPORTED_MANIFEST`, e.g. labelled feedback) resolve the same way.
 
     Args:
         df: Image frame with ``patient_id``, ``image_id``, ``cancer``.
@@ -42,6 +48,8 @@ def cache_paths(df: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: no cache manifest; build it with `mammo preprocess`")
     ok = pd.read_csv(manifest, usecols=["image_id", "status", "png"])
+    if (cache_dir / IMPORTED_MANIFEST).is_file():
+        ok = pd.concat([ok, pd.read_csv(cache_dir / IMPORTED_MANIFEST, usecols=["image_id", "status", "png"])])
     png = dict(zip(ok.image_id[ok.status == "ok"], ok.png[ok.status == "ok"]))
     out = df[df.image_id.isin(png)].copy()
     out["png"] = [str(cache_dir / png[i]) for i in out.image_id]

@@ -346,6 +346,13 @@ def log_decision(cfg: Config, kind: str, decision: dict) -> str:
     return run.info.run_id
 
 
+def log_params(params: dict[str, Any]) -> None:
+    """Log parameters to the active run."""
+    import mlflow
+
+    mlflow.log_params(params)
+
+
 def log_file(path) -> None:
     """Attach a file to the active run (at the artifact root)."""
     import mlflow

@@ -28,6 +28,8 @@ CLI::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -134,9 +136,10 @@ def _learning_rate(cfg: Config, peak: float, steps: int):
     )
 
 
-def _fingerprint(cfg: Config, model) -> str:
+def _fingerprint(cfg: Config, model, extra: dict | None = None) -> str:
     ignored = {"workers", "mlflow_uri", "experiment", "registered_model", "profile", "work_dir", *MONITORING_FIELDS}
-    return R.fingerprint({k: v for k, v in cfg.to_dict().items() if k not in ignored}, model)
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
+    return R.fingerprint({**settings, **extra} if extra else settings, model)
 
 
 def preprocessing_for(cfg: Config) -> Preprocessing:
@@ -172,6 +175,7 @@ def train(
     verbose: int = 2,
     promote: bool = True,
     model=None,
+    extra_train: pd.DataFrame | None = None,
 ) -> TrainResult:
     """Train, evaluate and track one model (see the module docstring for the steps).
 
@@ -185,6 +189,9 @@ def train(
             only registers the model (the retraining gate decides itself).
         model: A model already built for ``cfg`` (the tuner builds its own); None builds it with
             :func:`~mammo_utils.modeling.models.build_model`.
+        extra_train: Rows added to the training split only (labelled feedback imported into the cache:
+            :func:`mammo_utils.workflows.feedback_data.import_feedback`); their count, positives and the
+            digest of their ``request_id``/``label_id`` pairs enter the run's fingerprint and its MLflow params.
 
     Returns:
         A :class:`TrainResult`.
@@ -201,6 +208,9 @@ def train(
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
     df, cache = prepare_data(cfg, progress=verbose > 0)
     train_df, val_df, test_df = (cache_paths(f, cache) for f in fold_frames(df, cfg.fold))
+    extra = _extra_rows(extra_train, cache)
+    if len(extra):
+        train_df = pd.concat([train_df, extra], ignore_index=True)
     run_name = (run_name or default_run_name(cfg)) + worker_suffix()  # only the chief writes the run's folder
     track = track and is_chief()  # and only the chief logs to MLflow and registers the model
     strategy, _ = distribution_strategy()
@@ -220,21 +230,45 @@ def train(
                 )
             )
         frames = (cache, train_df, val_df, test_df)
-        return _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote)
+        return _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote, extra)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote) -> TrainResult:
+def _extra_rows(extra: pd.DataFrame | None, cache: Path) -> pd.DataFrame:
+    """Imported training rows with their cache paths (empty without any); they must all be in the cache."""
+    if extra is None or not len(extra):
+        return pd.DataFrame()
+    if set(extra.get("split", pd.Series(["train"]))) != {"train"}:
+        raise ValueError("extra_train rows must all be training rows (split 'train')")
+    found = cache_paths(extra, cache)
+    if len(found) != len(extra):
+        missing = sorted(set(extra.image_id) - set(found.image_id))[:5]
+        raise ValueError(f"{cache}: {len(extra) - len(found)} extra_train image(s) not in the cache, e.g. {missing}")
+    return found
+
+
+def _extra_summary(extra: pd.DataFrame) -> dict:
+    """What a run records of its extra training rows: count, positives and a digest of the labels used."""
+    if not len(extra):
+        return {}
+    pairs = sorted(zip(extra.get("request_id", extra.image_id).astype(str), extra.get("label_id", extra.cancer)))
+    digest = hashlib.sha256(json.dumps([[a, int(b)] for a, b in pairs]).encode()).hexdigest()[:16]
+    return {"feedback_images": len(extra), "feedback_positives": int(extra.cancer.sum()), "feedback_digest": digest}
+
+
+def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote, extra=None) -> TrainResult:
     cache, train_df, val_df, test_df = frames
     run_dir = cfg.runs_dir / run_name
-    state = R.RunState.open(run_dir, _fingerprint(cfg, model), resume)
+    extra_info = _extra_summary(extra if extra is not None else pd.DataFrame())
+    fingerprint = _fingerprint(cfg, model, extra_info)
+    state = R.RunState.open(run_dir, fingerprint, resume)
     recorded = state.data.get("mlflow_run_id")
     if track and recorded and not tracking.run_exists(cfg, recorded):
         # the folder was tracked in another store (e.g. run_all.sh's fresh reports store): its MLflow run, model
         # version and metrics are not here, so resuming would half-exist; it is trained again instead
         log.warning("%s was tracked in another MLflow store: starting it over", run_dir)
-        state = R.RunState.open(run_dir, _fingerprint(cfg, model), resume=False)
+        state = R.RunState.open(run_dir, fingerprint, resume=False)
     best_weights = run_dir / R.BEST_WEIGHTS
     weights = None if cfg.pos_ratio is not None or cfg.loss == "focal" else class_weights(train_df.cancer)
     train_ds = make_dataset(
@@ -251,6 +285,8 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
     steps = steps_per_epoch(len(train_df), cfg.batch_size)
 
     run = tracking.start_training_run(cfg, run_name, state, train_df, val_df, test_df) if track else None
+    if run is not None and extra_info:
+        tracking.log_params(extra_info)
     try:
         history, train_seconds = _fit_stages(
             cfg, model, strategy, train_ds, steps, run_dir, state, val_df, cache, track, verbose

@@ -12,22 +12,26 @@ One setting names it for the service, ``mammo retrain`` and ``mammo monitor`` al
   container. Give the password through ``PGPASSWORD`` or ``~/.pgpass`` rather than in the URL; a password in
   the URL works but is never printed (:func:`redact`).
 
-Tables (schema version 2, the same SQL on both back-ends but for column types)::
+Tables (schema version 3, the same SQL on both back-ends but for column types)::
 
     schema_migrations(version, applied_at, description)          -- one row per applied migration
     predictions(request_id, ts, model_name, model_version, model_digest,
                 probability, threshold, decision, upload_sha256, features)
     labels(id, request_id, ts, label, previous, source, author, reason)   -- append-only audit trail
+    images(request_id, height, width, bits, laterality, view, png)       -- the model-input image (optional)
 
 No patient identifier and no client file name is stored: a prediction is keyed by the random request id the API
-returned, names its upload by SHA-256 and keeps the drift monitor's image statistics (``features``). A label is
+returned, names its upload by SHA-256 and keeps the drift monitor's image statistics (``features``) and, unless
+the service is told not to (``MAMMO_KEEP_IMAGES=off``), the image the model scored: the breast's crop at the
+export's cache size as a PNG, pixels without any header, which is what a labelled prediction needs to join the
+next challenger's training data (:mod:`mammo_utils.workflows.feedback_data`). A label is
 never overwritten: the first label of a prediction is a row, a correction is a new row naming the previous label,
 who made it and why (:meth:`Store.add_label`), and the database refuses UPDATE and DELETE on ``labels``. The
 current label is the newest row.
 
 Migrations run when a store is opened, inside one transaction holding the store's write lock (so replicas
 starting together migrate once): a schema-1 ``feedback.db`` of earlier versions (``predictions`` +
-``feedback``, no version table) becomes schema 2 with every prediction and label kept.
+``feedback``, no version table) becomes schema 3 with every prediction and label kept.
 
 Example:
     >>> store = open_store("sqlite:///:memory:")
@@ -60,7 +64,7 @@ from ..evaluation.metrics import pfbeta, roc_auc
 from ..utils import to_json
 
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: URL schemes of each back-end.
 SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
 #: What a store setting accepts, in words (said in every error).
@@ -189,10 +193,16 @@ _V2 = [
     "DROP TABLE feedback",
     "{APPEND_ONLY}",
 ]
+_V3 = [
+    "CREATE TABLE images (request_id TEXT PRIMARY KEY REFERENCES predictions(request_id), "
+    "height INTEGER NOT NULL, width INTEGER NOT NULL, bits INTEGER NOT NULL CHECK (bits IN (8, 16)), "
+    "laterality TEXT NOT NULL DEFAULT '', view TEXT NOT NULL DEFAULT '', png {BLOB} NOT NULL)",
+]
 #: (version, description, statements): applied in order to reach :data:`SCHEMA_VERSION`.
 MIGRATIONS = [
     (1, "served predictions and their feedback", _V1),
     (2, "model name, version and digest of each prediction; labels as an append-only audit trail", _V2),
+    (3, "the model-input image of each prediction (cropped, cache size, no header), for training on feedback", _V3),
 ]
 _COLUMNS = (
     "request_id, ts, model_name, model_version, model_digest, probability, threshold, decision, upload_sha256, features"
@@ -294,8 +304,9 @@ class Store:
         model_version: str = "",
         model_digest: str = "",
         ts: float | None = None,
+        image: dict | None = None,
     ) -> None:
-        """Record a served prediction (a request id is recorded once).
+        """Record a served prediction (a request id is recorded once), with its model-input image when given.
 
         Args:
             request_id: The random id the API returned.
@@ -307,6 +318,10 @@ class Store:
             model_name, model_version, model_digest: The served model (registry name and version, SHA-256 of
                 the format that scored).
             ts: Time (seconds since the epoch; default now).
+            image: The prepared image the model scored, for training on this prediction once it is labelled:
+                ``png`` (bytes), ``height``, ``width``, ``bits`` (the export's cache size and bit depth),
+                ``laterality``, ``view`` (:meth:`training_images` reads them back). Pixels only: the crop of the
+                breast at cache size, with no DICOM header.
         """
         values = (
             request_id,
@@ -320,8 +335,22 @@ class Store:
             str(upload_sha256 or ""),
             to_json(features or {}),
         )
-        with self._lock:
+        with self._lock:  # two autocommit statements (each reconnects once to a restarted server)
             self._run(f"INSERT INTO predictions ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", values)
+            if image is not None:
+                self._run(
+                    "INSERT INTO images (request_id, height, width, bits, laterality, view, png) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request_id,
+                        int(image["height"]),
+                        int(image["width"]),
+                        int(image["bits"]),
+                        str(image.get("laterality") or ""),
+                        str(image.get("view") or ""),
+                        bytes(image["png"]),
+                    ),
+                )
 
     def add_prediction(
         self, request_id: str, probability: float, threshold: float, decision: str, upload_sha256: str, features: dict
@@ -481,6 +510,42 @@ class Store:
             "pf1": pfbeta(y, p) if positives else float("nan"),
         }
 
+    def training_images(self, height: int, width: int, bits: int) -> pd.DataFrame:
+        """Labelled predictions whose model-input image was kept at this cache size and bit depth.
+
+        Args:
+            height, width, bits: The cache geometry of the model to be trained (images of another size are left
+                out: :meth:`image_counts` says how many).
+
+        Returns:
+            One row per prediction, oldest first: ``request_id, ts, model_version, probability, label, label_id,
+            label_ts, label_source, corrections, laterality, view, png`` (``label`` the current one; ``png``
+            bytes).
+        """
+        rows = self._query(
+            "SELECT p.request_id, p.ts, p.model_version, p.probability, l.label, l.id, l.ts, l.source, "
+            "(SELECT COUNT(*) FROM labels c WHERE c.request_id = p.request_id) - 1, i.laterality, i.view, i.png "
+            "FROM predictions p JOIN images i ON i.request_id = p.request_id "
+            f"JOIN labels l ON l.request_id = p.request_id WHERE l.id IN ({_CURRENT}) "
+            "AND i.height = ? AND i.width = ? AND i.bits = ? ORDER BY p.ts, p.request_id",
+            (int(height), int(width), int(bits)),
+        )
+        columns = ["request_id", "ts", "model_version", "probability", "label", "label_id", "label_ts"]
+        columns += ["label_source", "corrections", "laterality", "view", "png"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["png"] = [bytes(b) for b in frame.png]  # PostgreSQL returns memoryview
+        return frame
+
+    def image_counts(self) -> pd.DataFrame:
+        """Kept images per cache geometry: ``height, width, bits, images, labelled``."""
+        rows = self._query(
+            "SELECT i.height, i.width, i.bits, COUNT(*), "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM labels l WHERE l.request_id = i.request_id) THEN 1 ELSE 0 END) "
+            "FROM images i GROUP BY i.height, i.width, i.bits ORDER BY COUNT(*) DESC"
+        )
+        frame = pd.DataFrame(rows, columns=["height", "width", "bits", "images", "labelled"])
+        return frame.astype(int) if len(frame) else frame
+
     def count_labelled_since(self, since: float) -> int:
         """Predictions labelled (or relabelled) after the time ``since`` (seconds since the epoch)."""
         rows = self._query("SELECT COUNT(DISTINCT request_id) FROM labels WHERE ts >= ?", (float(since),))
@@ -508,6 +573,7 @@ class SQLiteStore(Store):
     backend = "sqlite"
     _tokens = {
         "FLOAT": "REAL",
+        "BLOB": "BLOB",
         "ID": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "APPEND_ONLY": "CREATE TRIGGER labels_no_update BEFORE UPDATE ON labels BEGIN "
         "SELECT RAISE(ABORT, 'labels are append-only: a correction is a new row'); END;;"
@@ -557,6 +623,7 @@ class PostgresStore(Store):
     backend = "postgresql"
     _tokens = {
         "FLOAT": "DOUBLE PRECISION",
+        "BLOB": "BYTEA",
         "ID": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "APPEND_ONLY": "CREATE OR REPLACE FUNCTION mammo_labels_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$fn$ BEGIN RAISE EXCEPTION 'labels are append-only: a correction is a new row'; END $fn$;;"

@@ -305,7 +305,7 @@ class Predictor:
             self._grad_model = gradcam_model(model)
         return gradcam(model, self.model_inputs(images), self._grad_model)
 
-    def score_file(self, path: str | Path, explain: bool = False) -> dict:
+    def score_file(self, path: str | Path, explain: bool = False, keep_image: bool = False) -> dict:
         """Score one file, timing each stage: what the API returns for an upload.
 
         Args:
@@ -314,6 +314,9 @@ class Predictor:
                 bytes), under ``heatmap_original_png`` the map alone over the file's own frame (8-bit grey PNG,
                 255 = the map's peak, 0 outside the breast's crop; :func:`~..detection.boxes.to_stored_map`,
                 longest side :data:`HEATMAP_ORIGINAL_SIDE`), for drawing on the image as uploaded.
+            keep_image: Also return, under ``model_image``, the prepared image as the prediction store keeps it
+                (``png`` bytes at the cache's bit depth, ``height``, ``width``, ``bits``, ``laterality``, ``view``):
+                what a labelled prediction adds to a challenger's training data.
 
         Returns:
             ``probability, threshold, decision, laterality, view``, ``boxes`` (:meth:`detect`'s, or None without
@@ -354,6 +357,13 @@ class Predictor:
             original = to_stored_map(heat, info, self.preprocessing.cache_size, HEATMAP_ORIGINAL_SIDE)
             out["heatmap_original_png"] = to_png_bytes(original, 8)
             seconds["gradcam"] = time.perf_counter() - t3
+        if keep_image:
+            h, w = image.shape
+            bits = int(self.preprocessing.cache_bits)
+            out["model_image"] = {
+                "png": to_png_bytes(image, bits), "height": h, "width": w, "bits": bits,
+                "laterality": out["laterality"], "view": out["view"],
+            }  # fmt: skip
         out["timing_ms"] = {k: 1000 * v for k, v in seconds.items()}
         return out
 

@@ -5,7 +5,10 @@ trigger fires (:func:`mammo_utils.monitoring.triggers.check_triggers`) or when f
 
 1. pins the champion: the version folder the pointer resolves to now (a switch during the run cannot change
    what the challenger is compared with);
-2. trains a challenger on the current data (registered in MLflow, not promoted);
+2. imports the labelled feedback images the service kept at the challenger's cache size
+   (:func:`~.feedback_data.import_feedback`) and trains a challenger on the current data plus those images, in the
+   training split only (registered in MLflow, not promoted; the feedback's count, positives and label digest are
+   run parameters, its provenance a file of the run folder and part of the decision);
 3. scores both on the **gate split** (test patients reserved for the gate, :func:`~.gate.gate_rows`), which
    neither model selected a checkpoint or threshold on, and applies :func:`~.gate.promotion_gate` (paired
    patient bootstrap of the AUC difference, sensitivity non-inferiority at the operating thresholds, per site and
@@ -18,8 +21,8 @@ trigger fires (:func:`mammo_utils.monitoring.triggers.check_triggers`) or when f
 Each decision (trigger values, the gate's tests, the outcome, the version released) is logged to MLflow as a
 run of the ``<experiment>-retrain`` experiment.
 
-Labelled production feedback is counted and recorded with the decision, but cannot join training: the feedback
-store keeps the label, the prediction and the upload's digest, not the image.
+Feedback joins training only through images the service kept (``MAMMO_KEEP_IMAGES``, on by default): a label
+whose image was not kept, or was kept at another cache size, is counted in the provenance and not used.
 
 Example:
     >>> retrain(cfg, cfg.champion_export, open_store(cfg.store_url))  # doctest: +SKIP
@@ -34,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Config
-from ..data.prepare import data_for_model
+from ..data.prepare import data_for_model, prepare_data
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions
 from ..evaluation.metrics import roc_auc
@@ -46,6 +49,8 @@ from ..modeling.resolve import resolve_model
 from ..modeling.score import score_cached
 from ..monitoring.store import Store
 from ..monitoring.triggers import RetrainPolicy, check_triggers
+from ..utils import to_json, write_atomic
+from .feedback_data import import_feedback
 from .gate import GatePolicy, gate_rows, promotion_gate
 
 
@@ -75,6 +80,7 @@ def retrain(
     force: bool = False,
     run_name: str | None = None,
     gate_policy: GatePolicy | None = None,
+    use_feedback: bool = True,
 ) -> dict[str, Any]:
     """Check the triggers and, when one fires (or ``force``), train a challenger, gate it and release it.
 
@@ -88,6 +94,8 @@ def retrain(
         run_name: Challenger run name (default ``retrain_<timestamp>``).
         gate_policy: Margins and counts of the promotion gate (default: the configuration's ``gate_*`` fields,
             :meth:`~.gate.GatePolicy.from_config`).
+        use_feedback: Add the store's labelled images to the challenger's training split (False: the dataset
+            alone, as in the first training).
 
     Returns:
         ``{"triggers", "action": "none" | "kept_champion" | "promoted", "reason", "gate", "champion_version",
@@ -110,14 +118,26 @@ def retrain(
     if champion_dir is None:
         raise ExportError(f"{pointer}: no champion to compare with; export one with `mammo export --out {pointer}`")
     rolling = store.rolling_metrics()
+    run_name = run_name or time.strftime("retrain_%Y%m%d_%H%M%S")
+    extra, provenance = None, None
+    if use_feedback:
+        _, cache = prepare_data(cfg, progress=False)
+        extra, provenance = import_feedback(store, cache, cfg.cache_size, cfg.cache_bits)
     decision["feedback"] = {
         "labelled": rolling["labelled"],
         "positives": rolling["positives"],
-        "used_for_training": False,
-        "note": "the feedback store keeps labels and upload digests, not images; they cannot join training",
+        "used_for_training": bool(provenance and provenance["images"]),
+        "images": provenance["images"] if provenance else 0,
+        "image_positives": provenance["positives"] if provenance else 0,
+        "rows_sha256": provenance["rows_sha256"] if provenance else None,
+        "other_geometries": provenance["other_geometries"] if provenance else [],
+        "note": "labelled images kept by the service, training split only"
+        if use_feedback
+        else "not used (use_feedback=False)",
     }
-    run_name = run_name or time.strftime("retrain_%Y%m%d_%H%M%S")
-    result = train(cfg, run_name=run_name, track=True, verbose=0, promote=False)
+    result = train(cfg, run_name=run_name, track=True, verbose=0, promote=False, extra_train=extra)
+    if provenance is not None:  # beside the challenger's model: which labels it learnt from
+        write_atomic(result.model_path.parent / "feedback_provenance.json", to_json(provenance, indent=1).encode())
     champion_model, champion_info = resolve_model(champion_dir)
     challenger_model, challenger_info = resolve_model(result.model_path.parent)
     decision.update(

@@ -39,7 +39,7 @@ def _record(store, request_id, probability=0.8, threshold=0.5, **kw):
 
 def test_a_prediction_is_stored_with_its_model_and_read_back(store_url):
     store = open_store(store_url)
-    assert store.schema_version() == SCHEMA_VERSION and [m["version"] for m in store.migrations()] == [1, 2]
+    assert store.schema_version() == SCHEMA_VERSION and [m["version"] for m in store.migrations()] == [1, 2, 3]
     _record(store, "req-0001")
     got = store.get_prediction("req-0001")
     assert got["model"] == {"name": "mammo-cancer-classifier", "version": "7", "digest": "cd" * 32}
@@ -154,8 +154,8 @@ def _write_schema_1(store_url: str, n: int, labelled: int) -> None:
 def test_a_schema_1_store_migrates_without_losing_a_row(store_url):
     _write_schema_1(store_url, n=30, labelled=12)
     store = open_store(store_url)
-    assert store.schema_version() == 2
-    assert [m["version"] for m in store.migrations()] == [1, 2] and "before" in store.migrations()[0]["description"]
+    assert store.schema_version() == 3
+    assert [m["version"] for m in store.migrations()] == [1, 2, 3] and "before" in store.migrations()[0]["description"]
     assert len(store.recent_predictions(1000)) == 30
     labelled = store.labelled(1000)
     assert len(labelled) == 12 and sorted(labelled.request_id) == [f"old{i:04d}" for i in range(12)]
@@ -169,7 +169,7 @@ def test_a_schema_1_store_migrates_without_losing_a_row(store_url):
     assert store.correct_label("old0003", 0, reason="re-read") == "corrected"
     store.close()
     again = open_store(store_url)  # opening again migrates nothing twice
-    assert [m["version"] for m in again.migrations()] == [1, 2] and len(again.recent_predictions(1000)) == 31
+    assert [m["version"] for m in again.migrations()] == [1, 2, 3] and len(again.recent_predictions(1000)) == 31
     again.close()
 
 
@@ -231,4 +231,33 @@ def test_a_dropped_postgresql_connection_is_reopened(postgres_db):
         admin.execute("SELECT pg_terminate_backend(%s)", (store._db.info.backend_pid,))
     _record(store, "req-after")
     assert store.get_prediction("req-before") and store.get_prediction("req-after")
+    store.close()
+
+
+def test_kept_images_come_back_with_their_current_label_at_their_own_geometry(store_url):
+    store = open_store(store_url)
+    png = {f"img-{i}": bytes([137, 80, 78, 71, i]) * 50 for i in range(4)}
+    for i, rid in enumerate(png):
+        image = {"png": png[rid], "height": 128, "width": 64, "bits": 8, "laterality": "LR"[i % 2], "view": "CC"}
+        if i == 3:
+            image.update(height=256, width=128)  # another export's cache size
+        _record(store, rid, image=image)
+    _record(store, "no-image")
+    for rid in (*png, "no-image"):
+        store.add_label(rid, 0, source="screening")
+    store.correct_label("img-1", 1, reason="biopsy result", author="dr-a", source="biopsy")
+    got = store.training_images(128, 64, 8)
+    assert list(got.request_id) == ["img-0", "img-1", "img-2"]  # oldest first; no image or another size: left out
+    assert list(got.label) == [0, 1, 0] and got.corrections.tolist() == [0, 1, 0]
+    assert got.label_source.tolist() == ["screening", "biopsy", "screening"]
+    assert [bytes(b) for b in got.png] == [png["img-0"], png["img-1"], png["img-2"]]
+    assert got.laterality.tolist() == ["L", "R", "L"]
+    assert store.training_images(64, 32, 8).empty
+    counts = store.image_counts()
+    assert counts.to_dict("records") == [
+        {"height": 128, "width": 64, "bits": 8, "images": 3, "labelled": 3},
+        {"height": 256, "width": 128, "bits": 8, "images": 1, "labelled": 1},
+    ]
+    with pytest.raises(Exception, match="(?i)check|constraint"):
+        _record(store, "bad-bits", image={"png": b"x", "height": 1, "width": 1, "bits": 12})
     store.close()

@@ -20,6 +20,7 @@ def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
     limits = ServiceSettings.from_env(cfg, env={"MAMMO_MAX_PIXELS": "1000000", "MAMMO_INFERENCE_TIMEOUT_S": "2.5"})
     assert (limits.max_pixels, limits.inference_timeout_s) == (1_000_000, 2.5)
     assert ServiceSettings.from_env(cfg, env={}, runtime="keras", model_dir=None).runtime == "keras"
+    assert settings.keep_images and not ServiceSettings.from_env(cfg, env={"MAMMO_KEEP_IMAGES": "off"}).keep_images
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,7 @@ def test_settings_come_from_the_configuration_then_the_environment(tmp_path):
         ("MAMMO_MAX_PIXELS", "1e9", "MAMMO_MAX_PIXELS must be a whole number of pixels ≥ 1, got '1e9'"),
         ("MAMMO_INFERENCE_TIMEOUT_S", "0", "MAMMO_INFERENCE_TIMEOUT_S must be a positive number of seconds, got '0'"),
         ("MAMMO_INFERENCE_TIMEOUT_S", "soon", "MAMMO_INFERENCE_TIMEOUT_S must be a positive number of seconds"),
+        ("MAMMO_KEEP_IMAGES", "maybe", "MAMMO_KEEP_IMAGES must be on or off, got 'maybe'"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path, variable, value, message):

@@ -51,11 +51,18 @@ class ServiceState:
         return self.predictor.reference if self.predictor is not None else None
 
     async def record(
-        self, request_id: str, result: dict, features: dict, upload_sha256: str, predictor: Predictor
+        self,
+        request_id: str,
+        result: dict,
+        features: dict,
+        upload_sha256: str,
+        predictor: Predictor,
+        image: dict | None = None,
     ) -> None:
-        """Record a served prediction (probability, threshold, decision, image statistics, and the identity of the
-        model version that scored it) in the store, off the event loop, before it is returned: nothing is served
-        unrecorded (a store that does not answer gives 503)."""
+        """Record a served prediction (probability, threshold, decision, image statistics, the identity of the
+        model version that scored it, and the model-input image when ``MAMMO_KEEP_IMAGES`` is on) in the store,
+        off the event loop, before it is returned: nothing is served unrecorded (a store that does not answer
+        gives 503)."""
         record = functools.partial(
             self.store.record_prediction,
             request_id,
@@ -64,6 +71,7 @@ class ServiceState:
             decision=result["decision"],
             features=features,
             upload_sha256=upload_sha256,
+            image=image,
             **model_identity(predictor),
         )
         await anyio.to_thread.run_sync(record)

@@ -56,6 +56,7 @@ ENV = {
     "drift_min": "MAMMO_DRIFT_MIN",
     "max_pixels": "MAMMO_MAX_PIXELS",
     "inference_timeout_s": "MAMMO_INFERENCE_TIMEOUT_S",
+    "keep_images": "MAMMO_KEEP_IMAGES",
 }
 #: Default of ``MAMMO_MAX_PIXELS``: 64 M pixels, over twice the largest RSNA mammogram (about 5,900 x 4,700).
 MAX_PIXELS = 64_000_000
@@ -95,6 +96,9 @@ class ServiceSettings:
             gets 400 before anything is decoded (default :data:`MAX_PIXELS`).
         inference_timeout_s: ``MAMMO_INFERENCE_TIMEOUT_S``: an upload not scored within this many seconds gets
             503 with ``Retry-After`` (default :data:`INFERENCE_TIMEOUT_S`).
+        keep_images: ``MAMMO_KEEP_IMAGES`` (``on``/``off``, default on): record the image each prediction scored
+            (the breast's crop at the export's cache size, a PNG without any header) in the store, so that
+            the prediction can join a challenger's training data once it is labelled (``mammo retrain``).
         work_dir: The configuration's work folder (registry downloads).
         tracking_uri: The configuration's MLflow store (a ``models:/`` reference is read from it).
     """
@@ -110,6 +114,7 @@ class ServiceSettings:
     drift_min: int = Config.drift_min
     max_pixels: int = MAX_PIXELS
     inference_timeout_s: float = INFERENCE_TIMEOUT_S
+    keep_images: bool = True
     work_dir: str = ""
     tracking_uri: str = ""
 
@@ -181,6 +186,7 @@ class ServiceSettings:
             "inference_timeout_s": read(
                 "inference_timeout_s", float, d.inference_timeout_s, POSITIVE, "a positive number of seconds"
             ),
+            "keep_images": read("keep_images", str, "on", expects="on or off", choices=("on", "off")) == "on",
         }
         if values["drift_min"] > values["drift_window"]:
             raise SettingsError(

@@ -131,7 +131,7 @@ async def score_upload(state: ServiceState, predictor: Predictor, upload: Upload
                 return None
             slot["started"] = True
         try:
-            return predictor.score_file(upload.path, explain)
+            return predictor.score_file(upload.path, explain, keep_image=settings.keep_images)
         finally:
             anyio.from_thread.run_sync(semaphore.release)
 
@@ -173,7 +173,7 @@ async def score_upload(state: ServiceState, predictor: Predictor, upload: Upload
     result["timing_ms"] = {k: round(1000 * timing[k], 2) for k in STAGES if k in timing}
     request_id = uuid.uuid4().hex
     features = result.pop("features")
-    await state.record(request_id, result, features, upload.sha256, predictor)
+    await state.record(request_id, result, features, upload.sha256, predictor, result.pop("model_image", None))
     log_event(
         "scored", upload_sha256=upload.sha256[:16], kind=upload.kind, bytes=upload.size, decision=result["decision"]
     )
