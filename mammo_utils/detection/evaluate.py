@@ -85,6 +85,11 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
     return out
 
 
+#: Operating-point statistics with a patient-bootstrap interval (:func:`evaluate_detections`) and their table labels.
+OPERATING_LABELS = {"precision": "precision at the operating score (IoU >= 0.5)", "mean_iou": "mean IoU of the hits",
+                    "recall": "recall at the operating score (IoU >= 0.5)"}  # fmt: skip
+
+
 def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict], classes) -> dict:
     """Detector metrics on the test split (the operating point from validation).
 
@@ -123,12 +128,14 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         values["map50_agnostic"] = coco_map(agnostic(g), agnostic(p))["map50"]
         values.update({f"froc/{k}": v for k, v in froc(g, p).items() if k.startswith("sens@")})
         values["breast_recall"] = breast_recall(g, p, [breasts[i] for i in idx], score)
+        values.update({f"op/{k}": v for k, v in operating_point(g, p, score).items() if k in OPERATING_LABELS})
         return values
 
     ci = bootstrap_intervals(statistics, groups, N_BOOT)
     for key in ("map50", "map50_95", "map50_agnostic", "breast_recall"):
         out[f"{key}_ci"] = ci.get(key)
     out["per_class_ci"] = {k: ci.get(f"ap50/{k}") for k in out["per_class"]}
+    out["operating_point_ci"] = {k: ci.get(f"op/{k}") for k in OPERATING_LABELS}
     # an interval only where the point itself is measured (never for a rate the test curve does not reach)
     out["froc_ci"] = {k: ci.get(f"froc/{k}") if v is not None else None for k, v in curve.items()}
     size = data.images["test"].shape[1:3]
@@ -245,6 +252,7 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
     reach = det.get("froc_max_fp_per_image")
     end = f" (curve ends at {reach:.2f} FP/image)" if reach is not None else ""
     per_class_ci = det.get("per_class_ci") or {}
+    op_ci = det.get("operating_point_ci") or {}
     rows = [
         ("mAP@0.5", _fmt(det["map50"], det.get("map50_ci"))),
         ("mAP@[.5:.95]", _fmt(det["map50_95"], det.get("map50_95_ci"))),
@@ -258,9 +266,7 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
             )
             for r in FROC_RATES
         ],  # fmt: skip
-        ("precision at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["precision"])),
-        ("recall at the operating score (IoU >= 0.5)", _fmt(det["operating_point"]["recall"])),
-        ("mean IoU of the hits", _fmt(det["operating_point"]["mean_iou"])),
+        *[(label, _fmt(det["operating_point"][key], op_ci.get(key))) for key, label in OPERATING_LABELS.items()],
         (
             f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation)",
             _fmt(det["breast_recall"], det.get("breast_recall_ci")),

@@ -24,6 +24,9 @@ from .metrics import (
     wilson_interval,
 )
 
+#: The specificity of ``sens_at_spec`` (sensitivity at this specificity, read off the ROC curve).
+SPECIFICITY_POINT = 0.9
+
 
 def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.DataFrame:
     """Aggregate image predictions per breast (patient_id, laterality), as RSNA scored them.
@@ -46,7 +49,7 @@ def breast_predictions(df: pd.DataFrame, predictions, agg: str = "mean") -> pd.D
 
 
 def evaluate_predictions(
-    pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = 0.9
+    pred: pd.DataFrame, threshold: float | None = None, agg: str = "mean", specificity: float = SPECIFICITY_POINT
 ) -> dict:
     """Image- and breast-level metrics of a frame with ``prediction``.
 
@@ -68,12 +71,18 @@ def evaluate_predictions(
         ("image", pred.cancer, pred.prediction),
         ("breast", breasts.cancer, breasts.prediction),
     ):
-        report = binary_report(labels, scores, threshold)
-        both = len(np.unique(labels)) == 2
-        report["sens_at_spec"] = sensitivity_at_specificity(labels, scores, specificity) if both else float("nan")
+        report = full_report(labels, scores, threshold, specificity)
         report["n"], report["positives"] = int(len(labels)), int(np.sum(labels))
         out[level] = report
     return out
+
+
+def full_report(labels, scores, threshold: float, specificity: float = SPECIFICITY_POINT) -> dict:
+    """:func:`~mammo_utils.evaluation.metrics.binary_report` plus ``sens_at_spec`` (NaN with one class)."""
+    report = binary_report(labels, scores, threshold)
+    both = len(np.unique(labels)) == 2
+    report["sens_at_spec"] = sensitivity_at_specificity(labels, scores, specificity) if both else float("nan")
+    return report
 
 
 def flat_metrics(result: dict, prefix: str) -> dict[str, float]:
@@ -178,7 +187,9 @@ def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
 
 
 #: Metrics reported with a patient-level interval (names of :func:`binary_report`).
-INTERVAL_METRICS = ("roc_auc", "pf1", "recall", "specificity", "precision", "f1", "accuracy")
+INTERVAL_METRICS = (
+    "roc_auc", "pr_auc", "pf1", "recall", "specificity", "sens_at_spec", "precision", "f1", "accuracy",
+)  # fmt: skip
 
 
 def metrics_with_intervals(
@@ -206,14 +217,14 @@ def metrics_with_intervals(
     y = frame.cancer.to_numpy(int)
     s = frame.prediction.to_numpy(float)
     patients = frame.patient_id.to_numpy()
-    point = binary_report(y, s, threshold)
+    point = full_report(y, s, threshold)
     members = cluster_members(patients)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n):
         idx = cluster_resample(members, rng)
         if y[idx].min() != y[idx].max():
-            report = binary_report(y[idx], s[idx], threshold)
+            report = full_report(y[idx], s[idx], threshold)
             draws.append([report[m] for m in INTERVAL_METRICS])
     draws = np.asarray(draws, float).reshape(-1, len(INTERVAL_METRICS))
     low = np.nanquantile(draws, alpha / 2, axis=0) if len(draws) else np.full(len(INTERVAL_METRICS), np.nan)
@@ -300,33 +311,3 @@ def test_metrics_with_intervals(
         )
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
-
-
-def subgroup_metrics(pred: pd.DataFrame, threshold: float, by: str) -> pd.DataFrame:
-    """Per-breast metrics within each value of an acquisition or patient attribute (``site_id``, ``machine_id``…).
-
-    Args:
-        pred: Image frame with ``prediction`` and the ``by`` column.
-        threshold: The frozen decision threshold.
-        by: Column to group by (its first value per breast is used).
-
-    Returns:
-        One row per group: ``breasts, cancers, roc_auc`` (NaN with one class), ``sensitivity``, ``specificity``
-        (NaN without positives / negatives).
-    """
-    breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
-    rows = {}
-    for value, part in breasts.groupby("group"):
-        y, s = part.cancer.to_numpy(int), part.prediction.to_numpy(float)
-        decided = s >= threshold
-        rows[value] = {
-            "breasts": len(part),
-            "cancers": int(y.sum()),
-            "roc_auc": binary_report(y, s, threshold)["roc_auc"],
-            "sensitivity": float(decided[y == 1].mean()) if y.any() else float("nan"),
-            "specificity": float((~decided[y == 0]).mean()) if (y == 0).any() else float("nan"),
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
-    return out.sort_index(
-        key=lambda idx: pd.to_numeric(idx, errors="coerce").fillna(np.inf) if idx.dtype == object else idx
-    )

@@ -1,4 +1,5 @@
-"""Is a subgroup different from the rest? Fisher's exact test per subgroup, Holm's correction over the family.
+"""Subgroups of the test breasts: each one's metrics with intervals (:func:`subgroup_metrics`), and whether it
+differs from the rest (Fisher's exact test per subgroup, Holm's correction over the family).
 
 For each value of an attribute (site, machine, density, age band) the subgroup's breasts are compared with all
 other test breasts: sensitivity as cancers called / cancers, specificity as non-cancers cleared / non-cancers,
@@ -8,10 +9,13 @@ step-down correction keeps the chance of any false "different" at 5% across all 
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
 
 from ..data.rsna import breast_table
+from .metrics import binary_report, cluster_members, cluster_resample, wilson_interval
 
 #: The two rates compared, as (name, label value of its breasts, whether "success" is a positive call).
 RATES: tuple[tuple[str, int, bool], ...] = (("sensitivity", 1, True), ("specificity", 0, False))
@@ -85,3 +89,57 @@ def subgroup_tests(pred: pd.DataFrame, threshold: float, columns, alpha: float =
         row["p_holm"] = float(p)
         row["different"] = bool(p < alpha)
     return rows
+
+
+def subgroup_metrics(
+    pred: pd.DataFrame, threshold: float, by: str, n: int = 500, seed: int = 0, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Per-breast metrics within each value of an acquisition or patient attribute (``site_id``, ``machine_id``…),
+    each with its 95% interval.
+
+    Args:
+        pred: Image frame with ``prediction``, ``patient_id`` and the ``by`` column.
+        threshold: The frozen decision threshold.
+        by: Column to group by (its first value per breast is used).
+        n: Patient resamples of the AUC interval.
+        seed: Random seed of the resamples.
+        alpha: 0.05 for 95% intervals.
+
+    Returns:
+        One row per group: ``breasts, cancers, roc_auc`` (NaN with one class) with ``roc_auc_low/high`` (percentile
+        bootstrap over the group's patients), ``sensitivity`` and ``specificity`` (NaN without positives /
+        negatives) with ``*_low/high`` (Wilson interval of the count).
+    """
+    breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for value, part in breasts.groupby("group"):
+        y, s = part.cancer.to_numpy(int), part.prediction.to_numpy(float)
+        decided = s >= threshold
+        row = {"breasts": len(part), "cancers": int(y.sum()), "roc_auc": binary_report(y, s, threshold)["roc_auc"]}
+        row["roc_auc_low"], row["roc_auc_high"] = _auc_interval(y, s, part.patient_id.to_numpy(), n, rng, alpha)
+        for name, hits in (("sensitivity", decided[y == 1]), ("specificity", ~decided[y == 0])):
+            row[name] = float(hits.mean()) if len(hits) else float("nan")
+            low, high = wilson_interval(int(hits.sum()), len(hits), z) if len(hits) else (np.nan, np.nan)
+            row[f"{name}_low"], row[f"{name}_high"] = float(low), float(high)
+        rows[value] = row
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
+    return out.sort_index(
+        key=lambda idx: pd.to_numeric(idx, errors="coerce").fillna(np.inf) if idx.dtype == object else idx
+    )
+
+
+def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rng, alpha: float) -> tuple:
+    """Percentile interval of the ROC-AUC over patient resamples (NaN, NaN with one class or no usable resample)."""
+    if y.min() == y.max():
+        return float("nan"), float("nan")
+    members = cluster_members(patients)
+    draws = []
+    for _ in range(n):
+        idx = cluster_resample(members, rng)
+        if y[idx].min() != y[idx].max():
+            draws.append(binary_report(y[idx], s[idx], 0.5)["roc_auc"])
+    if not draws:
+        return float("nan"), float("nan")
+    return float(np.quantile(draws, alpha / 2)), float(np.quantile(draws, 1 - alpha / 2))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -253,7 +252,7 @@ def _extra_summary(extra: pd.DataFrame) -> dict:
     if not len(extra):
         return {}
     pairs = sorted(zip(extra.get("request_id", extra.image_id).astype(str), extra.get("label_id", extra.cancer)))
-    digest = hashlib.sha256(json.dumps([[a, int(b)] for a, b in pairs]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(to_json([[a, int(b)] for a, b in pairs]).encode()).hexdigest()[:16]
     return {"feedback_images": len(extra), "feedback_positives": int(extra.cancer.sum()), "feedback_digest": digest}
 
 

@@ -88,8 +88,8 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         ``sensitivity_at_specificity`` (at 90% specificity, with its count and Wilson interval).
     """
     from ..data.rsna import load_train
-    from ..evaluation.evaluate import breast_predictions, metrics_with_intervals, subgroup_metrics
-    from ..evaluation.subgroups import subgroup_tests
+    from ..evaluation.evaluate import breast_predictions, metrics_with_intervals
+    from ..evaluation.subgroups import subgroup_metrics, subgroup_tests
     from ..export.convert import model_data
     from ..export.runtime import load_artifact, open_runner
 

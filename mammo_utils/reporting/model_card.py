@@ -13,10 +13,23 @@ from .references import Citations
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
 
+def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings); the value alone when the
+    record predates the intervals."""
+    value = book.md(key, source, fmt)
+    try:
+        low = book.md(key + ".low", source + "_low", fmt)
+        high = book.md(key + ".high", source + "_high", fmt)
+    except FactError:
+        return value
+    return f"{value} [{low}, {high}]"
+
+
 def _subgroup_table(book: FactBook, src: str, column: str) -> str:
     rows = resolve(f"{src}#subgroups.{column}", book.root)
     lines = [
-        f"| {SUBGROUP_LABELS[column]} | breasts | cancers | ROC-AUC | sensitivity | specificity |",
+        f"| {SUBGROUP_LABELS[column]} | breasts | cancers | ROC-AUC [95% CI] | sensitivity [95% CI] "
+        "| specificity [95% CI] |",
         "|---|---|---|---|---|---|",
     ]
     for i, row in enumerate(rows):
@@ -25,10 +38,12 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             str(row[column]),
             book.md(f"card.{column}.{i}.n", base + ".breasts", "int"),
             book.md(f"card.{column}.{i}.pos", base + ".cancers", "int"),
-            book.md(f"card.{column}.{i}.auc", base + ".roc_auc"),
-            book.md(f"card.{column}.{i}.sens", base + ".sensitivity", "pct0"),
-            book.md(f"card.{column}.{i}.spec", base + ".specificity", "pct0"),
-        ]
+            *[
+                _with_interval(book, f"card.{column}.{i}.{short}", base + "." + metric, fmt)
+                for short, metric, fmt in (("auc", "roc_auc", ".3f"), ("sens", "sensitivity", "pct0"),
+                                           ("spec", "specificity", "pct0"))
+            ],
+        ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
