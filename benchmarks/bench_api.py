@@ -35,9 +35,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from mammo_utils.reporting import provenance
+from mammo_utils.modeling.artifact import load_artifact
+from mammo_utils.modeling.artifact import record as provenance_record
 from mammo_utils.serving.loadtest import (
-    export_identity,
     metrics_stages,
     post_upload,
     rss_mb,
@@ -59,6 +59,19 @@ def full_size_dicoms(folder: Path, size: tuple[int, int], patients: int = 2) -> 
     if not (folder / "train.csv").is_file():
         generate_dataset(folder, n_patients=patients, image_size=size, prevalence=0.5, seed=11, workers=2)
     return sorted((folder / "train_images").rglob("*.dcm"))
+
+
+def syntax_counts(files: list[Path]) -> dict[str, int]:
+    """How many of the files use each transfer syntax (by name: JPEG lossless, JPEG 2000 lossless, …)."""
+    import pydicom
+
+    from mammo_utils.constants import TRANSFER_SYNTAX_NAMES
+
+    names = []
+    for path in files:
+        uid = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.get("TransferSyntaxUID", ""))
+        names.append(TRANSFER_SYNTAX_NAMES.get(uid, uid))
+    return {name: names.count(name) for name in sorted(set(names))}
 
 
 def bad_uploads(good: bytes) -> list[tuple[str, bytes]]:
@@ -194,10 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
             "size": size,
             "files": len(files),
             "mb_each": float(np.mean([len(d) for _, d in good]) / 1e6),
+            "transfer_syntaxes": syntax_counts(files),
         },
         "model": portable_path(args.model),
-        "export": export_identity(args.model),
-        "provenance": provenance.record(args.model),  # the export's digest: `mammo report` checks it
+        # the export's digest, run and input: `mammo report` checks the digest against the one it reports on
+        "provenance": provenance_record(args.model, input=load_artifact(args.model, verify=False).get("input")),
         "variants": {},
     }
     with ExitStack() as stack:
@@ -231,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
 def print_summary(record: dict) -> None:
     """One line per variant and phase, then the one-client stage breakdown."""
     print(f"{record['dicom']['files']} DICOMs ({record['dicom']['source']}), {record['dicom']['mb_each']:.1f} MB each;"
-          f" export {record['export']['version'][:12]}, load {record['machine']['load_1m_at_start']:.1f}")  # fmt: skip
+          f" export {record['provenance']['digest']}, load {record['machine']['load_1m_at_start']:.1f}")  # fmt: skip
     for name, variant in record["variants"].items():
         for run in variant["runs"]:
             print(f"{name:12s} {run['run']:22s} p50 {run['p50_s']:.3f} s  p95 {run['p95_s']:.3f} s"

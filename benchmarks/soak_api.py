@@ -20,8 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from mammo_utils.reporting import provenance
-from mammo_utils.serving.loadtest import export_identity, post_upload, rss_mb, served, slope_mb_per_1000
+from mammo_utils.modeling.artifact import load_artifact
+from mammo_utils.modeling.artifact import record as provenance_record
+from mammo_utils.serving.loadtest import post_upload, rss_mb, served, slope_mb_per_1000
 from mammo_utils.utils import portable_path, to_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {"cpus": os.cpu_count(), "load_1m_at_end": os.getloadavg()[0]},
         "dicom": {"source": portable_path(args.files), "files": len(files)},
         "model": portable_path(args.model),
-        "export": export_identity(args.model),
-        "provenance": provenance.record(args.model),
+        # the export's digest, run and input: `mammo report` checks the digest against the one it reports on
+        "provenance": provenance_record(args.model, input=load_artifact(args.model, verify=False).get("input")),
         "requests": args.requests,
         "concurrency": args.concurrency,
         **result,

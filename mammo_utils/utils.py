@@ -397,13 +397,16 @@ def portable_path(path: str | Path, work_dir: str | Path | None = None) -> str:
 
     Returns:
         ``data/work/export/champion`` (inside the repository), ``$MAMMO_WORK/export/champion`` (inside the
-        work folder elsewhere), else the last two parts (``…/export/champion``): never an absolute path.
+        work folder elsewhere), else the last two parts (``…/export/champion``): never an absolute path. A
+        symbolic link (the champion pointer) is named as itself, not as the folder it points to.
 
     Example:
         >>> portable_path(project_root() / "data" / "work" / "x")
         'data/work/x'
     """
-    resolved = Path(path).expanduser().resolve()
+    given = Path(path).expanduser()
+    named = given.name not in ("", ".", "..")
+    resolved = given.parent.resolve() / given.name if named else given.resolve()  # a pointer keeps its name
     root = project_root().resolve()
     work = Path(work_dir or os.environ.get("MAMMO_WORK") or root / "data" / "work").expanduser().resolve()
     for base, prefix in ((root, ""), (work, "$MAMMO_WORK/")):

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 from ..data.preprocess import Preprocessing
+from ..utils import portable_path
 
 #: File or folder of each format inside an export folder.
 FILES = {
@@ -201,3 +204,49 @@ def read_reference(folder: str | Path, required: bool = False) -> dict | None:
         return json.loads(path.read_text())
     except ValueError as exc:
         raise ExportError(f"{path}: not valid JSON ({exc})") from None
+
+
+def build_stamp(export_dir: str | Path) -> dict[str, Any]:
+    """What identifies an export: its ``model.json`` digest, release folder and training run.
+
+    Args:
+        export_dir: Export folder or the champion pointer.
+
+    Returns:
+        ``{"digest", "release", "run_name", "mlflow_run_id", "exported_at"}``.
+
+    Raises:
+        FileNotFoundError: ``export_dir`` holds no ``model.json``.
+    """
+    folder = Path(export_dir)
+    if not (folder / ARTIFACT).is_file():
+        raise FileNotFoundError(f"{folder}: no {ARTIFACT}; run notebook 08 or `mammo export` first")
+    manifest = json.loads((folder / ARTIFACT).read_text())
+    training = manifest.get("training", {})
+    return {
+        "digest": version_id(folder),
+        "release": folder.resolve().name,
+        "run_name": training.get("run_name"),
+        "mlflow_run_id": training.get("mlflow_run_id"),
+        "exported_at": manifest.get("exported_at"),
+    }
+
+
+def record(export_dir: str | Path, url_path: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The provenance record of an artifact made now from ``export_dir`` (a benchmark's JSON, a screenshot's
+    sidecar: :mod:`mammo_utils.reporting.provenance` checks it when the report is built).
+
+    Args:
+        export_dir: The export the artifact was measured on.
+        url_path: For a screenshot, the page's URL path (``/``, ``/graph?...``); host and port are left out.
+        **extra: More JSON-able fields (e.g. ``what="web app"``).
+
+    Returns:
+        :func:`build_stamp` plus ``recorded_at`` (UTC), ``model`` (:func:`portable_path`) and ``url_path``.
+    """
+    stamp = build_stamp(export_dir)
+    stamp["model"] = portable_path(export_dir)
+    stamp["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if url_path is not None:
+        stamp["url_path"] = url_path
+    return {**stamp, **extra}

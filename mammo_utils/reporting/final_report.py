@@ -384,6 +384,18 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
     return "\n".join(parts)
 
 
+def _syntax_mix(book: FactBook, api_json: str) -> str:
+    """`` (n JPEG lossless, m JPEG 2000 lossless)`` from the benchmark's transfer-syntax counts ('' without)."""
+    if not _has_key(book, api_json + "#dicom.transfer_syntaxes"):
+        return ""
+    counts = resolve(api_json + "#dicom.transfer_syntaxes", book.root)
+    parts = [
+        f"{book.html(f'api.ts.{i}', api_json + '#dicom.transfer_syntaxes.' + name, 'int')} {html.escape(name)}"
+        for i, name in enumerate(counts)
+    ]
+    return " (" + ", ".join(parts) + ")"
+
+
 def section_deployment(book: FactBook, api_json: str) -> str:
     """Export, API, web app, Docker, Azure ML."""
     parts = ['<h2 id="deployment">5. Deployment</h2>']
@@ -405,8 +417,10 @@ def section_deployment(book: FactBook, api_json: str) -> str:
     if _have(book, api_json):
         parts.append(
             f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
-            f"{book.html('api.size', api_json + '#dicom.size', 'str')} JPEG 2000 DICOMs "
-            f"({book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each): one client p95 "
+            f"{book.html('api.files', api_json + '#dicom.files', 'int')} synthetic "
+            f"{book.html('api.size', api_json + '#dicom.size', 'str')} DICOMs"
+            + _syntax_mix(book, api_json)
+            + f" ({book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each): one client p95 "
             f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
             + (
                 f" (the full-resolution decode, requests alternating in the same run: "

@@ -34,32 +34,6 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def export_identity(folder: str | Path) -> dict:
-    """What identifies an export beside its numbers: its version, ``model.json``'s sha256 and the training run.
-
-    Args:
-        folder: An export folder (``model.json`` inside).
-
-    Returns:
-        ``{"version", "model_json_sha256", "name", "run_id", "run_name", "input"}`` (``version`` is the
-        service's short id of the same digest).
-    """
-    import json
-
-    from ..modeling.artifact import ARTIFACT, sha256, version_id
-
-    info = json.loads((Path(folder) / ARTIFACT).read_text())
-    training = info.get("training", {})
-    return {
-        "version": version_id(folder),
-        "model_json_sha256": sha256(Path(folder) / ARTIFACT),
-        "name": info.get("name"),
-        "run_id": training.get("mlflow_run_id"),
-        "run_name": training.get("run_name"),
-        "input": info.get("input"),
-    }
-
-
 @contextmanager
 def served(model: str | Path, env: dict | None = None, timeout: float = 180.0):
     """``mammo serve --model <model>`` on a free port while the block runs: yields ``(url, process)``.

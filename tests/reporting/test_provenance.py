@@ -103,6 +103,11 @@ def test_recorded_paths_are_relative_to_the_repository_or_the_work_folder(tmp_pa
     monkeypatch.setenv("MAMMO_WORK", str(tmp_path / "work"))
     assert provenance.portable_path(tmp_path / "work" / "export" / "champion") == "$MAMMO_WORK/export/champion"
     assert provenance.portable_path(tmp_path / "elsewhere" / "x") == "…/elsewhere/x"
+    versions = tmp_path / "work" / "export" / "versions" / "abc123"
+    versions.mkdir(parents=True)
+    (tmp_path / "work" / "export" / "champion").symlink_to(versions)  # the pointer is named, not its target
+    assert provenance.portable_path(tmp_path / "work" / "export" / "champion") == "$MAMMO_WORK/export/champion"
+    assert provenance.portable_path(versions / ".." / "abc123") == "$MAMMO_WORK/export/versions/abc123"
     assert provenance.record(_export(tmp_path / "work" / "e", "r"))["model"] == "$MAMMO_WORK/e"
 
 

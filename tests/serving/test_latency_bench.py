@@ -54,8 +54,11 @@ def test_bench_api_json_has_stages_digest_and_no_absolute_paths(tiny_export, syn
     )  # fmt: skip
     record = json.loads(out.read_text())
     assert set(record["variants"]) == {"fast_decode", "full_decode"}
-    assert re.fullmatch(r"[0-9a-f]{64}", record["export"]["model_json_sha256"]) and "run_id" in record["export"]
-    assert record["export"]["model_json_sha256"].startswith(record["export"]["version"])
+    from mammo_utils.modeling.artifact import ARTIFACT, sha256
+
+    stamp = record["provenance"]  # one record of the export: the digest `mammo report` checks, run and input
+    assert re.fullmatch(r"[0-9a-f]{12}", stamp["digest"]) and sha256(folder / ARTIFACT).startswith(stamp["digest"])
+    assert "mlflow_run_id" in stamp and stamp["input"]["shape"][1:] == [96, 48, 1] and "export" not in record
     for variant in record["variants"].values():
         single = variant["runs"][0]
         assert single["run"] == "1 client" and single["requests"] == 2 and single["non_2xx"] == 0
