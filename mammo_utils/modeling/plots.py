@@ -70,6 +70,7 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     columns = min(4, len(histories))
     rows = -(-len(histories) // columns)
@@ -79,6 +80,7 @@ def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Val
     for ax, (name, history) in zip(axes.flat, histories.items()):
         _plot_validation(ax, history)
         ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     for ax in list(axes.flat)[len(histories) :]:
         ax.set_visible(False)
     for row in axes:
@@ -143,9 +145,10 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.3), squeeze=False, layout="constrained")
     flat = axes.ravel()
     best = ordered.objective.cummax()
-    flat[0].plot(range(1, len(ordered) + 1), ordered.objective, "o", color="#999999", label="trial")
-    flat[0].step(range(1, len(ordered) + 1), best, where="post", color="#0072B2", label="best so far")
-    flat[0].set(xlabel="trial (run order)", ylabel=objective, title="Best so far")
+    order = range(len(ordered))  # numbered from 0 like the trial ids of the log and the trials table
+    flat[0].plot(order, ordered.objective, "o", color="#999999", label="trial")
+    flat[0].step(order, best, where="post", color="#0072B2", label="best so far")
+    flat[0].set(xlabel="trial (run order, from 0 as in the log)", ylabel=objective, title="Best so far")
     flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     place_legend(flat[0], fontsize=8)
     for ax, name in zip(flat[1:], params):

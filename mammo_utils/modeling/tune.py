@@ -491,5 +491,11 @@ def search_conclusion(summary: dict, test: dict, tuned: str = "tuned", default: 
         ),
         f"- A trial ran at most {max((x['epochs'] or 0) for x in done) or '?'} epochs on one seed: its objective is "
         "also moved by the seed, which is why the winner is retrained over seeds before it is judged.",
+        f"- Selection bias: the search picked its best of {len(done)} trials on the validation fold, and the paired "
+        "test above uses the same fold, so it favours the tuned arm (the maximum of noisy scores is optimistic). "
+        f"The size of that optimism here: best trial {summary['best']['objective']:.3f} vs "
+        f"{test['auc_a']:.3f} for the same configuration retrained over {test['runs_a']} seeds "
+        f"({summary['best']['objective'] - test['auc_a']:+.3f}). Only patients neither step saw can check the choice "
+        "without that bias: the test columns of the arm table (they play no part in it) or a nested split.",
     ]
     return "\n".join(lines), keep

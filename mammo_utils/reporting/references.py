@@ -29,7 +29,7 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "rsna-1st-ablation": (
         "Dang Nguyen Hoang (dangnh0611). 1st place solution write-up, RSNA Screening Mammography Breast Cancer "
         "Detection discussion (ablation table of out-of-fold F1 and public/private leaderboard pF1), 2023.",
-        "https://kaggle.com/competitions/rsna-breast-cancer-detection/discussion/391676",
+        "https://www.kaggle.com/competitions/rsna-breast-cancer-detection/discussion/392449",
     ),
     "efficientnet": (
         "M. Tan and Q. V. Le. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks. ICML 2019.",

@@ -44,8 +44,11 @@ from .provenance import write_sidecar
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
 WINDOW = (1400, 1400)
-#: Viewport of the monitoring screenshot: tall enough for the three graphs of Prometheus's page.
-MONITORING_WINDOW = (1400, 1900)
+#: Viewport of the monitoring screenshot (CSS pixels): tall enough for the three graphs of Prometheus's page.
+MONITORING_WINDOW = (1000, 1350)
+#: Device pixels per CSS pixel of the monitoring screenshot: its text stays readable when the report shrinks the
+#: image to the page's width (the PNG is ``MONITORING_WINDOW`` times this).
+MONITORING_SCALE = 1.5
 #: Words the web app prints once the API returned a decision.
 DECISIONS = ("recall", "routine")
 #: The Grafana dashboard whose queries the monitoring image shows, and the panels (title prefixes) it takes.
@@ -184,8 +187,9 @@ def send_requests(
     return scored
 
 
-def _browser(window: tuple[int, int] = WINDOW):
-    """Headless Chromium through chromedriver (Debian's ``chromium`` + ``chromium-driver``)."""
+def _browser(window: tuple[int, int] = WINDOW, scale: float = 1.0):
+    """Headless Chromium through chromedriver (Debian's ``chromium`` + ``chromium-driver``); screenshots are
+    ``window`` times ``scale`` pixels."""
     from selenium import webdriver
 
     chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
@@ -198,7 +202,7 @@ def _browser(window: tuple[int, int] = WINDOW):
         options.add_argument(flag)
     browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
     # the window size includes the (invisible) browser frame: fix the page's own viewport, so a PNG is ``window``
-    metrics = {"width": window[0], "height": window[1], "deviceScaleFactor": 1, "mobile": False}
+    metrics = {"width": window[0], "height": window[1], "deviceScaleFactor": scale, "mobile": False}
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     return browser
 
@@ -263,7 +267,7 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
 
     Args:
         prometheus: Prometheus's base URL.
-        out: PNG path (:data:`MONITORING_WINDOW` pixels).
+        out: PNG path (:data:`MONITORING_WINDOW` x :data:`MONITORING_SCALE` pixels).
         queries: ``(title, expr)`` pairs (default: the dashboard's key panels).
 
     Returns:
@@ -274,7 +278,7 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
     from selenium.webdriver.support.ui import WebDriverWait
 
     queries = queries or dashboard_queries()
-    browser = _browser(MONITORING_WINDOW)
+    browser = _browser(MONITORING_WINDOW, MONITORING_SCALE)
     try:
         browser.get(monitoring_url(prometheus, queries))
         # each graph is drawn by the page's scripts once its query returned: wait for one SVG per query

@@ -46,7 +46,8 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
     _, export, _ = tiny_export
     dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
     written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lambda _line: None)
-    for name, window in (("web_app", screens.WINDOW), ("monitoring", screens.MONITORING_WINDOW)):
+    monitoring = tuple(round(v * screens.MONITORING_SCALE) for v in screens.MONITORING_WINDOW)
+    for name, window in (("web_app", screens.WINDOW), ("monitoring", monitoring)):
         image = np.asarray(Image.open(written[name]).convert("L"), float)
         assert image.shape == window[::-1], name
         assert image.std() > 5 and len(np.unique(image)) > 16, f"{name}.png is blank"
