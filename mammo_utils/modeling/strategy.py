@@ -3,7 +3,8 @@
 * TPU when one is attached (``TPU_NAME`` / ``COLAB_TPU_ADDR``);
 * ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers (Azure ML's
   ``distribution: type: tensorflow`` sets it on every node; locally, one process per worker with its own
-  ``TF_CONFIG``): gradients are all-reduced, so every worker ends each step with the same weights;
+  ``TF_CONFIG``): the trainer's loop of :mod:`~mammo_utils.modeling.distributed_fit` all-reduces the gradients
+  and averages batch-norm statistics each epoch, so every worker ends each epoch with the same weights;
 * ``MirroredStrategy`` over several GPUs of one host;
 * the default strategy otherwise.
 

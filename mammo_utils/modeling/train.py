@@ -46,8 +46,8 @@ from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta, roc_auc
 from ..utils import deterministic_threads, seed_everything, to_json, write_atomic
+from . import distributed_fit, tracking
 from . import run_state as R
-from . import tracking
 from .keras_metrics import ProbabilisticF1
 from .losses import class_weights, make_loss
 from .models import build_model, is_pretrained, set_backbone_trainable
@@ -392,14 +392,15 @@ def _fit_stages(
         state.data.setdefault("stage_start", {})[name] = offset
         state.save()
         start = time.perf_counter()
-        model.fit(
+        _fit(
+            model,
+            strategy,
             train_ds,
             epochs=offset + n_epochs,
             initial_epoch=offset,
             steps_per_epoch=steps,
             callbacks=callbacks,
             verbose=verbose,
-            shuffle=False,  # the dataset shuffles itself
         )
         seconds += time.perf_counter() - start
         state.data["train_seconds"] = float(state.data.get("train_seconds", 0.0)) + time.perf_counter() - start
@@ -413,6 +414,21 @@ def _fit_stages(
     history = _read_history(history_path, state.data.get("stage_start", {}))
     # every stage of the run, earlier calls included: a finished run re-scored later reports what it took to train
     return history, float(state.data.get("train_seconds", seconds))
+
+
+def _fit(model, strategy, train_ds, **kwargs) -> None:
+    """``model.fit`` on one worker; the loop of :mod:`~mammo_utils.modeling.distributed_fit` over several.
+
+    Args:
+        model: The compiled model.
+        strategy: Its distribution strategy.
+        train_ds: The training dataset (it shuffles itself).
+        **kwargs: ``epochs``, ``initial_epoch``, ``steps_per_epoch``, ``callbacks``, ``verbose``.
+    """
+    if num_workers() > 1:
+        distributed_fit.fit(model, strategy, train_ds, **kwargs)
+    else:
+        model.fit(train_ds, shuffle=False, **kwargs)
 
 
 def _read_history(path: Path, stage_start: dict[str, int]) -> pd.DataFrame:

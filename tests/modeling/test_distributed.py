@@ -55,13 +55,6 @@ def test_tf_config_names_the_chief_and_the_workers(monkeypatch):
 
 
 @pytest.mark.slow  # two TensorFlow processes train together: minutes on two cores
-@pytest.mark.xfail(
-    reason="Keras 3.x model.fit under MultiWorkerMirroredStrategy fails: its eager symbolic build cannot reduce a "
-    "PerReplica batch across workers, and its per-step log reduction uses reduce('MEAN', axis=0) on scalars. "
-    "Working around both (and scoring validation locally) let two workers finish, but with different final "
-    "weights, so the multi-worker fit is not trusted yet and fails loudly instead",
-    strict=False,
-)
 def test_two_workers_train_one_epoch_together_and_agree_on_the_weights(synth_root, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
