@@ -260,6 +260,10 @@ def import_tensorflow():
 
 #: Why a recorded number is missing, by the last part of its key (first match wins); :func:`missing_reason`.
 MISSING_REASONS: tuple[tuple[str, str], ...] = (
+    ("auc_low", "fewer than 5 breasts of a class: no AUC interval (its resamples would all agree)"),
+    ("auc_high", "fewer than 5 breasts of a class: no AUC interval (its resamples would all agree)"),
+    ("_low", "no cases of this kind in the group: no interval"),
+    ("_high", "no cases of this kind in the group: no interval"),
     (" sd", "one seed: no spread (a standard deviation needs two or more runs)"),
     ("sd", "one seed: no spread (a standard deviation needs two or more runs)"),
     ("auc", "one class only: ROC-AUC needs both cancers and non-cancers"),

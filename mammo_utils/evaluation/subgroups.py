@@ -91,6 +91,10 @@ def subgroup_tests(pred: pd.DataFrame, threshold: float, columns, alpha: float =
     return rows
 
 
+#: Fewest breasts of each class for a subgroup's AUC interval (see :func:`subgroup_metrics`).
+MIN_AUC_INTERVAL = 5
+
+
 def subgroup_metrics(
     pred: pd.DataFrame, threshold: float, by: str, n: int = 500, seed: int = 0, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -107,8 +111,10 @@ def subgroup_metrics(
 
     Returns:
         One row per group: ``breasts, cancers, roc_auc`` (NaN with one class) with ``roc_auc_low/high`` (percentile
-        bootstrap over the group's patients), ``sensitivity`` and ``specificity`` (NaN without positives /
-        negatives) with ``*_low/high`` (Wilson interval of the count).
+        bootstrap over the group's patients; NaN with fewer than :data:`MIN_AUC_INTERVAL` breasts of either class,
+        where resamples of a few perfectly ranked breasts would all give 1.0 and print a certainty they cannot
+        give), ``sensitivity`` and ``specificity`` (NaN without positives / negatives) with ``*_low/high`` (Wilson
+        interval of the count).
     """
     breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
     z = NormalDist().inv_cdf(1 - alpha / 2)
@@ -131,8 +137,9 @@ def subgroup_metrics(
 
 
 def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rng, alpha: float) -> tuple:
-    """Percentile interval of the ROC-AUC over patient resamples (NaN, NaN with one class or no usable resample)."""
-    if y.min() == y.max():
+    """Percentile interval of the ROC-AUC over patient resamples (NaN, NaN with fewer than
+    :data:`MIN_AUC_INTERVAL` breasts of either class or no usable resample)."""
+    if min(int(y.sum()), int((1 - y).sum())) < MIN_AUC_INTERVAL:
         return float("nan"), float("nan")
     members = cluster_members(patients)
     draws = []
