@@ -14,15 +14,16 @@ SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breas
 
 
 def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
-    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings); the value alone when the
-    record predates the intervals."""
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings); the value alone, marked
+    with an asterisk, when it has no interval (too few breasts of a class, or a record without intervals)."""
     value = book.md(key, source, fmt)
     try:
-        low = book.md(key + ".low", source + "_low", fmt)
-        high = book.md(key + ".high", source + "_high", fmt)
+        low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
     except FactError:
-        return value
-    return f"{value} [{low}, {high}]"
+        return value + "*"
+    if low.missing or high.missing:
+        return value if value == "n/a" else value + "*"
+    return f"{value} [{low.text}, {high.text}]"
 
 
 def _subgroup_table(book: FactBook, src: str, column: str) -> str:
@@ -45,6 +46,7 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             ],
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\n\\* no interval: fewer than 5 breasts of a class (an AUC), or no case of the kind.")
     return "\n".join(lines)
 
 
