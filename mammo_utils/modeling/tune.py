@@ -496,6 +496,6 @@ def search_conclusion(summary: dict, test: dict, tuned: str = "tuned", default: 
         f"The size of that optimism here: best trial {summary['best']['objective']:.3f} vs "
         f"{test['auc_a']:.3f} for the same configuration retrained over {test['runs_a']} seeds "
         f"({summary['best']['objective'] - test['auc_a']:+.3f}). Only patients neither step saw can check the choice "
-        "without that bias: the test columns of the arm table (they play no part in it) or a nested split.",
+        "without that bias: a nested split, or the test split, reported below for the kept arm alone.",
     ]
     return "\n".join(lines), keep
