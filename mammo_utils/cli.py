@@ -662,7 +662,8 @@ def _detect(args: argparse.Namespace) -> None:
         summary = {k: record.get(k) for k in ("folder", "best_epoch", "val", "train_seconds", "registry_version")}
         _emit(args, summary, to_json(summary, indent=1, default=str))
         return
-    from .detection.evaluate import evaluate, metrics_table, summary_json
+    from .detection.evaluate import evaluate, summary_json
+    from .detection.tables import metrics_table
 
     classifier, size = None, None
     if args.classifier:

@@ -18,7 +18,6 @@ import pandas as pd
 from ..config import Config
 from .detector import predict_boxes
 from .metrics import (
-    FROC_RATES,
     agnostic,
     bootstrap_interval,
     bootstrap_intervals,
@@ -234,63 +233,6 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
         "cam_preds": preds,
     }
     return out
-
-
-def _fmt(value: float | None, ci=None) -> str:
-    if value is None:
-        return "not reached"
-    if ci is None or not np.all(np.isfinite(ci)):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
-def metrics_table(det: dict, classes) -> pd.DataFrame:
-    """The detector's test metrics as a table (value and 95% patient-level interval).
-
-    A FROC rate the measured curve does not reach reads "not reached (curve ends at x FP/image)".
-    """
-    reach = det.get("froc_max_fp_per_image")
-    end = f" (curve ends at {reach:.2f} FP/image)" if reach is not None else ""
-    per_class_ci = det.get("per_class_ci") or {}
-    op_ci = det.get("operating_point_ci") or {}
-    rows = [
-        ("mAP@0.5", _fmt(det["map50"], det.get("map50_ci"))),
-        ("mAP@[.5:.95]", _fmt(det["map50_95"], det.get("map50_95_ci"))),
-        *[(f"AP@0.5 {name}", _fmt(det["per_class"][name], per_class_ci.get(name))) for name in classes],
-        ("AP@0.5 class-agnostic", _fmt(det["map50_agnostic"], det.get("map50_agnostic_ci"))),
-        *[
-            (
-                f"FROC sensitivity at {r:g} FP/image",
-                _fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"])
-                + (end if det["froc"][f"sens@{r:g}fp"] is None else ""),
-            )
-            for r in FROC_RATES
-        ],  # fmt: skip
-        *[(label, _fmt(det["operating_point"][key], op_ci.get(key))) for key, label in OPERATING_LABELS.items()],
-        (
-            f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation)",
-            _fmt(det["breast_recall"], det.get("breast_recall_ci")),
-        ),  # fmt: skip
-    ]
-    return pd.DataFrame(rows, columns=["test metric", "value [95% CI]"])
-
-
-def localisation_table(det: dict, cam: dict) -> pd.DataFrame:
-    """Detector vs classifier Grad-CAM on the same test lesions: pointing game and class-agnostic AP@0.5."""
-    rows = []
-    for name, res in (("YOLOv8 detector (top box centre)", det), ("classifier Grad-CAM (peak / CAM boxes)", cam)):
-        pg = res["pointing_game"]
-        rows.append(
-            {
-                "method": name,
-                "pointing-game hit rate": _fmt(pg["hit_rate"], pg.get("hit_rate_ci")),
-                "chance (box share of breast)": f"{pg['chance']:.3f}",
-                "hit rate - chance": _fmt(pg["margin"], pg.get("margin_ci")),
-                "AP@0.5 class-agnostic": _fmt(res["map50_agnostic"], res.get("map50_agnostic_ci")),
-                "lesion images": pg["n"],
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def evaluate(

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.detection.evaluate import evaluate_detections, metrics_table, pointing_summary, seed_summary
+from mammo_utils.detection.evaluate import evaluate_detections, pointing_summary, seed_summary
+from mammo_utils.detection.tables import metrics_table
 from mammo_utils.detection.train import DetectionData, stop_reason
 
 CLASSES = ("mass", "spiculated_mass", "calcification_cluster")
