@@ -181,6 +181,7 @@ BAD_SERVICE_ENV = {
     "MAMMO_FEEDBACK_DB": [(".", "is a folder")],  # the old name of a SQLite store file
     "MAMMO_MAX_PIXELS": [("0", "whole number of pixels ≥ 1, got '0'"), ("lots", "whole number of pixels")],
     "MAMMO_INFERENCE_TIMEOUT_S": [("0", "got '0'"), ("soon", "got 'soon'")],
+    "MAMMO_KEEP_IMAGES": [("maybe", "must be on or off, got 'maybe'")],
     "MAMMO_WORK": [("/", "is a folder")],  # <MAMMO_WORK>/monitoring/feedback.db must not be a folder either
 }
 #: Read by the service, but any text is a valid value: the folder is checked by `--model` (same variable).
