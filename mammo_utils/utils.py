@@ -260,8 +260,8 @@ def import_tensorflow():
 
 #: Why a recorded number is missing, by the last part of its key (first match wins); :func:`missing_reason`.
 MISSING_REASONS: tuple[tuple[str, str], ...] = (
-    ("auc_low", "fewer than 5 breasts of a class: no AUC interval (its resamples would all agree)"),
-    ("auc_high", "fewer than 5 breasts of a class: no AUC interval (its resamples would all agree)"),
+    ("auc_low", "no AUC interval: fewer than 5 breasts of a class, or every patient resample gave the same AUC"),
+    ("auc_high", "no AUC interval: fewer than 5 breasts of a class, or every patient resample gave the same AUC"),
     ("_low", "no cases of this kind in the group: no interval"),
     ("_high", "no cases of this kind in the group: no interval"),
     (" sd", "one seed: no spread (a standard deviation needs two or more runs)"),

@@ -112,9 +112,9 @@ def subgroup_metrics(
     Returns:
         One row per group: ``breasts, cancers, roc_auc`` (NaN with one class) with ``roc_auc_low/high`` (percentile
         bootstrap over the group's patients; NaN with fewer than :data:`MIN_AUC_INTERVAL` breasts of either class,
-        where resamples of a few perfectly ranked breasts would all give 1.0 and print a certainty they cannot
-        give), ``sensitivity`` and ``specificity`` (NaN without positives / negatives) with ``*_low/high`` (Wilson
-        interval of the count).
+        or when every resample gives the same AUC (perfectly ranked breasts give 1.0 in all of them), since a
+        zero-width interval would print a certainty the sample cannot give), ``sensitivity`` and ``specificity``
+        (NaN without positives / negatives) with ``*_low/high`` (Wilson interval of the count).
     """
     breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
     z = NormalDist().inv_cdf(1 - alpha / 2)
@@ -138,7 +138,7 @@ def subgroup_metrics(
 
 def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rng, alpha: float) -> tuple:
     """Percentile interval of the ROC-AUC over patient resamples (NaN, NaN with fewer than
-    :data:`MIN_AUC_INTERVAL` breasts of either class or no usable resample)."""
+    :data:`MIN_AUC_INTERVAL` breasts of either class, no usable resample, or resamples that all agree)."""
     if min(int(y.sum()), int((1 - y).sum())) < MIN_AUC_INTERVAL:
         return float("nan"), float("nan")
     members = cluster_members(patients)
@@ -147,6 +147,7 @@ def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rn
         idx = cluster_resample(members, rng)
         if y[idx].min() != y[idx].max():
             draws.append(binary_report(y[idx], s[idx], 0.5)["roc_auc"])
-    if not draws:
+    low, high = (float(np.quantile(draws, q)) for q in (alpha / 2, 1 - alpha / 2)) if draws else (np.nan, np.nan)
+    if np.isclose(low, high):  # every resample ranked the breasts alike: a zero-width "interval" is no interval
         return float("nan"), float("nan")
-    return float(np.quantile(draws, alpha / 2)), float(np.quantile(draws, 1 - alpha / 2))
+    return low, high

@@ -385,7 +385,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
 
 
 def _syntax_mix(book: FactBook, api_json: str) -> str:
-    """`` (n JPEG lossless, m JPEG 2000 lossless)`` from the benchmark's transfer-syntax counts ('' without)."""
+    """``, n JPEG lossless and m JPEG 2000 lossless`` from the benchmark's transfer-syntax counts ('' without)."""
     if not _has_key(book, api_json + "#dicom.transfer_syntaxes"):
         return ""
     counts = resolve(api_json + "#dicom.transfer_syntaxes", book.root)
@@ -393,7 +393,7 @@ def _syntax_mix(book: FactBook, api_json: str) -> str:
         f"{book.html(f'api.ts.{i}', api_json + '#dicom.transfer_syntaxes.' + name, 'int')} {html.escape(name)}"
         for i, name in enumerate(counts)
     ]
-    return " (" + ", ".join(parts) + ")"
+    return ", " + " and ".join(parts)
 
 
 def section_deployment(book: FactBook, api_json: str) -> str:
@@ -420,7 +420,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             f"{book.html('api.files', api_json + '#dicom.files', 'int')} synthetic "
             f"{book.html('api.size', api_json + '#dicom.size', 'str')} DICOMs"
             + _syntax_mix(book, api_json)
-            + f" ({book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each): one client p95 "
+            + f", {book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each: one client p95 "
             f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
             + (
                 f" (the full-resolution decode, requests alternating in the same run: "

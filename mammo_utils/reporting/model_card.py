@@ -46,7 +46,10 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             ],
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("\n\\* no interval: fewer than 5 breasts of a class (an AUC), or no case of the kind.")
+    lines.append(
+        "\n\\* no interval: an AUC with fewer than 5 breasts of a class, or one that every patient resample gave "
+        "alike (perfectly ranked breasts: 1.000 each time)."
+    )
     return "\n".join(lines)
 
 

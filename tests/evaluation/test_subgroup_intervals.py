@@ -38,6 +38,8 @@ def test_subgroup_rows_carry_wilson_and_bootstrap_intervals():
     assert two.specificity_low < two.specificity <= two.specificity_high
     few = subgroup_metrics(pd.DataFrame(_frame(rng, 4, 6, 2, 0.9)), 0.5, "site_id").loc[4]
     assert few.roc_auc == 1.0 and np.isnan([few.roc_auc_low, few.roc_auc_high]).all()  # 2 cancers: no [1, 1]
+    perfect = subgroup_metrics(pd.DataFrame(_frame(rng, 5, 20, 8, 3.0)), 0.5, "site_id").loc[5]
+    assert perfect.roc_auc == 1.0 and np.isnan([perfect.roc_auc_low, perfect.roc_auc_high]).all()  # no [1, 1]
     three = table.loc[3]  # no cancer: no AUC and no sensitivity, hence no interval either
     assert np.isnan([three.roc_auc, three.roc_auc_low, three.sensitivity, three.sensitivity_low]).all()
     assert three.specificity_low < three.specificity_high
