@@ -220,7 +220,7 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         "at the frozen threshold."
         if q is not None
         else "the unpruned int8 file failed the export's AUC gate (see above), so it is not shipped"
-        + (f"; the pruned copy's int8 file passed (row `{pruned_int8[0]}`, compared below)." if pruned_int8 else ".")
+        + (f"; the pruned copy's int8 file passed (row `{pruned_int8[0]}` above)." if pruned_int8 else ".")
     )
     lines = [
         f"- **API on a CPU: `{pick['api_cpu']}`** — fastest at batch 1 among the unpruned formats (the pruned copy "

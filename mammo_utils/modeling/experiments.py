@@ -263,17 +263,17 @@ def paired_table(
         split: ``val`` (the comparison that decides) or ``test``.
 
     Returns:
-        One row per pair, indexed ``"A − B"``: :func:`~mammo_utils.evaluation.compare.paired_auc_difference`'s fields
-        and the ``verdict`` sentence.
+        One row per pair, indexed ``"A − B"``: :func:`~mammo_utils.evaluation.compare.paired_auc_difference`'s fields,
+        ``p`` as printed (``p < 0.001`` below the resampling's resolution) and the ``verdict`` sentence.
     """
-    from ..evaluation.compare import paired_auc_difference, verdict
+    from ..evaluation.compare import format_p, paired_auc_difference, verdict
 
     arms = arm_predictions(results, split)
     rows = {}
     for a, b in pairs:
         if a in arms and b in arms:
             test = paired_auc_difference(arms[a], arms[b])
-            rows[f"{a} − {b}"] = {**test, "verdict": verdict(a, b, test)}
+            rows[f"{a} − {b}"] = {**test, "p": format_p(test["p_value"]), "verdict": verdict(a, b, test)}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = f"pair ({split})"
     return table
@@ -299,8 +299,23 @@ def last_training_auc(results: Mapping[tuple[str, int], Any]) -> pd.Series:
     return pd.Series({arm: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for arm, v in values.items()})
 
 
+def arm_epochs(results: Mapping[tuple[str, int], Any]) -> dict[str, int]:
+    """Each arm's epochs trained (the most over its runs: early stopping may end one seed sooner).
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+
+    Returns:
+        Arm -> epochs.
+    """
+    out: dict[str, int] = {}
+    for (arm, _), result in results.items():
+        out[arm] = max(out.get(arm, 0), len(result.history))
+    return out
+
+
 def comparison_conclusion(
-    summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85, train_auc=None
+    summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85, train_auc=None, epochs=None
 ) -> str:
     """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
 
@@ -310,6 +325,8 @@ def comparison_conclusion(
         tests: :func:`paired_table` on validation (each row's ``verdict`` follows its test).
         min_auc: The mean validation breast AUC an arm must reach to count as having learned.
         train_auc: Optional :func:`last_training_auc`, quoted for the arms below ``min_auc`` (why they fell short).
+        epochs: Optional :func:`arm_epochs`: when the arms trained for different numbers of epochs, a line says so,
+            since each comparison is then of the arms at their own budgets, not at equal training.
 
     Returns:
         Markdown bullet points.
@@ -339,4 +356,10 @@ def comparison_conclusion(
                     "over-fitted)."
                 )
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
+    if epochs and len(set(epochs.values())) > 1:
+        budgets = ", ".join(f"{a} {n}" for a, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
+        lines.append(
+            f"- Budgets differ (epochs trained: {budgets}): each test above compares the arms at their own budgets, "
+            "not at equal training; an arm still rising on validation at its last epoch may close the gap with more."
+        )
     return "\n".join(lines)

@@ -116,7 +116,7 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         f"sensitivity ({book.html('champion.recall', ci + '.recall.value', 'pct')}) and specificity "
         f"({book.html('champion.specificity', ci + '.specificity.value', 'pct')}) and {where}, the same threshold "
         f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts "
-        f"({at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.0f} false recalls) and "
+        f"({at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls) and "
         f"its PPV would be {at['ppv']:.1%} "
         "(PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts).</p>"
     )
@@ -153,9 +153,15 @@ def holdout_use_html(book: FactBook) -> str:
         if n:
             total += n
             items.append(f"{book.html(key, source, 'int')} {what} in {notebook}")
-    if _try(book, f"{r}/champion_eval.json#test_counts.n") is not None:
-        total += 1
-        items.append("the exported champion once more in this report (its ONNX file, for the model card)")
+    for source, what in (
+        (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of the test lesion images in 07"),
+        (f"{r}/08_export.json#drift", "the champion's scores of the test split for 08's drift check"),
+        (f"{r}/champion_eval.json#test_counts.n", "the exported champion once more in this report (its ONNX file, for "
+         "the model card)"),
+    ):  # fmt: skip
+        if _try(book, source) is not None:
+            total += 1
+            items.append(what)
     if not items:
         return ""
     reused = ""

@@ -319,7 +319,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')} (the run carried forward); the arm's seeds "
             f"trained in {book.html('b04.seconds', src + '#train_seconds', '.0f')} s each on average.</p>"
             + _seeds(book, src)
-            + _figure(book.reports, "figures/04_learning_curves.png", "Baseline learning curves (04).")
+            + _figure(book.reports, "figures/04_learning_curves.png", "Baseline validation curves per seed (04).")
         )
     src = f"{book.results}/05_transfer.json"
     if _have(book, src):
@@ -415,6 +415,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
         )
     parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):
+        full = api_json + "#variants.full_decode.runs.1"
         parts.append(
             f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
             f"{book.html('api.files', api_json + '#dicom.files', 'int')} synthetic "
@@ -428,11 +429,19 @@ def section_deployment(book: FactBook, api_json: str) -> str:
                 if _has_key(book, api_json + "#variants.full_decode.runs.0.p95_s")
                 else ""
             )
-            + "; "
+            + "; with the fast decode, "
             f"{book.html('api.run2', api_json + '#runs.1.run', 'str')}: "
             f"{book.html('api.n2', api_json + '#runs.1.requests', 'int')} requests, "
-            f"{book.html('api.5xx', api_json + '#runs.1.5xx', 'int')} server errors, throughput "
-            f"{book.html('api.ratio', api_json + '#runs.1.throughput_vs_1_client', '.2f')}x one client's.</p>"
+            f"{book.html('api.5xx', api_json + '#runs.1.5xx', 'int')} server errors, p95 "
+            f"{book.html('api.p95_8', api_json + '#runs.1.p95_s', '.2f')} s, throughput "
+            f"{book.html('api.ratio', api_json + '#runs.1.throughput_vs_1_client', '.2f')}x one client's"
+            + (
+                f" (full decode: p95 {book.html('api.p95_8f', full + '.p95_s', '.2f')} s, "
+                f"{book.html('api.ratio_f', full + '.throughput_vs_1_client', '.2f')}x)"
+                if _has_key(book, api_json + "#variants.full_decode.runs.1.p95_s")
+                else ""
+            )
+            + ".</p>"
         )
     else:
         parts.append(

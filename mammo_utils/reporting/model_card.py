@@ -189,7 +189,8 @@ because performance can move with them; real deployments should add race/ethnici
 
 ## Metrics
 Per breast, at the frozen threshold: ROC-AUC (ranking), pF1 (the RSNA metric, on probabilities), sensitivity and
-specificity (the recall trade-off). Intervals: 95% percentile bootstrap over patients.
+specificity (the recall trade-off). Intervals: 95% percentile bootstrap over patients; counts (subgroup
+sensitivity and specificity, sensitivity at 90% specificity) get the Wilson interval of the count.
 
 ## Evaluation data
 The held-out test patients of {data_name}:

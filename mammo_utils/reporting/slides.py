@@ -197,7 +197,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Pipeline", "", figs / "pipeline.svg"),
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
         _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
-        _slide("Baseline CNN: learning curves", "", figs / "04_learning_curves.png"),
+        _slide("Baseline CNN: validation curves per seed", "", figs / "04_learning_curves.png"),
         _slide(
             "Transfer learning vs baseline (chosen on validation)",
             _safe(lambda: transfer_conclusion(book)),
@@ -267,8 +267,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         ),
         _slide(
             "Deployment and MLOps",
-            "<ul><li>MLflow tracking + registry, champion alias</li><li>Prometheus "
-            "metrics and tested alert rules, Grafana</li><li>Drift (PSI/KS), feedback, gated retraining</li></ul>",
+            "<ul><li>MLflow tracking + registry, champion alias</li><li>Prometheus metrics and tested alert rules, "
+            "a provisioned Grafana dashboard (not run here: no package on this machine)</li>"
+            "<li>Drift (PSI/KS), feedback, gated retraining</li></ul>",
             figs / "deployment.svg",
         ),  # fmt: skip
         _slide(
