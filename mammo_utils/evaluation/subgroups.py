@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.rsna import breast_table
-from .metrics import binary_report, cluster_members, cluster_resample, wilson_interval
+from .metrics import cluster_members, cluster_resample, roc_auc, wilson_interval
 
 #: The two rates compared, as (name, label value of its breasts, whether "success" is a positive call).
 RATES: tuple[tuple[str, int, bool], ...] = (("sensitivity", 1, True), ("specificity", 0, False))
@@ -123,7 +123,7 @@ def subgroup_metrics(
     for value, part in breasts.groupby("group"):
         y, s = part.cancer.to_numpy(int), part.prediction.to_numpy(float)
         decided = s >= threshold
-        row = {"breasts": len(part), "cancers": int(y.sum()), "roc_auc": binary_report(y, s, threshold)["roc_auc"]}
+        row = {"breasts": len(part), "cancers": int(y.sum()), "roc_auc": roc_auc(y, s)}
         row["roc_auc_low"], row["roc_auc_high"] = _auc_interval(y, s, part.patient_id.to_numpy(), n, rng, alpha)
         for name, hits in (("sensitivity", decided[y == 1]), ("specificity", ~decided[y == 0])):
             row[name] = float(hits.mean()) if len(hits) else float("nan")
@@ -146,7 +146,7 @@ def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rn
     for _ in range(n):
         idx = cluster_resample(members, rng)
         if y[idx].min() != y[idx].max():
-            draws.append(binary_report(y[idx], s[idx], 0.5)["roc_auc"])
+            draws.append(roc_auc(y[idx], s[idx]))
     low, high = (float(np.quantile(draws, q)) for q in (alpha / 2, 1 - alpha / 2)) if draws else (np.nan, np.nan)
     if np.isclose(low, high):  # every resample ranked the breasts alike: a zero-width "interval" is no interval
         return float("nan"), float("nan")

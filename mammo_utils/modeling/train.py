@@ -247,9 +247,9 @@ def _extra_rows(extra: pd.DataFrame | None, cache: Path) -> pd.DataFrame:
     return found
 
 
-def _extra_summary(extra: pd.DataFrame) -> dict:
+def _extra_summary(extra: pd.DataFrame | None) -> dict:
     """What a run records of its extra training rows: count, positives and a digest of the labels used."""
-    if not len(extra):
+    if extra is None or not len(extra):
         return {}
     pairs = sorted(zip(extra.get("request_id", extra.image_id).astype(str), extra.get("label_id", extra.cancer)))
     digest = hashlib.sha256(to_json([[a, int(b)] for a, b in pairs]).encode()).hexdigest()[:16]
@@ -259,7 +259,7 @@ def _extra_summary(extra: pd.DataFrame) -> dict:
 def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames, promote, extra=None) -> TrainResult:
     cache, train_df, val_df, test_df = frames
     run_dir = cfg.runs_dir / run_name
-    extra_info = _extra_summary(extra if extra is not None else pd.DataFrame())
+    extra_info = _extra_summary(extra)
     fingerprint = _fingerprint(cfg, model, extra_info)
     state = R.RunState.open(run_dir, fingerprint, resume)
     recorded = state.data.get("mlflow_run_id")
