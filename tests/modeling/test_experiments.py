@@ -131,7 +131,8 @@ def test_the_arm_chosen_is_the_best_replicated_one_and_its_best_validation_run()
 
 
 def test_paired_table_and_conclusion_follow_the_tests():
-    from mammo_utils.modeling.experiments import comparison_conclusion, paired_table
+    from mammo_utils.modeling.conclusions import comparison_conclusion
+    from mammo_utils.modeling.experiments import paired_table
 
     results = {(a, s): _arm_run(sig, s) for a, sig in (("strong", 3.0), ("weak", 0.2), ("twin", 3.0)) for s in range(3)}
     tests = paired_table(results, [("strong", "weak"), ("strong", "twin"), ("strong", "missing")])
@@ -174,7 +175,7 @@ def test_the_default_configuration_is_inside_the_search_space():
 
 
 def test_arms_short_of_the_bar_are_explained_by_their_training_auc():
-    from mammo_utils.modeling.experiments import comparison_conclusion, last_training_auc
+    from mammo_utils.modeling.conclusions import comparison_conclusion, last_training_auc
 
     results = {
         ("fit", 0): SimpleNamespace(history=pd.DataFrame({"auc": [0.6, 0.9]})),
