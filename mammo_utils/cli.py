@@ -393,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default=",".join(EXPORT_FORMATS), help="comma-separated subset of the formats")
     what = "training images calibrating int8"
     p.add_argument("--calibration", type=positive_int, default=64, metavar="N", help=what)
-    what = "largest accepted TFLite test AUC drop"
+    what = "export gate: largest validation breast AUC a TFLite file may lose"
     p.add_argument("--max-auc-drop", type=probability, default=0.02, metavar="AUC", help=what)
+    what = "export gate: largest share of validation breast decisions a TFLite file may flip"
+    p.add_argument("--max-flip-rate", type=probability, default=0.02, metavar="RATE", help=what)
     what = "prune to this sparsity first, in (0, 1)"
     p.add_argument("--prune", type=sparsity, default=None, metavar="SPARSITY", help=what)
     p.add_argument("--prune-epochs", type=positive_int, default=3, help="fine-tuning epochs while pruning")
@@ -694,7 +696,7 @@ def _export(args: argparse.Namespace) -> None:
         say(f"pruned to {args.prune:.0%} sparsity: {model}")
     manifest = export_model(
         model, args.out, cfg, formats, args.calibration, args.max_auc_drop, progress=say,
-        strict=not args.skip_refused, detector=args.detector,
+        strict=not args.skip_refused, detector=args.detector, max_flip_rate=args.max_flip_rate,
     )  # fmt: skip
     summary = {"out": str(args.out), "formats": manifest["formats"], "parity": manifest["parity"]}
     summary["refused"] = manifest.get("refused", {})

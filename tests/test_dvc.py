@@ -54,7 +54,7 @@ def test_dvc_repro_from_a_fresh_clone(tmp_path):
     params = yaml.safe_load((work / "params.yaml").read_text())
     params["data"].update(patients=12, cache_size="64x32")
     params["train"].update(image_size="64x32", epochs=1, finetune_epochs=0)
-    params["export"].update(formats="onnx", calibration=8, max_auc_drop=1.0)
+    params["export"].update(formats="onnx", calibration=8, max_auc_drop=1.0, max_flip_rate=1.0)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAMMO_", "MLFLOW_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

@@ -73,7 +73,10 @@ def test_notebook_runs(name, synth_root, tmp_path, monkeypatch, request):
         quick.update(classifier_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent))
     if name == "08_export":  # exports the session's tiny trained model instead of a registry champion
         quick.update(
-            model_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent), repeats=3, max_auc_drop=1.0
+            model_ref=str(request.getfixturevalue("tiny_run")[1].model_path.parent),
+            repeats=3,
+            max_auc_drop=1.0,
+            max_flip_rate=1.0,
         )
     pm.execute_notebook(
         str(REPO / "notebooks" / f"{name}.ipynb"),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.rsna import breast_table
-from .metrics import cluster_members, cluster_resample, roc_auc, wilson_interval
+from .metrics import cluster_bootstrap, roc_auc, wilson_interval
 
 #: The two rates compared, as (name, label value of its breasts, whether "success" is a positive call).
 RATES: tuple[tuple[str, int, bool], ...] = (("sensitivity", 1, True), ("specificity", 0, False))
@@ -118,13 +118,12 @@ def subgroup_metrics(
     """
     breasts = breast_table(pred, prediction=("prediction", "mean"), group=(by, "first"))
     z = NormalDist().inv_cdf(1 - alpha / 2)
-    rng = np.random.default_rng(seed)
     rows = {}
     for value, part in breasts.groupby("group"):
         y, s = part.cancer.to_numpy(int), part.prediction.to_numpy(float)
         decided = s >= threshold
         row = {"breasts": len(part), "cancers": int(y.sum()), "roc_auc": roc_auc(y, s)}
-        row["roc_auc_low"], row["roc_auc_high"] = _auc_interval(y, s, part.patient_id.to_numpy(), n, rng, alpha)
+        row["roc_auc_low"], row["roc_auc_high"] = _auc_interval(y, s, part.patient_id.to_numpy(), n, seed, alpha)
         for name, hits in (("sensitivity", decided[y == 1]), ("specificity", ~decided[y == 0])):
             row[name] = float(hits.mean()) if len(hits) else float("nan")
             low, high = wilson_interval(int(hits.sum()), len(hits), z) if len(hits) else (np.nan, np.nan)
@@ -136,18 +135,14 @@ def subgroup_metrics(
     )
 
 
-def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, rng, alpha: float) -> tuple:
+def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, seed: int, alpha: float) -> tuple:
     """Percentile interval of the ROC-AUC over patient resamples (NaN, NaN with fewer than
     :data:`MIN_AUC_INTERVAL` breasts of either class, no usable resample, or resamples that all agree)."""
     if min(int(y.sum()), int((1 - y).sum())) < MIN_AUC_INTERVAL:
         return float("nan"), float("nan")
-    members = cluster_members(patients)
-    draws = []
-    for _ in range(n):
-        idx = cluster_resample(members, rng)
-        if y[idx].min() != y[idx].max():
-            draws.append(roc_auc(y[idx], s[idx]))
-    low, high = (float(np.quantile(draws, q)) for q in (alpha / 2, 1 - alpha / 2)) if draws else (np.nan, np.nan)
-    if np.isclose(low, high):  # every resample ranked the breasts alike: a zero-width "interval" is no interval
+    low, high = cluster_bootstrap(
+        lambda idx: roc_auc(y[idx], s[idx]) if y[idx].min() != y[idx].max() else None, patients, n, seed, alpha
+    )
+    if not np.isfinite(low) or np.isclose(low, high):  # every resample ranked alike: no interval to print
         return float("nan"), float("nan")
     return low, high

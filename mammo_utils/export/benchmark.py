@@ -115,6 +115,7 @@ def benchmark_export(
     max_auc_drop: float = 0.02,
     strict: bool = False,
     detector: str | Path | None = None,
+    max_flip_rate: float = 0.02,
 ) -> pd.DataFrame:
     """Export a model, optionally a pruned copy (int8), and measure every format on the test split in one run.
 
@@ -129,6 +130,7 @@ def benchmark_export(
         max_auc_drop: Export gate for the TFLite files (see :func:`~mammo_utils.export.convert.export_model`).
         strict: Refuse the whole export when a format fails its gate (False: ship the formats that pass).
         detector: A lesion detector folder bundled by the export (listed in ``model.json``; not in the pruned copy).
+        max_flip_rate: Export gate: largest share of validation breast decisions a TFLite file may flip.
 
     Returns:
         :func:`format_table` rows, plus ``pruned<NN>+keras`` / ``pruned<NN>+tflite-int8`` rows whose ratios are
@@ -139,8 +141,9 @@ def benchmark_export(
 
     out = Path(out)
     manifest = export_model(
-        ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict, detector=detector
-    )
+        ref, out, cfg, max_auc_drop=max_auc_drop, progress=progress, strict=strict, detector=detector,
+        max_flip_rate=max_flip_rate,
+    )  # fmt: skip
     test, _ = model_data(cfg, manifest, 1)  # information only: the table's test AUC columns
     validation, _ = model_data(cfg, manifest, 1, split="validation")  # what recommend() chooses on
     table = format_table(out, test, repeats=repeats, threads=threads, validation=validation)
@@ -150,7 +153,7 @@ def benchmark_export(
         label = f"pruned{round(100 * prune)}"
         say = (lambda line: progress(f"[{label} copy] {line}")) if progress else None  # not the unpruned formats
         kept = export_model(pruned_run, pruned_out, cfg, ["tflite-int8"], max_auc_drop=max_auc_drop, progress=say,
-                            strict=strict)["formats"]  # fmt: skip
+                            strict=strict, max_flip_rate=max_flip_rate)["formats"]  # fmt: skip
         formats = [f for f in ("keras", "tflite-int8") if f in kept]
         pruned = format_table(
             pruned_out, test, formats=formats, repeats=repeats, threads=threads, validation=validation
@@ -175,7 +178,7 @@ def parity_markdown(manifest: dict) -> str:
     split = parity.get("split", "test")  # exports made before the gate moved to validation scored test
     n_gate = parity.get("images", parity.get("test_images"))
     text = (
-        f"The exported model is **{manifest['backbone']}** from run `{t['run_name']}` (registry version "
+        f"The exported model is run `{t['run_name']}` (architecture `{manifest['backbone']}`, registry version "
         f"{t['registry_version']}), input {manifest['input']['shape'][1:]} {manifest['input']['dtype']}, frozen "
         f"threshold {manifest['threshold']:.3f}. On its {n_gate} {split} images (the export gate)"
     )
@@ -219,7 +222,7 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         f"int8 moves the test breast AUC by {q.delta_auc:+.4f} and flips {int(q.flipped_breasts)} breast decision(s) "
         "at the frozen threshold."
         if q is not None
-        else "the unpruned int8 file failed the export's AUC gate (see above), so it is not shipped"
+        else "the unpruned int8 file failed the export gate (see above), so it is not shipped"
         + (f"; the pruned copy's int8 file passed (row `{pruned_int8[0]}` above)." if pruned_int8 else ".")
     )
     lines = [

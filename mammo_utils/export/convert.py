@@ -16,9 +16,9 @@ An export folder is the product's model format: the API, the web app and the ben
 Every format is scored on the validation patients of the model's own cache (the fold it was selected on) and
 compared with Keras before it is written: SavedModel and ONNX must reproduce the probability within
 :data:`PARITY_TOLERANCE` (float32); quantised TFLite files must keep the validation breast ROC-AUC within
-``max_auc_drop`` and report how many breast decisions flip at the frozen threshold. No test patient takes part in
-the gate or the choice of a format: the test split is scored afterwards, for information only
-(:mod:`.benchmark`). A format that fails is refused with the measured value in the error
+``max_auc_drop`` and flip at most ``max_flip_rate`` of the breast decisions at the frozen threshold. No test
+patient takes part in the gate or the choice of a format: the test split is scored afterwards, for information
+only (:mod:`.benchmark`). A format that fails is refused with the measured value in the error
 (:class:`ExportError`), and the folder is written to a temporary name and renamed at the end, so a reader
 never sees a half-written export. Exported to the champion pointer (``.../export/champion``), the export is a
 release: an immutable ``versions/<version>`` folder, and the pointer is switched only after every check passed
@@ -63,7 +63,16 @@ from ..modeling.resolve import resolve_model
 from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
 from ..utils import portable_path, quiet_stderr, to_json, write_atomic
 from .release import CHAMPION, publish, staging_folder, switch_pointer
-from .runtime import FORMATS, MAX_AUC_DROP, ONNX_OPSET, PARITY_TOLERANCE, open_runner, size_mb
+from .runtime import (
+    FLIP_NOISE,
+    FORMATS,
+    MAX_AUC_DROP,
+    MAX_FLIP_RATE,
+    ONNX_OPSET,
+    PARITY_TOLERANCE,
+    open_runner,
+    size_mb,
+)
 
 
 def inference_model(model):
@@ -173,12 +182,14 @@ def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, th
         threshold: The frozen decision threshold.
 
     Returns:
-        ``max_abs_diff``, ``breast_auc``, ``delta_auc`` (candidate - reference) and ``flipped_breasts``.
+        ``max_abs_diff``, ``breast_auc``, ``delta_auc`` (candidate - reference), ``flipped_breasts`` (breasts whose
+        decision at ``threshold`` changes by a move larger than :data:`FLIP_NOISE`) and ``breasts``.
     """
     ref_b = breast_predictions(rows, reference)
     can_b = breast_predictions(rows, candidate)
     ref_auc, can_auc = roc_auc(ref_b.cancer, ref_b.prediction), roc_auc(can_b.cancer, can_b.prediction)
-    flips = int(np.sum((ref_b.prediction >= threshold) != (can_b.prediction >= threshold)))
+    ref_p, can_p = ref_b.prediction.to_numpy(), can_b.prediction.to_numpy()
+    flips = int(np.sum(((ref_p >= threshold) != (can_p >= threshold)) & (np.abs(can_p - ref_p) > FLIP_NOISE)))
     return {
         "max_abs_diff": float(np.max(np.abs(reference - candidate))),
         "breast_auc": float(can_auc),
@@ -188,8 +199,16 @@ def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, th
     }
 
 
-def check_tolerance(fmt: str, result: dict, max_auc_drop: float = MAX_AUC_DROP) -> None:
+def check_tolerance(
+    fmt: str, result: dict, max_auc_drop: float = MAX_AUC_DROP, max_flip_rate: float = MAX_FLIP_RATE
+) -> None:
     """Raise when a format is further from Keras than its tolerance.
+
+    Args:
+        fmt: The format.
+        result: :func:`compare`'s values for it.
+        max_auc_drop: Largest validation breast ROC-AUC a TFLite file may lose.
+        max_flip_rate: Largest share of validation breast decisions a TFLite file may flip.
 
     Raises:
         ExportError: With the measured value and the tolerance.
@@ -203,6 +222,13 @@ def check_tolerance(fmt: str, result: dict, max_auc_drop: float = MAX_AUC_DROP) 
         raise ExportError(
             f"{fmt}: validation breast ROC-AUC drops by {-result['delta_auc']:.4f} vs Keras, more than the allowed "
             f"{max_auc_drop:g}; not written"
+        )
+    breasts = result.get("breasts", 0)
+    if fmt.startswith("tflite") and breasts and result["flipped_breasts"] / breasts > max_flip_rate:
+        raise ExportError(
+            f"{fmt}: flips {result['flipped_breasts']} of {breasts} validation breast decisions vs Keras "
+            f"({result['flipped_breasts'] / breasts:.1%}; largest probability change {result['max_abs_diff']:.3f}), "
+            f"more than the allowed {max_flip_rate:.1%}; not written"
         )
 
 
@@ -218,6 +244,7 @@ def export_model(
     detector: str | Path | None = None,
     release: bool | None = None,
     switch: bool = True,
+    max_flip_rate: float = MAX_FLIP_RATE,
 ) -> dict:
     """Export a trained model to ``out`` in each format, after checking every format against Keras.
 
@@ -241,6 +268,7 @@ def export_model(
         release: Write a versioned release behind a pointer (default: when ``out`` is named ``champion`` or is
             already a symlink).
         switch: With ``release``, move the pointer (False: publish the version only; retraining switches later).
+        max_flip_rate: Largest accepted share of validation breast decisions a TFLite file flips against Keras.
 
     Returns:
         The ``model.json`` content; with ``release`` it also holds ``release: {"version", "path", "switched"}``
@@ -284,7 +312,7 @@ def export_model(
                 runner = open_runner(staging, fmt)
             result = compare(reference, runner.predict_batched(gate.images), gate.rows, threshold)
             try:
-                check_tolerance(fmt, result, max_auc_drop)
+                check_tolerance(fmt, result, max_auc_drop, max_flip_rate)
             except ExportError as exc:
                 if strict or fmt == "keras":
                     raise

@@ -131,8 +131,20 @@ def choose_arm(summary: pd.DataFrame, min_runs: int = 2) -> str:
     return str(eligible["val AUC mean"].idxmax())
 
 
+def _validation_rank(result) -> tuple[float, float]:
+    """A run's validation ranking key: breast ROC-AUC, then breast pF1 (NaN last)."""
+    breast = result.val["breast"]
+    return (
+        float(np.nan_to_num(breast["roc_auc"], nan=-1.0)),
+        float(np.nan_to_num(breast.get("pf1", float("nan")), nan=-1.0)),
+    )
+
+
 def chosen_run(results: Mapping[tuple[str, int], Any], arm: str) -> tuple[int, Any]:
     """The chosen arm's run with the best validation breast AUC (the one exported and served).
+
+    A tie on AUC (a perfectly separated validation fold gives 1.000 to every seed) is broken on validation breast
+    pF1, then by the lowest seed: validation decides, never the test split.
 
     Args:
         results: ``{(arm, seed): TrainResult}``.
@@ -144,8 +156,41 @@ def chosen_run(results: Mapping[tuple[str, int], Any], arm: str) -> tuple[int, A
     runs = {seed: r for (name, seed), r in results.items() if name == arm}
     if not runs:
         raise KeyError(f"no runs of arm {arm!r}")
-    seed = max(runs, key=lambda s: np.nan_to_num(runs[s].val["breast"]["roc_auc"], nan=-1.0))
+    seed = max(sorted(runs), key=lambda s: _validation_rank(runs[s]))  # the first maximum: the lowest seed
     return seed, runs[seed]
+
+
+def choice_note(results: Mapping[tuple[str, int], Any], arm: str) -> str:
+    """One sentence: which run of ``arm`` is carried forward and why, naming a tie and how it was broken.
+
+    Args:
+        results: ``{(arm, seed): TrainResult}``.
+        arm: The chosen arm.
+
+    Returns:
+        Markdown text.
+
+    Example:
+        >>> from types import SimpleNamespace as N
+        >>> runs = {("a", s): N(val={"breast": {"roc_auc": 1.0, "pf1": p}}) for s, p in [(0, 0.6), (1, 0.7)]}
+        >>> choice_note(runs, "a").split(". ")[0]
+        'Carried forward: seed 1'
+        >>> "validation pF1 breaks the tie (0.700 vs seed 0 0.600)" in choice_note(runs, "a")
+        True
+    """
+    seed, best = chosen_run(results, arm)
+    runs = {s: r for (name, s), r in results.items() if name == arm}
+    auc = best.val["breast"]["roc_auc"]
+    tied = [s for s in sorted(runs) if s != seed and _validation_rank(runs[s])[0] == _validation_rank(best)[0]]
+    if not tied:
+        best_of = f"the best validation breast AUC of the arm's {len(runs)} runs"
+        return f"Carried forward: seed {seed}, {best_of} ({auc:.3f})."
+    others = ", ".join(f"seed {s}" for s in tied)
+    text = f"Carried forward: seed {seed}. Its validation breast AUC {auc:.3f} ties with {others}, so "
+    if any(_validation_rank(runs[s])[1] != _validation_rank(best)[1] for s in tied):
+        shown = ", ".join(f"seed {s} {runs[s].val['breast']['pf1']:.3f}" for s in tied)
+        return text + f"validation pF1 breaks the tie ({best.val['breast']['pf1']:.3f} vs {shown})."
+    return text + "validation pF1 ties as well and the lowest seed is kept."
 
 
 def paired_comparisons(results: Mapping[tuple[str, int], Any], reference: str, split: str = "val") -> pd.DataFrame:

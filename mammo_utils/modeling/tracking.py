@@ -186,6 +186,9 @@ def start_training_run(cfg: Config, run_name: str, state, train_df, val_df, test
 def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tuple[str, bool]:
     """Log final metrics, history, figures and the model to the active run; register it and maybe promote it.
 
+    A run that already has a registry version (a finished run scored again) logs nothing new and keeps that
+    version; only the champion comparison runs again.
+
     Args:
         cfg: Run configuration (registry name, monitored metric).
         model: The trained Keras model.
@@ -198,6 +201,13 @@ def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tup
     import mlflow
 
     metrics = result.metrics()
+    key = "val_breast_pf1" if cfg.monitor == "val_pf1" else "val_breast_roc_auc"
+    client = mlflow.MlflowClient()
+    existing = registered_version(client, cfg.registered_model, mlflow.active_run().info.run_id)
+    if existing is not None:
+        if not promote:
+            return existing, False
+        return promote_if_better(client, cfg.registered_model, None, key, metrics.get(key, float("nan")), existing)
     mlflow.log_metrics(finite_metrics(metrics))
     mlflow.log_table(result.history, "history.json")
     for name, fig in (
@@ -208,10 +218,9 @@ def finish_training_run(cfg: Config, model, result, promote: bool = True) -> tup
         mlflow.log_figure(fig, f"figures/{name}.png")
         plt.close(fig)
     uri = log_keras_model(model)
-    key = "val_breast_pf1" if cfg.monitor == "val_pf1" else "val_breast_roc_auc"
     if not promote:
         return register(uri, cfg.registered_model), False
-    return promote_if_better(mlflow.MlflowClient(), cfg.registered_model, uri, key, metrics.get(key, float("nan")))
+    return promote_if_better(client, cfg.registered_model, uri, key, metrics.get(key, float("nan")))
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -387,7 +396,32 @@ def register(model_uri: str, registered_model: str) -> str:
         return str(mlflow.register_model(model_uri, registered_model).version)
 
 
-def promote_if_better(client, registered_model: str, model_uri: str, metric: str, value: float) -> tuple[str, bool]:
+def registered_version(client, registered_model: str, run_id: str) -> str | None:
+    """The registry version already holding ``run_id``'s model (the oldest when several), or None.
+
+    A finished run scored again (05 and 06 re-use 04's arms) keeps its one version: registering it again would
+    give the same model two version numbers, and two notebooks would name one run differently.
+
+    Args:
+        client: ``mlflow.MlflowClient``.
+        registered_model: Registry name.
+        run_id: The MLflow run.
+
+    Returns:
+        The version as a string, or None when the run was never registered under ``registered_model``.
+    """
+    import mlflow
+
+    try:
+        versions = client.search_model_versions(f"name='{registered_model}' and run_id='{run_id}'")
+    except mlflow.exceptions.MlflowException:  # the registered model does not exist yet
+        return None
+    return str(min(int(v.version) for v in versions)) if versions else None
+
+
+def promote_if_better(
+    client, registered_model: str, model_uri: str | None, metric: str, value: float, version: str | None = None
+) -> tuple[str, bool]:
     """Register a model version and move the :data:`CHAMPION` alias to it when it beats the holder on validation.
 
     Only runs of the same input size (``image_size`` param) are compared; a run at another size never takes the
@@ -396,16 +430,18 @@ def promote_if_better(client, registered_model: str, model_uri: str, metric: str
     Args:
         client: ``mlflow.MlflowClient``.
         registered_model: Registry name.
-        model_uri: URI returned by :func:`log_keras_model`.
+        model_uri: URI returned by :func:`log_keras_model` (None with ``version``).
         metric: Run metric compared (higher is better), e.g. ``val_breast_pf1``.
         value: This run's value of ``metric``.
+        version: A version already registered for this run (:func:`registered_version`): compared, not registered
+            again.
 
     Returns:
         ``(version, became_champion)``.
     """
     import mlflow
 
-    version = register(model_uri, registered_model)
+    version = version or register(model_uri, registered_model)
     this = client.get_run(client.get_model_version(registered_model, version).run_id).data.params
     try:
         holder = client.get_model_version_by_alias(registered_model, CHAMPION)

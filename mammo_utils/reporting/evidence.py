@@ -14,7 +14,6 @@ import html
 import numpy as np
 
 from ..evaluation.evaluate import screening_translation
-from ..evaluation.metrics import wilson_interval
 from .facts import FactBook, FactError, resolve
 
 #: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
@@ -30,7 +29,10 @@ def _try(book: FactBook, source: str):
 
 
 def operating_point_html(book: FactBook) -> str:
-    """Sensitivity at 90% specificity (value, count k/n, Wilson interval) of the champion and of 04's baseline.
+    """Sensitivity at 90% specificity (value, count k/n, patient-bootstrap interval) of the champion and 04's baseline.
+
+    Both intervals are the 95% patient bootstrap of ``sens_at_spec`` that 04-06 show, so one metric has one interval
+    wherever it appears.
 
     Args:
         book: Facts.
@@ -44,7 +46,7 @@ def operating_point_html(book: FactBook) -> str:
         parts.append(
             f"the exported champion finds {book.html('op.k', op + '.k', 'int')} of "
             f"{book.html('op.n', op + '.n', 'int')} cancers ({book.html('op.sens', op + '.sensitivity', 'pct')}, "
-            f"Wilson 95% interval {book.html('op.low', op + '.low', 'pct')} to "
+            f"95% patient-bootstrap interval {book.html('op.low', op + '.low', 'pct')} to "
             f"{book.html('op.high', op + '.high', 'pct')}) "
             + (
                 f"at a threshold of {book.html('op.threshold', op + '.threshold')}"
@@ -57,15 +59,16 @@ def operating_point_html(book: FactBook) -> str:
             f"({book.html('op.spec', op + '.specificity', 'pct')} specificity)"
         )
     src = f"{book.results}/04_baseline.json"
-    sens = _try(book, src + "#sensitivity_at_90_specificity")
+    sens = _try(book, src + "#test_breast_ci.sens_at_spec.value")
     positives = _try(book, src + "#test_counts.positives")
     if sens is not None and positives:
         k = int(round(float(sens) * int(positives)))
-        low, high = (float(v) for v in wilson_interval(k, int(positives)))
+        interval = src + "#test_breast_ci.sens_at_spec"
         parts.append(
-            f"04's baseline finds {book.html('b04.sens90', src + '#sensitivity_at_90_specificity', 'pct')} of its "
+            f"04's baseline finds {book.html('b04.sens90', interval + '.value', 'pct')} of its "
             f"{book.html('b04.positives', src + '#test_counts.positives', 'int')} test cancers, i.e. {k} of "
-            f"{int(positives)} (Wilson 95% interval {low:.1%} to {high:.1%}, computed here from the count) [ref:wilson]"
+            f"{int(positives)} (95% patient-bootstrap interval {book.html('b04.sens90.low', interval + '.low', 'pct')} "
+            f"to {book.html('b04.sens90.high', interval + '.high', 'pct')}, as 04 shows it)"
         )
     if not parts:
         return ""

@@ -152,8 +152,8 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         sens90 = (
             f" Sensitivity at 90% specificity: {book.md('card.op.k', op + '.k', 'int')} of "
             f"{book.md('card.op.n', op + '.n', 'int')} cancers ({book.md('card.op.sens', op + '.sensitivity', 'pct')}, "
-            f"Wilson 95% interval {book.md('card.op.low', op + '.low', 'pct')} to "
-            f"{book.md('card.op.high', op + '.high', 'pct')}) [ref:wilson]."
+            f"95% patient-bootstrap interval {book.md('card.op.low', op + '.low', 'pct')} to "
+            f"{book.md('card.op.high', op + '.high', 'pct')})."
         )
     except FactError:
         sens90 = ""
@@ -189,8 +189,8 @@ because performance can move with them; real deployments should add race/ethnici
 
 ## Metrics
 Per breast, at the frozen threshold: ROC-AUC (ranking), pF1 (the RSNA metric, on probabilities), sensitivity and
-specificity (the recall trade-off). Intervals: 95% percentile bootstrap over patients; counts (subgroup
-sensitivity and specificity, sensitivity at 90% specificity) get the Wilson interval of the count.
+specificity (the recall trade-off), sensitivity at 90% specificity. Intervals: 95% percentile bootstrap over
+patients; subgroup sensitivity and specificity (small counts) get the Wilson interval of the count.
 
 ## Evaluation data
 The held-out test patients of {data_name}:

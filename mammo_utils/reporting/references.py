@@ -61,6 +61,27 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "The KerasCV team. KerasCV: computer-vision layers, models (YOLOv8 detector) and metrics for Keras.",
         "https://github.com/keras-team/keras-cv",
     ),
+    "keras-transfer": (
+        "F. Chollet. Transfer learning & fine-tuning (Keras developer guide: keep BatchNormalization layers in "
+        "inference mode when fine-tuning a pretrained model).",
+        "https://keras.io/guides/transfer_learning/",
+    ),
+    "vindr-mammo": (
+        "H. T. Nguyen, H. Q. Nguyen, H. H. Pham, K. Lam, L. T. Le, M. Dao and V. Vu. VinDr-Mammo: A large-scale "
+        "benchmark dataset for computer-aided diagnosis in full-field digital mammography. Scientific Data 10, "
+        "277, 2023.",
+        "https://doi.org/10.1038/s41597-023-02100-7",
+    ),
+    "cbis-ddsm": (
+        "R. S. Lee, F. Gimenez, A. Hoogi, K. K. Miyake, M. Gorovoy and D. L. Rubin. A curated mammography data set "
+        "for use in computer-aided detection and diagnosis research. Scientific Data 4, 170177, 2017.",
+        "https://doi.org/10.1038/sdata.2017.177",
+    ),
+    "tfmot-keras3": (
+        'TensorFlow Model Optimization. Issue 1119, "Any plans to support keras3?": version 0.8.0 fails to import '
+        "under Keras 3 (open feature request), 2024.",
+        "https://github.com/tensorflow/model-optimization/issues/1119",
+    ),
     "model-cards": (
         "M. Mitchell, S. Wu, A. Zaldivar, P. Barnes, L. Vasserman, B. Hutchinson, E. Spitzer, I. D. Raji and "
         "T. Gebru. Model Cards for Model Reporting. FAT* 2019.",

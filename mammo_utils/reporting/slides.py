@@ -217,7 +217,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                         f"{book.html('slide.op.n', op + '.n', 'int')} "
                         f"[{book.html('slide.op.low', op + '.low', 'pct')}, "
                         f"{book.html('slide.op.high', op + '.high', 'pct')}]"
-                        " (Wilson)</li>"
+                        "</li>"
                         if _try(book, op) is not None
                         else ""
                     )

@@ -123,6 +123,12 @@ def test_a_format_outside_its_tolerance_is_refused_and_nothing_is_written(tiny_r
     with pytest.raises(runtime.ExportError, match="drops by 0.0500"):
         check_tolerance("tflite-int8", {"max_abs_diff": 0.1, "delta_auc": -0.05}, max_auc_drop=0.02)
     check_tolerance("tflite-int8", {"max_abs_diff": 0.1, "delta_auc": -0.01}, max_auc_drop=0.02)
+    # a saturated validation AUC does not hide decisions that change: 4 of 120 flips is 3.3% > 2%
+    flips = {"max_abs_diff": 0.68, "delta_auc": 0.0, "flipped_breasts": 4, "breasts": 120}
+    with pytest.raises(runtime.ExportError, match=r"flips 4 of 120 validation breast decisions .*3\.3%.*0\.680"):
+        check_tolerance("tflite-int8", flips, max_flip_rate=0.02)
+    check_tolerance("tflite-int8", flips, max_flip_rate=0.05)
+    check_tolerance("onnx", {**flips, "max_abs_diff": 1e-6})  # float formats are gated on probabilities only
     cfg, result = tiny_run
     out = tmp_path / "refused"
     with pytest.raises(runtime.ExportError, match="tflite-fp16: validation breast ROC-AUC drops by"):
@@ -246,3 +252,26 @@ def test_mammo_export_detector_lists_its_files_and_the_service_returns_boxes(det
     assert body["detector"]["classes"] and isinstance(body["boxes"], list)  # a list, even when empty: not None
     for box in body["boxes"]:
         assert {"class", "score", "x_min", "y_min", "x_max", "y_max"} <= set(box)
+
+
+def test_flips_count_decisions_that_change_beyond_float_noise():
+    """The frozen threshold is a validation breast's own score: a 1e-7 move across it is noise, a 0.01 move a flip."""
+    import pandas as pd
+
+    from mammo_utils.export.convert import compare
+
+    rows = pd.DataFrame(
+        {
+            "patient_id": [1, 1, 2, 2],
+            "image_id": [1, 2, 3, 4],
+            "laterality": ["L", "R", "L", "R"],
+            "cancer": [0, 1, 0, 1],
+        }
+    )
+    reference = np.array([0.2, 0.5, 0.1, 0.9], dtype=np.float32)
+    noise = reference + np.array([0, -1e-7, 0, 0], dtype=np.float32)
+    assert compare(reference, noise, rows, threshold=0.5)["flipped_breasts"] == 0
+    moved = reference + np.array([0.31, -0.01, 0, 0], dtype=np.float32)
+    result = compare(reference, moved, rows, threshold=0.5)
+    assert result["flipped_breasts"] == 2 and result["breasts"] == 4
+    assert result["max_abs_diff"] == pytest.approx(0.31, abs=1e-6)

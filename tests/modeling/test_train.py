@@ -119,6 +119,10 @@ def test_tracking_registry_and_resume(synth_root, tmp_path, monkeypatch):
     assert again.run_id == first.run_id and first.train_seconds > 0
     assert again.train_seconds == pytest.approx(first.train_seconds)
     assert len(again.history) == 1
+    # scored again, the finished run keeps its one registry version and its one logged model
+    assert again.model_version[0] == "1"
+    assert [str(v.version) for v in client.search_model_versions(f"name='{cfg.registered_model}'")] == ["1"]
+    assert len(client.get_metric_history(first.run_id, "val_breast_pf1")) == 1
     table = runs_table(cfg, columns=("metrics.val_breast_pf1",))
     assert len(table) == 1 and "metrics.val_breast_pf1" in table
 

@@ -90,7 +90,7 @@ def test_a_retraining_cycle_keeps_fails_safely_and_promotes(deployment, monkeypa
 
     # 3. the same with a working export: new version, pointer switched, then the alias moved
     def export_tiny(ref, out, cfg, **kwargs):  # a 1-epoch model on 4 test patients: no AUC gate on int8 (fixture)
-        return real_export(ref, out, cfg, max_auc_drop=1.0, **kwargs)
+        return real_export(ref, out, cfg, max_auc_drop=1.0, max_flip_rate=1.0, **kwargs)
 
     monkeypatch.setattr(R, "export_model", export_tiny)
     promoted = R.retrain(cfg, pointer, store, force=True, run_name="rt_promoted")
