@@ -28,7 +28,7 @@ from ..utils import quiet_stderr, to_json, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack
 from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
-from .metrics import coco_map, score_at_fpi
+from .metrics import coco_map, operating_point, score_at_fpi
 
 #: False positives per image at the operating point (chosen on validation, used by the service).
 OPERATING_FPI = 1.0
@@ -96,8 +96,13 @@ def detector_dir(cfg: Config) -> Path:
     return cfg.work_dir / "detector" / detector_key(cfg)
 
 
-def stop_reason(best_epoch: int, epochs_run: int, max_epochs: int, patience: int) -> str:
-    """Why training ended, in words (epochs counted from 1)."""
+def stop_reason(best_epoch: int, epochs_run: int, max_epochs: int, patience: int, best: float | None = None) -> str:
+    """Why training ended, in words (epochs counted from 1; ``best``: the best validation mAP@0.5, when known)."""
+    if best is not None and best <= 0:
+        return (
+            f"epoch budget: validation mAP@0.5 stayed at 0 for all {epochs_run} epochs (nothing found yet, so the "
+            "patience never started): this seed did not learn within the budget"
+        )
     if epochs_run < max_epochs:
         return (
             f"early stop: no validation mAP@0.5 gain in the {epochs_run - best_epoch} epochs after epoch "
@@ -116,7 +121,8 @@ def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, eve
 
     class ValidationMap(keras.callbacks.Callback):
         """Validation mAP@0.5 every ``every`` epochs; stops after ``patience`` epochs without a gain (0: never) and
-        restores the best epoch's weights at the end."""
+        restores the best epoch's weights at the end. Patience counts only once validation mAP@0.5 is above 0: a
+        detector that has found nothing yet is still warming up, and stopping it then ends a seed before it began."""
 
         def __init__(self):
             super().__init__()
@@ -133,7 +139,7 @@ def _validation_callback(model, images: np.ndarray, gt: list[dict], classes, eve
                 logs["val_map50_95"] = result["map50_95"]
             if result["map50"] > self.best:
                 self.best, self.best_epoch, self.weights = result["map50"], epoch, model.get_weights()
-            elif patience and epoch - self.best_epoch >= patience:
+            elif patience and self.best > 0 and epoch - self.best_epoch >= patience:
                 model.stop_training = True
 
         def on_train_end(self, logs=None):
@@ -187,7 +193,9 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         )  # fmt: skip
         seconds = time.perf_counter() - start
         epochs_run = check.last + 1
-        operating = score_at_fpi(val_gt, predict_boxes(model, data.images["val"]), OPERATING_FPI)
+        val_boxes = predict_boxes(model, data.images["val"])
+        operating = score_at_fpi(val_gt, val_boxes, OPERATING_FPI)
+        reached = operating_point(val_gt, val_boxes, operating)["fp"] / max(len(val_gt), 1)
         record = {
             "spec": spec.to_dict(),
             "history": _history(history.history, check.scores),
@@ -195,12 +203,17 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             "epochs_run": epochs_run,
             "max_epochs": cfg.det_epochs,
             "patience": cfg.det_patience,
-            "stop_reason": stop_reason(check.best_epoch + 1, epochs_run, cfg.det_epochs, cfg.det_patience),
+            "stop_reason": stop_reason(
+                check.best_epoch + 1, epochs_run, cfg.det_epochs, cfg.det_patience, max(check.best, 0.0)
+            ),
             "val": check.scores.get(check.best_epoch, {}),
             "train_seconds": round(seconds, 1),
             "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
             "operating_score": operating,
             "operating_fp_per_image": OPERATING_FPI,
+            # the validation FP/image at that score: below the target when every kept box is counted before the
+            # curve reaches it (the score is then the lowest one the detector keeps)
+            "operating_fp_per_image_reached": reached,
             "n_images": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "n_boxes": {
                 k: int(sum(len(b) for b in f.boxes))

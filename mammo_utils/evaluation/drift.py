@@ -225,3 +225,39 @@ def drift_report(reference: dict, features: pd.DataFrame, scores: Sequence[float
             "n_current": int(cur.size),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature")
+
+
+def chance_psi(reference: dict, n_current: int, draws: int = 200, seed: int = 0, q: float = 0.95) -> pd.Series:
+    """The PSI each feature reaches by chance alone: windows of ``n_current`` values drawn from the reference itself.
+
+    PSI grows with sampling noise in small windows, so a fixed threshold can flag an unchanged population. This is
+    the level a same-population window of this size reaches (its ``q`` quantile over ``draws`` random windows,
+    drawn image by image; views of one patient are correlated, so a real window of patients varies more).
+
+    Args:
+        reference: :func:`reference_statistics` output.
+        n_current: Size of the window to compare with.
+        draws: Random windows.
+        seed: Random seed.
+        q: Quantile reported.
+
+    Returns:
+        Feature -> the ``q`` quantile of its PSI (bins as :func:`drift_report` chooses them).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> ref = {"features": {"mean": rng.normal(size=2000).tolist()}}
+        >>> float(chance_psi(ref, 100, draws=50)["mean"]) < 0.25
+        True
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, values in reference["features"].items():
+        ref = np.asarray(values, float)
+        ref = ref[np.isfinite(ref)]
+        if ref.size < 2 or n_current < 1:
+            continue
+        size = min(n_current, ref.size)
+        bins = adaptive_bins(ref.size, size)
+        out[name] = float(np.quantile([psi(ref, rng.choice(ref, size, replace=False), bins) for _ in range(draws)], q))
+    return pd.Series(out, name=f"chance PSI (q{q:g})", dtype=float)

@@ -55,7 +55,13 @@ def arm_epochs(results: Mapping[tuple[str, int], Any]) -> dict[str, int]:
 
 
 def comparison_conclusion(
-    summary: pd.DataFrame, chosen: str, tests: pd.DataFrame, min_auc: float = 0.85, train_auc=None, epochs=None
+    summary: pd.DataFrame,
+    chosen: str,
+    tests: pd.DataFrame,
+    min_auc: float = 0.85,
+    train_auc=None,
+    epochs=None,
+    heldout: pd.DataFrame | None = None,
 ) -> str:
     """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
 
@@ -67,6 +73,9 @@ def comparison_conclusion(
         train_auc: Optional :func:`last_training_auc`, quoted for the arms below ``min_auc`` (why they fell short).
         epochs: Optional :func:`arm_epochs`: when the arms trained for different numbers of epochs, a line says so,
             since each comparison is then of the arms at their own budgets, not at equal training.
+        heldout: Optional :func:`~mammo_utils.modeling.experiments.paired_table` of the same pairs on the test
+            split: the validation fold also picked every run's checkpoint, so its tests are flattered by that
+            selection; the test patients took part in no choice, and their verdicts follow.
 
     Returns:
         Markdown bullet points.
@@ -102,4 +111,11 @@ def comparison_conclusion(
             f"- Budgets differ (epochs trained: {budgets}): each test above compares the arms at their own budgets, "
             "not at equal training; an arm still rising on validation at its last epoch may close the gap with more."
         )
+    if heldout is not None and len(heldout):
+        lines.append(
+            "- The validation fold behind these tests also picked every run's checkpoint (its best epoch), which "
+            "favours arms with more epochs to pick from. The same pairs on the **test patients**, who took part in "
+            "no choice (nothing is chosen from these):"
+        )
+        lines += [f"  - {v}" for v in heldout["verdict"]]
     return "\n".join(lines)

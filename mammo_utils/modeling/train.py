@@ -105,6 +105,24 @@ class TrainResult:
         return {label: metrics[key] for key, label in tracking.COMPARISON_COLUMNS.items()}
 
 
+#: Configuration fields recorded beside a trained model (``model_info.json``) and carried into its export.
+RECIPE_KEYS = (
+    "weights",
+    "epochs",
+    "finetune_epochs",
+    "batch_size",
+    "learning_rate",
+    "finetune_lr",
+    "lr_schedule",
+    "pooling",
+    "dropout",
+    "pos_ratio",
+    "loss",
+    "augment_strength",
+    "freeze_bn",
+)
+
+
 def default_run_name(cfg: Config) -> str:
     """``<backbone>_<H>x<W>_f<fold>_s<seed>`` (rerunning the same name resumes)."""
     h, w = cfg.image_size
@@ -328,6 +346,11 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
     return result
 
 
+def portable_weights(weights: str | None) -> str | None:
+    """A ``weights`` setting as recorded: ``imagenet``/None as they are, a weights file by its name only."""
+    return weights if weights in (None, "imagenet") else Path(weights).name
+
+
 def write_model_info(cfg: Config, result: TrainResult) -> Path:
     """Write ``model_info.json`` beside the model: preprocessing, threshold, metrics and provenance.
 
@@ -351,6 +374,8 @@ def write_model_info(cfg: Config, result: TrainResult) -> Path:
         "mlflow_run_id": result.run_id,
         "registry_version": result.model_version[0] if result.model_version else None,
         "metrics": {k: round(v, 6) for k, v in result.metrics().items() if np.isfinite(v)},
+        # the training recipe a model card lists (the run's MLflow params hold the whole configuration)
+        "recipe": {key: getattr(cfg, key) for key in RECIPE_KEYS} | {"weights": portable_weights(cfg.weights)},
         "package_version": __version__,
     }
     path = result.model_path.parent / R.MODEL_INFO

@@ -80,6 +80,25 @@ def print_pdf(html_file: Path, pdf_file: Path) -> Path | None:
     return pdf_file
 
 
+def champion_confusion(champion: dict, folder: Path) -> Path:
+    """Draw the exported champion's per-breast test confusion matrix (from ``champion_eval.json``) for the slides.
+
+    Args:
+        champion: :func:`~mammo_utils.reporting.champion.evaluate_champion`'s payload.
+        folder: The figures folder.
+
+    Returns:
+        The PNG's path.
+    """
+    from ..evaluation.plots import plot_confusion, save_fig
+    from .slides import CHAMPION_CONFUSION
+
+    model = champion["model"]
+    title = f"Exported champion {model['run_name']} (registry v{model['registry_version']}), test"
+    save_fig(plot_confusion(champion["confusion"], title), CHAMPION_CONFUSION, folder)
+    return folder / f"{CHAMPION_CONFUSION}.png"
+
+
 def build_reports(
     cfg: Config,
     export_dir: str | Path | None = None,
@@ -127,8 +146,9 @@ def build_reports(
         enforce(provenance)
     out: dict[str, Path] = {}
     progress("scoring the exported champion on its test patients")
-    evaluate_champion(cfg, export_dir, folder=reports / "results")
+    champion = evaluate_champion(cfg, export_dir, folder=reports / "results")
     out["champion_eval"] = reports / "results" / "champion_eval.json"
+    out["champion_confusion"] = champion_confusion(champion, reports / "figures")
     out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
     out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
     out["openapi"], out["api_page"] = export_api_docs(reports / "api")

@@ -20,7 +20,7 @@ from ..utils import save_results
 AGE_BINS: tuple[float, ...] = (0, 50, 60, 70, 200)
 
 
-#: The reading-room operating point the report quotes (specificity on the test breasts).
+#: The operating point the report quotes (specificity on the test breasts).
 SPECIFICITY = 0.9
 
 
@@ -80,7 +80,8 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
 
     Returns:
         The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``,
-        ``subgroup_tests`` (Fisher's exact test of each subgroup against the rest, Holm-corrected) and
+        ``confusion`` (per breast at the frozen threshold), ``subgroup_tests`` (Fisher's exact test of each
+        subgroup against the rest, Holm-corrected) and
         ``sensitivity_at_specificity`` (at 90% specificity: its count, and the 95% patient-bootstrap interval of
         ``sens_at_spec`` as ``low``/``high``, the interval 04-06 show for the same metric).
     """
@@ -109,6 +110,9 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         column: subgroup_metrics(pred, threshold, column).reset_index().to_dict("records") for column in columns
     }
     breasts = breast_predictions(pred, pred.prediction)
+    from ..evaluation.metrics import binary_report
+
+    counts = binary_report(breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float), threshold)
     training = manifest.get("training", {})
     payload = {
         "model": {
@@ -120,10 +124,13 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
             "registry_version": training.get("registry_version"),
             "runtime": runtime,
             "exported_at": manifest.get("exported_at"),
+            "recipe": training.get("recipe", {}),
         },
         "test_breast_ci": ci[["value", "low", "high"]].to_dict("index"),
         "test_counts": dict(ci.attrs),
         "test_images": len(pred),
+        # the exported model's own confusion matrix per breast at its frozen threshold (the slides draw it)
+        "confusion": {k: counts[k] for k in ("tn", "fp", "fn", "tp", "threshold")},
         "subgroups": subgroups,
         "subgroup_tests": subgroup_tests(pred, threshold, columns),
         "sensitivity_at_specificity": {

@@ -27,14 +27,14 @@ PIPELINE_STEPS: tuple[tuple[str, str], ...] = (
 
 #: (name, x, y, detail) of the deployment's components.
 DEPLOYMENT_NODES: tuple[tuple[str, float, float, str], ...] = (
-    ("browser", 0.08, 0.75, "radiologist / researcher"),
-    ("Streamlit app", 0.3, 0.75, "mammo app :8501"),
-    ("FastAPI (uvicorn)", 0.55, 0.75, "mammo serve :8000\nONNX Runtime + detector"),
-    ("export folder", 0.55, 0.35, "model.json, model.onnx,\ndetector/, reference.json"),
-    ("MLflow", 0.3, 0.35, "tracking + registry :5000"),
-    ("Prometheus", 0.8, 0.75, "scrapes /metrics :9090\nalert rules"),
-    ("Grafana", 0.8, 0.35, "dashboard :3000"),
-    ("Azure ML", 0.08, 0.35, "train job, managed\nonline endpoint"),
+    ("browser", 0.1, 0.75, "radiologist / researcher"),
+    ("Streamlit app", 0.37, 0.75, "mammo app :8501"),
+    ("FastAPI (uvicorn)", 0.64, 0.75, "mammo serve :8000\nONNX Runtime + detector"),
+    ("export folder", 0.64, 0.35, "model.json, model.onnx,\ndetector/, reference.json"),
+    ("MLflow", 0.37, 0.35, "tracking + registry :5000"),
+    ("Prometheus", 0.91, 0.75, "scrapes /metrics :9090\nalert rules"),
+    ("Grafana", 0.91, 0.35, "dashboard :3000"),
+    ("Azure ML", 0.1, 0.35, "train job, managed\nonline endpoint"),
 )
 DEPLOYMENT_EDGES: tuple[tuple[str, str, str], ...] = (
     ("browser", "Streamlit app", "upload"),
@@ -104,11 +104,12 @@ def pipeline_diagram(path: str | Path) -> Path:
             dx = 0.06 if x1 > x0 else -0.06
             ax.annotate("", (x1 - dx, y1), (x0 + dx, y0), arrowprops={"arrowstyle": "->", "color": "#333333"})
         else:
-            ax.annotate("", (x1, y1 + 0.08), (x0, y0 - 0.12), arrowprops={"arrowstyle": "->", "color": "#333333"})
+            # from below the module name under the box to the top of the next row's box
+            ax.annotate("", (x1, y1 + 0.08), (x0, y0 - 0.17), arrowprops={"arrowstyle": "->", "color": "#333333"})
     (xr, yr), (xt, yt) = points[-1], points[6]
     loop = {"arrowstyle": "->", "color": "#b2182b", "connectionstyle": "arc3,rad=0.12", "ls": "--"}
     ax.annotate("", (xt, yt - 0.16), (xr, yr - 0.16), arrowprops=loop)
-    ax.text(0.5, -0.04, "a retraining trigger (age, drift, sensitivity on feedback) retrains, gates and promotes",
+    ax.text(0.5, -0.09, "a retraining trigger (age, drift, sensitivity on feedback) retrains, gates and promotes",
             ha="center", fontsize=7.5, color="#b2182b")  # fmt: skip
     ax.text(0.5, 0.97, "Life-cycle: data (green) -> models (blue) -> delivery and operations (orange)", ha="center",
             fontsize=10)  # fmt: skip
@@ -124,19 +125,20 @@ def deployment_diagram(path: str | Path) -> Path:
     Returns:
         The path.
     """
-    fig, ax = _canvas((10, 4.5))
+    fig, ax = _canvas((12, 4.5))
+    ax.set_xlim(-0.01, 1.01)  # the outer boxes and their detail lines stay inside the canvas
     where = {}
     for name, x, y, detail in DEPLOYMENT_NODES:
         colour = "#fdd0a2" if name in ("Prometheus", "Grafana") else "#c6dbef" if name != "browser" else "#eeeeee"
-        _box(ax, x, y, 0.16, 0.14, name, detail, colour)
+        _box(ax, x, y, 0.15, 0.14, name, detail, colour)
         where[name] = (x, y)
-    half_w, half_h = 0.08, 0.07
+    half_w, half_h = 0.075, 0.07
     for a, b, label in DEPLOYMENT_EDGES:
         (x0, y0), (x1, y1) = where[a], where[b]
         if abs(y0 - y1) < 1e-9:  # same row: edge to edge, label above
             sign = 1 if x1 > x0 else -1
             start, end = (x0 + sign * half_w, y0), (x1 - sign * half_w, y1)
-            ax.text((x0 + x1) / 2, y0 + 0.02, label, ha="center", va="bottom", fontsize=6.5, color="#b2182b")
+            ax.text((x0 + x1) / 2, y0 + 0.015, label, ha="center", va="bottom", fontsize=6.5, color="#b2182b")
         else:  # same column: bottom/top edges (below the detail text), label to the right
             sign = 1 if y1 > y0 else -1
             start, end = (

@@ -73,7 +73,7 @@ def operating_point_html(book: FactBook) -> str:
     if not parts:
         return ""
     return (
-        "<p><b>Sensitivity at 90% specificity</b> (the reading-room operating point of section 1, per breast on the "
+        "<p><b>Sensitivity at 90% specificity</b> (the operating point of section 1, per breast on the "
         "test patients): " + "; ".join(parts) + ". The headline table above is at the threshold frozen on "
         "validation instead, so its sensitivity and specificity differ from this pair.</p>"
     )

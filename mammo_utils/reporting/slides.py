@@ -32,6 +32,10 @@ if(['ArrowLeft','PageUp'].includes(e.key))show(i-1);if(e.key==='Home')show(0);if
 document.addEventListener('click',e=>show(e.clientX>innerWidth/3?i+1:i-1));show((parseInt(location.hash.slice(1))||1)-1);"""
 
 
+#: The exported champion's test confusion matrix drawn by ``mammo report`` (the champion slide shows it).
+CHAMPION_CONFUSION = "champion_confusion_test_breast"
+
+
 def data_uri(path: Path) -> str | None:
     """A file as a ``data:`` URI (PNG or SVG), or None when missing."""
     if not path.is_file():
@@ -102,6 +106,23 @@ def transfer_conclusion(book: FactBook) -> str:
         items.append(f"<li>{words}: {_difference(book, f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
+    epochs = _recorded(book, src, "epochs")
+    if epochs and len(set(epochs[0].values())) > 1:
+        budgets = ", ".join(f"{html.escape(a)} {n}" for a, n in sorted(epochs[0].items(), key=lambda kv: -kv[1]))
+        tail += f"<p>Epoch budgets differ ({budgets}): each arm is compared at its own budget.</p>"
+    heldout = _recorded(book, src, "paired_test")
+    if heldout:
+        checks = [
+            _verdict(p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1)))
+            + f": {_difference(book, f's05.test.{i}', f'{src}#paired_test.{i}')}"
+            for i, p in enumerate(heldout[0])
+            if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
+        ]
+        if checks:
+            tail += (
+                "<p>The validation fold also picked every checkpoint; the same pairs on the test patients (no choice "
+                "made from them): " + "; ".join(checks[:6]) + ".</p>"
+            )
     if not items:
         return head + "</p>" + tail
     return (
@@ -111,6 +132,20 @@ def transfer_conclusion(book: FactBook) -> str:
         + "</ul>"
         + tail
     )
+
+
+def _detector_seeds(book: FactBook, det: str) -> str:
+    """A slide bullet with every detector seed's validation and test mAP@0.5 (a mean hides a seed that never began)."""
+    runs = _recorded(book, det, "seeds.runs")
+    if not runs:
+        return ""
+    cells = [
+        f"seed {book.html(f'd07.seed{i}', f'{det}#seeds.runs.{i}.seed', 'int')}: validation "
+        f"{book.html(f'd07.seed{i}.val', f'{det}#seeds.runs.{i}.val_map50')}, test "
+        f"{book.html(f'd07.seed{i}.test', f'{det}#seeds.runs.{i}.test_map50')}"
+        for i in range(len(runs[0]))
+    ]
+    return "<li>Every seed's mAP@0.5: " + "; ".join(cells) + "</li>"
 
 
 def int8_line(book: FactBook, exp: str) -> str:
@@ -143,10 +178,18 @@ def search_conclusion(book: FactBook) -> str:
         return ""
     moved, pair = recorded
     words = _verdict(pair["low"], pair["high"], "the tuned arm", "the default")
+    heldout = _recorded(book, src, "paired_test")
+    check = (
+        " The same fold chose the configuration and every checkpoint; on the test patients (no choice made from "
+        f"them) {_verdict(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default')}: "
+        f"{_difference(book, 's06.test', src + '#paired_test')}."
+        if heldout
+        else ""
+    )
     return (
         f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {words}: "
         f"{_difference(book, 's06', src + '#paired_validation')}; kept: {book.html('s06.kept', src + '#kept', 'str')}, "
-        f"the champion alias {'moved to it' if moved else 'stayed'}.</p>"
+        f"the champion alias {'moved to it' if moved else 'stayed'}.{check}</p>"
     )
 
 
@@ -230,7 +273,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     )
                 )
             ),
-            figs / "04_confusion_test_breast.png",
+            figs / f"{CHAMPION_CONFUSION}.png",
         ),
         _slide(
             "Where: YOLOv8 boxes and Grad-CAM",
@@ -238,7 +281,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 lambda: (
                     f"<ul><li>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
                     f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
-                    f"{book.html('d07.map50.high', det + '#map50_ci.1')}]</li><li>Grad-CAM pointing game "
+                    f"{book.html('d07.map50.high', det + '#map50_ci.1')}] (seed chosen on validation)</li>"
+                    + _detector_seeds(book, det)
+                    + "<li>Grad-CAM pointing game "
                     f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} "
                     f"[{book.html('d07.pg.low', det + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
                     f"{book.html('d07.pg.high', det + '#gradcam_pointing.hit_rate_ci.1', 'pct')}] (Wilson) vs chance "

@@ -101,3 +101,4 @@ def test_stop_reason_names_early_stops_and_budget_limits():
     assert stop_reason(7, 12, 30, 5).startswith("early stop")
     assert "still at its best" in stop_reason(30, 30, 30, 5)
     assert stop_reason(27, 30, 30, 5).startswith("epoch budget")
+    assert "stayed at 0" in stop_reason(1, 30, 30, 5, best=0.0)
