@@ -159,6 +159,24 @@ def loaded(url: str, good: list[tuple[str, bytes]], args) -> list[dict]:
     return results
 
 
+def wait_for_quiet(most: float, load: float, step: float = 5.0) -> float:
+    """Wait until the 1-minute load average is below ``load`` (at most ``most`` seconds): latency measured right
+    after other work ends would carry that work's load.
+
+    Args:
+        most: Longest wait in seconds (0: do not wait).
+        load: Load average counted as quiet.
+        step: Seconds between checks.
+
+    Returns:
+        Seconds waited.
+    """
+    start = time.monotonic()
+    while os.getloadavg()[0] >= load and time.monotonic() - start < most:
+        time.sleep(step)
+    return round(time.monotonic() - start, 1)
+
+
 def parse_args(argv: list[str] | None):
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,6 +189,9 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--bad-share", type=float, default=0.1)
     parser.add_argument("--size", default="4096x3328", help="synthetic DICOM rows x columns")
     parser.add_argument("--out", default=None, help="JSON output (default <work>/bench_api/api_load.json)")
+    what = "wait up to this many seconds for the 1-minute load average to fall below --quiet-load before measuring"
+    parser.add_argument("--settle", type=float, default=180.0, help=what)
+    parser.add_argument("--quiet-load", type=float, default=1.0, help="load average counted as a quiet machine")
     return parser.parse_args(argv)
 
 
@@ -195,13 +216,19 @@ def main(argv: list[str] | None = None) -> dict:
     if not files:
         raise SystemExit(f"no .dcm files under {args.files}")
     good = [(p.name, p.read_bytes()) for p in files]
+    waited = wait_for_quiet(args.settle, args.quiet_load)
     variants = VARIANTS if args.compare else {"fast_decode": VARIANTS["fast_decode"]}
     feedback = work / "bench_api" / "bench_feedback_{}.db"
     feedback.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": "benchmarks/bench_api.py",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_1m_at_start": os.getloadavg()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_1m_at_start": os.getloadavg()[0],
+            "waited_for_quiet_s": waited,
+        },
         "dicom": {
             "source": source,
             "size": size,

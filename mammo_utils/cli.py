@@ -902,10 +902,10 @@ def _screens(args: argparse.Namespace) -> None:
     cfg = config_from_args(args)
     from pathlib import Path
 
-    from .reporting.screens import capture_screens
+    from .reporting.screens import capture_screens, demo_dicom
     from .utils import project_root
 
-    dicom = args.dicom or next(iter(sorted((cfg.data_root / "train_images").rglob("*.dcm"))), None)
+    dicom = args.dicom or demo_dicom(cfg.data_root, cfg.splits_path)
     if dicom is None:
         raise CliError(f"--dicom: no DICOM under {cfg.data_root / 'train_images'}; name one with --dicom FILE")
     out = Path(args.out) if args.out else project_root() / "reports" / "figures"

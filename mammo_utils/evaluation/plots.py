@@ -174,7 +174,7 @@ def plot_confusions(reports: dict[str, dict], title: str, unit: str = "breasts",
     for ax in axes.flat[len(reports) :]:
         ax.set_axis_off()
     fig.suptitle(f"{title}: {unit}, thresholds frozen on validation")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room between the title and the top row
     return fig
 
 

@@ -200,7 +200,8 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     src = f"{book.results}/08_export.json"
     formats = _try(book, src + "#formats") or []
     header = ["format", "size MB", "ms / image (batch 1, median)", "validation AUC change (the gate)",
-              "test breast AUC (information)", "test AUC change", "test breasts flipped"]  # fmt: skip
+              "test breast AUC [95% CI] (information)", "test AUC change [95% CI, paired]",
+              "test breasts flipped"]  # fmt: skip
     rows = []
     for item in formats:
         name_key = "format" if "format" in item else "index"
@@ -209,7 +210,13 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
         cells = [html.escape(name)]
         for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("val_delta_auc", "+.4f"),
                            ("breast_auc", ".3f"), ("delta_auc", "+.4f"), ("flipped_breasts", "int")):  # fmt: skip
-            cells.append(book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt) if field in item else "n/a")
+            cell = book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt) if field in item else "n/a"
+            if f"{field}_low" in item:  # the test AUC and its change carry their patient-bootstrap limits
+                cell += (
+                    f" [{book.html(f'e08.{name}.{field}.low', f'{base}.{field}_low', fmt)}, "
+                    f"{book.html(f'e08.{name}.{field}.high', f'{base}.{field}_high', fmt)}]"
+                )
+            cells.append(cell)
         rows.append(cells)
     return header, rows
 

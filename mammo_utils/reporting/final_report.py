@@ -485,6 +485,14 @@ def section_deployment(book: FactBook, api_json: str) -> str:
                 if _has_key(book, api_json + "#variants.full_decode.runs.1.p95_s")
                 else ""
             )
+            + f". Measured on {book.html('api.cpus', api_json + '#machine.cpus', 'int')} CPUs with a 1-minute "
+            f"load average of {book.html('api.load', api_json + '#machine.load_1m_at_start', '.2f')} at the start"
+            + (
+                f" (after waiting {book.html('api.waited', api_json + '#machine.waited_for_quiet_s', '.0f')} s for "
+                "a quiet machine)"
+                if _has_key(book, api_json + "#machine.waited_for_quiet_s")
+                else ""
+            )
             + ".</p>"
         )
     else:

@@ -45,7 +45,7 @@ from .provenance import write_sidecar
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
 WINDOW = (1400, 1400)
 #: Viewport of the monitoring screenshot (CSS pixels): tall enough for the three graphs of Prometheus's page.
-MONITORING_WINDOW = (1000, 1350)
+MONITORING_WINDOW = (1000, 2100)
 #: Device pixels per CSS pixel of the monitoring screenshot: its text stays readable when the report shrinks the
 #: image to the page's width (the PNG is ``MONITORING_WINDOW`` times this).
 MONITORING_SCALE = 1.5
@@ -67,6 +67,34 @@ MONITORING_CAPTION = (
     "machine (no Debian package, no network), so this is Prometheus's UI, not a Grafana screenshot; "
     "<code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
 )
+
+
+def demo_dicom(data_root: str | Path, splits_path: str | Path | None = None) -> Path | None:
+    """The DICOM the screenshots upload: a test-split image with a cancer and a lesion box, so the page shows a
+    positive decision, the detector's boxes and the Grad-CAM (falls back to any cancer image, then any image).
+
+    Args:
+        data_root: The dataset (``train.csv``, ``train_images/``, optional ``boxes.csv``).
+        splits_path: ``splits.csv`` (``mammo splits``); without it any patient may be chosen.
+
+    Returns:
+        The file, or None when the dataset holds no DICOM.
+    """
+    import pandas as pd
+
+    from ..data.rsna import image_path, load_boxes, load_train
+
+    df = load_train(data_root).sort_values("image_id")
+    if splits_path is not None and Path(splits_path).is_file():
+        test = pd.read_csv(splits_path).query("split == 'test'").image_id
+        df = df[df.image_id.isin(test)] if df.image_id.isin(test).any() else df
+    boxed = set(load_boxes(data_root, required=False).image_id)
+    for pick in (df[(df.cancer == 1) & df.image_id.isin(boxed)], df[df.cancer == 1], df):
+        for row in pick.itertuples():
+            path = image_path(data_root, row.patient_id, row.image_id)
+            if path.is_file():
+                return path
+    return None
 
 
 def dashboard_queries(path: str | Path | None = None, panels: tuple[str, ...] = KEY_PANELS) -> list[tuple[str, str]]:
@@ -288,6 +316,13 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
         except TimeoutException:
             pass  # a query without data (no 5xx yet) draws no graph, only its "no data" note: still worth showing
         time.sleep(3)
+        # the page focuses its last query box and scrolls to it: show it from the top, every query box grown to
+        # its whole PromQL, nothing focused
+        browser.execute_script(
+            "document.querySelectorAll('textarea').forEach(t => { t.style.height = t.scrollHeight + 'px'; });"
+            "if (document.activeElement) { document.activeElement.blur(); } window.scrollTo(0, 0);"
+        )
+        time.sleep(0.5)
         return _save(browser, out)
     finally:
         browser.quit()

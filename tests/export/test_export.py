@@ -275,3 +275,12 @@ def test_flips_count_decisions_that_change_beyond_float_noise():
     result = compare(reference, moved, rows, threshold=0.5)
     assert result["flipped_breasts"] == 2 and result["breasts"] == 4
     assert result["max_abs_diff"] == pytest.approx(0.31, abs=1e-6)
+
+
+def test_the_api_choice_reads_the_tail_latency_not_the_median():
+    from mammo_utils.export.benchmark import recommend, summary_markdown
+
+    table = _format_table(2.86, 3.6).iloc[:2].copy()
+    table.loc["onnx"] = [0.5, 5.0, 1.2, 1.1, 600.0, 0.0, 0.0, 0, 80.0, 1.1]  # lowest median, a slow tail
+    assert recommend(table)["api_cpu"] == "tflite-int8"  # p95 3.8 ms beats onnx's 5.0 ms
+    assert "p95 3.8 ms, median 3.2 ms" in summary_markdown(table)

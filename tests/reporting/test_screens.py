@@ -61,3 +61,25 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
         ("figures/web_app.png", "current"),
         ("figures/monitoring.png", "current"),
     ]
+
+
+def test_the_screenshots_upload_a_test_cancer_with_a_lesion_box(synth_root, tmp_path):
+    import pandas as pd
+
+    from mammo_utils.data.rsna import load_boxes, load_train
+
+    df = load_train(synth_root)
+    boxed = set(load_boxes(synth_root).image_id)
+    patients = sorted(df.patient_id.unique())
+    test_patients = patients[len(patients) // 2 :]
+    splits = tmp_path / "splits.csv"
+    pd.DataFrame(
+        {"image_id": df.image_id, "split": ["test" if p in test_patients else "cv" for p in df.patient_id]}
+    ).to_csv(splits, index=False)
+    chosen = screens.demo_dicom(synth_root, splits)
+    row = df[df.image_id == int(chosen.stem)].iloc[0]
+    assert row.cancer == 1 and row.patient_id in test_patients and row.image_id in boxed
+    from mammo_utils.data.rsna import DataError
+
+    with pytest.raises(DataError, match="train.csv: missing"):  # a bad data root names the missing file
+        screens.demo_dicom(tmp_path / "nowhere")
