@@ -527,9 +527,9 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         return (
             f"A window of {book.html('ops.chance.n', src + '#drift_chance.window', 'int')} images drawn from the "
             "reference itself reaches a largest feature PSI of up to "
-            f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance (95th percentile of random "
-            "windows): PSI grows with sampling noise in small windows, so a value near that level is no evidence of "
-            "drift whatever its band. "
+            f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance (the upper quantile of "
+            "random windows 08 states): PSI grows with sampling noise in small windows, so a value near that level "
+            "is no evidence of drift whatever its band. "
         )
     except FactError:
         return ""
