@@ -121,7 +121,31 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts "
         f"({at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls) and "
         f"its PPV would be {at['ppv']:.1%} "
-        "(PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts).</p>"
+        "(PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts)"
+        + _screening_range(book, ci, prevalence)
+        + ".</p>"
+    )
+
+
+def _screening_range(book: FactBook, ci: str, prevalence: float) -> str:
+    """The recall rate and PPV at the ends of the sensitivity and specificity intervals, or "" without them.
+
+    Both are monotone in each rate (recalls rise with sensitivity and fall with specificity; PPV rises with both),
+    so the ends of the two intervals bound them; the bound ignores how the two rates co-vary, so it is wider than
+    a joint interval would be.
+    """
+    ends = [_try(book, f"{ci}.{m}.{side}") for m in ("recall", "specificity") for side in ("low", "high")]
+    if any(v is None for v in ends):
+        return ""
+    s_lo, s_hi, sp_lo, sp_hi = (float(v) for v in ends)
+    recalls = (
+        screening_translation(s_lo, sp_hi, prevalence)["recalls_per_1000"],
+        screening_translation(s_hi, sp_lo, prevalence)["recalls_per_1000"],
+    )
+    ppv = (screening_translation(s_lo, sp_lo, prevalence)["ppv"], screening_translation(s_hi, sp_hi, prevalence)["ppv"])
+    return (
+        f"; at the ends of the two rates' 95% intervals, {recalls[0]:.0f} to {recalls[1]:.0f} recalls per 1,000 and "
+        f"a PPV of {ppv[0]:.1%} to {ppv[1]:.1%} (the ends taken together, so wider than a joint interval)"
     )
 
 
