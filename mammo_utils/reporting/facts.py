@@ -228,6 +228,13 @@ class FactBook:
             f"{self.html(key + '.high', base + '.high', fmt)}]"
         )
 
+    def difference_html(self, key: str, base: str, fmt: str = "+.3f") -> str:
+        """``+d [low, high]`` of a paired difference recorded at ``base`` (``difference``, ``low``, ``high``)."""
+        return (
+            f"{self.html(key + '.d', base + '.difference', fmt)} [{self.html(key + '.lo', base + '.low', fmt)}, "
+            f"{self.html(key + '.hi', base + '.high', fmt)}]"
+        )
+
     def to_json(self) -> str:
         """Every fact as strict JSON (key, value, text, source, format, and ``missing``: why a value is ``null``)."""
         facts = [{k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v} for f in self.facts.values()]

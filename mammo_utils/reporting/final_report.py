@@ -271,15 +271,12 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
 
 def _tuned_vs_default_heldout(book: FactBook, src: str) -> str:
     """06's same pair on the test patients (no choice made from them), when recorded, else ""."""
-    pt = src + "#paired_test"
-    try:
-        return (
-            " That validation fold also chose the configuration and every checkpoint; on the test patients, who took "
-            f"part in no choice, the same difference is {book.html('t06.test.diff', pt + '.difference', '+.3f')} "
-            f"[{book.html('t06.test.low', pt + '.low', '+.3f')}, {book.html('t06.test.high', pt + '.high', '+.3f')}]."
-        )
-    except FactError:
+    if not _has_key(book, src + "#paired_test.difference"):
         return ""
+    return (
+        " That validation fold also chose the configuration and every checkpoint; on the test patients, who took "
+        f"part in no choice, the same difference is {book.difference_html('t06.test', src + '#paired_test')}."
+    )
 
 
 def replication_sentence(book: FactBook, key: str) -> str:

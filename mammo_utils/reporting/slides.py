@@ -82,14 +82,6 @@ def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
         return None
 
 
-def _difference(book: FactBook, key: str, base: str) -> str:
-    """``+d [low, high]`` of a paired difference recorded at ``base`` (three facts)."""
-    return (
-        f"{book.html(key + '.d', base + '.difference', '+.3f')} [{book.html(key + '.lo', base + '.low', '+.3f')}, "
-        f"{book.html(key + '.hi', base + '.high', '+.3f')}]"
-    )
-
-
 def transfer_conclusion(book: FactBook) -> str:
     """05's conclusion in words, computed from its choice and its paired validation tests (HTML, "" when absent)."""
     src = f"{book.results}/05_transfer.json"
@@ -103,7 +95,7 @@ def transfer_conclusion(book: FactBook) -> str:
             single.append(html.escape(b if chosen == a else a))
             continue
         words = _verdict(pair["low"], pair["high"], html.escape(a), html.escape(b))
-        items.append(f"<li>{words}: {_difference(book, f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
+        items.append(f"<li>{words}: {book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     epochs = _recorded(book, src, "epochs")
@@ -114,7 +106,7 @@ def transfer_conclusion(book: FactBook) -> str:
     if heldout:
         checks = [
             _verdict(p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1)))
-            + f": {_difference(book, f's05.test.{i}', f'{src}#paired_test.{i}')}"
+            + f": {book.difference_html(f's05.test.{i}', f'{src}#paired_test.{i}')}"
             for i, p in enumerate(heldout[0])
             if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
         ]
@@ -182,13 +174,14 @@ def search_conclusion(book: FactBook) -> str:
     check = (
         " The same fold chose the configuration and every checkpoint; on the test patients (no choice made from "
         f"them) {_verdict(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default')}: "
-        f"{_difference(book, 's06.test', src + '#paired_test')}."
+        f"{book.difference_html('s06.test', src + '#paired_test')}."
         if heldout
         else ""
     )
     return (
         f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {words}: "
-        f"{_difference(book, 's06', src + '#paired_validation')}; kept: {book.html('s06.kept', src + '#kept', 'str')}, "
+        f"{book.difference_html('s06', src + '#paired_validation')}; "
+        f"kept: {book.html('s06.kept', src + '#kept', 'str')}, "
         f"the champion alias {'moved to it' if moved else 'stayed'}.{check}</p>"
     )
 
