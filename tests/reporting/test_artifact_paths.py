@@ -40,7 +40,20 @@ def test_the_api_benchmark_records_its_model_relative_and_the_exports_digest(tin
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "reports" / "benchmarks" / "api_load.json"
-    args = ["--model", str(export), "--requests", "4", "--single", "2", "--concurrency", "2", "--size", "256x208"]
+    args = [
+        "--model",
+        str(export),
+        "--requests",
+        "4",
+        "--single",
+        "2",
+        "--concurrency",
+        "2",
+        "--size",
+        "256x208",
+        "--settle",
+        "0",
+    ]
     bench.main([*args, "--out", str(out)])
     assert _scan([out]) == []
     recorded = json.loads(out.read_text())

@@ -50,7 +50,7 @@ def test_bench_api_json_has_stages_digest_and_no_absolute_paths(tiny_export, syn
     out = tmp_path / "api.json"
     _script("bench_api").main(
         ["--model", str(folder), "--files", str(synth_root / "train_images"), "--compare", "--single", "2",
-         "--requests", "0", "--out", str(out)]
+         "--requests", "0", "--settle", "0", "--out", str(out)]
     )  # fmt: skip
     record = json.loads(out.read_text())
     assert set(record["variants"]) == {"fast_decode", "full_decode"}
@@ -69,6 +69,7 @@ def test_bench_api_json_has_stages_digest_and_no_absolute_paths(tiny_export, syn
         assert all(v["count"] == 2 for v in single["metrics_stages"].values())
         assert {"start", "end"} <= set(variant["rss_mb"]) and {"p50_ms", "p95_ms"} <= set(single["outside_stages_ms"])
     assert record["one_client_p95_full_over_fast"] > 0
+    assert record["machine"]["waited_for_quiet_s"] == 0 and record["machine"]["load_1m_at_start"] >= 0
     assert record["runs"] == record["variants"]["fast_decode"]["runs"] and record["dicom"]["size"]  # final report
     _no_absolute_paths(record)
 
