@@ -70,8 +70,9 @@ MONITORING_CAPTION = (
 
 
 def demo_dicom(data_root: str | Path, splits_path: str | Path | None = None) -> Path | None:
-    """The DICOM the screenshots upload: a test-split image with a cancer and a lesion box, so the page shows a
-    positive decision, the detector's boxes and the Grad-CAM (falls back to any cancer image, then any image).
+    """The DICOM the screenshots upload: a test-split image with a cancer and a mass box, so the page can show the
+    detector's boxes and the Grad-CAM (masses are what the small detector finds; calcification clusters are not),
+    falling back to any lesion box, any cancer image, then any image. Whatever the model answers is what is shown.
 
     Args:
         data_root: The dataset (``train.csv``, ``train_images/``, optional ``boxes.csv``).
@@ -88,8 +89,11 @@ def demo_dicom(data_root: str | Path, splits_path: str | Path | None = None) -> 
     if splits_path is not None and Path(splits_path).is_file():
         test = pd.read_csv(splits_path).query("split == 'test'").image_id
         df = df[df.image_id.isin(test)] if df.image_id.isin(test).any() else df
-    boxed = set(load_boxes(data_root, required=False).image_id)
-    for pick in (df[(df.cancer == 1) & df.image_id.isin(boxed)], df[df.cancer == 1], df):
+    boxes = load_boxes(data_root, required=False)
+    boxed = set(boxes.image_id)
+    masses = set(boxes.image_id[boxes.label.isin(("mass", "spiculated_mass"))]) if "label" in boxes else set()
+    cancers = df[df.cancer == 1]
+    for pick in (cancers[cancers.image_id.isin(masses)], cancers[cancers.image_id.isin(boxed)], cancers, df):
         for row in pick.itertuples():
             path = image_path(data_root, row.patient_id, row.image_id)
             if path.is_file():

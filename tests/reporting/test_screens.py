@@ -79,6 +79,8 @@ def test_the_screenshots_upload_a_test_cancer_with_a_lesion_box(synth_root, tmp_
     chosen = screens.demo_dicom(synth_root, splits)
     row = df[df.image_id == int(chosen.stem)].iloc[0]
     assert row.cancer == 1 and row.patient_id in test_patients and row.image_id in boxed
+    labels = set(load_boxes(synth_root).query("image_id == @row.image_id").label)
+    assert labels & {"mass", "spiculated_mass"}  # a lesion the detector can find, when the test split has one
     from mammo_utils.data.rsna import DataError
 
     with pytest.raises(DataError, match="train.csv: missing"):  # a bad data root names the missing file
