@@ -255,7 +255,13 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         "at the frozen threshold."
         if q is not None
         else "the unpruned int8 file failed the export gate (see above), so it is not shipped"
-        + (f"; the pruned copy's int8 file passed (row `{pruned_int8[0]}` above)." if pruned_int8 else ".")
+        + (
+            f"; the pruned copy's int8 file passed (row `{pruned_int8[0]}` above)."
+            if pruned_int8
+            else "; the pruned copy's int8 file was refused by the gate as well (its line above)."
+            if any(i.startswith("pruned") for i in table.index)
+            else "."
+        )
     )
     lines = [
         f"- **API on a CPU: `{pick['api_cpu']}`** — the lowest p95 latency at batch 1 among the unpruned formats "

@@ -519,17 +519,28 @@ def section_deployment(book: FactBook, api_json: str) -> str:
 
 
 def _chance_psi_sentence(book: FactBook, src: str) -> str:
-    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``), or ""."""
+    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``), against the
+    unchanged test split's PSI; "" when 08 did not record it."""
     try:
-        return (
-            f"A window of {book.html('ops.chance.n', src + '#drift_chance.window', 'int')} images drawn from the "
-            "reference itself reaches a largest feature PSI of up to "
-            f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance (the upper quantile of "
-            "random windows 08 states): PSI grows with sampling noise in small windows, so a value near that level "
-            "is no evidence of drift whatever its band. "
-        )
+        chance = float(book.value("ops.chance.psi", src + "#drift_chance.q95.*|max"))
+        observed = float(book.value("ops.psi_test", src + "#drift.test split.*.psi|max"))
     except FactError:
         return ""
+    text = (
+        f"Images drawn one by one from the reference reach a largest feature PSI of up to "
+        f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance in a window of "
+        f"{book.html('ops.chance.n', src + '#drift_chance.window', 'int')} (an upper quantile of random windows, as 08 "
+        "states). "
+    )
+    if observed > chance:
+        return text + (
+            f"The unchanged test split is {observed / chance:.0f}x that level: its "
+            f"{book.html('ops.chance.patients', src + '#drift_chance.test_patients', 'int')} patients are new and "
+            "the views of one patient move together, so at this window size the fixed thresholds react to new "
+            "patients alone; they need larger windows, or a reference of patients rather than images, before a "
+            "band means drift. "
+        )
+    return text + "The unchanged test split stays within that level. "
 
 
 def section_mlops(book: FactBook) -> str:
