@@ -45,7 +45,7 @@ from ..data.preprocess import Preprocessing
 from ..data.splits import fold_frames
 from ..evaluation.evaluate import breast_predictions, evaluate_predictions, flat_metrics, inference_ms
 from ..evaluation.metrics import pfbeta, roc_auc
-from ..utils import deterministic_threads, seed_everything, to_json, write_atomic
+from ..utils import deterministic_threads, portable_path, seed_everything, to_json, write_atomic
 from . import distributed_fit, tracking
 from . import run_state as R
 from .keras_metrics import ProbabilisticF1
@@ -284,7 +284,7 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
     if track and recorded and not tracking.run_exists(cfg, recorded):
         # the folder was tracked in another store (e.g. run_all.sh's fresh reports store): its MLflow run, model
         # version and metrics are not here, so resuming would half-exist; it is trained again instead
-        log.warning("%s was tracked in another MLflow store: starting it over", run_dir)
+        log.warning("%s was tracked in another MLflow store: starting it over", portable_path(run_dir))
         state = R.RunState.open(run_dir, fingerprint, resume=False)
     best_weights = run_dir / R.BEST_WEIGHTS
     weights = None if cfg.pos_ratio is not None or cfg.loss == "focal" else class_weights(train_df.cancer)
