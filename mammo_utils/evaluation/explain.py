@@ -33,8 +33,30 @@ def _pooling_owner(model):
     return None, None
 
 
+#: Name of the project classifiers' output layer (``Dense(1, activation="sigmoid")``, see
+#: :func:`mammo_utils.modeling.models`): Grad-CAM differentiates its pre-activation (the logit).
+HEAD = "cancer"
+
+
+def _sigmoid_head(owner):
+    """The output ``Dense`` with a sigmoid activation of ``owner`` (the classifier core), or None."""
+    import keras
+
+    try:
+        head = owner.get_layer(HEAD)
+    except ValueError:
+        return None
+    sigmoid = getattr(head, "activation", None) is keras.activations.sigmoid
+    return head if isinstance(head, keras.layers.Dense) and sigmoid else None
+
+
 def gradcam_model(model):
-    """A model ``image -> (feature map, probability)`` sharing ``model``'s weights.
+    """A model ``image -> (feature map, score input)`` sharing ``model``'s weights.
+
+    The score Grad-CAM differentiates is the **logit** (the sigmoid's input), not the probability: at a
+    probability of 1.0 the sigmoid is flat, its gradient vanishes, and the most confident cancers would get an
+    empty map. The model's second output is the head's input (``h``); :func:`gradcam` forms ``h @ kernel + bias``
+    with the head's own weights. A model without the project's sigmoid head falls back to its output.
 
     Args:
         model: A project classifier (``build_model``, a ``.keras`` file or an export's ``model.keras``).
@@ -51,7 +73,11 @@ def gradcam_model(model):
     if owner is None:
         raise ValueError(f"model {model.name!r} has no global pooling layer to take a Grad-CAM feature map from")
     # an export wraps the classifier core between an input and a linear output; the core takes the image itself
-    return keras.Model(owner.inputs, [pool.input, owner.outputs[0]], name=f"{model.name}_gradcam")
+    head = _sigmoid_head(owner)
+    score = head.input if head is not None else owner.outputs[0]
+    grad_model = keras.Model(owner.inputs, [pool.input, score], name=f"{model.name}_gradcam")
+    grad_model.logit_head = head  # the Dense whose pre-activation is the score (None: the output itself)
+    return grad_model
 
 
 #: Map methods of :func:`gradcam`.
@@ -72,7 +98,8 @@ def gradcam(model, images: np.ndarray, grad_model=None, method: str = "gradcam")
         method: ``gradcam`` or ``gradcam++``.
 
     Returns:
-        ``(N, H, W)`` float32 maps; an image whose score has no positive gradient gets zeros.
+        ``(N, H, W)`` float32 maps of the logit's gradient; an image whose logit has no positive gradient gets
+        zeros.
 
     Raises:
         ValueError: Unknown ``method``.
@@ -86,6 +113,9 @@ def gradcam(model, images: np.ndarray, grad_model=None, method: str = "gradcam")
     with tf.GradientTape() as tape:
         raw, score = grad_model(x, training=False)
         score = tf.cast(score, tf.float32)
+        head = getattr(grad_model, "logit_head", None)
+        if head is not None:  # the logit: finite gradients even where the probability has saturated at 1.0
+            score = tf.matmul(score, tf.cast(head.kernel, tf.float32)) + tf.cast(head.bias, tf.float32)
     # the gradient is taken at the layer's own tensor (float16 under mixed precision), then both go to float32
     grads = tf.cast(tape.gradient(score, raw), tf.float32)
     features = tf.cast(raw, tf.float32)

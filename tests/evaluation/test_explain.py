@@ -39,6 +39,21 @@ def test_mixed_precision_model_gives_float32_maps():
     assert heat.shape == (3, 64, 48) and heat.dtype == np.float32 and np.isfinite(heat).all()
 
 
+def test_a_saturated_probability_still_gets_a_map():
+    """At p = 1.0 the sigmoid is flat: Grad-CAM differentiates the logit, so the most confident cancer keeps the
+    map it had before saturating (the logit's gradient does not depend on the head's bias)."""
+    from mammo_utils.modeling.models import build_model
+
+    model = build_model("baseline", (64, 48), augment_strength=0.0)
+    x = np.random.default_rng(2).uniform(0, 1, (4, 64, 48, 1)).astype(np.float32)
+    before = gradcam(model, x)
+    head = model.get_layer("cancer")
+    head.bias.assign(np.full(head.bias.shape, 60.0, np.float32))  # sigmoid(60 + ...) == 1.0 in float32
+    assert float(np.min(model.predict(x, verbose=0))) == 1.0
+    after = gradcam(model, x)
+    assert before.max() > 0 and np.allclose(before, after, atol=1e-5)
+
+
 def test_unknown_method_is_refused():
     from mammo_utils.modeling.models import build_model
 
