@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import PROFILES
 from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
 from .facts import FactBook, FactError, resolve
-from .references import Citations
+from .references import Citations, cited_in
 
 CSS = """body{font-family:system-ui,-apple-system,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
 line-height:1.5;color:#222}h1{font-size:1.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -654,6 +654,14 @@ def build_final_report(
             ]
         )
     )
+    in_text = len(citations.order)
+    for key in cited_in(book.root / "notebooks"):  # the notebooks link their citations to this list
+        citations.number(key)
+    from_notebooks = (
+        f'<p class="src">Works {in_text + 1}–{len(citations.order)} are cited by the rendered notebooks only.</p>'
+        if len(citations.order) > in_text
+        else ""
+    )
     absent = [f for f in book.facts.values() if f.missing]
     missing = "".join(f"<li><code>{html.escape(f.key)}</code> (n/a): {html.escape(f.missing)}</li>" for f in absent)
     missing = f'<p class="src">Values printed as n/a, and why:</p><ul class="src">{missing}</ul>' if absent else ""
@@ -679,6 +687,7 @@ notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
 {body}
 <h2 id="references">References</h2>
 {citations.references_html()}
+{from_notebooks}
 <h2 id="sources">Sources</h2><p class="src">{len(book.facts)} numbers from these artifacts:</p>
 <ul class="src">{listing}</ul>
 {missing}

@@ -107,6 +107,28 @@ REFERENCES: dict[str, tuple[str, str]] = {
 MARKER = re.compile(r"\[ref:([a-z0-9][a-z0-9-]*)\]")
 
 
+def cited_in(folder) -> list[str]:
+    """Reference keys cited (``[ref:key]``) by the notebooks in ``folder``, in notebook and first-use order.
+
+    The notebooks link each marker to the final report's list (``final_report.html#ref-key``), so the report lists
+    these works too, after its own.
+
+    Args:
+        folder: A folder of ``.ipynb`` files (the project's ``notebooks/``).
+
+    Returns:
+        The keys, each once.
+    """
+    from pathlib import Path
+
+    keys: list[str] = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        for key in MARKER.findall(path.read_text(encoding="utf-8")):
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
 class Citations:
     """Numbers the works a document cites, in order of first use.
 

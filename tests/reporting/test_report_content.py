@@ -317,8 +317,16 @@ def test_built_documents_number_and_list_their_references(built):
     page = (reports / "final_report.html").read_text()
     cited = re.findall(r'<a class="cite" href="#ref-([a-z0-9-]+)">\[(\d+)\]</a>', page)
     listed = re.findall(r'<li id="ref-([a-z0-9-]+)">', page)
-    assert cited and set(k for k, _ in cited) == set(listed) and set(listed) <= set(REFERENCES)
+    from mammo_utils.reporting.references import cited_in
+
+    notebooks = set(cited_in(REPO / "notebooks"))
+    assert cited and set(k for k, _ in cited) | notebooks == set(listed) and set(listed) <= set(REFERENCES)
     assert [int(n) for _, n in cited if _ == listed[0]][0] == 1
+    # every citation a notebook links to (final_report.html#ref-key) has its anchor in the list
+    linked = set(re.findall(r"final_report\.html#ref-([a-z0-9-]+)", "".join(
+        p.read_text() for p in (REPO / "notebooks").glob("*.ipynb")
+    )))  # fmt: skip
+    assert linked and linked <= set(listed), f"notebook citations without a reference: {linked - set(listed)}"
     card = (reports / "model_card.md").read_text()
     assert "## References" in card and '<a id="ref-model-cards"></a>' in card
 
