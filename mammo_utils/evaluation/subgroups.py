@@ -130,9 +130,20 @@ def subgroup_metrics(
             row[f"{name}_low"], row[f"{name}_high"] = float(low), float(high)
         rows[value] = row
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
-    return out.sort_index(
-        key=lambda idx: pd.to_numeric(idx, errors="coerce").fillna(np.inf) if idx.dtype == object else idx
-    )
+    return out.sort_index(key=lambda idx: idx.map(_order) if idx.dtype == object else idx)
+
+
+def _order(value) -> float:
+    """Sort key of a group label: numbers as numbers, bands (``<50``, ``50-59``, ``>=70``) by their bound, the rest
+    (``unknown``) last."""
+    import re
+
+    text = str(value)
+    match = re.match(r"^(<|>=)?(-?\d+(?:\.\d+)?)", text)
+    if not match:
+        return float("inf")
+    number = float(match.group(2))
+    return number - 0.5 if match.group(1) == "<" else number + 0.5 if match.group(1) == ">=" else number
 
 
 def _auc_interval(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n: int, seed: int, alpha: float) -> tuple:

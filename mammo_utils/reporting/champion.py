@@ -105,7 +105,7 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
     pred["density"] = pred["density"].fillna("unknown") if "density" in pred else "unknown"
     threshold = float(manifest["threshold"])
     columns = ("site_id", "machine_id", "density", "age_band")
-    ci = metrics_with_intervals(pred, threshold, level="breast", seed=cfg.seed)
+    ci = metrics_with_intervals(pred, threshold, level="breast")  # the bootstrap seed the notebooks use
     subgroups = {
         column: subgroup_metrics(pred, threshold, column).reset_index().to_dict("records") for column in columns
     }

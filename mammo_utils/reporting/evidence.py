@@ -49,7 +49,7 @@ def operating_point_html(book: FactBook) -> str:
             f"95% patient-bootstrap interval {book.html('op.low', op + '.low', 'pct')} to "
             f"{book.html('op.high', op + '.high', 'pct')}) "
             + (
-                f"at a threshold of {book.html('op.threshold', op + '.threshold')}"
+                f"at the test ROC curve's point of threshold {book.html('op.threshold', op + '.threshold')}"
                 if _try(book, op + ".threshold") is not None
                 else "(no threshold calls a breast and keeps that specificity)"
             )
@@ -73,7 +73,9 @@ def operating_point_html(book: FactBook) -> str:
     if not parts:
         return ""
     return (
-        "<p><b>Sensitivity at 90% specificity</b> (the operating point of section 1, per breast on the "
+        "<p><b>Sensitivity at 90% specificity</b> (a point read off the test ROC curve, so its threshold is set on "
+        "the test negatives: a description of the curve, not a decision rule; the operating point of section 1, per "
+        "breast on the "
         "test patients): " + "; ".join(parts) + ". The headline table above is at the threshold frozen on "
         "validation instead, so its sensitivity and specificity differ from this pair.</p>"
     )
@@ -118,12 +120,12 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         "screening, and fall with prevalence; sensitivity, specificity and ROC-AUC do not. At the champion's "
         f"sensitivity ({book.html('champion.recall', ci + '.recall.value', 'pct')}) and specificity "
         f"({book.html('champion.specificity', ci + '.specificity.value', 'pct')}) and {where}, the same threshold "
-        f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts "
-        f"({at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls) and "
-        f"its PPV would be {at['ppv']:.1%} "
-        "(PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts)"
         + _screening_range(book, ci, prevalence)
-        + ".</p>"
+        + f"(point values: {at['recalls_per_1000']:.0f} recalls per 1,000 screened breasts, "
+        f"{at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls, PPV "
+        f"{at['ppv']:.1%}; PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts; a "
+        "specificity measured on a few hundred breasts cannot pin down a false-recall rate of a few per 1,000, "
+        "which is why the range comes first).</p>"
     )
 
 
@@ -136,7 +138,7 @@ def _screening_range(book: FactBook, ci: str, prevalence: float) -> str:
     """
     ends = [_try(book, f"{ci}.{m}.{side}") for m in ("recall", "specificity") for side in ("low", "high")]
     if any(v is None for v in ends):
-        return ""
+        return "would give "
     s_lo, s_hi, sp_lo, sp_hi = (float(v) for v in ends)
     recalls = (
         screening_translation(s_lo, sp_hi, prevalence)["recalls_per_1000"],
@@ -144,8 +146,9 @@ def _screening_range(book: FactBook, ci: str, prevalence: float) -> str:
     )
     ppv = (screening_translation(s_lo, sp_lo, prevalence)["ppv"], screening_translation(s_hi, sp_hi, prevalence)["ppv"])
     return (
-        f"; at the ends of the two rates' 95% intervals, {recalls[0]:.0f} to {recalls[1]:.0f} recalls per 1,000 and "
-        f"a PPV of {ppv[0]:.1%} to {ppv[1]:.1%} (the ends taken together, so wider than a joint interval)"
+        f"would recall between {recalls[0]:.0f} and {recalls[1]:.0f} of every 1,000 screened breasts with a PPV "
+        f"between {ppv[0]:.1%} and {ppv[1]:.1%} (both read at the ends of the two rates' 95% intervals taken "
+        "together, so wider than a joint interval) "
     )
 
 

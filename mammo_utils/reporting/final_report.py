@@ -208,9 +208,10 @@ each trial a nested MLflow run; the winner is retrained over seeds and kept only
 puts it above the default.</li>
 <li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv [ref:keras-cv] YOLOv8
 [ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM
-[ref:gradcam] / Grad-CAM++ of the classifier, scored by a pointing game against the boxes.</li>
+[ref:gradcam] of the classifier (of its logit), scored by a pointing game against the boxes.</li>
 <li><b>Export</b> (<a href="08_export.html">08</a>): SavedModel, ONNX (tf2onnx), TFLite fp16 and int8, each checked
-against Keras before it is kept.</li>
+against Keras on validation before it is kept; a format that fails the gate is refused and not shipped (the export
+table lists the formats that passed, section 5).</li>
 </ul>"""
 
 
@@ -311,6 +312,21 @@ def replication_sentence(book: FactBook, key: str) -> str:
     )
 
 
+def _blank_seeds(book: FactBook, src: str) -> str:
+    """A sentence naming the detector seeds whose validation mAP@0.5 stayed at 0 (they never began), or ""."""
+    try:
+        runs = resolve(src + "#seeds.runs", book.root) or []
+    except FactError:
+        return ""
+    blank = [str(r["seed"]) for r in runs if not (r.get("val_map50") or 0) > 0]
+    if not blank:
+        return ""
+    return (
+        f" Seed(s) {', '.join(blank)} found no lesion on validation within the epoch budget (mAP@0.5 0), so the mean "
+        "mixes a working detector with runs that never began."
+    )
+
+
 def section_results(book: FactBook, real_csv: str | None = None) -> str:
     """Experiments and results, each with its interval.
 
@@ -344,7 +360,9 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"{book.html('champion.patients', src + '#test_counts.patients', 'int')} patients "
             f"({book.html('champion.positives', src + '#test_counts.positives', 'int')} with cancer), at the threshold "
             f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
-            "Intervals: 95% patient-level bootstrap.</p>"
+            "Intervals: 95% patient-level bootstrap, except where every resample gave the same value (a rate of "
+            "1.000, say): there the Wilson interval of the count (each interval's method is in "
+            "<code>champion_eval.json</code>).</p>"
             + _table(["metric (per breast)", "value [95% CI]"], rows)
             + operating_point_html(book)
             + prevalence_html(book, real_csv)
@@ -401,7 +419,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
                 f"{book.html('d07.seeds.mean', src + '#seeds.test_map50.mean')} ± "
                 f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd); the values above are "
                 "those of the seed chosen on validation mAP@0.5 "
-                f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
+                f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})." + _blank_seeds(book, src)
             )
         parts.append(
             "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 [ref:yolov8] on "
@@ -409,7 +427,8 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"test images ({book.html('d07.lesions', src + '#test_lesions', 'int')} planted lesions): mAP@0.5 "
             f"{book.html('d07.map50', src + '#map50')} [{book.html('d07.map50.low', src + '#map50_ci.0')}, "
             f"{book.html('d07.map50.high', src + '#map50_ci.1')}], mAP@[.5:.95] "
-            f"{book.html('d07.map', src + '#map50_95')}; {froc1}.{seeds} The "
+            f"{book.html('d07.map', src + '#map50_95')} [{book.html('d07.map.low', src + '#map50_95_ci.0')}, "
+            f"{book.html('d07.map.high', src + '#map50_95_ci.1')}]; {froc1}.{seeds} The "
             "classifier's Grad-CAM peak falls inside the lesion on "
             f"{book.html('d07.pg.hits', src + '#gradcam_pointing.hits', 'int')} of "
             f"{book.html('d07.pg.n', src + '#gradcam_pointing.n', 'int')} lesion images "

@@ -124,11 +124,19 @@ def _recipe_line(book: FactBook, source: str) -> str:
         return ""
     if not recipe:
         return ""
+    stages = ("epochs", "finetune_epochs")
+    fmt = {key: ".3g" if isinstance(value, float) else "str" for key, value in recipe.items()}
     parts = [
-        f"{key.replace('_', ' ')} {book.md(f'card.recipe.{key}', f'{source}.{key}', 'str')}"
+        f"{key.replace('_', ' ')} {book.md(f'card.recipe.{key}', f'{source}.{key}', fmt[key])}"
         for key, value in recipe.items()
-        if value is not None
+        if value is not None and key not in stages
     ]
+    if all(recipe.get(k) is not None for k in stages):  # two stages: head then everything (from scratch: both full)
+        parts.insert(
+            0,
+            f"{book.md('card.recipe.epochs', f'{source}.epochs', 'int')} + "
+            f"{book.md('card.recipe.finetune_epochs', f'{source}.finetune_epochs', 'int')} epochs (two stages)",
+        )
     if recipe.get("weights") is None:
         parts.insert(0, "random initialisation")
     if not recipe.get("augment_strength"):
