@@ -480,7 +480,7 @@ def _selection_bias(best: float, test: dict, trial_epochs: int, trials: int) -> 
         + measured
         + (
             "Only patients neither step saw can check the choice without that bias: a nested split, or the test split, "
-            "reported below for the kept arm alone."
+            "on which the same pair is repeated below as a check."
         )
     )
 
