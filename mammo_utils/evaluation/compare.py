@@ -48,13 +48,17 @@ def paired_auc_difference(
     seed: int = 0,
     alpha: float = ALPHA,
 ) -> dict:
-    """Difference of breast ROC-AUC ``mean(A runs) - mean(B runs)`` with a paired patient bootstrap.
+    """Difference of breast ROC-AUC ``mean(A runs) - mean(B runs)`` with a paired two-level bootstrap.
+
+    Each resample draws patients (paired: both arms score the same resampled breasts), then each arm's runs with
+    replacement, so the interval carries both the patient sampling and the spread between seeds; resampling
+    patients alone would treat the seed average as fixed and make a verdict overconfident.
 
     Args:
         a: Runs of arm A: image prediction frames (``patient_id``, ``laterality``, ``cancer``, ``prediction``) on
             one split, as a list or a ``{seed: frame}`` mapping.
         b: Runs of arm B on the same split.
-        n: Bootstrap resamples (of patients).
+        n: Bootstrap resamples (of patients, and of each arm's runs).
         seed: Random seed of the resampling.
         alpha: 0.05 for a 95% interval.
 
@@ -77,9 +81,13 @@ def paired_auc_difference(
     scores = table[[f"run{i}" for i in range(len(runs_a) + len(runs_b))]].to_numpy(float)
     k = len(runs_a)
 
-    def difference(idx: np.ndarray) -> float:
-        aucs = [roc_auc(y[idx], scores[idx, j]) for j in range(scores.shape[1])]
-        return float(np.mean(aucs[:k]) - np.mean(aucs[k:]))
+    m = scores.shape[1] - k
+
+    def difference(idx: np.ndarray, pick_a=None, pick_b=None) -> float:
+        aucs = np.asarray([roc_auc(y[idx], scores[idx, j]) for j in range(scores.shape[1])])
+        a_runs = aucs[:k] if pick_a is None else aucs[pick_a]
+        b_runs = aucs[k:] if pick_b is None else aucs[k + pick_b]
+        return float(np.mean(a_runs) - np.mean(b_runs))
 
     observed = difference(np.arange(len(y)))
     members = cluster_members(table.patient_id.to_numpy())
@@ -87,8 +95,11 @@ def paired_auc_difference(
     draws = []
     for _ in range(n):
         idx = cluster_resample(members, rng)
+        # two levels: the patients, then each arm's runs (seeds) with replacement, so the spread between seeds
+        # enters the interval (an arm of one run contributes no seed spread: its verdict is withheld anyway)
+        pick_a, pick_b = rng.integers(0, k, k), rng.integers(0, m, m)
         if y[idx].min() != y[idx].max():
-            draws.append(difference(idx))
+            draws.append(difference(idx, pick_a, pick_b))
     draws = np.asarray(draws, float)
     p = 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))
     all_aucs = [roc_auc(y, scores[:, j]) for j in range(scores.shape[1])]

@@ -164,25 +164,39 @@ def screening_translation(sensitivity: float, specificity: float, prevalence: fl
     }
 
 
-def prevalence_note(report: dict, prevalence: float = 0.02) -> str:
+def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFrame | None = None) -> str:
     """Markdown sentence: what a measured operating point means in a 2%-prevalence screening population.
 
     Args:
         report: A breast- or image-level dict of :func:`evaluate_predictions` (recall, specificity, precision).
         prevalence: Population prevalence.
+        intervals: Optional :func:`metrics_with_intervals` of the same predictions: the recall rate and PPV are
+            then also given at the ends of the sensitivity and specificity intervals.
 
     Returns:
         Markdown text.
     """
     s, sp = report["recall"], report["specificity"]
     at = screening_translation(s, sp, prevalence)
+    spread = ""
+    if intervals is not None and {"recall", "specificity"} <= set(intervals.index):
+        s_lo, s_hi = intervals.loc["recall", ["low", "high"]]
+        sp_lo, sp_hi = intervals.loc["specificity", ["low", "high"]]
+        low, high = screening_translation(s_lo, sp_hi, prevalence), screening_translation(s_hi, sp_lo, prevalence)
+        ppv_lo = screening_translation(s_lo, sp_lo, prevalence)["ppv"]
+        ppv_hi = screening_translation(s_hi, sp_hi, prevalence)["ppv"]
+        spread = (
+            f" At the ends of the two rates' 95% intervals (taken together, so wider than a joint interval): "
+            f"{low['recalls_per_1000']:.0f} to {high['recalls_per_1000']:.0f} recalls per 1000, PPV {ppv_lo:.1%} to "
+            f"{ppv_hi:.1%}."
+        )
     return (
         f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}** and "
         f"specificity **{sp:.1%}** (precision {report['precision']:.1%} at this set's "
         f"{report['positives'] / max(report['n'], 1):.0%} prevalence). In a screening population with "
         f"{prevalence:.0%} prevalence the same operating point would recall **{at['recalls_per_1000']:.0f} of every "
         f"1000** breasts and only **{at['ppv']:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall "
-        f"with prevalence while sensitivity, specificity and ROC-AUC do not."
+        f"with prevalence while sensitivity, specificity and ROC-AUC do not." + spread
     )
 
 

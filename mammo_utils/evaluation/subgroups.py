@@ -130,7 +130,7 @@ def subgroup_metrics(
             row[f"{name}_low"], row[f"{name}_high"] = float(low), float(high)
         rows[value] = row
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
-    return out.sort_index(key=lambda idx: idx.map(_order) if idx.dtype == object else idx)
+    return out.sort_index(key=lambda idx: idx if pd.api.types.is_numeric_dtype(idx) else idx.map(_order))
 
 
 def _order(value) -> float:

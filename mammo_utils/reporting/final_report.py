@@ -243,7 +243,7 @@ def _chosen_arm(book: FactBook, src: str) -> str:
             f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
             f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}; the paired validation tests are in 05, "
             "with the same pairs on the test patients as a check free of the validation fold's selection (that fold "
-            "also picked every run's checkpoint, which favours arms with more epochs)"
+            "also picked every run's checkpoint, which favours arms with more epochs)" + _budgets(book, src)
         )
     except FactError:
         return ""
@@ -264,10 +264,34 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
             )
             + f"; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
             f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
+            + _saturated(book, pv)
             + _tuned_vs_default_heldout(book, src)
         )
     except FactError:
         return ""
+
+
+def _budgets(book: FactBook, src: str) -> str:
+    """05's epoch budget per arm when they differ (every verdict holds at those budgets only), else ""."""
+    try:
+        epochs = resolve(src + "#epochs", book.root)
+    except FactError:
+        return ""
+    if len(set(epochs.values())) < 2:
+        return ""
+    shown = ", ".join(f"{html.escape(arm)} {n}" for arm, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
+    return f"; the arms trained for different numbers of epochs ({shown}), so each verdict holds at these budgets"
+
+
+def _saturated(book: FactBook, pv: str) -> str:
+    """A warning when the tuned arm is perfect on validation in every run (its paired test cannot fail), else ""."""
+    if not _has_key(book, pv + ".auc_a") or book.value("t06.auc_a", pv + ".auc_a") < 1.0:
+        return ""
+    return (
+        " Validation is saturated (the tuned arm's breast AUC is "
+        f"{book.html('t06.auc_a', pv + '.auc_a')} in every run), so that test could not come out the other way; "
+        "the test-split check below is the comparison that can."
+    )
 
 
 def _tuned_vs_default_heldout(book: FactBook, src: str) -> str:
@@ -633,9 +657,9 @@ that separates them.</li>
 <h2 id="roadmap">8. Roadmap</h2><ul>
 <li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
 per-site calibration and sensitivity at the local recall rate.</li>
-<li><b>Edge deployment:</b> the int8 TFLite file is already gated on validation AUC and
-decision flips; next is an on-device benchmark and
-pruning that removes channels (structured) rather than weights.</li>
+<li><b>Edge deployment:</b> int8 TFLite fails the export gate on this model (validation AUC
+and decision flips, pruned or not: section 5 and 08), so no int8 file ships; next is quantisation-aware training or
+per-channel calibration until it passes, then an on-device benchmark and structured (channel) pruning.</li>
 <li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
 splits (no such option exists yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
 <li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the

@@ -124,18 +124,24 @@ def _recipe_line(book: FactBook, source: str) -> str:
         return ""
     if not recipe:
         return ""
-    stages = ("epochs", "finetune_epochs")
+    stages = ("epochs", "finetune_epochs", "finetune_lr")
     fmt = {key: ".3g" if isinstance(value, float) else "str" for key, value in recipe.items()}
     parts = [
         f"{key.replace('_', ' ')} {book.md(f'card.recipe.{key}', f'{source}.{key}', fmt[key])}"
         for key, value in recipe.items()
         if value is not None and key not in stages
     ]
-    if all(recipe.get(k) is not None for k in stages):  # two stages: head then everything (from scratch: both full)
+    if all(recipe.get(k) is not None for k in stages[:2]):
+        total = int(recipe["epochs"]) + int(recipe["finetune_epochs"])
         parts.insert(
             0,
-            f"{book.md('card.recipe.epochs', f'{source}.epochs', 'int')} + "
-            f"{book.md('card.recipe.finetune_epochs', f'{source}.finetune_epochs', 'int')} epochs (two stages)",
+            # pretrained weights: the head alone, then everything at finetune_lr; from random weights the trainer
+            # runs one stage of epochs + finetune_epochs at learning_rate (modeling.train)
+            f"{book.md('card.recipe.epochs', f'{source}.epochs', 'int')} epochs on the head, then "
+            f"{book.md('card.recipe.finetune_epochs', f'{source}.finetune_epochs', 'int')} on everything at "
+            f"{book.md('card.recipe.finetune_lr', f'{source}.finetune_lr', '.3g')}"
+            if recipe.get("weights")
+            else f"{total} epochs in one stage (from random weights)",
         )
     if recipe.get("weights") is None:
         parts.insert(0, "random initialisation")
@@ -190,7 +196,8 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
             f" Sensitivity at 90% specificity: {book.md('card.op.k', op + '.k', 'int')} of "
             f"{book.md('card.op.n', op + '.n', 'int')} cancers ({book.md('card.op.sens', op + '.sensitivity', 'pct')}, "
             f"95% patient-bootstrap interval {book.md('card.op.low', op + '.low', 'pct')} to "
-            f"{book.md('card.op.high', op + '.high', 'pct')})."
+            f"{book.md('card.op.high', op + '.high', 'pct')}); a point read off the test ROC curve, its threshold set "
+            "on the test negatives: a description of the curve, not a decision rule."
         )
     except FactError:
         sens90 = ""
@@ -226,9 +233,10 @@ Acquisition site and machine (vendor, detector, VOI settings differ), breast den
 because performance can move with them; real deployments should add race/ethnicity and exam type when recorded.
 
 ## Metrics
-Per breast, at the frozen threshold: ROC-AUC (ranking), pF1 (the RSNA metric, on probabilities), sensitivity and
-specificity (the recall trade-off), sensitivity at 90% specificity. Intervals: 95% percentile bootstrap over
-patients; subgroup sensitivity and specificity (small counts) get the Wilson interval of the count.
+Per breast: ROC-AUC (ranking) and pF1 (the RSNA metric, on probabilities); sensitivity and specificity at the
+threshold frozen on validation (the recall trade-off); sensitivity at 90% specificity read off the test ROC curve.
+Intervals: 95% percentile bootstrap over patients, except where every resample agrees (a rate of 1.000) and for
+subgroup sensitivity and specificity (small counts): there the Wilson interval of the count.
 
 ## Evaluation data
 The held-out test patients of {data_name}:

@@ -252,12 +252,12 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                         f"<li>Sensitivity at 90% specificity {book.html('slide.op.k', op + '.k', 'int')}/"
                         f"{book.html('slide.op.n', op + '.n', 'int')} "
                         f"[{book.html('slide.op.low', op + '.low', 'pct')}, "
-                        f"{book.html('slide.op.high', op + '.high', 'pct')}]"
-                        "</li>"
+                        f"{book.html('slide.op.high', op + '.high', 'pct')}] (a point of the test ROC curve, "
+                        "not a decision rule)</li>"
                         if _try(book, op) is not None
                         else ""
                     )
-                    + "<li>95% patient-level bootstrap intervals</li></ul>"
+                    + "<li>95% intervals: patient bootstrap; Wilson where every resample agrees</li></ul>"
                     + replication_sentence(book, "slide.arm")
                     + (
                         "<p><b>Synthetic data</b>: the embedded synthetic set, not real screening data.</p>"
