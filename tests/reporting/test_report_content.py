@@ -209,8 +209,12 @@ def test_report_translates_precision_to_screening_prevalence(built):
     prevalence = real["value"] if real else FALLBACK_PREVALENCE
     at = screening_translation(ci["recall"]["value"], ci["specificity"]["value"], prevalence)
     page = (reports / "final_report.html").read_text()
-    assert f"would recall {at['recalls_per_1000']:.0f} of every 1,000 screened breasts" in page
-    assert f"its PPV would be {at['ppv']:.1%}" in page
+    assert f"point values: {at['recalls_per_1000']:.0f} recalls per 1,000 screened breasts" in page
+    assert f"PPV {at['ppv']:.1%}; PPV = sens·p" in page
+    # the range at the ends of the two intervals comes first (a specificity of 1.000 cannot pin down a rate)
+    low = screening_translation(ci["recall"]["low"], ci["specificity"]["high"], prevalence)["recalls_per_1000"]
+    high = screening_translation(ci["recall"]["high"], ci["specificity"]["low"], prevalence)["recalls_per_1000"]
+    assert f"would recall between {low:.0f} and {high:.0f} of every 1,000 screened breasts" in page
 
 
 # --- 7. real RSNA column -------------------------------------------------------------------------------------------
