@@ -60,7 +60,7 @@ from .config import (
     locate_data_root,
     parse_overrides,
 )
-from .constants import EXPORT_FORMATS, RUNTIMES, TUNERS
+from .constants import EXPORT_FORMATS, MAX_AUC_DROP, MAX_FLIP_RATE, RUNTIMES, TUNERS
 from .utils import import_tensorflow, parse_size, to_json
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
@@ -394,9 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = "training images calibrating int8"
     p.add_argument("--calibration", type=positive_int, default=64, metavar="N", help=what)
     what = "export gate: largest validation breast AUC a TFLite file may lose"
-    p.add_argument("--max-auc-drop", type=probability, default=0.02, metavar="AUC", help=what)
+    p.add_argument("--max-auc-drop", type=probability, default=MAX_AUC_DROP, metavar="AUC", help=what)
     what = "export gate: largest share of validation breast decisions a TFLite file may flip"
-    p.add_argument("--max-flip-rate", type=probability, default=0.02, metavar="RATE", help=what)
+    p.add_argument("--max-flip-rate", type=probability, default=MAX_FLIP_RATE, metavar="RATE", help=what)
     what = "prune to this sparsity first, in (0, 1)"
     p.add_argument("--prune", type=sparsity, default=None, metavar="SPARSITY", help=what)
     p.add_argument("--prune-epochs", type=positive_int, default=3, help="fine-tuning epochs while pruning")

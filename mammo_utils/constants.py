@@ -106,6 +106,9 @@ BREAST_ID = "breast_id"
 
 #: Formats ``mammo export`` writes (besides the Keras inference model), in the order they are written.
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite-fp16", "tflite-int8")
+#: Export gate defaults for quantised TFLite files (see ``mammo_utils.export.runtime``): the largest validation
+#: breast ROC-AUC drop and the largest share of validation breast decisions flipped against Keras.
+MAX_AUC_DROP, MAX_FLIP_RATE = 0.02, 0.02
 
 #: KerasTuner search strategies ``mammo tune --tuner`` accepts; the first is the default.
 TUNERS = ("hyperband", "bayesian", "random")

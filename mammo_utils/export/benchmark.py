@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..modeling.score import EvalSet
 from .convert import compare
-from .runtime import FILES, gzipped_mb, load_artifact, open_runner, size_mb
+from .runtime import FILES, MAX_AUC_DROP, MAX_FLIP_RATE, gzipped_mb, load_artifact, open_runner, size_mb
 
 
 def auc_intervals(rows: pd.DataFrame, probs: np.ndarray, reference: np.ndarray, seed: int = 0) -> dict:
@@ -144,10 +144,10 @@ def benchmark_export(
     repeats: int = 30,
     threads: int | None = None,
     progress=None,
-    max_auc_drop: float = 0.02,
+    max_auc_drop: float = MAX_AUC_DROP,
     strict: bool = False,
     detector: str | Path | None = None,
-    max_flip_rate: float = 0.02,
+    max_flip_rate: float = MAX_FLIP_RATE,
 ) -> pd.DataFrame:
     """Export a model, optionally a pruned copy (int8), and measure every format on the test split in one run.
 

@@ -33,11 +33,11 @@ FORMATS = C.EXPORT_FORMATS
 #: Largest |probability - Keras probability| accepted for float32 formats.
 PARITY_TOLERANCE = {"savedmodel": 1e-4, "onnx": 1e-4}
 #: Default largest drop of validation breast ROC-AUC accepted for a quantised TFLite file.
-MAX_AUC_DROP = 0.02
+MAX_AUC_DROP = C.MAX_AUC_DROP
 #: Default largest share of validation breast decisions (at the frozen threshold) a quantised TFLite file may flip
 #: against Keras. The AUC alone is blind where validation is already separated perfectly (AUC 1.0 stays 1.0 while
 #: probabilities move by 0.7); a decision that changes is what a reader of the result meets.
-MAX_FLIP_RATE = 0.02
+MAX_FLIP_RATE = C.MAX_FLIP_RATE
 #: A breast probability moving by at most this much is float noise, not a flip, even when it crosses the threshold
 #: (the frozen threshold is itself a validation breast's score, so one breast sits exactly on it).
 FLIP_NOISE = 1e-4
