@@ -19,10 +19,10 @@ from .metrics import (
     binary_report,
     cluster_members,
     cluster_resample,
-    ppv_at_prevalence,
     sensitivity_at_specificity,
     wilson_interval,
 )
+from .screening import screening_range, screening_translation
 
 #: The specificity of ``sens_at_spec`` (sensitivity at this specificity, read off the ROC curve).
 SPECIFICITY_POINT = 0.9
@@ -138,32 +138,6 @@ def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["split", "level"])
 
 
-def screening_translation(sensitivity: float, specificity: float, prevalence: float = 0.02) -> dict[str, float]:
-    """What an operating point means in a screening population of another prevalence (Bayes).
-
-    Args:
-        sensitivity: Share of cancers called.
-        specificity: Share of non-cancers cleared.
-        prevalence: Share of cancers in the target population.
-
-    Returns:
-        ``recalls_per_1000`` (calls per 1,000 screened), ``cancers_found_per_1000``, ``false_recalls_per_1000`` and
-        ``ppv`` (share of calls that are cancers: sens·p / (sens·p + (1 − spec)(1 − p))).
-
-    Example:
-        >>> round(screening_translation(0.9, 0.9, 0.02)["recalls_per_1000"], 1)
-        116.0
-    """
-    found = 1000 * sensitivity * prevalence
-    false = 1000 * (1 - specificity) * (1 - prevalence)
-    return {
-        "recalls_per_1000": found + false,
-        "cancers_found_per_1000": found,
-        "false_recalls_per_1000": false,
-        "ppv": ppv_at_prevalence(sensitivity, specificity, prevalence),
-    }
-
-
 def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFrame | None = None) -> str:
     """Markdown sentence: what a measured operating point means in a 2%-prevalence screening population.
 
@@ -180,15 +154,14 @@ def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFr
     at = screening_translation(s, sp, prevalence)
     spread = ""
     if intervals is not None and {"recall", "specificity"} <= set(intervals.index):
-        s_lo, s_hi = intervals.loc["recall", ["low", "high"]]
-        sp_lo, sp_hi = intervals.loc["specificity", ["low", "high"]]
-        low, high = screening_translation(s_lo, sp_hi, prevalence), screening_translation(s_hi, sp_lo, prevalence)
-        ppv_lo = screening_translation(s_lo, sp_lo, prevalence)["ppv"]
-        ppv_hi = screening_translation(s_hi, sp_hi, prevalence)["ppv"]
+        ends = screening_range(
+            tuple(intervals.loc["recall", ["low", "high"]]), tuple(intervals.loc["specificity", ["low", "high"]]),
+            prevalence,
+        )  # fmt: skip
+        (r_lo, r_hi), (ppv_lo, ppv_hi) = ends["recalls_per_1000"], ends["ppv"]
         spread = (
             f" At the ends of the two rates' 95% intervals (taken together, so wider than a joint interval): "
-            f"{low['recalls_per_1000']:.0f} to {high['recalls_per_1000']:.0f} recalls per 1000, PPV {ppv_lo:.1%} to "
-            f"{ppv_hi:.1%}."
+            f"{r_lo:.0f} to {r_hi:.0f} recalls per 1000, PPV {ppv_lo:.1%} to {ppv_hi:.1%}."
         )
     return (
         f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}** and "

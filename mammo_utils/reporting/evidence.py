@@ -13,7 +13,7 @@ import html
 
 import numpy as np
 
-from ..evaluation.evaluate import screening_translation
+from ..evaluation.screening import screening_range, screening_translation
 from .facts import FactBook, FactError, resolve
 
 #: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
@@ -130,21 +130,14 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
 
 
 def _screening_range(book: FactBook, ci: str, prevalence: float) -> str:
-    """The recall rate and PPV at the ends of the sensitivity and specificity intervals, or "" without them.
-
-    Both are monotone in each rate (recalls rise with sensitivity and fall with specificity; PPV rises with both),
-    so the ends of the two intervals bound them; the bound ignores how the two rates co-vary, so it is wider than
-    a joint interval would be.
-    """
+    """The recall rate and PPV at the ends of the sensitivity and specificity intervals
+    (:func:`~mammo_utils.evaluation.evaluate.screening_range`), or a bare verb without them."""
     ends = [_try(book, f"{ci}.{m}.{side}") for m in ("recall", "specificity") for side in ("low", "high")]
     if any(v is None for v in ends):
         return "would give "
     s_lo, s_hi, sp_lo, sp_hi = (float(v) for v in ends)
-    recalls = (
-        screening_translation(s_lo, sp_hi, prevalence)["recalls_per_1000"],
-        screening_translation(s_hi, sp_lo, prevalence)["recalls_per_1000"],
-    )
-    ppv = (screening_translation(s_lo, sp_lo, prevalence)["ppv"], screening_translation(s_hi, sp_hi, prevalence)["ppv"])
+    bounds = screening_range((s_lo, s_hi), (sp_lo, sp_hi), prevalence)
+    recalls, ppv = bounds["recalls_per_1000"], bounds["ppv"]
     return (
         f"would recall between {recalls[0]:.0f} and {recalls[1]:.0f} of every 1,000 screened breasts with a PPV "
         f"between {ppv[0]:.1%} and {ppv[1]:.1%} (both read at the ends of the two rates' 95% intervals taken "

@@ -191,7 +191,7 @@ def test_synthetic_wording_follows_the_data(tmp_path):
 
 # --- 6. prevalence translation -------------------------------------------------------------------------------------
 def test_screening_translation_is_bayes():
-    from mammo_utils.evaluation.evaluate import screening_translation
+    from mammo_utils.evaluation.screening import screening_translation
 
     at = screening_translation(0.8, 0.95, 0.02)
     assert at["ppv"] == pytest.approx(0.8 * 0.02 / (0.8 * 0.02 + 0.05 * 0.98))
@@ -199,7 +199,7 @@ def test_screening_translation_is_bayes():
 
 
 def test_report_translates_precision_to_screening_prevalence(built):
-    from mammo_utils.evaluation.evaluate import screening_translation
+    from mammo_utils.evaluation.screening import screening_translation
     from mammo_utils.reporting.evidence import FALLBACK_PREVALENCE
 
     reports, _, _ = built
