@@ -54,6 +54,19 @@ def arm_epochs(results: Mapping[tuple[str, int], Any]) -> dict[str, int]:
     return out
 
 
+def budget_list(epochs: Mapping[str, int], name=str) -> str:
+    """Each arm's epochs, most first: ``"baseline 10, efficientnet_lite0 ImageNet 4"``.
+
+    Args:
+        epochs: :func:`arm_epochs` output.
+        name: Formats an arm's name (``html.escape`` for HTML).
+
+    Returns:
+        The list as text.
+    """
+    return ", ".join(f"{name(a)} {n}" for a, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
+
+
 def comparison_conclusion(
     summary: pd.DataFrame,
     chosen: str,
@@ -106,10 +119,10 @@ def comparison_conclusion(
                 )
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
     if epochs and len(set(epochs.values())) > 1:
-        budgets = ", ".join(f"{a} {n}" for a, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
         lines.append(
-            f"- Budgets differ (epochs trained: {budgets}): each test above compares the arms at their own budgets, "
-            "not at equal training; an arm still rising on validation at its last epoch may close the gap with more."
+            f"- Budgets differ (epochs trained: {budget_list(epochs)}): each test above compares the arms at their own "
+            "budgets, not at equal training; an arm still rising on validation at its last epoch may close the gap "
+            "with more."
         )
     if heldout is not None and len(heldout):
         lines.append(

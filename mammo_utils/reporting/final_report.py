@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..modeling.conclusions import budget_list
 from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
 from .facts import FactBook, FactError, resolve
 from .references import Citations, cited_in
@@ -279,8 +280,10 @@ def _budgets(book: FactBook, src: str) -> str:
         return ""
     if len(set(epochs.values())) < 2:
         return ""
-    shown = ", ".join(f"{html.escape(arm)} {n}" for arm, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
-    return f"; the arms trained for different numbers of epochs ({shown}), so each verdict holds at these budgets"
+    return (
+        f"; the arms trained for different numbers of epochs ({budget_list(epochs, html.escape)}), so each verdict "
+        "holds at these budgets"
+    )
 
 
 def _saturated(book: FactBook, pv: str) -> str:

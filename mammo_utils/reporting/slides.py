@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..modeling.conclusions import budget_list
 from .evidence import _try
 from .facts import FactBook, FactError, resolve
 from .final_report import _size, replication_sentence
@@ -100,7 +101,7 @@ def transfer_conclusion(book: FactBook) -> str:
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     epochs = _recorded(book, src, "epochs")
     if epochs and len(set(epochs[0].values())) > 1:
-        budgets = ", ".join(f"{html.escape(a)} {n}" for a, n in sorted(epochs[0].items(), key=lambda kv: -kv[1]))
+        budgets = budget_list(epochs[0], html.escape)
         tail += f"<p>Epoch budgets differ ({budgets}): each arm is compared at its own budget.</p>"
     heldout = _recorded(book, src, "paired_test")
     if heldout:
