@@ -4,7 +4,9 @@ Two models scored on the same split share their patients, so the right interval 
 interval of the *difference*, computed on the same resampled patients for both (a paired bootstrap): the
 patient-to-patient noise that both models see cancels out, and the interval is much narrower than the
 overlap of two separate intervals suggests. An arm is one or more runs of the same recipe (seeds or folds); its
-score in a resample is the mean of its runs' AUCs on that resample, so the test is of the arms' mean AUCs.
+score in a resample is the mean of its runs' AUCs on that resample, so the test is of the arms' mean AUCs. The same
+test runs on breast log-loss (:func:`paired_difference`), which still separates two arms when both rank every
+breast right and their AUCs sit at 1.0.
 
 The two-sided p-value is the bootstrap one: twice the share of resamples on the far side of zero, floored at
 ``1 / resamples`` (a p-value of 0 is not something a finite bootstrap can show).
@@ -12,7 +14,7 @@ The two-sided p-value is the bootstrap one: twice the share of resamples on the 
 Example:
     >>> # a = {0: run_a.val_predictions, 1: ...}; b = {0: run_b.val_predictions, ...}
     >>> # paired_auc_difference(a, b)  # doctest: +SKIP
-    >>> # {'difference': 0.041, 'low': 0.012, 'high': 0.073, 'p_value': 0.006, ...}
+    >>> # {'metric': 'roc_auc', 'difference': 0.041, 'low': 0.012, 'high': 0.073, 'p_value': 0.006, ...}
 """
 
 from __future__ import annotations
@@ -23,12 +25,30 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import breast_predictions
-from .metrics import cluster_members, cluster_resample, roc_auc
+from .metrics import cluster_members, cluster_resample, log_loss, roc_auc
 
 #: Significance level of every paired comparison the notebooks print.
 ALPHA = 0.05
 #: Bootstrap resamples of a paired comparison.
 N_RESAMPLES = 2000
+#: Metrics a paired comparison can test: name -> (function of labels and scores, lower is better, label in prose).
+METRICS = {
+    "roc_auc": (roc_auc, False, "breast ROC-AUC"),
+    "log_loss": (log_loss, True, "breast log-loss"),
+}
+
+
+def breast_log_loss(predictions: pd.DataFrame) -> float:
+    """Breast-level log-loss of one run's image predictions (mean per breast, as every breast metric here).
+
+    Args:
+        predictions: Image prediction frame (``patient_id``, ``laterality``, ``cancer``, ``prediction``).
+
+    Returns:
+        :func:`~mammo_utils.evaluation.metrics.log_loss` of the breast probabilities.
+    """
+    breasts = breast_predictions(predictions, predictions.prediction)
+    return log_loss(breasts.cancer, breasts.prediction)
 
 
 def _breast_matrix(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -41,14 +61,15 @@ def _breast_matrix(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return table
 
 
-def paired_auc_difference(
+def paired_difference(
     a: Mapping | Sequence[pd.DataFrame],
     b: Mapping | Sequence[pd.DataFrame],
+    metric: str = "roc_auc",
     n: int = N_RESAMPLES,
     seed: int = 0,
     alpha: float = ALPHA,
 ) -> dict:
-    """Difference of breast ROC-AUC ``mean(A runs) - mean(B runs)`` with a paired two-level bootstrap.
+    """Difference of a breast metric ``mean(A runs) - mean(B runs)`` with a paired two-level bootstrap.
 
     Each resample draws patients (paired: both arms score the same resampled breasts), then each arm's runs with
     replacement, so the interval carries both the patient sampling and the spread between seeds; resampling
@@ -58,18 +79,23 @@ def paired_auc_difference(
         a: Runs of arm A: image prediction frames (``patient_id``, ``laterality``, ``cancer``, ``prediction``) on
             one split, as a list or a ``{seed: frame}`` mapping.
         b: Runs of arm B on the same split.
+        metric: A key of :data:`METRICS`: ``roc_auc`` (higher is better) or ``log_loss`` (lower is better; it keeps
+            separating arms once both rank every breast right).
         n: Bootstrap resamples (of patients, and of each arm's runs).
         seed: Random seed of the resampling.
         alpha: 0.05 for a 95% interval.
 
     Returns:
-        ``difference`` (observed), ``low``/``high`` (percentile interval), ``p_value`` (two-sided),
-        ``auc_a``/``auc_b`` (observed arm means), ``runs_a``/``runs_b``, and the counts ``patients``,
-        ``breasts``, ``cancers`` of the breasts both arms scored.
+        ``metric``, ``difference`` (observed), ``low``/``high`` (percentile interval), ``p_value`` (two-sided),
+        ``value_a``/``value_b`` (observed arm means; for ``roc_auc`` also as ``auc_a``/``auc_b``),
+        ``runs_a``/``runs_b``, and the counts ``patients``, ``breasts``, ``cancers`` of the breasts both arms scored.
 
     Raises:
-        ValueError: An arm without runs, or no breast that both arms scored with both classes present.
+        ValueError: An unknown metric, an arm without runs, or no breast that both arms scored with both classes.
     """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+    score = METRICS[metric][0]
     runs_a = list(a.values()) if isinstance(a, Mapping) else list(a)
     runs_b = list(b.values()) if isinstance(b, Mapping) else list(b)
     if not runs_a or not runs_b:
@@ -84,9 +110,9 @@ def paired_auc_difference(
     m = scores.shape[1] - k
 
     def difference(idx: np.ndarray, pick_a=None, pick_b=None) -> float:
-        aucs = np.asarray([roc_auc(y[idx], scores[idx, j]) for j in range(scores.shape[1])])
-        a_runs = aucs[:k] if pick_a is None else aucs[pick_a]
-        b_runs = aucs[k:] if pick_b is None else aucs[k + pick_b]
+        values = np.asarray([score(y[idx], scores[idx, j]) for j in range(scores.shape[1])])
+        a_runs = values[:k] if pick_a is None else values[pick_a]
+        b_runs = values[k:] if pick_b is None else values[k + pick_b]
         return float(np.mean(a_runs) - np.mean(b_runs))
 
     observed = difference(np.arange(len(y)))
@@ -102,20 +128,59 @@ def paired_auc_difference(
             draws.append(difference(idx, pick_a, pick_b))
     draws = np.asarray(draws, float)
     p = 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))
-    all_aucs = [roc_auc(y, scores[:, j]) for j in range(scores.shape[1])]
+    values = [score(y, scores[:, j]) for j in range(scores.shape[1])]
+    means = {"value_a": float(np.mean(values[:k])), "value_b": float(np.mean(values[k:]))}
+    if metric == "roc_auc":
+        means.update(auc_a=means["value_a"], auc_b=means["value_b"])
     return {
+        "metric": metric,
         "difference": observed,
         "low": float(np.quantile(draws, alpha / 2)),
         "high": float(np.quantile(draws, 1 - alpha / 2)),
         "p_value": float(min(1.0, max(p, 1.0 / len(draws)))),
-        "auc_a": float(np.mean(all_aucs[:k])),
-        "auc_b": float(np.mean(all_aucs[k:])),
+        **means,
         "runs_a": len(runs_a),
         "runs_b": len(runs_b),
         "patients": len(members),
         "breasts": len(table),
         "cancers": int(y.sum()),
     }
+
+
+def paired_auc_difference(
+    a: Mapping | Sequence[pd.DataFrame],
+    b: Mapping | Sequence[pd.DataFrame],
+    n: int = N_RESAMPLES,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> dict:
+    """:func:`paired_difference` of breast ROC-AUC (the selection metric of 04-06).
+
+    Args:
+        a: Runs of arm A (a list or a ``{seed: frame}`` mapping of image prediction frames).
+        b: Runs of arm B on the same split.
+        n: Bootstrap resamples.
+        seed: Random seed of the resampling.
+        alpha: 0.05 for a 95% interval.
+
+    Returns:
+        :func:`paired_difference`'s fields.
+    """
+    return paired_difference(a, b, "roc_auc", n=n, seed=seed, alpha=alpha)
+
+
+def a_is_better(test: dict, alpha: float = ALPHA) -> bool:
+    """Whether a paired test puts arm A above arm B: significant, with the whole interval on A's side.
+
+    Args:
+        test: :func:`paired_difference` output (its ``metric`` sets the direction; AUC when absent).
+        alpha: Significance level.
+
+    Returns:
+        True for a higher AUC (interval above 0) or a lower loss (interval below 0).
+    """
+    lower = METRICS[test.get("metric", "roc_auc")][1]
+    return test["p_value"] < alpha and (test["high"] < 0 if lower else test["low"] > 0)
 
 
 def format_p(p_value: float) -> str:
@@ -136,23 +201,27 @@ def verdict(name_a: str, name_b: str, test: dict, alpha: float = ALPHA) -> str:
     Args:
         name_a: Arm A's name.
         name_b: Arm B's name.
-        test: :func:`paired_auc_difference` output.
+        test: :func:`paired_difference` output (a loss names its metric and says which arm is better).
         alpha: Significance level.
 
     Returns:
-        e.g. ``"A − B = +0.041 [+0.012, +0.073], p = 0.006: A is higher."``.
+        e.g. ``"A − B = +0.041 [+0.012, +0.073], p = 0.006: A is higher."``, or for a loss ``"breast log-loss:
+        A − B = −0.140 [−0.201, −0.085], p < 0.001 …: A is better (lower breast log-loss)."``.
     """
+    metric = test.get("metric", "roc_auc")
+    _, lower, label = METRICS[metric]
     figures = (
-        f"{name_a} − {name_b} = {test['difference']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}], "
+        ("" if metric == "roc_auc" else f"{label}: ")
+        + f"{name_a} − {name_b} = {test['difference']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}], "
         f"{format_p(test['p_value'])} ({test['runs_a']} vs {test['runs_b']} runs, {test['patients']} patients, "
         f"{test['cancers']} cancer breasts)"
     )
     if min(test["runs_a"], test["runs_b"]) < 2:
         return f"{figures}: **not replicated** (one seed on one side): reported, no verdict drawn."
-    if test["p_value"] < alpha and test["low"] > 0:
-        return f"{figures}: **{name_a} is higher**."
-    if test["p_value"] < alpha and test["high"] < 0:
-        return f"{figures}: **{name_b} is higher**."
+    reverse = {**test, "low": -test["high"], "high": -test["low"]}
+    for winner, side in ((name_a, test), (name_b, reverse)):
+        if a_is_better(side, alpha):
+            return f"{figures}: **{winner} is " + (f"better** (lower {label})." if lower else "higher**.")
     return f"{figures}: **no difference this test can establish** (the interval contains 0)."
 
 

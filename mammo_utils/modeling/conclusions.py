@@ -54,17 +54,66 @@ def arm_epochs(results: Mapping[tuple[str, int], Any]) -> dict[str, int]:
     return out
 
 
+def arm_budgets(cfg, arms: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Each arm's epoch budget: the most epochs its recipe allows (``epochs + finetune_epochs``, every stage).
+
+    Args:
+        cfg: The protocol's configuration.
+        arms: Arm name -> config overrides, as given to :func:`~mammo_utils.modeling.experiments.train_arms`.
+
+    Returns:
+        Arm -> epochs allowed (early stopping may end a run sooner: :func:`arm_epochs` counts what ran).
+    """
+    out = {}
+    for arm, values in arms.items():
+        merged = {"epochs": cfg.epochs, "finetune_epochs": cfg.finetune_epochs, **values}
+        out[arm] = int(merged["epochs"]) + int(merged["finetune_epochs"])
+    return out
+
+
 def budget_list(epochs: Mapping[str, int], name=str) -> str:
     """Each arm's epochs, most first: ``"baseline 10, efficientnet_lite0 ImageNet 4"``.
 
     Args:
-        epochs: :func:`arm_epochs` output.
+        epochs: :func:`arm_epochs` or :func:`arm_budgets` output.
         name: Formats an arm's name (``html.escape`` for HTML).
 
     Returns:
         The list as text.
     """
     return ", ".join(f"{name(a)} {n}" for a, n in sorted(epochs.items(), key=lambda kv: -kv[1]))
+
+
+def budget_sentence(budgets: Mapping[str, int] | None, trained: Mapping[str, int], name=str) -> str:
+    """Whether the arms were compared at equal training budgets, in one sentence ("" when nothing differs to say).
+
+    Args:
+        budgets: :func:`arm_budgets` (epochs allowed), or None for a record that kept only the epochs trained.
+        trained: :func:`arm_epochs` (most epochs trained per arm).
+        name: Formats an arm's name (``html.escape`` for HTML).
+
+    Returns:
+        Text without a leading bullet or a final full stop.
+
+    Example:
+        >>> budget_sentence({"a": 10, "b": 10}, {"a": 10, "b": 6}).split("; ")[1]
+        'early stopping ended some sooner (most epochs trained: a 10, b 6)'
+    """
+    allowed = budgets if budgets else trained
+    if len(set(allowed.values())) > 1:
+        kind = "epochs allowed" if budgets else "epochs trained"
+        return (
+            f"Budgets differ ({kind}: {budget_list(allowed, name)}): each test compares the arms at their own budgets, "
+            "not at equal training; an arm still rising on validation at its last epoch may close the gap with more"
+        )
+    if not budgets or not allowed:
+        return ""
+    head = (
+        f"Equal budgets: every arm could train {next(iter(allowed.values()))} epochs and kept its best validation epoch"
+    )
+    if len(set(trained.values())) > 1:
+        return head + f"; early stopping ended some sooner (most epochs trained: {budget_list(trained, name)})"
+    return head
 
 
 def comparison_conclusion(
@@ -75,6 +124,7 @@ def comparison_conclusion(
     train_auc=None,
     epochs=None,
     heldout: pd.DataFrame | None = None,
+    budgets=None,
 ) -> str:
     """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
 
@@ -84,11 +134,12 @@ def comparison_conclusion(
         tests: :func:`~mammo_utils.modeling.experiments.paired_table` on validation (each row's ``verdict`` follows it).
         min_auc: The mean validation breast AUC an arm must reach to count as having learned.
         train_auc: Optional :func:`last_training_auc`, quoted for the arms below ``min_auc`` (why they fell short).
-        epochs: Optional :func:`arm_epochs`: when the arms trained for different numbers of epochs, a line says so,
-            since each comparison is then of the arms at their own budgets, not at equal training.
+        epochs: Optional :func:`arm_epochs` (epochs trained); with ``budgets``, a line says whether the arms had equal
+            budgets (:func:`budget_sentence`): unequal ones make each comparison one of the arms at their own budgets.
         heldout: Optional :func:`~mammo_utils.modeling.experiments.paired_table` of the same pairs on the test
             split: the validation fold also picked every run's checkpoint, so its tests are flattered by that
             selection; the test patients took part in no choice, and their verdicts follow.
+        budgets: Optional :func:`arm_budgets` (epochs allowed per arm).
 
     Returns:
         Markdown bullet points.
@@ -118,12 +169,8 @@ def comparison_conclusion(
                     "over-fitted)."
                 )
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
-    if epochs and len(set(epochs.values())) > 1:
-        lines.append(
-            f"- Budgets differ (epochs trained: {budget_list(epochs)}): each test above compares the arms at their own "
-            "budgets, not at equal training; an arm still rising on validation at its last epoch may close the gap "
-            "with more."
-        )
+    if epochs and (sentence := budget_sentence(budgets, epochs)):
+        lines.append(f"- {sentence}.")
     if heldout is not None and len(heldout):
         lines.append(
             "- The validation fold behind these tests also picked every run's checkpoint (its best epoch), which "

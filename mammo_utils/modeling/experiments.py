@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..evaluation.compare import pairwise_table
+from ..evaluation.compare import breast_log_loss, pairwise_table
 from ..evaluation.evaluate import metrics_with_intervals
 
 #: Seeds every arm of the protocol is trained with.
@@ -132,11 +132,10 @@ def choose_arm(summary: pd.DataFrame, min_runs: int = 2) -> str:
 
 
 def _validation_rank(result) -> tuple[float, float]:
-    """A run's validation ranking key: breast ROC-AUC, then breast pF1 (NaN last)."""
-    breast = result.val["breast"]
+    """A run's validation ranking key: breast ROC-AUC, then minus breast log-loss (NaN last)."""
     return (
-        float(np.nan_to_num(breast["roc_auc"], nan=-1.0)),
-        float(np.nan_to_num(breast.get("pf1", float("nan")), nan=-1.0)),
+        float(np.nan_to_num(result.val["breast"]["roc_auc"], nan=-1.0)),
+        -breast_log_loss(result.val_predictions),
     )
 
 
@@ -144,7 +143,8 @@ def chosen_run(results: Mapping[tuple[str, int], Any], arm: str) -> tuple[int, A
     """The chosen arm's run with the best validation breast AUC (the one exported and served).
 
     A tie on AUC (a perfectly separated validation fold gives 1.000 to every seed) is broken on validation breast
-    pF1, then by the lowest seed: validation decides, never the test split.
+    log-loss (lower wins; it does not saturate when every breast is ranked right), then by the lowest seed:
+    validation decides, never the test split.
 
     Args:
         results: ``{(arm, seed): TrainResult}``.
@@ -172,25 +172,29 @@ def choice_note(results: Mapping[tuple[str, int], Any], arm: str) -> str:
 
     Example:
         >>> from types import SimpleNamespace as N
-        >>> runs = {("a", s): N(val={"breast": {"roc_auc": 1.0, "pf1": p}}) for s, p in [(0, 0.6), (1, 0.7)]}
+        >>> frame = lambda p: pd.DataFrame({"patient_id": [1, 2], "laterality": "L", "cancer": [1, 0],
+        ...                                 "prediction": [p, 1 - p]})
+        >>> runs = {("a", s): N(val={"breast": {"roc_auc": 1.0}}, val_predictions=frame(p))
+        ...         for s, p in [(0, 0.6), (1, 0.7)]}
         >>> choice_note(runs, "a").split(". ")[0]
         'Carried forward: seed 1'
-        >>> "validation pF1 breaks the tie (0.700 vs seed 0 0.600)" in choice_note(runs, "a")
+        >>> "validation breast log-loss breaks the tie (0.357 vs seed 0 0.511; lower wins)" in choice_note(runs, "a")
         True
     """
     seed, best = chosen_run(results, arm)
     runs = {s: r for (name, s), r in results.items() if name == arm}
     auc = best.val["breast"]["roc_auc"]
-    tied = [s for s in sorted(runs) if s != seed and _validation_rank(runs[s])[0] == _validation_rank(best)[0]]
+    ranks = {s: _validation_rank(r) for s, r in runs.items()}
+    tied = [s for s in sorted(runs) if s != seed and ranks[s][0] == ranks[seed][0]]
     if not tied:
         best_of = f"the best validation breast AUC of the arm's {len(runs)} runs"
         return f"Carried forward: seed {seed}, {best_of} ({auc:.3f})."
     others = ", ".join(f"seed {s}" for s in tied)
     text = f"Carried forward: seed {seed}. Its validation breast AUC {auc:.3f} ties with {others}, so "
-    if any(_validation_rank(runs[s])[1] != _validation_rank(best)[1] for s in tied):
-        shown = ", ".join(f"seed {s} {runs[s].val['breast']['pf1']:.3f}" for s in tied)
-        return text + f"validation pF1 breaks the tie ({best.val['breast']['pf1']:.3f} vs {shown})."
-    return text + "validation pF1 ties as well and the lowest seed is kept."
+    if any(ranks[s][1] != ranks[seed][1] for s in tied):
+        shown = ", ".join(f"seed {s} {-ranks[s][1]:.3f}" for s in tied)
+        return text + f"validation breast log-loss breaks the tie ({-ranks[seed][1]:.3f} vs {shown}; lower wins)."
+    return text + "validation breast log-loss ties as well and the lowest seed is kept."
 
 
 def paired_comparisons(results: Mapping[tuple[str, int], Any], reference: str, split: str = "val") -> pd.DataFrame:
@@ -216,7 +220,8 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
         unit: What the second key is: ``seed`` or ``fold`` (names the index level and the count column).
 
     Returns:
-        ``(runs, variants)``. ``runs``: one row per (variant, seed) with validation breast AUC, test breast AUC and
+        ``(runs, variants)``. ``runs``: one row per (variant, seed) with validation breast AUC and log-loss, test
+        breast AUC and
         its patient-level 95% interval, test sensitivity/specificity at the frozen threshold, the stages trained and
         whether the backbone started from loaded weights. ``variants``: mean and sd over seeds of the validation
         and test breast AUC, **sorted by validation mean** (the selection rule; the test split never ranks).
@@ -230,6 +235,7 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
                 "variant": variant,
                 unit: seed,
                 "val breast AUC": result.val["breast"]["roc_auc"],
+                "val log-loss": breast_log_loss(result.val_predictions),
                 "test breast AUC": test.loc["roc_auc", "value"],
                 "test AUC low": test.loc["roc_auc", "low"],
                 "test AUC high": test.loc["roc_auc", "high"],
@@ -249,11 +255,13 @@ def variant_summary(runs: pd.DataFrame, unit: str = "seed") -> pd.DataFrame:
     """Mean and sd over seeds (or folds) per variant, **sorted by validation mean** (the selection rule).
 
     Args:
-        runs: Per-run table with ``val breast AUC``, ``test breast AUC`` and ``train s``, indexed (variant, unit).
+        runs: Per-run table with ``val breast AUC``, ``val log-loss``, ``test breast AUC`` and ``train s``, indexed
+            (variant, unit).
         unit: ``seed`` or ``fold`` (names the count column).
 
     Returns:
-        One row per variant: count, validation and test breast AUC mean and sd, mean training seconds.
+        One row per variant: count, validation breast AUC mean and sd, validation breast log-loss mean, test breast
+        AUC mean and sd, mean training seconds.
     """
     grouped = runs.groupby(level="variant")
     return pd.DataFrame(
@@ -261,6 +269,7 @@ def variant_summary(runs: pd.DataFrame, unit: str = "seed") -> pd.DataFrame:
             f"{unit}s": grouped.size(),
             "val AUC mean": grouped["val breast AUC"].mean(),
             "val AUC sd": grouped["val breast AUC"].std(ddof=1),
+            "val log-loss mean": grouped["val log-loss"].mean(),
             "test AUC mean": grouped["test breast AUC"].mean(),
             "test AUC sd": grouped["test breast AUC"].std(ddof=1),
             "train s (mean)": grouped["train s"].mean(),
@@ -298,7 +307,10 @@ def per_run_test_metrics(
 
 
 def paired_table(
-    results: Mapping[tuple[str, int], Any], pairs: Sequence[tuple[str, str]], split: str = "val"
+    results: Mapping[tuple[str, int], Any],
+    pairs: Sequence[tuple[str, str]],
+    split: str = "val",
+    metric: str = "roc_auc",
 ) -> pd.DataFrame:
     """Named pairs of arms (A, B) compared on one split with the paired patient-level bootstrap.
 
@@ -306,18 +318,19 @@ def paired_table(
         results: ``{(arm, seed): TrainResult}``.
         pairs: ``[(arm A, arm B), ...]``; a pair naming an arm without runs is skipped.
         split: ``val`` (the comparison that decides) or ``test``.
+        metric: ``roc_auc`` or ``log_loss`` (:data:`~mammo_utils.evaluation.compare.METRICS`).
 
     Returns:
-        One row per pair, indexed ``"A − B"``: :func:`~mammo_utils.evaluation.compare.paired_auc_difference`'s fields,
+        One row per pair, indexed ``"A − B"``: :func:`~mammo_utils.evaluation.compare.paired_difference`'s fields,
         ``p`` as printed (``p < 0.001`` below the resampling's resolution) and the ``verdict`` sentence.
     """
-    from ..evaluation.compare import format_p, paired_auc_difference, verdict
+    from ..evaluation.compare import format_p, paired_difference, verdict
 
     arms = arm_predictions(results, split)
     rows = {}
     for a, b in pairs:
         if a in arms and b in arms:
-            test = paired_auc_difference(arms[a], arms[b])
+            test = paired_difference(arms[a], arms[b], metric)
             rows[f"{a} − {b}"] = {**test, "p": format_p(test["p_value"]), "verdict": verdict(a, b, test)}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = f"pair ({split})"

@@ -485,46 +485,93 @@ def _selection_bias(best: float, test: dict, trial_epochs: int, trials: int) -> 
     )
 
 
-def search_conclusion(summary: dict, test: dict, tuned: str = "tuned", default: str = "baseline") -> tuple[str, str]:
+def search_conclusion(
+    summary: dict, test: dict, tuned: str = "tuned", default: str = "baseline", auc: dict | None = None
+) -> tuple[str, str]:
     """The search's verdict from the paired validation test of the tuned arm against the default: which arm to keep.
 
-    The tuned configuration replaces the default only when the paired patient-level test on validation says it is
-    higher (interval above 0); otherwise the default stays (it is the simpler claim, and the search chose its
-    winner on the same validation fold, which flatters it).
+    The tuned configuration replaces the default only when the paired patient-level test on validation, on the
+    criterion declared before the search, puts it above the default (interval on its side of 0); otherwise the
+    default stays (it is the simpler claim, and the search chose its winner on the same validation fold, which
+    flatters it).
 
     Args:
         summary: :func:`tune` output.
-        test: :func:`~mammo_utils.evaluation.compare.paired_auc_difference` of ``tuned`` minus ``default`` on
-            validation, both retrained over the same seeds.
+        test: :func:`~mammo_utils.evaluation.compare.paired_difference` of ``tuned`` minus ``default`` on validation,
+            both retrained over the same seeds, on the declared decision criterion (``roc_auc`` or ``log_loss``).
         tuned: The tuned arm's name.
         default: The default arm's name.
+        auc: The same pair's breast ROC-AUC test when ``test`` is of another metric (the search's objective: it
+            measures the selection bias and shows whether AUC was saturated); None when ``test`` is the AUC test.
 
     Returns:
         ``(Markdown text, the arm kept)``.
     """
-    from ..evaluation.compare import verdict
+    from ..evaluation.compare import METRICS, a_is_better, verdict
 
+    auc = test if auc is None else auc
+    label = METRICS[test.get("metric", "roc_auc")][2]
     done = [t for t in summary["trials"] if t["objective"] is not None]
     objectives = [t["objective"] for t in done]
-    keep = tuned if test["p_value"] < 0.05 and test["low"] > 0 else default
+    keep = tuned if a_is_better(test) else default
     lines = [
         f"- {len(done)} trials finished; the objective ({summary['objective_name']}, validation) ranged from "
         f"{min(objectives):.3f} to {max(objectives):.3f} (best {summary['best']['objective']:.3f}).",
-        f"- Retrained over {test['runs_a']} seeds each: " + verdict(tuned, default, test),
+        f"- Decision criterion, declared before the search: validation {label}. Retrained over {test['runs_a']} "
+        "seeds each: " + verdict(tuned, default, test),
+    ]
+    if auc is not test:
+        lines.append("- Breast ROC-AUC on validation, reported: " + verdict(tuned, default, auc))
+    lines.append(
         f"- **Kept: {keep}**"
         + (
-            " (the paired test on validation puts the tuned configuration above the default)."
+            f" (the paired test of validation {label} puts the tuned configuration above the default)."
             if keep == tuned
-            else " (the tuned configuration is not shown to be better on validation, so the default stays)."
-        ),
+            else f" (validation {label} does not show the tuned configuration better, so the default stays)."
+        )
+    )
+    lines += [
         f"- A trial ran at most {max((x['epochs'] or 0) for x in done) or '?'} epochs on one seed: its objective is "
         "also moved by the seed, which is why the winner is retrained over seeds before it is judged.",
-        _selection_bias(summary["best"]["objective"], test, max((x["epochs"] or 0) for x in done), len(done)),
+        _selection_bias(summary["best"]["objective"], auc, max((x["epochs"] or 0) for x in done), len(done)),
     ]
-    if test.get("auc_a", 0) >= 1.0:  # every run of the tuned arm ranks every validation breast right
+    if auc.get("auc_a", 0) >= 1.0:  # every run of the tuned arm ranks every validation breast right
         lines.append(
-            f"- Validation is saturated: the tuned arm's validation breast AUC is {test['auc_a']:.3f} in every run, so "
-            "no resample can put it below the default and the test's p-value is guaranteed small; the comparison "
-            "rests on the check on the test patients below."
+            f"- Validation AUC is saturated: the tuned arm's validation breast AUC is {auc['auc_a']:.3f} in every run, "
+            "so no resample can put it below the default and an AUC test's p-value is guaranteed small"
+            + (
+                f"; {label}, which also scores how confident each call is, can still fall either way."
+                if auc is not test
+                else "; the comparison rests on the check on the test patients below."
+            )
         )
     return "\n".join(lines), keep
+
+
+def promotion(arms: Any, keep: str, recorded: dict | None, metric: str = "log_loss") -> tuple[bool, str]:
+    """Whether the configuration 06 kept takes the ``champion`` alias from the arm 05 chose, and why, in one line.
+
+    The alias moves only when the tuned configuration was kept **and** its validation mean on the declared criterion
+    is better than that of 05's chosen arm (read from 05's recorded results); with no record it moves.
+
+    Args:
+        arms: 06's :func:`~mammo_utils.modeling.experiments.variant_summary` table (``val AUC mean``,
+            ``val log-loss mean``).
+        keep: The arm :func:`search_conclusion` kept.
+        recorded: 05's results (``chosen``, ``summary`` rows), or None when 05 recorded none.
+        metric: The declared criterion: ``log_loss`` (lower is better) or ``roc_auc``.
+
+    Returns:
+        ``(move the alias, text)``.
+    """
+    from ..evaluation.compare import METRICS
+
+    column = {"log_loss": "val log-loss mean", "roc_auc": "val AUC mean"}[metric]
+    _, lower, label = METRICS[metric]
+    ours = float(arms.loc[keep, column])
+    row = next((r for r in recorded["summary"] if r["variant"] == recorded["chosen"]), None) if recorded else None
+    theirs = row.get(column) if row else None
+    better = theirs is None or (ours < theirs if lower else ours > theirs)
+    move = keep == "tuned" and better
+    other = f"05's choice {recorded['chosen']}: {theirs:.3f}" if theirs is not None else "05 recorded no value"
+    return move, f"kept: {keep} (validation {label} mean {ours:.3f}); {other}; champion moved: {move}"

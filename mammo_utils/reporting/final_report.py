@@ -13,7 +13,8 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
-from ..modeling.conclusions import budget_list
+from ..evaluation.compare import METRICS
+from ..modeling.conclusions import budget_sentence
 from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
 from .facts import FactBook, FactError, resolve
 from .references import Citations, cited_in
@@ -251,59 +252,83 @@ def _chosen_arm(book: FactBook, src: str) -> str:
 
 
 def _tuned_vs_default(book: FactBook, src: str) -> str:
-    """06's paired validation test of the retrained winner against the default, when recorded, else ""."""
+    """06's paired validation test of the retrained winner against the default, when recorded, else "".
+
+    The decision test is the one on the criterion 06 declared before its search (breast log-loss; AUC in a record
+    from before that criterion existed); the AUC test is quoted beside it when recorded.
+    """
     pv = src + "#paired_validation"
     try:
+        metric = resolve(pv + ".metric", book.root) if _has_key(book, pv + ".metric") else "roc_auc"
+        _, lower, label = METRICS[metric]
+        auc = (
+            f"; breast ROC-AUC difference {book.difference_html('t06.auc', src + '#paired_validation_auc')}"
+            if _has_key(book, src + "#paired_validation_auc.difference")
+            else ""
+        )
         return (
             " The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
-            f"bootstrap): difference {book.html('t06.diff', pv + '.difference', '+.3f')} "
-            f"[{book.html('t06.diff.low', pv + '.low', '+.3f')}, {book.html('t06.diff.high', pv + '.high', '+.3f')}], "
+            f"bootstrap), on the criterion declared before the search, {label}"
+            + (" (lower is better)" if lower else "")
+            + f": difference tuned − default {book.difference_html('t06.diff', pv)}, "
             + (
                 "p < 0.001"
                 if book.value("t06.p", pv + ".p_value") < 0.001
                 else f"p = {book.html('t06.p', pv + '.p_value')}"
             )
+            + auc
             + f"; kept: {book.html('t06.kept', src + '#kept', 'str')}, whose "
             f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
-            + _saturated(book, pv)
-            + _tuned_vs_default_heldout(book, src)
+            + _saturated(book, src, metric)
+            + _tuned_vs_default_heldout(book, src, label)
         )
     except FactError:
         return ""
 
 
 def _budgets(book: FactBook, src: str) -> str:
-    """05's epoch budget per arm when they differ (every verdict holds at those budgets only), else ""."""
+    """05's epoch budgets: equal (and what early stopping did) or not (every verdict holds at those budgets only)."""
     try:
         epochs = resolve(src + "#epochs", book.root)
     except FactError:
         return ""
-    if len(set(epochs.values())) < 2:
-        return ""
-    return (
-        f"; the arms trained for different numbers of epochs ({budget_list(epochs, html.escape)}), so each verdict "
-        "holds at these budgets"
+    budgets = resolve(src + "#budgets", book.root) if _has_key(book, src + "#budgets") else None
+    sentence = budget_sentence(budgets, epochs, html.escape)
+    return f"; {sentence[0].lower() + sentence[1:]}" if sentence else ""
+
+
+def _saturated(book: FactBook, src: str, metric: str) -> str:
+    """A note when the tuned arm is perfect on validation in every run (an AUC test cannot fail), else ""."""
+    pv = src + (
+        "#paired_validation_auc" if _has_key(book, src + "#paired_validation_auc.auc_a") else "#paired_validation"
     )
-
-
-def _saturated(book: FactBook, pv: str) -> str:
-    """A warning when the tuned arm is perfect on validation in every run (its paired test cannot fail), else ""."""
     if not _has_key(book, pv + ".auc_a") or book.value("t06.auc_a", pv + ".auc_a") < 1.0:
         return ""
     return (
-        " Validation is saturated (the tuned arm's breast AUC is "
-        f"{book.html('t06.auc_a', pv + '.auc_a')} in every run), so that test could not come out the other way; "
-        "the test-split check below is the comparison that can."
+        " Validation AUC is saturated (the tuned arm's breast AUC is "
+        f"{book.html('t06.auc_a', pv + '.auc_a')} in every run), so an AUC test could not come out the other way; "
+        + (
+            "that is why the declared criterion is one that also scores each call's confidence."
+            if metric != "roc_auc"
+            else "the test-split check below is the comparison that can."
+        )
     )
 
 
-def _tuned_vs_default_heldout(book: FactBook, src: str) -> str:
+def _tuned_vs_default_heldout(book: FactBook, src: str, label: str) -> str:
     """06's same pair on the test patients (no choice made from them), when recorded, else ""."""
     if not _has_key(book, src + "#paired_test.difference"):
         return ""
+    auc = (
+        f", and the breast ROC-AUC difference {book.difference_html('t06.test.auc', src + '#paired_test_auc')}"
+        if _has_key(book, src + "#paired_test_auc.difference")
+        else ""
+    )
     return (
         " That validation fold also chose the configuration and every checkpoint; on the test patients, who took "
-        f"part in no choice, the same difference is {book.difference_html('t06.test', src + '#paired_test')}."
+        f"part in no choice, the same {label} difference is {book.difference_html('t06.test', src + '#paired_test')}"
+        + auc
+        + "."
     )
 
 

@@ -12,7 +12,8 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
-from ..modeling.conclusions import budget_list
+from ..evaluation.compare import METRICS
+from ..modeling.conclusions import budget_sentence
 from .evidence import _try
 from .facts import FactBook, FactError, resolve
 from .final_report import _size, replication_sentence
@@ -66,8 +67,11 @@ def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "
     return f"<section><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
-def _verdict(low: float, high: float, a: str, b: str) -> str:
-    """Words for a paired difference ``a − b`` from its 95% interval."""
+def _verdict(low: float, high: float, a: str, b: str, metric: str = "roc_auc") -> str:
+    """Words for a paired difference ``a − b`` from its 95% interval (a loss: the lower one is better)."""
+    _, lower, label = METRICS[metric]
+    if lower and (low > 0 or high < 0):
+        return f"{b if low > 0 else a} is better (lower {label})"
     if low > 0:
         return f"{a} is higher than {b}"
     if high < 0:
@@ -100,9 +104,9 @@ def transfer_conclusion(book: FactBook) -> str:
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     epochs = _recorded(book, src, "epochs")
-    if epochs and len(set(epochs[0].values())) > 1:
-        budgets = budget_list(epochs[0], html.escape)
-        tail += f"<p>Epoch budgets differ ({budgets}): each arm is compared at its own budget.</p>"
+    budgets = _recorded(book, src, "budgets")
+    if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
+        tail += f"<p>{sentence}.</p>"
     heldout = _recorded(book, src, "paired_test")
     if heldout:
         checks = [
@@ -165,22 +169,24 @@ def int8_line(book: FactBook, exp: str) -> str:
 
 
 def search_conclusion(book: FactBook) -> str:
-    """06's conclusion in words: the tuned arm against the default on validation, and whether the alias moved."""
+    """06's conclusion in words: the tuned arm against the default on the declared criterion, and the alias."""
     src = f"{book.results}/06_tuning.json"
     if (recorded := _recorded(book, src, "champion_moved", "paired_validation")) is None:
         return ""
     moved, pair = recorded
-    words = _verdict(pair["low"], pair["high"], "the tuned arm", "the default")
+    metric = pair.get("metric", "roc_auc")
+    words = _verdict(pair["low"], pair["high"], "the tuned arm", "the default", metric)
     heldout = _recorded(book, src, "paired_test")
     check = (
         " The same fold chose the configuration and every checkpoint; on the test patients (no choice made from "
-        f"them) {_verdict(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default')}: "
+        f"them) {_verdict(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
         f"{book.difference_html('s06.test', src + '#paired_test')}."
         if heldout
         else ""
     )
     return (
-        f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {words}: "
+        f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {METRICS[metric][2]}, the "
+        f"criterion declared before the search, {words}: "
         f"{book.difference_html('s06', src + '#paired_validation')}; "
         f"kept: {book.html('s06.kept', src + '#kept', 'str')}, "
         f"the champion alias {'moved to it' if moved else 'stayed'}.{check}</p>"

@@ -80,11 +80,14 @@ def test_confusion_grid_has_one_panel_per_run():
 
 
 def _runs_table(results) -> pd.DataFrame:
-    """The per-run table :func:`variant_summary` reads, from fake runs' validation breast AUCs."""
+    """The per-run table :func:`variant_summary` reads, from fake runs' validation breast AUCs and log-losses."""
+    from mammo_utils.evaluation.compare import breast_log_loss
+
     rows = [
-        {"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"], "test breast AUC": 0.5, "train s": 1.0}
+        {"variant": a, "seed": s, "val breast AUC": r.val["breast"]["roc_auc"],
+         "val log-loss": breast_log_loss(r.val_predictions), "test breast AUC": 0.5, "train s": 1.0}
         for (a, s), r in results.items()
-    ]
+    ]  # fmt: skip
     return pd.DataFrame(rows).set_index(["variant", "seed"])
 
 
@@ -166,6 +169,39 @@ def test_search_keeps_the_tuned_configuration_only_when_the_paired_test_says_so(
     assert search_conclusion(summary, same)[1] == "baseline"
 
 
+def test_a_declared_log_loss_criterion_decides_where_auc_is_saturated():
+    from mammo_utils.evaluation.compare import paired_auc_difference, paired_difference
+    from mammo_utils.modeling.tune import search_conclusion
+
+    summary = {"objective_name": "val_breast_auc", "best": {"objective": 0.9},
+               "trials": [{"objective": 0.9, "epochs": 2}]}  # fmt: skip
+    # both arms rank every breast right (AUC 1.0); the tuned one is confident, the default hedges near 0.5
+    sure = [_arm_run(3.0, s).val_predictions for s in range(3)]
+    sure = [f.assign(prediction=np.where(f.cancer == 1, 0.95, 0.05)) for f in sure]
+    hedged = [f.assign(prediction=np.where(f.cancer == 1, 0.55, 0.45)) for f in sure]
+    auc = paired_auc_difference(sure, hedged, n=200)
+    assert auc["difference"] == 0 and auc["auc_a"] == 1.0
+    loss = paired_difference(sure, hedged, "log_loss", n=200)
+    assert loss["metric"] == "log_loss" and loss["high"] < 0 and loss["value_a"] < loss["value_b"]
+    text, keep = search_conclusion(summary, loss, auc=auc)
+    assert keep == "tuned" and "declared before the search: validation breast log-loss" in text
+    assert "**tuned is better** (lower breast log-loss)" in text and "Validation AUC is saturated" in text
+    # the same criterion keeps the default when the tuned arm is the hedging one
+    assert search_conclusion(summary, paired_difference(hedged, sure, "log_loss", n=200), auc=auc)[1] == "baseline"
+
+
+def test_a_tie_on_validation_auc_is_broken_on_validation_log_loss():
+    from mammo_utils.modeling.experiments import choice_note, chosen_run
+
+    runs = {("a", s): _arm_run(3.0, 0) for s in range(3)}  # identical AUCs: every seed ties
+    for s, p in ((0, 0.6), (1, 0.9), (2, 0.8)):
+        frame = runs[("a", s)].val_predictions
+        runs[("a", s)] = SimpleNamespace(**{**vars(runs[("a", s)]), "val_predictions": frame.assign(
+            prediction=np.where(frame.cancer == 1, p, 1 - p))})  # fmt: skip
+    assert chosen_run(runs, "a")[0] == 1
+    assert "validation breast log-loss breaks the tie" in choice_note(runs, "a")
+
+
 def test_the_default_configuration_is_inside_the_search_space():
     from mammo_utils.config import get_config
     from mammo_utils.modeling.tune import SearchSpace
@@ -190,3 +226,23 @@ def test_arms_short_of_the_bar_are_explained_by_their_training_auc():
     )  # fmt: skip
     text = comparison_conclusion(summary, "fit", pd.DataFrame(columns=["verdict"]), train_auc=train_auc)
     assert "Below 0.85 at this budget: unfit (0.500)" in text and "unfit 0.51" in text and "not fit" in text
+
+
+def test_the_budget_line_tells_equal_budgets_from_early_stopping():
+    from mammo_utils.config import get_config
+    from mammo_utils.modeling.conclusions import arm_budgets, budget_sentence
+
+    cfg = get_config("small", epochs=2, finetune_epochs=8)
+    arms = {"baseline": {"backbone": "baseline"}, "lite0": {"epochs": 1, "finetune_epochs": 9}, "short": {"epochs": 0}}
+    budgets = arm_budgets(cfg, arms)
+    assert budgets == {"baseline": 10, "lite0": 10, "short": 8}
+    assert budget_sentence(budgets, {"baseline": 10, "lite0": 7, "short": 8}).startswith(
+        "Budgets differ (epochs allowed: baseline 10, lite0 10, short 8)"
+    )
+    equal = {k: v for k, v in budgets.items() if k != "short"}
+    stopped = budget_sentence(equal, {"baseline": 10, "lite0": 7})
+    assert stopped.startswith("Equal budgets: every arm could train 10 epochs") and "lite0 7" in stopped
+    assert "early stopping" not in budget_sentence(equal, {"baseline": 10, "lite0": 10})
+    # a record without budgets falls back on the epochs trained, as before
+    assert budget_sentence(None, {"a": 10, "b": 4}).startswith("Budgets differ (epochs trained: a 10, b 4)")
+    assert budget_sentence(None, {"a": 10, "b": 10}) == ""
