@@ -190,8 +190,8 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--size", default="4096x3328", help="synthetic DICOM rows x columns")
     parser.add_argument("--out", default=None, help="JSON output (default <work>/bench_api/api_load.json)")
     what = "wait up to this many seconds for the 1-minute load average to fall below --quiet-load before measuring"
-    parser.add_argument("--settle", type=float, default=180.0, help=what)
-    parser.add_argument("--quiet-load", type=float, default=1.0, help="load average counted as a quiet machine")
+    parser.add_argument("--settle", type=float, default=300.0, help=what)
+    parser.add_argument("--quiet-load", type=float, default=0.5, help="load average counted as a quiet machine")
     return parser.parse_args(argv)
 
 

@@ -191,3 +191,6 @@ def test_export_and_drift_figures(tmp_path):
     limits = record["drift_thresholds"]
     fig = monitor_plots.plot_drift(drift, limits["stable"], limits["drift"], "PSI per feature against the reference")
     _save(fig, "08_drift", tmp_path)
+    constant = [f for f in drift[next(iter(drift))].index if all(d.psi.get(f, 1) == 0 for d in drift.values())]
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels.count("PSI 0 in every window") == len(constant)  # a zero PSI is said, not an invisible bar

@@ -81,3 +81,19 @@ def localisation_table(det: dict, cam: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def blank_seeds(runs: list[dict]) -> list:
+    """Detector seeds that found no lesion on validation (validation mAP@0.5 of 0 or missing): runs that never began.
+
+    Args:
+        runs: One record per seed with ``seed`` and ``val_map50`` (07's per-seed rows, or the recorded ``seeds.runs``).
+
+    Returns:
+        Their seeds, in order.
+
+    Example:
+        >>> blank_seeds([{"seed": 0, "val_map50": 0.21}, {"seed": 1, "val_map50": 0.0}, {"seed": 2, "val_map50": None}])
+        [1, 2]
+    """
+    return [r["seed"] for r in runs if not (r.get("val_map50") or 0) > 0]

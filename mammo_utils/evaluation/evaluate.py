@@ -273,28 +273,3 @@ def _wilson_where_collapsed(out: pd.DataFrame, point: dict, alpha: float) -> Non
             continue
         low, high = wilson_interval(k, n, z)
         out.loc[metric, ["low", "high", "method"]] = [float(low), float(high), "wilson"]
-
-
-def test_metrics_with_intervals(
-    predictions: dict[str, pd.DataFrame], thresholds: dict[str, float], level: str = "breast", n: int = 500
-) -> pd.DataFrame:
-    """One row per model: each metric as ``value [low, high]`` (patient-level 95% bootstrap), plus the counts.
-
-    Args:
-        predictions: Model name -> test frame with ``prediction``.
-        thresholds: Model name -> threshold frozen on validation.
-        level: ``breast`` or ``image``.
-        n: Bootstrap resamples.
-
-    Returns:
-        A frame of formatted strings indexed by model.
-    """
-    rows = {}
-    for name, pred in predictions.items():
-        table = metrics_with_intervals(pred, thresholds[name], level, n)
-        row = {m: f"{r.value:.3f} [{r.low:.3f}, {r.high:.3f}]" for m, r in table.iterrows()}
-        row.update(
-            {level + "s": table.attrs["n"], "patients": table.attrs["patients"], "cancers": table.attrs["positives"]}
-        )
-        rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")

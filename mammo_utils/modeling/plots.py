@@ -11,8 +11,12 @@ from ..evaluation.figure_check import place_legend
 
 
 def _plot_validation(ax, history: pd.DataFrame) -> None:
-    """Validation ROC-AUC and pF1 per epoch on ``ax`` (the columns a history has)."""
-    for col, label, marker in (("val_breast_auc", "val ROC-AUC (breast)", "o-"), ("val_pf1", "val pF1 (breast)", "s-")):
+    """Validation ROC-AUC and pF1, and the training-batch ROC-AUC, per epoch on ``ax`` (the columns a history has)."""
+    for col, label, marker in (
+        ("val_breast_auc", "val ROC-AUC (breast)", "o-"),
+        ("val_pf1", "val pF1 (breast)", "s-"),
+        ("auc", "training ROC-AUC (image, balanced augmented batches)", "^--"),
+    ):
         if col in history:
             ax.plot(history.epoch + 1, history[col], marker, label=label)
 
@@ -59,11 +63,11 @@ def plot_history(history: pd.DataFrame, title: str = "Learning curves", monitor:
     return fig
 
 
-def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Validation curves per model"):
-    """One panel per model: validation ROC-AUC and pF1 per epoch.
+def plot_validation_curves(histories: dict[str, pd.DataFrame], title: str = "Training and validation curves per model"):
+    """One panel per model: validation ROC-AUC and pF1 per epoch, beside the training-batch ROC-AUC.
 
     Args:
-        histories: Model name -> history frame (``epoch``, ``val_breast_auc``, ``val_pf1``).
+        histories: Model name -> history frame (``epoch``, ``val_breast_auc``, ``val_pf1``, ``auc``).
         title: Figure title.
 
     Returns:

@@ -17,7 +17,8 @@ def plot_drift(
     """PSI per feature for several current windows, with the stable/drift thresholds.
 
     Args:
-        reports: ``{window name: drift report}`` (rows = features, column ``psi``).
+        reports: ``{window name: drift report}`` (rows = features, column ``psi``). A feature whose PSI is below
+            :data:`LOG_FLOOR` in every window (e.g. constant in both reference and window) is labelled in place.
         stable: PSI below which a feature is stable.
         drift: PSI above which a feature has drifted.
         title: Figure title.
@@ -32,9 +33,12 @@ def plot_drift(
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(features))
+    raw = np.asarray([reports[name].psi.reindex(features).to_numpy(float) for name in names]).reshape(len(names), -1)
     for i, name in enumerate(names):
-        values = np.clip(reports[name].psi.reindex(features).to_numpy(float), LOG_FLOOR, None)
-        ax.bar(x + i * width - 0.4 + width / 2, values, width, label=name)
+        ax.bar(x + i * width - 0.4 + width / 2, np.clip(raw[i], LOG_FLOOR, None), width, label=name)
+    # a PSI under the floor (0 for a feature that does not vary, e.g. one image size) would be an invisible bar
+    for j in np.flatnonzero((np.nan_to_num(raw, nan=0.0) < LOG_FLOOR).all(axis=0)):
+        ax.text(x[j], LOG_FLOOR * 1.3, "PSI 0 in every window", rotation=90, ha="center", va="bottom", fontsize=8)
     ax.axhline(stable, color="grey", ls=":", lw=1, label=f"stable < {stable}")
     ax.axhline(drift, color="black", ls="--", lw=1, label=f"drift > {drift}")
     ax.set_xticks(x, features, rotation=20, ha="right")

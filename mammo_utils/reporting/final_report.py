@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..detection.tables import blank_seeds
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
@@ -370,7 +371,7 @@ def _blank_seeds(book: FactBook, src: str) -> str:
         runs = resolve(src + "#seeds.runs", book.root) or []
     except FactError:
         return ""
-    blank = [str(r["seed"]) for r in runs if not (r.get("val_map50") or 0) > 0]
+    blank = [str(seed) for seed in blank_seeds(runs)]
     if not blank:
         return ""
     return (
