@@ -90,6 +90,55 @@ def rate_by(df: pd.DataFrame, column: str, bins: list[float] | None = None) -> p
     return out.loc[_numeric_order(out.index)]
 
 
+def rate_test(table: pd.DataFrame) -> dict:
+    """Test that every group of a :func:`rate_by` table has the same cancer rate per breast.
+
+    Fisher's exact test for two groups, a chi-square test of homogeneity for more. Each breast counts once; the two
+    breasts of a patient are not independent, which makes the p-value, if anything, too small.
+
+    Args:
+        table: :func:`rate_by` output (``breasts``, ``positives``), one row per group compared.
+
+    Returns:
+        ``test`` (its name), ``p_value`` and ``groups``.
+
+    Raises:
+        ValueError: Fewer than two groups.
+    """
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    if len(table) < 2:
+        raise ValueError(f"a rate test needs two or more groups, got {len(table)}")
+    counts = np.c_[table.positives.to_numpy(int), (table.breasts - table.positives).to_numpy(int)]
+    if len(table) == 2:
+        name, p = "Fisher's exact test", fisher_exact(counts).pvalue
+    else:
+        name, p = "chi-square test", chi2_contingency(counts).pvalue
+    return {"test": name, "p_value": float(p), "groups": len(table)}
+
+
+def rate_test_sentence(table: pd.DataFrame, groups: str, alpha: float = 0.05) -> str:
+    """:func:`rate_test` of a :func:`rate_by` table in words, whichever way it falls ("" with fewer than two groups).
+
+    Args:
+        table: The groups compared.
+        groups: What a group is, in the plural (``"sites"``).
+        alpha: Significance level.
+
+    Returns:
+        e.g. ``"Fisher's exact test p = 0.389: no difference in cancer rate between sites that this test can
+        establish"``.
+    """
+    if len(table) < 2:
+        return ""
+    test = rate_test(table)
+    p = test["p_value"]
+    figures = f"{test['test']} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
+    if p < alpha:
+        return f"{figures}: the cancer rate differs between {groups}, so {groups[:-1]} carries label information"
+    return f"{figures}: no difference in cancer rate between {groups} that this test can establish"
+
+
 def missing_values(df: pd.DataFrame) -> pd.DataFrame:
     """Count and share of missing values per RSNA column."""
     cols = [c for c in C.RSNA_COLUMNS if c in df.columns]

@@ -39,3 +39,17 @@ def test_annotation_issues_counts_and_names_missingness_per_site():
     assert issues.loc["missing BIRADS", "count"] == 3
     assert issues.loc["missing BIRADS", "note"] == "missing by site (site 1: 25%, site 2: 100%)"
     assert issues.loc["missing age", "count"] == 2
+
+
+def test_rate_test_follows_the_counts_either_way():
+    import pandas as pd
+
+    from mammo_utils.evaluation.eda import rate_test, rate_test_sentence
+
+    same = pd.DataFrame({"breasts": [200, 200], "positives": [50, 52]}, index=["1", "2"])
+    apart = pd.DataFrame({"breasts": [200, 200, 200], "positives": [10, 50, 90]}, index=["a", "b", "c"])
+    assert rate_test(same)["test"] == "Fisher's exact test" and rate_test(same)["p_value"] > 0.5
+    assert rate_test(apart)["test"] == "chi-square test" and rate_test(apart)["p_value"] < 0.001
+    assert "no difference in cancer rate between sites" in rate_test_sentence(same, "sites")
+    assert rate_test_sentence(apart, "machines").endswith("so machine carries label information")
+    assert rate_test_sentence(same.iloc[:1], "sites") == ""
