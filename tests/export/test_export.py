@@ -284,3 +284,24 @@ def test_the_api_choice_reads_the_tail_latency_not_the_median():
     table.loc["onnx"] = [0.5, 5.0, 1.2, 1.1, 600.0, 0.0, 0.0, 0, 80.0, 1.1]  # lowest median, a slow tail
     assert recommend(table)["api_cpu"] == "tflite-int8"  # p95 3.8 ms beats onnx's 5.0 ms
     assert "p95 3.8 ms, median 3.2 ms" in summary_markdown(table)
+
+
+@pytest.mark.parametrize("pooling", ["gem", "max"])
+def test_int8_keeps_gem_mean_in_float_and_every_conv_in_int8(tmp_path, pooling):
+    """GeM's mean(x**p) spans decades: in int8 most channels round to 0 (a 0.99 probability change measured on the
+    small profile's tuned model), so its MEAN stays float; the convolutions stay int8 and other models are untouched."""
+    import tensorflow as tf
+
+    from mammo_utils.export import convert
+    from mammo_utils.modeling.models import build_model
+
+    model = convert.inference_model(build_model("baseline", (64, 32), pooling=pooling, seed=0))
+    assert convert._has_gem(model) == (pooling == "gem")
+    convert._write_format(model, "savedmodel", tmp_path, None)
+    calibration = np.random.default_rng(0).random((8, 64, 32, 1), dtype=np.float32)
+    convert._write_format(model, "tflite-int8", tmp_path, calibration)
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / runtime.FILES["tflite-int8"]))
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    ops = [(o["op_name"], dtypes[o["outputs"][0]]) for o in interpreter._get_ops_details()]
+    assert {d for name, d in ops if name == "CONV_2D"} == {np.int8}
+    assert {d for name, d in ops if name == "MEAN"} == ({np.float32} if pooling == "gem" else set())
