@@ -228,7 +228,7 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
     """
     rows = []
     for (variant, seed), result in results.items():
-        test = metrics_with_intervals(result.test_predictions, result.threshold, n=n_boot, seed=int(seed))
+        test = metrics_with_intervals(result.test_predictions, result.threshold, n=n_boot)  # seed 0 everywhere
         stages = list(dict.fromkeys(result.history.get("stage", pd.Series(["single"])).astype(str)))
         rows.append(
             {
@@ -295,7 +295,7 @@ def per_run_test_metrics(
     """
     rows = {}
     for key, result in results.items():
-        ci = metrics_with_intervals(result.test_predictions, result.threshold, level=level, n=n_boot, seed=int(key[1]))
+        ci = metrics_with_intervals(result.test_predictions, result.threshold, level=level, n=n_boot)
         row = {
             m: f"{ci.loc[m, 'value']:.{digits}f} [{ci.loc[m, 'low']:.{digits}f}, {ci.loc[m, 'high']:.{digits}f}]"
             for m in ci.index

@@ -548,30 +548,58 @@ def search_conclusion(
     return "\n".join(lines), keep
 
 
-def promotion(arms: Any, keep: str, recorded: dict | None, metric: str = "log_loss") -> tuple[bool, str]:
-    """Whether the configuration 06 kept takes the ``champion`` alias from the arm 05 chose, and why, in one line.
-
-    The alias moves only when the tuned configuration was kept **and** its validation mean on the declared criterion
-    is better than that of 05's chosen arm (read from 05's recorded results); with no record it moves.
+def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, split: str = "val"):
+    """The runs of the arm 05 chose, on one split: 06's own runs when 06 trained that arm, else 05's finished runs
+    re-scored from the recipe 05 recorded (nothing is retrained when they exist).
 
     Args:
-        arms: 06's :func:`~mammo_utils.modeling.experiments.variant_summary` table (``val AUC mean``,
-            ``val log-loss mean``).
-        keep: The arm :func:`search_conclusion` kept.
-        recorded: 05's results (``chosen``, ``summary`` rows), or None when 05 recorded none.
-        metric: The declared criterion: ``log_loss`` (lower is better) or ``roc_auc``.
+        cfg: The protocol's configuration (the same as 05's).
+        recorded: 05's results (``chosen``, ``chosen_recipe``), or None.
+        results: 06's ``{(arm, seed): TrainResult}``.
+        seeds: The protocol's seeds.
+        split: ``val`` or ``test``.
 
     Returns:
-        ``(move the alias, text)``.
+        ``(arm name, its prediction frames)``, or ``(None, None)`` when 05 recorded no choice or no recipe.
     """
-    from ..evaluation.compare import METRICS
+    from .experiments import arm_predictions, train_arms
 
-    column = {"log_loss": "val log-loss mean", "roc_auc": "val AUC mean"}[metric]
-    _, lower, label = METRICS[metric]
-    ours = float(arms.loc[keep, column])
-    row = next((r for r in recorded["summary"] if r["variant"] == recorded["chosen"]), None) if recorded else None
-    theirs = row.get(column) if row else None
-    better = theirs is None or (ours < theirs if lower else ours > theirs)
-    move = keep == "tuned" and better
-    other = f"05's choice {recorded['chosen']}: {theirs:.3f}" if theirs is not None else "05 recorded no value"
-    return move, f"kept: {keep} (validation {label} mean {ours:.3f}); {other}; champion moved: {move}"
+    if not recorded or "chosen" not in recorded:
+        return None, None
+    name = recorded["chosen"]
+    ours = arm_predictions(results, split)
+    if name in ours:
+        return name, ours[name]
+    if not recorded.get("chosen_recipe"):
+        return None, None
+    runs = train_arms(cfg, {name: recorded["chosen_recipe"]}, seeds, progress=None)
+    return name, arm_predictions(runs, split)[name]
+
+
+def promotion(keep: str, rival: str | None, test: dict | None, tuned: str = "tuned") -> tuple[bool, str]:
+    """Whether the configuration 06 kept takes the ``champion`` alias from the arm 05 chose, and why.
+
+    The alias moves only when the tuned configuration was kept **and** a paired patient-level test on validation, on
+    the declared criterion and over the same seeds, puts it above 05's choice; a mean alone never moves it.
+
+    Args:
+        keep: The arm :func:`search_conclusion` kept.
+        rival: The arm 05 chose (None when 05 recorded none that can be re-scored).
+        test: :func:`~mammo_utils.evaluation.compare.paired_difference` of ``tuned`` minus ``rival`` on validation.
+        tuned: The tuned arm's name.
+
+    Returns:
+        ``(move the alias, Markdown text)``.
+    """
+    from ..evaluation.compare import a_is_better, verdict
+
+    if keep != tuned:
+        return False, f"Kept: {keep}, so the champion alias stays with 05's choice. Champion moved: **False**."
+    if rival is None or test is None:
+        return False, "05 recorded no choice that can be re-scored, so nothing is compared. Champion moved: **False**."
+    move = a_is_better(test)
+    return move, (
+        f"Against 05's choice ({rival}), paired over validation patients and seeds on the declared criterion: "
+        + verdict(tuned, rival, test)
+        + f" Champion moved: **{move}**."
+    )

@@ -239,13 +239,34 @@ def _seeds(book: FactBook, src: str) -> str:
         return ""
 
 
+def _runner_up(book: FactBook, src: str) -> str:
+    """05's first paired validation test (the chosen arm against the next by validation mean) in words, or ""."""
+    row = src + "#paired_validation.0"
+    try:
+        pair, low, high = (resolve(row + k, book.root) for k in (".pair (val)", ".low", ".high"))
+    except FactError:
+        return ""
+    words = (
+        "the chosen arm is higher"
+        if low > 0
+        else "the chosen arm is lower"
+        if high < 0
+        else "no difference this test can establish (the interval contains 0)"
+    )
+    return (
+        f". Against the runner-up on validation ({html.escape(str(pair))}, paired over patients and seeds): "
+        f"{book.difference_html('t05.runner', row)}, {words}"
+    )
+
+
 def _chosen_arm(book: FactBook, src: str) -> str:
     """``": <arm>, whose best-validation run …"`` when 05 recorded its choice, else ""."""
     try:
         return (
             f": <b>{book.html('t05.chosen', src + '#chosen', 'str')}</b>, whose best-validation run (seed "
             f"{book.html('t05.seed', src + '#chosen_seed', 'int')}) has a test breast ROC-AUC of "
-            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}; the paired validation tests are in 05, "
+            f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}{_runner_up(book, src)}; the paired validation "
+            "tests are in 05, "
             "with the same pairs on the test patients as a check free of the validation fold's selection (that fold "
             "also picked every run's checkpoint, which favours arms with more epochs)" + _budgets(book, src)
         )
@@ -274,7 +295,7 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
             + (" (lower is better)" if lower else "")
             + f": difference tuned − default {book.difference_html('t06.diff', pv)}, "
             + (
-                "p < 0.001"
+                "p &lt; 0.001"
                 if book.value("t06.p", pv + ".p_value") < 0.001
                 else f"p = {book.html('t06.p', pv + '.p_value')}"
             )
@@ -283,6 +304,7 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
             f"test breast ROC-AUC is {_ci(book, 't06.test', src + '#test_breast_ci.roc_auc')}."
             + _saturated(book, src, metric)
             + _tuned_vs_default_heldout(book, src, label)
+            + _against_rival(book, src, label)
         )
     except FactError:
         return ""
@@ -314,6 +336,19 @@ def _saturated(book: FactBook, src: str, metric: str) -> str:
             if metric != "roc_auc"
             else "the test-split check below is the comparison that can."
         )
+    )
+
+
+def _against_rival(book: FactBook, src: str, label: str) -> str:
+    """06's paired validation test of the tuned arm against 05's choice, which moved the alias or not, else ""."""
+    if not _has_key(book, src + "#paired_rival.difference"):
+        return ""
+    moved = bool(resolve(src + "#champion_moved", book.root))
+    return (
+        f" Against 05's choice ({book.html('t06.rival', src + '#rival', 'str')}), paired over validation patients and "
+        f"seeds on the same criterion, the {label} difference is "
+        f"{book.difference_html('t06.rival.d', src + '#paired_rival')}; the champion alias "
+        + ("moved to the tuned configuration." if moved else "stayed with 05's choice.")
     )
 
 
@@ -450,7 +485,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "choice is made on validation breast ROC-AUC (mean ± sd over seeds) among replicated arms"
             + _chosen_arm(book, src)
             + ".</p>"
-            + _table(["variant", "validation AUC", "test AUC"], rows)
+            + _table(["variant", "validation AUC (mean ± sd over seeds)", "test AUC (mean ± sd over seeds)"], rows)
             + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
         )
     src = f"{book.results}/06_tuning.json"
@@ -636,13 +671,16 @@ def section_mlops(book: FactBook) -> str:
     return f"""<h2 id="mlops">6. MLOps</h2>
 <p>Every training, tuning trial and detector run is an MLflow run (parameters, per-epoch metrics, figures, the
 model, the environment); models are registered (<code>mammo-cancer-classifier</code>,
-<code>mammo-lesion-detector</code>) and the <code>champion</code> alias moves only when a run beats the holder on
-validation at the same input size. The service exports Prometheus metrics (requests, latency per stage, score
-distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>. Drift is
-PSI/KS of image features and scores against the export's reference; feedback labels go to a SQLite store;
+<code>mammo-lesion-detector</code>) and the <code>champion</code> alias moves on validation at the same input size:
+in 05 to the replicated arm with the best mean validation breast AUC (whether or not a paired test separates it from
+the runner-up, which section 4 reports), in 06 to the tuned configuration only when a paired validation test on the
+declared criterion puts it above 05's choice. The service exports Prometheus metrics (requests, latency per stage,
+score distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>.
+Drift is PSI/KS of image features and scores against the export's reference; feedback labels go to a SQLite store;
 <code>mammo retrain</code> checks age, drift and sensitivity-on-feedback triggers, trains a challenger, gates it on
 the same validation data and promotes it only when it wins. DVC (<code>dvc.yaml</code>) reruns the stages whose
-parameters changed. {drift}</p>"""
+parameters changed.
+{drift}</p>"""
 
 
 def _families(book: FactBook | None) -> str:

@@ -46,10 +46,11 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             ],
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(
-        "\n\\* no interval: an AUC with fewer than 5 breasts of a class, or one that every patient resample gave "
-        "alike (perfectly ranked breasts: 1.000 each time)."
-    )
+    if any(line.count("*") for line in lines[2:]):  # the footnote only under a table that marks a cell
+        lines.append(
+            "\n\\* no interval: an AUC with fewer than 5 breasts of a class, or one that every patient resample gave "
+            "alike (perfectly ranked breasts: 1.000 each time)."
+        )
     return "\n".join(lines)
 
 
@@ -249,9 +250,9 @@ were chosen on validation patients. The test split was still scored by many runs
 report counts them from the recorded results); their test numbers are reported, not used to choose.
 
 ## Training data
-The training folds of {data_name}
-({book.md("card.emb.images", embedded_csv + "#images", "int")} images of
-{book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients in total,
+The training folds of {data_name}; the whole set, training, validation and test patients together, holds
+{book.md("card.emb.images", embedded_csv + "#images", "int")} images of
+{book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients (
 {book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive{enriched}).
 {real}
 

@@ -246,3 +246,17 @@ def test_the_budget_line_tells_equal_budgets_from_early_stopping():
     # a record without budgets falls back on the epochs trained, as before
     assert budget_sentence(None, {"a": 10, "b": 4}).startswith("Budgets differ (epochs trained: a 10, b 4)")
     assert budget_sentence(None, {"a": 10, "b": 10}) == ""
+
+
+def test_the_champion_moves_only_on_a_paired_win_over_05s_choice():
+    from mammo_utils.evaluation.compare import paired_difference
+    from mammo_utils.modeling.tune import promotion
+
+    strong = [_arm_run(3.0, s).val_predictions for s in range(3)]
+    weak = [_arm_run(0.2, s).val_predictions for s in range(3)]
+    win = paired_difference(strong, weak, "log_loss", n=200)
+    move, text = promotion("tuned", "lite0", win)
+    assert move and "Against 05's choice (lite0)" in text and "**tuned is better**" in text
+    same = paired_difference(strong, [_arm_run(3.0, s + 10).val_predictions for s in range(3)], "log_loss", n=200)
+    assert not promotion("tuned", "lite0", same)[0]  # equal means never move the alias
+    assert not promotion("baseline", "lite0", win)[0] and not promotion("tuned", None, None)[0]
