@@ -169,6 +169,10 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
             ax.set_xticks(range(len(levels)), [f"{v:.3g}" if numeric else v for v in levels])
             ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.set(xlabel=name, ylabel=objective)
+    span = trials.objective.max() - trials.objective.min()
+    pad = 0.05 * span if span > 0 else 0.01
+    for ax in flat[: len(params) + 1] if np.isfinite(span) else []:  # one objective scale on every panel
+        ax.set_ylim(trials.objective.min() - pad, trials.objective.max() + pad)
     for ax in flat[len(params) + 1 :]:
         ax.axis("off")
     fig.suptitle(title + (f"\n(one value in every trial, no panel: {', '.join(fixed)})" if fixed else ""))
