@@ -75,7 +75,7 @@ def section_problem(book: FactBook, real_csv: str | None) -> str:
 each breast, CC and MLO; a radiologist decides per woman whether to <b>recall</b> her for further work-up
 [ref:rsna-competition].
 {rate}so a reader sees far more normal exams than cancers. Two errors matter: a missed cancer (sensitivity) and an
-unnecessary recall (specificity, which sets the recall rate and the anxiety and cost of false alarms).</p>
+unnecessary recall (specificity, which sets the recall rate).</p>
 <p>This project builds a research system that scores each image and each breast (the RSNA unit: patient ×
 laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric [ref:rsna-competition]: precision
 and recall computed on predicted probabilities rather than decisions, so confident errors cost more),

@@ -231,7 +231,7 @@ Sections after Mitchell et al. [ref:model-cards].
 
 ## Factors
 Acquisition site and machine (vendor, detector, VOI settings differ), breast density, age. Each is reported below
-because performance can move with them; real deployments should add race/ethnicity and exam type when recorded.
+because performance can move with them.
 
 ## Metrics
 Per breast: ROC-AUC (ranking) and pF1 (the RSNA metric, on probabilities); sensitivity and specificity at the
@@ -268,7 +268,7 @@ Subgroups with few breasts have undefined (n/a) or unstable values.
 
 ## Ethical considerations
 {synthetic_note}
-- False negatives delay cancer treatment; false positives cause recalls, anxiety and biopsies: any real use needs
+- False negatives miss cancers; false positives cause recalls: any real use needs
   a prospective evaluation at the local prevalence and recall rate.
 - No patient identifier is stored, logged or returned by the pipeline or the service.
 
