@@ -131,10 +131,11 @@ def rate_test_sentence(table: pd.DataFrame, groups: str, alpha: float = 0.05) ->
     """
     if len(table) < 2:
         return ""
+    from .compare import format_p
+
     test = rate_test(table)
-    p = test["p_value"]
-    figures = f"{test['test']} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
-    if p < alpha:
+    figures = f"{test['test']} {format_p(test['p_value'])}"
+    if test["p_value"] < alpha:
         return f"{figures}: the cancer rate differs between {groups}, so {groups[:-1]} carries label information"
     return f"{figures}: no difference in cancer rate between {groups} that this test can establish"
 

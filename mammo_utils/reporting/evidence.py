@@ -13,6 +13,7 @@ import html
 
 import numpy as np
 
+from ..evaluation.compare import METRICS
 from ..evaluation.screening import screening_range, screening_translation
 from .facts import FactBook, FactError, resolve
 
@@ -272,3 +273,26 @@ def froc_sentence(book: FactBook, src: str) -> str:
     if outside:
         text += f"; not reached at {', '.join(outside)} FP/image (past the measured curve, so no number is quoted)"
     return text
+
+
+def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_auc") -> str:
+    """Words for a paired difference ``a − b`` from its 95% interval (a loss: the lower one is better).
+
+    Args:
+        low: Lower end of the interval.
+        high: Upper end.
+        a: Arm A's name, as it should appear (escaped for HTML by the caller).
+        b: Arm B's name.
+        metric: A key of :data:`~mammo_utils.evaluation.compare.METRICS`.
+
+    Returns:
+        e.g. ``"A is higher than B"`` or ``"no difference between A and B that this test can establish"``.
+    """
+    _, lower, label = METRICS[metric]
+    if lower and (low > 0 or high < 0):
+        return f"{b if low > 0 else a} is better (lower {label})"
+    if low > 0:
+        return f"{a} is higher than {b}"
+    if high < 0:
+        return f"{a} is lower than {b}"
+    return f"no difference between {a} and {b} that this test can establish"

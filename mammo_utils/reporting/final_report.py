@@ -16,7 +16,14 @@ from ..config import PROFILES
 from ..detection.tables import blank_seeds
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
-from .evidence import export_table, froc_sentence, holdout_use_html, operating_point_html, prevalence_html
+from .evidence import (
+    export_table,
+    froc_sentence,
+    holdout_use_html,
+    operating_point_html,
+    prevalence_html,
+    verdict_words,
+)
 from .facts import FactBook, FactError, resolve
 from .references import Citations, cited_in
 
@@ -246,13 +253,8 @@ def _runner_up(book: FactBook, src: str) -> str:
         pair, low, high = (resolve(row + k, book.root) for k in (".pair (val)", ".low", ".high"))
     except FactError:
         return ""
-    words = (
-        "the chosen arm is higher"
-        if low > 0
-        else "the chosen arm is lower"
-        if high < 0
-        else "no difference this test can establish (the interval contains 0)"
-    )
+    a, _, b = str(pair).partition(" − ")
+    words = verdict_words(low, high, html.escape(a), html.escape(b))
     return (
         f". Against the runner-up on validation ({html.escape(str(pair))}, paired over patients and seeds): "
         f"{book.difference_html('t05.runner', row)}, {words}"
@@ -683,11 +685,17 @@ parameters changed.
 {drift}</p>"""
 
 
+#: The edge roadmap item when 08 recorded nothing about the int8 file.
+_EDGE_NEXT = "an on-device benchmark of the TFLite files and structured (channel) pruning."
+
+
 def _families(book: FactBook | None) -> str:
-    """``", at the baseline's epoch budget: validation breast AUC …"`` from 05's summary, else ""."""
-    src = f"{book.results}/05_transfer.json" if book is not None else ""
+    """``" (mean validation breast AUC in 05: …)"`` for the random-init families from 05's summary, else ""."""
+    if book is None:
+        return ""
+    src = f"{book.results}/05_transfer.json"
     try:
-        rows = resolve(src + "#summary", book.root) if book is not None else []
+        rows = resolve(src + "#summary", book.root)
     except FactError:
         return ""
     shown = [
@@ -700,9 +708,9 @@ def _families(book: FactBook | None) -> str:
 
 def _edge(book: FactBook | None) -> str:
     """The int8 TFLite file's standing at the export gate (08), in one roadmap item."""
-    exp = f"{book.results}/08_export.json" if book is not None else ""
-    if book is None or not _have(book, exp):
-        return "an on-device benchmark of the TFLite files and structured (channel) pruning."
+    if book is None:
+        return _EDGE_NEXT
+    exp = f"{book.results}/08_export.json"
     if _has_key(book, exp + "#refused.tflite-int8"):
         return (
             "int8 TFLite fails the export gate on this model (validation AUC change "
@@ -711,7 +719,7 @@ def _edge(book: FactBook | None) -> str:
             "structured (channel) pruning."
         )
     if not _has_key(book, exp + "#parity.tflite-int8.delta_auc"):
-        return "an on-device benchmark of the TFLite files and structured (channel) pruning."
+        return _EDGE_NEXT
     return (
         "int8 TFLite passes the export gate on this model (validation AUC change "
         f"{book.html('lim.int8', exp + '#parity.tflite-int8.delta_auc', '+.4f')}, "

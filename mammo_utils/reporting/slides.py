@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
-from .evidence import _try
+from .evidence import _try, verdict_words
 from .facts import FactBook, FactError, resolve
 from .final_report import _size, replication_sentence
 
@@ -67,18 +67,6 @@ def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "
     return f"<section><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
-def _verdict(low: float, high: float, a: str, b: str, metric: str = "roc_auc") -> str:
-    """Words for a paired difference ``a − b`` from its 95% interval (a loss: the lower one is better)."""
-    _, lower, label = METRICS[metric]
-    if lower and (low > 0 or high < 0):
-        return f"{b if low > 0 else a} is better (lower {label})"
-    if low > 0:
-        return f"{a} is higher than {b}"
-    if high < 0:
-        return f"{a} is lower than {b}"
-    return f"no difference between {a} and {b} that this test can establish"
-
-
 def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
     """The values of ``keys`` in the results file ``src``, or None when any is not recorded."""
     try:
@@ -99,7 +87,7 @@ def transfer_conclusion(book: FactBook) -> str:
         if min(pair.get("runs_a", 0), pair.get("runs_b", 0)) < 2:  # one seed: reported in 05, no verdict
             single.append(html.escape(b if chosen == a else a))
             continue
-        words = _verdict(pair["low"], pair["high"], html.escape(a), html.escape(b))
+        words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
         items.append(f"<li>{words}: {book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
@@ -110,7 +98,7 @@ def transfer_conclusion(book: FactBook) -> str:
     heldout = _recorded(book, src, "paired_test")
     if heldout:
         checks = [
-            _verdict(p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1)))
+            verdict_words(p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1)))
             + f": {book.difference_html(f's05.test.{i}', f'{src}#paired_test.{i}')}"
             for i, p in enumerate(heldout[0])
             if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
@@ -175,11 +163,11 @@ def search_conclusion(book: FactBook) -> str:
         return ""
     moved, pair = recorded
     metric = pair.get("metric", "roc_auc")
-    words = _verdict(pair["low"], pair["high"], "the tuned arm", "the default", metric)
+    words = verdict_words(pair["low"], pair["high"], "the tuned arm", "the default", metric)
     heldout = _recorded(book, src, "paired_test")
     check = (
         " The same fold chose the configuration and every checkpoint; on the test patients (no choice made from "
-        f"them) {_verdict(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
+        f"them) {verdict_words(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
         f"{book.difference_html('s06.test', src + '#paired_test')}."
         if heldout
         else ""
