@@ -116,6 +116,42 @@ def budget_sentence(budgets: Mapping[str, int] | None, trained: Mapping[str, int
     return head
 
 
+def source_sentence(arm: str, record: dict) -> str:
+    """What a source-pretrained backbone learnt, from its held-out source patients against its training metrics.
+
+    Args:
+        arm: The arm's name.
+        record: :func:`~mammo_utils.modeling.pretrain.source_record` (``final`` training metrics, ``holdout``).
+
+    Returns:
+        One sentence: the held-out lesion AUC with its interval, view and density accuracy beside the majority
+        class's rate, and whether the lesion task held beyond the training images (interval above 0.5) or not.
+
+    Example:
+        >>> rec = {"final": {"lesion_auc": 0.97, "view_accuracy": 0.99, "density_accuracy": 0.6},
+        ...        "holdout": {"patients": 24, "lesion_auc": 0.48, "lesion_auc_ci": [0.35, 0.63],
+        ...                    "view_accuracy": 0.96, "view_majority": 0.5, "density_accuracy": 0.59,
+        ...                    "density_majority": 0.45}}
+        >>> source_sentence("source", rec).split(". ")[1][:40]
+        'The lesion head fit its training images '
+    """
+    final, held = record["final"], record["holdout"]
+    low, high = held["lesion_auc_ci"]
+    text = (
+        f"{arm}: its backbone's source task on {held['patients']} held-out source patients: lesion AUC "
+        f"{held['lesion_auc']:.3f} [{low:.3f}, {high:.3f}] (training {final['lesion_auc']:.3f}), view accuracy "
+        f"{held['view_accuracy']:.3f} (majority class {held['view_majority']:.3f}), density accuracy "
+        f"{held['density_accuracy']:.3f} (majority class {held['density_majority']:.3f})"
+    )
+    if low > 0.5:
+        return text + ". The lesion task held on unseen source patients, so the backbone carries lesion features."
+    return (
+        text + ". The lesion head fit its training images but not unseen ones (the interval contains 0.5), so the "
+        "backbone it hands on carries no lesion feature that generalises: this arm tests pretraining on view and "
+        "density, not on lesions."
+    )
+
+
 def comparison_conclusion(
     summary: pd.DataFrame,
     chosen: str,
@@ -125,6 +161,7 @@ def comparison_conclusion(
     epochs=None,
     heldout: pd.DataFrame | None = None,
     budgets=None,
+    sources: dict[str, dict] | None = None,
 ) -> str:
     """Markdown: the arm chosen on validation, which arms learned, and each paired test's verdict, from the values.
 
@@ -140,6 +177,8 @@ def comparison_conclusion(
             split: the validation fold also picked every run's checkpoint, so its tests are flattered by that
             selection; the test patients took part in no choice, and their verdicts follow.
         budgets: Optional :func:`arm_budgets` (epochs allowed per arm).
+        sources: Optional arm → source-pretraining record (:func:`~mammo_utils.modeling.pretrain.source_record`):
+            a line per arm says what its backbone learnt on held-out source patients (:func:`source_sentence`).
 
     Returns:
         Markdown bullet points.
@@ -165,9 +204,9 @@ def comparison_conclusion(
                 shown = ", ".join(f"{a} {train_auc[a]:.2f}" for a in unfit)
                 lines.append(
                     f"- Their training-batch AUC in the last epoch is also near chance ({shown}): these networks "
-                    "have not fit their own training data in this budget (under-trained from their start, not "
-                    "over-fitted)."
+                    "have not fit their own training data in this budget (under-fitted, not over-fitted)."
                 )
+    lines += [f"- {source_sentence(arm, record)}" for arm, record in (sources or {}).items()]
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []
     if epochs and (sentence := budget_sentence(budgets, epochs)):
         lines.append(f"- {sentence}.")

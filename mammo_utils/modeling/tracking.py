@@ -551,14 +551,14 @@ def load_registered_model(
         version = _registry_version(mlflow.MlflowClient(), ref)
         if work_dir is not None:
             Path(work_dir).mkdir(parents=True, exist_ok=True)
-        target = Path(tempfile.mkdtemp(dir=work_dir))
-        info_path = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id, artifact_path=MODEL_INFO, dst_path=str(target)
-        )
+        with tempfile.TemporaryDirectory(dir=work_dir) as target:  # removed once read: no folder left behind
+            info_path = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=MODEL_INFO, dst_path=target
+            )
+            info = json.loads(Path(info_path).read_text())
         model = mlflow.keras.load_model(ref)
     except mlflow.exceptions.MlflowException as exc:
         raise ModelInfoError(f"{ref}: cannot be loaded from the MLflow store ({str(exc)[:200]})") from None
-    info = json.loads(Path(info_path).read_text())
     info["registry_version"] = str(version.version)  # the version actually loaded (the alias may have moved)
     return model, info
 

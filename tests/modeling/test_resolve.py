@@ -74,6 +74,7 @@ def test_run_folder_export_folder_and_registry_give_the_same_model(tiny_run, tin
     ref = "models:/tiny-classifier@champion"
     registry = Predictor.load(ref, work_dir=store.work_dir, tracking_uri=store.tracking_uri)
     assert registry.describe()["registry_version"] == "1" and registry.describe()["runtime"] == "keras"
+    assert not list(store.work_dir.glob("tmp*")), "the registry download's temporary folder was left behind"
     run = Predictor.load(run_folder)
     exported = Predictor.load(export_folder, "keras")
     p = [float(x.predict_files(dicoms_one).probability.iloc[0]) for x in (registry, run, exported)]
