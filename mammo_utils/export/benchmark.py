@@ -65,8 +65,9 @@ def format_table(
         formats: Formats to measure (default: all in ``model.json``).
         repeats: Timed calls per batch size.
         threads: Runtime threads.
-        validation: Validation images: adds ``val_breast_auc`` / ``val_delta_auc``, the columns
-            :func:`recommend` chooses on (so no test patient chooses a format).
+        validation: Validation images: adds ``val_breast_auc`` / ``val_delta_auc``, ``val_flipped_breasts`` /
+            ``val_breasts`` and ``val_max_abs_diff``, the columns :func:`recommend` chooses on (so no test patient
+            chooses a format).
 
     Returns:
         One row per format: ``size_mb, gzip_mb, load_s, ms_b1_median, ms_b1_p95, ms_b16_median, ms_b16_p95,
@@ -109,6 +110,8 @@ def format_table(
                 val_reference = val_probs if fmt == "keras" else keras.predict_batched(validation.images)
             gate = compare(val_reference, val_probs, validation.rows, threshold)
             row["val_breast_auc"], row["val_delta_auc"] = gate["breast_auc"], gate["delta_auc"]
+            row["val_flipped_breasts"], row["val_breasts"] = gate["flipped_breasts"], gate["breasts"]
+            row["val_max_abs_diff"] = gate["max_abs_diff"]
         rows.append(row)
     table = pd.DataFrame(rows).set_index("format")
     if "keras" in table.index:
@@ -117,23 +120,51 @@ def format_table(
     return table
 
 
-def recommend(table: pd.DataFrame, max_auc_drop: float = 0.01) -> dict[str, str]:
-    """Which format to use where, computed from a :func:`format_table` (formats within ``max_auc_drop``).
+def recommend(table: pd.DataFrame, max_auc_drop: float = 0.01, max_flip_rate: float = MAX_FLIP_RATE) -> dict[str, str]:
+    """Which format to use where, computed from a :func:`format_table`, among the formats that keep the decisions.
 
-    The AUC condition reads the validation columns when the table has them (``val_delta_auc``), so the choice
-    never looks at a test patient; older tables without them fall back to ``delta_auc``.
+    A format qualifies when, on **validation** (never a test patient), it flips at most ``max_flip_rate`` of the
+    breast decisions at the frozen threshold and moves breast AUC by at most ``max_auc_drop``. The flip rate is the
+    condition that can fail when AUC is saturated (a model at validation AUC 1.000 keeps it under any monotone
+    distortion, while its calls at the threshold still move). Tables without the validation columns fall back to
+    the test ``delta_auc`` and ``flipped_breasts``.
+
+    Args:
+        table: :func:`format_table` rows.
+        max_auc_drop: Largest |Δ breast AUC| against Keras.
+        max_flip_rate: Largest share of breast decisions that may flip against Keras.
 
     Returns:
         ``{"api_cpu": fmt, "edge": fmt, "batch": fmt}``: lowest p95 latency at batch 1 (a service answers every
         request, so its slow calls count), smallest file, highest images/s at batch 16.
     """
-    delta = table["val_delta_auc"] if "val_delta_auc" in table else table["delta_auc"]
-    ok = table[~(delta.abs() > max_auc_drop)]  # NaN (a one-class split) is not a failure
+    ok = table[qualifies(table, max_auc_drop, max_flip_rate)]
     return {
         "api_cpu": str(ok.ms_b1_p95.idxmin()),
         "edge": str(ok.size_mb.idxmin()),
         "batch": str(ok.images_per_s.idxmax()),
     }
+
+
+def qualifies(table: pd.DataFrame, max_auc_drop: float = 0.01, max_flip_rate: float = MAX_FLIP_RATE) -> pd.Series:
+    """Per format: does it keep the decisions (flip rate and |Δ AUC| within bounds; see :func:`recommend`)?
+
+    Args:
+        table: :func:`format_table` rows.
+        max_auc_drop: Largest |Δ breast AUC| against Keras (NaN, a one-class split, is not a failure).
+        max_flip_rate: Largest share of breast decisions that may flip.
+
+    Returns:
+        A boolean Series indexed by format.
+    """
+    val = "val_delta_auc" in table
+    delta = table["val_delta_auc"] if val else table["delta_auc"]
+    flips = table["val_flipped_breasts"] if "val_flipped_breasts" in table else table.get("flipped_breasts")
+    breasts = table["val_breasts"] if "val_breasts" in table else table.get("breasts")
+    keep = ~(delta.abs() > max_auc_drop)
+    if flips is not None and breasts is not None:
+        keep &= ~(flips / breasts.where(breasts > 0) > max_flip_rate)
+    return keep
 
 
 def benchmark_export(
@@ -229,6 +260,16 @@ def parity_markdown(manifest: dict) -> str:
     return text
 
 
+def _decision_change(row: pd.Series) -> str:
+    """``flips k/n, max|Δp| x`` of one format row, on validation when the row has it."""
+    v = "val_flipped_breasts" in row.index and pd.notna(row.get("val_flipped_breasts"))
+    flips, n = (row.val_flipped_breasts, row.val_breasts) if v else (row.get("flipped_breasts"), row.get("breasts"))
+    diff = row.get("val_max_abs_diff") if v else row.get("max_abs_diff")
+    parts = [f"flips {int(flips)}/{int(n)}"] if pd.notna(flips) and pd.notna(n) else []
+    parts += [f"max|Δp| {diff:.3g}"] if pd.notna(diff) else []
+    return ", ".join(parts) or "no comparison"
+
+
 def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     """What the table says, as Markdown computed from its values (the notebook's conclusion).
 
@@ -243,6 +284,8 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     pick = recommend(base, max_auc_drop)
     gate = "validation" if "val_delta_auc" in table else "test"
     k = table.loc["keras"]
+    kept = base.index[qualifies(base, max_auc_drop)].tolist()
+    out = [f for f in base.index if f not in kept]
     api, edge, batch = (base.loc[pick[key]] for key in ("api_cpu", "edge", "batch"))
     onnx = ""
     if "onnx" in table.index and pick["api_cpu"] != "onnx":
@@ -264,9 +307,14 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         )
     )
     lines = [
-        f"- **API on a CPU: `{pick['api_cpu']}`** — the lowest p95 latency at batch 1 among the unpruned formats "
-        f"(the pruned copy is a separately fine-tuned model, below) within |Δ {gate} AUC| ≤ "
-        f"{max_auc_drop}: p95 {api.ms_b1_p95:.1f} ms, median {api.ms_b1_median:.1f} ms (Keras: p95 "
+        f"- **Candidates**: the unpruned formats (the pruned copy is a separately fine-tuned model, below) that keep "
+        f"the {gate} decisions — at most {MAX_FLIP_RATE:.0%} of breast calls flipped at the frozen threshold and "
+        f"|Δ {gate} AUC| ≤ {max_auc_drop} against Keras: "
+        + ", ".join(f"`{f}` ({_decision_change(base.loc[f])})" for f in kept)
+        + ("; left out: " + ", ".join(f"`{f}` ({_decision_change(base.loc[f])})" for f in out) if out else "")
+        + ".",
+        f"- **API on a CPU: `{pick['api_cpu']}`** — the lowest p95 latency at batch 1 among the candidates: p95 "
+        f"{api.ms_b1_p95:.1f} ms, median {api.ms_b1_median:.1f} ms (Keras: p95 "
         f"{k.ms_b1_p95:.1f} ms, median {k.ms_b1_median:.1f} ms), over the timed calls of this one run." + onnx,
         f"- **Edge device: `{pick['edge']}`** — {edge.size_mb:.2f} MB, {edge.size_ratio:.1f}× smaller than Keras' "
         f"{k.size_mb:.2f} MB; " + int8,

@@ -202,7 +202,21 @@ def test_the_format_choice_reads_validation_not_test():
     assert recommend(table)["api_cpu"] == "tflite-int8"
     table["val_delta_auc"] = [0.0, -0.2]  # validation says so: now int8 is out of the choice
     assert recommend(table)["api_cpu"] == "keras"
-    assert "within |Δ validation AUC|" in summary_markdown(table)
+    assert "|Δ validation AUC| ≤ 0.01 against Keras" in summary_markdown(table)
+
+
+def test_a_format_that_flips_validation_decisions_is_out_of_the_choice_even_at_saturated_auc():
+    from mammo_utils.export.benchmark import qualifies, recommend, summary_markdown
+
+    table = _format_table(2.86, 3.6).iloc[:2]
+    table["val_delta_auc"] = [0.0, 0.0]  # validation AUC 1.000 for both: AUC cannot tell them apart
+    table["val_breasts"], table["val_max_abs_diff"] = [120, 120], [0.0, 0.45]
+    table["val_flipped_breasts"] = [0, 1]  # 0.8% of the calls: within the 2% bound
+    assert qualifies(table).tolist() == [True, True] and recommend(table)["api_cpu"] == "tflite-int8"
+    table["val_flipped_breasts"] = [0, 6]  # 5% of the calls flipped at the threshold
+    assert qualifies(table).tolist() == [True, False] and recommend(table)["api_cpu"] == "keras"
+    text = summary_markdown(table)
+    assert "left out: `tflite-int8` (flips 6/120, max|Δp| 0.45)" in text and "`keras` (flips 0/120" in text
 
 
 def test_mammo_export_detector_lists_its_files_and_the_service_returns_boxes(detector_export, synth_root, tmp_path):
