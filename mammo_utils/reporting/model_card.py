@@ -109,6 +109,39 @@ def subgroup_tests_md(book: FactBook, src: str) -> str:
     )
 
 
+def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
+    """One sentence per model on the subgroups that differ from the rest after Holm's correction, or that none do.
+
+    Args:
+        book: Facts.
+        sources: Model label → its evaluation file holding ``subgroup_tests`` (e.g. 04's baseline run and the
+            champion); a file without them is skipped.
+        render: ``book.html`` or ``book.md`` (how each number is printed).
+
+    Returns:
+        The sentences joined, or "" when no file recorded its tests.
+    """
+    said = []
+    for label, src in sources.items():
+        try:
+            tests = resolve(f"{src}#subgroup_tests", book.root)
+        except FactError:
+            continue
+        tag = f"flag.{label.split()[0]}"
+        flagged = [
+            f"{SUBGROUP_LABELS.get(t['attribute'], t['attribute'])} {t['group']}, {t['rate']} "
+            f"{render(f'{tag}.{i}.k', f'{src}#subgroup_tests.{i}.k', 'int')}/"
+            f"{render(f'{tag}.{i}.n', f'{src}#subgroup_tests.{i}.n', 'int')} against "
+            f"{render(f'{tag}.{i}.rk', f'{src}#subgroup_tests.{i}.rest_k', 'int')}/"
+            f"{render(f'{tag}.{i}.rn', f'{src}#subgroup_tests.{i}.rest_n', 'int')} for the rest (Holm p "
+            f"{render(f'{tag}.{i}.p', f'{src}#subgroup_tests.{i}.p_holm', '.3g')})"
+            for i, t in enumerate(tests)
+            if t["different"]
+        ]
+        said.append(f"{label}: " + ("; ".join(flagged) if flagged else f"none of {len(tests)} subgroup tests differs"))
+    return "; ".join(said)
+
+
 def _recipe_line(book: FactBook, source: str) -> str:
     """A Markdown bullet listing the champion's training recipe (``model.recipe``), or "" when not recorded.
 
@@ -164,6 +197,16 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         Markdown text; ``[ref:key]`` markers become numbered links to its References section.
     """
     src = f"{book.results}/champion_eval.json"
+    flagged = subgroup_flags(
+        book, {"04's baseline run": f"{book.results}/04_baseline.json", "this champion": src}, book.md
+    )
+    flags = (
+        f"- Subgroups at the frozen threshold, each against the rest of the test breasts (Fisher's exact test, "
+        f"Holm-corrected) — {flagged}. A subgroup's behaviour belongs to a model, not to the data alone: re-check it "
+        "for every model before release.\n"
+        if flagged
+        else ""
+    )
     data_name = "the embedded synthetic RSNA-layout set" if synthetic else f"the data set of `{embedded_csv}`"
 
     def ci(metric: str, fmt: str = ".3f") -> str:
@@ -276,7 +319,7 @@ Subgroups with few breasts have undefined (n/a) or unstable values.
 - Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.
 - Monitor input drift and sensitivity on feedback in production (`mammo monitor drift`, `mammo retrain --check`).
 - Small test split: intervals are wide.
-
+{flags}
 ## Sources
 """
     sources = sorted({f.source.partition("#")[0] for k, f in book.facts.items() if k.startswith("card.")})

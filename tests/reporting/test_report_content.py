@@ -167,6 +167,33 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
     assert "Holm's correction" in card
 
 
+def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import section_limits_roadmap
+    from mammo_utils.reporting.model_card import subgroup_flags
+
+    def test(group, k, n, different, p_holm):
+        return {"attribute": "machine_id", "group": group, "rate": "sensitivity", "k": k, "n": n, "rest_k": 50,
+                "rest_n": 53, "p_value": p_holm / 4, "p_holm": p_holm, "different": different}  # fmt: skip
+
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True)
+    (results / "04_baseline.json").write_text(json.dumps({"subgroup_tests": [test("29", 2, 7, True, 0.0043)]}))
+    (results / "champion_eval.json").write_text(json.dumps({"subgroup_tests": [test("29", 6, 7, False, 1.0)] * 3}))
+    book = FactBook(tmp_path)
+    text = subgroup_flags(
+        book, {"04": f"{book.results}/04_baseline.json", "champion": f"{book.results}/champion_eval.json"}, book.md
+    )
+    assert text == (
+        "04: machine 29, sensitivity 2/7 against 50/53 for the rest (Holm p 0.0043); "
+        "champion: none of 3 subgroup tests differs"
+    )
+    limits = section_limits_roadmap(book)
+    assert "<b>Subgroups.</b>" in limits and "machine 29, sensitivity" in limits
+    (results / "04_baseline.json").write_text(json.dumps({}))  # not recorded: that model is left out, not invented
+    assert subgroup_flags(book, {"04": f"{book.results}/04_baseline.json"}, book.md) == ""
+
+
 # --- 5. fixed prose ------------------------------------------------------------------------------------------------
 def test_reporting_prose_has_no_hard_coded_sizes_or_false_claims():
     for path in REPORTING.glob("*.py"):
