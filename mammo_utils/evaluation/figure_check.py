@@ -70,6 +70,59 @@ def check_figure(fig, max_aspect: float = MAX_ASPECT, min_font: float = MIN_FONT
     return problems
 
 
+#: A bar with a non-zero value drawn shorter than this many pixels is hard to see (see :func:`hidden_bars`).
+MIN_BAR_PX = 4.0
+
+
+def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
+    """Bars of ``ax`` whose non-zero value is drawn under ``min_px`` pixels and printed by no text of the panel.
+
+    A rare category beside a common one (three AT views next to four hundred CC) draws as a sliver on a linear
+    axis: readable only with a log axis or its count printed. Not part of :func:`check_figure` (a small rate
+    can be honestly small); call it on panels of counts.
+
+    Args:
+        ax: A matplotlib ``Axes`` holding bars (``ax.bar``/``ax.barh``), laid out as it will be saved.
+        min_px: Smallest readable bar length in display pixels.
+
+    Returns:
+        One sentence per hidden bar, naming the panel and the value.
+
+    Raises:
+        ValueError: When ``min_px`` <= 0.
+
+    Example:
+        >>> problems = hidden_bars(fig.axes[-1])  # doctest: +SKIP
+    """
+    from matplotlib.container import BarContainer
+
+    if min_px <= 0:
+        raise ValueError(f"min_px must be > 0, got {min_px}")
+    fig = ax.get_figure(root=True)
+    fig.draw_without_rendering()
+    printed = {" ".join(t.get_text().split()) for t in ax.texts if t.get_visible()}
+    out = []
+    for container in (c for c in ax.containers if isinstance(c, BarContainer)):
+        vertical = container.orientation != "horizontal"
+        for patch, value in zip(container.patches, container.datavalues):
+            if not np.isfinite(value) or value == 0:
+                continue
+            box = patch.get_window_extent()
+            length = box.height if vertical else box.width
+            length = length if np.isfinite(length) else 0.0
+            if length < min_px and not any(_prints(text, value) for text in printed):
+                out.append(
+                    f"{_panel(ax)}: a bar of value {value:g} is {length:.1f} px long and its value is not printed"
+                )
+    return out
+
+
+def _prints(text: str, value: float) -> bool:
+    """Whether ``text`` shows ``value`` (as an integer or a short decimal)."""
+    shown = {f"{value:g}", f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"}
+    return any(word.strip("()=,:") in shown for word in text.replace("/", " ").split()) or text in shown
+
+
 #: Where :func:`place_legend` tries a legend, in order, before it puts it outside the axes.
 LEGEND_CORNERS = ("upper right", "upper left", "lower right", "lower left", "center right", "center left")
 
