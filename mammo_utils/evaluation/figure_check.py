@@ -1,3 +1,5 @@
+# Size: one measurement per readability fault (texts, legends, aspect, categories, bar lengths) and the geometry
+# they share (rotated text boxes, data points in display space); splitting them would scatter one renderer walk.
 """Measurable readability faults of a matplotlib figure, checked before it is saved (see :func:`check_figure`).
 
 What is measured, on the renderer's bounding boxes (``fig.canvas.get_renderer()`` and ``get_window_extent``):
@@ -8,6 +10,9 @@ What is measured, on the renderer's bounding boxes (``fig.canvas.get_renderer()`
 - **aspect**: the saved (tight) figure is wider or taller than :data:`MAX_ASPECT` to 1;
 - **single category**: a categorical axis (labels set by name) shows one category, or a bar panel one bar;
 - **small text**: a visible text is smaller than :data:`MIN_FONT_PT` points.
+
+On request, for panels of counts, :func:`hidden_bars` finds a non-zero bar drawn too short to see whose value is
+not printed (a rare category beside a common one on a linear axis).
 
 Example:
     >>> import matplotlib.pyplot as plt
