@@ -62,6 +62,20 @@ def test_eda_figures(frame, tmp_path):
     _save(eda_plots.plot_intensity_by_machine(intensity), "01_intensity_by_machine", tmp_path)
 
 
+def test_rare_views_are_readable_beside_cc_and_mlo():
+    from mammo_utils.evaluation.figure_check import hidden_bars
+
+    counts = {("L", "CC"): 415, ("R", "CC"): 423, ("L", "MLO"): 405, ("R", "MLO"): 411, ("L", "AT"): 3, ("R", "ML"): 1}
+    rows = [(f"p{i % 300}", side, view) for (side, view), n in counts.items() for i in range(n)]
+    df = pd.DataFrame(rows, columns=["patient_id", "laterality", "view"])
+    fig = eda_plots.plot_views(df, eda.views_per_patient(df))
+    ax = fig.axes[1]
+    assert ax.get_yscale() == "log" and hidden_bars(ax, min_px=8) == []
+    printed = sorted(int(t.get_text()) for t in ax.texts)
+    assert printed == sorted([*counts.values(), 0, 0])  # 4 views x 2 sides: every count, the 2 zeros included
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["CC", "MLO"]  # most common first
+
+
 def test_rate_panels_with_one_group_are_left_out_and_named():
     t = pd.DataFrame(
         {"breasts": [100, 100], "positives": [20, 30], "rate": [0.2, 0.3], "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.4]},

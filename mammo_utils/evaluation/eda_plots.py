@@ -91,10 +91,11 @@ def plot_class_balance(balance: pd.DataFrame, title: str = "Cancer prevalence by
 
 
 def plot_views(df: pd.DataFrame, per_patient: pd.DataFrame, title: str = "Images per patient and views"):
-    """Two panels: how many patients have each image count, and image counts by laterality and view.
+    """Two panels: how many patients have each image count, and image counts by view and laterality.
 
     When every patient has the same number of images the first panel would be one bar: it is left out and the
-    title says the count instead.
+    title says the count instead. The view panel has a log count axis and prints each bar's count above it, so a
+    view with a handful of images reads beside CC and MLO's hundreds (a zero is printed on the baseline).
 
     Args:
         df: ``train.csv`` frame.
@@ -103,23 +104,48 @@ def plot_views(df: pd.DataFrame, per_patient: pd.DataFrame, title: str = "Images
 
     Returns:
         The matplotlib figure.
+
+    Example:
+        >>> fig = plot_views(df, views_per_patient(df))  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
     counts = len(per_patient) > 1
-    fig, axes = plt.subplots(1, 1 + counts, figsize=(5.5 * (1 + counts), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, 1 + counts, figsize=(5.5 * (1 + counts), 3.6), squeeze=False)
     ax_views = axes[0][-1]
     if counts:
         axes[0][0].bar(per_patient.index.astype(str), per_patient["patients"], color="#0072B2")
         axes[0][0].set(xlabel="images per patient", ylabel="patients", title="Images per patient")
     else:
         title += f" (every patient: {per_patient.index[0]} images)"
-    df.groupby(["laterality", "view"]).size().unstack(fill_value=0).plot.bar(ax=ax_views, rot=0)
-    ax_views.set(ylabel="images", xlabel="laterality", title="Views by laterality")
-    place_legend(ax_views, title="view", fontsize=8)
+    _view_bars(ax_views, df)
     fig.suptitle(title)
     fig.tight_layout()
+    place_legend(ax_views, title="laterality", fontsize=8)
+    fig.tight_layout()
     return fig
+
+
+def _view_bars(ax, df: pd.DataFrame) -> None:
+    """Images per view (most common first), one bar per laterality, log count axis, each bar's count printed."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    table = df.groupby(["view", "laterality"]).size().unstack(fill_value=0)
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    x = np.arange(len(table))
+    width = 0.8 / max(1, table.shape[1])
+    floor = 0.7  # the log axis' bottom: a zero count is printed there
+    for i, (side, colour) in enumerate(zip(table.columns, ("#0072B2", "#E69F00", "#009E73", "#CC79A7"))):
+        offset = (i - (table.shape[1] - 1) / 2) * width
+        ax.bar(x + offset, table[side], width, color=colour, label=str(side))
+        for xi, n in zip(x + offset, table[side]):
+            ax.text(xi, max(int(n), floor), str(int(n)), ha="center", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())  # 1, 10, 100 rather than powers of ten
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(floor, max(2.0, float(table.to_numpy().max())) * 4)  # room above the tallest bar's count
+    ax.set_xticks(x, [str(v) for v in table.index])
+    ax.set(ylabel="images (log scale)", xlabel="view", title="Images per view and laterality (count over each bar)")
 
 
 def plot_intensity_by_machine(

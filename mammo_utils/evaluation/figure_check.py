@@ -1,3 +1,5 @@
+# Size: one measurement per readability fault (texts, legends, aspect, categories, bar lengths) and the geometry
+# they share (rotated text boxes, data points in display space); splitting them would scatter one renderer walk.
 """Measurable readability faults of a matplotlib figure, checked before it is saved (see :func:`check_figure`).
 
 What is measured, on the renderer's bounding boxes (``fig.canvas.get_renderer()`` and ``get_window_extent``):
@@ -8,6 +10,9 @@ What is measured, on the renderer's bounding boxes (``fig.canvas.get_renderer()`
 - **aspect**: the saved (tight) figure is wider or taller than :data:`MAX_ASPECT` to 1;
 - **single category**: a categorical axis (labels set by name) shows one category, or a bar panel one bar;
 - **small text**: a visible text is smaller than :data:`MIN_FONT_PT` points.
+
+On request, for panels of counts, :func:`hidden_bars` finds a non-zero bar drawn too short to see whose value is
+not printed (a rare category beside a common one on a linear axis).
 
 Example:
     >>> import matplotlib.pyplot as plt
@@ -68,6 +73,59 @@ def check_figure(fig, max_aspect: float = MAX_ASPECT, min_font: float = MIN_FONT
     problems += _legend_overlaps(fig, renderer)
     problems += [p for ax in fig.axes if ax.get_visible() and ax.axison for p in _single_category(ax)]
     return problems
+
+
+#: A bar with a non-zero value drawn shorter than this many pixels is hard to see (see :func:`hidden_bars`).
+MIN_BAR_PX = 4.0
+
+
+def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
+    """Bars of ``ax`` whose non-zero value is drawn under ``min_px`` pixels and printed by no text of the panel.
+
+    A rare category beside a common one (three AT views next to four hundred CC) draws as a sliver on a linear
+    axis: readable only with a log axis or its count printed. Not part of :func:`check_figure` (a small rate
+    can be honestly small); call it on panels of counts.
+
+    Args:
+        ax: A matplotlib ``Axes`` holding bars (``ax.bar``/``ax.barh``), laid out as it will be saved.
+        min_px: Smallest readable bar length in display pixels.
+
+    Returns:
+        One sentence per hidden bar, naming the panel and the value.
+
+    Raises:
+        ValueError: When ``min_px`` <= 0.
+
+    Example:
+        >>> problems = hidden_bars(fig.axes[-1])  # doctest: +SKIP
+    """
+    from matplotlib.container import BarContainer
+
+    if min_px <= 0:
+        raise ValueError(f"min_px must be > 0, got {min_px}")
+    fig = ax.get_figure(root=True)
+    fig.draw_without_rendering()
+    printed = {" ".join(t.get_text().split()) for t in ax.texts if t.get_visible()}
+    out = []
+    for container in (c for c in ax.containers if isinstance(c, BarContainer)):
+        vertical = container.orientation != "horizontal"
+        for patch, value in zip(container.patches, container.datavalues):
+            if not np.isfinite(value) or value == 0:
+                continue
+            box = patch.get_window_extent()
+            length = box.height if vertical else box.width
+            length = length if np.isfinite(length) else 0.0
+            if length < min_px and not any(_prints(text, value) for text in printed):
+                out.append(
+                    f"{_panel(ax)}: a bar of value {value:g} is {length:.1f} px long and its value is not printed"
+                )
+    return out
+
+
+def _prints(text: str, value: float) -> bool:
+    """Whether ``text`` shows ``value`` (as an integer or a short decimal)."""
+    shown = {f"{value:g}", f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"}
+    return any(word.strip("()=,:") in shown for word in text.replace("/", " ").split()) or text in shown
 
 
 #: Where :func:`place_legend` tries a legend, in order, before it puts it outside the axes.

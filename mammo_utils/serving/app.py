@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from mammo_utils.serving.client import ApiClient, ApiError, decision_label
+from mammo_utils.serving.client import ApiClient, ApiError, decision_label, model_caption
 from mammo_utils.serving.inference import DISCLAIMER
 from mammo_utils.serving.render import decode_for_display, decode_map, hanging_order, render_image
 
@@ -122,11 +122,9 @@ with st.sidebar:
     explain = st.toggle("Grad-CAM heat-map (where the model looked)", value=True)
     show_boxes = st.toggle("Lesion detector boxes", value=True)
     crop = st.toggle("Zoom to the breast", value=True)
-    st.caption(
-        f"Model **{model.get('name')}** ({model.get('backbone')}, run {model['serving'].get('run_name')}, "
-        f"runtime {model['serving'].get('runtime')}) · decision threshold {model['threshold']:.3f} · "
-        f"API {client.base_url}"
-    )
+    st.caption(model_caption(model))
+    with st.expander("Connection", expanded=False):  # the address stays out of the page (and its screenshots)
+        st.caption(f"API {client.base_url}")
 
 if not items:
     st.info("Upload the images of one patient in the sidebar (or pick example DICOMs) to score them.")

@@ -99,6 +99,30 @@ def decision_label(result: dict[str, Any]) -> str:
     return f"{word} — p = {p:.{digits}f} {sign} threshold {t:.{digits}f}"
 
 
+def model_caption(model: dict[str, Any]) -> str:
+    """What the web app says of the served model: name, backbone, run, runtime, version and threshold.
+
+    No address, path or patient detail: the caption is in every screenshot of the page.
+
+    Args:
+        model: The API's ``GET /v1/model`` answer (``name``, ``backbone``, ``threshold``, ``serving``).
+
+    Returns:
+        Markdown.
+
+    Example:
+        >>> model_caption({"name": "m", "backbone": "baseline", "threshold": 0.255,
+        ...                "serving": {"run_name": "s2", "runtime": "onnx", "version": "0a1b2c3d4e5f"}})
+        'Model **m** (baseline, run s2, runtime onnx, version 0a1b2c3d4e5f) · decision threshold 0.255'
+    """
+    serving = model.get("serving") or {}
+    parts = [model.get("backbone"), f"run {serving.get('run_name')}", f"runtime {serving.get('runtime')}"]
+    if serving.get("version"):
+        parts.append(f"version {serving['version']}")
+    described = ", ".join(str(p) for p in parts)
+    return f"Model **{model.get('name')}** ({described}) · decision threshold {model['threshold']:.3f}"
+
+
 def wait_ready(url: str, path: str = "/ready", timeout: float = 120.0, process=None) -> bool:
     """Poll ``url + path`` until it answers 200 (a service that has just been started).
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mammo_utils.evaluation import plots
-from mammo_utils.evaluation.figure_check import FigureReadabilityError, check_figure, place_legend
+from mammo_utils.evaluation.figure_check import FigureReadabilityError, check_figure, hidden_bars, place_legend
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +120,28 @@ def test_tiny_text_is_found():
     ax.text(0.8, 0.1, "n=12", fontsize=5)
     problems = check_figure(fig)
     assert problems == ["text smaller than 7 pt: 'n=12' (5.0 pt)"]
+
+
+def test_a_rare_bar_beside_a_common_one_is_hidden_unless_logged_or_printed():
+    def panel(log=False, printed=False):
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        ax.bar(["CC", "MLO", "AT", "ML"], [415, 405, 3, 0])
+        ax.set(title="views", xlabel="view", ylabel="images")
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(0.7, 2000)
+        if printed:
+            for i, n in enumerate([415, 405, 3, 0]):
+                ax.text(i, n, str(n), ha="center", va="bottom", fontsize=8)
+        fig.tight_layout()
+        return ax
+
+    problems = hidden_bars(panel())
+    assert len(problems) == 1 and "panel 'views'" in problems[0] and "value 3 " in problems[0]  # the zero is no bar
+    assert hidden_bars(panel(log=True)) == []
+    assert hidden_bars(panel(printed=True)) == []
+    with pytest.raises(ValueError, match="min_px"):
+        hidden_bars(panel(), min_px=0)
 
 
 def test_arguments_are_validated():

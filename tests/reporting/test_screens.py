@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -37,6 +41,73 @@ def test_the_report_shows_the_monitoring_figure_with_an_honest_caption(tmp_path)
     assert "Grafana is not installable on this build machine" in shown
 
 
+@pytest.fixture
+def fake_prometheus():
+    """A stand-in for Prometheus's HTTP API: ``state["since"]`` is when series begin (None: no data),
+    ``state["requests"]`` the counter; the 5xx query never has data (no request failed)."""
+    state = {"since": None, "requests": 0.0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            url = urllib.parse.urlparse(self.path)
+            params = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+            result = []
+            if url.path.endswith("/query") and params["query"] == screens.REQUESTS_EXPR and state["requests"]:
+                result = [{"metric": {}, "value": [time.time(), str(state["requests"])]}]
+            elif url.path.endswith("/query_range") and state["since"] is not None and "5.." not in params["query"]:
+                start, end = max(float(params["start"]), state["since"]), float(params["end"])
+                values = [[t, "0.5"] for t in np.arange(start, end, 1.0)]
+                result = [{"metric": {"route": "/v1/predict"}, "values": values}] if values else []
+            body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", state
+    server.shutdown()
+
+
+def test_the_monitoring_shot_waits_for_requests_and_filled_panels(fake_prometheus):
+    url, state = fake_prometheus
+    queries = screens.dashboard_queries()
+    # before the load: no requests, no series -> a clear error once the bounded wait is over
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"0 requests counted.*requests per second[^']*': 0%.*Status > Targets"):
+        screens.wait_for_panels(url, queries, window_s=4, timeout=0.6, poll=0.1)
+    assert time.monotonic() - started < 5
+    # requests counted but the series only just began: it waits until they fill the graph's range
+    state.update(requests=9.0, since=time.time())
+    started = time.monotonic()
+    filled = screens.wait_for_panels(url, queries, window_s=4, min_coverage=0.5, timeout=30, poll=0.1)
+    assert 1.5 <= time.monotonic() - started < 10
+    assert list(filled) == [t for t, _ in queries[:2]] and min(filled.values()) >= 0.5  # the 5xx share not needed
+    # series without a counted request are not enough
+    state.update(requests=0.0, since=time.time() - 10)
+    with pytest.raises(RuntimeError, match="0 requests counted"):
+        screens.wait_for_panels(url, queries, window_s=4, timeout=0.3, poll=0.1)
+    assert screens.panel_coverage(url, queries[0][1], window_s=20) == pytest.approx(0.5, abs=0.1)
+    assert screens.panel_coverage(url, queries[2][1], window_s=20) == 0.0  # the 5xx share: no points
+    with pytest.raises(ValueError, match="DATA_PANELS"):
+        screens.wait_for_panels(url, queries[2:], timeout=0)
+    with pytest.raises(ValueError, match="min_coverage"):
+        screens.wait_for_panels(url, queries, min_coverage=0)
+
+
+def test_the_upload_carries_a_neutral_name(tmp_path):
+    dicom = tmp_path / "data" / "10006" / "462822612.dcm"
+    dicom.parent.mkdir(parents=True)
+    dicom.write_bytes(b"DICM" * 8)
+    copy = screens.neutral_copy(dicom, tmp_path / "upload")
+    assert copy.name == screens.UPLOAD_NAME and copy.read_bytes() == dicom.read_bytes()
+    assert not any(ch.isdigit() for ch in screens.UPLOAD_NAME)  # no image or patient id in the shown name
+
+
 @pytest.mark.slow
 def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny_export, synth_root, tmp_path):
     if not all(shutil.which(b) for b in ("chromium", "chromedriver", "prometheus")):
@@ -54,6 +125,7 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
         record = json.loads(written[f"{name}_provenance"].read_text())["provenance"]
         assert record["digest"] == version_id(export)
         assert provenance.absolute_paths(record) == []
+        assert dicom.stem not in json.dumps(record)  # the image id is neither shown nor recorded
     if os.environ.get("MAMMO_SCREENSHOTS"):  # to look at them (as tests/serving/test_app.py does)
         shutil.copytree(tmp_path / "figures", os.environ["MAMMO_SCREENSHOTS"], dirs_exist_ok=True)
     checks = provenance.check_artifacts(tmp_path, export)

@@ -55,6 +55,11 @@ def test_app_scores_a_study_once_and_shows_the_disclaimer(server, synth_root, mo
     assert not at.exception
     assert "not a medical device" in at.warning[0].value
     assert any("decision threshold" in c.value for c in at.sidebar.caption)
+    # the API's address only inside the collapsed "Connection" expander, never in the page a screenshot shows
+    shown = [c.value for c in at.sidebar.caption if url in c.value]
+    assert shown and all(c.startswith("API ") for c in shown)
+    assert [e.label for e in at.sidebar.expander] == ["Connection"] and url in at.sidebar.expander[0].caption[0].value
+    assert not any(url in c.value for c in at.sidebar.caption if c.value.startswith("Model "))
     before = _counts(url, store)
     options = at.multiselect[0].options
     at.multiselect[0].select(options[0]).select(options[1]).run()
@@ -124,6 +129,7 @@ def test_upload_in_a_real_browser(server, synth_root, tmp_path):
         wait.until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image))
         body = browser.find_element(By.TAG_NAME, "body").text
         assert "not a medical device" in body and dicom.name in body
+        assert url not in body and "127.0.0.1" not in body  # the API's address stays in the collapsed expander
         assert "Deploy" not in body and not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stAppDeployButton']")
         assert image.size["height"] >= 512  # readable, not a thumbnail
         box = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", image)
