@@ -103,7 +103,7 @@ def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
     """One row per classifier seed: Grad-CAM pointing-game hits, hit rate with its Wilson interval, chance, margin.
 
     Args:
-        over_seeds: :func:`~mammo_utils.detection.evaluate.pointing_over_seeds`'s result.
+        over_seeds: :func:`~mammo_utils.detection.gradcam_seeds.pointing_over_seeds`'s result.
 
     Returns:
         Columns ``seed``, ``run``, ``hits / lesion images``, ``hit rate [Wilson 95%]``, ``chance``,

@@ -1,3 +1,4 @@
+# Size: the one owner of the comparison protocol (arm naming, training over seeds, summaries, paired tests).
 """The comparison protocol of 04, 05 and 06: arms of runs over seeds, chosen on validation, compared in pairs.
 
 One protocol for every comparison the notebooks make:

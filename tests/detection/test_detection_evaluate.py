@@ -113,7 +113,7 @@ def _pointing_run(seed: int, hit_at: list[bool], n_images: int = 20) -> dict:
 
 
 def test_pointing_verdict_over_seeds_holds_only_if_every_seed_beats_chance():
-    from mammo_utils.detection.evaluate import beats_chance, pointing_over_seeds
+    from mammo_utils.detection.gradcam_seeds import beats_chance, pointing_over_seeds
     from mammo_utils.detection.tables import pointing_seed_table
 
     good = [_pointing_run(s, [True] * 15 + [False] * 5) for s in (2, 0)]

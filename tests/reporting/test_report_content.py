@@ -367,7 +367,7 @@ def test_no_number_in_fixed_reporting_prose_without_a_fact():
 
 # --- 10. Grad-CAM over the champion arm's seeds ----------------------------------------------------------------------
 def test_gradcam_verdict_names_the_seeds_that_do_not_beat_chance(tmp_path):
-    from mammo_utils.detection.evaluate import pointing_over_seeds
+    from mammo_utils.detection.gradcam_seeds import pointing_over_seeds
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.final_report import gradcam_seeds_html
     from mammo_utils.reporting.slides import _gradcam_seeds
