@@ -186,17 +186,18 @@ def seed_summary(rows: list[dict]) -> dict:
     return out
 
 
-def classifier_localisation(model, data: DetectionData, image_size: tuple[int, int]) -> dict:
+def classifier_localisation(model, data: DetectionData, image_size: tuple[int, int], maps: bool = True) -> dict:
     """Grad-CAM of a classifier on the test images: pointing game and CAM-to-box AP (class-agnostic).
 
     Args:
         model: A project classifier (Keras).
         data: The split frames and images (cache size).
         image_size: The classifier's input size (maps are resized back to the cache size).
+        maps: Also score the CAM boxes and return the maps (False: the pointing game only).
 
     Returns:
-        ``pointing_game`` summary, ``map50_agnostic`` with ``_ci``, ``heat`` ``(N, H, W)`` maps at cache size and
-        ``probabilities``.
+        ``pointing_game`` summary, ``heat`` ``(N, H, W)`` maps at cache size and ``probabilities``; with ``maps``
+        also ``map50_agnostic`` with ``_ci`` and ``cam_preds``.
     """
     import cv2
 
@@ -221,6 +222,8 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
     points = [peak_location(h) for h in heat]
+    if not maps:
+        return {"pointing_game": pointing_summary(points, gt, images, groups), "heat": heat, "probabilities": probs}
     preds = [cam_boxes(h, p) for h, p in zip(heat, probs)]
     out = {
         "pointing_game": pointing_summary(points, gt, images, groups),

@@ -97,3 +97,35 @@ def blank_seeds(runs: list[dict]) -> list:
         [1, 2]
     """
     return [r["seed"] for r in runs if not (r.get("val_map50") or 0) > 0]
+
+
+def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
+    """One row per classifier seed: Grad-CAM pointing-game hits, hit rate with its Wilson interval, chance, margin.
+
+    Args:
+        over_seeds: :func:`~mammo_utils.detection.gradcam_seeds.pointing_over_seeds`'s result.
+
+    Returns:
+        Columns ``seed``, ``run``, ``hits / lesion images``, ``hit rate [Wilson 95%]``, ``chance``,
+        ``hit rate - chance [95% CI]``, ``beats chance``.
+
+    Example:
+        >>> pg = {"seed": 0, "run_name": "arm_a_s0", "hits": 8, "n": 10, "hit_rate": 0.8, "hit_rate_ci": (0.49, 0.94),
+        ...       "chance": 0.1, "margin": 0.7, "margin_ci": (0.4, 0.9), "beats_chance": True}
+        >>> pointing_seed_table({"runs": [pg]}).iloc[0]["hit rate [Wilson 95%]"]
+        '0.800 [0.490, 0.940]'
+    """
+    fmt = format_with_interval
+    rows = [
+        {
+            "seed": r["seed"],
+            "run": r.get("run_name"),
+            "hits / lesion images": f"{r['hits']} / {r['n']}",
+            "hit rate [Wilson 95%]": fmt(r["hit_rate"], r.get("hit_rate_ci")),
+            "chance": f"{r['chance']:.3f}",
+            "hit rate - chance [95% CI]": fmt(r["margin"], r.get("margin_ci")),
+            "beats chance": "yes" if r["beats_chance"] else "no",
+        }
+        for r in over_seeds["runs"]
+    ]
+    return pd.DataFrame(rows)

@@ -27,7 +27,17 @@ from ..data.splits import fold_frames
 from ..utils import quiet_stderr, to_json, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack
-from .detector import DETECTOR_FILE, DETECTOR_INFO, DetectorSpec, build_detector, compile_detector, predict_boxes
+from .detector import (
+    DETECTOR_FILE,
+    DETECTOR_INFO,
+    DETECTOR_RECIPE,
+    PRIOR_PROBABILITY,
+    WARMUP_EPOCHS,
+    DetectorSpec,
+    build_detector,
+    compile_detector,
+    predict_boxes,
+)
 from .metrics import coco_map, operating_point, score_at_fpi
 
 #: False positives per image at the operating point (chosen on validation, used by the service).
@@ -85,9 +95,10 @@ def truth(rows: pd.DataFrame) -> list[dict]:
 
 
 def detector_key(cfg: Config) -> str:
-    """Folder name of a detector trained with ``cfg``'s data, size, fold, seed, epochs, patience and learning rate."""
+    """Folder name of a detector trained with ``cfg``'s data, size, fold, seed, epochs, patience, learning rate and
+    the recipe version (:data:`~mammo_utils.detection.detector.DETECTOR_RECIPE`: warm-up and head prior)."""
     h, w = cfg.cache_size
-    run = f"f{cfg.fold}_s{cfg.seed}_e{cfg.det_epochs}_p{cfg.det_patience}_lr{cfg.det_learning_rate:g}"
+    run = f"f{cfg.fold}_s{cfg.seed}_e{cfg.det_epochs}_p{cfg.det_patience}_lr{cfg.det_learning_rate:g}_{DETECTOR_RECIPE}"
     return f"{cfg.data_root.name}_{cache_key((h, w), cfg.cache_bits)}_{run}"
 
 
@@ -172,7 +183,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     data = load_detection_data(cfg)
     model = build_detector(spec, seed=cfg.seed)
     batches = detection_batches(data.images["train"], data.train, cfg.det_batch_size, cfg.augment_strength, cfg.seed)
-    compile_detector(model, cfg.det_learning_rate, cfg.det_epochs * len(batches))
+    compile_detector(model, cfg.det_learning_rate, cfg.det_epochs * len(batches), WARMUP_EPOCHS * len(batches))
     val_gt = truth(data.val)
     check = _validation_callback(
         model, data.images["val"], val_gt, spec.classes, EVAL_EVERY, cfg.det_epochs, cfg.det_patience
@@ -209,6 +220,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             "val": check.scores.get(check.best_epoch, {}),
             "train_seconds": round(seconds, 1),
             "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
+            "recipe": {"version": DETECTOR_RECIPE, "warmup_epochs": WARMUP_EPOCHS, "prior": PRIOR_PROBABILITY},
             "operating_score": operating,
             "operating_fp_per_image": OPERATING_FPI,
             # the validation FP/image at that score: below the target when every kept box is counted before the
@@ -272,6 +284,9 @@ def _start_run(cfg: Config, spec: DetectorSpec, data: DetectionData):
         "patience": cfg.det_patience,
         "eval_every": EVAL_EVERY,
         "learning_rate": cfg.det_learning_rate,
+        "warmup_epochs": WARMUP_EPOCHS,
+        "class_prior": PRIOR_PROBABILITY,
+        "recipe": DETECTOR_RECIPE,
         "batch_size": cfg.det_batch_size,
         "augment_strength": cfg.augment_strength,
         "fold": cfg.fold,

@@ -1,3 +1,4 @@
+# Size: the one owner of the comparison protocol (arm naming, training over seeds, summaries, paired tests).
 """The comparison protocol of 04, 05 and 06: arms of runs over seeds, chosen on validation, compared in pairs.
 
 One protocol for every comparison the notebooks make:
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,40 @@ def arm_run_name(arm: str, seed: int) -> str:
     if not slug:
         raise ValueError(f"arm name {arm!r} has no letters or digits")
     return f"arm_{slug}_s{int(seed)}"
+
+
+#: A run name written by :func:`arm_run_name`: ``arm_<slug>_s<seed>`` (nothing after the seed).
+ARM_RUN = re.compile(r"(arm_[a-z0-9_]+)_s(\d+)")
+
+
+def arm_seed_runs(run_name: str, runs_dir: str | Path) -> dict[int, Path]:
+    """Every finished run of the arm that ``run_name`` belongs to, by seed (the arm's other seeds beside it).
+
+    The arm is read from the run's name (:func:`arm_run_name`); its siblings are the run folders of the same
+    arm with another seed and a ``model_info.json`` (a finished run). A variant of a run (``arm_tuned_s2_pruned50``)
+    or a run outside the protocol (``04_baseline``) has no arm: it stands alone.
+
+    Args:
+        run_name: A run's name (a run folder's name, or ``run_name`` of its model info / MLflow run).
+        runs_dir: The folder the runs live in (``cfg.runs_dir``).
+
+    Returns:
+        ``{seed: run folder}`` sorted by seed; ``{}`` when ``run_name`` is not an arm's run.
+
+    Example:
+        >>> arm_seed_runs("04_baseline", "data/work/runs")
+        {}
+    """
+    match = ARM_RUN.fullmatch(str(run_name))
+    if match is None:
+        return {}
+    prefix = match.group(1)
+    found = {}
+    for folder in Path(runs_dir).glob(f"{prefix}_s*"):
+        sibling = ARM_RUN.fullmatch(folder.name)
+        if sibling and sibling.group(1) == prefix and (folder / "model_info.json").is_file():
+            found[int(sibling.group(2))] = folder
+    return dict(sorted(found.items()))
 
 
 def train_arms(

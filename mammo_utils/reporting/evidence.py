@@ -177,6 +177,14 @@ def holdout_use_html(book: FactBook) -> str:
         if n:
             total += n
             items.append(f"{book.html(key, source, 'int')} {what} in {notebook}")
+    seeds = _try(book, f"{r}/07_detection.json#gradcam_seeds.n")
+    if seeds and seeds > 1:  # the champion's arm-mates' Grad-CAM maps too (07's pointing game over seeds)
+        total += int(seeds) - 1
+        items.append(
+            "the Grad-CAM maps of the test lesion images by the champion arm's other seeds in 07 (its arm has "
+            f"{book.html('use.07.cam', f'{r}/07_detection.json#gradcam_seeds.n', 'int')} seeds, the champion "
+            "among them)"
+        )
     for source, what in (
         (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of the test lesion images in 07"),
         (f"{r}/08_export.json#drift", "the champion's scores of the test split for 08's drift check"),

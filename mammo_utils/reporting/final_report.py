@@ -419,6 +419,44 @@ def _blank_seeds(book: FactBook, src: str) -> str:
     )
 
 
+def gradcam_seeds_html(book: FactBook, src: str) -> str:
+    """The Grad-CAM pointing game over every seed of the champion's arm, and the verdict over them ("" if absent).
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+
+    Returns:
+        One HTML sentence: each seed's hit rate and margin interval, and whether every seed beats chance (the
+        margin's interval above 0) or which seeds do not.
+    """
+    try:
+        recorded = resolve(src + "#gradcam_seeds", book.root)
+    except FactError:
+        return ""
+    runs = recorded.get("runs") or []
+    if len(runs) < 2:
+        return ""
+    base = src + "#gradcam_seeds"
+    cells = [
+        f"seed {book.html(f'd07.cs{i}', f'{base}.runs.{i}.seed', 'int')} "
+        f"{book.html(f'd07.cs{i}.pg', f'{base}.runs.{i}.hit_rate', 'pct')} (margin "
+        f"{book.html(f'd07.cs{i}.low', f'{base}.runs.{i}.margin_ci.0', '+.3f')} to "
+        f"{book.html(f'd07.cs{i}.high', f'{base}.runs.{i}.margin_ci.1', '+.3f')})"
+        for i in range(len(runs))
+    ]
+    head = f" Repeated for each of the {book.html('d07.cs.n', base + '.n', 'int')} seeds of the champion's arm: "
+    if recorded.get("all_beat_chance"):
+        verdict = "; the margin's interval lies above 0 for every seed, so Grad-CAM beats chance on every seed."
+    else:
+        failing = ", ".join(str(seed) for seed in recorded.get("failing_seeds", []))
+        verdict = (
+            f"; the margin's interval does not lie above 0 for seed(s) {failing}, so beating chance holds only for "
+            "the other seeds, not for the arm."
+        )
+    return head + "; ".join(cells) + verdict
+
+
 def section_results(book: FactBook, real_csv: str | None = None) -> str:
     """Experiments and results, each with its interval.
 
@@ -531,7 +569,9 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
             f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
-            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI).</p>"
+            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI)."
+            + gradcam_seeds_html(book, src)
+            + "</p>"
         )
     parts.append(holdout_use_html(book))
     return "\n".join(parts)

@@ -133,6 +133,17 @@ def _detector_seeds(book: FactBook, det: str) -> str:
     return "<li>Every seed's mAP@0.5: " + "; ".join(cells) + "</li>"
 
 
+def _gradcam_seeds(book: FactBook, det: str) -> str:
+    """``; beats chance on k of n seeds of the champion's arm`` from 07's per-seed pointing game ("" without it)."""
+    recorded = _recorded(book, det, "gradcam_seeds.n", "gradcam_seeds.beating_seeds")
+    if recorded is None or recorded[0] < 2:
+        return ""
+    return (
+        f"; beats chance on {len(recorded[1])} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} seeds of "
+        "the champion's arm"
+    )
+
+
 def int8_line(book: FactBook, exp: str) -> str:
     """The int8 TFLite file's validation AUC change, whether the export gate passed it or refused it.
 
@@ -275,7 +286,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} "
                     f"[{book.html('d07.pg.low', det + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
                     f"{book.html('d07.pg.high', det + '#gradcam_pointing.hit_rate_ci.1', 'pct')}] (Wilson) vs chance "
-                    f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}</li></ul>"
+                    f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}"
+                    + _gradcam_seeds(book, det)
+                    + "</li></ul>"
                 )
             ),
             figs / "07_detection_grid.png",

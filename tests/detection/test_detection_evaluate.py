@@ -102,3 +102,46 @@ def test_stop_reason_names_early_stops_and_budget_limits():
     assert "still at its best" in stop_reason(30, 30, 30, 5)
     assert stop_reason(27, 30, 30, 5).startswith("epoch budget")
     assert "stayed at 0" in stop_reason(1, 30, 30, 5, best=0.0)
+
+
+def _pointing_run(seed: int, hit_at: list[bool], n_images: int = 20) -> dict:
+    """A seed's pointing summary from constructed Grad-CAM peaks: a hit at the box centre, else far from it."""
+    gt = [{"boxes": np.array([[10, 10, 14, 14]]), "classes": np.array([0])} for _ in range(n_images)]
+    images = np.ones((n_images, 40, 40), np.float32)  # the box covers 1% of the breast: chance 0.01
+    points = [(12, 12) if hit else (35, 35) for hit in hit_at]
+    return {"seed": seed, "run_name": f"arm_a_s{seed}", **pointing_summary(points, gt, images, np.arange(n_images))}
+
+
+def test_pointing_verdict_over_seeds_holds_only_if_every_seed_beats_chance():
+    from mammo_utils.detection.gradcam_seeds import beats_chance, pointing_over_seeds
+    from mammo_utils.detection.tables import pointing_seed_table
+
+    good = [_pointing_run(s, [True] * 15 + [False] * 5) for s in (2, 0)]
+    weak = _pointing_run(1, [False] * 20)  # its peaks never land in a box: no better than chance
+    assert all(beats_chance(r) for r in good) and not beats_chance(weak)
+    all_good = pointing_over_seeds(good)
+    assert all_good["all_beat_chance"] and all_good["seeds"] == [0, 2] and all_good["failing_seeds"] == []
+    assert all_good["hit_rate"]["mean"] == pytest.approx(0.75) and all_good["hit_rate"]["sd"] == pytest.approx(0.0)
+    mixed = pointing_over_seeds([*good, weak])
+    assert not mixed["all_beat_chance"] and mixed["failing_seeds"] == [1] and mixed["beating_seeds"] == [0, 2]
+    assert mixed["margin"]["min"] == pytest.approx(0.0 - 0.01) and mixed["n"] == 3
+    table = pointing_seed_table(mixed).set_index("seed")
+    assert table.loc[1, "beats chance"] == "no" and table.loc[0, "beats chance"] == "yes"
+    assert table.loc[0, "hits / lesion images"] == "15 / 20"
+    low, high = good[0]["hit_rate_ci"]
+    assert table.loc[0, "hit rate [Wilson 95%]"] == f"0.750 [{low:.3f}, {high:.3f}]"
+    assert not pointing_over_seeds([])["all_beat_chance"]
+    with pytest.raises(ValueError, match="seed"):
+        pointing_over_seeds([{"hit_rate": 0.5}])
+
+
+def test_an_arm_runs_are_found_from_one_run_name(tmp_path):
+    from mammo_utils.modeling.experiments import arm_run_name, arm_seed_runs
+
+    for name in (arm_run_name("tuned", 0), arm_run_name("tuned", 2), "arm_tuned_s2_pruned50", "arm_tuned_extra_s0"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model_info.json").write_text("{}")
+    (tmp_path / arm_run_name("tuned", 1)).mkdir()  # unfinished: no model info
+    found = arm_seed_runs("arm_tuned_s2", tmp_path)
+    assert list(found) == [0, 2] and found[0].name == "arm_tuned_s0"
+    assert arm_seed_runs("arm_tuned_s2_pruned50", tmp_path) == {} and arm_seed_runs("04_baseline", tmp_path) == {}

@@ -133,3 +133,47 @@ def test_early_stopping_keeps_the_best_epoch_not_the_last(monkeypatch):
         np.testing.assert_array_equal(kept, best)
     assert not np.array_equal(model.get_weights()[0], seen[-1][0])  # not the last epoch's
     assert T.stop_reason(2, 4, 8, 2).startswith("early stop")
+
+
+def test_class_head_starts_at_the_prior_and_the_learning_rate_warms_up():
+    """keras-cv's head starts every anchor at score 0.5; ours starts at PRIOR_PROBABILITY, and the schedule climbs
+    linearly from 0 to the peak over the warm-up steps before it decays."""
+    import keras
+
+    from mammo_utils.detection.detector import (
+        PRIOR_PROBABILITY,
+        build_detector,
+        class_output_layers,
+        learning_rate_schedule,
+        prior_bias,
+    )
+
+    assert prior_bias(0.5) == pytest.approx(0.0) and prior_bias(0.01) == pytest.approx(np.log(0.01 / 0.99))
+    with pytest.raises(ValueError, match="prior"):
+        prior_bias(1.0)
+    spec = DetectorSpec(image_size=(64, 32))
+    model = build_detector(spec)
+    heads = class_output_layers(model)
+    assert len(heads) == len(spec.strides)
+    for layer in heads:
+        np.testing.assert_allclose(layer.get_weights()[1], prior_bias(PRIOR_PROBABILITY), rtol=1e-6)
+    scores = np.asarray(model(np.zeros((1, 64, 32, 1), np.float32), training=False)["classes"])
+    assert scores.shape[-1] == len(spec.classes) and np.median(scores) < 0.1  # not keras-cv's 0.5
+    untouched = build_detector(spec, prior=None)
+    np.testing.assert_array_equal(class_output_layers(untouched)[0].get_weights()[1], 0.0)
+    schedule = learning_rate_schedule(3e-3, steps=100, warmup_steps=10)
+    rates = np.array([float(keras.ops.convert_to_numpy(schedule(step))) for step in range(100)])
+    assert rates[0] == 0.0 and rates[5] == pytest.approx(1.5e-3) and rates[10] == pytest.approx(3e-3)
+    assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) <= 0) and rates[-1] >= 0.05 * 3e-3 - 1e-9
+    no_warmup = learning_rate_schedule(3e-3, steps=100, warmup_steps=0)
+    assert float(keras.ops.convert_to_numpy(no_warmup(0))) == pytest.approx(3e-3)
+
+
+def test_a_recipe_change_gets_a_new_detector_folder(synth_root, tmp_path):
+    """The detector's folder key names the recipe, so a detector trained with an older recipe is never reused."""
+    from mammo_utils.config import get_config
+    from mammo_utils.detection.detector import DETECTOR_RECIPE
+    from mammo_utils.detection.train import detector_key
+
+    cfg = get_config("small", synth_root, tmp_path, cache_size=(64, 32), det_epochs=2)
+    assert detector_key(cfg).endswith(DETECTOR_RECIPE) and "_s0_e2_" in detector_key(cfg)

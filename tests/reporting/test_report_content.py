@@ -124,6 +124,7 @@ def test_report_counts_the_test_scorings_and_never_says_once(built):
         + load("07_detection")["seeds"]["n"]
         + len(load("08_export")["formats"])
         + ("gradcam_pointing" in load("07_detection"))  # the champion's Grad-CAM on the test lesions
+        + max(load("07_detection").get("gradcam_seeds", {}).get("n", 1) - 1, 0)  # its arm's other seeds' Grad-CAM
         + ("drift" in load("08_export"))  # the champion's test scores in 08's drift check
         + 1  # the report's own champion evaluation
     )
@@ -389,3 +390,27 @@ def test_no_number_in_fixed_reporting_prose_without_a_fact():
                 if not allowed.match(number.rstrip(".,")):
                     found.add(f"{path.name}: {number} in {text[:60]!r}")
     assert not found, f"numbers in reporting prose without a fact: {sorted(found)}"
+
+
+# --- 10. Grad-CAM over the champion arm's seeds ----------------------------------------------------------------------
+def test_gradcam_verdict_names_the_seeds_that_do_not_beat_chance(tmp_path):
+    from mammo_utils.detection.gradcam_seeds import pointing_over_seeds
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import gradcam_seeds_html
+    from mammo_utils.reporting.slides import _gradcam_seeds
+
+    def run(seed, low):
+        return {"seed": seed, "run_name": f"arm_t_s{seed}", "hits": 9, "n": 12, "hit_rate": 0.75,
+                "hit_rate_ci": [0.47, 0.91], "chance": 0.05, "margin": 0.7, "margin_ci": [low, 0.9]}  # fmt: skip
+
+    for name, lows in (("all.json", (0.4, 0.3, 0.2)), ("mixed.json", (0.4, -0.1, 0.2))):
+        over = pointing_over_seeds([run(s, low) for s, low in enumerate(lows)])
+        (tmp_path / name).write_text(json.dumps({"gradcam_seeds": over}))
+    book = FactBook(tmp_path)
+    every = gradcam_seeds_html(book, "all.json")
+    assert "beats chance on every seed" in every and 'data-fact="d07.cs.n"' in every and "+0.200" in every
+    mixed = gradcam_seeds_html(FactBook(tmp_path), "mixed.json")
+    assert "for seed(s) 1" in mixed and "every seed" not in mixed and "-0.100" in mixed
+    assert "beats chance on 2 of" in _gradcam_seeds(FactBook(tmp_path), "mixed.json")
+    (tmp_path / "one.json").write_text(json.dumps({"gradcam_seeds": pointing_over_seeds([run(0, 0.4)])}))
+    assert gradcam_seeds_html(FactBook(tmp_path), "one.json") == "" and gradcam_seeds_html(book, "none.json") == ""
