@@ -126,6 +126,9 @@ def setup(
         tf = import_tensorflow()
         print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)  # table labels (arm pairs, run names) printed whole, never cut
     print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {portable_path(cfg.data_root)}")
     print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
     return cfg
