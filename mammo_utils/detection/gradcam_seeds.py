@@ -150,10 +150,12 @@ def champion_arm_localisation(ref, info: dict, pointing: dict, data: DetectionDa
         runs_dir: The run folders (``cfg.runs_dir``), where its arm's other seeds are.
 
     Returns:
-        :func:`pointing_over_seeds` of the arm, plus ``champion_run`` and ``champion_seed``.
+        :func:`pointing_over_seeds` of the arm, plus ``champion_run``, ``champion_seed`` and ``other_seeds`` (the
+        arm's seeds besides the champion's: their maps are extra scorings of the test split).
     """
     runs = classifier_arm_runs(info, runs_dir, ref)
     own = next(seed for seed, r in runs.items() if r is ref)
     known = {own: {"run_name": info.get("run_name"), "registry_version": info.get("registry_version"), **pointing}}
     out = arm_localisation(runs, data, known)
-    return {**out, "champion_run": info.get("run_name"), "champion_seed": own}
+    others = [seed for seed in out["seeds"] if seed != own]
+    return {**out, "champion_run": info.get("run_name"), "champion_seed": own, "other_seeds": others}

@@ -177,13 +177,12 @@ def holdout_use_html(book: FactBook) -> str:
         if n:
             total += n
             items.append(f"{book.html(key, source, 'int')} {what} in {notebook}")
-    seeds = _try(book, f"{r}/07_detection.json#gradcam_seeds.n")
-    if seeds and seeds > 1:  # the champion's arm-mates' Grad-CAM maps too (07's pointing game over seeds)
-        total += int(seeds) - 1
+    others = f"{r}/07_detection.json#gradcam_seeds.other_seeds|len"
+    if _try(book, others):  # the champion's arm-mates' Grad-CAM maps too (07's pointing game over seeds)
+        total += int(_try(book, others))
         items.append(
-            "the Grad-CAM maps of the test lesion images by the champion arm's other seeds in 07 (its arm has "
-            f"{book.html('use.07.cam', f'{r}/07_detection.json#gradcam_seeds.n', 'int')} seeds, the champion "
-            "among them)"
+            f"{book.html('use.07.cam', others, 'int')} runs of the champion's arm besides the champion (its other "
+            "seeds: Grad-CAM maps of the test lesion images) in 07"
         )
     for source, what in (
         (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of the test lesion images in 07"),

@@ -124,7 +124,7 @@ def test_report_counts_the_test_scorings_and_never_says_once(built):
         + load("07_detection")["seeds"]["n"]
         + len(load("08_export")["formats"])
         + ("gradcam_pointing" in load("07_detection"))  # the champion's Grad-CAM on the test lesions
-        + max(load("07_detection").get("gradcam_seeds", {}).get("n", 1) - 1, 0)  # its arm's other seeds' Grad-CAM
+        + len(load("07_detection").get("gradcam_seeds", {}).get("other_seeds", []))  # its arm's other seeds' Grad-CAM
         + ("drift" in load("08_export"))  # the champion's test scores in 08's drift check
         + 1  # the report's own champion evaluation
     )
