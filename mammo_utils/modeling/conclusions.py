@@ -147,8 +147,8 @@ def source_sentence(arm: str, record: dict) -> str:
         return text + ". The lesion task held on unseen source patients, so the backbone carries lesion features."
     return (
         text + ". The lesion head fit its training images but not unseen ones (the interval contains 0.5), so the "
-        "backbone it hands on carries no lesion feature that generalises: this arm tests pretraining on view and "
-        "density, not on lesions."
+        "backbone it hands on carries no lesion feature that generalises: this arm tests a pretraining whose lesion "
+        "task did not generalise (the view and density accuracies are single values, without intervals)."
     )
 
 

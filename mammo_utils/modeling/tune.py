@@ -472,8 +472,9 @@ def _selection_bias(best: float, test: dict, trial_epochs: int, trials: int) -> 
     else:
         measured = (
             f"Retrained over {test['runs_a']} seeds with the full epoch budget, the configuration scored "
-            f"{test['auc_a']:.3f}, above its {trial_epochs}-epoch trial ({best:.3f}): the trial's score was not "
-            "flattered here, but the fold that picked the configuration is still the fold that judges it. "
+            f"{test['auc_a']:.3f}, above its {trial_epochs}-epoch trial ({best:.3f}); more epochs explain that gap, "
+            "so it says nothing about the bias, and the fold that picked the configuration is still the fold that "
+            "judges it. "
         )
     return (
         head
@@ -520,8 +521,17 @@ def search_conclusion(
         f"- Decision criterion, declared before the search: validation {label}. Retrained over {test['runs_a']} "
         "seeds each: " + verdict(tuned, default, test),
     ]
+    saturated = auc.get("auc_a", 0) >= 1.0  # every run of the tuned arm ranks every validation breast right
     if auc is not test:
-        lines.append("- Breast ROC-AUC on validation, reported: " + verdict(tuned, default, auc))
+        lines.append(
+            "- Breast ROC-AUC on validation, reported: "
+            + (
+                f"{auc['difference']:+.3f} [{auc['low']:+.3f}, {auc['high']:+.3f}], **uninformative** (saturated, "
+                "below): no verdict is drawn from it."
+                if saturated
+                else verdict(tuned, default, auc)
+            )
+        )
     lines.append(
         f"- **Kept: {keep}**"
         + (
@@ -535,7 +545,7 @@ def search_conclusion(
         "also moved by the seed, which is why the winner is retrained over seeds before it is judged.",
         _selection_bias(summary["best"]["objective"], auc, max((x["epochs"] or 0) for x in done), len(done)),
     ]
-    if auc.get("auc_a", 0) >= 1.0:  # every run of the tuned arm ranks every validation breast right
+    if saturated:
         lines.append(
             f"- Validation AUC is saturated: the tuned arm's validation breast AUC is {auc['auc_a']:.3f} in every run, "
             "so no resample can put it below the default and an AUC test's p-value is guaranteed small"
@@ -594,12 +604,16 @@ def promotion(keep: str, rival: str | None, test: dict | None, tuned: str = "tun
     from ..evaluation.compare import a_is_better, verdict
 
     if keep != tuned:
-        return False, f"Kept: {keep}, so the champion alias stays with 05's choice. Champion moved: **False**."
+        return False, f"Kept: {keep}, so the champion alias **stays with 05's choice**."
     if rival is None or test is None:
-        return False, "05 recorded no choice that can be re-scored, so nothing is compared. Champion moved: **False**."
+        return False, "05 recorded no choice that can be re-scored, so nothing is compared: the alias **stays**."
     move = a_is_better(test)
     return move, (
         f"Against 05's choice ({rival}), paired over validation patients and seeds on the declared criterion: "
         + verdict(tuned, rival, test)
-        + f" Champion moved: **{move}**."
+        + (
+            f" The champion alias **moves to {tuned}**."
+            if move
+            else f" The paired test does not put {tuned} above it, so the alias **stays with {rival}**."
+        )
     )

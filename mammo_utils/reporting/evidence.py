@@ -77,7 +77,15 @@ def operating_point_html(book: FactBook) -> str:
         "<p><b>Sensitivity at 90% specificity</b> (a point read off the test ROC curve, so its threshold is set on "
         "the test negatives: a description of the curve, not a decision rule; the operating point of section 1, per "
         "breast on the "
-        "test patients): " + "; ".join(parts) + ". The headline table above is at the threshold frozen on "
+        "test patients): "
+        + "; ".join(parts)
+        + ". "
+        + (
+            "These are two single runs with no paired test between them: read side by side, not as a ranking. "
+            if len(parts) > 1
+            else ""
+        )
+        + "The headline table above is at the threshold frozen on "
         "validation instead, so its sensitivity and specificity differ from this pair.</p>"
     )
 
@@ -122,7 +130,7 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         f"sensitivity ({book.html('champion.recall', ci + '.recall.value', 'pct')}) and specificity "
         f"({book.html('champion.specificity', ci + '.specificity.value', 'pct')}) and {where}, the same threshold "
         + _screening_range(book, ci, prevalence)
-        + f"(point values: {at['recalls_per_1000']:.0f} recalls per 1,000 screened breasts, "
+        + f"(point values: {at['recalls_per_1000']:.1f} recalls per 1,000 screened breasts, "
         f"{at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls, PPV "
         f"{at['ppv']:.1%}; PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts; a "
         "specificity measured on a few hundred breasts cannot pin down a false-recall rate of a few per 1,000, "

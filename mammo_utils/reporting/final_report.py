@@ -457,6 +457,22 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
     return head + "; ".join(cells) + verdict
 
 
+def _gradcam_boxes(book: FactBook, src: str) -> str:
+    """Grad-CAM turned into boxes (its AP and how its top box fits the lesion), beside the detector's ("" if absent)."""
+    if not _has_key(book, src + "#gradcam_box_fit.median_iou"):
+        return ""
+    return (
+        " Pointing near a lesion is not outlining it: turned into boxes (Grad-CAM above half its peak), the champion's "
+        f"maps score class-agnostic AP@0.5 {book.html('d07.cam.ap', src + '#gradcam_map50_agnostic')} "
+        f"[{book.html('d07.cam.ap.low', src + '#gradcam_map50_agnostic_ci.0')}, "
+        f"{book.html('d07.cam.ap.high', src + '#gradcam_map50_agnostic_ci.1')}] against the detector's "
+        f"{book.html('d07.ap.agn', src + '#map50_agnostic')}, and the top Grad-CAM box overlaps the lesion with a "
+        f"median IoU of {book.html('d07.cam.iou', src + '#gradcam_box_fit.median_iou', '.2f')} at "
+        f"{book.html('d07.cam.area', src + '#gradcam_box_fit.median_area_ratio', '.1f')}x its area (detector: IoU "
+        f"{book.html('d07.det.iou', src + '#detector_box_fit.median_iou', '.2f')})."
+    )
+
+
 def section_results(book: FactBook, real_csv: str | None = None) -> str:
     """Experiments and results, each with its interval.
 
@@ -569,8 +585,10 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
             f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
-            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI)."
+            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI; chance is the share "
+            "of the breast the lesion boxes cover, where a uniformly random breast pixel would land)."
             + gradcam_seeds_html(book, src)
+            + _gradcam_boxes(book, src)
             + "</p>"
         )
     parts.append(holdout_use_html(book))
@@ -804,8 +822,8 @@ def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True)
 ResNet50 and InceptionV3 train from random weights on the CPU profile{_families(book)};
 on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
 <li><b>Resolution vs calcifications.</b> {used}the <code>full</code> profile's is {full} (both from the
-configuration, <code>mammo_utils/config.py</code>); at a small input a calcification speck shrinks to about one
-pixel (07). The 1st-place RSNA
+configuration, <code>mammo_utils/config.py</code>); at the detector's small-profile input a calcification speck
+is about one pixel across, and less at the classifier's smaller one (07). The 1st-place RSNA
 solution cropped the breast and classified it at a higher resolution still [ref:rsna-1st].</li>
 <li><b>One validation fold.</b> Arms are compared over seeds on one fold; the paired intervals say how finely
 that separates them.</li>{_subgroup_limit(book)}
@@ -834,9 +852,10 @@ def _subgroup_limit(book: FactBook | None) -> str:
     if not flagged:
         return ""
     return (
-        "\n<li><b>Subgroups.</b> Each site and machine against the rest of the test breasts, sensitivity and "
-        f"specificity at the frozen threshold (Fisher's exact test, Holm-corrected [ref:holm]) — {flagged}. With a "
-        "handful of cancers per machine these tests see only large gaps; the model card lists every group.</li>"
+        "\n<li><b>Subgroups.</b> Each subgroup against the rest of the test breasts, sensitivity and "
+        f"specificity at the frozen threshold (Fisher's exact test, Holm-corrected [ref:holm]) — {flagged}. A larger "
+        "family makes Holm's correction stricter, so the two models' results are not directly comparable; with a "
+        "handful of cancers per machine these tests see only large gaps. The model card lists every group.</li>"
     )
 
 

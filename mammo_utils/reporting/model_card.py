@@ -138,7 +138,11 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
             for i, t in enumerate(tests)
             if t["different"]
         ]
-        said.append(f"{label}: " + ("; ".join(flagged) if flagged else f"none of {len(tests)} subgroup tests differs"))
+        kinds = ", ".join(dict.fromkeys(SUBGROUP_LABELS.get(t["attribute"], t["attribute"]) for t in tests))
+        said.append(
+            f"{label} ({len(tests)} tests over {kinds}, one Holm family): "
+            + ("; ".join(flagged) if flagged else "none differs")
+        )
     return "; ".join(said)
 
 
@@ -202,8 +206,9 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
     )
     flags = (
         f"- Subgroups at the frozen threshold, each against the rest of the test breasts (Fisher's exact test, "
-        f"Holm-corrected) — {flagged}. A subgroup's behaviour belongs to a model, not to the data alone: re-check it "
-        "for every model before release.\n"
+        f"Holm-corrected) — {flagged}. A larger family makes Holm's correction stricter, so the two models' counts "
+        "of differing groups are not directly comparable; a subgroup's behaviour belongs to a model, not to the data "
+        "alone: re-check it for every model before release.\n"
         if flagged
         else ""
     )

@@ -163,7 +163,7 @@ def test_search_keeps_the_tuned_configuration_only_when_the_paired_test_says_so(
     assert f"exceeds the same configuration retrained over 3 seeds ({retrained:.3f}, -0.050)" in high
     low = search_conclusion({**summary, "best": {"objective": retrained - 0.05}}, better)[0]
     assert f"scored {retrained:.3f}, above its 6-epoch trial ({retrained - 0.05:.3f})" in low
-    assert "exceeds" not in low and "not flattered" in low
+    assert "exceeds" not in low and "says nothing about the bias" in low
     same = paired_auc_difference([_arm_run(3.0, s).val_predictions for s in range(3)],
                                  [_arm_run(3.0, s + 10).val_predictions for s in range(3)], n=300)  # fmt: skip
     assert search_conclusion(summary, same)[1] == "baseline"
@@ -186,6 +186,7 @@ def test_a_declared_log_loss_criterion_decides_where_auc_is_saturated():
     text, keep = search_conclusion(summary, loss, auc=auc)
     assert keep == "tuned" and "declared before the search: validation breast log-loss" in text
     assert "**tuned is better** (lower breast log-loss)" in text and "Validation AUC is saturated" in text
+    assert "**uninformative** (saturated" in text and "tuned is higher" not in text  # no verdict from a saturated AUC
     # the same criterion keeps the default when the tuned arm is the hedging one
     assert search_conclusion(summary, paired_difference(hedged, sure, "log_loss", n=200), auc=auc)[1] == "baseline"
 
@@ -258,5 +259,7 @@ def test_the_champion_moves_only_on_a_paired_win_over_05s_choice():
     move, text = promotion("tuned", "lite0", win)
     assert move and "Against 05's choice (lite0)" in text and "**tuned is better**" in text
     same = paired_difference(strong, [_arm_run(3.0, s + 10).val_predictions for s in range(3)], "log_loss", n=200)
-    assert not promotion("tuned", "lite0", same)[0]  # equal means never move the alias
+    assert "alias **moves to tuned**" in text
+    stays, why = promotion("tuned", "lite0", same)
+    assert not stays and "alias **stays with lite0**" in why  # equal means never move the alias
     assert not promotion("baseline", "lite0", win)[0] and not promotion("tuned", None, None)[0]

@@ -186,8 +186,8 @@ def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(
         book, {"04": f"{book.results}/04_baseline.json", "champion": f"{book.results}/champion_eval.json"}, book.md
     )
     assert text == (
-        "04: machine 29, sensitivity 2/7 against 50/53 for the rest (Holm p 0.0043); "
-        "champion: none of 3 subgroup tests differs"
+        "04 (1 tests over machine, one Holm family): machine 29, sensitivity 2/7 against 50/53 for the rest "
+        "(Holm p 0.0043); champion (3 tests over machine, one Holm family): none differs"
     )
     limits = section_limits_roadmap(book)
     assert "<b>Subgroups.</b>" in limits and "machine 29, sensitivity" in limits
@@ -237,7 +237,7 @@ def test_report_translates_precision_to_screening_prevalence(built):
     prevalence = real["value"] if real else FALLBACK_PREVALENCE
     at = screening_translation(ci["recall"]["value"], ci["specificity"]["value"], prevalence)
     page = (reports / "final_report.html").read_text()
-    assert f"point values: {at['recalls_per_1000']:.0f} recalls per 1,000 screened breasts" in page
+    assert f"point values: {at['recalls_per_1000']:.1f} recalls per 1,000 screened breasts" in page
     assert f"PPV {at['ppv']:.1%}; PPV = sens·p" in page
     # the range at the ends of the two intervals comes first (a specificity of 1.000 cannot pin down a rate)
     low = screening_translation(ci["recall"]["low"], ci["specificity"]["high"], prevalence)["recalls_per_1000"]
