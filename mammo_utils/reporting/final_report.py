@@ -672,8 +672,10 @@ def section_deployment(book: FactBook, api_json: str) -> str:
         '<p>The API (FastAPI on uvicorn) is documented in <a href="api/index.html">api/index.html</a> '
         '(<a href="api/openapi.json">openapi.json</a>): <code>/v1/predict</code> returns the probability, the '
         "decision at the frozen threshold, the detector's boxes in the file's own pixels and, on request, a Grad-CAM "
-        "overlay; bad uploads get 400/413/415 and the server stays up. The Streamlit app talks to it over HTTP. "
-        "<code>deploy/Dockerfile</code> (non-root, health check) is built and smoke-tested in CI; "
+        "overlay; bad uploads get 400/413/415 and the server stays up (tested against a running server in "
+        "<code>tests/serving/test_api.py</code>). The Streamlit app talks to it over HTTP. "
+        "<code>deploy/Dockerfile</code> (non-root, health check) is built and smoke-tested in CI "
+        "(<code>.github/workflows/ci.yml</code>); "
         "<code>deploy/compose.yaml</code> adds MLflow, Prometheus and Grafana; <code>deploy/azureml/</code> holds the "
         "training job and managed online endpoint specs. <code>mammo demo</code> starts the API and app locally.</p>"
     )
@@ -706,9 +708,9 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         return text + (
             f"The unchanged test split is {observed / chance:.0f}x that level: its "
             f"{book.html('ops.chance.patients', src + '#drift_chance.test_patients', 'int')} patients are new and "
-            "the views of one patient move together, so at this window size the fixed thresholds react to new "
-            "patients alone; they need larger windows, or a reference of patients rather than images, before a "
-            "band means drift. "
+            "this null resamples images, not patients, so part of the gap may be that the views of one patient "
+            "move together (not tested here). Either way, at this window size the fixed thresholds react to the "
+            "unchanged test split itself: a band means drift only against a null drawn the way windows arrive. "
         )
     return text + "The unchanged test split stays within that level. "
 
@@ -726,7 +728,8 @@ def section_mlops(book: FactBook) -> str:
             "darker "
             f"(thresholds: stable below {book.html('ops.stable', src + '#drift_thresholds.stable', '.2f')}, drift "
             "above "
-            f"{book.html('ops.drift', src + '#drift_thresholds.drift', '.2f')}). "
+            f"{book.html('ops.drift', src + '#drift_thresholds.drift', '.2f')}, the usual rule-of-thumb bands "
+            "[ref:psi]). "
             + _chance_psi_sentence(book, src)
             + _figure(book.reports, "figures/08_drift.png", "PSI per feature against the export's reference (08).")
         )
@@ -737,7 +740,8 @@ model, the environment); models are registered (<code>mammo-cancer-classifier</c
 in 05 to the replicated arm with the best mean validation breast AUC (whether or not a paired test separates it from
 the runner-up, which section 4 reports), in 06 to the tuned configuration only when a paired validation test on the
 declared criterion puts it above 05's choice. The service exports Prometheus metrics (requests, latency per stage,
-score distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>.
+score distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>
+(<code>deploy/prometheus/alerts_test.yml</code>, run by <code>tests/monitoring/test_alerts.py</code>).
 Drift is PSI/KS of image features and scores against the export's reference; feedback labels go to a SQLite store;
 <code>mammo retrain</code> checks age, drift and sensitivity-on-feedback triggers, trains a challenger, gates it on
 the same validation data and promotes it only when it wins. DVC (<code>dvc.yaml</code>) reruns the stages whose

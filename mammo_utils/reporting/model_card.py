@@ -318,7 +318,9 @@ Subgroups with few breasts have undefined (n/a) or unstable values.
 {synthetic_note}
 - False negatives miss cancers; false positives cause recalls: any real use needs
   a prospective evaluation at the local prevalence and recall rate.
-- No patient identifier is stored, logged or returned by the pipeline or the service.
+- No patient identifier is stored, logged or returned by the service: uploads carrying PatientName, PatientID and
+  birth date are checked against its responses, logs and prediction store (`tests/serving/test_api.py`,
+  `tests/serving/test_store_api.py`).
 
 ## Caveats and recommendations
 - Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.

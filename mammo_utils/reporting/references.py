@@ -92,6 +92,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "T. Gebru. Model Cards for Model Reporting. FAT* 2019.",
         "https://arxiv.org/abs/1810.03993",
     ),
+    "psi": (
+        "B. Yurdakul. Statistical Properties of Population Stability Index. PhD dissertation, Western Michigan "
+        "University, 2018 (the 0.1 / 0.25 rule-of-thumb bands and their sampling behaviour).",
+        "https://scholarworks.wmich.edu/dissertations/3208",
+    ),
     "wilson": (
         "E. B. Wilson. Probable Inference, the Law of Succession, and Statistical Inference. Journal of the "
         "American Statistical Association 22(158):209-212, 1927.",
