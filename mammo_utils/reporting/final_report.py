@@ -607,6 +607,28 @@ def _syntax_mix(book: FactBook, api_json: str) -> str:
     return ", " + " and ".join(parts)
 
 
+def _served_runtime(book: FactBook, api_json: str) -> str:
+    """Which format the service scores with and why, beside 08's int8 row ("" when 08 recorded no such rows)."""
+    src = f"{book.results}/08_export.json"
+    try:
+        names = [row["index"] for row in resolve(src + "#formats", book.root)]
+    except (FactError, KeyError, TypeError):
+        return ""
+    if "onnx" not in names or "tflite-int8" not in names:
+        return ""
+    onnx, int8 = (f"{src}#formats.{names.index(f)}" for f in ("onnx", "tflite-int8"))
+    return (
+        "<p>The service scores with ONNX Runtime, its default (<code>mammo serve --runtime</code> or "
+        "<code>MAMMO_RUNTIME</code> picks another format; the load test and the screenshots used the default). ONNX's "
+        f"scores match Keras to {book.html('rt.onnx.diff', onnx + '.val_max_abs_diff', '.1e')} on the validation "
+        f"patients, int8's move by up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}; int8 is "
+        f"faster at batch 1 (p95 {book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} ms against ONNX's "
+        f"{book.html('rt.onnx.p95', onnx + '.ms_b1_p95', '.2f')} ms, 08's pick for a CPU API on latency), but a whole "
+        f"request's p95 is {book.html('rt.req.p95', api_json + '#runs.0.p95_s', '.3f')} s, so the model's share of "
+        "it is small either way. <code>MAMMO_RUNTIME=tflite-int8</code> serves the int8 file.</p>"
+    )
+
+
 def section_deployment(book: FactBook, api_json: str) -> str:
     """Export, API, web app, Docker, Azure ML."""
     parts = ['<h2 id="deployment">5. Deployment</h2>']
@@ -661,6 +683,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
                 else ""
             )
             + ".</p>"
+            + _served_runtime(book, api_json)
         )
     else:
         parts.append(
