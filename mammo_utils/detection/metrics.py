@@ -14,7 +14,7 @@ at 0.5, 1 and 2 FP/image where the measured curve reaches them (None where it do
 Example:
     >>> gt = [{"boxes": np.array([[10, 10, 30, 30]]), "classes": np.array([0])}]
     >>> pred = {"boxes": np.array([[10, 10, 30, 30]]), "scores": np.array([0.9]), "classes": np.array([0])}
-    >>> coco_map(gt, [pred])["map50"]
+    >>> round(coco_map(gt, [pred])["map50"], 6)
     1.0
 """
 
