@@ -74,6 +74,34 @@ def decode_map(png_base64: str) -> np.ndarray:
     return arr.astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
 
 
+def label_position(size, box, left: int, height: int, placed) -> tuple[int, int, int, int]:
+    """Where a box's label goes: above the box, else below it, else stepped down, never over a placed label.
+
+    Args:
+        size: ``(width, height)`` of the label in pixels.
+        box: ``(x0, y0, x1, y1)`` of its box.
+        left: The label's left edge.
+        height: The picture's height.
+        placed: Labels already placed, ``(x0, y0, x1, y1)`` each.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` of the label (the first free candidate; the above-the-box one when none is free).
+
+    Example:
+        >>> label_position((40, 10), (5, 30, 60, 80), 5, 200, [(5, 19, 45, 29)])
+        (5, 81, 45, 91)
+    """
+    tw, th = size
+    above = box[1] - th - 1 if box[1] - th - 1 >= 0 else max(0, box[1])
+    tops = [above, box[3] + 1] + [above + k * (th + 1) for k in range(1, 8)]
+    candidates = [(left, t, left + tw, t + th) for t in tops if 0 <= t and t + th <= height]
+
+    def free(r):
+        return all(r[2] <= p[0] or p[2] <= r[0] or r[3] <= p[1] or p[3] <= r[1] for p in placed)
+
+    return next((r for r in candidates if free(r)), (left, above, left + tw, above + th))
+
+
 def draw_boxes(
     picture: np.ndarray,
     boxes: Sequence[dict],
@@ -94,7 +122,8 @@ def draw_boxes(
 
     Returns:
         A copy of ``picture`` with each box outlined (inside its edges) and labelled above it (or inside at the
-        top edge when there is no room above).
+        top edge when there is no room above); a label that would cover another box's label moves below its box,
+        or further down (:func:`label_position`).
     """
     import cv2
 
@@ -104,6 +133,7 @@ def draw_boxes(
     font = max(0.5, max(h, w) / 900)
     weight = max(1, round(font * 1.5))
     names = list(classes)
+    drawn = []
     for box in sorted(boxes, key=lambda b: b["score"]):  # the best box drawn last, on top
         if box["class"] not in names:
             names.append(box["class"])
@@ -115,11 +145,17 @@ def draw_boxes(
         )
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, line)
         text = f"{box['class'].replace('_', ' ')} {box['score']:.2f}"
+        drawn.append((box["score"], text, colour, (x0, y0, x1, y1)))
+    placed: list[tuple[int, int, int, int]] = []
+    for _, text, colour, (x0, y0, x1, y1) in sorted(drawn, key=lambda d: -d[0]):  # the best box's label first
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, weight)
-        top = y0 - th - base - 4 if y0 - th - base - 4 >= 0 else max(0, y0)
-        left = min(max(0, x0), max(0, w - tw - 6))
-        cv2.rectangle(out, (left, top), (left + tw + 6, top + th + base + 4), colour, -1)
-        cv2.putText(out, text, (left + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), weight, cv2.LINE_AA)
+        size = (tw + 6, th + base + 4)
+        left = min(max(0, x0), max(0, w - size[0]))
+        rect = label_position(size, (x0, y0, x1, y1), left, h, placed)
+        placed.append(rect)
+        cv2.rectangle(out, rect[:2], rect[2:], colour, -1)
+        cv2.putText(out, text, (rect[0] + 3, rect[1] + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), weight,
+                    cv2.LINE_AA)  # fmt: skip
     return out
 
 

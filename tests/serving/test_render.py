@@ -113,3 +113,21 @@ def test_hanging_order_and_decision_label():
     assert decision_label({"probability": 0.23451, "threshold": 0.23454, "decision": "routine"}) == (
         "Routine — p = 0.23451 < threshold 0.23454"
     )
+
+
+def test_labels_of_nested_boxes_do_not_cover_each_other():
+    from mammo_utils.serving.render import label_position
+
+    placed = []
+    boxes = [(40, 60, 120, 160), (50, 70, 100, 110)]  # a mass inside a spiculated-mass box, tops 10 px apart
+    for box in boxes:
+        placed.append(label_position((90, 18), box, box[0], 400, placed))
+    (a0, a1, a2, a3), (b0, b1, b2, b3) = placed
+    assert a2 <= b0 or b2 <= a0 or a3 <= b1 or b3 <= a1, placed  # the two labels do not intersect
+    assert placed[0][3] <= boxes[0][1]  # the first (best) label keeps its place above its box
+    picture = np.zeros((400, 300, 3), np.uint8)
+    two = [
+        {"class": "mass", "score": 0.17, "x_min": 50, "y_min": 70, "x_max": 100, "y_max": 110},
+        {"class": "spiculated_mass", "score": 0.15, "x_min": 40, "y_min": 60, "x_max": 120, "y_max": 160},
+    ]
+    assert draw_boxes(picture, two, scale=(1.0, 1.0)).any()
