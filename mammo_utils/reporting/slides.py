@@ -224,8 +224,14 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         "artifact (hover for its source).</p></section>",
         _slide(
             "The problem",
-            "<ul><li>Screening: decide per woman whether to recall</li><li>Cancers are rare: "
-            "a reader sees mostly normal exams</li><li>Errors: missed cancers vs unnecessary recalls</li>"
+            "<ul><li>Screening: decide per woman whether to recall</li><li>Cancers are rare"
+            + (
+                f": {book.html('real.rate.problem', real_csv + '#cancer_breast_rate', 'pct')} of breasts in the real "
+                "RSNA training set"
+                if real_csv
+                else " in screening (the final report gives the real RSNA rate and its source)"
+            )
+            + "</li><li>Errors: missed cancers vs unnecessary recalls</li>"
             "<li>Scored per breast: ROC-AUC, pF1, sensitivity at 90% specificity</li></ul>",
         ),  # fmt: skip
         _slide(
