@@ -164,6 +164,24 @@ def seed_scores(record: dict, data: DetectionData) -> dict:
     return out
 
 
+def spread(values) -> dict[str, float]:
+    """``{"mean", "sd", "min", "max"}`` of values over seeds (sd with ddof 1, NaN for one value; all NaN for none).
+
+    Example:
+        >>> spread([1.0, 3.0]), spread([0.5])["sd"]
+        ({'mean': 2.0, 'sd': 1.4142135623730951, 'min': 1.0, 'max': 3.0}, nan)
+    """
+    v = np.asarray(values, float)
+    if not len(v):
+        return {"mean": float("nan"), "sd": float("nan"), "min": float("nan"), "max": float("nan")}
+    return {
+        "mean": float(v.mean()),
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
+
+
 def seed_summary(rows: list[dict]) -> dict:
     """Mean ± sd (ddof 1) over seeds of each numeric column of :func:`seed_scores`, and the chosen seed.
 
@@ -176,13 +194,7 @@ def seed_summary(rows: list[dict]) -> dict:
     out: dict = {"seeds": [int(s) for s in table.seed], "n": len(table)}
     out["chosen_seed"] = int(table.seed.iloc[int(np.argmax(table.val_map50.to_numpy()))])
     for key in ("val_map50", "val_map50_95", "test_map50", "test_map50_95", "best_epoch", "epochs_run"):
-        values = table[key].to_numpy(float)
-        out[key] = {
-            "mean": float(values.mean()),
-            "sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-            "min": float(values.min()),
-            "max": float(values.max()),
-        }
+        out[key] = spread(table[key])
     return out
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate import classifier_localisation
+from .evaluate import classifier_localisation, spread
 from .train import DetectionData
 
 
@@ -70,13 +70,7 @@ def pointing_over_seeds(runs: list[dict]) -> dict:
     out["failing_seeds"] = [int(r["seed"]) for r in rows if not r["beats_chance"]]
     out["all_beat_chance"] = bool(rows) and not out["failing_seeds"]
     for key in ("hit_rate", "margin"):
-        values = np.array([r[key] for r in rows], float)
-        out[key] = {
-            "mean": float(values.mean()) if len(values) else float("nan"),
-            "sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-            "min": float(values.min()) if len(values) else float("nan"),
-            "max": float(values.max()) if len(values) else float("nan"),
-        }
+        out[key] = spread([r[key] for r in rows])
     return out
 
 

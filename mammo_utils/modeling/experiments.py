@@ -74,6 +74,8 @@ def arm_seed_runs(run_name: str, runs_dir: str | Path) -> dict[int, Path]:
         >>> arm_seed_runs("04_baseline", "data/work/runs")
         {}
     """
+    from .run_state import MODEL_INFO
+
     match = ARM_RUN.fullmatch(str(run_name))
     if match is None:
         return {}
@@ -81,7 +83,7 @@ def arm_seed_runs(run_name: str, runs_dir: str | Path) -> dict[int, Path]:
     found = {}
     for folder in Path(runs_dir).glob(f"{prefix}_s*"):
         sibling = ARM_RUN.fullmatch(folder.name)
-        if sibling and sibling.group(1) == prefix and (folder / "model_info.json").is_file():
+        if sibling and sibling.group(1) == prefix and (folder / MODEL_INFO).is_file():
             found[int(sibling.group(2))] = folder
     return dict(sorted(found.items()))
 

@@ -186,8 +186,8 @@ def holdout_use_html(book: FactBook) -> str:
             total += n
             items.append(f"{book.html(key, source, 'int')} {what} in {notebook}")
     others = f"{r}/07_detection.json#gradcam_seeds.other_seeds|len"
-    if _try(book, others):  # the champion's arm-mates' Grad-CAM maps too (07's pointing game over seeds)
-        total += int(_try(book, others))
+    if n_others := _try(book, others):  # the champion's arm-mates' Grad-CAM maps too (07's pointing game over seeds)
+        total += int(n_others)
         items.append(
             f"{book.html('use.07.cam', others, 'int')} runs of the champion's arm besides the champion (its other "
             "seeds: Grad-CAM maps of the test lesion images) in 07"
