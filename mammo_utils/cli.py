@@ -369,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=positive_float, default=None, metavar="MIN", help=what)
     p.add_argument("--backbones", default=None, help="comma-separated backbones to search (default: baseline)")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    what = "criterion that will decide tuned vs default, fixed in the search folder before the first trial"
+    p.add_argument("--decision-metric", default=None, choices=("log_loss", "roc_auc"), help=what)
     p.set_defaults(handler=_tune)
 
     p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])
@@ -637,7 +639,17 @@ def _tune(args: argparse.Namespace) -> None:
 
     space = SearchSpace(backbones=tuple(args.backbones.split(","))) if args.backbones else SearchSpace()
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    summary = tune(cfg, args.tuner, args.max_trials, args.epochs, args.time_budget, space, not args.no_track, say)
+    summary = tune(
+        cfg,
+        args.tuner,
+        args.max_trials,
+        args.epochs,
+        args.time_budget,
+        space,
+        not args.no_track,
+        say,
+        decision_metric=args.decision_metric,
+    )
     best = summary["best"]
     text = f"best {summary['objective_name']} {best['objective']}: {best['hyperparameters']}"
     text += f"\nparams: {summary['params_file']}"

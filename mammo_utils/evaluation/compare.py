@@ -13,7 +13,7 @@ The two-sided p-value is the bootstrap one: twice the share of resamples on the 
 
 Example:
     >>> # a = {0: run_a.val_predictions, 1: ...}; b = {0: run_b.val_predictions, ...}
-    >>> # paired_auc_difference(a, b)  # doctest: +SKIP
+    >>> # paired_auc_difference(a, b)
     >>> # {'metric': 'roc_auc', 'difference': 0.041, 'low': 0.012, 'high': 0.073, 'p_value': 0.006, ...}
 """
 
@@ -59,6 +59,96 @@ def _breast_matrix(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
         breasts = breasts.rename(columns={"prediction": f"run{i}"})
         table = breasts if table is None else table.merge(breasts, on=["breast_id", "patient_id", "cancer"])
     return table
+
+
+def _two_level_draws(
+    y: np.ndarray, members: list, arm_sizes: Sequence[int], statistic, n: int, seed: int
+) -> np.ndarray:
+    """Bootstrap draws of a statistic over resampled patients and, within each arm, resampled runs.
+
+    Args:
+        y: Breast labels (a resample without both classes is skipped).
+        members: :func:`~mammo_utils.evaluation.metrics.cluster_members` of the breasts' patients.
+        arm_sizes: Runs per arm; each draw picks that many run indices per arm, with replacement.
+        statistic: ``statistic(breast indices, [run picks per arm]) -> float``.
+        n: Resamples.
+        seed: Random seed.
+
+    Returns:
+        The draws (float array).
+    """
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n):
+        idx = cluster_resample(members, rng)
+        picks = [rng.integers(0, size, size) for size in arm_sizes]
+        if y[idx].min() != y[idx].max():
+            draws.append(statistic(idx, picks))
+    return np.asarray(draws, float)
+
+
+def arm_interval(
+    runs: Mapping | Sequence[pd.DataFrame],
+    metric: str = "roc_auc",
+    n: int = N_RESAMPLES,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> dict:
+    """An arm's mean breast metric over its runs (seeds or folds), with a two-level 95% bootstrap interval.
+
+    The mean over seeds is a test number like any other, so it gets an interval: each resample draws patients, then
+    the arm's runs with replacement (as :func:`paired_difference` does for each arm), so the interval carries both
+    the patient sampling and the spread between seeds. The sd over seeds describes the seeds; this interval is what
+    the mean is known to within.
+
+    Args:
+        runs: Image prediction frames of the arm's runs on one split (a list or a ``{seed: frame}`` mapping).
+        metric: A key of :data:`METRICS`.
+        n: Bootstrap resamples.
+        seed: Random seed of the resampling.
+        alpha: 0.05 for a 95% interval.
+
+    Returns:
+        ``metric``, ``value`` (the observed mean over runs), ``low``, ``high``, ``runs`` and ``patients``.
+
+    Raises:
+        ValueError: An unknown metric, no run, or breasts of one class only.
+
+    Example:
+        >>> import pandas as pd
+        >>> def run(noise):
+        ...     return pd.DataFrame({"patient_id": [1, 1, 2, 2, 3, 3, 4, 4], "laterality": list("LRLRLRLR"),
+        ...                          "cancer": [1, 0, 0, 0, 1, 0, 0, 0],
+        ...                          "prediction": [0.9, 0.2, 0.3, 0.1, 0.8, 0.4, 0.2, noise]})
+        >>> out = arm_interval([run(0.1), run(0.95)], n=200)
+        >>> round(out["value"], 3), out["low"] <= out["value"] <= out["high"], out["runs"]
+        (0.917, True, 2)
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+    score = METRICS[metric][0]
+    frames = list(runs.values()) if isinstance(runs, Mapping) else list(runs)
+    if not frames:
+        raise ValueError("an arm needs at least one run")
+    table = _breast_matrix(frames)
+    y = table.cancer.to_numpy(int)
+    if len(table) == 0 or y.min() == y.max():
+        raise ValueError("the arm's breasts hold one class only: no interval")
+    scores = table[[f"run{i}" for i in range(len(frames))]].to_numpy(float)
+    members = cluster_members(table.patient_id.to_numpy())
+
+    def mean(idx: np.ndarray, picks) -> float:
+        return float(np.mean([score(y[idx], scores[idx, j]) for j in picks[0]]))
+
+    draws = _two_level_draws(y, members, [len(frames)], mean, n, seed)
+    return {
+        "metric": metric,
+        "value": mean(np.arange(len(y)), [range(len(frames))]),
+        "low": float(np.quantile(draws, alpha / 2)),
+        "high": float(np.quantile(draws, 1 - alpha / 2)),
+        "runs": len(frames),
+        "patients": len(members),
+    }
 
 
 def paired_difference(
@@ -117,16 +207,9 @@ def paired_difference(
 
     observed = difference(np.arange(len(y)))
     members = cluster_members(table.patient_id.to_numpy())
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n):
-        idx = cluster_resample(members, rng)
-        # two levels: the patients, then each arm's runs (seeds) with replacement, so the spread between seeds
-        # enters the interval (an arm of one run contributes no seed spread: its verdict is withheld anyway)
-        pick_a, pick_b = rng.integers(0, k, k), rng.integers(0, m, m)
-        if y[idx].min() != y[idx].max():
-            draws.append(difference(idx, pick_a, pick_b))
-    draws = np.asarray(draws, float)
+    # two levels: the patients, then each arm's runs (seeds) with replacement, so the spread between seeds
+    # enters the interval (an arm of one run contributes no seed spread: its verdict is withheld anyway)
+    draws = _two_level_draws(y, members, (k, m), lambda idx, picks: difference(idx, *picks), n, seed)
     p = 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))
     values = [score(y, scores[:, j]) for j in range(scores.shape[1])]
     means = {"value_a": float(np.mean(values[:k])), "value_b": float(np.mean(values[k:]))}

@@ -152,6 +152,33 @@ def source_sentence(arm: str, record: dict) -> str:
     )
 
 
+def test_mean_text(row: Mapping[str, Any]) -> str:
+    """An arm's test breast AUC over its runs as prose: the mean with its interval, then the sd over runs.
+
+    Args:
+        row: A row of :func:`~mammo_utils.modeling.experiments.variant_summary` (``test AUC mean``, ``test AUC sd``,
+            the run count, and ``test AUC mean low`` / ``high`` when it was built with intervals).
+
+    Returns:
+        e.g. ``"0.935 [0.901, 0.962] (mean of 3 seeds, 95% interval over patients and seeds; sd 0.047 between
+        seeds)"``; without an interval the mean is named as such and the sd follows.
+
+    Example:
+        >>> test_mean_text({"seeds": 3, "test AUC mean": 0.9351, "test AUC sd": 0.0471,
+        ...                 "test AUC mean low": 0.9012, "test AUC mean high": 0.9623})
+        '0.935 [0.901, 0.962] (mean of 3 seeds, 95% interval over patients and seeds; sd 0.047 between seeds)'
+    """
+    unit = next(k for k in ("seeds", "folds") if k in row)
+    sd = float(np.nan_to_num(row["test AUC sd"]))
+    where = f"mean of {int(row[unit])} {unit}"
+    if "test AUC mean low" not in row:
+        return f"{row['test AUC mean']:.3f} ({where}, no interval recorded; sd {sd:.3f})"
+    return (
+        f"{row['test AUC mean']:.3f} [{row['test AUC mean low']:.3f}, {row['test AUC mean high']:.3f}] ({where}, 95% "
+        f"interval over patients and {unit}; sd {sd:.3f} between {unit})"
+    )
+
+
 def comparison_conclusion(
     summary: pd.DataFrame,
     chosen: str,
@@ -188,8 +215,7 @@ def comparison_conclusion(
     lines = [
         f"- **Chosen on validation: {chosen}** (validation breast AUC {row['val AUC mean']:.3f} ± "
         f"{np.nan_to_num(row['val AUC sd']):.3f} over {int(row[count])} {count}); its test breast AUC is "
-        f"{row['test AUC mean']:.3f} ± {np.nan_to_num(row['test AUC sd']):.3f}. The test split took no part in the "
-        "choice."
+        f"{test_mean_text(row)}. The test split took no part in the choice."
     ]
     learned = summary.index[summary["val AUC mean"] >= min_auc].tolist()
     short = summary.index[summary["val AUC mean"] < min_auc].tolist()

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..evaluation.compare import breast_log_loss, pairwise_table
+from ..evaluation.compare import arm_interval, breast_log_loss, pairwise_table
 from ..evaluation.evaluate import metrics_with_intervals
 
 #: Seeds every arm of the protocol is trained with.
@@ -254,15 +254,16 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
 
     Args:
         results: ``{(variant, seed or fold): TrainResult}``.
-        n_boot: Bootstrap resamples of the per-run test intervals (patient-level).
+        n_boot: Bootstrap resamples of the per-run test intervals (patient-level) and of each variant's test mean
+            (patients and runs).
         unit: What the second key is: ``seed`` or ``fold`` (names the index level and the count column).
 
     Returns:
         ``(runs, variants)``. ``runs``: one row per (variant, seed) with validation breast AUC and log-loss, test
-        breast AUC and
-        its patient-level 95% interval, test sensitivity/specificity at the frozen threshold, the stages trained and
-        whether the backbone started from loaded weights. ``variants``: mean and sd over seeds of the validation
-        and test breast AUC, **sorted by validation mean** (the selection rule; the test split never ranks).
+        breast AUC and its patient-level 95% interval, test sensitivity/specificity at the frozen threshold, the
+        stages trained and whether the backbone started from loaded weights. ``variants``: mean and sd over seeds
+        of the validation and test breast AUC and the test mean's 95% interval (:func:`variant_summary`), **sorted
+        by validation mean** (the selection rule; the test split never ranks).
     """
     rows = []
     for (variant, seed), result in results.items():
@@ -286,23 +287,29 @@ def summarise_variants(results: dict, n_boot: int = 500, unit: str = "seed") -> 
             }
         )
     runs = pd.DataFrame(rows).set_index(["variant", unit])
-    return runs, variant_summary(runs, unit)
+    means = {arm: arm_interval(frames, n=n_boot) for arm, frames in arm_predictions(results, "test").items()}
+    return runs, variant_summary(runs, unit, {arm: (m["low"], m["high"]) for arm, m in means.items()})
 
 
-def variant_summary(runs: pd.DataFrame, unit: str = "seed") -> pd.DataFrame:
+def variant_summary(
+    runs: pd.DataFrame, unit: str = "seed", mean_ci: Mapping[str, tuple[float, float]] | None = None
+) -> pd.DataFrame:
     """Mean and sd over seeds (or folds) per variant, **sorted by validation mean** (the selection rule).
 
     Args:
         runs: Per-run table with ``val breast AUC``, ``val log-loss``, ``test breast AUC`` and ``train s``, indexed
             (variant, unit).
         unit: ``seed`` or ``fold`` (names the count column).
+        mean_ci: Variant -> 95% interval of its test AUC mean over runs
+            (:func:`~mammo_utils.evaluation.compare.arm_interval`: patients and seeds resampled); the columns
+            ``test AUC mean low`` / ``high`` are left out without it.
 
     Returns:
         One row per variant: count, validation breast AUC mean and sd, validation breast log-loss mean, test breast
-        AUC mean and sd, mean training seconds.
+        AUC mean, its interval (with ``mean_ci``) and sd, mean training seconds.
     """
     grouped = runs.groupby(level="variant")
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             f"{unit}s": grouped.size(),
             "val AUC mean": grouped["val breast AUC"].mean(),
@@ -312,7 +319,12 @@ def variant_summary(runs: pd.DataFrame, unit: str = "seed") -> pd.DataFrame:
             "test AUC sd": grouped["test breast AUC"].std(ddof=1),
             "train s (mean)": grouped["train s"].mean(),
         }
-    ).sort_values("val AUC mean", ascending=False)
+    )
+    if mean_ci is not None:
+        at = table.columns.get_loc("test AUC mean") + 1
+        table.insert(at, "test AUC mean low", [mean_ci[v][0] for v in table.index])
+        table.insert(at + 1, "test AUC mean high", [mean_ci[v][1] for v in table.index])
+    return table.sort_values("val AUC mean", ascending=False)
 
 
 def per_run_test_metrics(

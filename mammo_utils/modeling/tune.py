@@ -302,6 +302,60 @@ def _tuner(kind: str, hypermodel, cfg: Config, directory: Path, name: str, max_t
     return tuner
 
 
+#: File in a search's folder that fixes the criterion deciding tuned vs default, written before the first trial.
+DECISION_FILE = "decision.json"
+#: Criteria a search can declare (keys of :data:`mammo_utils.evaluation.compare.METRICS`).
+DECISION_METRICS = ("log_loss", "roc_auc")
+
+
+def declare_decision(folder: str | Path, metric: str) -> dict[str, Any]:
+    """Fix the criterion that will decide tuned vs default, in the search's folder, before the search runs.
+
+    The first call writes ``decision.json`` (criterion, time, and how many trials the folder already held: 0 for a
+    search declared before it began). Every later call on the same folder must name the same criterion: a search
+    whose trials are known cannot switch to the criterion its winner happens to pass.
+
+    Args:
+        folder: The search's folder (``<work>/tuning/<search id>``).
+        metric: ``log_loss`` or ``roc_auc``.
+
+    Returns:
+        The record: ``decision_metric``, ``declared_at`` (UTC, ISO 8601), ``trials_before`` and ``file``.
+
+    Raises:
+        ValueError: An unknown criterion, or another criterion than the one the folder declared.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     first = declare_decision(d, "log_loss")
+        ...     again = declare_decision(d, "log_loss")
+        ...     first["trials_before"], again["declared_at"] == first["declared_at"]
+        (0, True)
+    """
+    if metric not in DECISION_METRICS:
+        raise ValueError(f"decision metric must be one of {DECISION_METRICS}, got {metric!r}")
+    folder = Path(folder)
+    path = folder / DECISION_FILE
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if record["decision_metric"] != metric:
+            raise ValueError(
+                f"{path}: this search declared {record['decision_metric']!r} as its decision criterion at "
+                f"{record['declared_at']}; deciding it on {metric!r} now, after its trials, is refused. Keep "
+                f"{record['decision_metric']!r} or start a new search (another work folder or search space)."
+            )
+        return {**record, "file": str(path)}
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "decision_metric": metric,
+        "declared_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "trials_before": sum(1 for d in folder.glob("trial_*") if d.is_dir()),
+    }
+    write_atomic(path, to_json(record, indent=1).encode())
+    return {**record, "file": str(path)}
+
+
 def tune(
     cfg: Config,
     tuner: str = C.TUNERS[0],
@@ -311,6 +365,7 @@ def tune(
     space: SearchSpace | None = None,
     track: bool = True,
     progress=print,
+    decision_metric: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) a search and write the best hyper-parameters as a params file.
 
@@ -323,13 +378,17 @@ def tune(
         space: The :class:`SearchSpace`.
         track: Log a parent MLflow run with one nested run per trial.
         progress: Called with one line per trial.
+        decision_metric: The criterion that will decide tuned vs default (``log_loss`` or ``roc_auc``), fixed in the
+            search's folder before its first trial (:func:`declare_decision`) and logged to the parent run; None
+            declares nothing.
 
     Returns:
         ``{"search_id", "objective_name", "trials": [...], "best": {"hyperparameters", "objective"},
-        "params_file", "folder"}``.
+        "params_file", "folder"}``, plus ``declared`` (:func:`declare_decision`'s record) with ``decision_metric``.
 
     Raises:
-        ValueError: Unknown tuner, bad bounds or search space.
+        ValueError: Unknown tuner, bad bounds or search space, or a decision criterion other than the one the
+            search declared.
         LeakageError: A patient in two splits (checked before the first trial).
     """
     if tuner not in TUNERS:
@@ -342,9 +401,12 @@ def tune(
     prepare_data(cfg, progress=False)  # cache, splits and the leakage check before any trial
     sid = search_id(cfg, tuner, space, epochs)
     folder = cfg.work_dir / "tuning"
+    declared = declare_decision(folder / sid, decision_metric) if decision_metric else None
     parent = None
     if track:
         search_params = {"tuner": tuner, "max_trials": max_trials, "epochs": epochs, "monitor": cfg.monitor}
+        if declared:
+            search_params["decision_metric"] = declared["decision_metric"]
         parent = tracking.start_search_run(cfg, sid, search_params, dataclasses.asdict(space))
 
     def log(trial_id, values, result, seconds, status):
@@ -376,6 +438,8 @@ def tune(
             tracking.end_run()
     summary = summarise(search, cfg.monitor, sid)
     summary["folder"] = str(folder / sid)
+    if declared:
+        summary["declared"] = declared
     params = {**{k: v for k, v in summary["best"]["hyperparameters"].items() if k in TUNABLE_FIELDS}}
     params_file = folder / sid / "best_params.json"
     write_atomic(params_file, to_json(params, indent=1).encode())
@@ -486,6 +550,32 @@ def _selection_bias(best: float, test: dict, trial_epochs: int, trials: int) -> 
     )
 
 
+def declaration(summary: dict, metric: str) -> str:
+    """When the search fixed its decision criterion, as a clause, from the record in its folder.
+
+    Args:
+        summary: :func:`tune` output (``declared`` when the search was given a ``decision_metric``).
+        metric: The criterion the verdict is about to use.
+
+    Returns:
+        e.g. ``"declared before the search (decision.json, written at … before trial 1; …)"``.
+
+    Raises:
+        ValueError: The verdict's criterion is not the one the search declared.
+    """
+    record = summary.get("declared")
+    if not record:
+        return "not recorded by the search (chosen in this notebook's parameters)"
+    if record["decision_metric"] != metric:
+        raise ValueError(
+            f"the search declared {record['decision_metric']!r} ({record['file']}), the verdict uses {metric!r}"
+        )
+    when = f"`{DECISION_FILE}` in the search's folder, written at {record['declared_at']}"
+    if record["trials_before"]:
+        return f"declared after {record['trials_before']} trials had already run ({when})"
+    return f"declared before the search ({when}, before its first trial; the search refuses any other criterion)"
+
+
 def search_conclusion(
     summary: dict, test: dict, tuned: str = "tuned", default: str = "baseline", auc: dict | None = None
 ) -> tuple[str, str]:
@@ -518,8 +608,8 @@ def search_conclusion(
     lines = [
         f"- {len(done)} trials finished; the objective ({summary['objective_name']}, validation) ranged from "
         f"{min(objectives):.3f} to {max(objectives):.3f} (best {summary['best']['objective']:.3f}).",
-        f"- Decision criterion, declared before the search: validation {label}. Retrained over {test['runs_a']} "
-        "seeds each: " + verdict(tuned, default, test),
+        f"- Decision criterion, {declaration(summary, test.get('metric', 'roc_auc'))}: validation {label}. Retrained "
+        f"over {test['runs_a']} seeds each: " + verdict(tuned, default, test),
     ]
     saturated = auc.get("auc_a", 0) >= 1.0  # every run of the tuned arm ranks every validation breast right
     if auc is not test:
@@ -558,45 +648,47 @@ def search_conclusion(
     return "\n".join(lines), keep
 
 
-def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, split: str = "val"):
-    """The runs of the arm 05 chose, on one split: 06's own runs when 06 trained that arm, else 05's finished runs
-    re-scored from the recipe 05 recorded (nothing is retrained when they exist).
+def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, splits=("val",)):
+    """The runs of the arm 05 chose, on each split asked: 06's own runs when 06 trained that arm, else 05's finished
+    runs re-scored (once, for every split) from the recipe 05 recorded (nothing is retrained when they exist).
 
     Args:
         cfg: The protocol's configuration (the same as 05's).
         recorded: 05's results (``chosen``, ``chosen_recipe``), or None.
         results: 06's ``{(arm, seed): TrainResult}``.
         seeds: The protocol's seeds.
-        split: ``val`` or ``test``.
+        splits: ``val`` and/or ``test``.
 
     Returns:
-        ``(arm name, its prediction frames)``, or ``(None, None)`` when 05 recorded no choice or no recipe.
+        ``(arm name, {split: its prediction frames})``, or ``(None, None)`` when 05 recorded no choice or no recipe.
     """
     from .experiments import arm_predictions, train_arms
 
     if not recorded or "chosen" not in recorded:
         return None, None
     name = recorded["chosen"]
-    ours = arm_predictions(results, split)
-    if name in ours:
-        return name, ours[name]
-    if not recorded.get("chosen_recipe"):
-        return None, None
-    runs = train_arms(cfg, {name: recorded["chosen_recipe"]}, seeds, progress=None)
-    return name, arm_predictions(runs, split)[name]
+    if not any(arm == name for arm, _ in results):
+        if not recorded.get("chosen_recipe"):
+            return None, None
+        results = train_arms(cfg, {name: recorded["chosen_recipe"]}, seeds, progress=None)
+    return name, {split: arm_predictions(results, split)[name] for split in splits}
 
 
-def promotion(keep: str, rival: str | None, test: dict | None, tuned: str = "tuned") -> tuple[bool, str]:
+def promotion(
+    keep: str, rival: str | None, test: dict | None, tuned: str = "tuned", heldout: dict | None = None
+) -> tuple[bool, str]:
     """Whether the configuration 06 kept takes the ``champion`` alias from the arm 05 chose, and why.
 
     The alias moves only when the tuned configuration was kept **and** a paired patient-level test on validation, on
-    the declared criterion and over the same seeds, puts it above 05's choice; a mean alone never moves it.
+    the declared criterion and over the same seeds, puts it above 05's choice; a mean alone never moves it. The same
+    pair on the test patients, when given, is printed as a check from which nothing is decided.
 
     Args:
         keep: The arm :func:`search_conclusion` kept.
         rival: The arm 05 chose (None when 05 recorded none that can be re-scored).
         test: :func:`~mammo_utils.evaluation.compare.paired_difference` of ``tuned`` minus ``rival`` on validation.
         tuned: The tuned arm's name.
+        heldout: The same difference on the test patients (who took part in no choice), or None.
 
     Returns:
         ``(move the alias, Markdown text)``.
@@ -608,6 +700,12 @@ def promotion(keep: str, rival: str | None, test: dict | None, tuned: str = "tun
     if rival is None or test is None:
         return False, "05 recorded no choice that can be re-scored, so nothing is compared: the alias **stays**."
     move = a_is_better(test)
+    check = (
+        ""
+        if heldout is None
+        else " The same pair on the **test patients**, who took part in no choice (a check; nothing is decided "
+        "from it): " + verdict(tuned, rival, heldout)
+    )
     return move, (
         f"Against 05's choice ({rival}), paired over validation patients and seeds on the declared criterion: "
         + verdict(tuned, rival, test)
@@ -616,4 +714,5 @@ def promotion(keep: str, rival: str | None, test: dict | None, tuned: str = "tun
             if move
             else f" The paired test does not put {tuned} above it, so the alias **stays with {rival}**."
         )
+        + check
     )

@@ -217,8 +217,8 @@ with a paired bootstrap over patients; the test split reports the chosen arm (an
 recorded beside it: see "How often the test split was scored" in section 4).</li>
 <li><b>Tuning</b> (<a href="06_tuning.html">06</a>): KerasTuner (Hyperband) over the training function, resumable,
 each trial a nested MLflow run; the winner is retrained over seeds and kept only if the paired validation test, on
-the criterion declared before the search (breast log-loss, which still separates two models once both rank every
-validation breast right), puts it above the default.</li>
+the criterion declared before the search (written to the search's folder before its first trial; breast log-loss,
+which still separates two models once both rank every validation breast right), puts it above the default.</li>
 <li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv [ref:keras-cv] YOLOv8
 [ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM
 [ref:gradcam] of the classifier (of its logit), scored by a pointing game against the boxes.</li>
@@ -232,6 +232,27 @@ def _ci(book: FactBook, key: str, source: str, fmt: str = ".3f") -> str:
     return book.interval_html(key, source, fmt)
 
 
+def seed_mean_html(book: FactBook, key: str, row: str) -> str:
+    """An arm's test breast ROC-AUC over its seeds: the mean with its 95% interval, then the sd between seeds.
+
+    Args:
+        book: Facts.
+        key: Fact-key prefix.
+        row: Source of a :func:`~mammo_utils.modeling.experiments.variant_summary` record (``file#path``).
+
+    Returns:
+        HTML; a record without the mean's interval (written before it was recorded) says so instead.
+    """
+    mean = book.html(key + ".test", row + ".test AUC mean")
+    sd = book.html(key + ".test_sd", row + ".test AUC sd")
+    unit = "folds" if _has_key(book, row + ".folds") else "seeds"
+    n = book.html(key + ".n", f"{row}.{unit}", "int")
+    if not _has_key(book, row + ".test AUC mean low"):
+        return f"{mean} (mean of {n} {unit}; no interval recorded: rebuild 04-06; sd {sd})"
+    low, high = (book.html(f"{key}.test_{e}", f"{row}.test AUC mean {e}") for e in ("low", "high"))
+    return f"{mean} [{low}, {high}] (mean of {n} {unit}, 95% interval over patients and {unit}; sd {sd} between {unit})"
+
+
 def _seeds(book: FactBook, src: str) -> str:
     """The 04 sentence on the baseline arm over seeds, when the notebook recorded it."""
     try:
@@ -239,9 +260,8 @@ def _seeds(book: FactBook, src: str) -> str:
         return (
             f"<p>The recipe over {book.html('b04.seeds', arm + '.seeds', 'int')} seeds (same split, fold and "
             f"input): validation breast ROC-AUC {book.html('b04.seeds.val', arm + '.val AUC mean')} ± "
-            f"{book.html('b04.seeds.val_sd', arm + '.val AUC sd')}, test "
-            f"{book.html('b04.seeds.test', arm + '.test AUC mean')} ± "
-            f"{book.html('b04.seeds.test_sd', arm + '.test AUC sd')} (mean ± sd over seeds).</p>"
+            f"{book.html('b04.seeds.val_sd', arm + '.val AUC sd')} (mean ± sd over seeds), test "
+            f"{seed_mean_html(book, 'b04.seeds', arm)}.</p>"
         )
     except FactError:
         return ""
@@ -280,8 +300,8 @@ def _chosen_arm(book: FactBook, src: str) -> str:
 def _tuned_vs_default(book: FactBook, src: str) -> str:
     """06's paired validation test of the retrained winner against the default, when recorded, else "".
 
-    The decision test is the one on the criterion 06 declared before its search (breast log-loss; AUC in a record
-    from before that criterion existed); the AUC test is quoted beside it when recorded.
+    The decision test is the one on the criterion 06 declared before its search (:func:`declared_clause`; AUC in a
+    record from before that criterion existed); the AUC test is quoted beside it when recorded.
     """
     pv = src + "#paired_validation"
     try:
@@ -294,7 +314,7 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
         )
         return (
             " The winner, retrained over the baseline's seeds, against the default on validation (paired patient "
-            f"bootstrap), on the criterion declared before the search, {label}"
+            f"bootstrap), on the criterion {declared_clause(book, src)}, {label}"
             + (" (lower is better)" if lower else "")
             + f": difference tuned − default {book.difference_html('t06.diff', pv)}, "
             + (
@@ -342,16 +362,47 @@ def _saturated(book: FactBook, src: str, metric: str) -> str:
     )
 
 
+def declared_clause(book: FactBook, src: str) -> str:
+    """When 06 fixed its decision criterion, from the record its search wrote before the first trial.
+
+    Args:
+        book: Facts.
+        src: 06's results file.
+
+    Returns:
+        e.g. ``"declared before the search (fixed in the search's folder at …, before its first trial)"``; a record
+        without the declaration says the criterion was set in 06's parameters.
+    """
+    if not _has_key(book, src + "#declared.trials_before"):
+        return "set in 06's parameters (no declaration recorded by the search)"
+    when = book.html("t06.declared_at", src + "#declared.declared_at", "str")
+    before = resolve(src + "#declared.trials_before", book.root)
+    if before:
+        return (
+            f"declared after {book.html('t06.declared_after', src + '#declared.trials_before', 'int')} trials "
+            f"had run (at {when})"
+        )
+    return f"declared before the search (fixed in the search's folder at {when}, before its first trial)"
+
+
 def _against_rival(book: FactBook, src: str, label: str) -> str:
-    """06's paired validation test of the tuned arm against 05's choice, which moved the alias or not, else ""."""
+    """06's paired validation test of the tuned arm against 05's choice, which moved the alias or not, and the same
+    pair on the test patients when recorded; else ""."""
     if not _has_key(book, src + "#paired_rival.difference"):
         return ""
     moved = bool(resolve(src + "#champion_moved", book.root))
+    check = (
+        f" On the test patients (a check; nothing decided from it) the same difference is "
+        f"{book.difference_html('t06.rival.test', src + '#paired_rival_test')}."
+        if _has_key(book, src + "#paired_rival_test.difference")
+        else ""
+    )
     return (
         f" Against 05's choice ({book.html('t06.rival', src + '#rival', 'str')}), paired over validation patients and "
         f"seeds on the same criterion, the {label} difference is "
         f"{book.difference_html('t06.rival.d', src + '#paired_rival')}; the champion alias "
         + ("moved to the tuned configuration." if moved else "stayed with 05's choice.")
+        + check
     )
 
 
@@ -373,7 +424,7 @@ def _tuned_vs_default_heldout(book: FactBook, src: str, label: str) -> str:
 
 
 def replication_sentence(book: FactBook, key: str) -> str:
-    """The champion's arm over its seeds (mean ± sd), so a single run is never the only number shown.
+    """The champion's arm over its seeds (test: mean with its interval), so a single run is never the only number shown.
 
     The champion is 06's tuned arm when 06 moved the alias to it, else the arm 05 chose.
 
@@ -397,9 +448,8 @@ def replication_sentence(book: FactBook, key: str) -> str:
     return (
         f"<p>Replication: the champion's arm ({book.html(key + '.name', row + '.variant', 'str')}, {where} on "
         f"validation) over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
-        f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} and a "
-        f"test breast ROC-AUC of {book.html(key + '.test', row + '.test AUC mean')} ± "
-        f"{book.html(key + '.test_sd', row + '.test AUC sd')} (mean ± sd); the table above is its best-validation "
+        f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} (mean ± "
+        f"sd) and a test breast ROC-AUC of {seed_mean_html(book, key, row)}; the table above is its best-validation "
         "run.</p>"
     )
 
@@ -535,15 +585,15 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             base = f"{src}#summary.{i}"
             val = book.html(f"t05.{i}.val", base + ".val AUC mean")
             val_sd = book.html(f"t05.{i}.val_sd", base + ".val AUC sd")
-            test = book.html(f"t05.{i}.test", base + ".test AUC mean")
-            test_sd = book.html(f"t05.{i}.test_sd", base + ".test AUC sd")
-            rows.append([html.escape(str(item["variant"])), f"{val} ± {val_sd}", f"{test} ± {test_sd}"])
+            rows.append(
+                [html.escape(str(item["variant"])), f"{val} ± {val_sd}", seed_mean_html(book, f"t05.{i}", base)]
+            )
         parts.append(
             "<h3>Transfer learning (05)</h3><p>Each arm trained once per seed (the single-seed families once); the "
             "choice is made on validation breast ROC-AUC (mean ± sd over seeds) among replicated arms"
             + _chosen_arm(book, src)
             + ".</p>"
-            + _table(["variant", "validation AUC (mean ± sd over seeds)", "test AUC (mean ± sd over seeds)"], rows)
+            + _table(["variant", "validation AUC (mean ± sd over seeds)", "test AUC (mean over seeds [95% CI])"], rows)
             + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
         )
     src = f"{book.results}/06_tuning.json"

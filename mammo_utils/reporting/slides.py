@@ -16,7 +16,7 @@ from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import _try, verdict_words
 from .facts import FactBook, FactError, resolve
-from .final_report import _size, replication_sentence
+from .final_report import _size, declared_clause, replication_sentence
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -185,7 +185,7 @@ def search_conclusion(book: FactBook) -> str:
     )
     return (
         f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {METRICS[metric][2]}, the "
-        f"criterion declared before the search, {words}: "
+        f"criterion {declared_clause(book, src)}, {words}: "
         f"{book.difference_html('s06', src + '#paired_validation')}; "
         f"kept: {book.html('s06.kept', src + '#kept', 'str')}, "
         f"the champion alias {'moved to it' if moved else 'stayed'}.{check}</p>"

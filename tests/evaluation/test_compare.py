@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.evaluation.compare import paired_auc_difference, pairwise_table, verdict
+from mammo_utils.evaluation.compare import arm_interval, paired_auc_difference, pairwise_table, verdict
 from mammo_utils.evaluation.metrics import roc_auc
 
 
@@ -43,6 +43,19 @@ def test_a_better_model_is_found_higher():
     reverse = paired_auc_difference(weak, strong, n=400)
     assert reverse["difference"] == pytest.approx(-test["difference"])
     assert "strong is higher" in verdict("weak", "strong", reverse)
+
+
+def test_arm_interval_covers_the_seed_mean_and_widens_with_seed_spread():
+    """The mean over seeds gets an interval around it; runs that disagree more give a wider one."""
+    agree = [_frame(80, 1, 2.0, s) for s in range(3)]
+    out = arm_interval(agree, n=300)
+    assert out["value"] == pytest.approx(np.mean([paired_auc_difference([r], [r], n=20)["auc_a"] for r in agree]))
+    assert out["low"] < out["value"] < out["high"] and out["runs"] == 3 and out["patients"] == 80
+    spread = [_frame(80, 1, 2.0, 0), _frame(80, 1, 0.2, 1), _frame(80, 1, 4.0, 2)]
+    wide = arm_interval(spread, n=300)
+    assert wide["high"] - wide["low"] > out["high"] - out["low"]
+    with pytest.raises(ValueError, match="metric"):
+        arm_interval(agree, metric="accuracy")
 
 
 def test_equal_models_are_not_separated():

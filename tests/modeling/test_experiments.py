@@ -169,12 +169,13 @@ def test_search_keeps_the_tuned_configuration_only_when_the_paired_test_says_so(
     assert search_conclusion(summary, same)[1] == "baseline"
 
 
-def test_a_declared_log_loss_criterion_decides_where_auc_is_saturated():
+def test_a_declared_log_loss_criterion_decides_where_auc_is_saturated(tmp_path):
     from mammo_utils.evaluation.compare import paired_auc_difference, paired_difference
-    from mammo_utils.modeling.tune import search_conclusion
+    from mammo_utils.modeling.tune import declare_decision, search_conclusion
 
     summary = {"objective_name": "val_breast_auc", "best": {"objective": 0.9},
-               "trials": [{"objective": 0.9, "epochs": 2}]}  # fmt: skip
+               "trials": [{"objective": 0.9, "epochs": 2}],
+               "declared": declare_decision(tmp_path, "log_loss")}  # fmt: skip
     # both arms rank every breast right (AUC 1.0); the tuned one is confident, the default hedges near 0.5
     sure = [_arm_run(3.0, s).val_predictions for s in range(3)]
     sure = [f.assign(prediction=np.where(f.cancer == 1, 0.95, 0.05)) for f in sure]
@@ -184,7 +185,8 @@ def test_a_declared_log_loss_criterion_decides_where_auc_is_saturated():
     loss = paired_difference(sure, hedged, "log_loss", n=200)
     assert loss["metric"] == "log_loss" and loss["high"] < 0 and loss["value_a"] < loss["value_b"]
     text, keep = search_conclusion(summary, loss, auc=auc)
-    assert keep == "tuned" and "declared before the search: validation breast log-loss" in text
+    assert keep == "tuned" and "declared before the search (`decision.json`" in text
+    assert "before its first trial; the search refuses any other criterion): validation breast log-loss" in text
     assert "**tuned is better** (lower breast log-loss)" in text and "Validation AUC is saturated" in text
     assert "**uninformative** (saturated" in text and "tuned is higher" not in text  # no verdict from a saturated AUC
     # the same criterion keeps the default when the tuned arm is the hedging one
@@ -263,3 +265,27 @@ def test_the_champion_moves_only_on_a_paired_win_over_05s_choice():
     stays, why = promotion("tuned", "lite0", same)
     assert not stays and "alias **stays with lite0**" in why  # equal means never move the alias
     assert not promotion("baseline", "lite0", win)[0] and not promotion("tuned", None, None)[0]
+    # the test patients' check is printed beside the decision and never changes it
+    lose = paired_difference(weak, strong, "log_loss", n=200)
+    moved, checked = promotion("tuned", "lite0", win, heldout=lose)
+    assert moved and "alias **moves to tuned**" in checked
+    assert "same pair on the **test patients**" in checked and "**lite0 is better**" in checked
+
+
+def test_each_arm_test_mean_gets_its_interval_over_patients_and_seeds():
+    """summarise_variants prints no test mean without its interval: the mean lies inside, a better arm sits higher."""
+    from mammo_utils.modeling.experiments import summarise_variants
+
+    results = {(a, s): _arm_run(sig, s) for a, sig in (("strong", 3.0), ("weak", 0.2)) for s in range(3)}
+    for run in results.values():
+        run.history, run.params, run.train_seconds = pd.DataFrame({"loss": [1.0]}), 1000, 1.0
+    _, arms = summarise_variants(results, n_boot=200)
+    cols = list(arms.columns)
+    assert cols[cols.index("test AUC mean") + 1 : cols.index("test AUC mean") + 3] == [
+        "test AUC mean low",
+        "test AUC mean high",
+    ]
+    for arm in ("strong", "weak"):
+        row = arms.loc[arm]
+        assert row["test AUC mean low"] <= row["test AUC mean"] <= row["test AUC mean high"]
+    assert arms.loc["strong", "test AUC mean low"] > arms.loc["weak", "test AUC mean high"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def search(synth_root, tmp_path_factory):
         test_size=0.3, batch_size=8, workers=1, mlflow_uri=f"sqlite:///{work}/mlflow.db",
     )  # fmt: skip
     lines = []
-    summary = tune(cfg, "random", max_trials=3, epochs=1, progress=lines.append)
+    summary = tune(cfg, "random", max_trials=3, epochs=1, progress=lines.append, decision_metric="log_loss")
     return cfg, summary, lines
 
 
@@ -39,6 +40,18 @@ def test_three_trials_logged_as_nested_mlflow_runs(search):
     assert len(parent) == 1 and len(trials) == 3
     assert set(trials["tags.mlflow.parentRunId"]) == {parent.run_id.iloc[0]}
     assert trials["metrics.objective"].notna().all() and trials["metrics.duration_s"].gt(0).all()
+    assert parent["params.decision_metric"].iloc[0] == "log_loss"
+
+
+def test_the_decision_criterion_is_fixed_before_the_first_trial_and_cannot_change(search):
+    from mammo_utils.modeling.tune import tune
+
+    cfg, summary, _ = search
+    declared = summary["declared"]
+    assert declared["decision_metric"] == "log_loss" and declared["trials_before"] == 0
+    assert Path(declared["file"]).parent == cfg.work_dir / "tuning" / summary["search_id"]
+    with pytest.raises(ValueError, match="declared 'log_loss'.*'roc_auc'.*refused"):
+        tune(cfg, "random", max_trials=3, epochs=1, progress=lambda _: None, decision_metric="roc_auc")
 
 
 def test_objective_is_the_validation_metric_maximised(search):

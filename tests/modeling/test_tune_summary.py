@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from types import SimpleNamespace
 
+import pytest
+
 
 def _search(trials):
     """A stand-in with KerasTuner's oracle shape: ``oracle.trials`` maps id -> trial (score, hyperparameters)."""
@@ -39,3 +41,21 @@ def test_unfinished_trials_follow_the_scored_ones_and_an_empty_search_has_no_bes
     assert summary["best"] == {"hyperparameters": {"lr": 0.2}, "objective": 0.6}
     empty = summarise(_search([("0", None, 0.1)]), "val_breast_auc", "sid")
     assert empty["best"] == {"hyperparameters": {}, "objective": None}
+
+
+def test_a_criterion_declared_after_trials_says_so_and_a_verdict_on_another_criterion_is_refused(tmp_path):
+    from mammo_utils.modeling.tune import declaration, declare_decision
+
+    late = tmp_path / "late"
+    (late / "trial_0").mkdir(parents=True)
+    (late / "trial_1").mkdir()
+    record = declare_decision(late, "log_loss")
+    assert record["trials_before"] == 2
+    assert declaration({"declared": record}, "log_loss").startswith("declared after 2 trials")
+    early = declare_decision(tmp_path / "early", "log_loss")
+    assert declaration({"declared": early}, "log_loss").startswith("declared before the search")
+    assert "not recorded" in declaration({}, "log_loss")
+    with pytest.raises(ValueError, match="declared 'log_loss'"):
+        declaration({"declared": early}, "roc_auc")
+    with pytest.raises(ValueError, match="must be one of"):
+        declare_decision(tmp_path / "x", "accuracy")
