@@ -88,3 +88,39 @@ def j2k_precision(codestream: bytes) -> int | None:
     if at < 0 or len(codestream) <= at + 40:
         return None
     return (codestream[at + 40] & 0x7F) + 1
+
+
+def bit_depth_check(path: str | Path, level: int = 1) -> dict[str, int]:
+    """What the JPEG 2000 decoders return for one file against what its header stores: why bit depth is never read
+    from the decoded maximum.
+
+    Args:
+        path: A DICOM file with a JPEG 2000 transfer syntax.
+        level: The reduced resolution level decoded beside the full one (each level halves both sides).
+
+    Returns:
+        ``bits_stored`` (BitsStored), ``codestream_bits`` (SIZ precision), ``stored_max`` (pydicom's maximum of the
+        stored values), ``pillow_max`` (Pillow's full decode, unshifted) and ``reduced_max`` (the reduced decode,
+        shifted back to the codestream's precision).
+
+    Raises:
+        ValueError: The file is not JPEG 2000.
+    """
+    import pydicom
+    from PIL import Image
+    from pydicom.encaps import generate_frames
+
+    ds = pydicom.dcmread(path)
+    if not str(ds.file_meta.TransferSyntaxUID).startswith("1.2.840.10008.1.2.4.9"):
+        raise ValueError(f"{path}: not a JPEG 2000 file (transfer syntax {ds.file_meta.TransferSyntaxUID})")
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    with Image.open(io.BytesIO(frame)) as im:
+        pillow_max = int(np.asarray(im).max())
+    level = pillow_safe_level(int(ds.Rows), int(ds.Columns), level)
+    return {
+        "bits_stored": int(ds.BitsStored),
+        "codestream_bits": j2k_precision(frame) or 0,
+        "stored_max": int(ds.pixel_array.max()),
+        "pillow_max": pillow_max,
+        "reduced_max": int(_decode_j2k_reduced(ds, Path(path), level).max()),
+    }

@@ -179,3 +179,29 @@ def box_mask(boxes, shape: tuple[int, int]) -> np.ndarray:
 def box_area_share(boxes: np.ndarray, size: tuple[int, int]) -> float:
     """Share of an image's area inside the union of ``boxes`` (the chance rate of a pointing game)."""
     return float(box_mask(boxes, size).mean())
+
+
+def lesion_crop_share(boxes: pd.DataFrame, manifest: pd.DataFrame) -> pd.Series:
+    """Share of its breast's crop box that each lesion box covers (how small a lesion is against the breast).
+
+    Args:
+        boxes: ``boxes.csv`` rows (:func:`~mammo_utils.data.rsna.load_boxes`), stored-pixel ``xyxy``.
+        manifest: The cache's manifest (``image_id``, ``status``, ``crop_x_min … crop_y_max``); images that failed
+            preprocessing are left out.
+
+    Returns:
+        One value per box of a cached image, in [0, 1] (the box clipped to the crop, over the crop's area).
+
+    Example:
+        >>> boxes = pd.DataFrame({"image_id": [1], "x_min": [10], "y_min": [10], "x_max": [30], "y_max": [20]})
+        >>> manifest = pd.DataFrame({"image_id": [1], "status": ["ok"], "crop_x_min": [0], "crop_y_min": [0],
+        ...                          "crop_x_max": [100], "crop_y_max": [200]})
+        >>> lesion_crop_share(boxes, manifest).tolist()
+        [0.01]
+    """
+    ok = manifest[manifest.status == "ok"]
+    both = boxes.merge(ok[["image_id", "crop_x_min", "crop_y_min", "crop_x_max", "crop_y_max"]], on="image_id")
+    width = (np.minimum(both.x_max, both.crop_x_max) - np.maximum(both.x_min, both.crop_x_min)).clip(lower=0)
+    height = (np.minimum(both.y_max, both.crop_y_max) - np.maximum(both.y_min, both.crop_y_min)).clip(lower=0)
+    crop = (both.crop_x_max - both.crop_x_min) * (both.crop_y_max - both.crop_y_min)
+    return (width * height / crop).rename("lesion_share")

@@ -13,17 +13,26 @@ from .references import Citations
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
 
+#: Mark of a subgroup metric shown without a number because it has no interval (explained under the table).
+NO_INTERVAL = "†"
+
+
 def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
-    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings); the value alone, marked
-    with an asterisk, when it has no interval (too few breasts of a class, or a record without intervals)."""
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings). A metric without an interval
+    (too few breasts of a class, or every resample alike) prints no number: a perfect ranking says so in words, any
+    other value is a dash; both carry :data:`NO_INTERVAL`."""
     value = book.md(key, source, fmt)
     try:
         low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
+        missing = low.missing or high.missing
     except FactError:
-        return value + "*"
-    if low.missing or high.missing:
-        return value if value == "n/a" else value + "*"
-    return f"{value} [{low.text}, {high.text}]"
+        missing = True
+    if not missing:
+        return f"{value} [{low.text}, {high.text}]"
+    if value == "n/a":
+        return value
+    perfect = fmt == ".3f" and float(book.value(key, source)) == 1.0
+    return ("all ranked right" if perfect else "—") + NO_INTERVAL
 
 
 def _subgroup_table(book: FactBook, src: str, column: str) -> str:
@@ -46,10 +55,11 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             ],
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
-    if any(line.count("*") for line in lines[2:]):  # the footnote only under a table that marks a cell
+    if any(NO_INTERVAL in line for line in lines[2:]):  # the footnote only under a table that marks a cell
         lines.append(
-            "\n\\* no interval: an AUC with fewer than 5 breasts of a class, or one that every patient resample gave "
-            "alike (perfectly ranked breasts: 1.000 each time)."
+            f"\n{NO_INTERVAL} no AUC estimate: fewer than 5 breasts of a class, or every patient resample ranked the "
+            'subgroup\'s breasts alike ("all ranked right": every cancer breast above every other breast, where a '
+            "percentile bootstrap has no width); sensitivity and specificity carry Wilson intervals."
         )
     return "\n".join(lines)
 

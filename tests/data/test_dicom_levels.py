@@ -59,6 +59,22 @@ def test_reduced_decode_never_falls_back_to_a_full_decode(awkward_j2k, monkeypat
     assert np.abs(fast - full).mean() < 0.01  # area averaging of the full image vs the wavelet's low band
 
 
+def test_the_bit_depth_check_shows_pillow_scaling_a_12_bit_codestream_to_16_bits(awkward_j2k, tmp_path):
+    from mammo_utils.data.j2k import bit_depth_check
+
+    check = bit_depth_check(awkward_j2k)
+    assert check["bits_stored"] == check["codestream_bits"] == 12
+    assert check["stored_max"] <= 4095 < check["pillow_max"]  # the decoded maximum is not the bit depth
+    assert check["pillow_max"] == check["stored_max"] << 4 or check["pillow_max"] // 16 == check["stored_max"]
+    assert check["reduced_max"] <= 4095  # shifted back into the stored range
+    lossless = next(m for m in MACHINES if m.transfer_syntax != C.JPEG2000_LOSSLESS and "4.9" not in m.transfer_syntax)
+    other = tmp_path / "other.dcm"
+    pixels, tags = to_stored_pixels(np.zeros((64, 48), np.float32), lossless)
+    write_dicom(other, pixels, lossless, {"patient_id": 1, "image_id": 3, "laterality": "L", "view": "CC"}, tags)
+    with pytest.raises(ValueError, match="not a JPEG 2000 file"):
+        bit_depth_check(other)
+
+
 def test_switch_off_decodes_in_full(awkward_j2k, monkeypatch):
     import mammo_utils.data.dicom as dicom
 

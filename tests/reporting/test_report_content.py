@@ -166,6 +166,11 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
         t["attribute"] in ("site_id", "machine_id") for t in tests
     )
     assert "Holm's correction" in card
+    # every subgroup AUC cell is a number with its interval, or no number at all (marked and explained)
+    rows = [line.split(" | ") for line in card.splitlines() if re.match(r"\| [^|]+ \| \d+ \| \d+ \| ", line)]
+    assert rows and all(re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]|.*†|n/a", r[3]) for r in rows)
+    if any(r[3].endswith("†") for r in rows):
+        assert "† no AUC estimate" in card
 
 
 def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(tmp_path):
