@@ -191,11 +191,21 @@ def chosen_run(results: Mapping[tuple[str, int], Any], arm: str) -> tuple[int, A
     Returns:
         ``(seed, TrainResult)``.
     """
-    runs = {seed: r for (name, seed), r in results.items() if name == arm}
-    if not runs:
+    seed = _best_seed(_arm_ranks(results, arm))
+    return seed, results[(arm, seed)]
+
+
+def _arm_ranks(results: Mapping[tuple[str, int], Any], arm: str) -> dict[int, tuple[float, float]]:
+    """Each run of ``arm``: its :func:`_validation_rank`, by seed (KeyError when the arm has no run)."""
+    ranks = {seed: _validation_rank(r) for (name, seed), r in results.items() if name == arm}
+    if not ranks:
         raise KeyError(f"no runs of arm {arm!r}")
-    seed = max(sorted(runs), key=lambda s: _validation_rank(runs[s]))  # the first maximum: the lowest seed
-    return seed, runs[seed]
+    return ranks
+
+
+def _best_seed(ranks: Mapping[int, tuple[float, float]]) -> int:
+    """The seed of the best rank; the first maximum in seed order, so a full tie keeps the lowest seed."""
+    return max(sorted(ranks), key=ranks.__getitem__)
 
 
 def choice_note(results: Mapping[tuple[str, int], Any], arm: str) -> str:
@@ -219,13 +229,12 @@ def choice_note(results: Mapping[tuple[str, int], Any], arm: str) -> str:
         >>> "validation breast log-loss breaks the tie (0.357 vs seed 0 0.511; lower wins)" in choice_note(runs, "a")
         True
     """
-    seed, best = chosen_run(results, arm)
-    runs = {s: r for (name, s), r in results.items() if name == arm}
-    auc = best.val["breast"]["roc_auc"]
-    ranks = {s: _validation_rank(r) for s, r in runs.items()}
-    tied = [s for s in sorted(runs) if s != seed and ranks[s][0] == ranks[seed][0]]
+    ranks = _arm_ranks(results, arm)  # computed once: the choice and the note read the same ranking
+    seed = _best_seed(ranks)
+    auc = results[(arm, seed)].val["breast"]["roc_auc"]
+    tied = [s for s in sorted(ranks) if s != seed and ranks[s][0] == ranks[seed][0]]
     if not tied:
-        best_of = f"the best validation breast AUC of the arm's {len(runs)} runs"
+        best_of = f"the best validation breast AUC of the arm's {len(ranks)} runs"
         return f"Carried forward: seed {seed}, {best_of} ({auc:.3f})."
     others = ", ".join(f"seed {s}" for s in tied)
     text = f"Carried forward: seed {seed}. Its validation breast AUC {auc:.3f} ties with {others}, so "

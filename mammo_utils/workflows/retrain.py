@@ -54,22 +54,27 @@ from .feedback_data import import_feedback
 from .gate import GatePolicy, gate_rows, promotion_gate
 
 
-def validation_auc(model, cfg: Config, info: dict) -> float:
-    """Validation breast ROC-AUC of a model on the fold of ``cfg`` (its own input size and cache).
+def model_scores(model, cfg: Config, info: dict, fraction: float) -> tuple[float, pd.DataFrame]:
+    """A model's validation breast ROC-AUC and its image predictions on the gate split, from one data preparation
+    (its own input size and cache).
 
-    Reported beside the gate, never used by it: the validation fold chose the challenger's checkpoint.
+    The AUC is reported beside the gate, never used by it: the validation fold chose the challenger's checkpoint.
+
+    Args:
+        model: A Keras model.
+        cfg: Configuration (data, splits, fold); the sizes come from ``info``.
+        info: The model's info (``preprocessing``).
+        fraction: Share of the test split held as the gate split (:func:`~.gate.gate_rows`).
+
+    Returns:
+        ``(validation breast ROC-AUC, gate-split image predictions)``.
     """
     mcfg, df, cache = data_for_model(cfg, info)
-    val = score_cached(model, fold_frames(df, mcfg.fold)[1], cache, mcfg.image_size, mcfg.batch_size)
-    breasts = breast_predictions(val, val.prediction)
-    return roc_auc(breasts.cancer, breasts.prediction)
-
-
-def gate_predictions(model, cfg: Config, info: dict, fraction: float) -> pd.DataFrame:
-    """A model's image predictions on the gate split (its own input size and cache)."""
-    mcfg, df, cache = data_for_model(cfg, info)
-    rows = gate_rows(fold_frames(df, mcfg.fold)[2], fraction)
-    return score_cached(model, rows, cache, mcfg.image_size, mcfg.batch_size)
+    _, val, test = fold_frames(df, mcfg.fold)
+    scored = score_cached(model, val, cache, mcfg.image_size, mcfg.batch_size)
+    breasts = breast_predictions(scored, scored.prediction)
+    gate = score_cached(model, gate_rows(test, fraction), cache, mcfg.image_size, mcfg.batch_size)
+    return roc_auc(breasts.cancer, breasts.prediction), gate
 
 
 def retrain(
@@ -146,10 +151,12 @@ def retrain(
         challenger_run=run_name,
         challenger_version=result.model_version[0] if result.model_version else None,
     )
-    decision["champion_val_auc"] = validation_auc(champion_model, cfg, champion_info)
-    decision["challenger_val_auc"] = validation_auc(challenger_model, cfg, challenger_info)
-    champion_rows = gate_predictions(champion_model, cfg, champion_info, gate_policy.gate_fraction)
-    challenger_rows = gate_predictions(challenger_model, cfg, challenger_info, gate_policy.gate_fraction)
+    decision["champion_val_auc"], champion_rows = model_scores(
+        champion_model, cfg, champion_info, gate_policy.gate_fraction
+    )
+    decision["challenger_val_auc"], challenger_rows = model_scores(
+        challenger_model, cfg, challenger_info, gate_policy.gate_fraction
+    )
     verdict = promotion_gate(
         champion_rows,
         challenger_rows,

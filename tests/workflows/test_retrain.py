@@ -41,13 +41,22 @@ def deployment(tiny_run, tiny_export, tmp_path):
     return cfg, pointer, FeedbackStore(tmp_path / "feedback.db")
 
 
-def test_validation_auc_scores_the_fold_of_the_config(tiny_run):
+def test_model_scores_read_the_validation_fold_and_the_gate_split_of_the_config(tiny_run):
+    from mammo_utils.data.prepare import data_for_model
+    from mammo_utils.data.splits import fold_frames
     from mammo_utils.modeling.resolve import resolve_model
+    from mammo_utils.workflows.gate import gate_rows
 
     cfg, result = tiny_run
     model, info = resolve_model(result.model_path.parent)
-    auc = R.validation_auc(model, cfg, info)
-    assert np.isnan(auc) or 0.0 <= auc <= 1.0
+    auc, gate = R.model_scores(model, cfg, info, 0.5)
+    mcfg, df, _ = data_for_model(cfg, info)
+    _, _, test = fold_frames(df, mcfg.fold)
+    assert sorted(gate.image_id) == sorted(gate_rows(test, 0.5).image_id)  # the gate split, nothing else
+    assert gate.prediction.between(0, 1).all()
+    breasts = result.val_predictions.groupby(["patient_id", "laterality"]).agg(y=("cancer", "max"))
+    both = breasts.y.nunique() == 2
+    assert (0.0 <= auc <= 1.0) if both else np.isnan(auc)  # the fold's AUC, NaN exactly when it has one class
 
 
 @pytest.mark.slow  # trains and registers a tiny challenger, then exports it twice
