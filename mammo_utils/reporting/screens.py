@@ -13,11 +13,12 @@ What a rebuild shows of its deployment is captured from the services it just bui
    "routine") is on the page (:func:`capture_web_app`); the file goes up as :data:`UPLOAD_NAME`, a name that
    carries no identifier (the dataset's file names are image ids);
 4. ``figures/monitoring.png``: Prometheus's own graph page over the Grafana dashboard's key queries (request
-   rate, p95 latency from the histogram, 5xx share), read from ``deploy/grafana/dashboards/mammo.json`` so the
-   two stay the same queries (:func:`capture_monitoring`). Grafana itself is not installable on the build
-   machine (no Debian package, no network), so the image is Prometheus's UI, and the report's caption says so.
-   It is taken once the request counter is non-zero and the request-rate and latency series fill most of the
-   graphs' time range (:func:`wait_for_panels`), not while the load is still arriving.
+   rate, p95 latency from the histogram, 5xx share: ``... or vector(0)``, so 0 while nothing fails), read from
+   ``deploy/grafana/dashboards/mammo.json`` so the two stay the same queries (:func:`capture_monitoring`).
+   Grafana itself is not installable on the build machine (no Debian package, no network), so the image is
+   Prometheus's UI, and the report's caption says so. It is taken once the request counter is non-zero and the
+   three series fill most of the graphs' time range (:func:`wait_for_panels`), not while the load is still
+   arriving.
 
 Each PNG gets a provenance sidecar (:mod:`.provenance`: the export's digest, the time, the URL path), which
 ``mammo report`` checks against the export it describes.
@@ -66,9 +67,9 @@ UPLOAD_NAME = "example.dcm"
 #: Time range of the monitoring page's graphs in seconds, and as the page's range box writes it (whole minutes).
 MONITORING_RANGE_S = 60.0
 MONITORING_RANGE = f"{int(MONITORING_RANGE_S // 60)}m"
-#: The panels that must show data before the monitoring screenshot (title prefixes); the 5xx share has no points
-#: while no request failed, and its "no data" note is then the truth.
-DATA_PANELS = KEY_PANELS[:2]
+#: The panels that must show data before the monitoring screenshot (title prefixes): all three, the 5xx share
+#: included (its numerator falls back to ``vector(0)``, so it draws a zero line while no request failed).
+DATA_PANELS = KEY_PANELS
 #: Share of the graphs' time range the :data:`DATA_PANELS` series must cover before the screenshot.
 MIN_COVERAGE = 0.8
 #: Seconds to wait for that before giving up with the numbers seen.
@@ -78,8 +79,8 @@ REQUESTS_EXPR = f'sum(mammo_requests_total{{job="{JOB}", route=~"/v1/.*"}})'
 #: Caption of the monitoring figure (the report prints it; honest about what the image is).
 MONITORING_CAPTION = (
     "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, after a "
-    "few uploads (one of them bad, a 400): request rate, p95 latency from the latency histogram and 5xx share (no "
-    "data points while no request failed with a 5xx), the same PromQL as the "
+    "few uploads (one of them bad, a 400): request rate, p95 latency from the latency histogram and 5xx share (a "
+    "line at 0 while no request failed with a 5xx), the same PromQL as the "
     "Grafana dashboard <code>deploy/grafana/dashboards/mammo.json</code>. Grafana is not installable on this build "
     "machine (no Debian package, no network), so this is Prometheus's UI, not a Grafana screenshot; "
     "<code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
@@ -425,7 +426,7 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
         try:
             WebDriverWait(browser, 30).until(drawn)
         except TimeoutException:
-            pass  # a query without data (no 5xx yet) draws no graph, only its "no data" note: still worth showing
+            pass  # a query without data draws no graph, only its "no data" note: still worth showing
         time.sleep(3)
         # the page focuses its last query box and scrolls to it: show it from the top, every query box grown to
         # its whole PromQL, nothing focused
