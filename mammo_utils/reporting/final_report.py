@@ -739,7 +739,7 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         f"PSI on {html.escape(feature)} of up to {book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance "
         "when drawn image by image, and up to "
         f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
-        "(whole patients with all their images; the 95th percentile of random windows, as 08 states); the unchanged "
+        "(whole patients with all their images; an upper quantile of random windows, as 08 states); the unchanged "
         f"test split's {book.html('ops.chance.observed', f'{src}#drift.test split.[feature={feature}].psi')} is "
     )
     new_patients = book.html("ops.chance.patients", chance + ".test_patients", "int")
