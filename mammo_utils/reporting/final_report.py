@@ -731,7 +731,8 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         feature = str(book.value("ops.chance.feature", chance + ".feature", "str"))
         images = float(book.value("ops.chance.psi", f"{chance}.q95.{feature}"))
         patients = float(book.value("ops.chance.psi_patients", f"{chance}.q95_patients.{feature}"))
-        observed = float(book.value("ops.chance.observed", f"{src}#drift.test split.[feature={feature}].psi"))
+        observed_src = f"{src}#drift.test split.[feature={feature}].psi"
+        observed = float(book.value("ops.chance.observed", observed_src))
     except FactError:
         return ""
     text = (
@@ -739,8 +740,9 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         f"PSI on {html.escape(feature)} of up to {book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance "
         "when drawn image by image, and up to "
         f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
-        "(whole patients with all their images; an upper quantile of random windows, as 08 states); the unchanged "
-        f"test split's {book.html('ops.chance.observed', f'{src}#drift.test split.[feature={feature}].psi')} is "
+        "(whole patients with all their images; an upper quantile of random windows drawn without replacement from "
+        "the reference itself, so sharing images with it and lower than for an independent window, as 08 states); "
+        f"the unchanged test split's {book.html('ops.chance.observed', observed_src)} is "
     )
     new_patients = book.html("ops.chance.patients", chance + ".test_patients", "int")
     either = (
@@ -760,7 +762,7 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
         f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of one "
         f"patient moving together explain part of the gap, not all of it: the test split's {new_patients} patients "
-        "differ from the training patients by more than a random set of training patients does. " + either
+        "differ from the training patients by more than a random set of the reference's patients does. " + either
     )
 
 
