@@ -228,12 +228,16 @@ def drift_report(reference: dict, features: pd.DataFrame, scores: Sequence[float
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature")
 
 
+#: Random windows of a chance level and the quantile of their PSI reported (:func:`chance_psi`).
+CHANCE_DRAWS, CHANCE_QUANTILE = 200, 0.95
+
+
 def chance_psi(
     reference: dict,
     n_current: int,
-    draws: int = 200,
+    draws: int = CHANCE_DRAWS,
     seed: int = 0,
-    q: float = 0.95,
+    q: float = CHANCE_QUANTILE,
     groups: Sequence | None = None,
 ) -> pd.Series:
     """The PSI each feature reaches by chance alone: windows of ``n_current`` values drawn from the reference itself.

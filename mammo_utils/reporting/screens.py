@@ -48,8 +48,9 @@ from .provenance import write_sidecar
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
 WINDOW = (1400, 1400)
-#: Viewport of the monitoring screenshot (CSS pixels): tall enough for the three graphs of Prometheus's page.
-MONITORING_WINDOW = (1000, 2100)
+#: Viewport of the monitoring screenshot (CSS pixels): tall enough for the three graphs of Prometheus's page, each
+#: with its legend (the 5xx share draws a graph too: its zero line).
+MONITORING_WINDOW = (1000, 2480)
 #: Device pixels per CSS pixel of the monitoring screenshot: its text stays readable when the report shrinks the
 #: image to the page's width (the PNG is ``MONITORING_WINDOW`` times this).
 MONITORING_SCALE = 1.5
