@@ -26,6 +26,8 @@ def test_the_monitoring_page_uses_the_grafana_dashboards_queries():
     assert 'status=~"5.."' in errors and errors.startswith("(sum(") and ") or vector(0)) / sum(" in errors
     url = screens.monitoring_url("http://127.0.0.1:9", list(queries.items()))
     assert url.startswith("http://127.0.0.1:9/classic/graph?g0.expr=") and "g2.expr=" in url
+    tabs = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(url).query).items() if k.endswith(".tab")}
+    assert tabs == {"g0.tab": "0", "g1.tab": "0", "g2.tab": "1"}  # the 5xx share as its value: "0", not a flat line
     config = json.loads(screens.prometheus_config("http://127.0.0.1:8123", []))
     assert config["scrape_configs"][0]["job_name"] == screens.JOB  # the job alerts.yml and the dashboard select
     assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["127.0.0.1:8123"]
