@@ -200,7 +200,15 @@ def test_export_and_drift_figures(tmp_path):
 
     record = json.loads((RESULTS / "08_export.json").read_text())
     table = pd.DataFrame(record["formats"]).set_index("index")
-    _save(export_plots.plot_export_formats(table), "08_export_formats", tmp_path)
+    fig = export_plots.plot_export_formats(table)
+    _save(fig, "08_export_formats", tmp_path)
+    from mammo_utils.evaluation.figure_check import hidden_bars
+
+    latency = fig.axes[1]
+    assert latency.get_xscale() == "log" and hidden_bars(latency) == [] and hidden_bars(fig.axes[0]) == []
+    shown = " ".join(t.get_text() for t in fig.axes[2].texts)
+    int8 = table.loc["tflite-int8"]
+    assert f"Δ {int8.delta_auc:+.3f} [{int8.delta_auc_low:+.3f}, {int8.delta_auc_high:+.3f}]" in shown
     drift = {name: pd.DataFrame(rows).set_index("feature") for name, rows in record["drift"].items()}
     limits = record["drift_thresholds"]
     fig = monitor_plots.plot_drift(drift, limits["stable"], limits["drift"], "PSI per feature against the reference")

@@ -7,29 +7,11 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from ..evaluation.metrics import format_with_interval
 from .evaluate import OPERATING_LABELS
 from .metrics import FROC_RATES
-
-
-def format_with_interval(value: float | None, ci=None) -> str:
-    """``0.194 [0.154, 0.249]``; ``not reached`` for a missing value; the value alone without an interval; and
-    ``0.000 (every patient resample: 0.000)`` where all resamples agree, instead of an interval of zero width that
-    would read as certainty.
-
-    Example:
-        >>> format_with_interval(0.0, (0.0, 0.0))
-        '0.000 (every patient resample: 0.000)'
-    """
-    if value is None:
-        return "not reached"
-    if ci is None or not np.all(np.isfinite(ci)):
-        return f"{value:.3f}"
-    if np.isclose(ci[0], ci[1]):
-        return f"{value:.3f} (every patient resample: {ci[0]:.3f})"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def metrics_table(det: dict, classes) -> pd.DataFrame:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import constants as C
+from .metrics import cluster_members
 
 #: The thresholds and window sizes are defined once, in :mod:`mammo_utils.constants` (the configuration's
 #: defaults are built from them too); they are named here for the callers of these statistics.
@@ -227,12 +228,27 @@ def drift_report(reference: dict, features: pd.DataFrame, scores: Sequence[float
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature")
 
 
-def chance_psi(reference: dict, n_current: int, draws: int = 200, seed: int = 0, q: float = 0.95) -> pd.Series:
+#: Random windows of a chance level and the quantile of their PSI reported (:func:`chance_psi`).
+CHANCE_DRAWS, CHANCE_QUANTILE = 200, 0.95
+
+
+def chance_psi(
+    reference: dict,
+    n_current: int,
+    draws: int = CHANCE_DRAWS,
+    seed: int = 0,
+    q: float = CHANCE_QUANTILE,
+    groups: Sequence | None = None,
+) -> pd.Series:
     """The PSI each feature reaches by chance alone: windows of ``n_current`` values drawn from the reference itself.
 
     PSI grows with sampling noise in small windows, so a fixed threshold can flag an unchanged population. This is
     the level a same-population window of this size reaches (its ``q`` quantile over ``draws`` random windows,
-    drawn image by image; views of one patient are correlated, so a real window of patients varies more).
+    drawn without replacement). Without ``groups`` a window is drawn image by image; with ``groups`` (one patient
+    id per reference image) it is drawn patient by patient: whole patients in random order, all their images
+    together, until the window is full (the last patient cut to fit), which is how a window of new patients
+    arrives. The two nulls differ only in that, so comparing them measures how much the images of one patient
+    move together.
 
     Args:
         reference: :func:`reference_statistics` output.
@@ -240,24 +256,74 @@ def chance_psi(reference: dict, n_current: int, draws: int = 200, seed: int = 0,
         draws: Random windows.
         seed: Random seed.
         q: Quantile reported.
+        groups: Patient (cluster) of each reference image, aligned with every feature's values; None draws
+            images independently.
 
     Returns:
         Feature -> the ``q`` quantile of its PSI (bins as :func:`drift_report` chooses them).
+
+    Raises:
+        ValueError: ``groups`` does not hold one entry per reference value of a feature.
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> ref = {"features": {"mean": rng.normal(size=2000).tolist()}}
         >>> float(chance_psi(ref, 100, draws=50)["mean"]) < 0.25
         True
+        >>> patients = np.repeat(np.arange(500), 4)  # four images per patient
+        >>> float(chance_psi(ref, 100, draws=50, groups=patients)["mean"]) < 0.25
+        True
     """
     rng = np.random.default_rng(seed)
     out = {}
     for name, values in reference["features"].items():
         ref = np.asarray(values, float)
-        ref = ref[np.isfinite(ref)]
+        keep = np.isfinite(ref)
+        if groups is not None and len(groups) != ref.size:
+            raise ValueError(f"groups has {len(groups)} entries but feature {name!r} has {ref.size} reference values")
+        ref = ref[keep]
         if ref.size < 2 or n_current < 1:
             continue
         size = min(n_current, ref.size)
         bins = adaptive_bins(ref.size, size)
-        out[name] = float(np.quantile([psi(ref, rng.choice(ref, size, replace=False), bins) for _ in range(draws)], q))
-    return pd.Series(out, name=f"chance PSI (q{q:g})", dtype=float)
+        members = None if groups is None else cluster_members(np.asarray(groups)[keep])
+        windows = (_window(rng, ref.size, size, members) for _ in range(draws))
+        out[name] = float(np.quantile([psi(ref, ref[idx], bins) for idx in windows], q))
+    label = "patients" if groups is not None else "images"
+    return pd.Series(out, name=f"chance PSI ({label}, q{q:g})", dtype=float)
+
+
+def _window(rng: np.random.Generator, n: int, size: int, members: list[np.ndarray] | None) -> np.ndarray:
+    """Indices of one random window of ``size`` out of ``n`` values: image by image, or whole clusters in random
+    order (``members``, from :func:`~mammo_utils.evaluation.metrics.cluster_members`) cut to ``size``."""
+    if members is None:
+        return rng.choice(n, size, replace=False)
+    return np.concatenate([members[g] for g in rng.permutation(len(members))])[:size]
+
+
+#: What an observed PSI means against the two chance levels of :func:`chance_psi` (see :func:`chance_reading`).
+CHANCE_READINGS = ("within", "patients", "beyond")
+
+
+def chance_reading(observed: float, images: float, patients: float) -> str:
+    """Where an observed PSI falls against the image-by-image and patient-by-patient chance levels.
+
+    Args:
+        observed: PSI of the window (e.g. the unchanged test split's largest feature PSI).
+        images: Chance level with images drawn independently (:func:`chance_psi` without ``groups``).
+        patients: Chance level with whole patients drawn (:func:`chance_psi` with ``groups``).
+
+    Returns:
+        ``"within"`` (no higher than the image level: sampling noise), ``"patients"`` (above the image level, not
+        above the patient level: new patients alone explain it), or ``"beyond"`` (above both).
+
+    Raises:
+        ValueError: A level is not a finite number.
+
+    Example:
+        >>> chance_reading(0.01, 0.02, 0.05), chance_reading(0.04, 0.02, 0.05), chance_reading(0.2, 0.02, 0.05)
+        ('within', 'patients', 'beyond')
+    """
+    if not all(np.isfinite(v) for v in (observed, images, patients)):
+        raise ValueError(f"chance_reading needs finite values, got {observed}, {images}, {patients}")
+    return "within" if observed <= images else "patients" if observed <= patients else "beyond"

@@ -77,10 +77,15 @@ def check_figure(fig, max_aspect: float = MAX_ASPECT, min_font: float = MIN_FONT
 
 #: A bar with a non-zero value drawn shorter than this many pixels is hard to see (see :func:`hidden_bars`).
 MIN_BAR_PX = 4.0
+#: ... or shorter than this share of its axis: a bar of 1/80 of the range beside a full-length one reads as empty.
+MIN_BAR_FRACTION = 0.02
 
 
-def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
-    """Bars of ``ax`` whose non-zero value is drawn under ``min_px`` pixels and printed by no text of the panel.
+def hidden_bars(ax, min_px: float = MIN_BAR_PX, min_fraction: float = MIN_BAR_FRACTION) -> list[str]:
+    """Bars of ``ax`` whose non-zero value is drawn too short to see and printed by no text of the panel.
+
+    Too short: under ``min_px`` pixels, or under ``min_fraction`` of the axis' length (a bar of 0.3 ms on a
+    0-25 ms axis is a few pixels on a wide panel, yet invisible against the bars beside it).
 
     A rare category beside a common one (three AT views next to four hundred CC) draws as a sliver on a linear
     axis: readable only with a log axis or its count printed. Not part of :func:`check_figure` (a small rate
@@ -89,12 +94,13 @@ def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
     Args:
         ax: A matplotlib ``Axes`` holding bars (``ax.bar``/``ax.barh``), laid out as it will be saved.
         min_px: Smallest readable bar length in display pixels.
+        min_fraction: Smallest readable bar length as a share of the axes' width (horizontal bars) or height.
 
     Returns:
         One sentence per hidden bar, naming the panel and the value.
 
     Raises:
-        ValueError: When ``min_px`` <= 0.
+        ValueError: When ``min_px`` <= 0 or ``min_fraction`` is outside [0, 1).
 
     Example:
         >>> problems = hidden_bars(fig.axes[-1])  # doctest: +SKIP
@@ -103,8 +109,11 @@ def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
 
     if min_px <= 0:
         raise ValueError(f"min_px must be > 0, got {min_px}")
+    if not 0 <= min_fraction < 1:
+        raise ValueError(f"min_fraction must be in [0, 1), got {min_fraction}")
     fig = ax.get_figure(root=True)
     fig.draw_without_rendering()
+    frame = ax.get_window_extent()
     printed = {" ".join(t.get_text().split()) for t in ax.texts if t.get_visible()}
     out = []
     for container in (c for c in ax.containers if isinstance(c, BarContainer)):
@@ -115,7 +124,8 @@ def hidden_bars(ax, min_px: float = MIN_BAR_PX) -> list[str]:
             box = patch.get_window_extent()
             length = box.height if vertical else box.width
             length = length if np.isfinite(length) else 0.0
-            if length < min_px and not any(_prints(text, value) for text in printed):
+            shortest = max(min_px, min_fraction * (frame.height if vertical else frame.width))
+            if length < shortest and not any(_prints(text, value) for text in printed):
                 out.append(
                     f"{_panel(ax)}: a bar of value {value:g} is {length:.1f} px long and its value is not printed"
                 )

@@ -4,7 +4,8 @@
 - :func:`binary_report`: accuracy, precision, recall, F1, specificity at a threshold; ROC-AUC, PR-AUC.
 - :func:`best_threshold`: threshold maximising F1 or pF1 of binarised predictions, chosen on validation
   and then frozen for test.
-- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`wilson_interval`.
+- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`wilson_interval`; :func:`format_with_interval`
+  writes a value with its interval.
 - :func:`log_loss`: mean binary cross-entropy of probabilities, a proper scoring rule that keeps separating models
   after every breast is ranked right (ROC-AUC 1.0).
 """
@@ -309,3 +310,34 @@ def ppv_at_prevalence(sensitivity: float, specificity: float, prevalence: float 
         )
     called = sensitivity * prevalence + (1 - specificity) * (1 - prevalence)
     return float(sensitivity * prevalence / called) if called else 0.0
+
+
+def format_with_interval(value: float | None, ci=None, fmt: str = ".3f") -> str:
+    """A value with its interval for reading: ``0.194 [0.154, 0.249]``.
+
+    ``not reached`` for a missing value; the value alone without a finite interval; and ``0.000 (every patient
+    resample: 0.000)`` where all resamples agree, instead of an interval of zero width that would read as certainty.
+
+    Args:
+        value: The estimate (None: not reached).
+        ci: ``(low, high)``, or None.
+        fmt: Format of each number (e.g. ``"+.4f"`` for a difference).
+
+    Returns:
+        The text.
+
+    Example:
+        >>> format_with_interval(0.194, (0.154, 0.249))
+        '0.194 [0.154, 0.249]'
+        >>> format_with_interval(0.0024, (-0.0003, 0.0071), "+.4f")
+        '+0.0024 [-0.0003, +0.0071]'
+        >>> format_with_interval(0.0, (0.0, 0.0))
+        '0.000 (every patient resample: 0.000)'
+    """
+    if value is None:
+        return "not reached"
+    if ci is None or not np.all(np.isfinite(np.asarray(ci, float))):
+        return f"{value:{fmt}}"
+    if np.isclose(ci[0], ci[1]):
+        return f"{value:{fmt}} (every patient resample: {ci[0]:{fmt}})"
+    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"

@@ -1,3 +1,5 @@
+# Size: the measurement of every format in one run and the texts read from its table (parity, choice, intervals);
+# each text reads the table's columns as the measurement names them.
 """Size, load time, latency, throughput and quality of every format of an export, measured in one run.
 
 Example:
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluation.metrics import format_with_interval
 from ..modeling.score import EvalSet
 from .convert import compare
 from .runtime import FILES, MAX_AUC_DROP, MAX_FLIP_RATE, gzipped_mb, load_artifact, open_runner, size_mb
@@ -47,6 +50,26 @@ def auc_intervals(rows: pd.DataFrame, probs: np.ndarray, reference: np.ndarray, 
         "delta_auc_low": pair["low"],
         "delta_auc_high": pair["high"],
     }
+
+
+def interval_text(row: pd.Series, field: str, fmt: str = ".3f") -> str:
+    """A table row's value with its 95% limits (the ``<field>_low`` / ``<field>_high`` columns) for reading.
+
+    Args:
+        row: One format's row of a :func:`format_table`.
+        field: ``breast_auc`` or ``delta_auc``.
+        fmt: Number format.
+
+    Returns:
+        ``value [low, high]`` (the value alone where the row has no finite limits).
+
+    Example:
+        >>> interval_text(pd.Series({"delta_auc": 0.0024, "delta_auc_low": -0.0003, "delta_auc_high": 0.0071}),
+        ...               "delta_auc", "+.4f")
+        '+0.0024 [-0.0003, +0.0071]'
+    """
+    limits = (row.get(f"{field}_low", float("nan")), row.get(f"{field}_high", float("nan")))
+    return format_with_interval(float(row[field]), limits, fmt)
 
 
 def format_table(
@@ -294,8 +317,8 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     q = table.loc["tflite-int8"] if "tflite-int8" in table.index else None
     pruned_int8 = [i for i in table.index if i.startswith("pruned") and i.endswith("tflite-int8")]
     int8 = (
-        f"int8 moves the test breast AUC by {q.delta_auc:+.4f} and flips {int(q.flipped_breasts)} breast decision(s) "
-        "at the frozen threshold."
+        f"int8 moves the test breast AUC by {interval_text(q, 'delta_auc', '+.4f')} (95% paired patient bootstrap) "
+        f"and flips {int(q.flipped_breasts)} breast decision(s) at the frozen threshold."
         if q is not None
         else "the unpruned int8 file failed the export gate (see above), so it is not shipped"
         + (

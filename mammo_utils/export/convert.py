@@ -402,8 +402,42 @@ def _bundle_detector(source: str | Path, staging: Path) -> dict:
     return entry_digests(staging, DETECTOR_FOLDER)
 
 
+#: Training images a drift reference describes at most (:func:`reference_for`).
+REFERENCE_IMAGES = 1000
+
+
+def reference_rows(train_rows: pd.DataFrame, seed: int, n: int = REFERENCE_IMAGES) -> pd.DataFrame:
+    """The training images a drift reference describes, in the order ``reference.json`` stores them.
+
+    Args:
+        train_rows: Training-fold rows.
+        seed: The model's seed (the sample's random state).
+        n: Most images.
+
+    Returns:
+        Up to ``n`` rows of ``train_rows``, shuffled by ``seed``.
+    """
+    return train_rows.sample(min(n, len(train_rows)), random_state=seed)
+
+
+def _reference_features(rows: pd.DataFrame, cache: Path) -> pd.DataFrame:
+    """:func:`~mammo_utils.evaluation.drift.image_features` of cached rows, with the original sizes of the cache."""
+    from ..data.preprocess import MANIFEST_NAME
+
+    manifest = pd.read_csv(Path(cache) / MANIFEST_NAME, usecols=["image_id", "orig_rows", "orig_cols"])
+    sizes = manifest.set_index("image_id")
+    return pd.DataFrame(
+        [
+            image_features(
+                read_cached(cache, r.png), (sizes.orig_rows.get(r.image_id), sizes.orig_cols.get(r.image_id))
+            )
+            for r in rows.itertuples()
+        ]
+    )
+
+
 def reference_for(
-    model, train_rows: pd.DataFrame, val_rows: pd.DataFrame, cache: Path, cfg: Config, n: int = 1000
+    model, train_rows: pd.DataFrame, val_rows: pd.DataFrame, cache: Path, cfg: Config, n: int = REFERENCE_IMAGES
 ) -> dict:
     """Drift reference of a model: features of up to ``n`` training images and the model's validation scores.
 
@@ -418,21 +452,47 @@ def reference_for(
     Returns:
         :func:`mammo_utils.evaluation.drift.reference_statistics` output.
     """
-    from ..data.preprocess import MANIFEST_NAME
-
-    manifest = pd.read_csv(Path(cache) / MANIFEST_NAME, usecols=["image_id", "orig_rows", "orig_cols"])
-    sizes = manifest.set_index("image_id")
-    rows = train_rows.sample(min(n, len(train_rows)), random_state=cfg.seed)
-    features = pd.DataFrame(
-        [
-            image_features(
-                read_cached(cache, r.png), (sizes.orig_rows.get(r.image_id), sizes.orig_cols.get(r.image_id))
-            )
-            for r in rows.itertuples()
-        ]
-    )
+    features = _reference_features(reference_rows(train_rows, cfg.seed, n), cache)
     scores = score_cached(model, val_rows, cache, cfg.image_size, cfg.batch_size).prediction
     return reference_statistics(features, scores, source="training-fold images / validation-fold scores")
+
+
+def reference_patients(cfg: Config, manifest: dict, reference: dict, atol: float = 1e-5) -> np.ndarray:
+    """The patient of each image of an export's drift reference, in the reference's order.
+
+    ``reference.json`` stores features, not patients; the rows are rebuilt the way :func:`reference_for` chose
+    them and accepted only when their features, recomputed from the cache, equal the stored ones.
+
+    Args:
+        cfg: The configuration the export was made with (data, splits, fold, seed).
+        manifest: The export's ``model.json`` content (its ``preprocessing`` locates the cache).
+        reference: The export's ``reference.json`` content.
+        atol: Largest accepted difference between a recomputed and a stored feature (stored rounded to 1e-6).
+
+    Returns:
+        Patient ids, one per reference image.
+
+    Raises:
+        ValueError: The rebuilt rows do not reproduce the stored features (other data, fold or seed).
+
+    Example:
+        >>> patients = reference_patients(cfg, load_artifact(out), read_reference(out))  # doctest: +SKIP
+    """
+    from ..data.splits import fold_frames
+
+    mcfg, df, cache = data_for_model(cfg, manifest)
+    rows = reference_rows(fold_frames(df, mcfg.fold)[0], mcfg.seed, reference.get("n_images", REFERENCE_IMAGES))
+    stored = pd.DataFrame(reference["features"])
+    if len(rows) != len(stored):
+        raise ValueError(f"the reference holds {len(stored)} images but the rebuilt training sample {len(rows)}")
+    recomputed = _reference_features(rows, cache)[stored.columns]
+    worst = float(np.nanmax(np.abs(recomputed.to_numpy(float) - stored.to_numpy(float))))
+    if not worst <= atol:
+        raise ValueError(
+            f"the rebuilt reference rows differ from reference.json by up to {worst:.3g} (> {atol:g}): the export "
+            "was made with other data, fold or seed than this configuration"
+        )
+    return rows.patient_id.to_numpy()
 
 
 def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], gate: EvalSet, calib: EvalSet) -> dict:

@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.figure_check import place_legend
+from .benchmark import interval_text
 
 
 def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on this CPU (same test images, one run)"):
-    """Three panels per format: file size (raw and gzip), batch-1 latency (median, p95 whisker), test breast AUC.
+    """Three panels per format: file size (raw and gzip), batch-1 latency, test breast AUC with its change.
+
+    Latency spans two orders of magnitude between Keras and the TFLite/ONNX runtimes, so its axis is logarithmic
+    and each bar prints its median (and p95, the whisker). The quality panel draws each AUC's 95% patient-bootstrap
+    interval (``breast_auc_low/high``) and prints the change against Keras with its paired interval
+    (``delta_auc_low/high``) where the table has them.
 
     Args:
         table: :func:`mammo_utils.export.benchmark.format_table` (or ``benchmark_export``) output.
@@ -22,30 +28,60 @@ def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on thi
 
     names = list(table.index)
     y = np.arange(len(names))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 0.45 * len(names) + 1.8), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 0.5 * len(names) + 1.9), sharey=True)
     axes[0].barh(y - 0.2, table.size_mb, 0.4, color="#0072B2", label="file")
     axes[0].barh(y + 0.2, table.gzip_mb, 0.4, color="#56B4E9", label="gzip")
-    axes[0].set(xlabel="size (MB)", title="Size")
+    axes[0].set(xlabel="size (MB)", title="Size", xlim=(0, np.nanmax(table.size_mb) * 1.3))  # room for the legend
     place_legend(axes[0], fontsize=8)
-    whisker = (table.ms_b1_p95 - table.ms_b1_median).clip(lower=0)
-    axes[1].barh(y, table.ms_b1_median, xerr=[np.zeros(len(y)), whisker], color="#E69F00", capsize=3)
-    axes[1].set(xlabel="latency at batch 1 (ms, median; whisker: p95)", title="Latency")
-    axes[2].scatter(table.breast_auc, y, color="#009E73", zorder=3)
-    for yi, auc, delta in zip(y, table.breast_auc, table.delta_auc):
-        axes[2].annotate(
-            f"{auc:.3f} (Δ {delta:+.3f})",
-            (auc, yi),
-            xytext=(-7, 0),
-            textcoords="offset points",
-            fontsize=8,
-            ha="right",
-            va="center",
-        )  # left of the point: inside the axes, whatever the AUC
-    low = float(np.nanmin(table.breast_auc))
-    axes[2].set(xlim=(max(0.0, low - 0.1), 1.02), xlabel="test breast ROC-AUC", title="Quality")
-    axes[2].grid(axis="x", alpha=0.3)
+    _latency_panel(axes[1], table, y)
+    _quality_panel(axes[2], table, y)
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
+    """Batch-1 latency on a log axis: median bars, p95 whiskers, each value printed right of its whisker."""
+    from matplotlib.ticker import FuncFormatter
+
+    median, p95 = table.ms_b1_median.to_numpy(float), table.ms_b1_p95.to_numpy(float)
+    whisker = np.clip(p95 - median, 0, None)
+    start = np.nanmin(median) / 3  # a log axis has no zero: bars start at its left end
+    ax.barh(y, median - start, left=start, xerr=[np.zeros(len(y)), whisker], color="#E69F00", capsize=3)
+    ax.set_xscale("log")
+    ax.set_xlim(start, np.nanmax(np.fmax(p95, median)) * 12)  # room for the printed values
+    for yi, m, p in zip(y, median, p95):
+        ax.annotate(f"{m:.2f} (p95 {p:.2f})", (max(m, p), yi), xytext=(5, 0), textcoords="offset points",
+                    fontsize=8, va="center")  # fmt: skip
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set(xlabel="latency at batch 1 (ms, log scale; bar: median, whisker: p95)", title="Latency")
+
+
+def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
+    """Test breast AUC with its 95% interval, and the change against Keras with its paired interval, printed
+    (the Keras rows are the reference of that change)."""
+    auc = table.breast_auc.to_numpy(float)
+    has_ci = {"breast_auc_low", "breast_auc_high"} <= set(table.columns)
+    if has_ci:
+        low, high = table.breast_auc_low.to_numpy(float), table.breast_auc_high.to_numpy(float)
+        ax.errorbar(auc, y, xerr=[np.clip(auc - low, 0, None), np.clip(high - auc, 0, None)], fmt="none",
+                    ecolor="#009E73", capsize=3, zorder=2)  # fmt: skip
+    ax.scatter(auc, y, color="#009E73", zorder=3)
+    for yi, (name, row) in zip(y, table.iterrows()):
+        own = name == "keras" or str(name).endswith("+keras")  # the model each row's change is measured against
+        change = "(the reference of Δ)" if own else f"Δ {interval_text(row, 'delta_auc', '+.3f')}"
+        ax.annotate(
+            f"{interval_text(row, 'breast_auc')}\n{change}",
+            (float(np.nanmin([row.breast_auc, row.get("breast_auc_low", np.nan)])), yi),
+            xytext=(-7, 0),
+            textcoords="offset points",
+            fontsize=7.5,
+            ha="right",
+            va="center",
+        )  # left of the interval: inside the axes, whatever the AUC
+    lowest = float(np.nanmin(table.breast_auc_low if has_ci else auc))
+    ax.set(xlim=(max(0.0, lowest - 0.12), 1.02), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
+           title="Quality (Δ: change against Keras, paired 95% CI)")  # fmt: skip
+    ax.grid(axis="x", alpha=0.3)

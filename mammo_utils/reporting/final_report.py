@@ -764,28 +764,56 @@ def section_deployment(book: FactBook, api_json: str) -> str:
 
 
 def _chance_psi_sentence(book: FactBook, src: str) -> str:
-    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``), against the
-    unchanged test split's PSI; "" when 08 did not record it."""
+    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``): windows drawn
+    image by image and patient by patient, against the unchanged test split's PSI; "" when 08 did not record it.
+
+    Args:
+        book: Facts.
+        src: 08's results file.
+
+    Returns:
+        HTML sentences, computed from the recorded levels (:func:`~mammo_utils.evaluation.drift.chance_reading`).
+    """
+    from ..evaluation.drift import chance_reading
+
+    chance = src + "#drift_chance"
     try:
-        chance = float(book.value("ops.chance.psi", src + "#drift_chance.q95.*|max"))
-        observed = float(book.value("ops.psi_test", src + "#drift.test split.*.psi|max"))
+        feature = str(book.value("ops.chance.feature", chance + ".feature", "str"))
+        images = float(book.value("ops.chance.psi", f"{chance}.q95.{feature}"))
+        patients = float(book.value("ops.chance.psi_patients", f"{chance}.q95_patients.{feature}"))
+        observed_src = f"{src}#drift.test split.[feature={feature}].psi"
+        observed = float(book.value("ops.chance.observed", observed_src))
     except FactError:
         return ""
     text = (
-        f"Images drawn one by one from the reference reach a largest feature PSI of up to "
-        f"{book.html('ops.chance.psi', src + '#drift_chance.q95.*|max')} by chance in a window of "
-        f"{book.html('ops.chance.n', src + '#drift_chance.window', 'int')} (an upper quantile of random windows, as 08 "
-        "states). "
+        f"Windows of {book.html('ops.chance.n', chance + '.window', 'int')} images drawn from the reference reach a "
+        f"PSI on {html.escape(feature)} of up to {book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance "
+        "when drawn image by image, and up to "
+        f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
+        "(whole patients with all their images; an upper quantile of random windows drawn without replacement from "
+        "the reference itself, so sharing images with it and lower than for an independent window, as 08 states); "
+        f"the unchanged test split's {book.html('ops.chance.observed', observed_src)} is "
     )
-    if observed > chance:
+    new_patients = book.html("ops.chance.patients", chance + ".test_patients", "int")
+    either = (
+        "At this window size the fixed thresholds react to the unchanged test split itself: a band means drift only "
+        "against a null drawn the way windows arrive. "
+    )
+    reading = chance_reading(observed, images, patients)
+    if reading == "within":
+        return text + "within the image-by-image level: no drift beyond sampling noise. "
+    if reading == "patients":
         return text + (
-            f"The unchanged test split is {observed / chance:.0f}x that level: its "
-            f"{book.html('ops.chance.patients', src + '#drift_chance.test_patients', 'int')} patients are new and "
-            "this null resamples images, not patients, so part of the gap may be that the views of one patient "
-            "move together (not tested here). Either way, at this window size the fixed thresholds react to the "
-            "unchanged test split itself: a band means drift only against a null drawn the way windows arrive. "
+            f"{observed / images:.0f}x the image-by-image level but within the patient-by-patient one: its "
+            f"{new_patients} new patients move the features no more than a random set of training patients does, "
+            "so the gap to the image-by-image null is the views of one patient moving together. " + either
         )
-    return text + "The unchanged test split stays within that level. "
+    return text + (
+        f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
+        f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of one "
+        f"patient moving together explain part of the gap, not all of it: the test split's {new_patients} patients "
+        "differ from the training patients by more than a random set of the reference's patients does. " + either
+    )
 
 
 def section_mlops(book: FactBook) -> str:

@@ -13,11 +13,12 @@ What a rebuild shows of its deployment is captured from the services it just bui
    "routine") is on the page (:func:`capture_web_app`); the file goes up as :data:`UPLOAD_NAME`, a name that
    carries no identifier (the dataset's file names are image ids);
 4. ``figures/monitoring.png``: Prometheus's own graph page over the Grafana dashboard's key queries (request
-   rate, p95 latency from the histogram, 5xx share), read from ``deploy/grafana/dashboards/mammo.json`` so the
-   two stay the same queries (:func:`capture_monitoring`). Grafana itself is not installable on the build
-   machine (no Debian package, no network), so the image is Prometheus's UI, and the report's caption says so.
-   It is taken once the request counter is non-zero and the request-rate and latency series fill most of the
-   graphs' time range (:func:`wait_for_panels`), not while the load is still arriving.
+   rate, p95 latency from the histogram, 5xx share: ``... or vector(0)``, so 0 while nothing fails), read from
+   ``deploy/grafana/dashboards/mammo.json`` so the two stay the same queries (:func:`capture_monitoring`).
+   Grafana itself is not installable on the build machine (no Debian package, no network), so the image is
+   Prometheus's UI, and the report's caption says so. It is taken once the request counter is non-zero and the
+   three series fill most of the graphs' time range (:func:`wait_for_panels`), not while the load is still
+   arriving.
 
 Each PNG gets a provenance sidecar (:mod:`.provenance`: the export's digest, the time, the URL path), which
 ``mammo report`` checks against the export it describes.
@@ -47,8 +48,9 @@ from .provenance import write_sidecar
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
 WINDOW = (1400, 1400)
-#: Viewport of the monitoring screenshot (CSS pixels): tall enough for the three graphs of Prometheus's page.
-MONITORING_WINDOW = (1000, 2100)
+#: Viewport of the monitoring screenshot (CSS pixels): tall enough for the two graphs and the value table of
+#: Prometheus's page.
+MONITORING_WINDOW = (1000, 2200)
 #: Device pixels per CSS pixel of the monitoring screenshot: its text stays readable when the report shrinks the
 #: image to the page's width (the PNG is ``MONITORING_WINDOW`` times this).
 MONITORING_SCALE = 1.5
@@ -66,9 +68,12 @@ UPLOAD_NAME = "example.dcm"
 #: Time range of the monitoring page's graphs in seconds, and as the page's range box writes it (whole minutes).
 MONITORING_RANGE_S = 60.0
 MONITORING_RANGE = f"{int(MONITORING_RANGE_S // 60)}m"
-#: The panels that must show data before the monitoring screenshot (title prefixes); the 5xx share has no points
-#: while no request failed, and its "no data" note is then the truth.
-DATA_PANELS = KEY_PANELS[:2]
+#: The panels that must show data before the monitoring screenshot (title prefixes): all three, the 5xx share
+#: included (its numerator falls back to ``vector(0)``, so it draws a zero line while no request failed).
+DATA_PANELS = KEY_PANELS
+#: Panels the page shows as their current value (its Console tab) instead of a graph: a share that stays at 0
+#: draws its line on the graph's bottom border with no axis labels, where the table prints "0".
+VALUE_PANELS = ("5xx share",)
 #: Share of the graphs' time range the :data:`DATA_PANELS` series must cover before the screenshot.
 MIN_COVERAGE = 0.8
 #: Seconds to wait for that before giving up with the numbers seen.
@@ -78,8 +83,9 @@ REQUESTS_EXPR = f'sum(mammo_requests_total{{job="{JOB}", route=~"/v1/.*"}})'
 #: Caption of the monitoring figure (the report prints it; honest about what the image is).
 MONITORING_CAPTION = (
     "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, after a "
-    "few uploads (one of them bad, a 400): request rate, p95 latency from the latency histogram and 5xx share (no "
-    "data points while no request failed with a 5xx), the same PromQL as the "
+    "few uploads (one of them bad, a 400): request rate and p95 latency from the latency histogram as graphs, and "
+    "the 5xx share as its current value (the page's Console tab; 0 while no request failed with a 5xx), the same "
+    "PromQL as the "
     "Grafana dashboard <code>deploy/grafana/dashboards/mammo.json</code>. Grafana is not installable on this build "
     "machine (no Debian package, no network), so this is Prometheus's UI, not a Grafana screenshot; "
     "<code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
@@ -385,7 +391,8 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
 
 
 def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str = MONITORING_RANGE) -> str:
-    """Prometheus's classic graph page with one graph per query (the UI Debian's package serves).
+    """Prometheus's classic graph page with one graph per query (the UI Debian's package serves); the
+    :data:`VALUE_PANELS` show their current value instead (the page's Console tab).
 
     Args:
         prometheus: Its base URL (``""`` for the path alone).
@@ -396,8 +403,9 @@ def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str 
         The URL.
     """
     params = {}
-    for i, (_, expr) in enumerate(queries):
-        params.update({f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": window})
+    for i, (title, expr) in enumerate(queries):
+        tab = "1" if title.startswith(VALUE_PANELS) else "0"
+        params.update({f"g{i}.expr": expr, f"g{i}.tab": tab, f"g{i}.range_input": window})
     return f"{prometheus}/classic/graph?{urllib.parse.urlencode(params)}"
 
 
@@ -420,12 +428,13 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
     browser = _browser(MONITORING_WINDOW, MONITORING_SCALE)
     try:
         browser.get(monitoring_url(prometheus, queries))
-        # each graph is drawn by the page's scripts once its query returned: wait for one SVG per query
-        drawn = lambda b: len(b.find_elements(By.CSS_SELECTOR, ".graph_area svg")) >= len(queries)  # noqa: E731
+        # each graph is drawn by the page's scripts once its query returned: wait for one SVG per graph query
+        graphs = sum(not title.startswith(VALUE_PANELS) for title, _ in queries)
+        drawn = lambda b: len(b.find_elements(By.CSS_SELECTOR, ".graph_area svg")) >= graphs  # noqa: E731
         try:
             WebDriverWait(browser, 30).until(drawn)
         except TimeoutException:
-            pass  # a query without data (no 5xx yet) draws no graph, only its "no data" note: still worth showing
+            pass  # a query without data draws no graph, only its "no data" note: still worth showing
         time.sleep(3)
         # the page focuses its last query box and scrolls to it: show it from the top, every query box grown to
         # its whole PromQL, nothing focused

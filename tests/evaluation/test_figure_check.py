@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from mammo_utils.evaluation import plots
-from mammo_utils.evaluation.figure_check import FigureReadabilityError, check_figure, hidden_bars, place_legend
+from mammo_utils.evaluation.figure_check import (
+    MIN_BAR_FRACTION,
+    MIN_BAR_PX,
+    FigureReadabilityError,
+    check_figure,
+    hidden_bars,
+    place_legend,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -142,6 +149,29 @@ def test_a_rare_bar_beside_a_common_one_is_hidden_unless_logged_or_printed():
     assert hidden_bars(panel(printed=True)) == []
     with pytest.raises(ValueError, match="min_px"):
         hidden_bars(panel(), min_px=0)
+
+
+def test_a_bar_invisible_against_its_axis_range_is_hidden_even_when_a_few_pixels_long():
+    def panel(log=False):
+        fig, ax = plt.subplots(figsize=(9, 2.5))
+        ax.barh(["keras", "int8"], [18.2, 0.32])
+        ax.set(title="latency", xlabel="ms")
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(0.1, 30)
+        fig.tight_layout()
+        return ax
+
+    ax = panel()
+    width = ax.get_window_extent().width
+    length = ax.containers[0].patches[1].get_window_extent().width
+    assert MIN_BAR_PX < length < MIN_BAR_FRACTION * width  # long enough in pixels, lost against the range
+    problems = hidden_bars(ax)
+    assert len(problems) == 1 and "value 0.32 " in problems[0]
+    assert hidden_bars(ax, min_fraction=0) == []  # the pixel rule alone lets it pass
+    assert hidden_bars(panel(log=True)) == []
+    with pytest.raises(ValueError, match="min_fraction"):
+        hidden_bars(ax, min_fraction=1)
 
 
 def test_arguments_are_validated():

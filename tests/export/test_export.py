@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -319,3 +320,21 @@ def test_int8_keeps_gem_mean_in_float_and_every_conv_in_int8(tmp_path, pooling):
     ops = [(o["op_name"], dtypes[o["outputs"][0]]) for o in interpreter._get_ops_details()]
     assert {d for name, d in ops if name == "CONV_2D"} == {np.int8}
     assert {d for name, d in ops if name == "MEAN"} == ({np.float32} if pooling == "gem" else set())
+
+
+def test_reference_patients_rebuild_the_reference_rows_and_refuse_another_seed(tiny_export):
+    import dataclasses
+
+    from mammo_utils.export.convert import reference_patients
+    from mammo_utils.modeling.artifact import read_reference
+
+    cfg, out, manifest = tiny_export
+    reference = read_reference(out, required=True)
+    patients = reference_patients(cfg, manifest, reference)
+    splits = pd.read_csv(cfg.splits_path)
+    train = splits[(splits.split == "cv") & (splits.fold != cfg.fold)]
+    assert len(patients) == reference["n_images"] == len(reference["features"]["mean"])
+    assert set(patients) <= set(train.patient_id)  # training patients only
+    assert pd.Series(patients).value_counts().max() > 1  # several images per patient: what the patient null groups
+    with pytest.raises(ValueError, match="other data, fold or seed"):
+        reference_patients(dataclasses.replace(cfg, seed=cfg.seed + 1), manifest, reference)

@@ -197,3 +197,39 @@ def test_dashboard_queries_parse(promtool, tmp_path):
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _panel_expr(title: str) -> str:
+    return next(t["expr"] for panel, t in _dashboard_targets() if panel["title"].startswith(title))
+
+
+def test_the_5xx_panel_draws_zero_while_nothing_fails_and_the_share_once_something_does(promtool, tmp_path):
+    expr = _panel_expr("5xx share")
+    ok = {"series": 'mammo_requests_total{route="/v1/predict", status="200"}', "values": "0+60x20"}
+    failing = {"series": 'mammo_requests_total{route="/v1/predict", status="500"}', "values": "0+15x20"}
+    tests = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {  # only 200s: the panel shows a zero series, not "no data"
+                "interval": "1m",
+                "input_series": [ok],
+                "promql_expr_test": [{"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]}],
+            },
+            {  # 15 of 75 requests a minute fail: the share is 0.2
+                "interval": "1m",
+                "input_series": [ok, failing],
+                "promql_expr_test": [
+                    {"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0.2}]}
+                ],
+            },
+            {  # no traffic at all: no share is defined, so the panel stays empty rather than claiming 0
+                "interval": "1m",
+                "input_series": [{"series": 'up{job="mammo-api"}', "values": "1x20"}],
+                "promql_expr_test": [{"expr": expr, "eval_time": "10m", "exp_samples": []}],
+            },
+        ],
+    }
+    (tmp_path / "panel_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    out = subprocess.run([promtool, "test", "rules", "panel_test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

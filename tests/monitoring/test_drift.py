@@ -92,3 +92,47 @@ def test_one_verdict_for_every_caller_with_nan_decided_once():
     from mammo_utils import constants as C
 
     assert (drift.PSI_STABLE, drift.PSI_DRIFT, drift.DRIFT_WINDOW) == (C.PSI_STABLE, C.PSI_DRIFT, C.DRIFT_WINDOW)
+
+
+def test_chance_psi_image_null_draws_images_independently():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=400)
+    expected = [
+        drift.psi(values, np.random.default_rng(3).choice(values, 120, replace=False), drift.adaptive_bins(400, 120))
+    ]
+    got = drift.chance_psi({"features": {"x": values.tolist()}}, 120, draws=1, seed=3, q=0.5)
+    assert got["x"] == pytest.approx(expected[0], rel=1e-12)  # the re-derivation of one draw, by hand
+
+
+def test_patient_null_rises_only_when_a_patients_images_move_together():
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(250), 4)  # 1000 images, four per patient
+    together = np.repeat(rng.normal(size=250), 4) + 0.1 * rng.normal(size=1000)  # a patient's images alike
+    apart = rng.normal(size=1000)  # the same patients, images independent
+    ref = {"features": {"together": together.tolist(), "apart": apart.tolist()}}
+    images = drift.chance_psi(ref, 300, draws=150, seed=0)
+    grouped = drift.chance_psi(ref, 300, draws=150, seed=0, groups=patients)
+    assert grouped["together"] > 2.5 * images["together"]  # 75 patients vary more than 300 independent images
+    assert 0.7 < grouped["apart"] / images["apart"] < 1.4  # grouping alone changes nothing
+    assert "patients" in grouped.name and "images" in images.name
+    with pytest.raises(ValueError, match="groups has 999 entries"):
+        drift.chance_psi(ref, 300, groups=patients[:-1])
+
+
+def test_a_patient_window_holds_whole_patients_but_the_last():
+    from mammo_utils.evaluation.metrics import cluster_members
+
+    patients = np.repeat(np.arange(50), 3)
+    idx = drift._window(np.random.default_rng(0), patients.size, 40, cluster_members(patients))
+    counts = np.bincount(patients[idx])
+    assert idx.size == 40 and len(set(idx)) == 40
+    assert sorted(counts[counts > 0])[1:] == [3] * 13 and sorted(counts[counts > 0])[0] == 1  # 13 whole + 1 cut
+
+
+def test_chance_reading_places_a_psi_against_both_nulls():
+    assert drift.chance_reading(0.02, 0.02, 0.05) == "within"  # the image level itself is chance
+    assert drift.chance_reading(0.05, 0.02, 0.05) == "patients"
+    assert drift.chance_reading(0.051, 0.02, 0.05) == "beyond"
+    assert drift.CHANCE_READINGS == ("within", "patients", "beyond")
+    with pytest.raises(ValueError, match="finite"):
+        drift.chance_reading(0.1, float("nan"), 0.05)

@@ -419,3 +419,32 @@ def test_gradcam_verdict_names_the_seeds_that_do_not_beat_chance(tmp_path):
     assert "beats chance on 2 of" in _gradcam_seeds(FactBook(tmp_path), "mixed.json")
     (tmp_path / "one.json").write_text(json.dumps({"gradcam_seeds": pointing_over_seeds([run(0, 0.4)])}))
     assert gradcam_seeds_html(FactBook(tmp_path), "one.json") == "" and gradcam_seeds_html(book, "none.json") == ""
+
+
+@pytest.mark.parametrize(
+    ("observed", "expected"),
+    [
+        (0.010, "within the image-by-image level"),
+        (0.020, "within the patient-by-patient one"),
+        (0.166, "still 7.3x the patient-by-patient one"),
+    ],
+)
+def test_the_drift_paragraph_states_what_the_two_nulls_measured(tmp_path, observed, expected):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _chance_psi_sentence
+
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True)
+    record = {
+        "drift": {"test split": [{"feature": "mean", "psi": 0.5}, {"feature": "p10", "psi": observed}]},
+        "drift_chance": {"window": 500, "feature": "p10", "q95": {"p10": 0.0148, "mean": 0.9},
+                         "q95_patients": {"p10": 0.0228, "mean": 0.9}, "test_patients": 120},
+    }  # fmt: skip
+    (results / "08_export.json").write_text(json.dumps(record))
+    book = FactBook(tmp_path)
+    text = _chance_psi_sentence(book, f"{book.results}/08_export.json")
+    assert expected in text and "not tested" not in text
+    assert "0.015" in text and "0.023" in text  # both levels, read from the record
+    del record["drift_chance"]["q95_patients"]  # an older 08 record: nothing is claimed about patients
+    (results / "08_export.json").write_text(json.dumps(record))
+    assert _chance_psi_sentence(FactBook(tmp_path), f"{book.results}/08_export.json") == ""

@@ -23,9 +23,11 @@ def test_the_monitoring_page_uses_the_grafana_dashboards_queries():
     rate, p95, errors = queries.values()
     assert "rate(mammo_requests_total" in rate
     assert p95.startswith("histogram_quantile(0.95") and "mammo_request_latency_seconds_bucket" in p95
-    assert 'status=~"5.."' in errors
+    assert 'status=~"5.."' in errors and errors.startswith("(sum(") and ") or vector(0)) / sum(" in errors
     url = screens.monitoring_url("http://127.0.0.1:9", list(queries.items()))
     assert url.startswith("http://127.0.0.1:9/classic/graph?g0.expr=") and "g2.expr=" in url
+    tabs = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(url).query).items() if k.endswith(".tab")}
+    assert tabs == {"g0.tab": "0", "g1.tab": "0", "g2.tab": "1"}  # the 5xx share as its value: "0", not a flat line
     config = json.loads(screens.prometheus_config("http://127.0.0.1:8123", []))
     assert config["scrape_configs"][0]["job_name"] == screens.JOB  # the job alerts.yml and the dashboard select
     assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["127.0.0.1:8123"]
@@ -41,10 +43,16 @@ def test_the_report_shows_the_monitoring_figure_with_an_honest_caption(tmp_path)
     assert "Grafana is not installable on this build machine" in shown
 
 
+def _has_points(query: str) -> bool:
+    """Whether the fake Prometheus returns a series for ``query``: every query but a 5xx one without fallback."""
+    return "5.." not in query or "or vector(0)" in query
+
+
 @pytest.fixture
 def fake_prometheus():
     """A stand-in for Prometheus's HTTP API: ``state["since"]`` is when series begin (None: no data),
-    ``state["requests"]`` the counter; the 5xx query never has data (no request failed)."""
+    ``state["requests"]`` the counter; no request failed, so a 5xx query has data only through its ``or vector(0)``
+    fallback (as in Prometheus, an empty numerator without it leaves the whole ratio empty)."""
     state = {"since": None, "requests": 0.0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,7 +62,7 @@ def fake_prometheus():
             result = []
             if url.path.endswith("/query") and params["query"] == screens.REQUESTS_EXPR and state["requests"]:
                 result = [{"metric": {}, "value": [time.time(), str(state["requests"])]}]
-            elif url.path.endswith("/query_range") and state["since"] is not None and "5.." not in params["query"]:
+            elif url.path.endswith("/query_range") and state["since"] is not None and _has_points(params["query"]):
                 start, end = max(float(params["start"]), state["since"]), float(params["end"])
                 values = [[t, "0.5"] for t in np.arange(start, end, 1.0)]
                 result = [{"metric": {"route": "/v1/predict"}, "values": values}] if values else []
@@ -86,15 +94,17 @@ def test_the_monitoring_shot_waits_for_requests_and_filled_panels(fake_prometheu
     started = time.monotonic()
     filled = screens.wait_for_panels(url, queries, window_s=4, min_coverage=0.5, timeout=30, poll=0.1)
     assert 1.5 <= time.monotonic() - started < 10
-    assert list(filled) == [t for t, _ in queries[:2]] and min(filled.values()) >= 0.5  # the 5xx share not needed
+    assert list(filled) == [t for t, _ in queries] and min(filled.values()) >= 0.5  # the 5xx share's zero line too
     # series without a counted request are not enough
     state.update(requests=0.0, since=time.time() - 10)
     with pytest.raises(RuntimeError, match="0 requests counted"):
         screens.wait_for_panels(url, queries, window_s=4, timeout=0.3, poll=0.1)
     assert screens.panel_coverage(url, queries[0][1], window_s=20) == pytest.approx(0.5, abs=0.1)
-    assert screens.panel_coverage(url, queries[2][1], window_s=20) == 0.0  # the 5xx share: no points
+    assert screens.panel_coverage(url, queries[2][1], window_s=20) == pytest.approx(0.5, abs=0.1)  # a 0 line
+    without_fallback = queries[2][1].replace(" or vector(0)", "").replace("((", "(", 1).replace(")) /", ") /", 1)
+    assert screens.panel_coverage(url, without_fallback, window_s=20) == 0.0  # what the panel drew before
     with pytest.raises(ValueError, match="DATA_PANELS"):
-        screens.wait_for_panels(url, queries[2:], timeout=0)
+        screens.wait_for_panels(url, [("Unreadable files", "x")], timeout=0)
     with pytest.raises(ValueError, match="min_coverage"):
         screens.wait_for_panels(url, queries, min_coverage=0)
 
