@@ -28,7 +28,7 @@ Why tf2onnx and not ``model.export(format="onnx")``: Keras' own ONNX path (opset
 normalisation constants into extra graph inputs that onnxruntime refuses (measured, see DEPENDENCIES.md).
 
 Example:
-    >>> from mammo_utils.export import export_model
+    >>> from mammo_utils.export.convert import export_model
     >>> export_model("data/work/runs/04_baseline", "data/work/export/baseline", cfg)  # doctest: +SKIP
 """
 
