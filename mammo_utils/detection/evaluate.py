@@ -29,6 +29,7 @@ from .metrics import (
     froc,
     operating_point,
     pointing_game,
+    top_box_overlap,
 )
 from .train import DetectionData, truth
 
@@ -83,6 +84,30 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
         low, high = wilson_interval(out["hits"], out["n"])
         out["hit_rate_ci"] = (float(low), float(high))
         out["margin_ci"] = bootstrap_interval(lambda i: hit[i].mean() - chance[i].mean(), groups, N_BOOT)
+    return out
+
+
+def box_fit(gt: list[dict], preds: list[dict], groups, n: int = N_BOOT) -> dict:
+    """How each image's top box sits on its lesion, with patient-bootstrap intervals of the medians.
+
+    Args:
+        gt: Ground truth per image.
+        preds: Boxes per image (the detector's, or Grad-CAM's :func:`~mammo_utils.detection.metrics.cam_boxes`).
+        groups: Patient id per image.
+        n: Resamples.
+
+    Returns:
+        :func:`~mammo_utils.detection.metrics.top_box_overlap`'s ``median_iou``, ``median_area_ratio`` and ``n``,
+        with ``median_iou_ci`` and ``median_area_ratio_ci`` (None when no resample has an image that counts).
+    """
+    out = top_box_overlap(gt, preds)
+
+    def statistics(idx):
+        fit = top_box_overlap(_subset(gt, idx), _subset(preds, idx))
+        return {k: fit[k] for k in ("median_iou", "median_area_ratio")}
+
+    ci = bootstrap_intervals(statistics, groups, n)
+    out.update({f"{k}_ci": ci.get(k) for k in ("median_iou", "median_area_ratio")})
     return out
 
 

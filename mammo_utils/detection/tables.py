@@ -14,22 +14,32 @@ from .evaluate import OPERATING_LABELS
 from .metrics import FROC_RATES
 
 
-def format_with_interval(value: float | None, ci=None) -> str:
+def format_with_interval(value: float | None, ci=None, fmt: str = ".3f") -> str:
     """``0.194 [0.154, 0.249]``; ``not reached`` for a missing value; the value alone without an interval; and
     ``0.000 (every patient resample: 0.000)`` where all resamples agree, instead of an interval of zero width that
     would read as certainty.
 
+    Args:
+        value: The statistic (None: not reached).
+        ci: Its ``(low, high)`` interval, or None.
+        fmt: Format of the value and both limits.
+
+    Returns:
+        The text.
+
     Example:
         >>> format_with_interval(0.0, (0.0, 0.0))
         '0.000 (every patient resample: 0.000)'
+        >>> format_with_interval(9.72, (7.1, 12.46), ".1f")
+        '9.7 [7.1, 12.5]'
     """
     if value is None:
         return "not reached"
     if ci is None or not np.all(np.isfinite(ci)):
-        return f"{value:.3f}"
+        return f"{value:{fmt}}"
     if np.isclose(ci[0], ci[1]):
-        return f"{value:.3f} (every patient resample: {ci[0]:.3f})"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+        return f"{value:{fmt}} (every patient resample: {ci[0]:{fmt}})"
+    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
 
 
 def metrics_table(det: dict, classes) -> pd.DataFrame:

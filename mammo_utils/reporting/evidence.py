@@ -257,8 +257,19 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _with_interval(book: FactBook, key: str, src: str, field: str, fmt: str = ".3f") -> str:
-    """``value [low, high]`` of ``field`` in ``src`` when its ``field_ci`` is recorded, else the value alone."""
+def value_with_interval(book: FactBook, key: str, src: str, field: str, fmt: str = ".3f") -> str:
+    """``value [low, high]`` of ``field`` in ``src`` when its interval is recorded, else the value alone.
+
+    Args:
+        book: Facts.
+        key: The value's fact key (the limits are ``key.low`` and ``key.high``).
+        src: The results file.
+        field: The value's path in it; its interval is ``<field>_ci`` (for ``a.b``: ``a_ci.b``).
+        fmt: Format of all three.
+
+    Returns:
+        HTML text.
+    """
     field_ci = field.replace(".", "_ci.", 1) if "." in field else field + "_ci"
     if isinstance(_try(book, f"{src}#{field_ci}"), list):
         return book.pair_html(key, f"{src}#{field}", f"{src}#{field_ci}", fmt)
@@ -281,7 +292,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
     froc = _try(book, src + "#froc")
     if not isinstance(froc, dict):
         return ""
-    reach = _with_interval(book, "d07.froc_reach", src, "froc_max_fp_per_image", ".2f")
+    reach = value_with_interval(book, "d07.froc_reach", src, "froc_max_fp_per_image", ".2f")
     rates = sorted(froc, key=lambda k: float(k.removeprefix("sens@").removesuffix("fp")))
     inside, outside = [], []
     for rate in rates:
@@ -290,7 +301,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
         if value is None or (isinstance(value, float) and not np.isfinite(value)):
             outside.append(fp)
         else:
-            inside.append(f"{_with_interval(book, f'd07.froc.{fp}', src, f'froc.{rate}')} at {fp}")
+            inside.append(f"{value_with_interval(book, f'd07.froc.{fp}', src, f'froc.{rate}')} at {fp}")
     text = f"FROC (measured up to {reach} false positives per image): "
     if inside:
         text += "sensitivity " + ", ".join(inside) + " FP/image"
@@ -299,7 +310,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
     if outside:
         text += f"; not reached at {', '.join(outside)} FP/image (past the measured curve, so no number is quoted)"
     if _try(book, src + "#froc_end_sensitivity") is not None:
-        end = _with_interval(book, "d07.froc_end", src, "froc_end_sensitivity")
+        end = value_with_interval(book, "d07.froc_end", src, "froc_end_sensitivity")
         text += f"; where the curve ends, every kept box counted, sensitivity {end}"
     return text
 

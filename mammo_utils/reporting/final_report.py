@@ -22,6 +22,7 @@ from .evidence import (
     holdout_use_html,
     operating_point_html,
     prevalence_html,
+    value_with_interval,
     verdict_words,
 )
 from .facts import FactBook, FactError, resolve
@@ -504,9 +505,9 @@ def _gradcam_boxes(book: FactBook, src: str) -> str:
         f"{book.html('d07.cam.ap.high', src + '#gradcam_map50_agnostic_ci.1')}] against the detector's "
         f"{book.pair_html('d07.ap.agn', src + '#map50_agnostic', src + '#map50_agnostic_ci')}, and the top "
         "Grad-CAM box overlaps the lesion with a "
-        f"median IoU of {book.html('d07.cam.iou', src + '#gradcam_box_fit.median_iou', '.2f')} at "
-        f"{book.html('d07.cam.area', src + '#gradcam_box_fit.median_area_ratio', '.1f')}x its area (detector: IoU "
-        f"{book.html('d07.det.iou', src + '#detector_box_fit.median_iou', '.2f')})."
+        f"median IoU of {value_with_interval(book, 'd07.cam.iou', src, 'gradcam_box_fit.median_iou', '.2f')} at "
+        f"{value_with_interval(book, 'd07.cam.area', src, 'gradcam_box_fit.median_area_ratio', '.1f')}x its area "
+        f"(detector: IoU {value_with_interval(book, 'd07.det.iou', src, 'detector_box_fit.median_iou', '.2f')})."
     )
 
 

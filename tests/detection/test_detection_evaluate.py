@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 
 from mammo_utils.detection.evaluate import (
+    box_fit,
     evaluate_detections,
     pointing_summary,
     seed_intervals,
     seed_scores,
     seed_summary,
 )
-from mammo_utils.detection.metrics import coco_map, operating_point
+from mammo_utils.detection.metrics import coco_map, operating_point, top_box_overlap
 from mammo_utils.detection.tables import metrics_table, seed_table
 from mammo_utils.detection.train import DetectionData, stop_reason, truth
 
@@ -126,6 +127,18 @@ def test_seed_intervals_share_the_detailed_resamples_and_bracket_the_mean():
     )
     with pytest.raises(ValueError, match="at least one seed"):
         seed_intervals(gt, {}, CLASSES, groups)
+
+
+def test_box_fit_medians_carry_patient_intervals():
+    data, preds = _split()
+    gt, groups = truth(data.test), data.test.patient_id.to_numpy()
+    fit = box_fit(gt, preds, groups)
+    assert {k: fit[k] for k in ("median_iou", "median_area_ratio", "n")} == top_box_overlap(gt, preds)
+    for key in ("median_iou", "median_area_ratio"):
+        low, high = fit[f"{key}_ci"]
+        assert low <= fit[key] <= high and high > low, key
+    empty = [{**p, "boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for p in preds]  # no top box anywhere
+    assert box_fit(gt, empty, groups)["median_iou_ci"] is None
 
 
 def test_pointing_game_interval_is_wilson_of_the_count():
