@@ -13,6 +13,7 @@ from mammo_utils.detection.evaluate import (
     seed_intervals,
     seed_scores,
     seed_summary,
+    summary_json,
 )
 from mammo_utils.detection.metrics import coco_map, operating_point, top_box_overlap
 from mammo_utils.detection.tables import metrics_table, seed_table
@@ -95,6 +96,25 @@ def test_headline_statistics_all_carry_intervals_including_the_end_of_the_froc_c
     assert table["FROC sensitivity where the test curve ends (every kept box)"] == (
         f"{det['froc_end_sensitivity']:.3f} [{low:.3f}, {high:.3f}]"
     )
+
+
+def test_evaluate_json_carries_every_headline_interval():
+    import json
+
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    out = json.loads(json.dumps(summary_json({"detector": det, "classifier": None})))
+    for key in (
+        "map50",
+        "map50_95",
+        "map50_agnostic",
+        "froc_max_fp_per_image",
+        "froc_end_sensitivity",
+        "breast_recall",
+    ):
+        assert out[f"{key}_ci"] == pytest.approx(list(det[f"{key}_ci"])), key
+    assert set(out["froc_ci"]) == set(out["froc"]) == {"sens@0.5fp", "sens@1fp", "sens@2fp"}
+    assert out["pointing_game"] is None  # no classifier scored
 
 
 def test_seed_intervals_share_the_detailed_resamples_and_bracket_the_mean():
