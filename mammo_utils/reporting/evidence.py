@@ -264,15 +264,17 @@ def value_with_interval(book: FactBook, key: str, src: str, field: str, fmt: str
         book: Facts.
         key: The value's fact key (the limits are ``key.low`` and ``key.high``).
         src: The results file.
-        field: The value's path in it; its interval is ``<field>_ci`` (for ``a.b``: ``a_ci.b``).
+        field: The value's path in it; its interval is the sibling ``<field>_ci`` (``a.b`` -> ``a.b_ci``) or, for a
+            value inside a map, the same key of the map's ``_ci`` twin (``froc.sens@1fp`` -> ``froc_ci.sens@1fp``).
         fmt: Format of all three.
 
     Returns:
         HTML text.
     """
-    field_ci = field.replace(".", "_ci.", 1) if "." in field else field + "_ci"
-    if isinstance(_try(book, f"{src}#{field_ci}"), list):
-        return book.pair_html(key, f"{src}#{field}", f"{src}#{field_ci}", fmt)
+    twins = [field + "_ci"] + ([field.replace(".", "_ci.", 1)] if "." in field else [])
+    for field_ci in twins:
+        if isinstance(_try(book, f"{src}#{field_ci}"), list):
+            return book.pair_html(key, f"{src}#{field}", f"{src}#{field_ci}", fmt)
     return book.html(key, f"{src}#{field}", fmt)
 
 

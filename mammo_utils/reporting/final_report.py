@@ -506,8 +506,9 @@ def _gradcam_boxes(book: FactBook, src: str) -> str:
         f"{book.pair_html('d07.ap.agn', src + '#map50_agnostic', src + '#map50_agnostic_ci')}, and the top "
         "Grad-CAM box overlaps the lesion with a "
         f"median IoU of {value_with_interval(book, 'd07.cam.iou', src, 'gradcam_box_fit.median_iou', '.2f')} at "
-        f"{value_with_interval(book, 'd07.cam.area', src, 'gradcam_box_fit.median_area_ratio', '.1f')}x its area "
-        f"(detector: IoU {value_with_interval(book, 'd07.det.iou', src, 'detector_box_fit.median_iou', '.2f')})."
+        f"{value_with_interval(book, 'd07.cam.area', src, 'gradcam_box_fit.median_area_ratio', '.1f')} times its "
+        f"area (detector: IoU {value_with_interval(book, 'd07.det.iou', src, 'detector_box_fit.median_iou', '.2f')}; "
+        "medians with 95% patient-bootstrap intervals)."
     )
 
 

@@ -309,6 +309,18 @@ def test_froc_values_and_the_curve_end_carry_their_recorded_intervals(tmp_path):
     assert book.facts["d07.froc_end.high"].source == "d.json#froc_end_sensitivity_ci.1"
 
 
+def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
+    from mammo_utils.reporting.evidence import value_with_interval
+    from mammo_utils.reporting.facts import FactBook
+
+    fit = {"median_iou": 0.0987, "median_iou_ci": [0.0739, 0.1379], "median_area_ratio": 9.72}
+    (tmp_path / "d.json").write_text(json.dumps({"gradcam_box_fit": fit}))
+    book = FactBook(tmp_path)
+    plain = lambda html: re.sub(r"<[^>]+>", "", html)  # noqa: E731
+    assert plain(value_with_interval(book, "iou", "d.json", "gradcam_box_fit.median_iou", ".2f")) == "0.10 [0.07, 0.14]"
+    assert plain(value_with_interval(book, "area", "d.json", "gradcam_box_fit.median_area_ratio", ".1f")) == "9.7"
+
+
 def test_detector_seeds_carry_their_test_intervals_and_the_sd_is_named_a_spread(tmp_path):
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.final_report import _seed_intervals, _seed_mean_interval
