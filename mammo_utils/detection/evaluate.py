@@ -1,10 +1,12 @@
+# Size: the detector's test metrics, every seed's test intervals and Grad-CAM's share one patient resampling.
 """Score localisation on the test patients: the detector's boxes and the classifier's Grad-CAM, on one table.
 
 - Detector: COCO mAP@0.5 and mAP@[.5:.95] with per-class AP, class-agnostic AP, FROC sensitivity at 0.5/1/2
-  false positives per image, per-breast recall at the operating score chosen on validation (1 FP/image), and the
-  pointing game of its top box's centre.
+  false positives per image (and where the measured curve ends), per-breast recall at the operating score chosen
+  on validation (1 FP/image), and the pointing game of its top box's centre.
 - Classifier: Grad-CAM's peak in the pointing game, and CAM-to-box boxes scored with the same class-agnostic AP.
-- Every headline number carries a patient-level bootstrap 95% interval (whole patients resampled).
+- Every headline number carries a patient-level bootstrap 95% interval (whole patients resampled), each seed's
+  test mAP too (:func:`score_seeds`).
 
 The pointing game's chance rate is the share of the breast covered by the lesion boxes: a pointer dropped at a
 random breast pixel hits a box that often.
@@ -27,6 +29,7 @@ from .metrics import (
     froc,
     operating_point,
     pointing_game,
+    top_box_overlap,
 )
 from .train import DetectionData, truth
 
@@ -84,6 +87,30 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
     return out
 
 
+def box_fit(gt: list[dict], preds: list[dict], groups, n: int = N_BOOT) -> dict:
+    """How each image's top box sits on its lesion, with patient-bootstrap intervals of the medians.
+
+    Args:
+        gt: Ground truth per image.
+        preds: Boxes per image (the detector's, or Grad-CAM's :func:`~mammo_utils.detection.metrics.cam_boxes`).
+        groups: Patient id per image.
+        n: Resamples.
+
+    Returns:
+        :func:`~mammo_utils.detection.metrics.top_box_overlap`'s ``median_iou``, ``median_area_ratio`` and ``n``,
+        with ``median_iou_ci`` and ``median_area_ratio_ci`` (None when no resample has an image that counts).
+    """
+    out = top_box_overlap(gt, preds)
+
+    def statistics(idx):
+        fit = top_box_overlap(_subset(gt, idx), _subset(preds, idx))
+        return {k: fit[k] for k in ("median_iou", "median_area_ratio")}
+
+    ci = bootstrap_intervals(statistics, groups, n)
+    out.update({f"{k}_ci": ci.get(k) for k in ("median_iou", "median_area_ratio")})
+    return out
+
+
 #: Operating-point statistics with a patient-bootstrap interval (:func:`evaluate_detections`) and their table labels.
 OPERATING_LABELS = {"precision": "precision at the operating score (IoU >= 0.5)", "mean_iou": "mean IoU of the hits",
                     "recall": "recall at the operating score (IoU >= 0.5)"}  # fmt: skip
@@ -103,8 +130,11 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
 
     Returns:
         ``map50``, ``map50_95``, ``per_class`` (AP@0.5) with ``per_class_ci``, ``map50_agnostic``, ``froc``
-        (sensitivities; None where the curve does not reach the rate), ``froc_max_fp_per_image``, ``froc_curve``,
-        ``breast_recall``, ``operating_score``, ``operating_point``, ``pointing_game`` and ``*_ci`` intervals.
+        (sensitivities; None where the curve does not reach the rate), ``froc_max_fp_per_image`` and
+        ``froc_end_sensitivity`` (where the test curve ends and its sensitivity there, every kept box counted),
+        ``froc_curve``, ``breast_recall``, ``operating_score``, ``operating_point``, ``pointing_game`` and the
+        ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``, ``froc_max_fp_per_image_ci``,
+        ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``, ``operating_point_ci``).
     """
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
@@ -114,6 +144,7 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
     curve = froc(gt, test_preds)
     out["froc_curve"] = [arr.tolist() for arr in curve.pop("curve")]
     out["froc_max_fp_per_image"] = curve.pop("max_fp_per_image")
+    out["froc_end_sensitivity"] = curve.pop("end_sensitivity")
     out["froc"] = curve
     out["operating_score"] = score
     out["operating_point"] = operating_point(gt, test_preds, score)
@@ -125,13 +156,22 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         values = {"map50": m["map50"], "map50_95": m["map50_95"]}
         values.update({f"ap50/{k}": v for k, v in m["per_class"].items()})
         values["map50_agnostic"] = coco_map(agnostic(g), agnostic(p))["map50"]
-        values.update({f"froc/{k}": v for k, v in froc(g, p).items() if k.startswith("sens@")})
+        f = froc(g, p)
+        values.update({f"froc/{k}": v for k, v in f.items() if k.startswith("sens@")})
+        values.update({"froc_max_fp_per_image": f["max_fp_per_image"], "froc_end_sensitivity": f["end_sensitivity"]})
         values["breast_recall"] = breast_recall(g, p, [breasts[i] for i in idx], score)
         values.update({f"op/{k}": v for k, v in operating_point(g, p, score).items() if k in OPERATING_LABELS})
         return values
 
     ci = bootstrap_intervals(statistics, groups, N_BOOT)
-    for key in ("map50", "map50_95", "map50_agnostic", "breast_recall"):
+    for key in (
+        "map50",
+        "map50_95",
+        "map50_agnostic",
+        "breast_recall",
+        "froc_max_fp_per_image",
+        "froc_end_sensitivity",
+    ):
         out[f"{key}_ci"] = ci.get(key)
     out["per_class_ci"] = {k: ci.get(f"ap50/{k}") for k in out["per_class"]}
     out["operating_point_ci"] = {k: ci.get(f"op/{k}") for k in OPERATING_LABELS}
@@ -142,26 +182,93 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
     return out
 
 
-def seed_scores(record: dict, data: DetectionData) -> dict:
-    """One seed's detector: how it trained, its validation mAP and its test mAP (point values).
+def seed_scores(record: dict, test: dict) -> dict:
+    """One seed's row: how it trained, its validation mAP and its test mAP (point values).
 
     Args:
         record: :func:`~mammo_utils.detection.train.train_detector`'s record.
-        data: The split frames and images (the same for every seed: the split seed is fixed).
+        test: :func:`~mammo_utils.detection.metrics.coco_map` of its test predictions.
 
     Returns:
         ``seed, best_epoch, epochs_run, stop_reason, train_seconds, seconds_per_epoch, val_map50, val_map50_95,
         test_map50, test_map50_95``.
-    """
-    from .detector import load_detector
 
-    model, info = load_detector(record["folder"])
-    test = coco_map(truth(data.test), predict_boxes(model, data.images["test"]), info["spec"].classes)
+    Example:
+        >>> record = {"seed": 1, "val": {"map50": 0.3, "map50_95": 0.1}}
+        >>> seed_scores(record, {"map50": 0.25, "map50_95": 0.09})["test_map50"]
+        0.25
+    """
     keys = ("seed", "best_epoch", "epochs_run", "stop_reason", "train_seconds", "seconds_per_epoch")
     out = {k: record.get(k) for k in keys}
     out.update(val_map50=record["val"]["map50"], val_map50_95=record["val"]["map50_95"])
     out.update(test_map50=test["map50"], test_map50_95=test["map50_95"])
     return out
+
+
+#: The test statistics of every seed that :func:`seed_intervals` bootstraps.
+SEED_TEST_KEYS = ("map50", "map50_95")
+
+
+def seed_intervals(gt: list[dict], preds: dict, classes, groups, n: int = N_BOOT) -> dict:
+    """Patient-bootstrap intervals of each seed's test mAP and of the mean over the seeds, from one set of resamples.
+
+    The resamples are those of :func:`evaluate_detections` (same patients, same random seed), so the chosen seed's
+    interval here is the one its detailed metrics carry. The mean's interval holds the trained seeds fixed: it says
+    how far test-patient sampling moves their mean, while the sd over seeds (:func:`seed_summary`) says how far
+    retraining moves one run.
+
+    Args:
+        gt: Ground truth per test image.
+        preds: ``{seed: predictions per test image}``.
+        classes: Class names.
+        groups: Patient id per test image.
+        n: Resamples.
+
+    Returns:
+        ``{seed: {"test_map50_ci": (low, high), "test_map50_95_ci": ...}, "mean": {...}}`` (None where a statistic
+        is undefined in every resample).
+    """
+    if not preds:
+        raise ValueError("seed_intervals needs the predictions of at least one seed, got none")
+
+    def statistics(idx):
+        g = _subset(gt, idx)
+        values = {}
+        for seed, p in preds.items():
+            m = coco_map(g, _subset(p, idx), classes)
+            values.update({f"{seed}/{k}": m[k] for k in SEED_TEST_KEYS})
+        for k in SEED_TEST_KEYS:
+            values[f"mean/{k}"] = float(np.mean([values[f"{seed}/{k}"] for seed in preds]))
+        return values
+
+    ci = bootstrap_intervals(statistics, groups, n)
+    return {name: {f"test_{k}_ci": ci.get(f"{name}/{k}") for k in SEED_TEST_KEYS} for name in [*preds, "mean"]}
+
+
+def score_seeds(records: list[dict], data: DetectionData) -> tuple[list[dict], dict]:
+    """Every seed's detector on the test patients: a row per seed with intervals, and the summary over seeds.
+
+    Args:
+        records: :func:`~mammo_utils.detection.train.train_detector`'s record of each seed.
+        data: The split frames and images (the same for every seed: the split seed is fixed).
+
+    Returns:
+        ``(rows, summary)``: :func:`seed_scores`'s rows with ``test_map50_ci`` and ``test_map50_95_ci``, and
+        :func:`seed_summary` of them with the mean's interval (``test_map50.mean_ci``).
+    """
+    from .detector import load_detector
+
+    gt = truth(data.test)
+    preds, rows, classes = {}, [], None
+    for record in records:
+        model, info = load_detector(record["folder"])
+        classes = info["spec"].classes  # one recipe: the same classes for every seed
+        preds[record["seed"]] = predict_boxes(model, data.images["test"])
+        rows.append(seed_scores(record, coco_map(gt, preds[record["seed"]], classes)))
+    ci = seed_intervals(gt, preds, classes, data.test.patient_id.to_numpy())
+    for row in rows:
+        row.update(ci[row["seed"]])
+    return rows, seed_summary(rows, ci["mean"])
 
 
 def spread(values) -> dict[str, float]:
@@ -182,19 +289,27 @@ def spread(values) -> dict[str, float]:
     }
 
 
-def seed_summary(rows: list[dict]) -> dict:
+def seed_summary(rows: list[dict], mean_ci: dict | None = None) -> dict:
     """Mean ± sd (ddof 1) over seeds of each numeric column of :func:`seed_scores`, and the chosen seed.
 
-    The chosen seed is the one with the best **validation** mAP@0.5 (test plays no part in the choice).
+    The chosen seed is the one with the best **validation** mAP@0.5 (test plays no part in the choice). The sd is
+    the spread over seeds, not an interval; the test means carry their patient-bootstrap interval when given.
+
+    Args:
+        rows: :func:`seed_scores`'s rows.
+        mean_ci: :func:`seed_intervals`'s ``"mean"`` entry (``test_map50_ci``, ``test_map50_95_ci``), or None.
 
     Returns:
-        ``{"seeds": [...], "chosen_seed": s, "<column>": {"mean", "sd", "min", "max"}}`` (sd NaN for one seed).
+        ``{"seeds": [...], "chosen_seed": s, "<column>": {"mean", "sd", "min", "max"}}`` (sd NaN for one seed),
+        ``test_map50`` and ``test_map50_95`` with ``mean_ci`` when ``mean_ci`` is given.
     """
     table = pd.DataFrame(rows)
     out: dict = {"seeds": [int(s) for s in table.seed], "n": len(table)}
     out["chosen_seed"] = int(table.seed.iloc[int(np.argmax(table.val_map50.to_numpy()))])
     for key in ("val_map50", "val_map50_95", "test_map50", "test_map50_95", "best_epoch", "epochs_run"):
         out[key] = spread(table[key])
+    for key, ci in (mean_ci or {}).items():
+        out[key.removesuffix("_ci")]["mean_ci"] = ci
     return out
 
 
@@ -281,8 +396,9 @@ def summary_json(result: dict) -> dict:
     """The CLI's ``evaluate --json`` payload.
 
     Returns:
-        ``map50, map50_95, per_class`` (+ ``per_class_ci``), ``froc`` (None where the test curve, which ends at
-        ``froc_max_fp_per_image``, does not reach the rate), ``breast_recall, pointing_game`` (Grad-CAM's hit
+        ``map50, map50_95, per_class`` (+ ``per_class_ci``), ``map50_agnostic``, ``froc`` (None where the test
+        curve, which ends at ``froc_max_fp_per_image`` with sensitivity ``froc_end_sensitivity``, does not reach the
+        rate), ``breast_recall, pointing_game`` (Grad-CAM's hit
         rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
         and the intervals.
     """
@@ -295,9 +411,16 @@ def summary_json(result: dict) -> dict:
         "map50_95_ci": list(det["map50_95_ci"]),
         "per_class": det["per_class"],
         "per_class_ci": {k: list(v) if v is not None else None for k, v in det["per_class_ci"].items()},
+        "map50_agnostic": det["map50_agnostic"],
+        "map50_agnostic_ci": det["map50_agnostic_ci"],
         "froc": det["froc"],
+        "froc_ci": det["froc_ci"],
         "froc_max_fp_per_image": det["froc_max_fp_per_image"],
+        "froc_max_fp_per_image_ci": det["froc_max_fp_per_image_ci"],
+        "froc_end_sensitivity": det["froc_end_sensitivity"],
+        "froc_end_sensitivity_ci": det["froc_end_sensitivity_ci"],
         "breast_recall": det["breast_recall"],
+        "breast_recall_ci": det["breast_recall_ci"],
         "pointing_game": cam["pointing_game"]["hit_rate"] if cam is not None else None,
         "pointing_game_ci": list(cam["pointing_game"].get("hit_rate_ci", ())) if cam is not None else None,
         "detector_pointing_game": det["pointing_game"]["hit_rate"],

@@ -173,8 +173,17 @@ def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FRO
         iou: Hit criterion.
 
     Returns:
-        ``{"sens@0.5fp": s, ...}`` (None beyond the measured range, NaN without lesions), ``max_fp_per_image``
+        ``{"sens@0.5fp": s, ...}`` (None beyond the measured range, NaN without lesions), ``max_fp_per_image``,
+        ``end_sensitivity`` (the sensitivity where the curve ends: every kept box counted; NaN without lesions)
         and ``curve``: ``(fp_per_image, sensitivity)`` arrays.
+
+    Example:
+        >>> gt = [{"boxes": [[0, 0, 10, 10]], "classes": [0]}, {"boxes": [[0, 0, 10, 10]], "classes": [0]}]
+        >>> preds = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "scores": [0.9, 0.5], "classes": [0, 0]},
+        ...          {"boxes": np.zeros((0, 4)), "scores": [], "classes": []}]
+        >>> out = froc(gt, preds, rates=(0.5, 1.0))
+        >>> out["sens@0.5fp"], out["sens@1fp"], out["max_fp_per_image"], out["end_sensitivity"]
+        (0.5, None, 0.5, 0.5)
     """
     n_lesions = sum(len(np.asarray(g["boxes"]).reshape(-1, 4)) for g in gt)
     scores, hit = _hits(gt, preds, iou)
@@ -191,6 +200,7 @@ def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FRO
         else:
             out[f"sens@{r:g}fp"] = float(sens[fpi <= r].max()) if r <= reach + 1e-12 else None
     out["max_fp_per_image"] = reach
+    out["end_sensitivity"] = float(sens[-1])
     out["curve"] = (fpi, sens)
     return out
 

@@ -17,7 +17,15 @@ from .metrics import FROC_RATES
 def metrics_table(det: dict, classes) -> pd.DataFrame:
     """The detector's test metrics as a table (value and 95% patient-level interval).
 
-    A FROC rate the measured curve does not reach reads "not reached (curve ends at x FP/image)".
+    A FROC rate the measured curve does not reach reads "not reached (curve ends at x FP/image)"; where the curve
+    ends and its sensitivity there are rows of their own (when recorded).
+
+    Args:
+        det: :func:`~mammo_utils.detection.evaluate.evaluate_detections`'s result.
+        classes: Class names (one AP row each, in this order).
+
+    Returns:
+        Columns ``test metric`` and ``value [95% CI]``.
     """
     fmt = format_with_interval
     reach = det.get("froc_max_fp_per_image")
@@ -37,6 +45,20 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
             )
             for r in FROC_RATES
         ],  # fmt: skip
+        *(
+            [
+                (
+                    "FROC: false positives per image where the test curve ends",
+                    fmt(reach, det.get("froc_max_fp_per_image_ci")),
+                ),
+                (
+                    "FROC sensitivity where the test curve ends (every kept box)",
+                    fmt(det["froc_end_sensitivity"], det.get("froc_end_sensitivity_ci")),
+                ),
+            ]
+            if det.get("froc_end_sensitivity") is not None
+            else []
+        ),  # fmt: skip
         *[(label, fmt(det["operating_point"][key], op_ci.get(key))) for key, label in OPERATING_LABELS.items()],
         (
             f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation)",
@@ -63,6 +85,41 @@ def localisation_table(det: dict, cam: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def seed_table(rows: list[dict]) -> pd.DataFrame:
+    """One row per detector seed: training, validation mAP@0.5 and test mAP with its patient-bootstrap interval.
+
+    Args:
+        rows: :func:`~mammo_utils.detection.evaluate.score_seeds`'s rows (``test_map50_ci`` and
+            ``test_map50_95_ci`` optional: without them the value is printed alone).
+
+    Returns:
+        Columns ``seed``, ``best epoch``, ``epochs run``, ``stop reason``, ``s / epoch``, ``validation mAP@0.5``,
+        ``test mAP@0.5 [95% CI]``, ``test mAP@[.5:.95] [95% CI]``.
+
+    Example:
+        >>> row = {"seed": 2, "best_epoch": 8, "epochs_run": 8, "stop_reason": "budget", "seconds_per_epoch": 20.0,
+        ...        "val_map50": 0.36, "test_map50": 0.275, "test_map50_ci": (0.236, 0.330), "test_map50_95": 0.113}
+        >>> seed_table([row]).iloc[0]["test mAP@0.5 [95% CI]"]
+        '0.275 [0.236, 0.330]'
+    """
+    fmt = format_with_interval
+    return pd.DataFrame(
+        [
+            {
+                "seed": r["seed"],
+                "best epoch": r.get("best_epoch"),
+                "epochs run": r.get("epochs_run"),
+                "stop reason": r.get("stop_reason"),
+                "s / epoch": round(r["seconds_per_epoch"], 1) if r.get("seconds_per_epoch") is not None else None,
+                "validation mAP@0.5": f"{r['val_map50']:.3f}",
+                "test mAP@0.5 [95% CI]": fmt(r["test_map50"], r.get("test_map50_ci")),
+                "test mAP@[.5:.95] [95% CI]": fmt(r["test_map50_95"], r.get("test_map50_95_ci")),
+            }
+            for r in rows
+        ]
+    )
 
 
 def blank_seeds(runs: list[dict]) -> list:

@@ -172,13 +172,15 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     Returns:
         The record saved as ``detector.json``: ``spec``, ``history``, ``best_epoch``, ``val`` metrics,
         ``epochs_run``, ``max_epochs``, ``patience``, ``stop_reason``, ``train_seconds``, ``seconds_per_epoch``,
-        ``mlflow_run_id``, ``registry_version``, ``folder``.
+        ``mlflow_run_id``, ``registry_version``, ``folder`` (where the detector is now: a reused one's record names
+        the folder it was found in).
     """
     import keras
 
     out = detector_dir(cfg)
     if (out / DETECTOR_INFO).is_file() and (out / DETECTOR_FILE).is_file() and not force:
-        return json.loads((out / DETECTOR_INFO).read_text())
+        # the folder it was found in, not the one it was trained in (a work folder copied or moved elsewhere)
+        return {**json.loads((out / DETECTOR_INFO).read_text()), "folder": str(out)}
     spec = DetectorSpec(image_size=tuple(cfg.cache_size))
     data = load_detection_data(cfg)
     model = build_detector(spec, seed=cfg.seed)

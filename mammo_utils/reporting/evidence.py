@@ -257,8 +257,32 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def value_with_interval(book: FactBook, key: str, src: str, field: str, fmt: str = ".3f") -> str:
+    """``value [low, high]`` of ``field`` in ``src`` when its interval is recorded, else the value alone.
+
+    Args:
+        book: Facts.
+        key: The value's fact key (the limits are ``key.low`` and ``key.high``).
+        src: The results file.
+        field: The value's path in it; its interval is the sibling ``<field>_ci`` (``a.b`` -> ``a.b_ci``) or, for a
+            value inside a map, the same key of the map's ``_ci`` twin (``froc.sens@1fp`` -> ``froc_ci.sens@1fp``).
+        fmt: Format of all three.
+
+    Returns:
+        HTML text.
+    """
+    twins = [field + "_ci"] + ([field.replace(".", "_ci.", 1)] if "." in field else [])
+    for field_ci in twins:
+        if isinstance(_try(book, f"{src}#{field_ci}"), list):
+            return book.pair_html(key, f"{src}#{field}", f"{src}#{field_ci}", fmt)
+    return book.html(key, f"{src}#{field}", fmt)
+
+
 def froc_sentence(book: FactBook, src: str) -> str:
     """FROC sensitivities inside the measured false-positive range; "not reached" for rates past it.
+
+    Each value carries its recorded patient-bootstrap interval (``froc_ci``, ``froc_max_fp_per_image_ci``,
+    ``froc_end_sensitivity_ci``); where the curve ends and its sensitivity there are quoted when recorded.
 
     Args:
         book: Facts.
@@ -270,7 +294,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
     froc = _try(book, src + "#froc")
     if not isinstance(froc, dict):
         return ""
-    reach = book.html("d07.froc_reach", src + "#froc_max_fp_per_image", ".2f")
+    reach = value_with_interval(book, "d07.froc_reach", src, "froc_max_fp_per_image", ".2f")
     rates = sorted(froc, key=lambda k: float(k.removeprefix("sens@").removesuffix("fp")))
     inside, outside = [], []
     for rate in rates:
@@ -279,7 +303,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
         if value is None or (isinstance(value, float) and not np.isfinite(value)):
             outside.append(fp)
         else:
-            inside.append(f"{book.html(f'd07.froc.{fp}', f'{src}#froc.{rate}')} at {fp}")
+            inside.append(f"{value_with_interval(book, f'd07.froc.{fp}', src, f'froc.{rate}')} at {fp}")
     text = f"FROC (measured up to {reach} false positives per image): "
     if inside:
         text += "sensitivity " + ", ".join(inside) + " FP/image"
@@ -287,6 +311,9 @@ def froc_sentence(book: FactBook, src: str) -> str:
         text += "none of the quoted operating rates lies inside the measured range"
     if outside:
         text += f"; not reached at {', '.join(outside)} FP/image (past the measured curve, so no number is quoted)"
+    if _try(book, src + "#froc_end_sensitivity") is not None:
+        end = value_with_interval(book, "d07.froc_end", src, "froc_end_sensitivity")
+        text += f"; where the curve ends, every kept box counted, sensitivity {end}"
     return text
 
 

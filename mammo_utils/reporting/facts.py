@@ -228,6 +228,23 @@ class FactBook:
             f"{self.html(key + '.high', base + '.high', fmt)}]"
         )
 
+    def pair_html(self, key: str, value: str, ci: str, fmt: str = ".3f") -> str:
+        """``value [low, high]`` from a value's source and its interval's ``[low, high]`` list source (three facts).
+
+        Args:
+            key: The value's fact key (its limits are ``key.low`` and ``key.high``).
+            value: Source of the value, e.g. ``reports/results/07_detection.json#map50``.
+            ci: Source of its ``[low, high]`` list, e.g. ``reports/results/07_detection.json#map50_ci``.
+            fmt: Format of all three.
+
+        Returns:
+            HTML text.
+        """
+        return (
+            f"{self.html(key, value, fmt)} [{self.html(key + '.low', ci + '.0', fmt)}, "
+            f"{self.html(key + '.high', ci + '.1', fmt)}]"
+        )
+
     def difference_html(self, key: str, base: str, fmt: str = "+.3f") -> str:
         """``+d [low, high]`` of a paired difference recorded at ``base`` (``difference``, ``low``, ``high``)."""
         return (

@@ -22,6 +22,7 @@ from .evidence import (
     holdout_use_html,
     operating_point_html,
     prevalence_html,
+    value_with_interval,
     verdict_words,
 )
 from .facts import FactBook, FactError, resolve
@@ -469,6 +470,42 @@ def _blank_seeds(book: FactBook, src: str) -> str:
     )
 
 
+def _seed_mean_interval(book: FactBook, src: str) -> str:
+    """``, the mean's 95% patient-bootstrap interval [a, b] (…)`` from 07's seed summary ("" when not recorded)."""
+    if not _has_key(book, src + "#seeds.test_map50.mean_ci.1"):
+        return ""
+    ci = src + "#seeds.test_map50.mean_ci"
+    return (
+        f", the mean's 95% patient-bootstrap interval [{book.html('d07.seeds.mean.low', ci + '.0')}, "
+        f"{book.html('d07.seeds.mean.high', ci + '.1')}] (these seeds held fixed, the test patients resampled)"
+    )
+
+
+def _seed_intervals(book: FactBook, src: str) -> str:
+    """A sentence with every detector seed's test mAP@0.5 and its patient-bootstrap interval ("" when not recorded).
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+
+    Returns:
+        HTML text, e.g. `` Each seed's test mAP@0.5 [95% CI]: seed 0 0.252 [0.21, 0.30]; …``.
+    """
+    try:
+        runs = resolve(src + "#seeds.runs", book.root) or []
+    except FactError:
+        return ""
+    if not runs or not all(r.get("test_map50_ci") for r in runs):
+        return ""
+    base = src + "#seeds.runs"
+    cells = [
+        f"seed {book.html(f'd07.seed{i}', f'{base}.{i}.seed', 'int')} "
+        + book.pair_html(f"d07.seed{i}.test", f"{base}.{i}.test_map50", f"{base}.{i}.test_map50_ci")
+        for i in range(len(runs))
+    ]
+    return " Each seed's test mAP@0.5 with its 95% patient-bootstrap interval: " + "; ".join(cells) + "."
+
+
 def gradcam_seeds_html(book: FactBook, src: str) -> str:
     """The Grad-CAM pointing game over every seed of the champion's arm, and the verdict over them ("" if absent).
 
@@ -516,10 +553,12 @@ def _gradcam_boxes(book: FactBook, src: str) -> str:
         f"maps score class-agnostic AP@0.5 {book.html('d07.cam.ap', src + '#gradcam_map50_agnostic')} "
         f"[{book.html('d07.cam.ap.low', src + '#gradcam_map50_agnostic_ci.0')}, "
         f"{book.html('d07.cam.ap.high', src + '#gradcam_map50_agnostic_ci.1')}] against the detector's "
-        f"{book.html('d07.ap.agn', src + '#map50_agnostic')}, and the top Grad-CAM box overlaps the lesion with a "
-        f"median IoU of {book.html('d07.cam.iou', src + '#gradcam_box_fit.median_iou', '.2f')} at "
-        f"{book.html('d07.cam.area', src + '#gradcam_box_fit.median_area_ratio', '.1f')}x its area (detector: IoU "
-        f"{book.html('d07.det.iou', src + '#detector_box_fit.median_iou', '.2f')})."
+        f"{book.pair_html('d07.ap.agn', src + '#map50_agnostic', src + '#map50_agnostic_ci')}, and the top "
+        "Grad-CAM box overlaps the lesion with a "
+        f"median IoU of {value_with_interval(book, 'd07.cam.iou', src, 'gradcam_box_fit.median_iou', '.2f')} at "
+        f"{value_with_interval(book, 'd07.cam.area', src, 'gradcam_box_fit.median_area_ratio', '.1f')} times its "
+        f"area (detector: IoU {value_with_interval(book, 'd07.det.iou', src, 'detector_box_fit.median_iou', '.2f')}; "
+        "medians with 95% patient-bootstrap intervals)."
     )
 
 
@@ -614,9 +653,12 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             seeds = (
                 f" Over {book.html('d07.seeds', src + '#seeds.n', 'int')} training seeds, test mAP@0.5 "
                 f"{book.html('d07.seeds.mean', src + '#seeds.test_map50.mean')} ± "
-                f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd); the values above are "
+                f"{book.html('d07.seeds.sd', src + '#seeds.test_map50.sd')} (mean ± sd: the spread over seeds, not "
+                "an interval)" + _seed_mean_interval(book, src) + "; the values above are "
                 "those of the seed chosen on validation mAP@0.5 "
-                f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})." + _blank_seeds(book, src)
+                f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
+                + _seed_intervals(book, src)
+                + _blank_seeds(book, src)
             )
         parts.append(
             "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 [ref:yolov8] on "

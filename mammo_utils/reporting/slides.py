@@ -1,3 +1,4 @@
+# Size: one short function per slide whose text is computed from the runs, beside the deck in slide order.
 """The presentation (``reports/slides.html``): 14 slides, one self-contained file that opens offline.
 
 No reveal.js from a CDN: the deck is plain HTML with its stylesheet, a few lines of keyboard navigation
@@ -120,17 +121,33 @@ def transfer_conclusion(book: FactBook) -> str:
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:
-    """A slide bullet with every detector seed's validation and test mAP@0.5 (a mean hides a seed that never began)."""
+    """A slide bullet with every detector seed's validation and test mAP@0.5 (a mean hides a seed that never began).
+
+    Each test value carries its 95% patient-bootstrap interval where 07 recorded it (``test_map50_ci``).
+
+    Args:
+        book: Facts.
+        det: 07's results file.
+
+    Returns:
+        HTML (one ``<li>``), "" without per-seed rows.
+    """
     runs = _recorded(book, det, "seeds.runs")
     if not runs:
         return ""
+    base = f"{det}#seeds.runs"
     cells = [
-        f"seed {book.html(f'd07.seed{i}', f'{det}#seeds.runs.{i}.seed', 'int')}: validation "
-        f"{book.html(f'd07.seed{i}.val', f'{det}#seeds.runs.{i}.val_map50')}, test "
-        f"{book.html(f'd07.seed{i}.test', f'{det}#seeds.runs.{i}.test_map50')}"
-        for i in range(len(runs[0]))
+        f"seed {book.html(f'd07.seed{i}', f'{base}.{i}.seed', 'int')}: validation "
+        f"{book.html(f'd07.seed{i}.val', f'{base}.{i}.val_map50')}, test "
+        + (
+            book.pair_html(f"d07.seed{i}.test", f"{base}.{i}.test_map50", f"{base}.{i}.test_map50_ci")
+            if run.get("test_map50_ci")
+            else book.html(f"d07.seed{i}.test", f"{base}.{i}.test_map50")
+        )
+        for i, run in enumerate(runs[0])
     ]
-    return "<li>Every seed's mAP@0.5: " + "; ".join(cells) + "</li>"
+    label = " (test: [95% patient-bootstrap interval])" if all(run.get("test_map50_ci") for run in runs[0]) else ""
+    return f"<li>Every seed's mAP@0.5{label}: " + "; ".join(cells) + "</li>"
 
 
 def _gradcam_seeds(book: FactBook, det: str) -> str:

@@ -6,9 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mammo_utils.detection.evaluate import evaluate_detections, pointing_summary, seed_summary
-from mammo_utils.detection.tables import metrics_table
-from mammo_utils.detection.train import DetectionData, stop_reason
+from mammo_utils.detection.evaluate import (
+    box_fit,
+    evaluate_detections,
+    pointing_summary,
+    seed_intervals,
+    seed_scores,
+    seed_summary,
+    summary_json,
+)
+from mammo_utils.detection.metrics import coco_map, operating_point, top_box_overlap
+from mammo_utils.detection.tables import metrics_table, seed_table
+from mammo_utils.detection.train import DetectionData, stop_reason, truth
 
 CLASSES = ("mass", "spiculated_mass", "calcification_cluster")
 
@@ -70,6 +79,86 @@ def test_froc_rates_beyond_the_test_curve_are_reported_as_not_reached():
     assert det["froc"]["sens@2fp"] is None and det["froc_ci"]["sens@2fp"] is None
     table = metrics_table(det, CLASSES).set_index("test metric")["value [95% CI]"]
     assert table["FROC sensitivity at 2 FP/image"].startswith("not reached")
+
+
+def test_headline_statistics_all_carry_intervals_including_the_end_of_the_froc_curve():
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    for key in ("map50_95", "map50_agnostic", "froc_end_sensitivity", "froc_max_fp_per_image"):
+        low, high = det[f"{key}_ci"]
+        assert low <= det[key] <= high and high > low, key
+    # the end of the curve counts every kept box: the recall at a score below every box's
+    assert det["froc_end_sensitivity"] == pytest.approx(operating_point(truth(data.test), preds, 0.0)["recall"])
+    assert det["froc_max_fp_per_image"] == pytest.approx(det["froc_curve"][0][-1])
+    assert "end_sensitivity" not in det["froc"]  # the rates only: the end is a key of its own
+    table = metrics_table(det, CLASSES).set_index("test metric")["value [95% CI]"]
+    low, high = det["froc_end_sensitivity_ci"]
+    assert table["FROC sensitivity where the test curve ends (every kept box)"] == (
+        f"{det['froc_end_sensitivity']:.3f} [{low:.3f}, {high:.3f}]"
+    )
+
+
+def test_evaluate_json_carries_every_headline_interval():
+    import json
+
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    out = json.loads(json.dumps(summary_json({"detector": det, "classifier": None})))
+    for key in (
+        "map50",
+        "map50_95",
+        "map50_agnostic",
+        "froc_max_fp_per_image",
+        "froc_end_sensitivity",
+        "breast_recall",
+    ):
+        assert out[f"{key}_ci"] == pytest.approx(list(det[f"{key}_ci"])), key
+    assert set(out["froc_ci"]) == set(out["froc"]) == {"sens@0.5fp", "sens@1fp", "sens@2fp"}
+    assert out["pointing_game"] is None  # no classifier scored
+
+
+def test_seed_intervals_share_the_detailed_resamples_and_bracket_the_mean():
+    data, good = _split(seed=0)
+    gt, groups = truth(data.test), data.test.patient_id.to_numpy()
+    weak = [{**p, "scores": p["scores"][::-1].copy()} for p in good]  # the same boxes, scores reversed: worse ranking
+    ci = seed_intervals(gt, {0: good, 1: weak}, CLASSES, groups)
+    det = evaluate_detections(data, score=0.3, test_preds=good, classes=CLASSES)
+    assert ci[0]["test_map50_ci"] == pytest.approx(det["map50_ci"])  # the same patient resamples as the details
+    assert ci[0]["test_map50_95_ci"] == pytest.approx(det["map50_95_ci"])
+    points = {s: coco_map(gt, p, CLASSES) for s, p in ((0, good), (1, weak))}
+    for s in (0, 1):
+        low, high = ci[s]["test_map50_ci"]
+        assert low <= points[s]["map50"] <= high and high > low
+    mean = np.mean([points[s]["map50"] for s in (0, 1)])
+    low, high = ci["mean"]["test_map50_ci"]
+    assert low <= mean <= high
+    # the mean of two correlated seeds varies no more than the wider of them
+    assert high - low <= max(ci[s]["test_map50_ci"][1] - ci[s]["test_map50_ci"][0] for s in (0, 1)) + 1e-9
+    rows = [
+        seed_scores({"seed": s, "val": {"map50": 0.5 - s / 10, "map50_95": 0.2}}, points[s]) | ci[s] for s in (0, 1)
+    ]
+    summary = seed_summary(rows, ci["mean"])
+    assert summary["test_map50"]["mean"] == pytest.approx(mean)
+    assert summary["test_map50"]["mean_ci"] == ci["mean"]["test_map50_ci"]
+    assert summary["test_map50_95"]["mean_ci"] == ci["mean"]["test_map50_95_ci"]
+    shown = seed_table([{**r, "seconds_per_epoch": 1.0} for r in rows])["test mAP@0.5 [95% CI]"]
+    assert (
+        shown.iloc[1] == f"{points[1]['map50']:.3f} [{ci[1]['test_map50_ci'][0]:.3f}, {ci[1]['test_map50_ci'][1]:.3f}]"
+    )
+    with pytest.raises(ValueError, match="at least one seed"):
+        seed_intervals(gt, {}, CLASSES, groups)
+
+
+def test_box_fit_medians_carry_patient_intervals():
+    data, preds = _split()
+    gt, groups = truth(data.test), data.test.patient_id.to_numpy()
+    fit = box_fit(gt, preds, groups)
+    assert {k: fit[k] for k in ("median_iou", "median_area_ratio", "n")} == top_box_overlap(gt, preds)
+    for key in ("median_iou", "median_area_ratio"):
+        low, high = fit[f"{key}_ci"]
+        assert low <= fit[key] <= high and high > low, key
+    empty = [{**p, "boxes": np.zeros((0, 4)), "scores": np.zeros(0)} for p in preds]  # no top box anywhere
+    assert box_fit(gt, empty, groups)["median_iou_ci"] is None
 
 
 def test_pointing_game_interval_is_wilson_of_the_count():

@@ -128,6 +128,10 @@ def test_froc_refuses_rates_beyond_the_measured_curve():
     assert result["max_fp_per_image"] == pytest.approx(0.25)
     assert result["sens@0.5fp"] is None and result["sens@1fp"] is None and result["sens@2fp"] is None
     assert froc(gt, preds, rates=(0.25,))["sens@0.25fp"] == pytest.approx(0.25)
+    # where the curve ends, every kept box counts: 1 of the 4 lesions found (the second box misses its lesion)
+    assert result["end_sensitivity"] == pytest.approx(0.25)
+    preds[2] = _pred([[0, 0, 10, 10]], [0.1])  # a low-scoring hit moves the end, not the FP count
+    assert froc(gt, preds)["end_sensitivity"] == pytest.approx(0.5) and froc(gt, preds)["max_fp_per_image"] == 0.25
 
 
 def test_bootstrap_intervals_share_resamples_and_skip_undefined_values():

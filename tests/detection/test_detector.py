@@ -177,3 +177,20 @@ def test_a_recipe_change_gets_a_new_detector_folder(synth_root, tmp_path):
 
     cfg = get_config("small", synth_root, tmp_path, cache_size=(64, 32), det_epochs=2)
     assert detector_key(cfg).endswith(DETECTOR_RECIPE) and "_s0_e2_" in detector_key(cfg)
+
+
+def test_a_reused_detector_names_the_folder_it_was_found_in(synth_root, tmp_path):
+    """A work folder copied elsewhere: the reused record points at the copy, not at where it was trained."""
+    import json
+
+    from mammo_utils.config import get_config
+    from mammo_utils.detection.detector import DETECTOR_FILE, DETECTOR_INFO
+    from mammo_utils.detection.train import detector_dir, train_detector
+
+    cfg = get_config("small", synth_root, tmp_path, cache_size=(64, 32), det_epochs=2)
+    out = detector_dir(cfg)
+    out.mkdir(parents=True)
+    (out / DETECTOR_FILE).write_bytes(b"weights")  # reuse checks the files exist; nothing is loaded here
+    (out / DETECTOR_INFO).write_text(json.dumps({"seed": 0, "folder": "/elsewhere/data/work/detector/x"}))
+    record = train_detector(cfg)
+    assert record["folder"] == str(out) and record["seed"] == 0

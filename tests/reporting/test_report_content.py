@@ -293,6 +293,66 @@ def test_froc_is_quoted_only_inside_its_measured_range(tmp_path):
     assert "d07.froc.1" not in text and "measured up to" in text
 
 
+def test_froc_values_and_the_curve_end_carry_their_recorded_intervals(tmp_path):
+    from mammo_utils.reporting.evidence import froc_sentence
+    from mammo_utils.reporting.facts import FactBook
+
+    recorded = {
+        "froc": {"sens@0.5fp": 0.7, "sens@1fp": None},
+        "froc_ci": {"sens@0.5fp": [0.61, 0.78], "sens@1fp": None},
+        "froc_max_fp_per_image": 0.6,
+        "froc_max_fp_per_image_ci": [0.52, 0.69],
+        "froc_end_sensitivity": 0.74,
+        "froc_end_sensitivity_ci": [0.66, 0.81],
+    }
+    (tmp_path / "d.json").write_text(json.dumps(recorded))
+    book = FactBook(tmp_path)
+    text = re.sub(r"<[^>]+>", "", froc_sentence(book, "d.json"))
+    assert "measured up to 0.60 [0.52, 0.69] false positives per image" in text
+    assert "sensitivity 0.700 [0.610, 0.780] at 0.5 FP/image" in text
+    assert text.endswith("where the curve ends, every kept box counted, sensitivity 0.740 [0.660, 0.810]")
+    assert book.facts["d07.froc_end.high"].source == "d.json#froc_end_sensitivity_ci.1"
+
+
+def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
+    from mammo_utils.reporting.evidence import value_with_interval
+    from mammo_utils.reporting.facts import FactBook
+
+    fit = {"median_iou": 0.0987, "median_iou_ci": [0.0739, 0.1379], "median_area_ratio": 9.72}
+    (tmp_path / "d.json").write_text(json.dumps({"gradcam_box_fit": fit}))
+    book = FactBook(tmp_path)
+    plain = lambda html: re.sub(r"<[^>]+>", "", html)  # noqa: E731
+    assert plain(value_with_interval(book, "iou", "d.json", "gradcam_box_fit.median_iou", ".2f")) == "0.10 [0.07, 0.14]"
+    assert plain(value_with_interval(book, "area", "d.json", "gradcam_box_fit.median_area_ratio", ".1f")) == "9.7"
+
+
+def test_detector_seeds_carry_their_test_intervals_and_the_sd_is_named_a_spread(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _seed_intervals, _seed_mean_interval
+    from mammo_utils.reporting.slides import _detector_seeds
+
+    runs = [
+        {"seed": 0, "val_map50": 0.31, "test_map50": 0.252, "test_map50_ci": [0.21, 0.30]},
+        {"seed": 1, "val_map50": 0.29, "test_map50": 0.271, "test_map50_ci": [0.23, 0.32]},
+    ]
+    seeds = {"n": 2, "runs": runs, "test_map50": {"mean": 0.2615, "sd": 0.0134, "mean_ci": [0.225, 0.305]}}
+    (tmp_path / "d.json").write_text(json.dumps({"seeds": seeds}))
+    book = FactBook(tmp_path)
+    plain = lambda html: re.sub(r"<[^>]+>", "", html)  # noqa: E731
+    assert plain(_seed_intervals(book, "d.json")).endswith("seed 0 0.252 [0.210, 0.300]; seed 1 0.271 [0.230, 0.320].")
+    assert "interval [0.225, 0.305]" in plain(_seed_mean_interval(book, "d.json"))
+    assert "test 0.271 [0.230, 0.320]" in plain(_detector_seeds(FactBook(tmp_path), "d.json"))
+    # an older record without the intervals: no sentence, and the slide prints the values alone
+    for run in runs:
+        del run["test_map50_ci"]
+    del seeds["test_map50"]["mean_ci"]
+    (tmp_path / "old.json").write_text(json.dumps({"seeds": seeds}))
+    old = FactBook(tmp_path)
+    assert _seed_intervals(old, "old.json") == "" and _seed_mean_interval(old, "old.json") == ""
+    slide = plain(_detector_seeds(old, "old.json"))
+    assert "test 0.252;" in slide and "interval" not in slide
+
+
 # --- 10. export facts ----------------------------------------------------------------------------------------------
 def test_export_table_has_rows_and_the_facts_are_kept(built):
     reports, _, _ = built
