@@ -214,7 +214,7 @@ def plot_by_label(df: pd.DataFrame, title: str = "Age and BI-RADS by label (per 
         ax_birads.bar(np.arange(4) + offset, counts * 100, 0.4, color=colour, label=name)
     ax_age.set(xlabel="age (years)", ylabel="density", title="Age")
     ax_birads.set_xticks(range(4), ["missing", "0 (recall)", "1 (negative)", "2 (benign)"])
-    ax_birads.set(ylabel="% of breasts", title="BI-RADS of the screening read")
+    ax_birads.set(xlabel="BI-RADS category", ylabel="% of breasts", title="BI-RADS of the screening read")
     fig.tight_layout()
     for ax in (ax_age, ax_birads):
         place_legend(ax, fontsize=8)

@@ -153,23 +153,31 @@ def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFr
     s, sp = report["recall"], report["specificity"]
     at = screening_translation(s, sp, prevalence)
     spread = ""
+
+    def ci(metric: str) -> str:
+        if intervals is None or metric not in intervals.index:
+            return ""
+        return f" [{intervals.loc[metric, 'low']:.1%}, {intervals.loc[metric, 'high']:.1%}]"
+
+    recalls, ppv = f"{at['recalls_per_1000']:.0f}", f"{at['ppv']:.1%}"
     if intervals is not None and {"recall", "specificity"} <= set(intervals.index):
         ends = screening_range(
             tuple(intervals.loc["recall", ["low", "high"]]), tuple(intervals.loc["specificity", ["low", "high"]]),
             prevalence,
         )  # fmt: skip
         (r_lo, r_hi), (ppv_lo, ppv_hi) = ends["recalls_per_1000"], ends["ppv"]
+        recalls, ppv = f"{recalls} [{r_lo:.0f}, {r_hi:.0f}]", f"{ppv} [{ppv_lo:.1%}, {ppv_hi:.1%}]"
         spread = (
-            f" At the ends of the two rates' 95% intervals (taken together, so wider than a joint interval): "
-            f"{r_lo:.0f} to {r_hi:.0f} recalls per 1000, PPV {ppv_lo:.1%} to {ppv_hi:.1%}."
+            " The bracketed ranges of the recall rate and PPV are their values at the ends of the sensitivity and "
+            "specificity intervals taken together (wider than a joint 95% interval)."
         )
     return (
-        f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}** and "
-        f"specificity **{sp:.1%}** (precision {report['precision']:.1%} at this set's "
-        f"{report['positives'] / max(report['n'], 1):.0%} prevalence). In a screening population with "
-        f"{prevalence:.0%} prevalence the same operating point would recall **{at['recalls_per_1000']:.0f} of every "
-        f"1000** breasts and only **{at['ppv']:.1%}** of those recalls would be cancers: precision, F1 and pF1 fall "
-        f"with prevalence while sensitivity, specificity and ROC-AUC do not." + spread
+        f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}**{ci('recall')} "
+        f"and specificity **{sp:.1%}**{ci('specificity')} (precision {report['precision']:.1%}{ci('precision')} at "
+        f"this set's {report['positives'] / max(report['n'], 1):.0%} prevalence; 95% patient-bootstrap intervals). "
+        f"In a screening population with {prevalence:.0%} prevalence the same operating point would recall "
+        f"**{recalls} of every 1000** breasts and only **{ppv}** of those recalls would be cancers: precision, F1 "
+        f"and pF1 fall with prevalence while sensitivity, specificity and ROC-AUC do not." + spread
     )
 
 

@@ -32,6 +32,10 @@ def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on thi
     axes[0].barh(y - 0.2, table.size_mb, 0.4, color="#0072B2", label="file")
     axes[0].barh(y + 0.2, table.gzip_mb, 0.4, color="#56B4E9", label="gzip")
     axes[0].set(xlabel="size (MB)", title="Size", xlim=(0, np.nanmax(table.size_mb) * 1.3))  # room for the legend
+    for yi, gz in zip(y, table.gzip_mb.to_numpy(float)):
+        if not np.isfinite(gz):  # a folder format (SavedModel) has no single file to gzip
+            axes[0].annotate("gzip: n/a (folder)", (0, yi + 0.2), xytext=(3, 0), textcoords="offset points",
+                             fontsize=7, va="center")  # fmt: skip
     place_legend(axes[0], fontsize=8)
     _latency_panel(axes[1], table, y)
     _quality_panel(axes[2], table, y)
@@ -67,8 +71,8 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
     if has_ci:
         low, high = table.breast_auc_low.to_numpy(float), table.breast_auc_high.to_numpy(float)
         ax.errorbar(auc, y, xerr=[np.clip(auc - low, 0, None), np.clip(high - auc, 0, None)], fmt="none",
-                    ecolor="#009E73", capsize=3, zorder=2)  # fmt: skip
-    ax.scatter(auc, y, color="#009E73", zorder=3)
+                    ecolor="#009E73", capsize=3, zorder=2, clip_on=False)  # fmt: skip
+    ax.scatter(auc, y, color="#009E73", zorder=3, clip_on=False)  # an AUC of 1 sits on the axis' right edge
     for yi, (name, row) in zip(y, table.iterrows()):
         own = name == "keras" or str(name).endswith("+keras")  # the model each row's change is measured against
         change = "(the reference of Δ)" if own else f"Δ {interval_text(row, 'delta_auc', '+.3f')}"
@@ -82,6 +86,6 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
             va="center",
         )  # left of the interval: inside the axes, whatever the AUC
     lowest = float(np.nanmin(table.breast_auc_low if has_ci else auc))
-    ax.set(xlim=(max(0.0, lowest - 0.12), 1.02), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
+    ax.set(xlim=(max(0.0, lowest - 0.12), 1.0), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
            title="Quality (Δ: change against Keras, paired 95% CI)")  # fmt: skip
     ax.grid(axis="x", alpha=0.3)

@@ -123,6 +123,10 @@ def plot_variants(runs: pd.DataFrame, title: str = "Variants over seeds: validat
     return fig
 
 
+#: Axis labels of the monitored metrics a search can maximise (the raw name otherwise).
+OBJECTIVE_LABELS = {"val_breast_auc": "validation breast ROC-AUC", "val_image_auc": "validation image ROC-AUC"}
+
+
 def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parameter search (validation fold)"):
     """Objective against each searched hyper-parameter, and the best-so-far curve over trials.
 
@@ -152,7 +156,11 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
     order = range(len(ordered))  # numbered from 0 like the trial ids of the log and the trials table
     flat[0].plot(order, ordered.objective, "o", color="#999999", label="trial")
     flat[0].step(order, best, where="post", color="#0072B2", label="best so far")
-    flat[0].set(xlabel="trial (run order, from 0 as in the log)", ylabel=objective, title="Best so far")
+    flat[0].set(
+        xlabel="trial (run order, from 0 as in the log)",
+        ylabel=OBJECTIVE_LABELS.get(objective, objective),
+        title="Best so far",
+    )
     flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     place_legend(flat[0], fontsize=8)
     for ax, name in zip(flat[1:], params):
@@ -168,7 +176,7 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
             ax.scatter(keys.map({v: i for i, v in enumerate(levels)}), trials.objective, color="#009E73")
             ax.set_xticks(range(len(levels)), [f"{v:.3g}" if numeric else v for v in levels])
             ax.set_xlim(-0.5, len(levels) - 0.5)
-        ax.set(xlabel=name, ylabel=objective)
+        ax.set(xlabel=name, ylabel=OBJECTIVE_LABELS.get(objective, objective))
     span = trials.objective.max() - trials.objective.min()
     pad = 0.05 * span if span > 0 else 0.01
     for ax in flat[: len(params) + 1] if np.isfinite(span) else []:  # one objective scale on every panel

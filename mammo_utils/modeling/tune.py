@@ -531,14 +531,15 @@ def _selection_bias(best: float, test: dict, trial_epochs: int, trials: int) -> 
     if gap > 0:
         measured = (
             f"The best trial's {best:.3f} exceeds the same configuration retrained over {test['runs_a']} seeds "
-            f"({test['auc_a']:.3f}, {-gap:+.3f}): that much of the trial's score was the luck of the draw. "
+            f"({test['auc_a']:.3f}, {-gap:+.3f}): the trial's own score overstates what the configuration gives "
+            "when retrained. "
         )
     else:
         measured = (
             f"Retrained over {test['runs_a']} seeds with the full epoch budget, the configuration scored "
-            f"{test['auc_a']:.3f}, above its {trial_epochs}-epoch trial ({best:.3f}); more epochs explain that gap, "
-            "so it says nothing about the bias, and the fold that picked the configuration is still the fold that "
-            "judges it. "
+            f"{test['auc_a']:.3f}, above its {trial_epochs}-epoch trial ({best:.3f}). The retrained runs differ from "
+            "the trial in epochs and seeds at once (which of the two makes the gap is not measured), so the gap says "
+            "nothing about the bias, and the fold that picked the configuration is still the fold that judges it. "
         )
     return (
         head
@@ -649,12 +650,13 @@ def search_conclusion(
 
 
 def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, splits=("val",)):
-    """The runs of the arm 05 chose, on each split asked: 06's own runs when 06 trained that arm, else 05's finished
-    runs re-scored (once, for every split) from the recipe 05 recorded (nothing is retrained when they exist).
+    """The runs of the arm holding the champion alias after 05 (its chosen arm when 05's paired test moved the alias,
+    else 04's baseline), on each split asked: 06's own runs when 06 trained that arm, else 05's finished runs
+    re-scored (once, for every split) from the recipe 05 recorded (nothing is retrained when they exist).
 
     Args:
         cfg: The protocol's configuration (the same as 05's).
-        recorded: 05's results (``chosen``, ``chosen_recipe``), or None.
+        recorded: 05's results (``chosen``, ``chosen_recipe``, ``champion_arm``), or None.
         results: 06's ``{(arm, seed): TrainResult}``.
         seeds: The protocol's seeds.
         splits: ``val`` and/or ``test``.
@@ -666,9 +668,9 @@ def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, 
 
     if not recorded or "chosen" not in recorded:
         return None, None
-    name = recorded["chosen"]
+    name = recorded.get("champion_arm") or recorded["chosen"]  # the arm holding the alias after 05
     if not any(arm == name for arm, _ in results):
-        if not recorded.get("chosen_recipe"):
+        if name != recorded["chosen"] or not recorded.get("chosen_recipe"):
             return None, None
         results = train_arms(cfg, {name: recorded["chosen_recipe"]}, seeds, progress=None)
     return name, {split: arm_predictions(results, split)[name] for split in splits}
@@ -677,17 +679,18 @@ def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, 
 def promotion(
     keep: str, rival: str | None, test: dict | None, tuned: str = "tuned", heldout: dict | None = None
 ) -> tuple[bool, str]:
-    """Whether the configuration 06 kept takes the ``champion`` alias from the arm 05 chose, and why.
+    """Whether an arm takes the ``champion`` alias from the arm holding it, and why (06's kept configuration against
+    the holder after 05; 05's chosen arm against 04's baseline).
 
-    The alias moves only when the tuned configuration was kept **and** a paired patient-level test on validation, on
-    the declared criterion and over the same seeds, puts it above 05's choice; a mean alone never moves it. The same
-    pair on the test patients, when given, is printed as a check from which nothing is decided.
+    The alias moves only when the arm was kept **and** a paired patient-level test on validation, on the declared
+    criterion and over the same seeds, puts it above the holder; a mean alone never moves it. The same pair on the
+    test patients, when given, is printed as a check from which nothing is decided.
 
     Args:
         keep: The arm :func:`search_conclusion` kept.
-        rival: The arm 05 chose (None when 05 recorded none that can be re-scored).
+        rival: The arm holding the alias (None when none can be re-scored).
         test: :func:`~mammo_utils.evaluation.compare.paired_difference` of ``tuned`` minus ``rival`` on validation.
-        tuned: The tuned arm's name.
+        tuned: The challenging arm's name.
         heldout: The same difference on the test patients (who took part in no choice), or None.
 
     Returns:
@@ -696,9 +699,9 @@ def promotion(
     from ..evaluation.compare import a_is_better, verdict
 
     if keep != tuned:
-        return False, f"Kept: {keep}, so the champion alias **stays with 05's choice**."
+        return False, f"Kept: {keep}, so the champion alias **stays with {rival or 'its holder'}**."
     if rival is None or test is None:
-        return False, "05 recorded no choice that can be re-scored, so nothing is compared: the alias **stays**."
+        return False, "No run of the arm holding the alias can be re-scored, so nothing is compared: it **stays**."
     move = a_is_better(test)
     check = (
         ""
@@ -707,7 +710,8 @@ def promotion(
         "from it): " + verdict(tuned, rival, heldout)
     )
     return move, (
-        f"Against 05's choice ({rival}), paired over validation patients and seeds on the declared criterion: "
+        f"Against the arm holding the champion alias ({rival}), paired over validation patients and seeds on the "
+        "declared criterion: "
         + verdict(tuned, rival, test)
         + (
             f" The champion alias **moves to {tuned}**."

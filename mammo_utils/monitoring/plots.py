@@ -41,7 +41,8 @@ def plot_drift(
         ax.text(x[j], LOG_FLOOR * 1.3, "PSI 0 in every window", rotation=90, ha="center", va="bottom", fontsize=8)
     ax.axhline(stable, color="grey", ls=":", lw=1, label=f"stable < {stable}")
     ax.axhline(drift, color="black", ls="--", lw=1, label=f"drift > {drift}")
-    ax.set_xticks(x, features, rotation=20, ha="right")
+    ax.set_xticks(x, features, rotation=30, ha="right")
+    ax.set_xlabel("image feature (or model score) compared with the reference")
     # log scale: a what-if drift reaches PSI of several units while a stable window sits near 0.01
     ax.set_yscale("log")
     ax.set_ylim(bottom=LOG_FLOOR)

@@ -292,10 +292,24 @@ def _chosen_arm(book: FactBook, src: str) -> str:
             f"{_ci(book, 't05.test', src + '#test_breast_ci.roc_auc')}{_runner_up(book, src)}; the paired validation "
             "tests are in 05, "
             "with the same pairs on the test patients as a check free of the validation fold's selection (that fold "
-            "also picked every run's checkpoint, which favours arms with more epochs)" + _budgets(book, src)
+            "also picked every run's checkpoint, which favours arms with more epochs)"
+            + _budgets(book, src)
+            + _alias_after_05(book, src)
         )
     except FactError:
         return ""
+
+
+def _alias_after_05(book: FactBook, src: str) -> str:
+    """Where 05 left the champion alias (its paired validation test against 04's baseline decides), or ""."""
+    if not _has_key(book, src + "#champion_moved"):
+        return ""
+    if resolve(src + "#champion_moved", book.root):
+        return "; the champion alias moved to it (the paired validation test puts it above 04's baseline)"
+    return (
+        "; the champion alias stayed with 04's baseline run (the paired validation test does not put the chosen arm "
+        "above it: a higher mean alone never moves the alias)"
+    )
 
 
 def _tuned_vs_default(book: FactBook, src: str) -> str:
@@ -387,8 +401,8 @@ def declared_clause(book: FactBook, src: str) -> str:
 
 
 def _against_rival(book: FactBook, src: str, label: str) -> str:
-    """06's paired validation test of the tuned arm against 05's choice, which moved the alias or not, and the same
-    pair on the test patients when recorded; else ""."""
+    """06's paired validation test of the tuned arm against the alias holder after 05, which moved it or not, and the
+    same pair on the test patients when recorded; else ""."""
     if not _has_key(book, src + "#paired_rival.difference"):
         return ""
     moved = bool(resolve(src + "#champion_moved", book.root))
@@ -399,10 +413,11 @@ def _against_rival(book: FactBook, src: str, label: str) -> str:
         else ""
     )
     return (
-        f" Against 05's choice ({book.html('t06.rival', src + '#rival', 'str')}), paired over validation patients and "
+        f" Against the arm holding the alias after 05 ({book.html('t06.rival', src + '#rival', 'str')}), paired over "
+        "validation patients and "
         f"seeds on the same criterion, the {label} difference is "
         f"{book.difference_html('t06.rival.d', src + '#paired_rival')}; the champion alias "
-        + ("moved to the tuned configuration." if moved else "stayed with 05's choice.")
+        + ("moved to the tuned configuration." if moved else "stayed.")
         + check
     )
 
@@ -441,7 +456,8 @@ def replication_sentence(book: FactBook, key: str) -> str:
         if resolve(tuned + "#champion_moved", book.root):
             src, rows, arm, where = tuned, "#arms", resolve(tuned + "#kept", book.root), "06's search, kept"
         else:
-            src, rows, arm, where = chosen, "#summary", resolve(chosen + "#chosen", book.root), "chosen in 05"
+            holder = chosen + ("#champion_arm" if _has_key(book, chosen + "#champion_arm") else "#chosen")
+            src, rows, arm, where = chosen, "#summary", resolve(holder, book.root), "holding the alias after 05"
         i = next(i for i, r in enumerate(resolve(src + rows, book.root)) if r["variant"] == arm)
     except (FactError, StopIteration):
         return ""
@@ -853,8 +869,10 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
     return text + (
         f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
         f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of one "
-        f"patient moving together explain part of the gap, not all of it: the test split's {new_patients} patients "
-        "differ from the training patients by more than a random set of the reference's patients does. " + either
+        f"patient moving together explain part of the gap, not all of it. Both levels are biased low (the windows "
+        f"share images with the reference), so the rest is not shown to be a difference between the test split's "
+        f"{new_patients} patients and the training patients: that needs a null of windows independent of the "
+        "reference, which 08 does not build. " + either
     )
 
 
@@ -880,9 +898,9 @@ def section_mlops(book: FactBook) -> str:
 <p>Every training, tuning trial and detector run is an MLflow run (parameters, per-epoch metrics, figures, the
 model, the environment); models are registered (<code>mammo-cancer-classifier</code>,
 <code>mammo-lesion-detector</code>) and the <code>champion</code> alias moves on validation at the same input size:
-in 05 to the replicated arm with the best mean validation breast AUC (whether or not a paired test separates it from
-the runner-up, which section 4 reports), in 06 to the tuned configuration only when a paired validation test on the
-declared criterion puts it above 05's choice. The service exports Prometheus metrics (requests, latency per stage,
+in 05 to the replicated arm with the best mean validation breast AUC only when a paired validation test puts it
+above 04's baseline, in 06 to the tuned configuration only when a paired validation test on the declared criterion
+puts it above the arm then holding the alias. The service exports Prometheus metrics (requests, latency per stage,
 score distribution, decode errors, drift PSI); {alerts} alert rules are unit-tested with <code>promtool</code>
 (<code>deploy/prometheus/alerts_test.yml</code>, run by <code>tests/monitoring/test_alerts.py</code>).
 Drift is PSI/KS of image features and scores against the export's reference; feedback labels go to a SQLite store;

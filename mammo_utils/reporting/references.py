@@ -66,6 +66,18 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "The KerasCV team. KerasCV: computer-vision layers, models (YOLOv8 detector) and metrics for Keras.",
         "https://github.com/keras-team/keras-cv",
     ),
+    "keras-batchnorm": (
+        "Keras team. BatchNormalization layer (Keras 3 API reference: momentum defaults to 0.99).",
+        "https://keras.io/api/layers/normalization_layers/batch_normalization/",
+    ),
+    "keras-inceptionv3": (
+        "Keras team. InceptionV3 function (Keras 3 API reference: input width and height no smaller than 75).",
+        "https://keras.io/api/applications/inceptionv3/",
+    ),
+    "pillow-jpeg2000": (
+        "Pillow contributors. Image file formats: JPEG 2000 (the reduce option decodes a lower resolution level).",
+        "https://pillow.readthedocs.io/en/stable/handbook/image-file-formats.html#jpeg-2000",
+    ),
     "keras-transfer": (
         "F. Chollet. Transfer learning & fine-tuning (Keras developer guide: keep BatchNormalization layers in "
         "inference mode when fine-tuning a pretrained model).",

@@ -259,7 +259,7 @@ def test_the_champion_moves_only_on_a_paired_win_over_05s_choice():
     weak = [_arm_run(0.2, s).val_predictions for s in range(3)]
     win = paired_difference(strong, weak, "log_loss", n=200)
     move, text = promotion("tuned", "lite0", win)
-    assert move and "Against 05's choice (lite0)" in text and "**tuned is better**" in text
+    assert move and "Against the arm holding the champion alias (lite0)" in text and "**tuned is better**" in text
     same = paired_difference(strong, [_arm_run(3.0, s + 10).val_predictions for s in range(3)], "log_loss", n=200)
     assert "alias **moves to tuned**" in text
     stays, why = promotion("tuned", "lite0", same)
