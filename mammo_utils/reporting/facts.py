@@ -256,3 +256,20 @@ class FactBook:
         """Every fact as strict JSON (key, value, text, source, format, and ``missing``: why a value is ``null``)."""
         facts = [{k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v} for f in self.facts.values()]
         return to_json(facts, indent=1, default=str)
+
+
+def has_source(book: FactBook, source: str) -> bool:
+    """Whether a source resolves (an optional key of a results file).
+
+    Args:
+        book: Facts (their ``root`` resolves relative paths).
+        source: ``file#path`` as :func:`resolve` reads it.
+
+    Returns:
+        True when the value is recorded.
+    """
+    try:
+        resolve(source, book.root)
+        return True
+    except FactError:
+        return False

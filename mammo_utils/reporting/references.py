@@ -78,6 +78,30 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Pillow contributors. Image file formats: JPEG 2000 (the reduce option decodes a lower resolution level).",
         "https://pillow.readthedocs.io/en/stable/handbook/image-file-formats.html#jpeg-2000",
     ),
+    "pycocotools": (
+        "T.-Y. Lin et al. COCO API (pycocotools): the reference implementation of COCO detection evaluation.",
+        "https://github.com/cocodataset/cocoapi",
+    ),
+    "keras-applications": (
+        "Keras team. Keras Applications (pretrained ImageNet weights for ResNet50, InceptionV3, EfficientNet and "
+        "others).",
+        "https://keras.io/api/applications/",
+    ),
+    "fedavg": (
+        "H. B. McMahan, E. Moore, D. Ramage, S. Hampson and B. A. y Arcas. Communication-Efficient Learning of Deep "
+        "Networks from Decentralized Data (FedAvg). AISTATS 2017.",
+        "https://arxiv.org/abs/1602.05629",
+    ),
+    "flower": (
+        "D. J. Beutel et al. Flower: A Friendly Federated Learning Research Framework. arXiv 2020.",
+        "https://arxiv.org/abs/2007.14390",
+    ),
+    "tff": ("Google. TensorFlow Federated (framework documentation).", "https://www.tensorflow.org/federated"),
+    "xla": ("OpenXLA. XLA: a machine-learning compiler for GPUs, CPUs and accelerators.", "https://openxla.org/xla"),
+    "tensorrt": (
+        "NVIDIA. TensorRT (inference optimiser and runtime; imports ONNX).",
+        "https://developer.nvidia.com/tensorrt",
+    ),
     "keras-transfer": (
         "F. Chollet. Transfer learning & fine-tuning (Keras developer guide: keep BatchNormalization layers in "
         "inference mode when fine-tuning a pretrained model).",

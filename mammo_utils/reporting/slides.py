@@ -91,6 +91,14 @@ def transfer_conclusion(book: FactBook) -> str:
         words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
         items.append(f"<li>{words}: {book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
+    alias = _recorded(book, src, "champion_moved", "champion_arm")
+    if alias:
+        head += (
+            " The champion alias moved to it (paired validation test above 04's baseline)."
+            if alias[0]
+            else f" The champion alias stayed with {html.escape(str(alias[1]))} (04's run): the paired validation "
+            "test does not put the chosen arm above it."
+        )
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     epochs = _recorded(book, src, "epochs")
     budgets = _recorded(book, src, "budgets")
@@ -184,6 +192,12 @@ def int8_line(book: FactBook, exp: str) -> str:
     )
 
 
+def _from_holder(book: FactBook, src: str) -> str:
+    """`` from <arm>`` naming the arm that held the champion alias before 06 ("" when not recorded)."""
+    holder = _recorded(book, src, "rival")
+    return f" (from {html.escape(str(holder[0]))}, the arm holding it after 05)" if holder and holder[0] else ""
+
+
 def search_conclusion(book: FactBook) -> str:
     """06's conclusion in words: the tuned arm against the default on the declared criterion, and the alias."""
     src = f"{book.results}/06_tuning.json"
@@ -205,7 +219,7 @@ def search_conclusion(book: FactBook) -> str:
         f"criterion {declared_clause(book, src)}, {words}: "
         f"{book.difference_html('s06', src + '#paired_validation')}; "
         f"kept: {book.html('s06.kept', src + '#kept', 'str')}, "
-        f"the champion alias {'moved to it' if moved else 'stayed'}.{check}</p>"
+        f"the champion alias {'moved to it' if moved else 'stayed'}{_from_holder(book, src)}.{check}</p>"
     )
 
 
