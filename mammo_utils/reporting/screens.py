@@ -46,8 +46,9 @@ from ..serving.demo import free_port, started_services
 from ..utils import project_root, to_json
 from .provenance import write_sidecar
 
-#: Browser viewport of the web-app screenshot (pixels): the PNG has this size.
-WINDOW = (1400, 1400)
+#: Browser viewport of the web-app screenshot (pixels): the PNG has this size (wide enough for sidebar and result,
+#: as high as the result with the detector caption, so a slide shows it without blank space).
+WINDOW = (1400, 900)
 #: Viewport of the monitoring screenshot (CSS pixels): tall enough for the two graphs and the value table of
 #: Prometheus's page.
 MONITORING_WINDOW = (1000, 2200)

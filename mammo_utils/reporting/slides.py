@@ -40,11 +40,43 @@ CHAMPION_CONFUSION = "champion_confusion_test_breast"
 
 
 def data_uri(path: Path) -> str | None:
-    """A file as a ``data:`` URI (PNG or SVG), or None when missing."""
+    """A file as a ``data:`` URI (PNG or SVG), or None when missing; a PNG's blank white margins are cut off, so a
+    page screenshot fills its slide with what it shows."""
     if not path.is_file():
         return None
-    kind = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode()
+    if path.suffix == ".svg":
+        return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode()
+    return "data:image/png;base64," + base64.b64encode(trimmed_png(path)).decode()
+
+
+def trimmed_png(path: Path, margin: int = 12) -> bytes:
+    """A PNG's bytes without its near-white border (kept ``margin`` px around the content).
+
+    Args:
+        path: A PNG file.
+        margin: Pixels of border kept around the content.
+
+    Returns:
+        PNG bytes (the file's own when there is nothing to cut).
+    """
+    import io
+
+    from PIL import Image, ImageChops
+
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+        box = (
+            ImageChops.difference(rgb, Image.new("RGB", rgb.size, (255, 255, 255)))
+            .point(lambda v: 255 if v > 12 else 0)
+            .getbbox()
+        )
+        if box is None or box == (0, 0, *rgb.size):
+            return path.read_bytes()
+        left, top = max(box[0] - margin, 0), max(box[1] - margin, 0)
+        right, bottom = min(box[2] + margin, rgb.width), min(box[3] + margin, rgb.height)
+        out = io.BytesIO()
+        im.crop((left, top, right, bottom)).save(out, format="PNG")
+        return out.getvalue()
 
 
 def _safe(build) -> str:
@@ -276,12 +308,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Pipeline", "", figs / "pipeline.svg"),
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
         _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
-        _slide("Baseline CNN: validation curves per seed", "", figs / "04_learning_curves.png"),
-        _slide(
-            "Transfer learning vs baseline (chosen on validation)",
-            _safe(lambda: transfer_conclusion(book)),
-            figs / "05_model_comparison.png",
-        ),
+        _slide("Baseline CNN: training and validation curves per seed", "", figs / "04_learning_curves.png"),
+        _slide("Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book))),
+        _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
         _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), figs / "06_search.png"),
         _slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
@@ -328,8 +357,8 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     + "</li></ul>"
                 )
             ),
-            figs / "07_detection_grid.png",
         ),
+        _slide("Where: detector boxes and Grad-CAM on test images", "", figs / "07_detection_grid.png"),
         _slide(
             "Export: size, latency, parity",
             "",

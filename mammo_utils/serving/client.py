@@ -100,7 +100,7 @@ def decision_label(result: dict[str, Any]) -> str:
 
 
 def model_caption(model: dict[str, Any]) -> str:
-    """What the web app says of the served model: name, backbone, run, runtime, version and threshold.
+    """What the web app says of the served model: name, backbone, run, runtime, registry version, export and threshold.
 
     No address, path or patient detail: the caption is in every screenshot of the page.
 
@@ -112,13 +112,17 @@ def model_caption(model: dict[str, Any]) -> str:
 
     Example:
         >>> model_caption({"name": "m", "backbone": "baseline", "threshold": 0.255,
-        ...                "serving": {"run_name": "s2", "runtime": "onnx", "version": "0a1b2c3d4e5f"}})
-        'Model **m** (baseline, run s2, runtime onnx, version 0a1b2c3d4e5f) · decision threshold 0.255'
+        ...                "serving": {"run_name": "s2", "runtime": "onnx", "version": "0a1b2c3d4e5f",
+        ...                            "registry_version": "17"}})
+        'Model **m** (baseline, run s2, runtime onnx, registry v17, export 0a1b2c3d4e5f) · decision threshold 0.255'
     """
     serving = model.get("serving") or {}
     parts = [model.get("backbone"), f"run {serving.get('run_name')}", f"runtime {serving.get('runtime')}"]
+    registry = serving.get("registry_version") or model.get("registry_version")
+    if registry:
+        parts.append(f"registry v{registry}")
     if serving.get("version"):
-        parts.append(f"version {serving['version']}")
+        parts.append(f"export {serving['version']}")
     described = ", ".join(str(p) for p in parts)
     return f"Model **{model.get('name')}** ({described}) · decision threshold {model['threshold']:.3f}"
 
