@@ -1,3 +1,4 @@
+# Size: the card's sections in Mitchell et al.'s order, each with the helpers that compute its sentences.
 """The champion's model card (Mitchell et al. 2019 sections), in Markdown, every number from an artifact.
 
 Written to ``reports/model_card.md`` and into the export folder beside ``model.json``, so the card travels with

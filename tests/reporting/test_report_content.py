@@ -192,7 +192,8 @@ def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(
     )
     assert text == (
         "04 (1 tests over machine, one Holm family): machine 29, sensitivity 2/7 against 50/53 for the rest "
-        "(Holm p 0.0043); champion (3 tests over machine, one Holm family): none differs"
+        "(the group's 29% [8%, 64%], Wilson 95%; Holm p 0.0043); champion (3 tests over machine, one Holm family): "
+        "none differs"
     )
     limits = section_limits_roadmap(book)
     assert "<b>Subgroups.</b>" in limits and "machine 29, sensitivity" in limits
