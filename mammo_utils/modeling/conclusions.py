@@ -215,7 +215,9 @@ def comparison_conclusion(
     lines = [
         f"- **Chosen on validation: {chosen}** (validation breast AUC {row['val AUC mean']:.3f} ± "
         f"{np.nan_to_num(row['val AUC sd']):.3f} over {int(row[count])} {count}); its test breast AUC is "
-        f"{test_mean_text(row)}. The test split took no part in the choice."
+        f"{test_mean_text(row)}. The test split took no part in the choice. Chosen means the highest validation "
+        "mean among the replicated arms, the run carried forward; whether it is better than another arm is what "
+        "the paired tests below say."
     ]
     learned = summary.index[summary["val AUC mean"] >= min_auc].tolist()
     short = summary.index[summary["val AUC mean"] < min_auc].tolist()

@@ -275,7 +275,8 @@ def _runner_up(book: FactBook, src: str) -> str:
     a, _, b = str(pair).partition(" − ")
     words = verdict_words(low, high, html.escape(a), html.escape(b))
     return (
-        f". Against the runner-up on validation ({html.escape(str(pair))}, paired over patients and seeds): "
+        f". Against the arm with the next validation mean ({html.escape(str(pair))}, paired over patients and "
+        "seeds): "
         f"{book.difference_html('t05.runner', row)}, {words}"
     )
 
@@ -933,7 +934,7 @@ _EDGE_NEXT = "an on-device benchmark of the TFLite files and structured (channel
 
 
 def _families(book: FactBook | None) -> str:
-    """``" (mean validation breast AUC in 05: …)"`` for the random-init families from 05's summary, else ""."""
+    """``" (single-run validation breast AUC in 05: …)"`` for the random-init families from 05's summary, else ""."""
     if book is None:
         return ""
     src = f"{book.results}/05_transfer.json"
@@ -946,7 +947,7 @@ def _families(book: FactBook | None) -> str:
         for i, r in enumerate(rows)
         if str(r["variant"]).split()[0] in ("resnet50", "inceptionv3")
     ]
-    return f" (mean validation breast AUC in 05: {', '.join(shown)})" if shown else ""
+    return f" (single-run validation breast AUC in 05: {', '.join(shown)})" if shown else ""
 
 
 def _edge(book: FactBook | None) -> str:

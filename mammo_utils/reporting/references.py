@@ -102,6 +102,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "NVIDIA. TensorRT (inference optimiser and runtime; imports ONNX).",
         "https://developer.nvidia.com/tensorrt",
     ),
+    "proper-scoring": (
+        "T. Gneiting and A. E. Raftery. Strictly Proper Scoring Rules, Prediction, and Estimation. Journal of the "
+        "American Statistical Association 102(477), 2007.",
+        "https://doi.org/10.1198/016214506000001437",
+    ),
     "keras-transfer": (
         "F. Chollet. Transfer learning & fine-tuning (Keras developer guide: keep BatchNormalization layers in "
         "inference mode when fine-tuning a pretrained model).",
