@@ -193,3 +193,22 @@ def test_report_refuses_without_an_export(tiny_export, tmp_path):
     cfg, _, _ = tiny_export
     with pytest.raises(FileNotFoundError, match="no exported model"):
         build_reports(cfg, tmp_path / "nothing", tmp_path / "reports", pdf=False, progress=lambda line: None)
+
+
+def test_slide_images_lose_their_blank_margins_and_keep_their_content(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from mammo_utils.reporting.slides import trimmed_png
+
+    page = Image.new("RGB", (400, 300), (255, 255, 255))
+    page.paste((200, 30, 30), (100, 50, 180, 120))  # the content: an 80 x 70 block
+    framed = tmp_path / "framed.png"
+    page.save(framed)
+    cut = Image.open(io.BytesIO(trimmed_png(framed, margin=5)))
+    assert cut.size == (90, 80)
+    assert cut.getpixel((45, 40)) == (200, 30, 30) and cut.getpixel((0, 0)) == (255, 255, 255)
+    full = tmp_path / "full.png"
+    Image.new("RGB", (50, 40), (10, 10, 10)).save(full)
+    assert trimmed_png(full) == full.read_bytes()  # nothing to cut: the file as it is
