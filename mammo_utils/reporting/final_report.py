@@ -60,9 +60,6 @@ def _have(book: FactBook, source: str) -> bool:
         return False
 
 
-_has_key = has_source  # an optional key of a results file
-
-
 def section_problem(book: FactBook, real_csv: str | None) -> str:
     """Problem and clinical context."""
     rate = (
@@ -241,9 +238,9 @@ def seed_mean_html(book: FactBook, key: str, row: str) -> str:
     """
     mean = book.html(key + ".test", row + ".test AUC mean")
     sd = book.html(key + ".test_sd", row + ".test AUC sd")
-    unit = "folds" if _has_key(book, row + ".folds") else "seeds"
+    unit = "folds" if has_source(book, row + ".folds") else "seeds"
     n = book.html(key + ".n", f"{row}.{unit}", "int")
-    if not _has_key(book, row + ".test AUC mean low"):
+    if not has_source(book, row + ".test AUC mean low"):
         return f"{mean} (mean of {n} {unit}; no interval recorded: rebuild 04-06; sd {sd})"
     low, high = (book.html(f"{key}.test_{e}", f"{row}.test AUC mean {e}") for e in ("low", "high"))
     if resolve(f"{row}.{unit}", book.root) < 2:
@@ -300,7 +297,7 @@ def _chosen_arm(book: FactBook, src: str) -> str:
 
 def _alias_after_05(book: FactBook, src: str) -> str:
     """Where 05 left the champion alias (its paired validation test against 04's baseline decides), or ""."""
-    if not _has_key(book, src + "#champion_moved"):
+    if not has_source(book, src + "#champion_moved"):
         return ""
     if resolve(src + "#champion_moved", book.root):
         return "; the champion alias moved to it (the paired validation test puts it above 04's baseline)"
@@ -318,11 +315,11 @@ def _tuned_vs_default(book: FactBook, src: str) -> str:
     """
     pv = src + "#paired_validation"
     try:
-        metric = resolve(pv + ".metric", book.root) if _has_key(book, pv + ".metric") else "roc_auc"
+        metric = resolve(pv + ".metric", book.root) if has_source(book, pv + ".metric") else "roc_auc"
         _, lower, label = METRICS[metric]
         auc = (
             f"; breast ROC-AUC difference {book.difference_html('t06.auc', src + '#paired_validation_auc')}"
-            if _has_key(book, src + "#paired_validation_auc.difference")
+            if has_source(book, src + "#paired_validation_auc.difference")
             else ""
         )
         return (
@@ -352,7 +349,7 @@ def _budgets(book: FactBook, src: str) -> str:
         epochs = resolve(src + "#epochs", book.root)
     except FactError:
         return ""
-    budgets = resolve(src + "#budgets", book.root) if _has_key(book, src + "#budgets") else None
+    budgets = resolve(src + "#budgets", book.root) if has_source(book, src + "#budgets") else None
     sentence = budget_sentence(budgets, epochs, html.escape)
     return f"; {sentence[0].lower() + sentence[1:]}" if sentence else ""
 
@@ -360,9 +357,9 @@ def _budgets(book: FactBook, src: str) -> str:
 def _saturated(book: FactBook, src: str, metric: str) -> str:
     """A note when the tuned arm is perfect on validation in every run (an AUC test cannot fail), else ""."""
     pv = src + (
-        "#paired_validation_auc" if _has_key(book, src + "#paired_validation_auc.auc_a") else "#paired_validation"
+        "#paired_validation_auc" if has_source(book, src + "#paired_validation_auc.auc_a") else "#paired_validation"
     )
-    if not _has_key(book, pv + ".auc_a") or book.value("t06.auc_a", pv + ".auc_a") < 1.0:
+    if not has_source(book, pv + ".auc_a") or book.value("t06.auc_a", pv + ".auc_a") < 1.0:
         return ""
     return (
         " Validation AUC is saturated (the tuned arm's breast AUC is "
@@ -386,7 +383,7 @@ def declared_clause(book: FactBook, src: str) -> str:
         e.g. ``"declared before the search (fixed in the search's folder at …, before its first trial)"``; a record
         without the declaration says the criterion was set in 06's parameters.
     """
-    if not _has_key(book, src + "#declared.trials_before"):
+    if not has_source(book, src + "#declared.trials_before"):
         return "set in 06's parameters (no declaration recorded by the search)"
     when = book.html("t06.declared_at", src + "#declared.declared_at", "str")
     before = resolve(src + "#declared.trials_before", book.root)
@@ -404,7 +401,7 @@ def declared_clause(book: FactBook, src: str) -> str:
 def _against_rival(book: FactBook, src: str, label: str) -> str:
     """06's paired validation test of the tuned arm against the alias holder after 05, which moved it or not, and the
     same pair on the test patients when recorded; else ""."""
-    if not _has_key(book, src + "#paired_rival.difference"):
+    if not has_source(book, src + "#paired_rival.difference"):
         return ""
     moved = bool(resolve(src + "#champion_moved", book.root))
     if resolve(src + "#rival", book.root) == "baseline":  # the alias holder is the default itself: one test, not two
@@ -414,7 +411,7 @@ def _against_rival(book: FactBook, src: str, label: str) -> str:
     check = (
         f" On the test patients (a check; nothing decided from it) the same difference is "
         f"{book.difference_html('t06.rival.test', src + '#paired_rival_test')}."
-        if _has_key(book, src + "#paired_rival_test.difference")
+        if has_source(book, src + "#paired_rival_test.difference")
         else ""
     )
     return (
@@ -429,11 +426,11 @@ def _against_rival(book: FactBook, src: str, label: str) -> str:
 
 def _tuned_vs_default_heldout(book: FactBook, src: str, label: str) -> str:
     """06's same pair on the test patients (no choice made from them), when recorded, else ""."""
-    if not _has_key(book, src + "#paired_test.difference"):
+    if not has_source(book, src + "#paired_test.difference"):
         return ""
     auc = (
         f", and the breast ROC-AUC difference {book.difference_html('t06.test.auc', src + '#paired_test_auc')}"
-        if _has_key(book, src + "#paired_test_auc.difference")
+        if has_source(book, src + "#paired_test_auc.difference")
         else ""
     )
     return (
@@ -461,7 +458,7 @@ def replication_sentence(book: FactBook, key: str) -> str:
         if resolve(tuned + "#champion_moved", book.root):
             src, rows, arm, where = tuned, "#arms", resolve(tuned + "#kept", book.root), "06's search, kept"
         else:
-            holder = chosen + ("#champion_arm" if _has_key(book, chosen + "#champion_arm") else "#chosen")
+            holder = chosen + ("#champion_arm" if has_source(book, chosen + "#champion_arm") else "#chosen")
             src, rows, arm, where = chosen, "#summary", resolve(holder, book.root), "holding the alias after 05"
         i = next(i for i, r in enumerate(resolve(src + rows, book.root)) if r["variant"] == arm)
     except (FactError, StopIteration):
@@ -494,7 +491,7 @@ def _blank_seeds(book: FactBook, src: str) -> str:
 
 def _seed_mean_interval(book: FactBook, src: str) -> str:
     """``, the mean's 95% patient-bootstrap interval [a, b] (…)`` from 07's seed summary ("" when not recorded)."""
-    if not _has_key(book, src + "#seeds.test_map50.mean_ci.1"):
+    if not has_source(book, src + "#seeds.test_map50.mean_ci.1"):
         return ""
     ci = src + "#seeds.test_map50.mean_ci"
     return (
@@ -568,7 +565,7 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
 
 def _gradcam_boxes(book: FactBook, src: str) -> str:
     """Grad-CAM turned into boxes (its AP and how its top box fits the lesion), beside the detector's ("" if absent)."""
-    if not _has_key(book, src + "#gradcam_box_fit.median_iou"):
+    if not has_source(book, src + "#gradcam_box_fit.median_iou"):
         return ""
     return (
         " Pointing near a lesion is not outlining it: turned into boxes (Grad-CAM above half its peak), the champion's "
@@ -667,7 +664,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
     src = f"{book.results}/06_tuning.json"
     if _have(book, src):
         after05 = f"{book.results}/05_transfer.json#champion_moved"
-        stayed = _has_key(book, after05) and not resolve(after05, book.root)  # 04's baseline kept the alias in 05
+        stayed = has_source(book, after05) and not resolve(after05, book.root)  # 04's baseline kept the alias in 05
         parts.append(
             f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
             f"({book.html('t06.tuner', src + '#tuner', 'str')}, short trials of a few epochs each, as 06 lists); "
@@ -683,7 +680,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
     if _have(book, src):
         froc1 = froc_sentence(book, src)
         seeds = ""
-        if _has_key(book, src + "#seeds.n"):
+        if has_source(book, src + "#seeds.n"):
             seeds = (
                 f" Over {book.html('d07.seeds', src + '#seeds.n', 'int')} training seeds, test mAP@0.5 "
                 f"{book.html('d07.seeds.mean', src + '#seeds.test_map50.mean')} ± "
@@ -723,7 +720,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
 
 def _syntax_mix(book: FactBook, api_json: str) -> str:
     """``, n JPEG lossless and m JPEG 2000 lossless`` from the benchmark's transfer-syntax counts ('' without)."""
-    if not _has_key(book, api_json + "#dicom.transfer_syntaxes"):
+    if not has_source(book, api_json + "#dicom.transfer_syntaxes"):
         return ""
     counts = resolve(api_json + "#dicom.transfer_syntaxes", book.root)
     parts = [
@@ -786,7 +783,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             + (
                 f" (a second server in the same benchmark run, with the full-resolution decode: "
                 f"{book.html('api.p95_full', api_json + '#variants.full_decode.runs.0.p95_s', '.3f')} s)"
-                if _has_key(book, api_json + "#variants.full_decode.runs.0.p95_s")
+                if has_source(book, api_json + "#variants.full_decode.runs.0.p95_s")
                 else ""
             )
             + "; with the fast decode, "
@@ -798,7 +795,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             + (
                 f" (full decode: p95 {book.html('api.p95_8f', full + '.p95_s', '.2f')} s, "
                 f"{book.html('api.ratio_f', full + '.throughput_vs_1_client', '.2f')}x)"
-                if _has_key(book, api_json + "#variants.full_decode.runs.1.p95_s")
+                if has_source(book, api_json + "#variants.full_decode.runs.1.p95_s")
                 else ""
             )
             + f". Measured on {book.html('api.cpus', api_json + '#machine.cpus', 'int')} CPUs with a 1-minute "
@@ -806,7 +803,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             + (
                 f" (after waiting {book.html('api.waited', api_json + '#machine.waited_for_quiet_s', '.0f')} s for "
                 "a quiet machine)"
-                if _has_key(book, api_json + "#machine.waited_for_quiet_s")
+                if has_source(book, api_json + "#machine.waited_for_quiet_s")
                 else ""
             )
             + ".</p>"
@@ -955,14 +952,14 @@ def _edge(book: FactBook | None) -> str:
     if book is None:
         return _EDGE_NEXT
     exp = f"{book.results}/08_export.json"
-    if _has_key(book, exp + "#refused.tflite-int8"):
+    if has_source(book, exp + "#refused.tflite-int8"):
         return (
             "int8 TFLite fails the export gate on this model (validation AUC change "
             f"{book.html('lim.int8', exp + '#refused.tflite-int8.delta_auc', '+.4f')}: section 5 and 08), so no int8 "
             "file ships; next is quantisation-aware training until it passes, then an on-device benchmark and "
             "structured (channel) pruning."
         )
-    if not _has_key(book, exp + "#parity.tflite-int8.delta_auc"):
+    if not has_source(book, exp + "#parity.tflite-int8.delta_auc"):
         return _EDGE_NEXT
     return (
         "int8 TFLite passes the export gate on this model (validation AUC change "
