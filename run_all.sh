@@ -91,8 +91,10 @@ export PYTHONHASHSEED=0
 export MLFLOW_TRACKING_URI="${MAMMO_REPORTS_TRACKING_URI:-sqlite:///$PWD/data/work/reports-mlflow.db}"
 if [[ -z "$ONLY" && -z "${MAMMO_REPORTS_TRACKING_URI:-}" ]]; then
   # a full rebuild starts from a fresh store and fresh searches, so its reports do not depend on earlier runs
-  # (the arms' run folders were tracked in the store removed here: they are trained again, not half-resumed)
-  rm -rf data/work/reports-mlflow.db data/work/tuning data/work/runs/tune data/work/runs/arm_* data/work/detector
+  # (the arms' run folders were tracked in the store removed here: they are trained again, not half-resumed);
+  # build.json goes too, so every result and the export of this rebuild name one new build id
+  rm -rf data/work/reports-mlflow.db data/work/tuning data/work/runs/tune data/work/runs/arm_* data/work/detector \
+    data/work/build.json
 fi
 mapfile -t notebooks < <(ls notebooks/[0-9][0-9]_*.ipynb | sort)
 [[ -n "$ONLY" ]] && mapfile -t notebooks < <(printf '%s\n' "${notebooks[@]}" | grep "/${ONLY}")

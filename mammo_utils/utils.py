@@ -349,6 +349,44 @@ def to_json(payload: Any, **kwargs: Any) -> str:
     return json.dumps(_jsonable(payload), allow_nan=False, **kwargs)
 
 
+#: File in the work folder that names the build its runs belong to (a full rebuild removes it with the store).
+BUILD_FILE = "build.json"
+
+
+def work_folder() -> Path:
+    """The work folder: ``MAMMO_WORK`` or ``<project>/data/work`` (caches, runs, stores, exports)."""
+    return Path(os.environ.get("MAMMO_WORK") or project_root() / "data" / "work").expanduser()
+
+
+def build_identity(work: str | Path | None = None) -> dict[str, str]:
+    """The build the work folder's runs belong to, made on first use: ``{"id", "started_at"}``.
+
+    A full rebuild (``bash run_all.sh``) removes the file with the reports store, so every model trained and every
+    result recorded from then on carries one new id; re-rendering notebooks over the same runs keeps it. The
+    results files (:func:`save_results`) and the export's ``model.json`` record it, and the final report checks
+    that everything it cites names the same one.
+
+    Args:
+        work: The work folder (default :func:`work_folder`).
+
+    Returns:
+        ``{"id": 12 hex digits, "started_at": UTC time}``.
+    """
+    import json
+    import uuid
+
+    path = Path(work or work_folder()) / BUILD_FILE
+    try:
+        found = json.loads(path.read_text())
+        if isinstance(found, dict) and found.get("id"):
+            return {"id": str(found["id"]), "started_at": str(found.get("started_at", ""))}
+    except (OSError, ValueError):
+        pass
+    made = {"id": uuid.uuid4().hex[:12], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    write_atomic(path, (json.dumps(made, indent=1, allow_nan=False) + "\n").encode())
+    return made
+
+
 def results_dir() -> Path:
     """Where notebooks record their headline numbers: ``MAMMO_RESULTS`` or ``<project>/reports/results``."""
     return Path(os.environ.get("MAMMO_RESULTS") or project_root() / "reports" / "results")
@@ -361,7 +399,8 @@ def save_results(name: str, payload: dict, folder: str | Path | None = None) -> 
         name: File stem, e.g. ``04_baseline``.
         payload: JSON-able values (numpy and pandas values are converted). A value that is not a finite number
             is written as ``null`` and its dotted path is listed, with the reason, in the file's ``missing`` map
-            (:func:`missing_reason`; a ``missing`` entry of the payload gives the reason itself).
+            (:func:`missing_reason`; a ``missing`` entry of the payload gives the reason itself). A ``build``
+            entry is added: the work folder's :func:`build_identity` and the time written.
         folder: Output folder (default :func:`results_dir`).
 
     Returns:
@@ -372,6 +411,8 @@ def save_results(name: str, payload: dict, folder: str | Path | None = None) -> 
     path = Path(folder or results_dir()) / f"{name}.json"
     missing: dict[str, str] = dict(payload.get("missing") or {})
     plain = _jsonable({k: v for k, v in payload.items() if k != "missing"}, missing)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    plain.setdefault("build", {**build_identity(), "written_at": stamp})
     if missing:
         plain["missing"] = missing
     write_atomic(path, (json.dumps(plain, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())
@@ -412,7 +453,7 @@ def portable_path(path: str | Path, work_dir: str | Path | None = None) -> str:
     named = given.name not in ("", ".", "..")
     resolved = given.parent.resolve() / given.name if named else given.resolve()  # a pointer keeps its name
     root = project_root().resolve()
-    work = Path(work_dir or os.environ.get("MAMMO_WORK") or root / "data" / "work").expanduser().resolve()
+    work = Path(work_dir or work_folder()).expanduser().resolve()
     for base, prefix in ((root, ""), (work, "$MAMMO_WORK/")):
         if resolved == base or base in resolved.parents:
             return prefix + (resolved.relative_to(base).as_posix() or ".")

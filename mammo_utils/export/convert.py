@@ -61,7 +61,7 @@ from ..modeling.artifact import (
 )
 from ..modeling.resolve import resolve_model
 from ..modeling.score import EvalSet, load_images, predict_arrays, score_cached
-from ..utils import portable_path, quiet_stderr, to_json, write_atomic
+from ..utils import build_identity, portable_path, quiet_stderr, to_json, write_atomic
 from .release import CHAMPION, publish, staging_folder, switch_pointer
 from .runtime import (
     FLIP_NOISE,
@@ -516,5 +516,6 @@ def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str],
         "parity": {"reference": "keras", "split": "validation", "images": len(gate.rows), **parity},
         "calibration": {"split": "train", "images": len(calib.rows), "cancers": int(calib.rows.cancer.sum())},
         "package_version": __version__,
+        "build": build_identity()["id"],
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -213,7 +213,8 @@ def build_stamp(export_dir: str | Path) -> dict[str, Any]:
         export_dir: Export folder or the champion pointer.
 
     Returns:
-        ``{"digest", "release", "run_name", "mlflow_run_id", "exported_at"}``.
+        ``{"digest", "release", "run_name", "mlflow_run_id", "build", "exported_at"}`` (``build``: the
+        :func:`~mammo_utils.utils.build_identity` id the export was made in; None for an older export).
 
     Raises:
         FileNotFoundError: ``export_dir`` holds no ``model.json``.
@@ -228,6 +229,7 @@ def build_stamp(export_dir: str | Path) -> dict[str, Any]:
         "release": folder.resolve().name,
         "run_name": training.get("run_name"),
         "mlflow_run_id": training.get("mlflow_run_id"),
+        "build": manifest.get("build"),
         "exported_at": manifest.get("exported_at"),
     }
 

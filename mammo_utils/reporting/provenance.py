@@ -7,8 +7,10 @@ monitoring screenshots) records the export it was measured on: the **digest** of
 artifact carries it under its own ``provenance`` key; any other file in a sidecar ``<name>.json`` beside it
 (``figures/web_app.png`` -> ``figures/web_app.json``).
 
-``mammo report`` compares each record with the export it reports on (the champion pointer's ``model.json``): an
-artifact of another build, or one that records no build, is marked in the report with a visible warning, and
+``mammo report`` compares each record with the export it reports on (the champion pointer's ``model.json``), and
+each notebook's results file (``results/*.json``) with the build that export was made in (the ``build`` id that
+:func:`~mammo_utils.utils.save_results` and the export's ``model.json`` record): an artifact of another build, or
+one that records no build, is marked in the report with a visible warning, and
 ``mammo report --strict`` (what ``run_all.sh`` runs) refuses to build. Paths are recorded relative to the
 repository or the work folder (:func:`portable_path`), never as this machine's absolute paths.
 
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..modeling.artifact import ARTIFACT, build_stamp, record, version_id  # noqa: F401 - re-exported
-from ..utils import portable_path, to_json, write_atomic  # noqa: F401 - portable_path re-exported
+from ..utils import build_identity, portable_path, to_json, write_atomic  # noqa: F401 - portable_path re-exported
 
 #: Key of the record inside a JSON artifact (and the whole content of a sidecar).
 KEY = "provenance"
@@ -87,9 +89,10 @@ class Check:
     Attributes:
         artifact: Path relative to the reports folder (``figures/web_app.png``).
         status: ``current`` (same export digest), ``other build``, ``unrecorded`` (no record) or ``missing``.
-        recorded: The digest the artifact records (None when unrecorded).
-        expected: The current export's digest.
+        recorded: The digest (or build id) the artifact records (None when unrecorded).
+        expected: The current export's digest (or build id).
         recorded_at: When the artifact was made (from its record).
+        kind: What ``recorded`` names: ``export`` (a benchmark, a screenshot) or ``build`` (a results file).
     """
 
     artifact: str
@@ -97,6 +100,7 @@ class Check:
     recorded: str | None
     expected: str
     recorded_at: str | None = None
+    kind: str = "export"
 
     @property
     def failing(self) -> bool:
@@ -106,13 +110,13 @@ class Check:
     def message(self) -> str:
         """One sentence for the report and the error."""
         if self.status == "unrecorded":
-            return f"{self.artifact} records no build; it cannot be shown to come from export {self.expected}"
+            return f"{self.artifact} records no build; it cannot be shown to come from {self.kind} {self.expected}"
         if self.status == "other build":
             return (
-                f"{self.artifact} is from another build: export {self.recorded} (made {self.recorded_at}), "
-                f"not the current export {self.expected}"
+                f"{self.artifact} is from another build: {self.kind} {self.recorded} (made {self.recorded_at}), "
+                f"not the current {self.kind} {self.expected}"
             )
-        return f"{self.artifact}: export {self.expected} ({self.status})"
+        return f"{self.artifact}: {self.kind} {self.expected} ({self.status})"
 
 
 def check_artifact(reports: str | Path, rel: str, expected: str) -> Check:
@@ -136,23 +140,53 @@ def check_artifact(reports: str | Path, rel: str, expected: str) -> Check:
     return Check(rel, status, found["digest"], expected, found.get("recorded_at"))
 
 
+def check_result(reports: str | Path, rel: str, build: str, digest: str) -> Check:
+    """Compare one notebook results file with the current build (and, when it records one, the export).
+
+    Args:
+        reports: The reports folder.
+        rel: The file's path relative to it (``results/04_baseline.json``).
+        build: The current build id (the export's ``model.json`` ``build``).
+        digest: The current export's digest (checked too when the file records an export, as 08's does).
+
+    Returns:
+        A :class:`Check` of kind ``build`` (``unrecorded`` when the file names no build).
+    """
+    try:
+        found = json.loads((Path(reports) / rel).read_text()).get("build") or {}
+    except (OSError, ValueError, AttributeError):
+        found = {}
+    if not isinstance(found, dict) or not found.get("id"):
+        return Check(rel, "unrecorded", None, build, kind="build")
+    status = "current" if found["id"] == build else "other build"
+    if status == "current" and read_record(Path(reports) / rel):
+        by_export = check_artifact(reports, rel, digest)
+        if by_export.failing:
+            return by_export
+    return Check(rel, status, found["id"], build, found.get("written_at"), kind="build")
+
+
 def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[str, ...] = CITED) -> list[Check]:
     """Check every cited artifact present under ``reports`` against the export the report describes.
+
+    Benchmarks and screenshots are checked against the export's digest; every notebook results file against the
+    build the export was made in (:func:`check_result`).
 
     Args:
         reports: The reports folder.
         export_dir: The current export (the champion pointer).
-        cited: Artifacts to check besides ``benchmarks/*.json`` and the ``results/*.json`` that record a build.
+        cited: Artifacts to check besides ``benchmarks/*.json`` and ``results/*.json``.
 
     Returns:
         One :class:`Check` per artifact that exists (missing ones are the report's own "not built yet" notes).
     """
     reports = Path(reports)
-    expected = build_stamp(export_dir)["digest"]
+    stamp = build_stamp(export_dir)
+    build = stamp.get("build") or build_identity()["id"]
     names = sorted(p.relative_to(reports).as_posix() for p in (reports / "benchmarks").glob("*.json"))
-    # a notebook's results file is checked once it records its export (08: ``"provenance": record(out)``)
-    names += sorted(p.relative_to(reports).as_posix() for p in (reports / "results").glob("*.json") if read_record(p))
-    checks = [check_artifact(reports, rel, expected) for rel in (*names, *cited)]
+    checks = [check_artifact(reports, rel, stamp["digest"]) for rel in (*names, *cited)]
+    results = sorted(p.relative_to(reports).as_posix() for p in (reports / "results").glob("*.json"))
+    checks += [check_result(reports, rel, build, stamp["digest"]) for rel in results]
     return [c for c in checks if c.status != "missing"]
 
 
@@ -198,14 +232,21 @@ def annotate(page: str, checks: list[Check]) -> str:
         page = page[: anchor.start()] + note + page[anchor.start() :] if anchor else page
     if checks:
         rows = "".join(
-            f"<tr><td><code>{html.escape(c.artifact)}</code></td><td><code>{c.recorded or '—'}</code></td>"
+            f"<tr><td><code>{html.escape(c.artifact)}</code></td><td>{c.kind} <code>{c.recorded or '—'}</code></td>"
             f"<td>{html.escape(c.recorded_at or '—')}</td><td>{'⚠ ' if c.failing else ''}{c.status}</td></tr>"
             for c in checks
         )
+        expected = {c.kind: c.expected for c in checks}
+        against = " and ".join(
+            f"{what} <code>{expected[kind]}</code>"
+            for kind, what in (("export", "the export's <code>model.json</code> digest"), ("build", "the build id"))
+            if kind in expected
+        )
         table = (
-            '<h3 id="provenance">Provenance of the cited artifacts</h3><p class="src">Each is checked against the '
-            f"export this report describes (<code>model.json</code> digest <code>{checks[0].expected}</code>).</p>"
-            "<table><tr><th>artifact</th><th>recorded export</th><th>made</th><th>status</th></tr>"
+            '<h3 id="provenance">Provenance of the cited artifacts</h3><p class="src">Each benchmark and screenshot '
+            "is checked against the export this report describes, and each notebook's results file against the "
+            f"build that export was made in: {against}.</p>"
+            "<table><tr><th>artifact</th><th>recorded</th><th>made</th><th>status</th></tr>"
             f"{rows}</table>"
         )
         marker = page.find('<h2 id="sources">')

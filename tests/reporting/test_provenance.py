@@ -15,7 +15,11 @@ from mammo_utils.reporting.provenance import Check, ProvenanceError
 def _export(folder: Path, run: str) -> Path:
     """A stand-in export folder: only its ``model.json`` matters to provenance (its digest names the build)."""
     folder.mkdir(parents=True)
-    manifest = {"training": {"run_name": run, "mlflow_run_id": f"id-{run}"}, "exported_at": "2026-12-02T00:00:00Z"}
+    manifest = {
+        "training": {"run_name": run, "mlflow_run_id": f"id-{run}"},
+        "build": f"build-{run}",
+        "exported_at": "2026-12-02T00:00:00Z",
+    }
     (folder / "model.json").write_text(json.dumps(manifest))
     return folder
 
@@ -49,13 +53,30 @@ def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
     bench.parent.mkdir(parents=True)
     bench.write_text(json.dumps({"runs": [], "provenance": provenance.record(old)}))
 
-    (reports / "results").mkdir()
-    (reports / "results" / "08_export.json").write_text(json.dumps({"provenance": provenance.record(current)}))
-    (reports / "results" / "04_baseline.json").write_text("{}")  # records no export: not an export's artifact
+    results = reports / "results"
+    results.mkdir()
+    this_build = {"id": "build-new", "written_at": "2026-12-02T01:00:00Z"}
+    (results / "08_export.json").write_text(json.dumps({"provenance": provenance.record(current), "build": this_build}))
+    (results / "04_baseline.json").write_text(json.dumps({"build": this_build}))
+    (results / "05_transfer.json").write_text(json.dumps({"build": {"id": "build-old", "written_at": "earlier"}}))
+    (results / "06_tuning.json").write_text("{}")  # names no build
 
     checks = {c.artifact: c for c in provenance.check_artifacts(reports, current)}
-    assert set(checks) == {"figures/web_app.png", "benchmarks/api_load.json", "results/08_export.json"}
-    assert checks["results/08_export.json"].status == "current"  # monitoring.png: not made, not listed
+    assert set(checks) == {
+        "figures/web_app.png",
+        "benchmarks/api_load.json",
+        *(f"results/{n}.json" for n in ("04_baseline", "05_transfer", "06_tuning", "08_export")),
+    }  # monitoring.png: not made, not listed
+    assert checks["results/08_export.json"].status == "current" and checks["results/04_baseline.json"].kind == "build"
+    assert checks["results/04_baseline.json"].status == "current"
+    assert (checks["results/05_transfer.json"].status, checks["results/05_transfer.json"].recorded) == (
+        "other build",
+        "build-old",
+    )
+    assert checks["results/06_tuning.json"].status == "unrecorded"
+    assert "not the current build build-new" in checks["results/05_transfer.json"].message()
+    for name in ("05_transfer", "06_tuning"):  # out of the rest of this test's story
+        del checks[f"results/{name}.json"]
     assert checks["figures/web_app.png"].status == "current" and not checks["figures/web_app.png"].failing
     stale = checks["benchmarks/api_load.json"]
     assert stale.status == "other build" and stale.recorded == version_id(old) and stale.expected == version_id(current)

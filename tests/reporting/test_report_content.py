@@ -40,6 +40,19 @@ def test_results_are_written_as_strict_json_with_reasons(tmp_path):
     assert "one class only" in data["missing"]["auc"]
 
 
+def test_results_name_the_build_of_the_work_folder_until_a_rebuild_removes_it(tmp_path, monkeypatch):
+    from mammo_utils.utils import BUILD_FILE, build_identity, save_results
+
+    work = tmp_path / "work"
+    monkeypatch.setenv("MAMMO_WORK", str(work))
+    first = json.loads(save_results("04_baseline", {"auc": 0.9}, tmp_path).read_text())["build"]
+    again = json.loads(save_results("05_transfer", {"auc": 0.8}, tmp_path).read_text())["build"]
+    assert first["id"] == again["id"] == build_identity()["id"] and len(first["id"]) == 12
+    assert first["written_at"].endswith("Z") and (work / BUILD_FILE).is_file()
+    (work / BUILD_FILE).unlink()  # what a full rebuild does with the reports store
+    assert json.loads(save_results("04_baseline", {"auc": 0.9}, tmp_path).read_text())["build"]["id"] != first["id"]
+
+
 def test_fact_book_json_is_strict_and_says_why(tmp_path):
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.utils import save_results
