@@ -16,6 +16,7 @@ Each cited benchmark and screenshot is checked against the export the report des
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -62,18 +63,48 @@ def is_synthetic(cfg: Config) -> bool:
     return (cfg.data_root / "synthetic_params.json").is_file()
 
 
+#: A link to another file of the reports folder (not a web address, not an anchor in the page).
+_LOCAL_LINK = re.compile(r'<a href="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"[^>]*>(.*?)</a>', re.S)
+
+
+def printable(page: str) -> str:
+    """The report's HTML as the PDF prints it: links to the folder's other files become plain text.
+
+    Chromium would print such a link as this machine's absolute ``file://`` address, which means nothing to a
+    reader of the PDF; web links and the page's own anchors (``#ref-…``) stay links.
+
+    Args:
+        page: The report's HTML.
+
+    Returns:
+        The HTML to print.
+
+    Example:
+        >>> printable('<a href="04_baseline_cnn.html">04</a> <a href="#ref-x">[1]</a> <a href="https://x.org">x</a>')
+        '<span class="file">04</span> <a href="#ref-x">[1]</a> <a href="https://x.org">x</a>'
+    """
+    return _LOCAL_LINK.sub(r'<span class="file">\2</span>', page)
+
+
 def print_pdf(html_file: Path, pdf_file: Path) -> Path | None:
-    """Print an HTML file to PDF with headless Chromium (None when it is not installed or fails)."""
+    """Print an HTML file to PDF with headless Chromium (None when it is not installed or fails).
+
+    The page is printed from a :func:`printable` copy beside it (so its figures resolve), removed afterwards.
+    """
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         return None
     partial = pdf_file.with_name(pdf_file.name + ".partial.pdf")
+    source = html_file.with_name(f".{html_file.stem}.print.html")
+    write_atomic(source, printable(html_file.read_text()).encode())
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-               f"--print-to-pdf={partial}", html_file.resolve().as_uri()]  # fmt: skip
+               f"--print-to-pdf={partial}", source.resolve().as_uri()]  # fmt: skip
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
     except (subprocess.SubprocessError, OSError):
         return None
+    finally:
+        source.unlink(missing_ok=True)
     if not partial.is_file() or partial.stat().st_size == 0:
         return None
     partial.replace(pdf_file)

@@ -522,3 +522,24 @@ def test_the_drift_paragraph_states_what_the_two_nulls_measured(tmp_path, observ
     del record["drift_chance"]["q95_patients"]  # an older 08 record: nothing is claimed about patients
     (results / "08_export.json").write_text(json.dumps(record))
     assert _chance_psi_sentence(FactBook(tmp_path), f"{book.results}/08_export.json") == ""
+
+
+def test_printed_pdf_links_no_file_of_this_machine(tmp_path):
+    """The PDF keeps web links and drops links to the folder's other files (Chromium would print file:// paths)."""
+    import shutil
+
+    from mammo_utils.reporting.build import print_pdf
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")):
+        pytest.skip("headless Chromium is not installed (run_all.sh --tests installs Debian's chromium as root)")
+    page = tmp_path / "final_report.html"
+    page.write_text(
+        '<html><body><p><a href="04_baseline_cnn.html">notebook 04</a> and '
+        '<a href="https://www.kaggle.com/competitions/rsna-breast-cancer-detection">RSNA</a></p></body></html>'
+    )
+    pdf = print_pdf(page, tmp_path / "final_report.pdf")
+    assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
+    data = pdf.read_bytes()
+    assert b"file://" not in data and b"04_baseline_cnn.html" not in data
+    assert b"https://www.kaggle.com/competitions/rsna-breast-cancer-detection" in data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final_report.html", "final_report.pdf"]
