@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import subprocess
 import sys
 from typing import Any
 
 from .config import Config, get_config
 from .data.synthetic import ensure_dataset
-from .utils import deterministic_threads, import_tensorflow, portable_path, seed_everything, versions
+from .utils import (
+    build_identity,
+    deterministic_threads,
+    import_tensorflow,
+    portable_path,
+    seed_everything,
+    versions,
+)
 
 if importlib.util.find_spec("tensorflow") is not None:
     import_tensorflow()  # now, quietly: a later `import keras` in a notebook cell would print TF's C++ banner
@@ -100,13 +108,16 @@ def setup(
     image_size: str | None = None,
     **parameters: Any,
 ) -> Config:
-    """The common Setup cell: bootstrap, config, seeds, data, versions, accelerators.
+    """The common Setup cell: bootstrap, config, seeds, data; the environment goes into the build record.
+
+    Nothing is printed: the platform, accelerators and library versions are written once per build into the work
+    folder's ``build.json`` (:func:`~mammo_utils.utils.build_identity`), which the final report shows.
 
     Args:
         profile: Run profile (``small`` / ``full``).
         data_root: Dataset folder (None: auto-detect, see ``mammo_utils.config``).
         seed: Random seed (default: the config's).
-        gpu: Also import TensorFlow and list visible GPUs.
+        gpu: Also import TensorFlow and record the visible GPUs.
         image_size: ``"HxW"`` for model and cache, or None for the profile's.
         **parameters: Notebook parameters (:func:`notebook_overrides`) and other config fields.
 
@@ -122,13 +133,14 @@ def setup(
     if cfg.deterministic:
         deterministic_threads()  # before TensorFlow's runtime starts (its thread pools are fixed then)
     ensure_dataset(cfg, progress=False)
+    environment = {"platform": platform_name(), "profile": cfg.profile, "data": portable_path(cfg.data_root)}
     if gpu:
         tf = import_tensorflow()
-        print("GPUs:", [d.name for d in tf.config.list_physical_devices("GPU")] or "none (CPU run)")
+        environment["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
     seed_everything(cfg.seed, deterministic=cfg.deterministic)
     import pandas as pd
 
     pd.set_option("display.max_colwidth", None)  # table labels (arm pairs, run names) printed whole, never cut
-    print(f"platform: {platform_name()} | profile: {cfg.profile} | data: {portable_path(cfg.data_root)}")
-    print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
+    # the platform and versions go into the build record (the final report's provenance section), not the output
+    build_identity(cfg.work_dir, {**environment, "machine": platform.machine(), "versions": versions()})
     return cfg

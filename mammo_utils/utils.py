@@ -358,8 +358,8 @@ def work_folder() -> Path:
     return Path(os.environ.get("MAMMO_WORK") or project_root() / "data" / "work").expanduser()
 
 
-def build_identity(work: str | Path | None = None) -> dict[str, str]:
-    """The build the work folder's runs belong to, made on first use: ``{"id", "started_at"}``.
+def build_identity(work: str | Path | None = None, environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The build the work folder's runs belong to, made on first use: ``{"id", "started_at", ...}``.
 
     A full rebuild (``bash run_all.sh``) removes the file with the reports store, so every model trained and every
     result recorded from then on carries one new id; re-rendering notebooks over the same runs keeps it. The
@@ -368,9 +368,11 @@ def build_identity(work: str | Path | None = None) -> dict[str, str]:
 
     Args:
         work: The work folder (default :func:`work_folder`).
+        environment: Recorded with the id when the file is made (platform, library versions: what the notebooks'
+            set-up knows); an existing build keeps what it recorded.
 
     Returns:
-        ``{"id": 12 hex digits, "started_at": UTC time}``.
+        ``{"id": 12 hex digits, "started_at": UTC time}`` plus ``environment`` when one was recorded.
     """
     import json
     import uuid
@@ -379,10 +381,12 @@ def build_identity(work: str | Path | None = None) -> dict[str, str]:
     try:
         found = json.loads(path.read_text())
         if isinstance(found, dict) and found.get("id"):
-            return {"id": str(found["id"]), "started_at": str(found.get("started_at", ""))}
+            return found
     except (OSError, ValueError):
         pass
     made = {"id": uuid.uuid4().hex[:12], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if environment:
+        made["environment"] = _jsonable(environment)
     write_atomic(path, (json.dumps(made, indent=1, allow_nan=False) + "\n").encode())
     return made
 
@@ -412,7 +416,8 @@ def save_results(name: str, payload: dict, folder: str | Path | None = None) -> 
     missing: dict[str, str] = dict(payload.get("missing") or {})
     plain = _jsonable({k: v for k, v in payload.items() if k != "missing"}, missing)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    plain.setdefault("build", {**build_identity(), "written_at": stamp})
+    build = build_identity()
+    plain.setdefault("build", {"id": build["id"], "started_at": build.get("started_at"), "written_at": stamp})
     if missing:
         plain["missing"] = missing
     write_atomic(path, (json.dumps(plain, indent=1, sort_keys=True, allow_nan=False) + "\n").encode())

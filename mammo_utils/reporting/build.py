@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config
-from ..utils import project_root, write_atomic
+from ..utils import build_identity, project_root, write_atomic
 from .facts import FactBook
 
 #: Where the real RSNA ``train.csv`` is looked for (relative to the project root), first match wins.
@@ -190,7 +190,7 @@ def build_reports(
     synthetic = is_synthetic(cfg)
     progress("writing final_report.html, model_card.md, slides.html")
     page = with_screens(build_final_report(book, real, embedded, api_json, synthetic), reports)
-    write_atomic(reports / "final_report.html", annotate(page, provenance).encode())
+    write_atomic(reports / "final_report.html", annotate(page, provenance, build_identity()).encode())
     out["final_report"] = reports / "final_report.html"
     card = build_model_card(book, real, embedded, synthetic)
     write_atomic(reports / "model_card.md", card.encode())

@@ -210,7 +210,36 @@ def warning_html(check: Check) -> str:
     return f'<p class="note provenance-warning">⚠ From another build: {html.escape(check.message())}.</p>'
 
 
-def annotate(page: str, checks: list[Check]) -> str:
+def environment_html(build: dict[str, Any] | None) -> str:
+    """One paragraph naming the build and the machine it ran on (what the notebooks' set-up recorded).
+
+    Args:
+        build: :func:`~mammo_utils.utils.build_identity` (None or without ``environment``: only the id, if any).
+
+    Returns:
+        HTML (empty without a build).
+
+    Example:
+        >>> env = {"platform": "local", "machine": "x86_64", "gpus": [], "versions": {"python": "3.11.7"}}
+        >>> environment_html({"id": "abc", "started_at": "2026-12-04T15:00:00Z", "environment": env})
+        '<p class="src">Build <code>abc</code>, started 2026-12-04T15:00:00Z on local (x86_64, no GPU): python 3.11.7.</p>'
+    """
+    if not build or not build.get("id"):
+        return ""
+    env = build.get("environment") or {}
+    where = ""
+    if env:
+        gpus = env.get("gpus")
+        accel = "" if gpus is None else f", {len(gpus)} GPU" if gpus else ", no GPU"
+        where = f" on {html.escape(str(env.get('platform', '?')))} ({html.escape(str(env.get('machine', '?')))}{accel})"
+    libs = ", ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in (env.get("versions") or {}).items())
+    return (
+        f'<p class="src">Build <code>{html.escape(build["id"])}</code>, started {html.escape(str(build.get("started_at")))}'
+        f"{where}{': ' + libs if libs else ''}.</p>"
+    )
+
+
+def annotate(page: str, checks: list[Check], build: dict[str, Any] | None = None) -> str:
     """Mark an HTML report: a warning before each failing artifact's figure or section, and a provenance table.
 
     A figure is found by its ``src``; a JSON artifact by the first fact whose source names it (the warning goes
@@ -219,6 +248,7 @@ def annotate(page: str, checks: list[Check]) -> str:
     Args:
         page: The report's HTML.
         checks: :func:`check_artifacts` results.
+        build: The build record (:func:`environment_html`), printed under the table.
 
     Returns:
         The annotated HTML.
@@ -247,7 +277,7 @@ def annotate(page: str, checks: list[Check]) -> str:
             "is checked against the export this report describes, and each notebook's results file against the "
             f"build that export was made in: {against}.</p>"
             "<table><tr><th>artifact</th><th>recorded</th><th>made</th><th>status</th></tr>"
-            f"{rows}</table>"
+            f"{rows}</table>{environment_html(build)}"
         )
         marker = page.find('<h2 id="sources">')
         page = page[:marker] + table + "\n" + page[marker:] if marker >= 0 else page + table
