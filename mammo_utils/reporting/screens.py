@@ -5,8 +5,9 @@
 What a rebuild shows of its deployment is captured from the services it just built, never drawn by hand:
 
 1. ``mammo serve`` on the exported champion and ``mammo app`` against it
-   (:func:`mammo_utils.serving.demo.started_services`); a handful of DICOM uploads (one bad one) so every
-   metric has samples;
+   (:func:`mammo_utils.serving.demo.started_services`), under a steady mixed load (:mod:`.traffic`: uploads,
+   studies with Grad-CAM, ``/v1/model``, now and then a bad file) from then until the last screenshot, so every
+   series the graphs show grows across their time range;
 2. Debian's ``prometheus`` server on a free port, with a generated configuration that scrapes the API's
    ``/metrics`` every second and loads the project's alert rules (``deploy/prometheus/alerts.yml``);
 3. ``figures/web_app.png``: the web app in Chromium after a DICOM upload, once the decision ("recall" or
@@ -14,11 +15,13 @@ What a rebuild shows of its deployment is captured from the services it just bui
    carries no identifier (the dataset's file names are image ids);
 4. ``figures/monitoring.png``: Prometheus's own graph page over the Grafana dashboard's key queries (request
    rate, p95 latency from the histogram, 5xx share: ``... or vector(0)``, so 0 while nothing fails), read from
-   ``deploy/grafana/dashboards/mammo.json`` so the two stay the same queries (:func:`capture_monitoring`).
+   ``deploy/grafana/dashboards/mammo.json`` so the two stay the same queries (:func:`capture_monitoring`); above
+   each query the page gets a heading with the dashboard panel's title and its unit in words (:func:`panel_heading`),
+   as Prometheus's page names neither.
    Grafana itself is not installable on the build machine (no Debian package, no network), so the image is
-   Prometheus's UI, and the report's caption says so. It is taken once the request counter is non-zero and the
-   three series fill most of the graphs' time range (:func:`wait_for_panels`), not while the load is still
-   arriving.
+   Prometheus's UI, and the report's caption says so. It is taken once the request counter is non-zero and every
+   series of the three panels fills most of the graphs' time range (:func:`wait_for_panels`), not while the load
+   is still arriving.
 
 Each PNG gets a provenance sidecar (:mod:`.provenance`: the export's digest, the time, the URL path), which
 ``mammo report`` checks against the export it describes.
@@ -38,13 +41,15 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
-from ..serving.client import ApiClient, wait_ready
+from ..serving.client import wait_ready
 from ..serving.demo import free_port, started_services
 from ..utils import project_root, to_json
 from .provenance import write_sidecar
+from .traffic import load_words, steady_load
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size (wide enough for sidebar and result,
 #: as high as the result with the detector caption, so a slide shows it without blank space).
@@ -75,7 +80,11 @@ DATA_PANELS = KEY_PANELS
 #: Panels the page shows as their current value (its Console tab) instead of a graph: a share that stays at 0
 #: draws its line on the graph's bottom border with no axis labels, where the table prints "0".
 VALUE_PANELS = ("5xx share",)
-#: Share of the graphs' time range the :data:`DATA_PANELS` series must cover before the screenshot.
+#: Grafana's units (a panel's ``fieldConfig.defaults.unit``) in words, for the headings above the page's graphs.
+UNIT_WORDS = {"reqps": "requests per second", "s": "seconds", "percentunit": "share of requests (0-1)"}
+#: Points Prometheus returns that a graph does not draw.
+NOT_DRAWN = ("NaN", "+Inf", "-Inf")
+#: Share of the graphs' time range each series of the :data:`DATA_PANELS` must cover before the screenshot.
 MIN_COVERAGE = 0.8
 #: Seconds to wait for that before giving up with the numbers seen.
 PANELS_TIMEOUT = 180.0
@@ -83,14 +92,33 @@ PANELS_TIMEOUT = 180.0
 REQUESTS_EXPR = f'sum(mammo_requests_total{{job="{JOB}", route=~"/v1/.*"}})'
 #: Caption of the monitoring figure (the report prints it; honest about what the image is).
 MONITORING_CAPTION = (
-    "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, after a "
-    "few uploads (one of them bad, a 400): request rate and p95 latency from the latency histogram as graphs, and "
-    "the 5xx share as its current value (the page's Console tab; 0 while no request failed with a 5xx), the same "
-    "PromQL as the "
-    "Grafana dashboard <code>deploy/grafana/dashboards/mammo.json</code>. Grafana is not installable on this build "
-    "machine (no Debian package, no network), so this is Prometheus's UI, not a Grafana screenshot; "
-    "<code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
+    "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, under a "
+    f"steady load until the screenshot ({load_words()}): request rate and p95 latency from the latency histogram "
+    "as graphs over the last minute (the rates climb across it: the dashboard's rate() looks back further than "
+    "the load had run), and the 5xx share as its current value (the page's Console tab; 0 while no request failed "
+    "with a 5xx), the same PromQL as the Grafana dashboard "
+    "<code>deploy/grafana/dashboards/mammo.json</code>. The heading above each query (the dashboard panel's title "
+    "and the unit of its values) is added to the page from that dashboard file; Prometheus's page names neither. "
+    "Grafana is not installable on this build machine (no Debian package, no network), so this is Prometheus's "
+    "UI, not a Grafana screenshot; <code>docker compose -f deploy/compose.yaml up</code> shows the dashboard itself."
 )
+
+
+class Panel(NamedTuple):
+    """One dashboard panel the monitoring page shows.
+
+    Attributes:
+        title: The panel's title in the dashboard.
+        expr: The PromQL taken from it.
+        unit: Its Grafana unit (``fieldConfig.defaults.unit``: ``reqps``, ``s``, ``percentunit``; ``""``: none).
+        part: Which of its queries ``expr`` is, when it has several (the target's legend up to its first label,
+            ``"p95"``); ``""`` for a panel of one query.
+    """
+
+    title: str
+    expr: str
+    unit: str = ""
+    part: str = ""
 
 
 def demo_dicom(data_root: str | Path, splits_path: str | Path | None = None) -> Path | None:
@@ -125,19 +153,23 @@ def demo_dicom(data_root: str | Path, splits_path: str | Path | None = None) -> 
     return None
 
 
-def dashboard_queries(path: str | Path | None = None, panels: tuple[str, ...] = KEY_PANELS) -> list[tuple[str, str]]:
-    """The PromQL of the dashboard's key panels, in order: ``[(panel title, expr), ...]``.
+def dashboard_queries(path: str | Path | None = None, panels: tuple[str, ...] = KEY_PANELS) -> list[Panel]:
+    """The dashboard's key panels, in order: title, PromQL and unit of each (:class:`Panel`).
 
     Args:
         path: Dashboard JSON (default :data:`DASHBOARD` in the project).
         panels: Title prefixes of the panels to take; for a panel with several queries the last one (p95 of
-            the latency panel's p50/p95) is taken.
+            the latency panel's p50/p95: one line per series, not two) is taken.
 
     Returns:
-        One ``(title, expr)`` per panel found.
+        One :class:`Panel` per panel found.
 
     Raises:
         ValueError: A panel is not in the dashboard (its title changed).
+
+    Example:
+        >>> [(p.unit, p.part) for p in dashboard_queries()]  # doctest: +SKIP
+        [('reqps', ''), ('s', 'p95'), ('percentunit', '')]
     """
     board = json.loads(Path(path or project_root() / DASHBOARD).read_text())
     found = []
@@ -145,8 +177,53 @@ def dashboard_queries(path: str | Path | None = None, panels: tuple[str, ...] = 
         match = [p for p in board["panels"] if p.get("title", "").startswith(prefix) and p.get("targets")]
         if not match:
             raise ValueError(f"{path or DASHBOARD}: no panel titled {prefix!r}; update KEY_PANELS")
-        found.append((match[0]["title"], match[0]["targets"][-1]["expr"]))
+        panel, target = match[0], match[0]["targets"][-1]
+        part = ""
+        if len(panel["targets"]) > 1:  # name the query taken by its legend ("p95 {{route}}" -> "p95")
+            part = target.get("legendFormat", "").split("{{")[0].strip() or target.get("refId", "")
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
+        found.append(Panel(panel["title"], target["expr"], unit, part))
     return found
+
+
+def unit_words(unit: str) -> str:
+    """A Grafana unit in words (:data:`UNIT_WORDS`).
+
+    Args:
+        unit: The unit's id (``reqps``).
+
+    Returns:
+        ``"requests per second"``.
+
+    Raises:
+        ValueError: A unit without words (the dashboard changed a key panel's unit): add it to UNIT_WORDS.
+
+    Example:
+        >>> unit_words("s")
+        'seconds'
+    """
+    if unit not in UNIT_WORDS:
+        raise ValueError(f"Grafana unit {unit!r} has no words in UNIT_WORDS ({sorted(UNIT_WORDS)}); add it there")
+    return UNIT_WORDS[unit]
+
+
+def panel_heading(panel: Panel) -> str:
+    """The heading the monitoring page shows above a panel's query: its dashboard title and its unit.
+
+    Args:
+        panel: A key panel (:func:`dashboard_queries`).
+
+    Returns:
+        ``'Grafana panel "<title>" (its p95 query) · y-axis: seconds'``; a :data:`VALUE_PANELS` panel says
+        ``value`` instead of ``y-axis`` (the page shows its number, not a graph).
+
+    Example:
+        >>> panel_heading(Panel("5xx share of /v1 requests", "x", "percentunit"))
+        'Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
+    """
+    shown = "value" if panel.title.startswith(VALUE_PANELS) else "y-axis"
+    part = f" (its {panel.part} query)" if panel.part else ""
+    return f'Grafana panel "{panel.title}"{part} · {shown}: {unit_words(panel.unit)}'
 
 
 def prometheus_config(api: str, rules: list[Path], interval: str = "1s") -> str:
@@ -228,11 +305,31 @@ def request_count(prometheus: str) -> float:
     return sum(float(series["value"][1]) for series in result)
 
 
-def panel_coverage(prometheus: str, expr: str, window_s: float = MONITORING_RANGE_S, now: float | None = None) -> float:
-    """Share of a graph's time range (the last ``window_s`` seconds) over which ``expr`` has points.
+def series_coverage(values: list, end: float, window_s: float) -> float:
+    """Share of a graph's time range (``window_s`` seconds up to ``end``) from one series' first drawn point on.
 
-    What a panel of the monitoring page shows: 0 is an empty graph, 1 a series across it (NaN points, a quantile
-    of no requests, draw nothing and do not count).
+    Args:
+        values: The series' ``[[time, "value"], ...]`` (Prometheus's ``query_range``); :data:`NOT_DRAWN` points
+            (a quantile of no requests is NaN) do not count.
+        end: End of the range.
+        window_s: The range in seconds.
+
+    Returns:
+        A share in [0, 1]; 0 for a series with no drawn point (a legend entry without a line).
+
+    Example:
+        >>> series_coverage([[70, "NaN"], [80, "0.2"], [90, "0.3"]], end=100, window_s=40)
+        0.5
+    """
+    stamps = [float(t) for t, v in values if v not in NOT_DRAWN]
+    return min(1.0, max(0.0, (end - min(stamps)) / window_s)) if stamps else 0.0
+
+
+def panel_coverage(prometheus: str, expr: str, window_s: float = MONITORING_RANGE_S, now: float | None = None) -> float:
+    """Share of a graph's time range (the last ``window_s`` seconds) that its least-covered series covers.
+
+    What a panel of the monitoring page shows: 0 is an empty graph or a legend entry with no line, 1 every series
+    across it (:func:`series_coverage`).
 
     Args:
         prometheus: Prometheus's base URL.
@@ -245,33 +342,32 @@ def panel_coverage(prometheus: str, expr: str, window_s: float = MONITORING_RANG
     """
     end = time.time() if now is None else now
     result = _query(prometheus, "query_range", {"query": expr, "start": end - window_s, "end": end, "step": 1})
-    stamps = [float(t) for series in result for t, v in series.get("values", []) if v not in ("NaN", "+Inf", "-Inf")]
-    return min(1.0, max(0.0, (end - min(stamps)) / window_s)) if stamps else 0.0
+    return min((series_coverage(series.get("values", []), end, window_s) for series in result), default=0.0)
 
 
 def wait_for_panels(
     prometheus: str,
-    queries: list[tuple[str, str]],
+    queries: list[Panel],
     required: tuple[str, ...] = DATA_PANELS,
     window_s: float = MONITORING_RANGE_S,
     min_coverage: float = MIN_COVERAGE,
     timeout: float = PANELS_TIMEOUT,
     poll: float = 2.0,
 ) -> dict[str, float]:
-    """Wait until the monitoring page has something to show: requests counted, the required panels' series over
-    most of their graphs.
+    """Wait until the monitoring page has something to show: requests counted, every series of the required
+    panels over most of their graphs (none of them a legend entry without a line).
 
     Args:
         prometheus: Prometheus's base URL.
-        queries: The page's ``(title, expr)`` pairs (:func:`dashboard_queries`).
+        queries: The page's panels (:func:`dashboard_queries`).
         required: Title prefixes of the panels that must have data.
         window_s: The graphs' range in seconds.
-        min_coverage: Share of the range each required series must cover.
+        min_coverage: Share of the range each series of a required panel must cover.
         timeout: Seconds to wait.
         poll: Seconds between looks.
 
     Returns:
-        ``{panel title: coverage}`` of the required panels.
+        ``{panel title: coverage of its least-covered series}`` of the required panels.
 
     Raises:
         ValueError: No query matches ``required``, or ``min_coverage`` is outside (0, 1].
@@ -284,52 +380,25 @@ def wait_for_panels(
     """
     if not 0 < min_coverage <= 1:
         raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
-    panels = [(title, expr) for title, expr in queries if title.startswith(tuple(required))]
+    panels = [panel for panel in queries if panel.title.startswith(tuple(required))]
     if not panels:
-        raise ValueError(f"no query titled like {list(required)} in {[t for t, _ in queries]}; update DATA_PANELS")
+        titles = [panel.title for panel in queries]
+        raise ValueError(f"no query titled like {list(required)} in {titles}; update DATA_PANELS")
     deadline = time.monotonic() + timeout
     while True:
         requests = request_count(prometheus)
-        coverage = {title: panel_coverage(prometheus, expr, window_s) for title, expr in panels}
+        coverage = {panel.title: panel_coverage(prometheus, panel.expr, window_s) for panel in panels}
         if requests > 0 and min(coverage.values()) >= min_coverage:
             return coverage
         if time.monotonic() >= deadline:
             shares = "; ".join(f"{title!r}: {share:.0%}" for title, share in coverage.items())
             raise RuntimeError(
                 f"{prometheus}: the monitoring page has no data to show after {timeout:g} s: {requests:g} "
-                f"requests counted by {REQUESTS_EXPR}, and the series cover {shares} of the {window_s:g} s graphs "
-                f"(needed: requests > 0 and {min_coverage:.0%}). Does Prometheus scrape the API (Status > "
-                "Targets) and did the uploads reach it?"
+                f"requests counted by {REQUESTS_EXPR}, and the least-covered series of each panel covers {shares} "
+                f"of the {window_s:g} s graphs (needed: requests > 0 and {min_coverage:.0%}). Does Prometheus scrape "
+                "the API (Status > Targets) and did the load reach it?"
             )
         time.sleep(poll)
-
-
-def send_requests(
-    api: str, dicom: str | Path, n: int = 8, pause: float = 1.0, say: Callable[[str], None] = print
-) -> int:
-    """``n`` uploads of ``dicom`` to ``/v1/predict`` and one bad upload (so latency, rate and error series exist).
-
-    Args:
-        api: The API's base URL.
-        dicom: The file uploaded.
-        n: Uploads.
-        pause: Seconds between uploads: spread over several scrapes, so ``rate()`` sees the counters grow.
-        say: Progress line.
-
-    Returns:
-        How many uploads were scored.
-    """
-    client, data, scored = ApiClient(api, timeout=120), Path(dicom).read_bytes(), 0
-    for _ in range(n):
-        client.predict_bytes(UPLOAD_NAME, data)
-        scored += 1
-        time.sleep(pause)
-    try:
-        client.predict_bytes("notes.dcm", b"not a mammogram " * 64)
-    except Exception:  # noqa: BLE001 - the API answers 4xx by design; only the metric matters here
-        pass
-    say(f"sent {scored} uploads and 1 bad one to {api}")
-    return scored
 
 
 def _browser(window: tuple[int, int] = WINDOW, scale: float = 1.0):
@@ -391,35 +460,39 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
         browser.quit()
 
 
-def monitoring_url(prometheus: str, queries: list[tuple[str, str]], window: str = MONITORING_RANGE) -> str:
+def monitoring_url(prometheus: str, queries: list[Panel], window: str = MONITORING_RANGE) -> str:
     """Prometheus's classic graph page with one graph per query (the UI Debian's package serves); the
     :data:`VALUE_PANELS` show their current value instead (the page's Console tab).
 
     Args:
         prometheus: Its base URL (``""`` for the path alone).
-        queries: ``(title, expr)`` pairs (:func:`dashboard_queries`).
-        window: The graphs' time range (the capture's few seconds of traffic fill a short one).
+        queries: The panels (:func:`dashboard_queries`), one query block each (``g0``, ``g1``, ... in order).
+        window: The graphs' time range (the capture's minute of steady load fills a short one).
 
     Returns:
         The URL.
     """
     params = {}
-    for i, (title, expr) in enumerate(queries):
-        tab = "1" if title.startswith(VALUE_PANELS) else "0"
-        params.update({f"g{i}.expr": expr, f"g{i}.tab": tab, f"g{i}.range_input": window})
+    for i, panel in enumerate(queries):
+        tab = "1" if panel.title.startswith(VALUE_PANELS) else "0"
+        params.update({f"g{i}.expr": panel.expr, f"g{i}.tab": tab, f"g{i}.range_input": window})
     return f"{prometheus}/classic/graph?{urllib.parse.urlencode(params)}"
 
 
-def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str, str]] | None = None) -> Path:
-    """Screenshot Prometheus's graph page over the dashboard's key queries (:func:`dashboard_queries`).
+def capture_monitoring(prometheus: str, out: str | Path, queries: list[Panel] | None = None) -> Path:
+    """Screenshot Prometheus's graph page over the dashboard's key queries (:func:`dashboard_queries`), each under
+    a heading naming its dashboard panel and unit (:func:`panel_heading`).
 
     Args:
         prometheus: Prometheus's base URL.
         out: PNG path (:data:`MONITORING_WINDOW` x :data:`MONITORING_SCALE` pixels).
-        queries: ``(title, expr)`` pairs (default: the dashboard's key panels).
+        queries: The panels (default: the dashboard's key panels).
 
     Returns:
         ``out``.
+
+    Raises:
+        RuntimeError: The page has not one query block per panel for the headings (its layout changed).
     """
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
@@ -430,7 +503,7 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
     try:
         browser.get(monitoring_url(prometheus, queries))
         # each graph is drawn by the page's scripts once its query returned: wait for one SVG per graph query
-        graphs = sum(not title.startswith(VALUE_PANELS) for title, _ in queries)
+        graphs = sum(not panel.title.startswith(VALUE_PANELS) for panel in queries)
         drawn = lambda b: len(b.find_elements(By.CSS_SELECTOR, ".graph_area svg")) >= graphs  # noqa: E731
         try:
             WebDriverWait(browser, 30).until(drawn)
@@ -443,10 +516,32 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[tuple[str
             "document.querySelectorAll('textarea').forEach(t => { t.style.height = t.scrollHeight + 'px'; });"
             "if (document.activeElement) { document.activeElement.blur(); } window.scrollTo(0, 0);"
         )
+        headings = [panel_heading(panel) for panel in queries]
+        added = browser.execute_script(HEADINGS_SCRIPT, headings)
+        if added != len(headings):
+            raise RuntimeError(f"{prometheus}: {added} of {len(headings)} query blocks found for their headings")
         time.sleep(0.5)
         return _save(browser, out)
     finally:
         browser.quit()
+
+
+#: Puts ``arguments[0][i]`` as a heading above query block ``i`` of Prometheus's classic graph page (its
+#: ``#graph_wrapper<i>``, numbered in the URL's order); returns how many it placed.
+HEADINGS_SCRIPT = """
+let added = 0;
+arguments[0].forEach((text, i) => {
+  const block = document.getElementById('graph_wrapper' + i);
+  if (!block) { return; }
+  const heading = document.createElement('h5');
+  heading.className = 'mammo-panel-heading';
+  heading.textContent = text;
+  heading.style.cssText = 'margin: 22px 0 8px; font-weight: 600; color: #212529;';
+  block.parentNode.insertBefore(heading, block);
+  added += 1;
+});
+return added;
+"""
 
 
 def neutral_copy(dicom: str | Path, folder: str | Path, name: str = UPLOAD_NAME) -> Path:
@@ -509,18 +604,17 @@ def capture_screens(
         with started_services(export_dir, work_dir=work_dir or tmp, env=env) as urls:
             say(f"services up: API {urls['api']}, web app {urls['app']}")
             with started_prometheus(urls["api"]) as prometheus:
-                # a first upload creates the series; Prometheus must scrape them before the rest, or rate() and
-                # the latency quantile have no increase to show
-                send_requests(urls["api"], upload, n=1, pause=0, say=say)
+                # Prometheus scrapes the API before the load begins, so it sees each counter grow from its start;
+                # the load runs until the last screenshot, so every route's rate and latency are drawn up to it
                 wait_scrapes(prometheus, 3)
-                send_requests(urls["api"], upload, say=say)
-                web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
-                say(f"web app -> {web_app}")
-                queries = dashboard_queries()
-                filled = wait_for_panels(prometheus, queries)
-                say("monitoring panels filled: " + ", ".join(f"{t} {c:.0%}" for t, c in filled.items()))
-                monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)
-                say(f"monitoring -> {monitoring}")
+                with steady_load(urls["api"], upload, UPLOAD_NAME, say=say):
+                    web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
+                    say(f"web app -> {web_app}")
+                    queries = dashboard_queries()
+                    filled = wait_for_panels(prometheus, queries)
+                    say("monitoring panels filled: " + ", ".join(f"{t} {c:.0%}" for t, c in filled.items()))
+                    monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)
+                    say(f"monitoring -> {monitoring}")
     written = {"web_app": web_app, "monitoring": monitoring}
     written["web_app_provenance"] = write_sidecar(web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME)
     written["monitoring_provenance"] = write_sidecar(

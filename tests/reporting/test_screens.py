@@ -18,19 +18,44 @@ from mammo_utils.reporting import provenance, screens
 
 
 def test_the_monitoring_page_uses_the_grafana_dashboards_queries():
-    queries = dict(screens.dashboard_queries())
-    assert len(queries) == 3
-    rate, p95, errors = queries.values()
+    panels = screens.dashboard_queries()
+    assert len(panels) == 3
+    rate, p95, errors = (panel.expr for panel in panels)
     assert "rate(mammo_requests_total" in rate
     assert p95.startswith("histogram_quantile(0.95") and "mammo_request_latency_seconds_bucket" in p95
     assert 'status=~"5.."' in errors and errors.startswith("(sum(") and ") or vector(0)) / sum(" in errors
-    url = screens.monitoring_url("http://127.0.0.1:9", list(queries.items()))
+    url = screens.monitoring_url("http://127.0.0.1:9", panels)
     assert url.startswith("http://127.0.0.1:9/classic/graph?g0.expr=") and "g2.expr=" in url
     tabs = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(url).query).items() if k.endswith(".tab")}
     assert tabs == {"g0.tab": "0", "g1.tab": "0", "g2.tab": "1"}  # the 5xx share as its value: "0", not a flat line
     config = json.loads(screens.prometheus_config("http://127.0.0.1:8123", []))
     assert config["scrape_configs"][0]["job_name"] == screens.JOB  # the job alerts.yml and the dashboard select
     assert config["scrape_configs"][0]["static_configs"][0]["targets"] == ["127.0.0.1:8123"]
+
+
+def test_each_graph_is_headed_by_its_dashboard_panel_and_unit(tmp_path):
+    panels = screens.dashboard_queries()
+    assert [(p.unit, p.part) for p in panels] == [("reqps", ""), ("s", "p95"), ("percentunit", "")]
+    rate, latency, errors = (screens.panel_heading(p) for p in panels)
+    assert rate == 'Grafana panel "/v1 requests per second by route and status" · y-axis: requests per second'
+    assert latency.startswith('Grafana panel "Latency p50 / p95 by route') and latency.endswith(
+        '" (its p95 query) · y-axis: seconds'
+    )
+    assert errors == 'Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
+    assert screens.unit_words("reqps") == "requests per second"
+    with pytest.raises(ValueError, match=r"'ms' has no words in UNIT_WORDS"):
+        screens.panel_heading(screens.Panel("Latency", "x", "ms"))
+    # the unit and the query taken come from the dashboard file: a changed unit or legend changes the heading
+    board = json.loads((screens.project_root() / screens.DASHBOARD).read_text())
+    for panel in board["panels"]:
+        if panel["title"].startswith("Latency p50"):
+            panel["fieldConfig"]["defaults"]["unit"] = "percentunit"
+            panel["targets"][-1]["legendFormat"] = ""
+    (tmp_path / "board.json").write_text(json.dumps(board))
+    changed = screens.dashboard_queries(tmp_path / "board.json")[1]
+    assert (changed.unit, changed.part) == ("percentunit", "B")  # no legend: the query's refId
+    with pytest.raises(ValueError, match="KEY_PANELS"):
+        screens.dashboard_queries(tmp_path / "board.json", panels=("No such panel",))
 
 
 def test_the_report_shows_the_monitoring_figure_with_an_honest_caption(tmp_path):
@@ -41,6 +66,8 @@ def test_the_report_shows_the_monitoring_figure_with_an_honest_caption(tmp_path)
     shown = screens.with_screens(page, tmp_path)
     assert shown.index('src="figures/monitoring.png"') < shown.index('<h2 id="limits">')
     assert "Grafana is not installable on this build machine" in shown
+    assert "(the dashboard panel's title and the unit of its values) is added to the page from that dashboard" in shown
+    assert "an upload to /v1/predict every 1 s" in shown  # the load's periods, from traffic.LOAD_PERIODS
 
 
 def _has_points(query: str) -> bool:
@@ -51,9 +78,10 @@ def _has_points(query: str) -> bool:
 @pytest.fixture
 def fake_prometheus():
     """A stand-in for Prometheus's HTTP API: ``state["since"]`` is when series begin (None: no data),
-    ``state["requests"]`` the counter; no request failed, so a 5xx query has data only through its ``or vector(0)``
-    fallback (as in Prometheus, an empty numerator without it leaves the whole ratio empty)."""
-    state = {"since": None, "requests": 0.0}
+    ``state["requests"]`` the counter, ``state["others"]`` more ``(labels, since, value)`` series of the rate and
+    latency panels; no request failed, so a 5xx query has data only through its ``or vector(0)`` fallback (as in
+    Prometheus, an empty numerator without it leaves the whole ratio empty)."""
+    state = {"since": None, "requests": 0.0, "others": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
@@ -63,9 +91,12 @@ def fake_prometheus():
             if url.path.endswith("/query") and params["query"] == screens.REQUESTS_EXPR and state["requests"]:
                 result = [{"metric": {}, "value": [time.time(), str(state["requests"])]}]
             elif url.path.endswith("/query_range") and state["since"] is not None and _has_points(params["query"]):
-                start, end = max(float(params["start"]), state["since"]), float(params["end"])
-                values = [[t, "0.5"] for t in np.arange(start, end, 1.0)]
-                result = [{"metric": {"route": "/v1/predict"}, "values": values}] if values else []
+                series = [({"route": "/v1/predict"}, state["since"], "0.5")]
+                series += state["others"] if "5.." not in params["query"] else []
+                for labels, since, value in series:
+                    start, end = max(float(params["start"]), since), float(params["end"])
+                    values = [[t, value] for t in np.arange(start, end, 1.0)]
+                    result += [{"metric": labels, "values": values}] if values else []
             body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -94,7 +125,7 @@ def test_the_monitoring_shot_waits_for_requests_and_filled_panels(fake_prometheu
     started = time.monotonic()
     filled = screens.wait_for_panels(url, queries, window_s=4, min_coverage=0.5, timeout=30, poll=0.1)
     assert 1.5 <= time.monotonic() - started < 10
-    assert list(filled) == [t for t, _ in queries] and min(filled.values()) >= 0.5  # the 5xx share's zero line too
+    assert list(filled) == [p.title for p in queries] and min(filled.values()) >= 0.5  # the 5xx share's 0 line too
     # series without a counted request are not enough
     state.update(requests=0.0, since=time.time() - 10)
     with pytest.raises(RuntimeError, match="0 requests counted"):
@@ -104,9 +135,27 @@ def test_the_monitoring_shot_waits_for_requests_and_filled_panels(fake_prometheu
     without_fallback = queries[2][1].replace(" or vector(0)", "").replace("((", "(", 1).replace(")) /", ") /", 1)
     assert screens.panel_coverage(url, without_fallback, window_s=20) == 0.0  # what the panel drew before
     with pytest.raises(ValueError, match="DATA_PANELS"):
-        screens.wait_for_panels(url, [("Unreadable files", "x")], timeout=0)
+        screens.wait_for_panels(url, [screens.Panel("Unreadable files", "x")], timeout=0)
     with pytest.raises(ValueError, match="min_coverage"):
         screens.wait_for_panels(url, queries, min_coverage=0)
+
+
+def test_every_series_of_a_panel_must_be_drawn_across_the_graph(fake_prometheus):
+    url, state = fake_prometheus
+    queries = screens.dashboard_queries()
+    rate, latency = queries[0].expr, queries[1].expr
+    state.update(requests=9.0, since=time.time() - 30)
+    assert screens.panel_coverage(url, latency, window_s=20) == 1.0
+    # a route with one request before the range: in the legend, but its quantile is NaN, so it draws no line
+    state["others"].append(({"route": "/v1/studies", "explain": "true"}, time.time() - 30, "NaN"))
+    assert screens.panel_coverage(url, latency, window_s=20) == 0.0
+    with pytest.raises(RuntimeError, match=r"least-covered series of each panel covers '/v1 requests[^;]*': 0%"):
+        screens.wait_for_panels(url, queries, window_s=20, timeout=0.3, poll=0.1)
+    # the load reached it: it counts from its first drawn point, the panel from its least-covered series
+    state["others"][0] = ({"route": "/v1/studies", "explain": "true"}, time.time() - 5, "0.8")
+    assert screens.panel_coverage(url, rate, window_s=20) == pytest.approx(0.25, abs=0.06)
+    assert screens.series_coverage([[70, "NaN"], [80, "0.2"], [90, "+Inf"]], end=100, window_s=40) == 0.5
+    assert screens.series_coverage([[70, "NaN"]], end=100, window_s=40) == 0.0
 
 
 def test_the_upload_carries_a_neutral_name(tmp_path):
@@ -126,7 +175,10 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
 
     _, export, _ = tiny_export
     dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
-    written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lambda _line: None)
+    lines = []
+    written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lines.append)
+    load = [line for line in lines if line.startswith("steady load")]
+    assert len(load) == 1 and "failed" not in load[0], lines  # every route answered as it should, until the shot
     monitoring = tuple(round(v * screens.MONITORING_SCALE) for v in screens.MONITORING_WINDOW)
     for name, window in (("web_app", screens.WINDOW), ("monitoring", monitoring)):
         image = np.asarray(Image.open(written[name]).convert("L"), float)
