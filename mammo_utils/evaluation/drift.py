@@ -1,3 +1,4 @@
+# Size: the drift statistics, the verdict and the chance levels a verdict is read against, one owner for all.
 """Drift between a model's reference data and what it sees now: PSI, the two-sample KS test and the verdict.
 
 Pure NumPy/SciPy statistics, so every layer that needs them (export writes the reference, the service and the
@@ -14,6 +15,9 @@ share of breast pixels, the original image size) and the model's scores. :func:`
 them for the training images and validation scores next to an exported model (``reference.json``, read by
 :func:`mammo_utils.modeling.artifact.read_reference`), :func:`drift_report` compares a current window with it,
 feature by feature, and :func:`verdict` turns the largest PSI into the one verdict every caller shows.
+:func:`held_out_psi` gives the PSI a window of new patients from the reference's population reaches by chance (the
+null a drift reading compares with, :func:`held_out_reading`); :func:`chance_psi` the lower levels of windows drawn
+from the reference itself (context).
 
 Example:
     >>> import numpy as np
@@ -248,7 +252,8 @@ def chance_psi(
     id per reference image) it is drawn patient by patient: whole patients in random order, all their images
     together, until the window is full (the last patient cut to fit), which is how a window of new patients
     arrives. The two nulls differ only in that, so comparing them measures how much the images of one patient
-    move together.
+    move together. A window drawn from the reference shares its values with it, so both levels sit below what a
+    window of new patients reaches; :func:`held_out_psi` gives that level (the null to read a window against).
 
     Args:
         reference: :func:`reference_statistics` output.
@@ -277,20 +282,129 @@ def chance_psi(
     rng = np.random.default_rng(seed)
     out = {}
     for name, values in reference["features"].items():
-        ref = np.asarray(values, float)
-        keep = np.isfinite(ref)
-        if groups is not None and len(groups) != ref.size:
-            raise ValueError(f"groups has {len(groups)} entries but feature {name!r} has {ref.size} reference values")
-        ref = ref[keep]
+        ref, members = _finite(values, groups, name, "reference")
         if ref.size < 2 or n_current < 1:
             continue
-        size = min(n_current, ref.size)
-        bins = adaptive_bins(ref.size, size)
-        members = None if groups is None else cluster_members(np.asarray(groups)[keep])
-        windows = (_window(rng, ref.size, size, members) for _ in range(draws))
-        out[name] = float(np.quantile([psi(ref, ref[idx], bins) for idx in windows], q))
+        out[name] = _window_quantile(ref, ref, members, min(n_current, ref.size), rng, draws, q)
     label = "patients" if groups is not None else "images"
     return pd.Series(out, name=f"chance PSI ({label}, q{q:g})", dtype=float)
+
+
+def held_out_psi(
+    reference: dict,
+    held_out: pd.DataFrame | dict,
+    size: int,
+    groups: Sequence | None = None,
+    draws: int = CHANCE_DRAWS,
+    seed: int = 0,
+    q: float = CHANCE_QUANTILE,
+) -> pd.Series:
+    """The PSI each feature reaches by chance in windows of a sample the reference did not see.
+
+    :func:`chance_psi` draws its windows from the reference itself, so a window shares its images with the
+    reference and its PSI sits lower than a new window's: for a window of ``m`` out of ``n`` reference values the
+    no-drift PSI is about ``(k - 1) · (1/m - 1/n)`` instead of ``(k - 1) · (1/m + 1/n)`` (``k`` bins). Here the
+    windows come from ``held_out`` (e.g. the validation fold's patients when the reference holds the training
+    fold's images) and each is compared with the whole reference exactly as :func:`drift_report` compares a
+    current window (same bins). Drawn like :func:`chance_psi`: without replacement, image by image or, with
+    ``groups``, whole patients in random order cut to ``size``. Each window of a random held-out sample is itself a
+    random sample of that population, so its PSI is a same-population draw; windows of one sample overlap,
+    though, so the quantile rests on about ``len(held_out) / size`` independent windows. Applied to the current
+    split itself (its own patients as ``groups``) it gives that split's PSI at the same window size.
+
+    Args:
+        reference: :func:`reference_statistics` output.
+        held_out: Features of the held-out images (:func:`image_features` rows, or feature -> values); none of
+            them, nor any image of their patients, may be in the reference.
+        size: Window size (capped at the held-out sample's size).
+        groups: Patient of each held-out image, aligned with its rows; None draws images independently.
+        draws: Random windows.
+        seed: Random seed.
+        q: Quantile reported.
+
+    Returns:
+        Feature (of the reference and ``held_out`` both) -> the ``q`` quantile of its PSI against the reference.
+
+    Raises:
+        ValueError: ``groups`` does not hold one entry per held-out image.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> ref = {"features": {"mean": rng.normal(size=2000).tolist()}}
+        >>> patients = np.repeat(np.arange(250), 4)  # four images per patient
+        >>> same, shifted = {"mean": rng.normal(size=1000)}, {"mean": rng.normal(1.0, 1.0, size=1000)}
+        >>> float(held_out_psi(ref, same, 100, patients, draws=50)["mean"]) < PSI_DRIFT
+        True
+        >>> float(held_out_psi(ref, shifted, 100, patients, draws=50, q=0.05)["mean"]) > PSI_DRIFT
+        True
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, values in reference["features"].items():
+        if name not in held_out:
+            continue
+        ref = _finite(values, None, name, "reference")[0]
+        pool, members = _finite(held_out[name], groups, name, "held-out")
+        if ref.size < 2 or pool.size < 1 or size < 1:
+            continue
+        out[name] = _window_quantile(ref, pool, members, min(size, pool.size), rng, draws, q)
+    label = "patients" if groups is not None else "images"
+    return pd.Series(out, name=f"held-out PSI ({label}, q{q:g})", dtype=float)
+
+
+#: Largest share of a held-out sample one of its windows takes (:func:`held_out_window`).
+HELD_OUT_SHARE = 0.5
+
+
+def held_out_window(n_window: int, n_held_out: int, share: float = HELD_OUT_SHARE) -> int:
+    """Window size of a held-out null: the current window's, capped at ``share`` of the held-out sample.
+
+    A window as large as the held-out sample is that sample every time (one PSI, no spread); half of it leaves
+    the draws room to differ. When the cap binds, read the current split at the same size (:func:`held_out_psi`
+    on the current split), since PSI depends on the window size.
+
+    Args:
+        n_window: Size of the current window.
+        n_held_out: Images in the held-out sample.
+        share: Largest share of the held-out sample in one window.
+
+    Returns:
+        The window size (at least 1).
+
+    Example:
+        >>> held_out_window(500, 2000), held_out_window(500, 277)
+        (500, 138)
+    """
+    return max(1, min(int(n_window), int(n_held_out * share)))
+
+
+def _finite(values: Sequence[float], groups: Sequence | None, name: str, what: str) -> tuple[np.ndarray, list | None]:
+    """The finite values of one feature and the patients' rows among them (None without ``groups``).
+
+    Raises:
+        ValueError: ``groups`` does not hold one entry per value.
+    """
+    x = np.asarray(values, float)
+    if groups is not None and len(groups) != x.size:
+        raise ValueError(f"groups has {len(groups)} entries but feature {name!r} has {x.size} {what} values")
+    keep = np.isfinite(x)
+    return x[keep], None if groups is None else cluster_members(np.asarray(groups)[keep])
+
+
+def _window_quantile(
+    ref: np.ndarray,
+    pool: np.ndarray,
+    members: list[np.ndarray] | None,
+    size: int,
+    rng: np.random.Generator,
+    draws: int,
+    q: float,
+) -> float:
+    """The ``q`` quantile of the PSI against ``ref`` of ``draws`` random windows of ``size`` out of ``pool`` (bins
+    as :func:`drift_report` chooses them for a window of ``size``)."""
+    bins = adaptive_bins(ref.size, size)
+    windows = (_window(rng, pool.size, size, members) for _ in range(draws))
+    return float(np.quantile([psi(ref, pool[idx], bins) for idx in windows], q))
 
 
 def _window(rng: np.random.Generator, n: int, size: int, members: list[np.ndarray] | None) -> np.ndarray:
@@ -324,6 +438,42 @@ def chance_reading(observed: float, images: float, patients: float) -> str:
         >>> chance_reading(0.01, 0.02, 0.05), chance_reading(0.04, 0.02, 0.05), chance_reading(0.2, 0.02, 0.05)
         ('within', 'patients', 'beyond')
     """
-    if not all(np.isfinite(v) for v in (observed, images, patients)):
-        raise ValueError(f"chance_reading needs finite values, got {observed}, {images}, {patients}")
+    _check_finite("chance_reading", observed, images, patients)
     return "within" if observed <= images else "patients" if observed <= patients else "beyond"
+
+
+#: What an observed PSI means against the held-out chance level of :func:`held_out_psi` (see
+#: :func:`held_out_reading`).
+HELD_OUT_READINGS = ("within", "beyond")
+
+
+def held_out_reading(observed: float, level: float) -> str:
+    """Where an observed PSI falls against the held-out chance level: the primary reading of a drift check.
+
+    The two levels of :func:`chance_reading` draw their windows from the reference itself and so sit low; this
+    level is what new patients of the reference's population reach, so only a PSI above it is evidence that the
+    current window differs from that population. Compare values at the same window size (:func:`held_out_window`).
+
+    Args:
+        observed: PSI of the current window (at the held-out windows' size).
+        level: Chance level of windows of held-out patients (:func:`held_out_psi`).
+
+    Returns:
+        ``"within"`` (no higher than the held-out level: what new patients of the same population show) or
+        ``"beyond"``.
+
+    Raises:
+        ValueError: A value is not a finite number.
+
+    Example:
+        >>> held_out_reading(0.03, 0.05), held_out_reading(0.2, 0.05)
+        ('within', 'beyond')
+    """
+    _check_finite("held_out_reading", observed, level)
+    return "within" if observed <= level else "beyond"
+
+
+def _check_finite(caller: str, *values: float) -> None:
+    """Raise ValueError naming ``caller`` when a value is not a finite number."""
+    if not all(np.isfinite(v) for v in values):
+        raise ValueError(f"{caller} needs finite values, got {', '.join(str(v) for v in values)}")

@@ -495,6 +495,47 @@ def reference_patients(cfg: Config, manifest: dict, reference: dict, atol: float
     return rows.patient_id.to_numpy()
 
 
+#: The parts of the export's fold :func:`split_features` describes, in
+#: :func:`~mammo_utils.data.splits.fold_frames` order.
+FOLD_PARTS = ("train", "validation", "test")
+
+
+def split_features(
+    cfg: Config, manifest: dict, part: str, exclude: Sequence | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Drift features and patients of every image of one part of the export's fold, computed as the reference's.
+
+    The validation part holds patients the reference (training-fold images) never saw, drawn from the same
+    population: the sample of :func:`~mammo_utils.evaluation.drift.held_out_psi`'s chance level.
+
+    Args:
+        cfg: The configuration the export was made with (data, splits, fold).
+        manifest: The export's ``model.json`` content (its ``preprocessing`` locates the cache).
+        part: One of :data:`FOLD_PARTS`.
+        exclude: Patients that must not be in the part (e.g. :func:`reference_patients`).
+
+    Returns:
+        ``(features, patients)``: one :func:`~mammo_utils.evaluation.drift.image_features` row and patient id per
+        image, aligned.
+
+    Raises:
+        ValueError: An unknown ``part``, or a patient of ``exclude`` in it.
+
+    Example:
+        >>> held_out = split_features(cfg, manifest, "validation", exclude=patients)  # doctest: +SKIP
+    """
+    from ..data.splits import fold_frames
+
+    if part not in FOLD_PARTS:
+        raise ValueError(f"part={part!r}: expected one of {', '.join(FOLD_PARTS)}")
+    mcfg, df, cache = data_for_model(cfg, manifest)
+    rows = fold_frames(df, mcfg.fold)[FOLD_PARTS.index(part)]
+    shared = set(rows.patient_id).intersection(() if exclude is None else exclude)
+    if shared:
+        raise ValueError(f"{len(shared)} patients of the {part} part are among those excluded, e.g. {min(shared)}")
+    return _reference_features(rows, cache), rows.patient_id.to_numpy()
+
+
 def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], gate: EvalSet, calib: EvalSet) -> dict:
     return {
         "name": info.get("name", "mammo-cancer-classifier"),

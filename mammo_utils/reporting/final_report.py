@@ -838,8 +838,10 @@ def section_deployment(book: FactBook, api_json: str) -> str:
 
 
 def _chance_psi_sentence(book: FactBook, src: str) -> str:
-    """How far PSI moves by chance alone in a window of the test split's size (08's ``drift_chance``): windows drawn
-    image by image and patient by patient, against the unchanged test split's PSI; "" when 08 did not record it.
+    """How far PSI moves by chance alone (08's ``drift_chance``): first, when recorded, windows of held-out patients
+    (the primary null, :func:`_held_out_sentence`); then, as context, windows of the test split's size drawn from the
+    reference image by image and patient by patient, against the unchanged test split's PSI; "" when 08 did not
+    record them.
 
     Args:
         book: Facts.
@@ -859,36 +861,83 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         observed = float(book.value("ops.chance.observed", observed_src))
     except FactError:
         return ""
+    new_patients = book.html("ops.chance.patients", chance + ".test_patients", "int")
+    held = _held_out_sentence(book, chance, feature, new_patients)
     text = (
-        f"Windows of {book.html('ops.chance.n', chance + '.window', 'int')} images drawn from the reference reach a "
-        f"PSI on {html.escape(feature)} of up to {book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance "
-        "when drawn image by image, and up to "
+        f"{'For context, windows' if held else 'Windows'} of {book.html('ops.chance.n', chance + '.window', 'int')} "
+        f"images drawn from the reference reach a PSI on {html.escape(feature)} of up to "
+        f"{book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance when drawn image by image, and up to "
         f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
         "(whole patients with all their images; an upper quantile of random windows drawn without replacement from "
         "the reference itself, so sharing images with it and lower than for an independent window, as 08 states); "
         f"the unchanged test split's {book.html('ops.chance.observed', observed_src)} is "
     )
-    new_patients = book.html("ops.chance.patients", chance + ".test_patients", "int")
     either = (
         "At this window size the fixed thresholds react to the unchanged test split itself: a band means drift only "
         "against a null drawn the way windows arrive. "
     )
+    independent = (
+        "the held-out level above is that null. "
+        if held
+        else "that needs a null of windows independent of the reference, which 08 does not build. "
+    )
     reading = chance_reading(observed, images, patients)
     if reading == "within":
-        return text + "within the image-by-image level: no drift beyond sampling noise. "
-    if reading == "patients":
-        return text + (
+        tail = "within the image-by-image level: no drift beyond sampling noise. "
+    elif reading == "patients":
+        tail = (
             f"{observed / images:.0f}x the image-by-image level but within the patient-by-patient one: its "
             f"{new_patients} new patients move the features no more than a random set of training patients does, "
             "so the gap to the image-by-image null is the views of one patient moving together. " + either
         )
+    else:
+        tail = (
+            f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
+            f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of "
+            f"one patient moving together explain part of the gap, not all of it. Both levels are biased low (the "
+            f"windows share images with the reference), so the rest is not shown to be a difference between the test "
+            f"split's {new_patients} patients and the training patients: " + independent + either
+        )
+    return held + text + tail
+
+
+def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: str) -> str:
+    """The primary chance level of 08's drift check: windows of held-out (validation-fold) patients compared with the
+    reference, and the test split read at the same window size; "" when 08 did not record it.
+
+    Args:
+        book: Facts.
+        chance: 08's ``drift_chance`` source (``file#drift_chance``).
+        feature: The feature the levels are quoted for.
+        new_patients: The test split's patient count, as HTML.
+
+    Returns:
+        HTML sentences, read with :func:`~mammo_utils.evaluation.drift.held_out_reading`.
+    """
+    from ..evaluation.drift import held_out_reading, status
+
+    held = chance + ".held_out"
+    level_src, test_src = f"{held}.q95.{feature}", f"{held}.test_median.{feature}"
+    try:
+        level = float(book.value("ops.held.psi", level_src))
+        observed = float(book.value("ops.held.observed", test_src))
+    except FactError:
+        return ""
+    text = (
+        f"Windows of {book.html('ops.held.n', held + '.window', 'int')} images drawn patient by patient from the "
+        f"validation fold ({book.html('ops.held.patients', held + '.patients', 'int')} patients, none of them in the "
+        f"reference, from the same population) reach a PSI on {html.escape(feature)} of up to "
+        f"{book.html('ops.held.psi', level_src)} by chance, each compared with the whole reference as the test split "
+        f"is; the test split's windows of the same size reach a median of {book.html('ops.held.observed', test_src)}"
+    )
+    if held_out_reading(observed, level) == "within":
+        return text + (
+            f", within that level: its {new_patients} patients differ from the training patients no more than new "
+            f"patients of the same population do (the fixed bands alone would call this PSI {status(observed)}). "
+        )
     return text + (
-        f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
-        f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of one "
-        f"patient moving together explain part of the gap, not all of it. Both levels are biased low (the windows "
-        f"share images with the reference), so the rest is not shown to be a difference between the test split's "
-        f"{new_patients} patients and the training patients: that needs a null of windows independent of the "
-        "reference, which 08 does not build. " + either
+        f", {observed / level:.1f}x that level: its {new_patients} patients differ from the training population "
+        "by more than new patients of that population do. "
     )
 
 

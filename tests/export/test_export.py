@@ -338,3 +338,24 @@ def test_reference_patients_rebuild_the_reference_rows_and_refuse_another_seed(t
     assert pd.Series(patients).value_counts().max() > 1  # several images per patient: what the patient null groups
     with pytest.raises(ValueError, match="other data, fold or seed"):
         reference_patients(dataclasses.replace(cfg, seed=cfg.seed + 1), manifest, reference)
+
+
+def test_split_features_describe_the_validation_patients_the_reference_never_saw(tiny_export):
+    from mammo_utils.evaluation.drift import FEATURES
+    from mammo_utils.export.convert import reference_patients, split_features
+    from mammo_utils.modeling.artifact import read_reference
+
+    cfg, out, manifest = tiny_export
+    reference = read_reference(out, required=True)
+    patients = reference_patients(cfg, manifest, reference)
+    features, held_out = split_features(cfg, manifest, "validation", exclude=patients)
+    splits = pd.read_csv(cfg.splits_path)
+    validation = splits[(splits.split == "cv") & (splits.fold == cfg.fold)]
+    assert len(features) == len(held_out) > 0 and set(held_out) == set(validation.patient_id)
+    assert not set(held_out) & set(patients) and list(features.columns) == list(FEATURES)
+    train, _ = split_features(cfg, manifest, "train")  # every training image: the reference's own values
+    assert np.allclose(np.sort(train["mean"]), np.sort(reference["features"]["mean"]), atol=1e-5)
+    with pytest.raises(ValueError, match="among those excluded"):
+        split_features(cfg, manifest, "train", exclude=patients)
+    with pytest.raises(ValueError, match="part='val'"):
+        split_features(cfg, manifest, "val")

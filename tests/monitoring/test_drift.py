@@ -136,3 +136,64 @@ def test_chance_reading_places_a_psi_against_both_nulls():
     assert drift.CHANCE_READINGS == ("within", "patients", "beyond")
     with pytest.raises(ValueError, match="finite"):
         drift.chance_reading(0.1, float("nan"), 0.05)
+
+
+def test_held_out_psi_re_derives_one_draw_by_hand():
+    rng = np.random.default_rng(1)
+    ref, pool = rng.normal(size=400), rng.normal(size=300)
+    idx = np.random.default_rng(3).choice(pool.size, 120, replace=False)
+    expected = drift.psi(ref, pool[idx], drift.adaptive_bins(400, 120))
+    got = drift.held_out_psi({"features": {"x": ref.tolist()}}, {"x": pool}, 120, draws=1, seed=3, q=0.5)
+    assert got["x"] == pytest.approx(expected, rel=1e-12)  # windows of the held-out sample, against the reference
+
+
+def _null_means(n_reference: int, size: int, trials: int = 30) -> tuple[float, float]:
+    """Mean over fresh references of the median in-reference and held-out PSI (two images per patient)."""
+    inside, outside = [], []
+    for trial in range(trials):
+        rng = np.random.default_rng(trial)
+        ref = {"features": {"x": rng.normal(size=n_reference).tolist()}}
+        held_out = pd.DataFrame({"x": rng.normal(size=4000)})
+        reference_patients, held_out_patients = np.arange(n_reference) // 2, np.arange(4000) // 2
+        inside.append(drift.chance_psi(ref, size, draws=20, seed=trial, q=0.5, groups=reference_patients)["x"])
+        outside.append(drift.held_out_psi(ref, held_out, size, held_out_patients, draws=20, seed=trial, q=0.5)["x"])
+    return float(np.mean(inside)), float(np.mean(outside))
+
+
+def test_the_held_out_null_sits_above_the_in_reference_null_on_a_small_reference():
+    # no drift, 4 bins: expected PSI ~ 3 (1/m - 1/n) inside the reference, 3 (1/m + 1/n) for new patients
+    inside, outside = _null_means(n_reference=200, size=100)
+    assert 2.0 < outside / inside < 4.5, (inside, outside)  # (1/100 + 1/200) / (1/100 - 1/200) = 3
+    inside, outside = _null_means(n_reference=4000, size=100)
+    assert 0.8 < outside / inside < 1.3, (inside, outside)  # a large reference: the window barely overlaps it
+
+
+def test_a_shifted_held_out_sample_reaches_drift_in_every_window():
+    rng = np.random.default_rng(0)
+    ref = {"features": {"x": rng.normal(size=1000).tolist(), "y": rng.normal(size=1000).tolist()}}
+    held_out = pd.DataFrame({"x": rng.normal(1.0, 1.0, size=600), "y": rng.normal(size=600)})
+    patients = np.repeat(np.arange(200), 3)
+    low = drift.held_out_psi(ref, held_out, 150, patients, draws=50, q=0.05)  # even the lowest windows
+    assert low["x"] > drift.PSI_DRIFT and low["y"] < drift.PSI_STABLE
+    assert drift.held_out_reading(low["x"], drift.held_out_psi(ref, held_out, 150, patients)["y"]) == "beyond"
+
+
+def test_held_out_psi_is_seeded_and_checks_its_groups():
+    rng = np.random.default_rng(0)
+    ref, held_out = {"features": {"x": rng.normal(size=500).tolist()}}, {"x": rng.normal(size=300)}
+    patients = np.repeat(np.arange(100), 3)
+    first, again = (drift.held_out_psi(ref, held_out, 100, patients, draws=30, seed=7) for _ in range(2))
+    other = drift.held_out_psi(ref, held_out, 100, patients, draws=30, seed=8)
+    assert first.equals(again) and not first.equals(other) and "held-out PSI (patients" in first.name
+    assert drift.held_out_psi(ref, {"z": [1.0]}, 100).empty  # no feature in common: nothing to compare
+    with pytest.raises(ValueError, match="groups has 299 entries but feature 'x' has 300 held-out values"):
+        drift.held_out_psi(ref, held_out, 100, patients[:-1])
+
+
+def test_held_out_window_and_reading():
+    assert drift.held_out_window(500, 2000) == 500 and drift.held_out_window(500, 277) == 138
+    assert drift.held_out_window(500, 1) == 1
+    assert drift.held_out_reading(0.05, 0.05) == "within" and drift.held_out_reading(0.051, 0.05) == "beyond"
+    assert drift.HELD_OUT_READINGS == ("within", "beyond")
+    with pytest.raises(ValueError, match="held_out_reading needs finite values"):
+        drift.held_out_reading(float("nan"), 0.05)

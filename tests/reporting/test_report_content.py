@@ -543,3 +543,29 @@ def test_printed_pdf_links_no_file_of_this_machine(tmp_path):
     assert b"file://" not in data and b"04_baseline_cnn.html" not in data
     assert b"https://www.kaggle.com/competitions/rsna-breast-cancer-detection" in data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["final_report.html", "final_report.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("median", "expected"),
+    [(0.05, "within that level: its 120 patients differ"), (0.2, "2.2x that level: its 120 patients differ")],
+)
+def test_the_drift_paragraph_reads_the_held_out_null_first(tmp_path, median, expected):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _chance_psi_sentence
+
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True)
+    record = {
+        "drift": {"test split": [{"feature": "p10", "psi": 0.166}]},
+        "drift_chance": {"window": 500, "feature": "p10", "q95": {"p10": 0.0148}, "q95_patients": {"p10": 0.0228},
+                         "test_patients": 120,
+                         "held_out": {"window": 138, "patients": 60, "q95": {"p10": 0.09},
+                                      "test_median": {"p10": median}}},
+    }  # fmt: skip
+    (results / "08_export.json").write_text(json.dumps(record))
+    book = FactBook(tmp_path)
+    text = re.sub(r"<[^>]+>", "", _chance_psi_sentence(book, f"{book.results}/08_export.json"))  # the words read
+    primary, context = text.split("For context, windows")  # the held-out null first, the in-reference ones after
+    assert "drawn patient by patient from the validation fold" in primary and expected in primary
+    assert "0.090" in primary and f"{median:.3f}" in primary and "0.015" in context and "0.023" in context
+    assert "the held-out level above is that null" in context and "08 does not build" not in text
