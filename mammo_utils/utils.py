@@ -325,7 +325,7 @@ def _jsonable(value: Any, missing: dict[str, str] | None = None, path: str = "")
         return value.as_posix()
     if isinstance(value, float) and not math.isfinite(value):
         if missing is not None:
-            missing[path] = missing_reason(path)
+            missing.setdefault(path, missing_reason(path))  # a reason the payload gave wins
         return None
     return value
 

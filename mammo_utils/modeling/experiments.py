@@ -149,6 +149,42 @@ def arm_predictions(results: Mapping[tuple[str, int], Any], split: str = "val") 
     return out
 
 
+def arm_subgroup_replication(
+    results: Mapping[tuple[str, int], Any], arm: str, columns: Sequence[str], meta: pd.DataFrame | None = None
+) -> dict:
+    """The subgroup tests (:func:`~mammo_utils.evaluation.subgroups.subgroup_tests`) on each seed of one arm's test
+    predictions, each run at its own frozen threshold: in how many seeds each subgroup is flagged.
+
+    Args:
+        results: ``{(arm, seed): TrainResult}`` (``test_predictions``, ``threshold``, ``run_name``).
+        arm: The arm.
+        columns: Attributes to split by (missing ones are added from ``meta``:
+            :func:`~mammo_utils.evaluation.subgroups.with_subgroup_columns`).
+        meta: ``train.csv`` indexed by ``image_id``, or None when the predictions carry the columns.
+
+    Returns:
+        ``arm, runs`` (run names), ``seeds``, ``columns`` and ``tests``
+        (:func:`~mammo_utils.evaluation.subgroups.subgroup_replication`'s rows).
+
+    Raises:
+        ValueError: The arm has no run in ``results``.
+    """
+    from ..evaluation.subgroups import subgroup_replication, with_subgroup_columns
+
+    runs = {seed: result for (name, seed), result in results.items() if name == arm}
+    if not runs:
+        raise ValueError(f"arm {arm!r} has no run; arms with runs: {sorted({name for name, _ in results})}")
+    frames = {seed: with_subgroup_columns(r.test_predictions, meta) for seed, r in runs.items()}
+    thresholds = {seed: float(r.threshold) for seed, r in runs.items()}
+    return {
+        "arm": arm,
+        "runs": [r.run_name for r in runs.values()],
+        "seeds": list(runs),
+        "columns": list(columns),
+        "tests": subgroup_replication(frames, thresholds, columns),
+    }
+
+
 def choose_arm(summary: pd.DataFrame, min_runs: int = 2) -> str:
     """The arm with the highest mean validation breast AUC among arms replicated at least ``min_runs`` times.
 

@@ -649,31 +649,61 @@ def search_conclusion(
     return "\n".join(lines), keep
 
 
-def rival_predictions(cfg: Config, recorded: dict | None, results: dict, seeds, splits=("val",)):
+def holder_runs(cfg: Config, recorded: dict | None, results: dict, seeds) -> tuple[str | None, dict]:
     """The runs of the arm holding the champion alias after 05 (its chosen arm when 05's paired test moved the alias,
-    else 04's baseline), on each split asked: 06's own runs when 06 trained that arm, else 05's finished runs
-    re-scored (once, for every split) from the recipe 05 recorded (nothing is retrained when they exist).
+    else 04's baseline): 06's own runs when 06 trained that arm, else 05's finished runs re-scored once from the
+    recipe 05 recorded (nothing is retrained when they exist).
 
     Args:
         cfg: The protocol's configuration (the same as 05's).
         recorded: 05's results (``chosen``, ``chosen_recipe``, ``champion_arm``), or None.
         results: 06's ``{(arm, seed): TrainResult}``.
         seeds: The protocol's seeds.
-        splits: ``val`` and/or ``test``.
 
     Returns:
-        ``(arm name, {split: its prediction frames})``, or ``(None, None)`` when 05 recorded no choice or no recipe.
+        ``(arm name, {(arm, seed): TrainResult})`` of that arm only (read its predictions with
+        :func:`~mammo_utils.modeling.experiments.arm_predictions`), or ``(None, {})`` when 05 recorded no choice or
+        no recipe.
     """
-    from .experiments import arm_predictions, train_arms
+    from .experiments import train_arms
 
     if not recorded or "chosen" not in recorded:
-        return None, None
+        return None, {}
     name = recorded.get("champion_arm") or recorded["chosen"]  # the arm holding the alias after 05
     if not any(arm == name for arm, _ in results):
         if name != recorded["chosen"] or not recorded.get("chosen_recipe"):
-            return None, None
+            return None, {}
         results = train_arms(cfg, {name: recorded["chosen_recipe"]}, seeds, progress=None)
-    return name, {split: arm_predictions(results, split)[name] for split in splits}
+    return name, {key: result for key, result in results.items() if key[0] == name}
+
+
+def champion_replication(
+    cfg: Config, promote: bool, results: dict, rival: str | None, rival_results: dict, tuned: str = "tuned"
+) -> dict | None:
+    """The subgroup tests on each seed of the arm holding the champion alias after 06 (what the model card reports
+    as "flagged in k of n seeds" beside the exported champion's own tests).
+
+    Args:
+        cfg: Configuration (its ``data_root`` gives each image's site, machine, density and age).
+        promote: Whether 06 moved the alias to ``tuned`` (:func:`promotion`).
+        results: 06's ``{(arm, seed): TrainResult}``.
+        rival: The arm that held the alias before (:func:`holder_runs`), or None.
+        rival_results: Its runs.
+        tuned: 06's challenging arm.
+
+    Returns:
+        :func:`~mammo_utils.modeling.experiments.arm_subgroup_replication` over the champion's subgroup columns, or
+        None when the holder is unknown.
+    """
+    from ..data.rsna import load_train
+    from ..evaluation.subgroups import SUBGROUP_COLUMNS
+    from .experiments import arm_subgroup_replication
+
+    arm, runs = (tuned, results) if promote else (rival, rival_results)
+    if arm is None:
+        return None
+    meta = load_train(cfg.data_root).set_index("image_id")
+    return arm_subgroup_replication(runs, arm, SUBGROUP_COLUMNS, meta)
 
 
 def promotion(

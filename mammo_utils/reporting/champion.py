@@ -11,14 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..config import Config
-from ..utils import save_results
+from ..utils import load_results, save_results
 
-#: Age bands of the subgroup table (years).
-AGE_BINS: tuple[float, ...] = (0, 50, 60, 70, 200)
-
+#: Where 06 records the subgroup tests of the champion arm's seeds: (results file, key).
+REPLICATION_RECORD = ("06_tuning", "champion_subgroup_replication")
 
 #: The operating point the report quotes (specificity on the test breasts).
 SPECIFICITY = 0.9
@@ -62,11 +60,44 @@ def operating_point_at_specificity(labels, scores, specificity: float = SPECIFIC
     }
 
 
-def age_band(age: pd.Series) -> pd.Series:
-    """``<50``, ``50-59``, ``60-69``, ``>=70`` (``unknown`` when missing)."""
-    inner = [int(v) for v in AGE_BINS[1:-1]]
-    labels = [f"<{inner[0]}"] + [f"{a}-{b - 1}" for a, b in zip(inner, inner[1:])] + [f">={inner[-1]}"]
-    return pd.cut(age, list(AGE_BINS), right=False, labels=labels).astype(object).fillna("unknown")
+def recorded_replication(folder: Path | None, run_name: str | None, columns) -> dict | None:
+    """The subgroup tests of the champion arm's seeds, as 06 recorded them, when they describe this champion.
+
+    Args:
+        folder: Results folder (default :func:`~mammo_utils.utils.results_dir`).
+        run_name: The exported run's name (``model.json``'s ``training.run_name``).
+        columns: The attributes the champion's own tests split by (the same family is required).
+
+    Returns:
+        06's record (``arm, runs, seeds, columns, tests``) with ``source``, or None when 06 recorded none, its arm's
+        runs do not include ``run_name`` (the export is another arm's), or its columns differ.
+    """
+    name, key = REPLICATION_RECORD
+    try:
+        record = load_results(name, folder).get(key)
+    except FileNotFoundError:
+        return None
+    if not record or run_name not in record.get("runs", []) or list(record.get("columns", [])) != list(columns):
+        return None
+    return {**record, "source": f"{name}.json#{key}"}
+
+
+def interval_reasons(subgroups: dict[str, list[dict]]) -> dict[str, str]:
+    """The ``missing`` entries of the subgroup AUC intervals that have none: each row's own ``roc_auc_missing``.
+
+    Args:
+        subgroups: Attribute -> :func:`~mammo_utils.evaluation.subgroups.subgroup_metrics` records.
+
+    Returns:
+        ``{"subgroups.<attribute>.<i>.roc_auc_low": reason, ... _high: reason}`` (what the model card prints).
+    """
+    return {
+        f"subgroups.{column}.{i}.roc_auc_{end}": row["roc_auc_missing"]
+        for column, rows in subgroups.items()
+        for i, row in enumerate(rows)
+        if row.get("roc_auc_missing")
+        for end in ("low", "high")
+    }
 
 
 def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx", folder: Path | None = None) -> dict:
@@ -81,13 +112,14 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
     Returns:
         The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``,
         ``confusion`` (per breast at the frozen threshold), ``subgroup_tests`` (Fisher's exact test of each
-        subgroup against the rest, Holm-corrected) and
+        subgroup's patients against the rest's, Holm-corrected), ``subgroup_replication`` (the same tests on each
+        seed of the champion's arm, when 06 recorded them: :func:`recorded_replication`) and
         ``sensitivity_at_specificity`` (at 90% specificity: its count, and the 95% patient-bootstrap interval of
         ``sens_at_spec`` as ``low``/``high``, the interval 04-06 show for the same metric).
     """
     from ..data.rsna import load_train
     from ..evaluation.evaluate import breast_predictions, metrics_with_intervals
-    from ..evaluation.subgroups import subgroup_metrics, subgroup_tests
+    from ..evaluation.subgroups import SUBGROUP_COLUMNS, subgroup_metrics, subgroup_tests, with_subgroup_columns
     from ..export.convert import model_data
     from ..export.runtime import load_artifact, open_runner
 
@@ -96,15 +128,9 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
     runner = open_runner(export_dir, runtime)
     scores = runner.predict_batched(data.images, 16)
     meta = load_train(cfg.data_root).set_index("image_id")
-    pred = data.rows.copy()
-    for column in ("site_id", "machine_id", "density", "age"):
-        if column not in pred and column in meta:
-            pred[column] = pred.image_id.map(meta[column])
-    pred["prediction"] = np.asarray(scores, float)
-    pred["age_band"] = age_band(pred["age"]) if "age" in pred else "unknown"
-    pred["density"] = pred["density"].fillna("unknown") if "density" in pred else "unknown"
+    pred = with_subgroup_columns(data.rows.assign(prediction=np.asarray(scores, float)), meta)
     threshold = float(manifest["threshold"])
-    columns = ("site_id", "machine_id", "density", "age_band")
+    columns = SUBGROUP_COLUMNS
     ci = metrics_with_intervals(pred, threshold, level="breast")  # the bootstrap seed the notebooks use
     subgroups = {
         column: subgroup_metrics(pred, threshold, column).reset_index().to_dict("records") for column in columns
@@ -142,5 +168,9 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
             "interval": "95% percentile bootstrap over patients",
         },
     }
+    payload["missing"] = interval_reasons(subgroups)  # why a subgroup AUC has no interval, in its own words
+    replication = recorded_replication(folder, training.get("run_name"), columns)
+    if replication:  # absent, not null, when 06 recorded no seeds of this champion's arm
+        payload["subgroup_replication"] = replication
     save_results("champion_eval", payload, folder)
     return payload

@@ -1085,10 +1085,10 @@ def _subgroup_limit(book: FactBook | None) -> str:
     if not flagged:
         return ""
     return (
-        "\n<li><b>Subgroups.</b> Each subgroup against the rest of the test breasts, sensitivity and "
+        "\n<li><b>Subgroups.</b> Each subgroup against the rest of the test split, sensitivity and "
         f"specificity at the frozen threshold (Fisher's exact test, Holm-corrected [ref:holm]) — {flagged}. A larger "
         "family makes Holm's correction stricter, so the two models' results are not directly comparable; with a "
-        "handful of cancers per machine these tests see only large gaps. The model card lists every group.</li>"
+        "handful of cancer patients per machine these tests see only large gaps. The model card lists every group.</li>"
     )
 
 

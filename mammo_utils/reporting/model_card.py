@@ -8,6 +8,7 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 
 from __future__ import annotations
 
+from ..evaluation.subgroups import MIN_AUC_INTERVAL
 from .facts import FactBook, FactError, has_source, resolve
 from .references import Citations
 
@@ -19,9 +20,10 @@ NO_INTERVAL = "†"
 
 
 def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
-    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings). A metric without an interval
-    (too few breasts of a class, or every resample alike) prints no number: a perfect ranking says so in words, any
-    other value is a dash; both carry :data:`NO_INTERVAL`."""
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings). An interval of zero width (every
+    patient resample gave the same value) is printed as the resamples gave it and marked with :data:`NO_INTERVAL`; a
+    metric without an interval (too few breasts of a class) prints no number: a perfect ranking says so in words, any
+    other value is a dash, both marked."""
     value = book.md(key, source, fmt)
     try:
         low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
@@ -29,7 +31,7 @@ def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
     except FactError:
         missing = True
     if not missing:
-        return f"{value} [{low.text}, {high.text}]"
+        return f"{value} [{low.text}, {high.text}]" + (NO_INTERVAL if low.value == high.value else "")
     if value == "n/a":
         return value
     perfect = fmt == ".3f" and float(book.value(key, source)) == 1.0
@@ -58,15 +60,47 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if any(NO_INTERVAL in line for line in lines[2:]):  # the footnote only under a table that marks a cell
         lines.append(
-            f"\n{NO_INTERVAL} no AUC estimate: fewer than 5 breasts of a class, or every patient resample ranked the "
-            'subgroup\'s breasts alike ("all ranked right": every cancer breast above every other breast, where a '
-            "percentile bootstrap has no width); sensitivity and specificity carry Wilson intervals."
+            f"\n{NO_INTERVAL} AUC without a usable interval: either fewer than {MIN_AUC_INTERVAL} breasts of a class, "
+            'so no interval is drawn ("all ranked right": every cancer breast above every other breast), or every '
+            "patient resample holding both classes gave the same AUC (as in a perfectly ranked subgroup), so the "
+            "percentile interval printed has zero width, which is not certainty; sensitivity and specificity carry "
+            "Wilson intervals."
         )
     return "\n".join(lines)
 
 
+def _unit(tests: list[dict]) -> str:
+    """What a file's subgroup tests count: ``patients`` (recorded with each test), or ``breasts`` in older files."""
+    return tests[0].get("unit", "breasts") if tests else "breasts"
+
+
+def _replication(book: FactBook, src: str) -> dict[tuple, int]:
+    """Index of each (attribute, group, rate) in the file's ``subgroup_replication.tests`` ({} when not recorded)."""
+    try:
+        rows = resolve(f"{src}#subgroup_replication.tests", book.root)
+    except FactError:
+        return {}
+    return {(r["attribute"], str(r["group"]), r["rate"]): j for j, r in enumerate(rows)}
+
+
+def _key(test: dict) -> tuple:
+    return test["attribute"], str(test["group"]), test["rate"]
+
+
+def _rates_text(unit: str) -> str:
+    """What k/n counts for each rate, in words."""
+    if unit != "patients":
+        return "sensitivity (cancers called / cancers) and specificity (non-cancers cleared / non-cancers)"
+    return (
+        "each patient counted once per rate, since her two breasts share her site, machine and age and are not "
+        "independent trials: sensitivity (patients with cancer called on a cancer breast / patients with cancer) and "
+        "specificity (patients whose cancer-free breasts were all cleared / patients with a cancer-free breast)"
+    )
+
+
 def subgroup_tests_md(book: FactBook, src: str) -> str:
-    """The Fisher's-exact table of each subgroup against the rest (Holm-corrected) and the sentence it supports.
+    """The Fisher's-exact table of each subgroup against the rest (Holm-corrected), with the seeds of the champion's
+    arm that flag each row when recorded, and the sentence it supports.
 
     Args:
         book: Facts.
@@ -79,11 +113,14 @@ def subgroup_tests_md(book: FactBook, src: str) -> str:
         tests = resolve(f"{src}#subgroup_tests", book.root)
     except FactError:
         return "Subgroup differences were not tested in this build (rerun `mammo report`); no claim is made."
+    unit = _unit(tests)
     if not tests:
-        return "No subgroup has breasts of both kinds beside the rest: nothing to test, no claim is made."
+        return f"No subgroup has {unit} of both kinds beside the rest: nothing to test, no claim is made."
+    seeds = _replication(book, src)
     lines = [
-        "| attribute | group | rate | group k/n | rest k/n | Fisher p | Holm p | different at 5% |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| attribute | group | rate | group k/n ({unit}) | rest k/n ({unit}) | Fisher p | Holm p | different at 5% |"
+        + (" seeds of its arm flagging it |" if seeds else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if seeds else ""),
     ]
     for i, t in enumerate(tests):
         base = f"{src}#subgroup_tests.{i}"
@@ -98,6 +135,8 @@ def subgroup_tests_md(book: FactBook, src: str) -> str:
             book.md(f"card.test.{i}.holm", base + ".p_holm", ".3f"),
             "yes" if t["different"] else "no",
         ]
+        if seeds:
+            cells.append(_seed_count(book.md, f"card.test.{i}", src, seeds.get(_key(t)), "{}/{}"))
         lines.append("| " + " | ".join(cells) + " |")
     different = [t for t in tests if t["different"]]
     verdict = (
@@ -108,20 +147,40 @@ def subgroup_tests_md(book: FactBook, src: str) -> str:
         + "."
         if different
         else f"None of the {len(tests)} comparisons differs from the rest after Holm's correction at 5%; with so few "
-        "breasts per group this says the test split cannot detect a difference, not that there is none."
+        f"{unit} per group this says the test split cannot detect a difference, not that there is none."
+    )
+    arm = (
+        f" The last column repeats the tests on each seed of the champion's arm "
+        f"({book.md('card.test.arm', src + '#subgroup_replication.arm', 'str')}), each run at its own frozen "
+        "threshold and corrected the same way: a flag raised by one seed only belongs to that run, not to the recipe."
+        if seeds
+        else ""
     )
     return (
-        "Each subgroup against all other test breasts, sensitivity (cancers called / cancers) and specificity "
-        "(non-cancers cleared / non-cancers) at the frozen threshold: Fisher's exact test, two-sided "
-        "[ref:fisher-exact], Holm's step-down correction over all the rows as one family [ref:holm].\n\n"
+        f"Each subgroup against all other test {unit} at the frozen threshold, {_rates_text(unit)}: Fisher's exact "
+        "test, two-sided [ref:fisher-exact], Holm's step-down correction over all the rows as one family [ref:holm]."
+        + arm
+        + "\n\n"
         + "\n".join(lines)
         + "\n\n"
         + verdict
     )
 
 
+def _seed_count(render, tag: str, src: str, j: int | None, pattern: str) -> str:
+    """``pattern`` filled with (seeds flagging the test, seeds) from ``subgroup_replication.tests.<j>``, or "—"."""
+    if j is None:
+        return "—"
+    base = f"{src}#subgroup_replication.tests.{j}"
+    return pattern.format(
+        render(f"{tag}.rep", base + ".flagged_in", "int"), render(f"{tag}.seeds", base + ".seeds", "int")
+    )
+
+
 def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
-    """One sentence per model on the subgroups that differ from the rest after Holm's correction, or that none do.
+    """One sentence per model on the subgroups that differ from the rest after Holm's correction, or that none do;
+    with, when the file records the same tests on each seed of the model's arm, in how many seeds each flag repeats
+    and which flags only other seeds raise.
 
     Args:
         book: Facts.
@@ -139,6 +198,7 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
         except FactError:
             continue
         tag = f"flag.{label.split()[0]}"
+        seeds = _replication(book, src)
         flagged = [
             f"{SUBGROUP_LABELS.get(t['attribute'], t['attribute'])} {t['group']}, {t['rate']} "
             f"{render(f'{tag}.{i}.k', f'{src}#subgroup_tests.{i}.k', 'int')}/"
@@ -146,16 +206,52 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
             f"{render(f'{tag}.{i}.rk', f'{src}#subgroup_tests.{i}.rest_k', 'int')}/"
             f"{render(f'{tag}.{i}.rn', f'{src}#subgroup_tests.{i}.rest_n', 'int')} for the rest ({_wilson_text(t)}; "
             "Holm p "
-            f"{render(f'{tag}.{i}.p', f'{src}#subgroup_tests.{i}.p_holm', '.3g')})"
+            f"{render(f'{tag}.{i}.p', f'{src}#subgroup_tests.{i}.p_holm', '.3g')}"
+            + (
+                _seed_count(render, f"{tag}.{i}", src, seeds[_key(t)], "; flagged in {} of {} seeds of its arm")
+                if _key(t) in seeds
+                else ""
+            )
+            + ")"
             for i, t in enumerate(tests)
             if t["different"]
         ]
         kinds = ", ".join(dict.fromkeys(SUBGROUP_LABELS.get(t["attribute"], t["attribute"]) for t in tests))
         said.append(
-            f"{label} ({len(tests)} tests over {kinds}, one Holm family): "
+            f"{label} ({len(tests)} tests over {kinds}, counted in {_unit(tests)}, one Holm family): "
             + ("; ".join(flagged) if flagged else "none differs")
+            + _other_seeds(book, render, tag, src, seeds, {_key(t) for t in tests if t["different"]})
         )
     return "; ".join(said)
+
+
+def _other_seeds(book: FactBook, render, tag: str, src: str, seeds: dict[tuple, int], shown: set) -> str:
+    """What only the other seeds of the model's arm flag (``; flagged only by other seeds of its arm: …``), ``, nor
+    in any of its arm's N seeds`` when no seed flags anything, or "" when the file records no seeds.
+
+    Args:
+        book: Facts.
+        render: ``book.html`` or ``book.md``.
+        tag: Fact-key prefix of the model.
+        src: Its evaluation file.
+        seeds: :func:`_replication` of that file.
+        shown: Keys of the tests this run flags (already printed with their seed counts).
+
+    Returns:
+        The clause, starting with its separator.
+    """
+    if not seeds:
+        return ""
+    rows = resolve(f"{src}#subgroup_replication.tests", book.root)
+    others = [(j, r) for j, r in enumerate(rows) if r["flagged_in"] and _key(r) not in shown]
+    if not others:
+        n = render(f"{tag}.seeds", f"{src}#subgroup_replication.tests.0.seeds", "int")
+        return "" if shown else f", nor in any of its arm's {n} seeds"
+    return "; flagged only by other seeds of its arm: " + ", ".join(
+        f"{SUBGROUP_LABELS.get(r['attribute'], r['attribute'])} {r['group']}, {r['rate']} "
+        + _seed_count(render, f"{tag}.other.{j}", src, j, "({} of {} seeds)")
+        for j, r in others
+    )
 
 
 def alias_story(book: FactBook) -> str:
@@ -258,7 +354,7 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         book, {"04's baseline run": f"{book.results}/04_baseline.json", "this champion": src}, book.md
     )
     flags = (
-        f"- Subgroups at the frozen threshold, each against the rest of the test breasts (Fisher's exact test, "
+        f"- Subgroups at the frozen threshold, each against the rest of the test split (Fisher's exact test, "
         f"Holm-corrected) — {flagged}. A larger family makes Holm's correction stricter, so the two models' counts "
         "of differing groups are not directly comparable; a subgroup's behaviour belongs to a model, not to the data "
         "alone: re-check it for every model before release.\n"

@@ -289,3 +289,41 @@ def test_each_arm_test_mean_gets_its_interval_over_patients_and_seeds():
         row = arms.loc[arm]
         assert row["test AUC mean low"] <= row["test AUC mean"] <= row["test AUC mean high"]
     assert arms.loc["strong", "test AUC mean low"] > arms.loc["weak", "test AUC mean high"]
+
+
+def _machine_run(seed: int, missed: bool, threshold: float = 0.5):
+    """A run whose machine-29 cancers are all missed (``missed``) or all called; every normal breast cleared."""
+    rows = []
+    for p in range(20):
+        machine = 29 if p % 2 else 48
+        for lat, y in (("L", 1), ("R", 0)):
+            score = 0.1 if (y == 0 or (missed and machine == 29)) else 0.9
+            rows.append({"image_id": len(rows), "patient_id": p, "laterality": lat, "cancer": y, "prediction": score,
+                         "machine_id": machine, "site_id": 1, "age": 55.0, "density": "B"})  # fmt: skip
+    return SimpleNamespace(test_predictions=pd.DataFrame(rows), threshold=threshold, run_name=f"arm_a_s{seed}")
+
+
+def test_an_arm_subgroup_flag_is_counted_over_its_seeds():
+    from mammo_utils.evaluation.subgroups import SUBGROUP_COLUMNS, replication_of
+    from mammo_utils.modeling.experiments import arm_subgroup_replication
+
+    results = {("a", 0): _machine_run(0, True), ("a", 1): _machine_run(1, False), ("a", 2): _machine_run(2, False),
+               ("b", 0): _machine_run(0, True)}  # fmt: skip
+    out = arm_subgroup_replication(results, "a", SUBGROUP_COLUMNS)
+    assert out["runs"] == ["arm_a_s0", "arm_a_s1", "arm_a_s2"] and out["seeds"] == [0, 1, 2]
+    assert out["columns"] == list(SUBGROUP_COLUMNS)
+    row = replication_of(out["tests"], {"attribute": "machine_id", "group": "29", "rate": "sensitivity"})
+    assert (row["flagged_in"], row["seeds"], row["flagged_seeds"]) == (1, 3, [0])
+    assert {r["attribute"] for r in out["tests"]} <= set(SUBGROUP_COLUMNS)  # age band added from age
+    with pytest.raises(ValueError, match="'c' has no run"):
+        arm_subgroup_replication(results, "c", SUBGROUP_COLUMNS)
+
+
+def test_the_holder_after_05_is_found_among_06s_own_runs():
+    from mammo_utils.modeling.tune import champion_replication, holder_runs
+
+    results = {("baseline", 0): _machine_run(0, True), ("tuned", 0): _machine_run(0, False)}
+    name, runs = holder_runs(None, {"chosen": "x", "champion_arm": "baseline"}, results, [0])
+    assert name == "baseline" and list(runs) == [("baseline", 0)]  # nothing retrained: 06 trained it
+    assert holder_runs(None, None, results, [0]) == (None, {})
+    assert champion_replication(None, False, results, None, {}) is None  # holder unknown: nothing recorded

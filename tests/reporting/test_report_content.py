@@ -174,7 +174,8 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
     card = (reports / "model_card.md").read_text()
     assert "not significant at these sizes" not in card
     tests = json.loads((reports / "results" / "champion_eval.json").read_text())["subgroup_tests"]
-    assert "| attribute | group | rate | group k/n | rest k/n | Fisher p | Holm p |" in card
+    assert "| attribute | group | rate | group k/n (patients) | rest k/n (patients) | Fisher p | Holm p |" in card
+    assert all(t["unit"] == "patients" for t in tests)
     assert card.count("| site | ") + card.count("| machine | ") >= sum(
         t["attribute"] in ("site_id", "machine_id") for t in tests
     )
@@ -183,7 +184,7 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
     rows = [line.split(" | ") for line in card.splitlines() if re.match(r"\| [^|]+ \| \d+ \| \d+ \| ", line)]
     assert rows and all(re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]|.*†|n/a", r[3]) for r in rows)
     if any(r[3].endswith("†") for r in rows):
-        assert "† no AUC estimate" in card
+        assert "† AUC without a usable interval" in card
 
 
 def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(tmp_path):
@@ -204,14 +205,104 @@ def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(
         book, {"04": f"{book.results}/04_baseline.json", "champion": f"{book.results}/champion_eval.json"}, book.md
     )
     assert text == (
-        "04 (1 tests over machine, one Holm family): machine 29, sensitivity 2/7 against 50/53 for the rest "
-        "(the group's 29% [8%, 64%], Wilson 95%; Holm p 0.0043); champion (3 tests over machine, one Holm family): "
-        "none differs"
+        "04 (1 tests over machine, counted in breasts, one Holm family): machine 29, sensitivity 2/7 against 50/53 "
+        "for the rest (the group's 29% [8%, 64%], Wilson 95%; Holm p 0.0043); champion (3 tests over machine, "
+        "counted in breasts, one Holm family): none differs"
     )
     limits = section_limits_roadmap(book)
     assert "<b>Subgroups.</b>" in limits and "machine 29, sensitivity" in limits
     (results / "04_baseline.json").write_text(json.dumps({}))  # not recorded: that model is left out, not invented
     assert subgroup_flags(book, {"04": f"{book.results}/04_baseline.json"}, book.md) == ""
+
+
+def _recorded_test(group, rate, k, n, different, p_holm):
+    return {"attribute": "machine_id", "group": group, "rate": rate, "k": k, "n": n, "rest_k": 40, "rest_n": 42,
+            "p_value": p_holm / 4, "p_holm": p_holm, "different": different, "unit": "patients"}  # fmt: skip
+
+
+def _replicated(group, rate, flagged_in):
+    return {"attribute": "machine_id", "group": group, "rate": rate, "flagged_in": flagged_in, "tested_in": 3,
+            "seeds": 3, "flagged_seeds": list(range(flagged_in)), "unit": "patients"}  # fmt: skip
+
+
+def test_the_card_says_in_how_many_seeds_a_subgroup_flag_repeats(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.model_card import subgroup_flags, subgroup_tests_md
+
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True)
+    tests = [
+        _recorded_test("29", "sensitivity", 2, 7, True, 0.0043),
+        _recorded_test("48", "specificity", 9, 10, False, 1),
+    ]
+    seeds = [
+        _replicated("29", "sensitivity", 1),
+        _replicated("48", "specificity", 2),
+        _replicated("7", "sensitivity", 0),
+    ]
+    (results / "champion_eval.json").write_text(
+        json.dumps({"subgroup_tests": tests, "subgroup_replication": {"arm": "tuned", "tests": seeds}})
+    )
+    (results / "04_baseline.json").write_text(
+        json.dumps({"subgroup_tests": tests[1:], "subgroup_replication": {"arm": "baseline", "tests": seeds[2:]}})
+    )
+    book = FactBook(tmp_path)
+    src = f"{book.results}/champion_eval.json"
+    text = subgroup_flags(book, {"champion": src, "04": f"{book.results}/04_baseline.json"}, book.md)
+    assert text == (
+        "champion (2 tests over machine, counted in patients, one Holm family): machine 29, sensitivity 2/7 against "
+        "40/42 for the rest (the group's 29% [8%, 64%], Wilson 95%; Holm p 0.0043; flagged in 1 of 3 seeds of its "
+        "arm); flagged only by other seeds of its arm: machine 48, specificity (2 of 3 seeds); "
+        "04 (1 tests over machine, counted in patients, one Holm family): none differs, nor in any of its arm's 3 seeds"
+    )
+    table = subgroup_tests_md(book, src)
+    assert "| attribute | group | rate | group k/n (patients) | rest k/n (patients) |" in table
+    assert "| machine | 29 | sensitivity | 2/7 | 40/42 | 0.001 | 0.004 | yes | 1/3 |" in table
+    assert "each seed of the champion's arm (tuned)" in table and "all other test patients" in table
+    (results / "champion_eval.json").write_text(json.dumps({"subgroup_tests": tests}))  # no seeds recorded
+    plain = subgroup_tests_md(FactBook(tmp_path), src)
+    assert "seeds of its arm flagging it" not in plain and "| yes |" in plain
+
+
+def test_a_zero_width_subgroup_interval_is_printed_and_marked(tmp_path):
+    from mammo_utils.evaluation.subgroups import MIN_AUC_INTERVAL
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.model_card import NO_INTERVAL, _subgroup_table
+
+    row = {"machine_id": 29, "breasts": 40, "cancers": 8, "roc_auc": 1.0, "roc_auc_low": 1.0, "roc_auc_high": 1.0,
+           "sensitivity": 0.5, "sensitivity_low": 0.2, "sensitivity_high": 0.8, "specificity": 0.9,
+           "specificity_low": 0.8, "specificity_high": 0.95}  # fmt: skip
+    few = {**row, "machine_id": 48, "cancers": 2, "roc_auc_low": None, "roc_auc_high": None}
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True)
+    (results / "champion_eval.json").write_text(json.dumps({"subgroups": {"machine_id": [row, few]}}))
+    book = FactBook(tmp_path)
+    table = _subgroup_table(book, f"{book.results}/champion_eval.json", "machine_id")
+    assert f"| 29 | 40 | 8 | 1.000 [1.000, 1.000]{NO_INTERVAL} |" in table
+    assert f"| 48 | 40 | 2 | all ranked right{NO_INTERVAL} |" in table
+    assert f"fewer than {MIN_AUC_INTERVAL} breasts of a class" in table and "zero width" in table
+
+
+def test_the_champion_takes_the_seed_tests_06_recorded_for_its_own_arm(tmp_path):
+    from mammo_utils.evaluation.subgroups import SUBGROUP_COLUMNS
+    from mammo_utils.reporting.champion import interval_reasons, recorded_replication
+    from mammo_utils.utils import save_results
+
+    record = {"arm": "tuned", "runs": ["arm_tuned_s0", "arm_tuned_s1"], "seeds": [0, 1],
+              "columns": list(SUBGROUP_COLUMNS), "tests": [_replicated("29", "sensitivity", 1)]}  # fmt: skip
+    assert recorded_replication(tmp_path, "arm_tuned_s1", SUBGROUP_COLUMNS) is None  # 06 has not run
+    save_results("06_tuning", {"champion_subgroup_replication": record}, tmp_path)
+    got = recorded_replication(tmp_path, "arm_tuned_s1", SUBGROUP_COLUMNS)
+    assert got["tests"] == record["tests"] and got["source"] == "06_tuning.json#champion_subgroup_replication"
+    assert recorded_replication(tmp_path, "arm_baseline_s0", SUBGROUP_COLUMNS) is None  # another arm's export
+    assert recorded_replication(tmp_path, "arm_tuned_s1", SUBGROUP_COLUMNS[:2]) is None  # another family
+    subgroups = {"machine_id": [{"roc_auc_missing": None}, {"roc_auc_missing": "2 breast(s) of the rarer class"}]}
+    reasons = interval_reasons(subgroups)
+    assert reasons == {"subgroups.machine_id.1.roc_auc_low": "2 breast(s) of the rarer class",
+                       "subgroups.machine_id.1.roc_auc_high": "2 breast(s) of the rarer class"}  # fmt: skip
+    path = save_results("x", {"subgroups": {"machine_id": [{"roc_auc_low": float("nan")}]},
+                              "missing": {"subgroups.machine_id.0.roc_auc_low": "why"}}, tmp_path)  # fmt: skip
+    assert json.loads(path.read_text())["missing"] == {"subgroups.machine_id.0.roc_auc_low": "why"}
 
 
 # --- 5. fixed prose ------------------------------------------------------------------------------------------------
