@@ -221,8 +221,8 @@ def environment_html(build: dict[str, Any] | None) -> str:
 
     Example:
         >>> env = {"platform": "local", "machine": "x86_64", "gpus": [], "versions": {"python": "3.11.7"}}
-        >>> environment_html({"id": "abc", "started_at": "2026-12-04T15:00:00Z", "environment": env})
-        '<p class="src">Build <code>abc</code>, started 2026-12-04T15:00:00Z on local (x86_64, no GPU): python 3.11.7.</p>'
+        >>> environment_html({"id": "abc", "started_at": "2026-12-04T15:00Z", "environment": env})[15:]
+        'Build <code>abc</code>, started 2026-12-04T15:00Z on local (x86_64, no GPU): python 3.11.7.</p>'
     """
     if not build or not build.get("id"):
         return ""
@@ -233,8 +233,9 @@ def environment_html(build: dict[str, Any] | None) -> str:
         accel = "" if gpus is None else f", {len(gpus)} GPU" if gpus else ", no GPU"
         where = f" on {html.escape(str(env.get('platform', '?')))} ({html.escape(str(env.get('machine', '?')))}{accel})"
     libs = ", ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in (env.get("versions") or {}).items())
+    started = html.escape(str(build.get("started_at")))
     return (
-        f'<p class="src">Build <code>{html.escape(build["id"])}</code>, started {html.escape(str(build.get("started_at")))}'
+        f'<p class="src">Build <code>{html.escape(build["id"])}</code>, started {started}'
         f"{where}{': ' + libs if libs else ''}.</p>"
     )
 

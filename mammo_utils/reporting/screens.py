@@ -536,7 +536,7 @@ arguments[0].forEach((text, i) => {
   const heading = document.createElement('h5');
   heading.className = 'mammo-panel-heading';
   heading.textContent = text;
-  heading.style.cssText = 'margin: 22px 0 8px; font-weight: 600; color: #212529;';
+  heading.style.cssText = 'margin: 1.5em 0 0.5em; font-weight: bold; color: #212529;';
   block.parentNode.insertBefore(heading, block);
   added += 1;
 });
