@@ -174,6 +174,13 @@ def test_detection_figures(frame, tmp_path):
     titles = [f"L-CC p={p:.2f}" for p in np.linspace(0, 1, 8)]
     _save(dplots.plot_detection_grid(images, truths, dets, heats, classes, titles, 0.05), "07_grid", tmp_path)
     _save(dplots.plot_detection_grid(images[:3], truths, dets, None, classes, titles, 0.5), "07_grid_nocam", tmp_path)
+    wide = dplots.plot_detection_grid(images, truths, dets, heats, classes, titles, 0.05, max_width=17)
+    _save(wide, "07_grid_wide", tmp_path)
+    page_w, page_h = plt.imread(tmp_path / "07_grid.png").shape[1::-1]
+    wide_w, wide_h = plt.imread(tmp_path / "07_grid_wide.png").shape[1::-1]
+    assert page_h > page_w and wide_w > 1.5 * wide_h  # a slide gets four pairs a row, a page two
+    order = dplots.grid_order([2, 0, 1, 0, 0, 1], [1, 1, 1, 0, 0, 1], n=4)
+    assert order.tolist() == [0, 2, 3, 4]  # lesions first, then two cancer-free images without a box
     _save(
         dplots.plot_box_mapping(images[0], truths[0]["boxes"], images[1], truths[1]["boxes"], "mapping"),
         "07_bm",

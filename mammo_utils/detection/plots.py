@@ -125,7 +125,33 @@ def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the tes
     return fig
 
 
-def plot_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, ncols: int = 4):
+def grid_order(n_boxes, cancer, n: int, normals: int = 2) -> np.ndarray:
+    """Which test images a detection grid shows: images with lesions first, then ``normals`` cancer-free ones.
+
+    A grid of lesion images alone cannot show what the detector and Grad-CAM do where there is nothing to find.
+
+    Args:
+        n_boxes: Ground-truth boxes per image.
+        cancer: The image's cancer label (0/1).
+        n: Images in the grid.
+        normals: How many of them are cancer-free images without a box (fewer when the split has fewer).
+
+    Returns:
+        Row positions, lesion images first (in split order), then the cancer-free ones.
+
+    Example:
+        >>> grid_order([1, 0, 2, 0, 1, 0], [1, 1, 1, 0, 1, 0], n=4).tolist()
+        [0, 2, 3, 5]
+    """
+    n_boxes, cancer = np.asarray(n_boxes), np.asarray(cancer)
+    free = np.flatnonzero((n_boxes == 0) & (cancer == 0))[: max(0, min(normals, n))]
+    lesions = np.flatnonzero(n_boxes > 0)[: n - len(free)]
+    return np.r_[lesions, free].astype(int)
+
+
+def plot_detection_grid(
+    images, truths, detections, heats, classes, titles, min_score: float, ncols: int = 4, max_width: float = 11.0
+):
     """Test images with ground truth and detections, each followed by its Grad-CAM.
 
     Boxes carry no text (labels of nearby boxes overlap): one caption over each image pair names the image, the
@@ -142,6 +168,7 @@ def plot_detection_grid(images, truths, detections, heats, classes, titles, min_
         titles: One title per image.
         min_score: Detections below this score are not drawn (the operating point).
         ncols: Most image pairs per row (fewer when the images are tall, so the text stays at a readable size).
+        max_width: Most inches the grid of pairs may take (11 for a page; a slide takes a wider one).
 
     Returns:
         The figure.
@@ -153,7 +180,7 @@ def plot_detection_grid(images, truths, detections, heats, classes, titles, min_
     h, w = np.asarray(images[0]).shape[:2]
     panel_h = 3.4
     panel_w = max(1.7, panel_h * w / h)  # a caption of about 30 characters fits over a pair at 9 pt
-    ncols = max(1, min(ncols, n, int(11 // (panel_w * per + 0.3))))
+    ncols = max(1, min(ncols, n, int(max_width // (panel_w * per + 0.3))))
     rows = int(np.ceil(n / ncols))
     fig = plt.figure(figsize=(ncols * (panel_w * per + 0.3) + 1.0, rows * (panel_h + 0.75) + 0.9), layout="constrained")
     grid, side = fig.subfigures(1, 2, width_ratios=[ncols * (panel_w * per + 0.3), 0.8])

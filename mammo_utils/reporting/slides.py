@@ -87,6 +87,15 @@ def _safe(build) -> str:
         return f"<p class='foot'>(not built yet: {html.escape(str(exc).split(': file')[0].strip(chr(39)))})</p>"
 
 
+#: The detection grid a slide shows: 07's wide layout (four image pairs a row), else the page's two-column one.
+DETECTION_GRIDS = ("07_detection_grid_wide.png", "07_detection_grid.png")
+
+
+def _first(folder: Path, *names: str) -> Path:
+    """The first of ``names`` that exists in ``folder`` (the last when none does: the slide says it is missing)."""
+    return next((folder / n for n in names if (folder / n).is_file()), folder / names[-1])
+
+
 def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "") -> str:
     img = ""
     if figure is not None:
@@ -358,7 +367,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 )
             ),
         ),
-        _slide("Where: detector boxes and Grad-CAM on test images", "", figs / "07_detection_grid.png"),
+        _slide("Where: detector boxes and Grad-CAM on test images", "", _first(figs, *DETECTION_GRIDS)),
         _slide(
             "Export: size, latency, parity",
             "",
