@@ -222,4 +222,7 @@ def test_export_and_drift_figures(tmp_path):
     _save(fig, "08_drift", tmp_path)
     constant = [f for f in drift[next(iter(drift))].index if all(d.psi.get(f, 1) == 0 for d in drift.values())]
     labels = [t.get_text() for t in fig.axes[0].texts]
-    assert labels.count("PSI 0 in every window") == len(constant)  # a zero PSI is said, not an invisible bar
+    assert labels.count("PSI 0\nin every\nwindow") == len(constant)  # a zero PSI is said, not an invisible bar
+    stable_y = fig.axes[0].transData.transform((0, limits["stable"]))[1]
+    renderer = fig.canvas.get_renderer()
+    assert all(t.get_window_extent(renderer).y1 < stable_y for t in fig.axes[0].texts)  # under both threshold lines

@@ -86,6 +86,7 @@ def plot_class_balance(balance: pd.DataFrame, title: str = "Cancer prevalence by
     ax.bar(balance.index, balance["rate"] * 100, color="tab:red")
     for i, (n, p, rate) in enumerate(zip(balance["n"], balance["positives"], balance["rate"])):
         ax.text(i, rate * 100, f"{p}/{n}", ha="center", va="bottom")
+    ax.set_ylim(0, float(balance["rate"].max()) * 100 * 1.18)  # headroom: the tallest bar's count under the title
     ax.set(ylabel="positives (%)", xlabel="level", title=title)
     return fig
 

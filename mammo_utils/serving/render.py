@@ -74,8 +74,19 @@ def decode_map(png_base64: str) -> np.ndarray:
     return arr.astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
 
 
-def label_position(size, box, left: int, height: int, placed) -> tuple[int, int, int, int]:
-    """Where a box's label goes: above the box, else below it, else stepped down, never over a placed label.
+def _apart(r, p) -> bool:
+    """True when rectangles ``r`` and ``p`` (``(x0, y0, x1, y1)``) do not intersect."""
+    return r[2] <= p[0] or p[2] <= r[0] or r[3] <= p[1] or p[3] <= r[1]
+
+
+def _off_edges(r, box) -> bool:
+    """True when rectangle ``r`` does not lie on ``box``'s outline: apart from it, or wholly inside it."""
+    return _apart(r, box) or (box[0] < r[0] and r[2] < box[2] and box[1] < r[1] and r[3] < box[3])
+
+
+def label_position(size, box, left: int, height: int, placed, others=()) -> tuple[int, int, int, int]:
+    """Where a box's label goes: above the box, else below it, else stepped down, never over a placed label and,
+    where a place allows it, not on another box's outline.
 
     Args:
         size: ``(width, height)`` of the label in pixels.
@@ -83,23 +94,25 @@ def label_position(size, box, left: int, height: int, placed) -> tuple[int, int,
         left: The label's left edge.
         height: The picture's height.
         placed: Labels already placed, ``(x0, y0, x1, y1)`` each.
+        others: The other boxes, ``(x0, y0, x1, y1)`` each: a label covering one's outline hides where it runs.
 
     Returns:
-        ``(x0, y0, x1, y1)`` of the label (the first free candidate; the above-the-box one when none is free).
+        ``(x0, y0, x1, y1)`` of the label: the first candidate clear of placed labels and other boxes' outlines,
+        else the first clear of placed labels, else the above-the-box one.
 
     Example:
         >>> label_position((40, 10), (5, 30, 60, 80), 5, 200, [(5, 19, 45, 29)])
         (5, 81, 45, 91)
+        >>> label_position((40, 10), (20, 40, 50, 60), 20, 200, [], others=[(10, 35, 90, 120)])
+        (20, 61, 60, 71)
     """
     tw, th = size
     above = box[1] - th - 1 if box[1] - th - 1 >= 0 else max(0, box[1])
     tops = [above, box[3] + 1] + [above + k * (th + 1) for k in range(1, 8)]
     candidates = [(left, t, left + tw, t + th) for t in tops if 0 <= t and t + th <= height]
-
-    def free(r):
-        return all(r[2] <= p[0] or p[2] <= r[0] or r[3] <= p[1] or p[3] <= r[1] for p in placed)
-
-    return next((r for r in candidates if free(r)), (left, above, left + tw, above + th))
+    clear = [r for r in candidates if all(_apart(r, p) for p in placed)]
+    tidy = (r for r in clear if all(_off_edges(r, o) for o in others if tuple(o) != tuple(box)))
+    return next(tidy, clear[0] if clear else (left, above, left + tw, above + th))
 
 
 def draw_boxes(
@@ -122,8 +135,8 @@ def draw_boxes(
 
     Returns:
         A copy of ``picture`` with each box outlined (inside its edges) and labelled above it (or inside at the
-        top edge when there is no room above); a label that would cover another box's label moves below its box,
-        or further down (:func:`label_position`).
+        top edge when there is no room above); a label that would cover another box's label or outline moves
+        below its box, or further down (:func:`label_position`).
     """
     import cv2
 
@@ -151,7 +164,8 @@ def draw_boxes(
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, weight)
         size = (tw + 6, th + base + 4)
         left = min(max(0, x0), max(0, w - size[0]))
-        rect = label_position(size, (x0, y0, x1, y1), left, h, placed)
+        others = [d[3] for d in drawn]
+        rect = label_position(size, (x0, y0, x1, y1), left, h, placed, others)
         placed.append(rect)
         cv2.rectangle(out, rect[:2], rect[2:], colour, -1)
         cv2.putText(out, text, (rect[0] + 3, rect[1] + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), weight,

@@ -131,3 +131,7 @@ def test_labels_of_nested_boxes_do_not_cover_each_other():
         {"class": "spiculated_mass", "score": 0.15, "x_min": 40, "y_min": 60, "x_max": 120, "y_max": 160},
     ]
     assert draw_boxes(picture, two, scale=(1.0, 1.0)).any()
+    # the inner box's label is not drawn across the outer box's outline (above the inner box it would be)
+    inner = label_position((40, 18), boxes[1], boxes[1][0], 400, [], others=boxes)
+    outer = boxes[0]
+    assert outer[0] < inner[0] and inner[2] < outer[2] and outer[1] < inner[1] and inner[3] < outer[3], inner
