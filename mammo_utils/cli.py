@@ -60,7 +60,7 @@ from .config import (
     locate_data_root,
     parse_overrides,
 )
-from .constants import EXPORT_FORMATS, MAX_AUC_DROP, MAX_FLIP_RATE, RUNTIMES, TUNERS
+from .constants import DECISION_METRICS, EXPORT_FORMATS, MAX_AUC_DROP, MAX_FLIP_RATE, RUNTIMES, TUNERS
 from .utils import import_tensorflow, parse_size, to_json
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbones", default=None, help="comma-separated backbones to search (default: baseline)")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     what = "criterion that will decide tuned vs default, fixed in the search folder before the first trial"
-    p.add_argument("--decision-metric", default=None, choices=("log_loss", "roc_auc"), help=what)
+    p.add_argument("--decision-metric", default=None, choices=DECISION_METRICS, help=what)
     p.set_defaults(handler=_tune)
 
     p = sub.add_parser("predict", help=COMMANDS["predict"], description=COMMANDS["predict"])

@@ -112,6 +112,9 @@ MAX_AUC_DROP, MAX_FLIP_RATE = 0.02, 0.02
 
 #: KerasTuner search strategies ``mammo tune --tuner`` accepts; the first is the default.
 TUNERS = ("hyperband", "bayesian", "random")
+#: Criteria a search may declare to decide tuned vs default (``mammo tune --decision-metric``): the paired tests'
+#: metrics (:data:`mammo_utils.evaluation.compare.METRICS` keys); the first is the default.
+DECISION_METRICS = ("log_loss", "roc_auc")
 
 #: Drift thresholds on the Population Stability Index: below PSI_STABLE "stable", above PSI_DRIFT "drift",
 #: between "watch" (the credit-scoring convention; :func:`mammo_utils.evaluation.drift.status`).

@@ -304,8 +304,8 @@ def _tuner(kind: str, hypermodel, cfg: Config, directory: Path, name: str, max_t
 
 #: File in a search's folder that fixes the criterion deciding tuned vs default, written before the first trial.
 DECISION_FILE = "decision.json"
-#: Criteria a search can declare (keys of :data:`mammo_utils.evaluation.compare.METRICS`).
-DECISION_METRICS = ("log_loss", "roc_auc")
+#: Criteria a search can declare (:data:`mammo_utils.constants.DECISION_METRICS`).
+DECISION_METRICS = C.DECISION_METRICS
 
 
 def declare_decision(folder: str | Path, metric: str) -> dict[str, Any]:

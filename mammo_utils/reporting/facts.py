@@ -273,3 +273,28 @@ def has_source(book: FactBook, source: str) -> bool:
         return True
     except FactError:
         return False
+
+
+def alias_after_05(book: FactBook, chosen: str) -> str:
+    """Where 05 left the champion alias, worded once for the report, the slides and the model card ("" when 05
+    recorded no decision).
+
+    Args:
+        book: Facts (its ``results`` folder holds ``05_transfer.json``).
+        chosen: How the caller names 05's chosen arm (its rendered fact, or "it").
+
+    Returns:
+        A lower-case clause, e.g. ``the champion alias stayed with 04's baseline run (the paired validation test
+        does not put it above that run; a higher mean alone never moves the alias)``.
+    """
+    src = f"{book.results}/05_transfer.json"
+    try:
+        moved, holder = resolve(src + "#champion_moved", book.root), resolve(src + "#champion_arm", book.root)
+    except FactError:
+        return ""
+    if moved:
+        return f"the champion alias moved to {chosen} (its paired validation test puts it above 04's baseline run)"
+    return (
+        f"the champion alias stayed with 04's {html.escape(str(holder))} run (the paired validation test does not put "
+        f"{chosen} above that run; a higher mean alone never moves the alias)"
+    )

@@ -25,7 +25,7 @@ from .evidence import (
     value_with_interval,
     verdict_words,
 )
-from .facts import FactBook, FactError, has_source, resolve
+from .facts import FactBook, FactError, alias_after_05, has_source, resolve
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
 
@@ -289,22 +289,10 @@ def _chosen_arm(book: FactBook, src: str) -> str:
             "with the same pairs on the test patients as a check free of the validation fold's selection (that fold "
             "also picked every run's checkpoint, which favours arms with more epochs)"
             + _budgets(book, src)
-            + _alias_after_05(book, src)
+            + ("; " + alias if (alias := alias_after_05(book, "it")) else "")
         )
     except FactError:
         return ""
-
-
-def _alias_after_05(book: FactBook, src: str) -> str:
-    """Where 05 left the champion alias (its paired validation test against 04's baseline decides), or ""."""
-    if not has_source(book, src + "#champion_moved"):
-        return ""
-    if resolve(src + "#champion_moved", book.root):
-        return "; the champion alias moved to it (the paired validation test puts it above 04's baseline)"
-    return (
-        "; the champion alias stayed with 04's baseline run (the paired validation test does not put the chosen arm "
-        "above it: a higher mean alone never moves the alias)"
-    )
 
 
 def _tuned_vs_default(book: FactBook, src: str) -> str:

@@ -9,7 +9,7 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 from __future__ import annotations
 
 from ..evaluation.subgroups import MIN_AUC_INTERVAL
-from .facts import FactBook, FactError, has_source, resolve
+from .facts import FactBook, FactError, alias_after_05, has_source, resolve
 from .references import Citations
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
@@ -265,16 +265,12 @@ def alias_story(book: FactBook) -> str:
     """
     t05, t06 = f"{book.results}/05_transfer.json", f"{book.results}/06_tuning.json"
     try:
-        moved05, moved06 = resolve(t05 + "#champion_moved", book.root), resolve(t06 + "#champion_moved", book.root)
+        moved06 = resolve(t06 + "#champion_moved", book.root)
+        first = alias_after_05(book, book.md("card.a05", t05 + "#chosen", "str"))
     except FactError:
         return ""
-    first = (
-        f"05 moved the `champion` alias from 04's baseline to {book.md('card.a05', t05 + '#chosen', 'str')} (paired "
-        "validation test above the baseline)"
-        if moved05
-        else f"05's chosen arm ({book.md('card.a05', t05 + '#chosen', 'str')}) did not pass the paired validation "
-        "test against 04's baseline, so the `champion` alias stayed with the baseline"
-    )
+    if not first:
+        return ""
     second = (
         f"06's tuned configuration then beat the arm holding it on validation breast log-loss "
         f"({book.md('card.a06.d', t06 + '#paired_rival.difference', '+.3f')} "
@@ -284,7 +280,7 @@ def alias_story(book: FactBook) -> str:
         if moved06 and has_source(book, t06 + "#paired_rival.difference")
         else "06 did not move it"
     )
-    return f"- How it became the champion: {first}; {second}.\n"
+    return f"- How it became the champion: after 05, {first}; {second}.\n"
 
 
 def _wilson_text(test: dict) -> str:

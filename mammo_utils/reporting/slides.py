@@ -16,7 +16,7 @@ from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import _try, verdict_words
-from .facts import FactBook, FactError, resolve
+from .facts import FactBook, FactError, alias_after_05, resolve
 from .final_report import _size, declared_clause, replication_sentence
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
@@ -132,14 +132,8 @@ def transfer_conclusion(book: FactBook) -> str:
         words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
         items.append(f"<li>{words}: {book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
     head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
-    alias = _recorded(book, src, "champion_moved", "champion_arm")
-    if alias:
-        head += (
-            " The champion alias moved to it (paired validation test above 04's baseline)."
-            if alias[0]
-            else f" The champion alias stayed with {html.escape(str(alias[1]))} (04's run): the paired validation "
-            "test does not put the chosen arm above it."
-        )
+    if alias := alias_after_05(book, "it"):
+        head += f" {alias[0].upper()}{alias[1:]}."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     epochs = _recorded(book, src, "epochs")
     budgets = _recorded(book, src, "budgets")

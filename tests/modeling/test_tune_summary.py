@@ -59,3 +59,14 @@ def test_a_criterion_declared_after_trials_says_so_and_a_verdict_on_another_crit
         declaration({"declared": early}, "roc_auc")
     with pytest.raises(ValueError, match="must be one of"):
         declare_decision(tmp_path / "x", "accuracy")
+
+
+def test_every_declarable_criterion_has_a_paired_test_and_the_cli_offers_exactly_those():
+    from mammo_utils.cli import build_parser
+    from mammo_utils.constants import DECISION_METRICS
+    from mammo_utils.evaluation.compare import METRICS
+
+    assert set(DECISION_METRICS) <= set(METRICS)
+    (tune,) = [a for a in build_parser()._subparsers._group_actions if a.dest == "command"]
+    (option,) = [a for a in tune.choices["tune"]._actions if "--decision-metric" in a.option_strings]
+    assert tuple(option.choices) == DECISION_METRICS

@@ -660,3 +660,16 @@ def test_the_drift_paragraph_reads_the_held_out_null_first(tmp_path, median, exp
     assert "drawn patient by patient from the validation fold" in primary and expected in primary
     assert "0.090" in primary and f"{median:.3f}" in primary and "0.015" in context and "0.023" in context
     assert "the held-out level above is that null" in context and "08 does not build" not in text
+
+
+def test_where_05_left_the_alias_is_worded_once_from_its_record(tmp_path):
+    from mammo_utils.reporting.facts import FactBook, alias_after_05
+    from mammo_utils.utils import save_results
+
+    results = tmp_path / "reports" / "results"
+    assert alias_after_05(FactBook(tmp_path), "it") == ""  # 05 not run: nothing said
+    save_results("05_transfer", {"chosen": "lite0", "champion_moved": False, "champion_arm": "baseline"}, results)
+    stayed = alias_after_05(FactBook(tmp_path), "lite0")
+    assert stayed.startswith("the champion alias stayed with 04's baseline run") and "put lite0 above" in stayed
+    save_results("05_transfer", {"chosen": "lite0", "champion_moved": True, "champion_arm": "lite0"}, results)
+    assert alias_after_05(FactBook(tmp_path), "it").startswith("the champion alias moved to it")
