@@ -1,5 +1,5 @@
 # Size: one short function per slide whose text is computed from the runs, beside the deck in slide order.
-"""The presentation (``reports/slides.html``): 14 slides, one self-contained file that opens offline.
+"""The presentation (``reports/slides.html``): one self-contained file of slides that opens offline.
 
 No reveal.js from a CDN: the deck is plain HTML with its stylesheet, a few lines of keyboard navigation
 (arrows, space, Home/End) and every figure embedded as a data URI, so it shows the same on a laptop without
