@@ -246,3 +246,29 @@ def comparison_conclusion(
         )
         lines += [f"  - {v}" for v in heldout["verdict"]]
     return "\n".join(lines)
+
+
+def recipe_table(cfg: Any, full: Mapping[str, Any], ran: Mapping[str, str]) -> pd.DataFrame:
+    """This run's settings beside the full profile's, with the rows the notebook's arms override showing what the
+    arms actually ran (not the profile's default, which no arm used).
+
+    Args:
+        cfg: This run's configuration.
+        full: The full profile's settings (``PROFILES["full"]``).
+        ran: Setting -> what the arms ran, in words (e.g. ``{"epochs": "1 head (transfer arms); ..."}``).
+
+    Returns:
+        A frame indexed by setting: ``small (this run)`` and ``full (GPU)``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> recipe_table(SimpleNamespace(epochs=2, batch_size=8), {"epochs": 4, "batch_size": 32}, {"epochs": "1 + 9"})
+                   small (this run)  full (GPU)
+        epochs                1 + 9           4
+        batch_size                8          32
+    """
+    unknown = sorted(set(ran) - set(full))
+    if unknown:
+        raise ValueError(f"settings {unknown} are not in the full profile: {sorted(full)}")
+    small = {k: ran.get(k, getattr(cfg, k)) for k in full}
+    return pd.DataFrame({"small (this run)": small, "full (GPU)": dict(full)})

@@ -327,3 +327,18 @@ def test_the_holder_after_05_is_found_among_06s_own_runs():
     assert name == "baseline" and list(runs) == [("baseline", 0)]  # nothing retrained: 06 trained it
     assert holder_runs(None, None, results, [0]) == (None, {})
     assert champion_replication(None, False, results, None, {}) is None  # holder unknown: nothing recorded
+
+
+def test_the_recipe_table_shows_what_the_arms_ran_not_the_profile_default():
+    from types import SimpleNamespace
+
+    from mammo_utils.config import PROFILES
+    from mammo_utils.modeling.conclusions import recipe_table
+
+    cfg = SimpleNamespace(**{k: "profile default" for k in PROFILES["full"]})
+    table = recipe_table(cfg, PROFILES["full"], {"epochs": "1 head epoch", "finetune_epochs": "9"})
+    assert table.loc["epochs", "small (this run)"] == "1 head epoch" and table.loc["finetune_epochs"].iloc[0] == "9"
+    assert table.loc["batch_size", "small (this run)"] == "profile default"
+    assert table.loc["epochs", "full (GPU)"] == PROFILES["full"]["epochs"]
+    with pytest.raises(ValueError, match="not in the full profile"):
+        recipe_table(cfg, PROFILES["full"], {"epoch": "typo"})
