@@ -169,6 +169,41 @@ def best_threshold(labels, scores, metric: str = "f1") -> float:
     return float(max(candidates, key=score))
 
 
+def f1_optimal_range(labels, scores, threshold: float) -> dict:
+    """The thresholds that give the same predictions, hence the same F1, as ``threshold`` on these predictions.
+
+    Predictions change only where a threshold passes a score, so the F1-optimal thresholds form intervals
+    ``(a, b]`` between consecutive scores. :func:`best_threshold` takes the lowest score reaching the best F1,
+    the top end ``b`` of its interval; with the classes separated that is the lowest cancer's score, so a test
+    cancer scored a little lower is missed. This names the interval, its midpoint and where the chosen threshold
+    sits in it, so a report can say how arbitrary the choice is.
+
+    Args:
+        labels: 0/1 labels.
+        scores: Probabilities.
+        threshold: The chosen threshold.
+
+    Returns:
+        ``{"f1", "low" (exclusive; None below every score), "high", "midpoint", "threshold", "at_top"}``.
+
+    Example:
+        >>> r = f1_optimal_range([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.8], 0.6)
+        >>> (r["f1"], r["low"], r["high"], r["midpoint"], r["at_top"])
+        (1.0, 0.2, 0.6, 0.4, True)
+    """
+    y = np.asarray(labels).astype(int).reshape(-1)
+    s = np.asarray(scores, float).reshape(-1)
+    pred = s >= threshold
+    tp, fp, fn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    below, above = s[s < threshold], s[s >= threshold]
+    low = float(below.max()) if below.size else None  # the same predictions down to just above this score
+    high = float(above.min()) if above.size else float(threshold)  # ... and up to this one
+    mid = (low + high) / 2 if low is not None else high
+    return {"f1": f1, "low": low, "high": high, "midpoint": mid, "threshold": float(threshold),
+            "at_top": bool(np.isclose(threshold, high))}  # fmt: skip
+
+
 def sensitivity_at_specificity(labels, scores, specificity: float = 0.9) -> float:
     """Highest sensitivity among ROC points whose specificity is at least ``specificity``."""
     from sklearn.metrics import roc_curve

@@ -100,6 +100,30 @@ def interval_reasons(subgroups: dict[str, list[dict]]) -> dict[str, str]:
     }
 
 
+def validation_threshold_range(cfg: Config, manifest: dict, runner, threshold: float) -> dict:
+    """Where the export's frozen threshold sits among the thresholds giving the same validation predictions.
+
+    Args:
+        cfg: Configuration (data root, splits, fold).
+        manifest: The export's ``model.json``.
+        runner: The export's runner (scores the validation fold the threshold was set on).
+        threshold: The frozen threshold.
+
+    Returns:
+        :func:`~mammo_utils.evaluation.metrics.f1_optimal_range` of the validation breasts, plus ``breasts`` and
+        ``cancers`` (their counts).
+    """
+    from ..evaluation.evaluate import breast_predictions
+    from ..evaluation.metrics import f1_optimal_range
+    from ..export.convert import model_data
+
+    val, _ = model_data(cfg, manifest, 1, split="validation")
+    rows = val.rows.assign(prediction=np.asarray(runner.predict_batched(val.images, 16), float))
+    breasts = breast_predictions(rows, rows.prediction)
+    found = f1_optimal_range(breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float), threshold)
+    return {**found, "breasts": len(breasts), "cancers": int(breasts.cancer.sum())}
+
+
 def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx", folder: Path | None = None) -> dict:
     """Score the export's test split and write ``champion_eval.json``.
 
@@ -168,6 +192,7 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
             "interval": "95% percentile bootstrap over patients",
         },
     }
+    payload["threshold_choice"] = validation_threshold_range(cfg, manifest, runner, threshold)
     payload["missing"] = interval_reasons(subgroups)  # why a subgroup AUC has no interval, in its own words
     replication = recorded_replication(folder, training.get("run_name"), columns)
     if replication:  # absent, not null, when 06 recorded no seeds of this champion's arm

@@ -28,6 +28,7 @@ from .evidence import (
 from .facts import FactBook, FactError, alias_after_05, has_source, resolve
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
+from .threshold_text import threshold_choice
 
 CSS = """body{font-family:system-ui,-apple-system,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
 line-height:1.5;color:#222}h1{font-size:1.9em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -603,7 +604,8 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"{book.html('champion.patients', src + '#test_counts.patients', 'int')} patients "
             f"({book.html('champion.positives', src + '#test_counts.positives', 'int')} with cancer), at the threshold "
             f"frozen on validation ({book.html('champion.threshold', src + '#model.threshold', '.3f')}). "
-            "Intervals: 95% patient-level bootstrap, except where every resample gave the same value (a rate of "
+            + threshold_choice(book, book.html)
+            + " Intervals: 95% patient-level bootstrap, except where every resample gave the same value (a rate of "
             "1.000, say): there the Wilson interval of the count.</p>"
             + _table(["metric (per breast)", "value [95% CI]"], rows)
             + operating_point_html(book)

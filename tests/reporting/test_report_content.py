@@ -673,3 +673,24 @@ def test_where_05_left_the_alias_is_worded_once_from_its_record(tmp_path):
     assert stayed.startswith("the champion alias stayed with 04's baseline run") and "put lite0 above" in stayed
     save_results("05_transfer", {"chosen": "lite0", "champion_moved": True, "champion_arm": "lite0"}, results)
     assert alias_after_05(FactBook(tmp_path), "it").startswith("the champion alias moved to it")
+
+
+def test_the_threshold_sentence_says_where_the_choice_sits_in_the_equally_good_range(tmp_path):
+    from mammo_utils.evaluation.metrics import best_threshold, f1_optimal_range
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.threshold_text import threshold_choice
+    from mammo_utils.utils import save_results
+
+    labels, scores = [0, 0, 0, 1, 1], [0.05, 0.1, 0.2, 0.3, 0.9]  # separated: F1 1 from above 0.2 to 0.3
+    chosen = best_threshold(labels, scores)
+    found = f1_optimal_range(labels, scores, chosen)
+    assert (chosen, found["low"], found["high"], found["f1"], found["at_top"]) == (0.3, 0.2, 0.3, 1.0, True)
+    inside = f1_optimal_range([0, 1], [0.2, 0.6], best_threshold([0, 1], [0.2, 0.6]))  # 0.5 is a candidate too
+    assert (inside["threshold"], inside["high"], inside["at_top"]) == (0.5, 0.6, False)
+    results = tmp_path / "reports" / "results"
+    assert threshold_choice(FactBook(tmp_path), FactBook(tmp_path).md) == ""  # nothing recorded: nothing said
+    save_results("champion_eval", {"threshold_choice": {**found, "breasts": 5, "cancers": 2}}, results)
+    book = FactBook(tmp_path)
+    text = threshold_choice(book, book.md)
+    assert "every threshold above 0.200 and up to 0.300 gives the same predictions (F1 1.000)" in text
+    assert "at the top of that range" in text and "midpoint would be 0.250" in text

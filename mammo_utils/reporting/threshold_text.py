@@ -1,0 +1,45 @@
+"""How arbitrary the frozen decision threshold is: the sentence the final report and the model card print.
+
+The F1-optimal rule (:func:`~mammo_utils.evaluation.metrics.best_threshold`) takes the lowest validation score that
+reaches the best F1. Every threshold between that score and the next lower one gives the same validation
+predictions, so where the classes separate on validation the choice is one point of a wide interval, at its top
+(the lowest cancer's score). ``champion_eval.json`` records that interval
+(:func:`~mammo_utils.reporting.champion.validation_threshold_range`); this module words it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .facts import FactBook, has_source
+
+
+def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> str:
+    """One sentence on the frozen threshold's place among the equally good validation thresholds, or "".
+
+    Args:
+        book: Facts (its ``results`` folder holds ``champion_eval.json``).
+        render: ``book.md`` or ``book.html`` (the document's way of printing a fact).
+
+    Returns:
+        The sentence (ending in a full stop), "" when the evaluation recorded no interval.
+    """
+    src = f"{book.results}/champion_eval.json#threshold_choice"
+    if not has_source(book, src + ".high"):
+        return ""
+    n = render("thr.breasts", src + ".breasts", "int")
+    f1 = render("thr.f1", src + ".f1", ".3f")
+    high = render("thr.high", src + ".high", ".3f")
+    if book.value("thr.low", src + ".low") is None:
+        return f"Every threshold up to {high} gives the same predictions on the {n} validation breasts (F1 {f1})."
+    low, mid = render("thr.low", src + ".low", ".3f"), render("thr.mid", src + ".midpoint", ".3f")
+    where = (
+        "at the top of that range: the lowest validation score reaching the best F1, so a test breast scored just "
+        f"below it is called routine (the range's midpoint would be {mid})"
+        if book.value("thr.top", src + ".at_top")
+        else f"inside that range (its midpoint is {mid})"
+    )
+    return (
+        f"On the {n} validation breasts every threshold above {low} and up to {high} gives the same predictions "
+        f"(F1 {f1}); the rule's choice sits {where}."
+    )
