@@ -1,3 +1,4 @@
+# Size: the metric definitions every notebook and report shares (ranking, thresholded, calibration, intervals).
 """Evaluation metrics as RSNA scored them, plus the usual screening metrics.
 
 - :func:`pfbeta`: probabilistic F-beta on probabilities (RSNA's score, per breast).
