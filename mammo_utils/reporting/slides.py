@@ -314,7 +314,8 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Baseline CNN: training and validation curves per seed", "", figs / "04_learning_curves.png"),
         _slide("Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book))),
         _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
-        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), figs / "06_search.png"),
+        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book))),
+        _slide("Hyper-parameter search: every trial (validation fold)", "", figs / "06_search.png"),
         _slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
             _safe(

@@ -165,7 +165,7 @@ def test_slides_open_offline(built):
     reports, _, _ = built
     text = (reports / "slides.html").read_text()
     deck = _parse(reports / "slides.html")
-    assert 12 <= deck.sections <= 18  # a talk of 15-20 minutes: the two tall figures have slides of their own
+    assert 12 <= deck.sections <= 18  # a talk of 15-20 minutes: wide and tall figures have slides of their own
     external = [link for _, link in deck.links if re.match(r"(https?:)?//", link)]
     assert not external, f"slides reach the network: {external}"
     assert all(link.startswith("data:image/") for tag, link in deck.links if tag == "img")
