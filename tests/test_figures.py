@@ -125,6 +125,15 @@ def test_training_and_search_figures(tmp_path):
     y = np.r_[np.zeros(60), np.ones(20)]
     report = binary_report(y, np.clip(y * 0.4 + rng.uniform(0, 0.6, 80), 0, 1), 0.5)
     _save(plots.plot_confusion(report, "Baseline, test set"), "04_confusion_test_breast", tmp_path)
+    from mammo_utils.reporting.champion import roc_points
+
+    scores = np.clip(y * 0.4 + rng.uniform(0, 0.6, 80), 0, 1)
+    roc = roc_points(y.astype(int), scores)
+    assert roc["fpr"][0] == 0 and roc["tpr"][-1] == 1 and roc["thresholds"][0] is None  # JSON-safe first point
+    fig = plots.plot_roc(roc["fpr"], roc["tpr"], {"frozen threshold 0.500": (0.2, 0.8)}, "champion, test breasts")
+    _save(fig, "champion_roc_test_breast", tmp_path)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "frozen threshold 0.500: sens 0.800, spec 0.800" in legend
     reports = {f"efficientnet_lite0 source-pretrained, seed {s}": report for s in range(5)}
     _save(plots.plot_confusions(reports, "Test confusion matrices per run", columns=4), "05_confusion", tmp_path)
     runs = pd.DataFrame(json.loads((RESULTS / "05_transfer.json").read_text())["runs"]).set_index(["variant", "seed"])

@@ -152,6 +152,34 @@ def plot_confusion(report: dict, title: str = "Confusion matrix", unit: str = "b
     return fig
 
 
+def plot_roc(fpr, tpr, points: dict[str, tuple[float, float]], title: str, unit: str = "breasts"):
+    """One ROC curve with named operating points on it (e.g. the frozen threshold, a specificity target).
+
+    Args:
+        fpr: False-positive rates of the curve (1 - specificity), ascending.
+        tpr: True-positive rates (sensitivity).
+        points: ``{label: (fpr, tpr)}`` marked and named in the legend.
+        title: Figure title.
+        unit: What is counted (for the axis labels).
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    ax.plot(fpr, tpr, color="tab:blue", lw=2, drawstyle="steps-post", label="ROC curve")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
+    for (label, (x, y)), marker in zip(points.items(), "os^D"):
+        ax.plot([x], [y], marker=marker, ms=9, ls="none", label=f"{label}: sens {y:.3f}, spec {1 - x:.3f}")
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.05), title=title)
+    ax.set_xlabel(f"1 - specificity (share of non-cancer {unit} recalled)")
+    ax.set_ylabel(f"sensitivity (share of cancer {unit} found)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusions(reports: dict[str, dict], title: str, unit: str = "breasts", columns: int = 3):
     """One confusion matrix per model (count and share of the true class in each cell), in a grid.
 

@@ -127,7 +127,41 @@ def champion_confusion(champion: dict, folder: Path) -> Path:
     model = champion["model"]
     title = f"Exported champion {model['run_name']} (registry v{model['registry_version']}), test"
     save_fig(plot_confusion(champion["confusion"], title), CHAMPION_CONFUSION, folder)
+    if champion.get("roc"):
+        roc_figure(champion, folder)
     return folder / f"{CHAMPION_CONFUSION}.png"
+
+
+#: The exported champion's test ROC curve drawn by ``mammo report`` (the final report shows it).
+CHAMPION_ROC = "champion_roc_test_breast"
+
+
+def roc_figure(champion: dict, folder: Path) -> Path:
+    """Draw the exported champion's per-breast test ROC curve with its frozen threshold and 90%-specificity point.
+
+    Args:
+        champion: :func:`~mammo_utils.reporting.champion.evaluate_champion`'s payload (with ``roc``).
+        folder: The figures folder.
+
+    Returns:
+        The PNG's path.
+    """
+    from ..evaluation.plots import plot_roc, save_fig
+
+    counts, op = champion["confusion"], champion.get("sensitivity_at_specificity") or {}
+    points = {
+        f"frozen threshold {counts['threshold']:.3f}": (
+            counts["fp"] / max(counts["fp"] + counts["tn"], 1),
+            counts["tp"] / max(counts["tp"] + counts["fn"], 1),
+        )
+    }
+    if op.get("threshold") is not None and op.get("n"):
+        label = f"best sensitivity at >= {op['specificity_target']:.0%} specificity"
+        points[label] = (1 - op["specificity"], op["k"] / op["n"])
+    model = champion["model"]
+    title = f"Exported champion {model['run_name']}, test breasts"
+    save_fig(plot_roc(champion["roc"]["fpr"], champion["roc"]["tpr"], points, title), CHAMPION_ROC, folder)
+    return folder / f"{CHAMPION_ROC}.png"
 
 
 def build_reports(
@@ -161,7 +195,7 @@ def build_reports(
     from .diagrams import deployment_diagram, pipeline_diagram
     from .final_report import build_final_report
     from .model_card import build_model_card
-    from .provenance import annotate, check_artifacts, enforce
+    from .provenance import WRITTEN_BY_REPORT, annotate, check_artifacts, enforce
     from .screens import with_screens
     from .slides import build_slides
 
@@ -170,7 +204,7 @@ def build_reports(
     export_dir = Path(export_dir) if export_dir else cfg.champion_export
     if not (export_dir / "model.json").is_file():
         raise FileNotFoundError(f"{export_dir}: no exported model; run notebook 08 or `mammo export` first")
-    provenance = check_artifacts(reports, export_dir)
+    provenance = check_artifacts(reports, export_dir, skip=WRITTEN_BY_REPORT)  # those are rewritten below
     for check in (c for c in provenance if c.failing):
         progress(f"warning: {check.message()}")
     if strict:
@@ -180,6 +214,7 @@ def build_reports(
     champion = evaluate_champion(cfg, export_dir, folder=reports / "results")
     out["champion_eval"] = reports / "results" / "champion_eval.json"
     out["champion_confusion"] = champion_confusion(champion, reports / "figures")
+    provenance = check_artifacts(reports, export_dir)  # now with the results this command wrote
     out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
     out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
     out["openapi"], out["api_page"] = export_api_docs(reports / "api")

@@ -100,6 +100,26 @@ def interval_reasons(subgroups: dict[str, list[dict]]) -> dict[str, str]:
     }
 
 
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
+    """The ROC curve's corners (scikit-learn's, redundant points dropped), for the report's figure.
+
+    Args:
+        labels: 0/1 per breast.
+        scores: The breast scores.
+
+    Returns:
+        ``{"fpr": [...], "tpr": [...], "thresholds": [...]}`` (the first threshold, infinite, as None).
+    """
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    return {
+        "fpr": [float(v) for v in fpr],
+        "tpr": [float(v) for v in tpr],
+        "thresholds": [float(v) if np.isfinite(v) else None for v in thresholds],
+    }
+
+
 def validation_threshold_range(cfg: Config, manifest: dict, runner, threshold: float) -> dict:
     """Where the export's frozen threshold sits among the thresholds giving the same validation predictions.
 
@@ -193,6 +213,7 @@ def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx"
         },
     }
     payload["threshold_choice"] = validation_threshold_range(cfg, manifest, runner, threshold)
+    payload["roc"] = roc_points(breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float))
     payload["missing"] = interval_reasons(subgroups)  # why a subgroup AUC has no interval, in its own words
     replication = recorded_replication(folder, training.get("run_name"), columns)
     if replication:  # absent, not null, when 06 recorded no seeds of this champion's arm

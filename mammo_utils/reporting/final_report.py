@@ -609,6 +609,18 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "1.000, say): there the Wilson interval of the count.</p>"
             + _table(["metric (per breast)", "value [95% CI]"], rows)
             + operating_point_html(book)
+            + _figure(
+                book.reports,
+                "figures/champion_roc_test_breast.png",
+                "The exported champion's ROC curve on the test breasts, with its frozen threshold and the best "
+                "sensitivity at 90% specificity marked (drawn by <code>mammo report</code> from its own scoring).",
+            )
+            + _figure(
+                book.reports,
+                "figures/champion_confusion_test_breast.png",
+                "Its confusion matrix on the test breasts at the frozen threshold (counts, and shares of the "
+                "true class).",
+            )
             + prevalence_html(book, real_csv)
             + replication_sentence(book, "champion.arm")
         )

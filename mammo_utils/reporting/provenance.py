@@ -166,7 +166,13 @@ def check_result(reports: str | Path, rel: str, build: str, digest: str) -> Chec
     return Check(rel, status, found["id"], build, found.get("written_at"), kind="build")
 
 
-def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[str, ...] = CITED) -> list[Check]:
+#: Results files ``mammo report`` writes itself (checked after it wrote them, not before).
+WRITTEN_BY_REPORT = ("results/champion_eval.json",)
+
+
+def check_artifacts(
+    reports: str | Path, export_dir: str | Path, cited: tuple[str, ...] = CITED, skip: tuple[str, ...] = ()
+) -> list[Check]:
     """Check every cited artifact present under ``reports`` against the export the report describes.
 
     Benchmarks and screenshots are checked against the export's digest; every notebook results file against the
@@ -176,6 +182,7 @@ def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[st
         reports: The reports folder.
         export_dir: The current export (the champion pointer).
         cited: Artifacts to check besides ``benchmarks/*.json`` and ``results/*.json``.
+        skip: Artifacts left out (:data:`WRITTEN_BY_REPORT` before the report rewrites them).
 
     Returns:
         One :class:`Check` per artifact that exists (missing ones are the report's own "not built yet" notes).
@@ -186,6 +193,8 @@ def check_artifacts(reports: str | Path, export_dir: str | Path, cited: tuple[st
     names = sorted(p.relative_to(reports).as_posix() for p in (reports / "benchmarks").glob("*.json"))
     checks = [check_artifact(reports, rel, stamp["digest"]) for rel in (*names, *cited)]
     results = sorted(p.relative_to(reports).as_posix() for p in (reports / "results").glob("*.json"))
+    checks = [c for c in checks if c.artifact not in skip]
+    results = [rel for rel in results if rel not in skip]
     checks += [check_result(reports, rel, build, stamp["digest"]) for rel in results]
     return [c for c in checks if c.status != "missing"]
 
