@@ -90,6 +90,29 @@ def operating_point_html(book: FactBook) -> str:
     )
 
 
+def screening_point(book: FactBook, real_csv: str | None) -> tuple[dict, float] | None:
+    """The champion's test sensitivity and specificity moved to screening prevalence (point values).
+
+    Args:
+        book: Facts.
+        real_csv: Source of the real RSNA ``train.csv`` (its breast rate is the prevalence; else
+            :data:`FALLBACK_PREVALENCE`).
+
+    Returns:
+        ``(screening_translation(...), prevalence)``, or None without the champion's evaluation.
+    """
+    ci = f"{book.results}/champion_eval.json#test_breast_ci"
+    sens, spec = _try(book, ci + ".recall.value"), _try(book, ci + ".specificity.value")
+    if sens is None or spec is None:
+        return None
+    prevalence = (
+        float(book.value("real.cancer_breast_rate", real_csv + "#cancer_breast_rate", "pct"))
+        if real_csv
+        else FALLBACK_PREVALENCE
+    )
+    return screening_translation(float(sens), float(spec), prevalence), prevalence
+
+
 def prevalence_html(book: FactBook, real_csv: str | None) -> str:
     """Precision, F1 and pF1 moved to a screening prevalence: recalls per 1,000 screens and PPV (Bayes).
 
@@ -104,20 +127,18 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         An HTML paragraph ("" without the champion's evaluation).
     """
     ci = f"{book.results}/champion_eval.json#test_breast_ci"
-    sens, spec = _try(book, ci + ".recall.value"), _try(book, ci + ".specificity.value")
-    if sens is None or spec is None:
+    found = screening_point(book, real_csv)
+    if found is None:
         return ""
+    at, prevalence = found
     if real_csv:
-        prevalence = float(book.value("real.cancer_breast_rate", real_csv + "#cancer_breast_rate", "pct"))
         where = (
             f"the real RSNA training set's breast prevalence "
             f"({book.html('real.cancer_breast_rate', real_csv + '#cancer_breast_rate', 'pct')}, read from its "
             "<code>train.csv</code>)"
         )
     else:
-        prevalence = FALLBACK_PREVALENCE
         where = f"a prevalence of {prevalence:.0%} of breasts (the real RSNA training set's [ref:rsna-competition])"
-    at = screening_translation(float(sens), float(spec), prevalence)
     embedded = _try(book, f"{book.results}/champion_eval.json#test_counts")
     enriched = (
         f" at this test set's {embedded['positives'] / embedded['n']:.1%} breast prevalence"
@@ -161,14 +182,14 @@ def _runs(book: FactBook, key: str, source: str) -> int:
         return 0
 
 
-def holdout_use_html(book: FactBook) -> str:
-    """How many models were scored on the test split, counted from the recorded results, and why that is not a choice.
+def test_scorings(book: FactBook) -> tuple[int, list[str]]:
+    """How many models were scored on the test split, counted from the recorded results, and by whom.
 
     Args:
         book: Facts.
 
     Returns:
-        An HTML paragraph ("" when no results are recorded).
+        ``(total, items)``: the count and one HTML phrase per notebook's share of it (none recorded: ``(0, [])``).
     """
     r = book.results
     counted = [
@@ -201,6 +222,20 @@ def holdout_use_html(book: FactBook) -> str:
         if _try(book, source) is not None:
             total += 1
             items.append(what)
+    return total, items
+
+
+def holdout_use_html(book: FactBook) -> str:
+    """How many models were scored on the test split, counted from the recorded results, and why that is not a choice.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        An HTML paragraph ("" when no results are recorded).
+    """
+    r = book.results
+    total, items = test_scorings(book)
     if not items:
         return ""
     reused = ""
