@@ -156,10 +156,15 @@ REFERENCES: dict[str, tuple[str, str]] = {
 
 #: A citation marker in a document's text.
 MARKER = re.compile(r"\[ref:([a-z0-9][a-z0-9-]*)\]")
+#: A notebook's citation: a Markdown link to the final report's reference list, its text a short label
+#: (``[Lin et al. 2017](final_report.html#ref-focal-loss)``).
+NOTEBOOK_LINK = re.compile(r"\]\(final_report\.html#ref-([a-z0-9][a-z0-9-]*)\)")
+#: Either form.
+CITATION = re.compile(f"{MARKER.pattern}|{NOTEBOOK_LINK.pattern}")
 
 
 def cited_in(folder) -> list[str]:
-    """Reference keys cited (``[ref:key]``) by the notebooks in ``folder``, in notebook and first-use order.
+    """Reference keys cited by the notebooks in ``folder`` (:func:`markers`), in notebook and first-use order.
 
     The notebooks link each marker to the final report's list (``final_report.html#ref-key``), so the report lists
     these works too, after its own.
@@ -174,7 +179,7 @@ def cited_in(folder) -> list[str]:
 
     keys: list[str] = []
     for path in sorted(Path(folder).glob("*.ipynb")):
-        for key in MARKER.findall(path.read_text(encoding="utf-8")):
+        for key in markers(path.read_text(encoding="utf-8")):
             if key not in keys:
                 keys.append(key)
     return keys
@@ -242,7 +247,7 @@ class Citations:
 
 
 def markers(text: str) -> list[str]:
-    """The reference keys a text cites (``[ref:key]`` markers), in order.
+    """The reference keys a text cites (``[ref:key]`` markers and notebook links to the report's list), in order.
 
     Args:
         text: Any text.
@@ -250,4 +255,4 @@ def markers(text: str) -> list[str]:
     Returns:
         The keys, repeats included.
     """
-    return MARKER.findall(text)
+    return [a or b for a, b in CITATION.findall(text)]
