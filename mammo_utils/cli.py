@@ -60,7 +60,7 @@ from .config import (
     locate_data_root,
     parse_overrides,
 )
-from .constants import DECISION_METRICS, EXPORT_FORMATS, MAX_AUC_DROP, MAX_FLIP_RATE, RUNTIMES, TUNERS
+from .constants import DECISION_METRICS, EXPORT_FORMATS, MAX_AUC_DROP, MAX_FLIP_RATE, RUNTIMES, SERVED_RUNTIME, TUNERS
 from .utils import import_tensorflow, parse_size, to_json
 
 #: Sub-commands and their one-line help (the README names each of these; a test checks they exist).
@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.add_argument("--port", type=port, default=8000)
     p.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes (each loads the model)")
-    what = "export format that scores (default: MAMMO_RUNTIME or onnx)"
+    what = f"export format that scores (default: MAMMO_RUNTIME or {SERVED_RUNTIME})"
     p.add_argument("--runtime", default=None, choices=RUNTIMES, help=what)
     p.set_defaults(handler=_serve, precheck=_serve_environment)
 

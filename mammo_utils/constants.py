@@ -127,3 +127,6 @@ DRIFT_WINDOW = 500
 #: Formats an export folder can be scored with (``mammo serve --runtime``, ``MAMMO_RUNTIME``): the Keras
 #: inference model every export holds, then the exported formats.
 RUNTIMES = ("keras", *EXPORT_FORMATS)
+#: The format the service scores with unless ``mammo serve --runtime`` / ``MAMMO_RUNTIME`` names another: float32
+#: ONNX, whose scores match Keras within the parity tolerance (a quantised file may be faster, not equal).
+SERVED_RUNTIME = "onnx"

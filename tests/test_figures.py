@@ -223,8 +223,24 @@ def test_export_and_drift_figures(tmp_path):
     latency = fig.axes[1]
     assert latency.get_xscale() == "log" and hidden_bars(latency) == [] and hidden_bars(fig.axes[0]) == []
     shown = " ".join(t.get_text() for t in fig.axes[2].texts)
+    from mammo_utils.evaluation.metrics import format_with_interval
+
     int8 = table.loc["tflite-int8"]
-    assert f"Δ {int8.delta_auc:+.3f} [{int8.delta_auc_low:+.3f}, {int8.delta_auc_high:+.3f}]" in shown
+    limits = (int8.delta_auc_low, int8.delta_auc_high)
+    assert f"Δ vs keras: {format_with_interval(int8.delta_auc, limits, '+.3f')}" in shown
+    assert "-0.000" not in shown  # a limit that rounds to zero prints +0.000
+    # every row names the model its change is measured against: the pruned copy's Keras model, once measured
+    # against the unpruned one (08 records delta_against), is no longer shown as the reference of its own change
+    from mammo_utils.export.benchmark import delta_reference
+
+    own = sum(delta_reference(name, row) == name for name, row in table.iterrows())
+    assert "Δ vs pruned50+keras: " in shown and shown.count("(the reference of Δ)") == own
+    measured = table.assign(delta_against=["keras"] * 6 + ["pruned50+keras"])
+    measured.loc["pruned50+keras", ["delta_auc", "delta_auc_low", "delta_auc_high"]] = [0.0021, -0.0003, 0.0061]
+    fig = export_plots.plot_export_formats(measured)
+    _save(fig, "08_export_formats_measured", tmp_path)
+    labels = [t.get_text() for t in fig.axes[2].texts]
+    assert labels[5].endswith("Δ vs keras: +0.002 [+0.000, +0.006]") and sum("(the reference" in x for x in labels) == 1
     drift = {name: pd.DataFrame(rows).set_index("feature") for name, rows in record["drift"].items()}
     limits = record["drift_thresholds"]
     fig = monitor_plots.plot_drift(drift, limits["stable"], limits["drift"], "PSI per feature against the reference")

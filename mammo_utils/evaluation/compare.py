@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import breast_predictions
-from .metrics import cluster_members, cluster_resample, log_loss, roc_auc
+from .metrics import cluster_members, cluster_resample, difference_with_interval, log_loss, roc_auc
 
 #: Significance level of every paired comparison the notebooks print.
 ALPHA = 0.05
@@ -294,8 +294,7 @@ def verdict(name_a: str, name_b: str, test: dict, alpha: float = ALPHA) -> str:
     metric = test.get("metric", "roc_auc")
     _, lower, label = METRICS[metric]
     figures = (
-        ("" if metric == "roc_auc" else f"{label}: ")
-        + f"{name_a} − {name_b} = {test['difference']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}], "
+        ("" if metric == "roc_auc" else f"{label}: ") + f"{name_a} − {name_b} = {difference_with_interval(test)}, "
         f"{format_p(test['p_value'])} ({test['runs_a']} vs {test['runs_b']} runs, {test['patients']} patients, "
         f"{test['cancers']} cancer breasts)"
     )

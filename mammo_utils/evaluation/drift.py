@@ -1,4 +1,5 @@
-# Size: the drift statistics, the verdict and the chance levels a verdict is read against, one owner for all.
+# Size: the drift statistics, what the reference holds, the verdict and the chance levels a verdict is read against,
+# one owner for all.
 """Drift between a model's reference data and what it sees now: PSI, the two-sample KS test and the verdict.
 
 Pure NumPy/SciPy statistics, so every layer that needs them (export writes the reference, the service and the
@@ -230,6 +231,52 @@ def drift_report(reference: dict, features: pd.DataFrame, scores: Sequence[float
             "n_current": int(cur.size),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature")
+
+
+def reference_counts(report: pd.DataFrame) -> tuple[int, int | None]:
+    """How many values a :func:`drift_report`'s reference holds: image features and scores (``n_reference``).
+
+    Args:
+        report: :func:`drift_report` output (indexed by feature; the model's scores are the ``score`` row).
+
+    Returns:
+        ``(images behind the image features, images behind the scores)``; None for the scores when the report has
+        no ``score`` row.
+
+    Example:
+        >>> report = pd.DataFrame({"n_reference": [833, 833, 277]}, index=["mean", "p10", "score"])
+        >>> reference_counts(report)
+        (833, 277)
+    """
+    features = report.n_reference.drop(index="score", errors="ignore")
+    scores = int(report.loc["score", "n_reference"]) if "score" in report.index else None
+    return int(features.max()), scores
+
+
+def reference_contents(n_features: int | str, n_scores: int | str | None) -> str:
+    """What an export's drift reference holds, for a reader (:func:`reference_statistics`' two samples).
+
+    The image features describe training-fold images; the scores are the model's on validation-fold images, since
+    its scores on the images it was fitted to sit nearer 0 and 1 than on any new patient's.
+
+    Args:
+        n_features: Images behind the image features (:func:`reference_counts`; a number or a formatted fact).
+        n_scores: Images behind the scores, or None when there are none.
+
+    Returns:
+        A clause (no capital, no full stop).
+
+    Example:
+        >>> reference_contents(833, 277).split(" (")[0]
+        'the image features of 833 training images and the scores of 277 validation images'
+    """
+    text = f"the image features of {n_features} training images"
+    if n_scores is None:
+        return text
+    return (
+        f"{text} and the scores of {n_scores} validation images (the model's scores on the images it was trained "
+        "on would sit nearer 0 and 1 than on new patients')"
+    )
 
 
 #: Random windows of a chance level and the quantile of their PSI reported (:func:`chance_psi`).

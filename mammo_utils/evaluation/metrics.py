@@ -1,4 +1,4 @@
-# Size: the metric definitions every notebook and report shares (ranking, thresholded, calibration, intervals).
+# Size: the screening metrics, their intervals and the one way a value with its interval is printed.
 """Evaluation metrics as RSNA scored them, plus the usual screening metrics.
 
 - :func:`pfbeta`: probabilistic F-beta on probabilities (RSNA's score, per breast).
@@ -6,13 +6,14 @@
 - :func:`best_threshold`: threshold maximising F1 or pF1 of binarised predictions, chosen on validation
   and then frozen for test.
 - :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`wilson_interval`; :func:`format_with_interval`
-  writes a value with its interval.
+  writes a value with its interval, :func:`format_number` one number (never a negative zero).
 - :func:`log_loss`: mean binary cross-entropy of probabilities, a proper scoring rule that keeps separating models
   after every breast is ranked right (ROC-AUC 1.0).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -348,6 +349,30 @@ def ppv_at_prevalence(sensitivity: float, specificity: float, prevalence: float 
     return float(sensitivity * prevalence / called) if called else 0.0
 
 
+def format_number(value: float, fmt: str = ".3f") -> str:
+    """``value`` formatted with ``fmt``, a value that rounds to zero written without a minus sign.
+
+    ``f"{-0.0002:+.3f}"`` prints ``-0.000``, a sign the printed digits cannot carry; the sign of zero is the one
+    ``fmt`` gives ``0.0`` (``+0.000`` with ``"+.3f"``).
+
+    Args:
+        value: The number.
+        fmt: A format specification (``".3f"``, ``"+.4f"``, ``".1e"``, ``".1%"``).
+
+    Returns:
+        The text.
+
+    Example:
+        >>> format_number(-0.0002, "+.3f"), format_number(-0.0002, "+.4f"), format_number(-0.0, ".2f")
+        ('+0.000', '-0.0002', '0.00')
+    """
+    text = format(value, fmt)
+    mantissa = text.lower().split("e")[0]
+    if np.isfinite(value) and mantissa.lstrip().startswith("-") and not re.search(r"[1-9]", mantissa):
+        return format(0.0, fmt)
+    return text
+
+
 def format_with_interval(value: float | None, ci=None, fmt: str = ".3f") -> str:
     """A value with its interval for reading: ``0.194 [0.154, 0.249]``.
 
@@ -369,11 +394,33 @@ def format_with_interval(value: float | None, ci=None, fmt: str = ".3f") -> str:
         '+0.0024 [-0.0003, +0.0071]'
         >>> format_with_interval(0.0, (0.0, 0.0))
         '0.000 (every patient resample: 0.000)'
+        >>> format_with_interval(0.0024, (-0.0002, 0.0075), "+.3f")  # a limit that rounds to zero has no minus
+        '+0.002 [+0.000, +0.007]'
     """
     if value is None:
         return "not reached"
+    text = format_number(value, fmt)
     if ci is None or not np.all(np.isfinite(np.asarray(ci, float))):
-        return f"{value:{fmt}}"
+        return text
+    low, high = (format_number(float(limit), fmt) for limit in ci)
     if np.isclose(ci[0], ci[1]):
-        return f"{value:{fmt}} (every patient resample: {ci[0]:{fmt}})"
-    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+        return f"{text} (every patient resample: {low})"
+    return f"{text} [{low}, {high}]"
+
+
+def difference_with_interval(test: dict, fmt: str = "+.3f") -> str:
+    """A paired comparison's ``difference [low, high]`` (:func:`format_with_interval` of its three fields).
+
+    Args:
+        test: A record with ``difference``, ``low`` and ``high`` (e.g.
+            :func:`mammo_utils.evaluation.compare.paired_difference` output).
+        fmt: Format of each number.
+
+    Returns:
+        The text.
+
+    Example:
+        >>> difference_with_interval({"difference": 0.0021, "low": -0.0001, "high": 0.0063})
+        '+0.002 [+0.000, +0.006]'
+    """
+    return format_with_interval(test["difference"], (test["low"], test["high"]), fmt)

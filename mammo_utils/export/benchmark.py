@@ -16,10 +16,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..constants import SERVED_RUNTIME
 from ..evaluation.metrics import format_with_interval
 from ..modeling.score import EvalSet
 from .convert import compare
-from .runtime import FILES, MAX_AUC_DROP, MAX_FLIP_RATE, gzipped_mb, load_artifact, open_runner, size_mb
+from .runtime import (
+    FILES,
+    MAX_AUC_DROP,
+    MAX_FLIP_RATE,
+    PARITY_TOLERANCE,
+    gzipped_mb,
+    load_artifact,
+    open_runner,
+    size_mb,
+)
 
 
 def auc_intervals(rows: pd.DataFrame, probs: np.ndarray, reference: np.ndarray, seed: int = 0) -> dict:
@@ -50,6 +60,102 @@ def auc_intervals(rows: pd.DataFrame, probs: np.ndarray, reference: np.ndarray, 
         "delta_auc_low": pair["low"],
         "delta_auc_high": pair["high"],
     }
+
+
+def change_columns(
+    reference: np.ndarray,
+    probs: np.ndarray,
+    rows: pd.DataFrame,
+    threshold: float,
+    split: str = "test",
+    candidate_threshold: float | None = None,
+) -> dict:
+    """A model's change against a reference model on the same images, as :func:`format_table` columns.
+
+    Args:
+        reference: The reference model's probabilities (Keras, or the model a pruned copy came from).
+        probs: The compared model's probabilities on the same images.
+        rows: The scored images (``patient_id``, ``laterality``, ``cancer``).
+        threshold: The reference's frozen threshold.
+        split: ``"test"``: ``max_abs_diff, breast_auc, delta_auc, flipped_breasts`` with the 95% patient-bootstrap
+            limits of the AUC and of its change, paired on the same patients (:func:`auc_intervals`);
+            ``"validation"``: the same values prefixed ``val_`` with ``val_breasts``, no limits (what the choice
+            of a format reads).
+        candidate_threshold: The compared model's own threshold when it is another model (see
+            :func:`~mammo_utils.export.convert.compare`).
+
+    Returns:
+        The columns.
+
+    Raises:
+        ValueError: ``split`` is neither ``"test"`` nor ``"validation"``.
+
+    Example:
+        >>> change_columns(keras_probs, int8_probs, test.rows, 0.31)["delta_auc_low"]  # doctest: +SKIP
+    """
+    if split not in ("test", "validation"):
+        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+    result = compare(reference, probs, rows, threshold, candidate_threshold)
+    if split == "validation":
+        return {f"val_{k}": v for k, v in result.items()}
+    del result["breasts"]
+    return {**result, **auc_intervals(rows, probs, reference)}
+
+
+def keras_change(
+    folder: str | Path,
+    against: str | Path,
+    test: EvalSet,
+    validation: EvalSet | None = None,
+    threads: int | None = None,
+) -> dict:
+    """The change of one export's Keras model against another export's (a pruned copy against its source model).
+
+    Each model decides at its own frozen threshold (the pruned copy's is re-frozen on validation).
+
+    Args:
+        folder: The compared export (e.g. ``<out>_pruned``).
+        against: The reference export (e.g. ``<out>``).
+        test: Test images (:func:`change_columns` with its paired patient-bootstrap limits).
+        validation: Validation images (the ``val_*`` columns), or None.
+        threads: Runtime threads.
+
+    Returns:
+        :func:`change_columns` of both splits.
+
+    Example:
+        >>> keras_change("export/champion_pruned", "export/champion", test)["delta_auc"]  # doctest: +SKIP
+    """
+    model, reference = open_runner(folder, "keras", threads), open_runner(against, "keras", threads)
+    thresholds = {"threshold": load_artifact(against)["threshold"]}
+    thresholds["candidate_threshold"] = load_artifact(folder)["threshold"]
+    change = {}
+    for split, data in (("test", test), ("validation", validation)):
+        if data is not None:
+            ref, probs = reference.predict_batched(data.images), model.predict_batched(data.images)
+            change.update(change_columns(ref, probs, data.rows, split=split, **thresholds))
+    return change
+
+
+def delta_reference(name: str, row: pd.Series | dict) -> str:
+    """The model a format row's change columns (``*delta_auc*``, ``*flipped_breasts``) are measured against.
+
+    Args:
+        name: The row's format (``tflite-int8``, ``pruned50+keras`` ...).
+        row: The row; its ``delta_against`` names the model. A table written before that column: Keras for an
+            unpruned format, the pruned copy's Keras model for a pruned row.
+
+    Returns:
+        The reference's row name (the row's own name: the row is that reference).
+
+    Example:
+        >>> delta_reference("pruned50+tflite-int8", {}), delta_reference("pruned50+keras", {"delta_against": "keras"})
+        ('pruned50+keras', 'keras')
+    """
+    against = row.get("delta_against")
+    if isinstance(against, str) and against:
+        return against
+    return f"{name.split('+')[0]}+keras" if "+" in name else "keras"
 
 
 def interval_text(row: pd.Series, field: str, fmt: str = ".3f") -> str:
@@ -95,7 +201,8 @@ def format_table(
     Returns:
         One row per format: ``size_mb, gzip_mb, load_s, ms_b1_median, ms_b1_p95, ms_b16_median, ms_b16_p95,
         images_per_s, breast_auc, delta_auc, flipped_breasts`` (test; the AUC and its change with their 95%
-        patient-bootstrap limits ``*_low``/``*_high``, :func:`auc_intervals`), ``val_*`` (with ``validation``) and
+        patient-bootstrap limits ``*_low``/``*_high``, :func:`auc_intervals`), ``val_*`` (with ``validation``),
+        ``delta_against`` (the model the changes are measured against: ``keras``, the folder's Keras model) and
         ``speedup_b1`` / ``size_ratio`` against Keras.
     """
     manifest = load_artifact(folder)
@@ -124,17 +231,14 @@ def format_table(
             row[f"ms_b{batch}_median"] = 1000 * float(np.median(times))
             row[f"ms_b{batch}_p95"] = 1000 * float(np.quantile(times, 0.95))
         row["images_per_s"] = 16 / (row["ms_b16_median"] / 1000)
-        row.update({k: v for k, v in compare(reference, probs, test.rows, threshold).items() if k != "breasts"})
-        row.update(auc_intervals(test.rows, probs, reference))
+        row["delta_against"] = "keras"  # this folder's Keras model
+        row.update(change_columns(reference, probs, test.rows, threshold))
         if validation is not None:
             val_probs = runner.predict_batched(validation.images)
             if val_reference is None:
                 keras = runner if fmt == "keras" else open_runner(folder, "keras")
                 val_reference = val_probs if fmt == "keras" else keras.predict_batched(validation.images)
-            gate = compare(val_reference, val_probs, validation.rows, threshold)
-            row["val_breast_auc"], row["val_delta_auc"] = gate["breast_auc"], gate["delta_auc"]
-            row["val_flipped_breasts"], row["val_breasts"] = gate["flipped_breasts"], gate["breasts"]
-            row["val_max_abs_diff"] = gate["max_abs_diff"]
+            row.update(change_columns(val_reference, val_probs, validation.rows, threshold, "validation"))
         rows.append(row)
     table = pd.DataFrame(rows).set_index("format")
     if "keras" in table.index:
@@ -159,7 +263,9 @@ def recommend(table: pd.DataFrame, max_auc_drop: float = 0.01, max_flip_rate: fl
 
     Returns:
         ``{"api_cpu": fmt, "edge": fmt, "batch": fmt}``: lowest p95 latency at batch 1 (a service answers every
-        request, so its slow calls count), smallest file, highest images/s at batch 16.
+        request, so its slow calls count; the model call alone, while the service serves
+        :data:`~mammo_utils.constants.SERVED_RUNTIME` unless told otherwise, see :func:`summary_markdown`), smallest
+        file, highest images/s at batch 16.
     """
     ok = table[qualifies(table, max_auc_drop, max_flip_rate)]
     return {
@@ -220,7 +326,10 @@ def benchmark_export(
 
     Returns:
         :func:`format_table` rows, plus ``pruned<NN>+keras`` / ``pruned<NN>+tflite-int8`` rows whose ratios are
-        against the unpruned Keras model (their ``delta_auc`` is against the pruned Keras model).
+        against the unpruned Keras model. ``delta_against`` names each row's reference for the change columns:
+        ``keras`` for the unpruned formats and for ``pruned<NN>+keras`` (what pruning and its fine-tuning changed,
+        :func:`keras_change`, paired on the same patients), ``pruned<NN>+keras`` for the pruned int8 file (what
+        quantisation changed).
     """
     from ..modeling.prune import prune_model
     from .convert import export_model, model_data
@@ -244,6 +353,10 @@ def benchmark_export(
         pruned = format_table(
             pruned_out, test, formats=formats, repeats=repeats, threads=threads, validation=validation
         )
+        pruned["delta_against"] = f"{label}+keras"
+        change = keras_change(pruned_out, out, test, validation, threads)  # the pruned model against its source
+        pruned.loc["keras", list(change)] = list(change.values())
+        pruned.loc["keras", "delta_against"] = "keras"
         pruned.index = [f"{label}+{i}" for i in pruned.index]
         pruned["speedup_b1"] = table.loc["keras", "ms_b1_median"] / pruned.ms_b1_median
         pruned["size_ratio"] = table.loc["keras", "size_mb"] / pruned.size_mb
@@ -293,12 +406,44 @@ def _decision_change(row: pd.Series) -> str:
     return ", ".join(parts) or "no comparison"
 
 
-def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
+def _served_text(base: pd.DataFrame, fastest: str, served: str) -> str:
+    """Which format the API serves and why, beside the fastest model-only candidate (computed from the table).
+
+    Args:
+        base: The unpruned format rows.
+        fastest: The candidate with the lowest p95 latency at batch 1.
+        served: The service's default runtime.
+
+    Returns:
+        Markdown sentences.
+    """
+    head = f" **The API serves `{served}`**, the service's default (`MAMMO_RUNTIME` names another format)"
+    if served == fastest:
+        return head + ": the fastest candidate here as well."
+    if served not in base.index:
+        return head + ", which this export does not hold (refused or not written): set `MAMMO_RUNTIME` to serve it."
+    s, f = base.loc[served], base.loc[fastest]
+    tolerance = PARITY_TOLERANCE.get(served)
+    why = (
+        f"the export gate holds it to Keras within {tolerance:g} on every probability ({_decision_change(s)}), "
+        f"while `{fastest}` is held only to the AUC and flip bounds ({_decision_change(f)})"
+        if tolerance is not None
+        else f"the service is configured so ({_decision_change(s)}; `{fastest}`: {_decision_change(f)})"
+    )
+    return head + (
+        f": p95 {s.ms_b1_p95:.2f} ms, median {s.ms_b1_median:.2f} ms, {s.ms_b1_p95 - f.ms_b1_p95:.2f} ms slower than "
+        f"`{fastest}` at p95, because {why}. A request's time is mostly the DICOM decode (the final report's load "
+        "test), so the model-only gap changes little there."
+    )
+
+
+def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01, served: str = SERVED_RUNTIME) -> str:
     """What the table says, as Markdown computed from its values (the notebook's conclusion).
 
     Args:
         table: A :func:`benchmark_export` table.
         max_auc_drop: |Δ AUC| a format may lose and still be recommended.
+        served: The format the API serves (the service's default, :data:`~mammo_utils.constants.SERVED_RUNTIME`).
 
     Returns:
         Markdown text.
@@ -310,10 +455,6 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
     kept = base.index[qualifies(base, max_auc_drop)].tolist()
     out = [f for f in base.index if f not in kept]
     api, edge, batch = (base.loc[pick[key]] for key in ("api_cpu", "edge", "batch"))
-    onnx = ""
-    if "onnx" in table.index and pick["api_cpu"] != "onnx":
-        o = table.loc["onnx"]
-        onnx = f" ONNX Runtime: p95 {o.ms_b1_p95:.1f} ms, median {o.ms_b1_median:.1f} ms."
     q = table.loc["tflite-int8"] if "tflite-int8" in table.index else None
     pruned_int8 = [i for i in table.index if i.startswith("pruned") and i.endswith("tflite-int8")]
     int8 = (
@@ -337,13 +478,10 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
         + ", ".join(f"`{f}` ({_decision_change(base.loc[f])})" for f in kept)
         + ("; left out: " + ", ".join(f"`{f}` ({_decision_change(base.loc[f])})" for f in out) if out else "")
         + ".",
-        f"- **API on a CPU: `{pick['api_cpu']}`** — the lowest p95 latency at batch 1 among the candidates: p95 "
-        f"{api.ms_b1_p95:.1f} ms, median {api.ms_b1_median:.1f} ms (Keras: p95 "
-        f"{k.ms_b1_p95:.1f} ms, median {k.ms_b1_median:.1f} ms), over the timed calls of this one run."
-        + onnx
-        + " The service itself serves `onnx` unless `MAMMO_RUNTIME` names another format: its scores match Keras "
-        "within the parity tolerance above, and a request's time is mostly the DICOM decode (the final report's "
-        "load test), so the model-only gap between candidates changes little there.",
+        f"- **Fastest model-only runtime on this CPU: `{pick['api_cpu']}`** — the lowest p95 latency at batch 1 "
+        f"among the candidates, the model call alone (no decoding, no preprocessing): p95 {api.ms_b1_p95:.2f} ms, "
+        f"median {api.ms_b1_median:.2f} ms (Keras: p95 {k.ms_b1_p95:.2f} ms, median {k.ms_b1_median:.2f} ms), over "
+        "the timed calls of this one run." + _served_text(base, pick["api_cpu"], served),
         f"- **Edge device: `{pick['edge']}`** — {edge.size_mb:.2f} MB, {edge.size_ratio:.1f}× smaller than Keras' "
         f"{k.size_mb:.2f} MB; " + int8,
         f"- **Batch scoring: `{pick['batch']}`** — {batch.images_per_s:.0f} images/s at batch 16 "
@@ -363,4 +501,27 @@ def summary_markdown(table: pd.DataFrame, max_auc_drop: float = 0.01) -> str:
                else f" — no faster beyond the spread of the timed calls (95th percentile {p.ms_b1_p95:.2f} ms): "
                "dense CPU kernels do not skip zeros, so sparsity buys compressed size only.")
         )  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join(lines + _pruned_changes(table))
+
+
+def _pruned_changes(table: pd.DataFrame) -> list[str]:
+    """The pruned rows' test AUC changes, each against the model :func:`delta_reference` names, as one bullet.
+
+    Args:
+        table: A :func:`benchmark_export` table.
+
+    Returns:
+        One Markdown line, or none when no pruned row is measured against another model.
+    """
+    parts = []
+    for name, row in table.iterrows():
+        against = delta_reference(str(name), row)
+        if str(name).startswith("pruned") and against != name:
+            what = "pruning and its fine-tuning" if against == "keras" else f"the {str(name).split('+', 1)[1]} file"
+            parts.append(
+                f"`{name}` {interval_text(row, 'delta_auc', '+.4f')} against `{against}` (what {what} changed)"
+            )
+    if not parts:
+        return []
+    return ["- **Test AUC changes of the pruned copy** (95% paired patient bootstrap, information only): "
+            + "; ".join(parts) + "."]  # fmt: skip

@@ -202,7 +202,13 @@ def model_data(cfg: Config, info: dict, calibration: int, split: str = "test") -
     return load_images(test, cache, cfg.image_size), load_images(calib, cache, cfg.image_size)
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, threshold: float) -> dict:
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    rows: pd.DataFrame,
+    threshold: float,
+    candidate_threshold: float | None = None,
+) -> dict:
     """How far a format's probabilities are from the reference's on the same images.
 
     Args:
@@ -210,16 +216,23 @@ def compare(reference: np.ndarray, candidate: np.ndarray, rows: pd.DataFrame, th
         candidate: The format's probabilities.
         rows: The images' rows (for the per-breast AUC and decisions).
         threshold: The frozen decision threshold.
+        candidate_threshold: The candidate's own frozen threshold when it is another model (the pruned copy,
+            re-frozen on validation); None: ``threshold``, a format of the same model.
 
     Returns:
         ``max_abs_diff``, ``breast_auc``, ``delta_auc`` (candidate - reference), ``flipped_breasts`` (breasts whose
-        decision at ``threshold`` changes by a move larger than :data:`FLIP_NOISE`) and ``breasts``.
+        decision, each model at its threshold, changes; between formats of one model only by a move larger than
+        :data:`FLIP_NOISE`) and ``breasts``.
     """
     ref_b = breast_predictions(rows, reference)
     can_b = breast_predictions(rows, candidate)
     ref_auc, can_auc = roc_auc(ref_b.cancer, ref_b.prediction), roc_auc(can_b.cancer, can_b.prediction)
     ref_p, can_p = ref_b.prediction.to_numpy(), can_b.prediction.to_numpy()
-    flips = int(np.sum(((ref_p >= threshold) != (can_p >= threshold)) & (np.abs(can_p - ref_p) > FLIP_NOISE)))
+    own = threshold if candidate_threshold is None else candidate_threshold
+    changed = (ref_p >= threshold) != (can_p >= own)
+    if candidate_threshold is None:  # two formats of one model: a move within float noise across it is no flip
+        changed &= np.abs(can_p - ref_p) > FLIP_NOISE
+    flips = int(np.sum(changed))
     return {
         "max_abs_diff": float(np.max(np.abs(reference - candidate))),
         "breast_auc": float(can_auc),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.figure_check import place_legend
-from .benchmark import interval_text
+from .benchmark import delta_reference, interval_text
 
 
 def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on this CPU (same test images, one run)"):
@@ -14,8 +14,9 @@ def plot_export_formats(table: pd.DataFrame, title: str = "Export formats on thi
 
     Latency spans two orders of magnitude between Keras and the TFLite/ONNX runtimes, so its axis is logarithmic
     and each bar prints its median (and p95, the whisker). The quality panel draws each AUC's 95% patient-bootstrap
-    interval (``breast_auc_low/high``) and prints the change against Keras with its paired interval
-    (``delta_auc_low/high``) where the table has them.
+    interval (``breast_auc_low/high``) and prints each row's change with its paired interval (``delta_auc_low/high``)
+    where the table has them, naming the model it is measured against (``delta_against``: Keras for the unpruned
+    formats and the pruned Keras model, the pruned Keras model for the pruned int8 file).
 
     Args:
         table: :func:`mammo_utils.export.benchmark.format_table` (or ``benchmark_export``) output.
@@ -64,8 +65,8 @@ def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
 
 
 def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
-    """Test breast AUC with its 95% interval, and the change against Keras with its paired interval, printed
-    (the Keras rows are the reference of that change)."""
+    """Test breast AUC with its 95% interval, and each row's change with its paired interval, printed with the model
+    it is measured against (:func:`~mammo_utils.export.benchmark.delta_reference`)."""
     auc = table.breast_auc.to_numpy(float)
     has_ci = {"breast_auc_low", "breast_auc_high"} <= set(table.columns)
     if has_ci:
@@ -74,8 +75,10 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
                     ecolor="#009E73", capsize=3, zorder=2, clip_on=False)  # fmt: skip
     ax.scatter(auc, y, color="#009E73", zorder=3, clip_on=False)  # an AUC of 1 sits on the axis' right edge
     for yi, (name, row) in zip(y, table.iterrows()):
-        own = name == "keras" or str(name).endswith("+keras")  # the model each row's change is measured against
-        change = "(the reference of Δ)" if own else f"Δ {interval_text(row, 'delta_auc', '+.3f')}"
+        against = delta_reference(str(name), row)  # the model this row's change is measured against
+        change = (
+            "(the reference of Δ)" if against == name else f"Δ vs {against}: {interval_text(row, 'delta_auc', '+.3f')}"
+        )
         ax.annotate(
             f"{interval_text(row, 'breast_auc')}\n{change}",
             (float(np.nanmin([row.breast_auc, row.get("breast_auc_low", np.nan)])), yi),
@@ -87,5 +90,5 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray) -> None:
         )  # left of the interval: inside the axes, whatever the AUC
     lowest = float(np.nanmin(table.breast_auc_low if has_ci else auc))
     ax.set(xlim=(max(0.0, lowest - 0.12), 1.0), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
-           title="Quality (Δ: change against Keras, paired 95% CI)")  # fmt: skip
+           title="Quality (Δ vs the model named: paired 95% CI)")  # fmt: skip
     ax.grid(axis="x", alpha=0.3)

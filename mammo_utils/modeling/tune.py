@@ -56,6 +56,7 @@ import pandas as pd
 
 from .. import constants as C
 from ..config import Config
+from ..evaluation.metrics import difference_with_interval
 from ..utils import to_json, write_atomic
 from . import tracking
 
@@ -617,8 +618,7 @@ def search_conclusion(
         lines.append(
             "- Breast ROC-AUC on validation, reported: "
             + (
-                f"{auc['difference']:+.3f} [{auc['low']:+.3f}, {auc['high']:+.3f}], **uninformative** (saturated, "
-                "below): no verdict is drawn from it."
+                f"{difference_with_interval(auc)}, **uninformative** (saturated, below): no verdict is drawn from it."
                 if saturated
                 else verdict(tuned, default, auc)
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from ..constants import SERVED_RUNTIME
 from ..utils import load_results, save_results
 
 #: Where 06 records the subgroup tests of the champion arm's seeds: (results file, key).
@@ -144,7 +145,9 @@ def validation_threshold_range(cfg: Config, manifest: dict, runner, threshold: f
     return {**found, "breasts": len(breasts), "cancers": int(breasts.cancer.sum())}
 
 
-def evaluate_champion(cfg: Config, export_dir: str | Path, runtime: str = "onnx", folder: Path | None = None) -> dict:
+def evaluate_champion(
+    cfg: Config, export_dir: str | Path, runtime: str = SERVED_RUNTIME, folder: Path | None = None
+) -> dict:
     """Score the export's test split and write ``champion_eval.json``.
 
     Args:

@@ -1,3 +1,5 @@
+# Size: paragraphs that each read several artifacts (operating point, scoring count, export table, FROC); split by
+# section would scatter the shared fact-reading helpers.
 """Report paragraphs computed from several artifacts: the operating point at 90% specificity, the screening
 translation of precision, how often the test split was scored, the export table and FROC inside its range.
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import screening_range, screening_translation
+from ..export.benchmark import delta_reference
 from .facts import FactBook, FactError, resolve
 
 #: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
@@ -259,8 +262,33 @@ def holdout_use_html(book: FactBook) -> str:
     )
 
 
+def _against_cell(book: FactBook, name: str, item: dict, base: str) -> str:
+    """The export table's "changes against" cell: the model a row's changes are measured against.
+
+    Args:
+        book: Facts.
+        name: The row's format.
+        item: The row as 08 recorded it.
+        base: The row's source.
+
+    Returns:
+        HTML: the recorded ``delta_against`` (a record without it: the rule of
+        :func:`~mammo_utils.export.benchmark.delta_reference`), or a note that the row is itself the reference.
+    """
+    against = delta_reference(name, item)
+    if against == name:
+        return "— (the reference of the changes" + (" on the pruned rows)" if "+" in name else ")")
+    if "delta_against" in item:
+        return book.html(f"e08.{name}.delta_against", f"{base}.delta_against", "str")
+    return html.escape(against)
+
+
 def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the export table: every format row 08 recorded (size, latency, parity).
+
+    Each row's changes (validation and test AUC, flips) are measured against the model its "changes against" cell
+    names: Keras for the unpruned formats and for the pruned Keras model (what pruning changed), the pruned Keras
+    model for the pruned int8 file.
 
     Args:
         book: Facts.
@@ -270,26 +298,46 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     """
     src = f"{book.results}/08_export.json"
     formats = _try(book, src + "#formats") or []
-    header = ["format", "size MB", "ms / image (batch 1, median)", "validation AUC change (the gate)",
-              "test breast AUC [95% CI] (information)", "test AUC change [95% CI, paired]",
-              "test breasts flipped"]  # fmt: skip
+    header = ["format", "size MB", "ms / image (batch 1, median)", "changes against",
+              "validation AUC change (the gate)", "test breast AUC [95% CI] (information)",
+              "test AUC change [95% CI, paired]", "test breasts flipped"]  # fmt: skip
     rows = []
     for item in formats:
         name_key = "format" if "format" in item else "index"
         name = str(item.get(name_key))
         base = f"{src}#formats.[{name_key}={name}]"
-        cells = [html.escape(name)]
-        for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("val_delta_auc", "+.4f"),
-                           ("breast_auc", ".3f"), ("delta_auc", "+.4f"), ("flipped_breasts", "int")):  # fmt: skip
-            cell = book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt) if field in item else "n/a"
-            if f"{field}_low" in item:  # the test AUC and its change carry their patient-bootstrap limits
-                cell += (
-                    f" [{book.html(f'e08.{name}.{field}.low', f'{base}.{field}_low', fmt)}, "
-                    f"{book.html(f'e08.{name}.{field}.high', f'{base}.{field}_high', fmt)}]"
-                )
-            cells.append(cell)
-        rows.append(cells)
+        cells = [
+            _export_cell(book, name, item, base, field, fmt)
+            for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("val_delta_auc", "+.4f"),
+                               ("breast_auc", ".3f"), ("delta_auc", "+.4f"), ("flipped_breasts", "int"))
+        ]  # fmt: skip
+        rows.append([html.escape(name), *cells[:2], _against_cell(book, name, item, base), *cells[2:]])
     return header, rows
+
+
+def _export_cell(book: FactBook, name: str, item: dict, base: str, field: str, fmt: str) -> str:
+    """One number of an export table row, with its patient-bootstrap limits where 08 recorded them ("n/a" if absent).
+
+    Args:
+        book: Facts.
+        name: The row's format.
+        item: The row as 08 recorded it.
+        base: The row's source.
+        field: The column.
+        fmt: Its format.
+
+    Returns:
+        HTML.
+    """
+    if field not in item:
+        return "n/a"
+    cell = book.html(f"e08.{name}.{field}", f"{base}.{field}", fmt)
+    if f"{field}_low" in item:  # the test AUC and its change carry their patient-bootstrap limits
+        cell += (
+            f" [{book.html(f'e08.{name}.{field}.low', f'{base}.{field}_low', fmt)}, "
+            f"{book.html(f'e08.{name}.{field}.high', f'{base}.{field}_high', fmt)}]"
+        )
+    return cell
 
 
 def value_with_interval(book: FactBook, key: str, src: str, field: str, fmt: str = ".3f") -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..evaluation.metrics import format_number
 from ..utils import missing_reason, project_root, to_json
 
 
@@ -123,7 +124,7 @@ def _absent(value: Any) -> bool:
 
 
 def format_value(value: Any, fmt: str) -> str:
-    """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``)."""
+    """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``; no ``-0.000``)."""
     if _absent(value):
         return "n/a"
     if fmt == "pct":
@@ -134,7 +135,7 @@ def format_value(value: Any, fmt: str) -> str:
         return f"{int(round(float(value))):,}"
     if fmt == "str":
         return str(value)
-    return format(float(value), fmt)
+    return format_number(float(value), fmt)  # -0.0002 at "+.3f" prints +0.000, not -0.000
 
 
 @dataclasses.dataclass

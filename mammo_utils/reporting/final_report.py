@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..constants import SERVED_RUNTIME
 from ..detection.tables import blank_seeds
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
@@ -739,19 +740,19 @@ def _served_runtime(book: FactBook, api_json: str) -> str:
         names = [row["index"] for row in resolve(src + "#formats", book.root)]
     except (FactError, KeyError, TypeError):
         return ""
-    if "onnx" not in names or "tflite-int8" not in names:
+    if SERVED_RUNTIME not in names or "tflite-int8" not in names or SERVED_RUNTIME == "tflite-int8":
         return ""
-    onnx, int8 = (f"{src}#formats.{names.index(f)}" for f in ("onnx", "tflite-int8"))
+    served, int8 = (f"{src}#formats.{names.index(f)}" for f in (SERVED_RUNTIME, "tflite-int8"))
     return (
-        "<p>The service scores with ONNX Runtime, its default (<code>mammo serve --runtime</code> or "
+        f"<p>The service scores with <code>{SERVED_RUNTIME}</code>, its default (<code>mammo serve --runtime</code> or "
         "<code>MAMMO_RUNTIME</code> picks another format; <code>benchmarks/bench_api.py</code> and "
-        "<code>mammo screens</code> set none, so they ran the default). ONNX's "
-        f"scores match Keras to {book.html('rt.onnx.diff', onnx + '.val_max_abs_diff', '.1e')} on the validation "
-        f"patients, int8's move by up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}; int8 is "
-        f"faster at batch 1 (p95 {book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} ms against ONNX's "
-        f"{book.html('rt.onnx.p95', onnx + '.ms_b1_p95', '.2f')} ms, 08's pick for a CPU API on latency), but a whole "
-        f"request's p95 is {book.html('rt.req.p95', api_json + '#runs.0.p95_s', '.3f')} s, so the model's share of "
-        "it is small either way. <code>MAMMO_RUNTIME=tflite-int8</code> serves the int8 file.</p>"
+        f"<code>mammo screens</code> set none, so they ran the default). Its scores match Keras to "
+        f"{book.html('rt.onnx.diff', served + '.val_max_abs_diff', '.1e')} on the validation patients, int8's move by "
+        f"up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}; int8 is faster at batch 1, the model "
+        f"call alone (p95 {book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} ms against "
+        f"{book.html('rt.onnx.p95', served + '.ms_b1_p95', '.2f')} ms: 08's fastest model-only runtime on its CPU), "
+        f"but a whole request's p95 is {book.html('rt.req.p95', api_json + '#runs.0.p95_s', '.3f')} s, so the "
+        "model's share of it is small either way. <code>MAMMO_RUNTIME=tflite-int8</code> serves the int8 file.</p>"
     )
 
 
@@ -770,7 +771,9 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             "<h3>Export</h3><p>One folder per model (<code>model.json</code> with SHA-256 per file, the frozen "
             "threshold and preprocessing); every format's scores checked against Keras on the validation patients, "
             "the export gate (no test patient takes part in the gate or the choice of a format); test AUC is "
-            'listed for information (<a href="08_export.html">08</a>), each row as 08 recorded it.</p>' + table
+            'listed for information (<a href="08_export.html">08</a>), each row as 08 recorded it. A row\'s changes '
+            "(validation and test AUC, flipped decisions; the test change paired over the same patients) are measured "
+            "against the model its <i>changes against</i> column names.</p>" + table
         )
     parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):
@@ -943,14 +946,41 @@ def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: 
     )
 
 
+def _reference_sentence(book: FactBook, src: str) -> str:
+    """What the export's drift reference holds, from the ``n_reference`` 08 recorded for the unchanged test split:
+    the image features' images (training) and the scores' images (validation); "" when 08 recorded no features.
+
+    Args:
+        book: Facts.
+        src: 08's results file.
+
+    Returns:
+        One HTML sentence (:func:`~mammo_utils.evaluation.drift.reference_contents`).
+    """
+    from ..evaluation.drift import reference_contents
+
+    window = f"{src}#drift.test split"
+    try:
+        names = [str(row["feature"]) for row in resolve(window, book.root)]
+    except (FactError, KeyError, TypeError):
+        return ""
+    features = [name for name in names if name != "score"]
+    if not features:
+        return ""
+    n_features = book.html("ops.ref.features", f"{window}.[feature={features[0]}].n_reference", "int")
+    n_scores = book.html("ops.ref.scores", f"{window}.[feature=score].n_reference", "int") if "score" in names else None
+    return f"The export's reference holds {reference_contents(n_features, n_scores)}. "
+
+
 def section_mlops(book: FactBook) -> str:
     """Tracking, registry, monitoring, drift, alerts, retraining."""
     alerts = book.html("ops.alerts", "deploy/prometheus/alerts.yml#alerts", "int")
     drift = ""
     src = f"{book.results}/08_export.json"
     if _have(book, src):
+        holds = _reference_sentence(book, src)
         drift = (
-            f"Against the export's reference, the largest feature PSI is "
+            (holds + "Against it" if holds else "Against the export's reference") + f", the largest feature PSI is "
             f"{book.html('ops.psi_test', src + '#drift.test split.*.psi|max')} on the unchanged test split and "
             f"{book.html('ops.psi_dark', src + '#drift.test split, 10% darker.*.psi|max')} on the same images 10% "
             "darker "

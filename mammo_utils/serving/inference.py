@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..constants import SERVED_RUNTIME
 from ..data.dicom import DicomReadError
 from ..data.pipeline import resize_for_model
 from ..data.preprocess import Preprocessing, prepare_array, prepare_image, quantize, to_png_bytes
@@ -151,7 +152,7 @@ class Predictor:
     def load(
         cls,
         path: str | Path,
-        runtime: str = "onnx",
+        runtime: str = SERVED_RUNTIME,
         detector: str | Path | None = None,
         work_dir: str | Path | None = None,
         tracking_uri: str | None = None,
@@ -467,7 +468,7 @@ class LivePredictor:
     #: Seconds between two looks at the pointer (a stat and a readlink; loading happens only on a change).
     poll_seconds = 2.0
 
-    def __init__(self, pointer: str | Path, runtime: str = "onnx", detector: str | Path | None = None):
+    def __init__(self, pointer: str | Path, runtime: str = SERVED_RUNTIME, detector: str | Path | None = None):
         import threading
         import time
 

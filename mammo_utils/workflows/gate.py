@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..config import Config, from_fields
 from ..evaluation.compare import paired_auc_difference
-from ..evaluation.metrics import cluster_members, cluster_resample
+from ..evaluation.metrics import cluster_members, cluster_resample, difference_with_interval
 
 #: :class:`GatePolicy` attributes and the :class:`~mammo_utils.config.Config` fields that set them.
 GATE_FIELDS = {
@@ -157,13 +157,13 @@ def _compare(breasts: pd.DataFrame, thresholds: tuple[float, float], policy: Gat
     elif auc["low"] <= -policy.auc_margin:
         out.update(
             passed=False,
-            failure=f"AUC difference {auc['difference']:+.4f} [{auc['low']:+.4f}, {auc['high']:+.4f}] does not "
+            failure=f"AUC difference {difference_with_interval(auc, '+.4f')} does not "
             f"exclude a loss of {policy.auc_margin:g}",
         )
     elif sens["low"] <= -policy.sensitivity_margin:
         out.update(
             passed=False,
-            failure=f"sensitivity difference {sens['difference']:+.3f} [{sens['low']:+.3f}, {sens['high']:+.3f}] "
+            failure=f"sensitivity difference {difference_with_interval(sens)} "
             f"does not exclude a loss of {policy.sensitivity_margin:g}",
         )
     else:
@@ -243,8 +243,8 @@ def promotion_gate(
     return {
         **decision,
         "promote": True,
-        "reason": f"promote: AUC difference {auc['difference']:+.4f} [{auc['low']:+.4f}, {auc['high']:+.4f}] and "
-        f"sensitivity difference {sens['difference']:+.3f} [{sens['low']:+.3f}, {sens['high']:+.3f}] exclude "
+        "reason": f"promote: AUC difference {difference_with_interval(auc, '+.4f')} and "
+        f"sensitivity difference {difference_with_interval(sens)} exclude "
         f"losses of {policy.auc_margin:g} / {policy.sensitivity_margin:g} on {cancers} cancer breasts; "
         f"{checked} subgroup(s) checked",
     }

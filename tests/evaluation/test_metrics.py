@@ -126,3 +126,13 @@ def test_keras_probabilistic_f1_matches_numpy_over_batches():
     metric.update_state(np.zeros(4), np.zeros(4))
     assert float(metric.result()) == 0.0
     assert float(ProbabilisticF1(beta=2.0).get_config()["beta"]) == 2.0
+
+
+def test_a_value_that_rounds_to_zero_prints_without_a_minus_sign():
+    from mammo_utils.evaluation.metrics import difference_with_interval, format_number, format_with_interval
+
+    assert format_number(-0.0002, "+.3f") == "+0.000" and format_number(-0.0002, "+.4f") == "-0.0002"
+    assert format_number(-0.0, ".2f") == "0.00" and format_number(-0.004, ".1%") == "-0.4%"
+    assert format_number(-1e-9, ".1e") == "-1.0e-09" and format_number(float("-inf"), ".3f") == "-inf"
+    assert format_with_interval(0.0024, (-0.0002, 0.0075), "+.3f") == "+0.002 [+0.000, +0.007]"
+    assert difference_with_interval({"difference": -0.0004, "low": -0.02, "high": 0.01}) == "+0.000 [-0.020, +0.010]"

@@ -298,7 +298,7 @@ def test_the_api_choice_reads_the_tail_latency_not_the_median():
     table = _format_table(2.86, 3.6).iloc[:2].copy()
     table.loc["onnx"] = [0.5, 5.0, 1.2, 1.1, 600.0, 0.0, 0.0, 0, 80.0, 1.1]  # lowest median, a slow tail
     assert recommend(table)["api_cpu"] == "tflite-int8"  # p95 3.8 ms beats onnx's 5.0 ms
-    assert "p95 3.8 ms, median 3.2 ms" in summary_markdown(table)
+    assert "p95 3.80 ms, median 3.20 ms" in summary_markdown(table)
 
 
 @pytest.mark.parametrize("pooling", ["gem", "max"])
@@ -359,3 +359,100 @@ def test_split_features_describe_the_validation_patients_the_reference_never_saw
         split_features(cfg, manifest, "train", exclude=patients)
     with pytest.raises(ValueError, match="part='val'"):
         split_features(cfg, manifest, "val")
+
+
+def _scored(n_patients: int = 40, seed: int = 0):
+    """Rows of ``n_patients`` patients (two breasts, one image each; every fourth patient's left breast has a cancer)
+    and a reference model's probabilities that rank them well."""
+    rng = np.random.default_rng(seed)
+    rows = pd.DataFrame(
+        {
+            "patient_id": np.repeat(np.arange(n_patients), 2),
+            "image_id": np.arange(2 * n_patients),
+            "laterality": ["L", "R"] * n_patients,
+        }
+    )
+    rows["cancer"] = ((rows.patient_id % 4 == 0) & (rows.laterality == "L")).astype(int)
+    reference = np.clip(0.2 + 0.5 * rows.cancer.to_numpy() + rng.normal(0, 0.15, len(rows)), 0, 1)
+    return rows, reference.astype(np.float32)
+
+
+def test_change_columns_pair_the_change_over_patients_and_read_each_model_at_its_own_threshold():
+    from mammo_utils.export.benchmark import change_columns
+
+    rows, reference = _scored()
+    worse = np.clip(reference + np.random.default_rng(1).normal(0, 0.2, len(reference)), 0, 1)
+    test = change_columns(reference, worse, rows, threshold=0.45)
+    assert "breasts" not in test and test["delta_auc"] < 0  # noise added: the ranking gets worse
+    assert test["delta_auc_low"] <= test["delta_auc"] <= test["delta_auc_high"]  # paired patient bootstrap
+    assert test["breast_auc_low"] <= test["breast_auc"] <= test["breast_auc_high"]
+    val = change_columns(reference, worse, rows, threshold=0.45, split="validation")
+    assert set(val) == {"val_max_abs_diff", "val_breast_auc", "val_delta_auc", "val_flipped_breasts", "val_breasts"}
+    assert val["val_delta_auc"] == test["delta_auc"] and val["val_breasts"] == len(rows)
+    # a copy of the model shifted by +0.1 with its threshold re-frozen 0.1 higher takes the same decisions
+    shifted = np.clip(reference + 0.1, 0, 1.5)
+    assert change_columns(reference, shifted, rows, 0.45)["flipped_breasts"] > 0  # read at the reference's threshold
+    assert change_columns(reference, shifted, rows, 0.45, candidate_threshold=0.55)["flipped_breasts"] == 0
+    # two models with the same scores and different thresholds do decide differently: no float-noise allowance
+    between = int(((reference >= 0.45) & (reference < 0.55)).sum())  # one image per breast: image = breast score
+    assert between > 0
+    assert change_columns(reference, reference, rows, 0.45, candidate_threshold=0.55)["flipped_breasts"] == between
+    with pytest.raises(ValueError, match="split must be 'test' or 'validation', got 'train'"):
+        change_columns(reference, worse, rows, 0.45, split="train")
+
+
+def test_each_row_names_the_model_its_change_is_measured_against():
+    from mammo_utils.export.benchmark import delta_reference
+
+    assert delta_reference("pruned50+keras", {"delta_against": "keras"}) == "keras"  # recorded: what pruning changed
+    assert delta_reference("pruned50+tflite-int8", {"delta_against": "pruned50+keras"}) == "pruned50+keras"
+    # a table written before the column: Keras, or the pruned copy's own Keras model for its rows
+    assert delta_reference("onnx", {}) == "keras" and delta_reference("pruned50+keras", {}) == "pruned50+keras"
+    assert delta_reference("pruned50+tflite-int8", pd.Series({"delta_against": float("nan")})) == "pruned50+keras"
+
+
+def test_the_summary_separates_the_fastest_model_only_runtime_from_the_one_the_api_serves():
+    from mammo_utils.constants import SERVED_RUNTIME
+    from mammo_utils.export.benchmark import summary_markdown
+
+    table = _format_table(2.86, 3.6).iloc[:2].copy()
+    table.loc["onnx"] = [4.0, 4.5, 1.2, 1.1, 250.0, 0.0, 2e-7, 0, 10.0, 1.1]
+    text = summary_markdown(table)
+    assert "**Fastest model-only runtime on this CPU: `tflite-int8`**" in text and "API on a CPU" not in text
+    assert f"**The API serves `{SERVED_RUNTIME}`**, the service's default" in text
+    assert "p95 4.50 ms, median 4.00 ms, 0.70 ms slower than `tflite-int8` at p95" in text  # 4.5 - 3.8
+    assert "because the export gate holds it to Keras within 0.0001 on every probability (max|Δp| 2e-07), while " \
+        "`tflite-int8` is held only to the AUC and flip bounds (max|Δp| 0.04)" in text  # fmt: skip
+    served_fastest = summary_markdown(table, served="tflite-int8")
+    assert "**The API serves `tflite-int8`**, the service's default (`MAMMO_RUNTIME` names another format): the " \
+        "fastest candidate here as well." in served_fastest  # fmt: skip
+    missing = summary_markdown(table.drop(index="onnx"))
+    assert f"`{SERVED_RUNTIME}`**, the service's default (`MAMMO_RUNTIME` names another format), which this export " \
+        "does not hold" in missing  # fmt: skip
+
+
+def test_the_summary_states_what_pruning_changed_against_the_unpruned_keras_model():
+    from mammo_utils.export.benchmark import summary_markdown
+
+    table = _format_table(2.86, 3.6)
+    table.loc["pruned50+keras"] = table.loc["keras"]
+    table["delta_against"] = ["keras", "keras", "pruned50+keras", "keras"]
+    table["delta_auc"] = [0.0, 0.0, -0.0007, 0.0021]
+    table["delta_auc_low"], table["delta_auc_high"] = [0.0, 0.0, -0.0023, -0.0002], [0.0, 0.0, 0.0, 0.0061]
+    line = summary_markdown(table).splitlines()[-1]
+    assert line.startswith("- **Test AUC changes of the pruned copy** (95% paired patient bootstrap")
+    assert "`pruned50+tflite-int8` -0.0007 [-0.0023, +0.0000] against `pruned50+keras` (what the tflite-int8" in line
+    assert "`pruned50+keras` +0.0021 [-0.0002, +0.0061] against `keras` (what pruning and its fine-tuning" in line
+    old = table.drop(columns="delta_against")  # an older table: the pruned Keras row is its own reference, not listed
+    assert "`pruned50+keras` +" not in summary_markdown(old)
+
+
+def test_keras_change_compares_the_keras_models_of_two_exports_on_the_same_images(tiny_export):
+    from mammo_utils.export.benchmark import keras_change
+    from mammo_utils.export.convert import model_data
+
+    cfg, out, manifest = tiny_export
+    test, _ = model_data(cfg, manifest, 1)
+    same = keras_change(out, out, test, validation=test)
+    assert same["max_abs_diff"] == 0 and same["delta_auc"] == 0 and same["flipped_breasts"] == 0
+    assert same["val_delta_auc"] == 0 and same["val_breasts"] > 0 and "delta_auc_low" in same

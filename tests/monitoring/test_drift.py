@@ -197,3 +197,19 @@ def test_held_out_window_and_reading():
     assert drift.HELD_OUT_READINGS == ("within", "beyond")
     with pytest.raises(ValueError, match="held_out_reading needs finite values"):
         drift.held_out_reading(float("nan"), 0.05)
+
+
+def test_the_reference_is_described_by_the_images_behind_each_of_its_samples():
+    rng = np.random.default_rng(0)
+    reference = drift.reference_statistics(
+        pd.DataFrame({"mean": rng.random(90), "p10": rng.random(90)}), rng.random(30)
+    )
+    report = drift.drift_report(
+        reference, pd.DataFrame({"mean": rng.random(40), "p10": rng.random(40)}), rng.random(40)
+    )
+    assert drift.reference_counts(report) == (90, 30)  # features: training images; scores: validation images
+    text = drift.reference_contents(*drift.reference_counts(report))
+    assert text.startswith("the image features of 90 training images and the scores of 30 validation images")
+    features_only = drift.drift_report(reference, pd.DataFrame({"mean": rng.random(40)}))
+    assert drift.reference_counts(features_only) == (90, None)
+    assert drift.reference_contents(90, None) == "the image features of 90 training images"

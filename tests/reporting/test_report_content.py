@@ -698,3 +698,58 @@ def test_the_threshold_sentence_says_where_the_choice_sits_in_the_equally_good_r
     text = threshold_choice(book, book.md)
     assert "every threshold above 0.200 and up to 0.300 gives the same predictions (F1 1.000)" in text
     assert "at the top of that range" in text and "midpoint would be 0.250" in text
+
+
+def _export_record(tmp_path, formats, drift=None) -> Path:
+    """A minimal 08 record in ``tmp_path/reports/results`` (the FactBook's results folder)."""
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "08_export.json").write_text(json.dumps({"formats": formats, "drift": drift or {}}))
+    return results / "08_export.json"
+
+
+def test_the_export_table_names_what_each_change_is_measured_against(tmp_path):
+    from mammo_utils.reporting.evidence import export_table
+    from mammo_utils.reporting.facts import FactBook
+
+    def row(name, against, delta, low, high):
+        return {"index": name, "size_mb": 1.0, "ms_b1_median": 1.0, "val_delta_auc": 0.0, "breast_auc": 0.99,
+                "delta_auc": delta, "delta_auc_low": low, "delta_auc_high": high, "flipped_breasts": 0,
+                **({"delta_against": against} if against else {})}  # fmt: skip
+
+    measured = [row("keras", "keras", 0.0, 0.0, 0.0), row("tflite-int8", "keras", 0.0024, -0.0002, 0.0075),
+                row("pruned50+keras", "keras", 0.0021, -0.0003, 0.0061),
+                row("pruned50+tflite-int8", "pruned50+keras", -0.0007, -0.0023, 0.0)]  # fmt: skip
+    _export_record(tmp_path, measured)
+    header, rows = export_table(FactBook(tmp_path))
+    plain = [[re.sub(r"<[^>]+>", "", cell) for cell in r] for r in rows]
+    against = header.index("changes against")
+    change = header.index("test AUC change [95% CI, paired]")
+    assert [r[against] for r in plain] == ["— (the reference of the changes)", "keras", "keras", "pruned50+keras"]
+    assert plain[2][change] == "+0.0021 [-0.0003, +0.0061]"  # the pruned Keras model against the unpruned one
+    assert 'data-fact="e08.pruned50+keras.delta_against"' in rows[2][against]  # read from the record
+    # an older record, before delta_against: the pruned Keras row was the reference of the pruned rows
+    _export_record(tmp_path, [{k: v for k, v in r.items() if k != "delta_against"} for r in measured])
+    _, rows = export_table(FactBook(tmp_path))
+    assert [re.sub(r"<[^>]+>", "", r[against]) for r in rows] == [
+        "— (the reference of the changes)", "keras", "— (the reference of the changes on the pruned rows)",
+        "pruned50+keras"]  # fmt: skip
+
+
+def test_the_drift_paragraph_says_which_images_the_reference_features_and_scores_come_from(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _reference_sentence
+
+    window = [{"feature": "mean", "psi": 0.03, "n_reference": 833}, {"feature": "p10", "psi": 0.16, "n_reference": 833},
+              {"feature": "score", "psi": 0.02, "n_reference": 277}]  # fmt: skip
+    _export_record(tmp_path, [], {"test split": window})
+    book = FactBook(tmp_path)
+    text = re.sub(r"<[^>]+>", "", _reference_sentence(book, f"{book.results}/08_export.json"))
+    assert text.startswith("The export's reference holds the image features of 833 training images and the scores of "
+                           "277 validation images")  # fmt: skip
+    assert "training images' feature and score" not in text
+    _export_record(tmp_path, [], {"test split": window[:2]})  # no scores recorded: only the features are named
+    text = _reference_sentence(FactBook(tmp_path), f"{book.results}/08_export.json")
+    assert "833" in text and "validation" not in text
+    _export_record(tmp_path, [])  # 08 recorded no drift window
+    assert _reference_sentence(FactBook(tmp_path), f"{book.results}/08_export.json") == ""

@@ -29,7 +29,7 @@ from ...config import (
     read_env,
     store_url_from_env,
 )
-from ...constants import RUNTIMES
+from ...constants import RUNTIMES, SERVED_RUNTIME
 from ...modeling.artifact import FILES
 from ...monitoring.store import parse_store_url, redact
 
@@ -78,7 +78,7 @@ class ServiceSettings:
 
     Attributes:
         model_dir: ``MAMMO_MODEL_DIR``: export folder, run folder or ``models:/<name>@<alias>``.
-        runtime: ``MAMMO_RUNTIME``: export format that scores (default ``onnx``).
+        runtime: ``MAMMO_RUNTIME``: export format that scores (default :data:`SERVED_RUNTIME`, ``onnx``).
         max_upload_mb: ``MAMMO_MAX_UPLOAD_MB``: larger uploads get 413 (default 100).
         token: ``MAMMO_API_TOKEN``: when set, ``/v1/*`` needs ``Authorization: Bearer <token>``.
         max_concurrency: ``MAMMO_MAX_CONCURRENCY``: inferences running at once (default 2).
@@ -104,7 +104,7 @@ class ServiceSettings:
     """
 
     model_dir: str = ""
-    runtime: str = "onnx"
+    runtime: str = SERVED_RUNTIME
     max_upload_mb: float = 100.0
     token: str = ""
     max_concurrency: int = 2
