@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from mammo_utils.evaluation import eda, eda_plots, plots
+from mammo_utils.evaluation.subgroups import age_band
 
 RESULTS = Path(__file__).resolve().parent.parent / "reports" / "results"
 
@@ -50,7 +51,7 @@ def test_eda_figures(frame, tmp_path):
     tables = {
         "site_id": eda.rate_by(frame, "site_id"),
         "machine_id": eda.rate_by(frame, "machine_id"),
-        "age band": eda.rate_by(frame.assign(**{"age band": frame.age}), "age band", bins=[0, 40, 50, 60, 70, 120]),
+        "age band": eda.rate_by(frame.assign(**{"age band": frame.age}), "age band", bands=age_band),
     }
     tables2 = {c: eda.rate_by(frame, c) for c in ["density", "view", "implant"]}
     for min_breasts in (20, 2):  # the notebook's threshold (most groups too small here) and one that draws bars

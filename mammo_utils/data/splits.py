@@ -98,6 +98,31 @@ def fold_frames(df: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame
     return cv[cv.fold != fold], cv[cv.fold == fold], df[df.split == TEST]
 
 
+def fold_counts(df: pd.DataFrame, fold: int) -> dict[str, dict[str, int]]:
+    """Images, patients, breasts and breasts with cancer of the training folds, the validation fold and the test
+    split of one cross-validation fold (what a model card states about its data).
+
+    Args:
+        df: Output of :func:`make_splits` (``split``, ``fold``, ``patient_id``, ``laterality``, ``cancer``).
+        fold: The validation fold.
+
+    Returns:
+        ``{"train": {...}, "validation": {...}, "test": {...}}``, each ``images, patients, breasts, cancer_breasts``.
+
+    Example:
+        >>> rows = pd.DataFrame({"patient_id": [1, 1, 2, 3], "laterality": ["L", "R", "L", "L"],
+        ...                      "cancer": [1, 0, 0, 0], "split": ["cv", "cv", "cv", "test"], "fold": [0, 0, 1, -1]})
+        >>> fold_counts(rows, 1)["train"]
+        {'images': 2, 'patients': 1, 'breasts': 2, 'cancer_breasts': 1}
+    """
+    counts = {}
+    for name, part in zip(("train", "validation", "test"), fold_frames(df, fold)):
+        breasts = breast_table(part)
+        counts[name] = {"images": len(part), "patients": int(part.patient_id.nunique()), "breasts": len(breasts),
+                        "cancer_breasts": int(breasts.cancer.sum())}  # fmt: skip
+    return counts
+
+
 def split_table(df: pd.DataFrame) -> pd.DataFrame:
     """Images, breasts, patients, positives and site/machine mix per split and fold.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -9,6 +11,7 @@ from .. import constants as C
 from ..data.dicom import DicomReadError, read_header
 from ..data.rsna import breast_ids, breast_table
 from .metrics import wilson_interval
+from .subgroups import band_order
 
 
 def class_balance(df: pd.DataFrame) -> pd.DataFrame:
@@ -32,19 +35,6 @@ def class_balance(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _band_labels(bins: list[float]) -> list[str]:
-    """Readable labels for half-open bins: ``<40``, ``40–49``, …, ``≥70`` (integer-valued data such as age)."""
-    labels = []
-    for i, (lo, hi) in enumerate(zip(bins[:-1], bins[1:])):
-        if i == 0 and lo <= 0:
-            labels.append(f"<{hi:g}")
-        elif i == len(bins) - 2 and hi >= 120:
-            labels.append(f"≥{lo:g}")
-        else:
-            labels.append(f"{lo:g}–{hi - 1:g}")
-    return labels
-
-
 def _numeric_order(index: pd.Index) -> pd.Index:
     """Sort labels numerically when they are numbers ("2" before "10"), "missing" last."""
 
@@ -57,7 +47,7 @@ def _numeric_order(index: pd.Index) -> pd.Index:
     return pd.Index(sorted(index, key=key), name=index.name)
 
 
-def rate_by(df: pd.DataFrame, column: str, bins: list[float] | None = None) -> pd.DataFrame:
+def rate_by(df: pd.DataFrame, column: str, bands: Callable[[pd.Series], pd.Series] | None = None) -> pd.DataFrame:
     """Cancer rate per value of ``column`` **per breast** (the unit RSNA labels and scores), with Wilson 95% CIs.
 
     A breast counts in a group when any of its images has that value (a breast with CC and MLO images counts under
@@ -67,14 +57,14 @@ def rate_by(df: pd.DataFrame, column: str, bins: list[float] | None = None) -> p
     Args:
         df: ``train.csv`` frame.
         column: Column to group by (e.g. ``site_id``, ``machine_id``, ``density``, ``age``).
-        bins: Optional bin edges for numeric columns (e.g. age bands ``[0, 40, 50, 60, 70, 120]``).
+        bands: Optional labelling of a numeric column's values, e.g.
+            :func:`~mammo_utils.evaluation.subgroups.age_band` (the age bands the model card's subgroups use too);
+            its groups are then ordered by their bounds.
 
     Returns:
         Frame with ``images``, ``breasts``, ``positives`` (breasts with cancer), ``rate``, ``ci_low``, ``ci_high``.
     """
-    key = df[column]
-    if bins is not None:
-        key = pd.cut(key, bins=bins, right=False, labels=_band_labels(bins)).astype(object)
+    key = df[column] if bands is None else bands(df[column])
     key = key.astype(object).where(key.notna(), "missing")
     key = key.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
     frame = pd.DataFrame({"key": key.to_numpy(), "breast": breast_ids(df).to_numpy(), "cancer": df.cancer.to_numpy()})
@@ -84,9 +74,8 @@ def rate_by(df: pd.DataFrame, column: str, bins: list[float] | None = None) -> p
     out["rate"] = out["positives"] / out["breasts"]
     out["ci_low"], out["ci_high"] = wilson_interval(out["positives"], out["breasts"])
     out.index.name = column
-    if bins is not None:
-        order = [b for b in [*_band_labels(bins), "missing"] if b in out.index]
-        return out.loc[order]
+    if bands is not None:
+        return out.loc[sorted(out.index, key=band_order)]
     return out.loc[_numeric_order(out.index)]
 
 

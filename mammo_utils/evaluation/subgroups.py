@@ -1,3 +1,4 @@
+# Size: the subgroup metrics, tests and seed replication share one unit (the patient) and its banding helpers.
 """Subgroups of the test split: each one's metrics with intervals (:func:`subgroup_metrics`), whether it differs
 from the rest (:func:`subgroup_tests`), and how often that verdict repeats over an arm's seeds
 (:func:`subgroup_replication`).
@@ -42,7 +43,7 @@ UNIT = "patients"
 #: The attributes the champion's subgroups are split by (:func:`with_subgroup_columns` adds them).
 SUBGROUP_COLUMNS: tuple[str, ...] = ("site_id", "machine_id", "density", "age_band")
 
-#: Age bands of the subgroup table (years).
+#: Age bands (years, half-open ``[low, high)``): the one definition 01's EDA and the model card's subgroups share.
 AGE_BINS: tuple[float, ...] = (0, 50, 60, 70, 200)
 
 
@@ -71,7 +72,18 @@ def holm(p_values) -> np.ndarray:
 
 
 def age_band(age: pd.Series) -> pd.Series:
-    """``<50``, ``50-59``, ``60-69``, ``>=70`` (``unknown`` when missing)."""
+    """The age band of each value: ``<50``, ``50-59``, ``60-69``, ``>=70`` (:data:`AGE_BINS`), ``unknown`` when missing.
+
+    Args:
+        age: Ages in years (NaN when missing).
+
+    Returns:
+        Labels (str), in the same order; :func:`band_order` sorts them.
+
+    Example:
+        >>> age_band(pd.Series([45, 50, 71.0, None])).tolist()
+        ['<50', '50-59', '>=70', 'unknown']
+    """
     inner = [int(v) for v in AGE_BINS[1:-1]]
     labels = [f"<{inner[0]}"] + [f"{a}-{b - 1}" for a, b in zip(inner, inner[1:])] + [f">={inner[-1]}"]
     return pd.cut(age, list(AGE_BINS), right=False, labels=labels).astype(object).fillna("unknown")
@@ -294,12 +306,17 @@ def subgroup_metrics(
         rows[value] = row
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis(by)
     out["roc_auc_missing"] = out.roc_auc_missing.astype(object).where(out.roc_auc_missing.notna(), None)
-    return out.sort_index(key=lambda idx: idx if pd.api.types.is_numeric_dtype(idx) else idx.map(_order))
+    return out.sort_index(key=lambda idx: idx if pd.api.types.is_numeric_dtype(idx) else idx.map(band_order))
 
 
-def _order(value) -> float:
+def band_order(value) -> float:
     """Sort key of a group label: numbers as numbers, bands (``<50``, ``50-59``, ``>=70``) by their bound, the rest
-    (``unknown``) last."""
+    (``unknown``) last.
+
+    Example:
+        >>> sorted([">=70", "unknown", "50-59", "<50"], key=band_order)
+        ['<50', '50-59', '>=70', 'unknown']
+    """
     import re
 
     text = str(value)

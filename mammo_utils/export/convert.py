@@ -5,7 +5,8 @@
 An export folder is the product's model format: the API, the web app and the benchmark read only it::
 
     model.json            what a runtime needs: input name/shape/dtype, output name, preprocessing, frozen
-                          threshold, classes, training run and metrics, parity results, and the SHA-256 of
+                          threshold, classes, architecture (read from the graph: blocks, pooling, dropout,
+                          parameter count), training run and metrics, parity results, and the SHA-256 of
                           every file (each file's own, as ``sha256sum`` prints; a folder lists its files)
     model.keras           the inference model (augmentation removed) for Grad-CAM and as the reference
     saved_model/          TensorFlow SavedModel, ``serving_default`` signature with the input named ``image``
@@ -550,9 +551,13 @@ def split_features(
 
 
 def _manifest(model, info: dict, parity: dict, folder: Path, formats: list[str], gate: EvalSet, calib: EvalSet) -> dict:
+    from ..modeling.architecture import describe_architecture
+
     return {
         "name": info.get("name", "mammo-cancer-classifier"),
         "backbone": info.get("backbone", model.name),
+        # read from the exported graph itself (blocks, pooling, dropout, parameter count): the model card prints it
+        "architecture": describe_architecture(model),
         "classes": info.get("classes", ["no cancer", "cancer"]),
         "input": {"name": INPUT_NAME, "shape": [None, *model.input_shape[1:]], "dtype": "float32", "range": [0, 1]},
         "output": {"name": OUTPUT_NAME, "shape": [None, 1], "meaning": "probability of cancer in the image"},

@@ -101,6 +101,26 @@ def interval_reasons(subgroups: dict[str, list[dict]]) -> dict[str, str]:
     }
 
 
+def architecture_of(manifest: dict, export_dir: str | Path) -> dict:
+    """The export's architecture: ``model.json``'s record, or read from its ``model.keras`` when an older export
+    recorded none.
+
+    Args:
+        manifest: The export's ``model.json``.
+        export_dir: The export folder.
+
+    Returns:
+        :func:`~mammo_utils.modeling.architecture.describe_architecture`'s facts, with ``recorded_in`` (the file
+        they were read from).
+    """
+    if manifest.get("architecture"):
+        return {**manifest["architecture"], "recorded_in": "model.json"}
+    from ..export.runtime import open_runner
+    from ..modeling.architecture import describe_architecture
+
+    return {**describe_architecture(open_runner(export_dir, "keras").model), "recorded_in": "model.keras"}
+
+
 def roc_points(labels: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
     """The ROC curve's corners (scikit-learn's, redundant points dropped), for the report's figure.
 
@@ -157,14 +177,19 @@ def evaluate_champion(
         folder: Results folder (default ``reports/results``).
 
     Returns:
-        The recorded payload: ``model`` facts, ``test_breast_ci``, ``test_counts``, ``subgroups``,
+        The recorded payload: ``model`` facts (``architecture`` among them: :func:`architecture_of`),
+        ``split_counts`` (images, patients, breasts and cancer breasts of the training folds, the validation fold and
+        the test split the export was trained, selected and scored on), ``test_breast_ci``, ``test_counts``,
+        ``subgroups``,
         ``confusion`` (per breast at the frozen threshold), ``subgroup_tests`` (Fisher's exact test of each
         subgroup's patients against the rest's, Holm-corrected), ``subgroup_replication`` (the same tests on each
         seed of the champion's arm, when 06 recorded them: :func:`recorded_replication`) and
         ``sensitivity_at_specificity`` (at 90% specificity: its count, and the 95% patient-bootstrap interval of
         ``sens_at_spec`` as ``low``/``high``, the interval 04-06 show for the same metric).
     """
+    from ..data.prepare import data_for_model
     from ..data.rsna import load_train
+    from ..data.splits import fold_counts
     from ..evaluation.evaluate import breast_predictions, metrics_with_intervals
     from ..evaluation.subgroups import SUBGROUP_COLUMNS, subgroup_metrics, subgroup_tests, with_subgroup_columns
     from ..export.convert import model_data
@@ -187,6 +212,7 @@ def evaluate_champion(
 
     counts = binary_report(breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float), threshold)
     training = manifest.get("training", {})
+    model_cfg, splits, _ = data_for_model(cfg, manifest)
     payload = {
         "model": {
             "name": manifest.get("name"),
@@ -198,7 +224,9 @@ def evaluate_champion(
             "runtime": runtime,
             "exported_at": manifest.get("exported_at"),
             "recipe": training.get("recipe", {}),
+            "architecture": architecture_of(manifest, export_dir),
         },
+        "split_counts": {"fold": model_cfg.fold, **fold_counts(splits, model_cfg.fold)},
         "test_breast_ci": ci[["value", "low", "high"]].to_dict("index"),
         "test_counts": dict(ci.attrs),
         "test_images": len(pred),

@@ -8,14 +8,18 @@ every number from where it came:
   positions are numbers, ``[key=value]`` picks the list item whose ``key`` equals ``value``, ``*`` collects every
   item and a final ``|max``, ``|min`` or ``|len`` aggregates them);
 - ``data/rsna-synthetic/train.csv#cancer_breast_rate``: a statistic of an RSNA ``train.csv`` (:data:`CSV_STATS`);
-- ``deploy/prometheus/alerts.yml#alerts``: the number of alert rules in a Prometheus rule file.
+- ``deploy/prometheus/alerts.yml#alerts``: the number of alert rules in a Prometheus rule file;
+- ``<any file>#sha256``: the SHA-256 of the file's bytes (printed with the ``hex12`` format: its first 12 digits).
 
-Paths are relative to the project root (or absolute).
+Paths are relative to the project root (or absolute). A file that is not part of the project (the real RSNA
+``train.csv`` of a user's download) is *shown* under a name instead of this machine's path
+(:meth:`FactBook.show_as`); ``report_facts.json`` keeps the path, so the number can still be re-read here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
 import math
@@ -102,6 +106,8 @@ def resolve(source: str, root: Path | None = None) -> Any:
     full = Path(file) if Path(file).is_absolute() else root / file
     if not full.is_file():
         raise FactError(f"{source}: file {full} not found")
+    if path == "sha256":
+        return hashlib.sha256(full.read_bytes()).hexdigest()
     if full.suffix == ".json":
         path, _, aggregate = path.partition("|")
         value = _walk(json.loads(full.read_text()), path, source)
@@ -124,9 +130,12 @@ def _absent(value: Any) -> bool:
 
 
 def format_value(value: Any, fmt: str) -> str:
-    """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``; no ``-0.000``)."""
+    """``fmt`` applied to ``value`` (``pct`` -> ``12.3%``, ``pct0`` -> ``12%``, ``int`` -> ``1,234``, ``hex12`` -> the
+    first 12 characters of a digest; no ``-0.000``)."""
     if _absent(value):
         return "n/a"
+    if fmt == "hex12":
+        return str(value)[:12]
     if fmt == "pct":
         return f"{float(value):.1%}"
     if fmt == "pct0":
@@ -164,6 +173,25 @@ class FactBook:
         self.reports = Path(reports) if reports else self.root / "reports"
         self.results = self.source_path(self.reports / "results")
         self.facts: dict[str, Fact] = {}
+        self.names: dict[str, str] = {}
+
+    def show_as(self, file: str, name: str) -> None:
+        """Show the facts read from ``file`` as coming from ``name`` (a tooltip, a source list), not from its path.
+
+        Args:
+            file: The file part of a source (as the facts name it).
+            name: What a reader sees instead, e.g. "the RSNA competition's train.csv (SHA-256 0123456789ab)".
+        """
+        self.names[file] = name
+
+    def shown(self, source: str) -> str:
+        """A source as a reader sees it: ``name#path`` for a file given a name by :meth:`show_as`, else itself."""
+        file, sep, path = source.partition("#")
+        return self.names.get(file, file) + sep + path
+
+    def source_files(self, prefix: str = "") -> list[str]:
+        """The files the facts (whose key starts with ``prefix``) were read from, as shown, sorted."""
+        return sorted({self.shown(f.source.partition("#")[0]) for k, f in self.facts.items() if k.startswith(prefix)})
 
     def source_path(self, path: Path) -> str:
         """``path`` as a source: relative to the root when inside it, else absolute."""
@@ -214,7 +242,7 @@ class FactBook:
         """The fact as ``<span class="fact" data-fact=… title="source: …">text</span>``."""
         fact = self.get(key, source, fmt)
         return (
-            f'<span class="fact" data-fact="{html.escape(key)}" title="source: {html.escape(fact.source)}">'
+            f'<span class="fact" data-fact="{html.escape(key)}" title="source: {html.escape(self.shown(fact.source))}">'
             f"{html.escape(fact.text)}</span>"
         )
 
@@ -254,8 +282,13 @@ class FactBook:
         )
 
     def to_json(self) -> str:
-        """Every fact as strict JSON (key, value, text, source, format, and ``missing``: why a value is ``null``)."""
-        facts = [{k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v} for f in self.facts.values()]
+        """Every fact as strict JSON (key, value, text, source, format, ``missing``: why a value is ``null``, and
+        ``shown``: the source as the documents show it, when that is not its path)."""
+        facts = [
+            {k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v}
+            | ({"shown": self.shown(f.source)} if self.shown(f.source) != f.source else {})
+            for f in self.facts.values()
+        ]
         return to_json(facts, indent=1, default=str)
 
 
@@ -299,3 +332,20 @@ def alias_after_05(book: FactBook, chosen: str) -> str:
         f"the champion alias stayed with 04's {html.escape(str(holder))} run (the paired validation test does not put "
         f"{chosen} above that run; a higher mean alone never moves the alias)"
     )
+
+
+def name_real_csv(book: FactBook, real_csv: str) -> str:
+    """Show the real RSNA ``train.csv`` as the competition's file with the SHA-256 of the copy read here, never by
+    this machine's path (call it before printing any fact read from it).
+
+    Args:
+        book: Facts (the name is registered with :meth:`FactBook.show_as`).
+        real_csv: Source path of the real ``train.csv`` (a user's copy from ``mammo download``).
+
+    Returns:
+        The name, e.g. ``Kaggle RSNA competition train.csv, SHA-256 0123456789ab`` (digest: fact ``real.sha256``).
+    """
+    digest = book.md("real.sha256", real_csv + "#sha256", "hex12")
+    name = f"Kaggle RSNA competition train.csv, SHA-256 {digest}"
+    book.show_as(real_csv, name)
+    return name

@@ -26,7 +26,7 @@ from .evidence import (
     value_with_interval,
     verdict_words,
 )
-from .facts import FactBook, FactError, alias_after_05, has_source, resolve
+from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
 from .threshold_text import threshold_choice
@@ -119,6 +119,8 @@ def section_data(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         ("images_per_patient", "images per patient", ".2f"),
         ("median_age", "median age (years)", ".0f"),
     ]
+    if real_csv:
+        name_real_csv(book, real_csv)  # before its first fact: each is shown by that name
     used = "embedded synthetic set (this report)" if synthetic else "data of this report's runs"
     header = ["", "real RSNA", used] if real_csv else ["", used]
     rows = []
@@ -133,7 +135,9 @@ def section_data(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         "which <code>mammo report</code> reads <code>data/rsna/train.csv</code>."
     )
     note = (
-        f"The real column is read from the RSNA <code>train.csv</code> at <code>{html.escape(real_csv)}</code>. {get}"
+        f"The real column is read from the Kaggle competition's <code>train.csv</code> [ref:rsna-competition] "
+        f"(the copy read here has SHA-256 <code>{book.html('real.sha256', real_csv + '#sha256', 'hex12')}</code>). "
+        f"{get}"
         if real_csv
         else f"The real RSNA column is absent: no RSNA <code>train.csv</code> is on this machine. {get}"
     )
@@ -1139,6 +1143,8 @@ def build_final_report(
     Returns:
         HTML text; every ``[ref:key]`` is a numbered link into the References section.
     """
+    if real_csv:
+        name_real_csv(book, real_csv)  # every fact read from it is shown by that name, never by this machine's path
     citations = Citations()
     body = citations.cite(
         "\n".join(
@@ -1164,8 +1170,11 @@ def build_final_report(
     absent = [f for f in book.facts.values() if f.missing]
     missing = "".join(f"<li><code>{html.escape(f.key)}</code> (n/a): {html.escape(f.missing)}</li>" for f in absent)
     missing = f'<p class="src">Values printed as n/a, and why:</p><ul class="src">{missing}</ul>' if absent else ""
-    sources = sorted({f.source.partition("#")[0] for f in book.facts.values()})
-    listing = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in sources)
+    sources = book.source_files()
+    named = set(book.names.values())  # a file shown by its name (not a path of this project) is not code
+    listing = "".join(
+        f"<li>{html.escape(s)}</li>" if s in named else f"<li><code>{html.escape(s)}</code></li>" for s in sources
+    )
     sections = (("problem", "Problem"), ("data", "Data"), ("methods", "Methods"), ("results", "Results"),
                 ("deployment", "Deployment"), ("mlops", "MLOps"), ("limits", "Limitations"), ("roadmap", "Roadmap"),
                 ("references", "References"), ("sources", "Sources"))  # fmt: skip

@@ -9,36 +9,43 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 from __future__ import annotations
 
 from ..evaluation.subgroups import MIN_AUC_INTERVAL
-from .facts import FactBook, FactError, alias_after_05, has_source, resolve
+from .card_details import architecture_text, recipe_line, training_data_text
+from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .references import Citations
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
 
-#: Mark of a subgroup metric shown without a number because it has no interval (explained under the table).
-NO_INTERVAL = "†"
+#: Mark of a subgroup AUC whose patient-bootstrap interval has zero width (explained under the tables).
+ZERO_WIDTH = "†"
+
+#: A subgroup AUC cell without a number: fewer than :data:`MIN_AUC_INTERVAL` breasts of a class.
+NO_AUC = "—"
 
 
 def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
-    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings). An interval of zero width (every
-    patient resample gave the same value) is printed as the resamples gave it and marked with :data:`NO_INTERVAL`; a
-    metric without an interval (too few breasts of a class) prints no number: a perfect ranking says so in words, any
-    other value is a dash, both marked."""
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings), marked with :data:`ZERO_WIDTH`
+    when the interval has zero width; ``n/a`` when the metric is undefined (no breast of the class it needs)."""
     value = book.md(key, source, fmt)
-    try:
-        low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
-        missing = low.missing or high.missing
-    except FactError:
-        missing = True
-    if not missing:
-        return f"{value} [{low.text}, {high.text}]" + (NO_INTERVAL if low.value == high.value else "")
     if value == "n/a":
         return value
-    perfect = fmt == ".3f" and float(book.value(key, source)) == 1.0
-    return ("all ranked right" if perfect else "—") + NO_INTERVAL
+    low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
+    zero = not (low.missing or high.missing) and low.value == high.value
+    return f"{value} [{low.text}, {high.text}]" + (ZERO_WIDTH if zero else "")
+
+
+def _auc_cell(book: FactBook, key: str, base: str, row: dict) -> str:
+    """The subgroup's ROC-AUC: :data:`NO_AUC` with fewer than :data:`MIN_AUC_INTERVAL` breasts of either class
+    (too few to rank or resample), else the AUC with its interval (:func:`_with_interval`)."""
+    cancers = int(row["cancers"])
+    if min(cancers, int(row["breasts"]) - cancers) < MIN_AUC_INTERVAL:
+        return NO_AUC
+    return _with_interval(book, key, base + ".roc_auc", ".3f")
 
 
 def _subgroup_table(book: FactBook, src: str, column: str) -> str:
+    """One attribute's subgroup table (Markdown): breasts, cancers, ROC-AUC, sensitivity and specificity with their
+    95% intervals; the marks are explained once under all tables (:func:`subgroup_tables_md`)."""
     rows = resolve(f"{src}#subgroups.{column}", book.root)
     lines = [
         f"| {SUBGROUP_LABELS[column]} | breasts | cancers | ROC-AUC [95% CI] | sensitivity [95% CI] "
@@ -51,22 +58,41 @@ def _subgroup_table(book: FactBook, src: str, column: str) -> str:
             str(row[column]),
             book.md(f"card.{column}.{i}.n", base + ".breasts", "int"),
             book.md(f"card.{column}.{i}.pos", base + ".cancers", "int"),
+            _auc_cell(book, f"card.{column}.{i}.auc", base, row),
             *[
-                _with_interval(book, f"card.{column}.{i}.{short}", base + "." + metric, fmt)
-                for short, metric, fmt in (("auc", "roc_auc", ".3f"), ("sens", "sensitivity", "pct0"),
-                                           ("spec", "specificity", "pct0"))
+                _with_interval(book, f"card.{column}.{i}.{short}", base + "." + metric, "pct0")
+                for short, metric in (("sens", "sensitivity"), ("spec", "specificity"))
             ],
-        ]  # fmt: skip
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    if any(NO_INTERVAL in line for line in lines[2:]):  # the footnote only under a table that marks a cell
-        lines.append(
-            f"\n{NO_INTERVAL} AUC without a usable interval: either fewer than {MIN_AUC_INTERVAL} breasts of a class, "
-            'so no interval is drawn ("all ranked right": every cancer breast above every other breast), or every '
-            "patient resample holding both classes gave the same AUC (as in a perfectly ranked subgroup), so the "
-            "percentile interval printed has zero width, which is not certainty; sensitivity and specificity carry "
-            "Wilson intervals."
-        )
     return "\n".join(lines)
+
+
+def subgroup_tables_md(book: FactBook, src: str) -> str:
+    """Every subgroup table of the champion, then one note on the marks its cells use.
+
+    Args:
+        book: Facts.
+        src: The champion's evaluation file (``subgroups``).
+
+    Returns:
+        Markdown: the tables and, when a cell is marked, what :data:`NO_AUC` and :data:`ZERO_WIDTH` mean.
+    """
+    tables = [_subgroup_table(book, src, column) for column in SUBGROUP_LABELS]
+    cells = [line for table in tables for line in table.splitlines()[2:]]
+    notes = []
+    if any(f"| {NO_AUC} |" in line for line in cells):
+        notes.append(
+            f"{NO_AUC} no ROC-AUC: fewer than {MIN_AUC_INTERVAL} breasts of a class (with cancer, or without) in the "
+            "group, too few to rank or to resample."
+        )
+    if any(ZERO_WIDTH in line for line in cells):
+        notes.append(
+            f"{ZERO_WIDTH} every patient resample gave the same AUC (as in a perfectly ranked group), so the 95% "
+            "percentile interval has zero width; that is not certainty, only the limit of resampling these patients."
+        )
+    notes.append("Sensitivity and specificity carry Wilson intervals of their counts; n/a: no breast of that class.")
+    return "\n\n".join(tables) + "\n\n" + "\n".join(f"{note}  " for note in notes).rstrip()
 
 
 def _unit(tests: list[dict]) -> str:
@@ -291,48 +317,6 @@ def _wilson_text(test: dict) -> str:
     return f"the group's {test['k'] / test['n']:.0%} [{low:.0%}, {high:.0%}], Wilson 95%"
 
 
-def _recipe_line(book: FactBook, source: str) -> str:
-    """A Markdown bullet listing the champion's training recipe (``model.recipe``), or "" when not recorded.
-
-    Args:
-        book: Facts.
-        source: The recipe's source (``champion_eval.json#model.recipe``).
-
-    Returns:
-        ``"- Training recipe: ...\n"`` or "".
-    """
-    try:
-        recipe = resolve(source, book.root)
-    except FactError:
-        return ""
-    if not recipe:
-        return ""
-    stages = ("epochs", "finetune_epochs", "finetune_lr")
-    fmt = {key: ".3g" if isinstance(value, float) else "str" for key, value in recipe.items()}
-    parts = [
-        f"{key.replace('_', ' ')} {book.md(f'card.recipe.{key}', f'{source}.{key}', fmt[key])}"
-        for key, value in recipe.items()
-        if value is not None and key not in stages
-    ]
-    if all(recipe.get(k) is not None for k in stages[:2]):
-        total = int(recipe["epochs"]) + int(recipe["finetune_epochs"])
-        parts.insert(
-            0,
-            # pretrained weights: the head alone, then everything at finetune_lr; from random weights the trainer
-            # runs one stage of epochs + finetune_epochs at learning_rate (modeling.train)
-            f"{book.md('card.recipe.epochs', f'{source}.epochs', 'int')} epochs on the head, then "
-            f"{book.md('card.recipe.finetune_epochs', f'{source}.finetune_epochs', 'int')} on everything at "
-            f"{book.md('card.recipe.finetune_lr', f'{source}.finetune_lr', '.3g')}"
-            if recipe.get("weights")
-            else f"{total} epochs in one stage (from random weights)",
-        )
-    if recipe.get("weights") is None:
-        parts.insert(0, "random initialisation")
-    if not recipe.get("augment_strength"):
-        parts.append("(augmentation strength 0: trained without augmentation)")
-    return "- Training recipe (from the run's configuration): " + ", ".join(parts) + ".\n"
-
-
 def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
     """The model card as Markdown.
 
@@ -346,6 +330,8 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         Markdown text; ``[ref:key]`` markers become numbered links to its References section.
     """
     src = f"{book.results}/champion_eval.json"
+    if real_csv:
+        name_real_csv(book, real_csv)  # shown by name, never by this machine's path
     flagged = subgroup_flags(
         book, {"04's baseline run": f"{book.results}/04_baseline.json", "this champion": src}, book.md
     )
@@ -367,12 +353,15 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
             f"{book.md(f'card.{metric}.high', base + '.high', fmt)}]"
         )
 
-    recipe = _recipe_line(book, f"{src}#model.recipe")
+    recipe = recipe_line(book, src)
     alias = alias_story(book)
     real = (
-        f"The real RSNA training set has {book.md('card.real.images', real_csv + '#images', 'int')} images of "
-        f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients with "
-        f"{book.md('card.real.rate', real_csv + '#cancer_breast_rate', 'pct')} of breasts positive."
+        f"The real RSNA training set, the Kaggle competition's `train.csv` [ref:rsna-competition] (a user's copy comes "
+        f"with `mammo download`; the copy read here has SHA-256 "
+        f"`{book.md('real.sha256', real_csv + '#sha256', 'hex12')}`), "
+        f"holds {book.md('card.real.images', real_csv + '#images', 'int')} images of "
+        f"{book.md('card.real.patients', real_csv + '#patients', 'int')} patients, "
+        f"{book.md('card.real.rate', real_csv + '#cancer_breast_rate', 'pct')} of their breasts with cancer."
         if real_csv
         else "The real RSNA set is not on this machine (a user's copy comes from their Kaggle download: "
         "`mammo download --out data/rsna` [ref:rsna-competition])."
@@ -383,7 +372,7 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         if synthetic
         else "- One data set and one test split: the numbers describe these patients, not a screening population."
     )
-    subgroups = "\n\n".join(_subgroup_table(book, src, c) for c in SUBGROUP_LABELS)
+    subgroups = subgroup_tables_md(book, src)
     op = f"{src}#sensitivity_at_specificity"
     try:
         resolve(op, book.root)
@@ -404,9 +393,9 @@ Sections after Mitchell et al. [ref:model-cards].
 
 ## Model details
 - Classifier of screening mammograms: probability of cancer per image, averaged per breast (patient x laterality).
-- Architecture: {book.md("card.backbone", src + "#model.backbone", "str")}; input
-  {book.md("card.input", src + "#model.input", "str")} (rows, columns, channels), one grey channel in [0, 1] after the
-  project's preprocessing (VOI LUT, MONOCHROME1 inversion, breast crop with the chest wall left, fit and pad).
+- Architecture: {architecture_text(book, src)}.
+- Input {book.md("card.input", src + "#model.input", "str")} (rows, columns, channels), one grey channel in [0, 1]
+  after the project's preprocessing (VOI LUT, MONOCHROME1 inversion, breast crop with the chest wall left, fit and pad).
 - Training run `{book.md("card.run", src + "#model.run_name", "str")}`, MLflow registry version
   {book.md("card.version", src + "#model.registry_version", "str")} of `mammo-cancer-classifier`; exported
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
@@ -444,10 +433,11 @@ were chosen on validation patients. The test split was still scored by many runs
 report counts them from the recorded results); their test numbers are reported, not used to choose.
 
 ## Training data
-The training folds of {data_name}; the whole set, training, validation and test patients together, holds
+{training_data_text(book, src, data_name)} The whole set, training, validation and test patients together, holds
 {book.md("card.emb.images", embedded_csv + "#images", "int")} images of
-{book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients (
-{book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive{enriched}).
+{book.md("card.emb.patients", embedded_csv + "#patients", "int")} patients
+({book.md("card.emb.rate", embedded_csv + "#cancer_breast_rate", "pct")} of breasts positive{enriched}).
+
 {real}
 
 ## Quantitative analyses
@@ -455,8 +445,6 @@ Overall (test, per breast): ROC-AUC {ci("roc_auc")}; pF1 {ci("pf1")}; sensitivit
 specificity {ci("specificity", "pct")}.{sens90}
 
 {subgroups}
-
-Subgroups with few breasts have undefined (n/a) or unstable values.
 
 {subgroup_tests_md(book, src)}
 
@@ -475,9 +463,11 @@ Subgroups with few breasts have undefined (n/a) or unstable values.
 {flags}
 ## Sources
 """
-    sources = sorted({f.source.partition("#")[0] for k, f in book.facts.items() if k.startswith("card.")})
+    sources = book.source_files("card.")
     citations = Citations()
-    card = citations.cite(card, markdown=True) + "\n".join(f"- `{s}`" for s in sources) + "\n"
+    named = set(book.names.values())  # a file shown by its name (not a path of this project) is not code
+    card = citations.cite(card, markdown=True) + "\n".join(f"- {s}" if s in named else f"- `{s}`" for s in sources)
+    card += "\n"
     absent = [f for k, f in book.facts.items() if k.startswith("card.") and f.missing]
     if absent:
         card += "\nValues printed as n/a, and why:\n" + "".join(f"- `{f.key}`: {f.missing}\n" for f in absent)

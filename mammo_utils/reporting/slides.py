@@ -16,7 +16,7 @@ from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import _try, screening_point, test_scorings, verdict_words
-from .facts import FactBook, FactError, alias_after_05, has_source, resolve
+from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
@@ -306,6 +306,8 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     Returns:
         HTML text.
     """
+    if real_csv:
+        name_real_csv(book, real_csv)  # its facts are shown by that name, never by this machine's path
     figs = book.reports / "figures"
     r = book.results
     real = (

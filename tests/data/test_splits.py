@@ -9,6 +9,7 @@ import pytest
 from mammo_utils.data.splits import (
     LeakageError,
     check_leakage,
+    fold_counts,
     fold_frames,
     load_or_make_splits,
     make_splits,
@@ -81,3 +82,14 @@ def test_split_table_and_reuse(tmp_path, synth_root):
     assert {"breasts", "positive breasts", "site mix"} <= set(table.columns)
     with pytest.raises(ValueError, match="n_folds"):
         make_splits(df, n_folds=1)
+
+
+def test_fold_counts_are_the_fold_frames_counted_per_image_patient_and_breast():
+    df = make_splits(make_metadata(60, 0.25, seed=3), n_folds=3, test_size=0.2, seed=0)
+    counts = fold_counts(df, 1)
+    for name, part in zip(("train", "validation", "test"), fold_frames(df, 1)):
+        breasts = part.groupby(["patient_id", "laterality"]).cancer.max()
+        assert counts[name] == {"images": len(part), "patients": part.patient_id.nunique(), "breasts": len(breasts),
+                                "cancer_breasts": int(breasts.sum())}  # fmt: skip
+    assert sum(c["patients"] for c in counts.values()) == df.patient_id.nunique()
+    assert counts["validation"] != fold_counts(df, 0)["validation"]  # the validation fold is the one asked for

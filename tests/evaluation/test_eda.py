@@ -53,3 +53,17 @@ def test_rate_test_follows_the_counts_either_way():
     assert "no difference in cancer rate between sites" in rate_test_sentence(same, "sites")
     assert rate_test_sentence(apart, "machines").endswith("so machine carries label information")
     assert rate_test_sentence(same.iloc[:1], "sites") == ""
+
+
+def test_eda_age_bands_are_the_subgroup_bands_in_age_order():
+    from mammo_utils.evaluation.subgroups import AGE_BINS, age_band
+
+    ages = [35.0, 49.0, 50.0, 59.0, 65.0, 70.0, 88.0, np.nan]
+    df = pd.DataFrame(
+        {"patient_id": range(8), "laterality": ["L"] * 8, "cancer": [1, 0, 0, 1, 0, 0, 1, 0], "age": ages}
+    )
+    table = eda.rate_by(df, "age", bands=age_band)
+    expected = age_band(pd.Series(ages))  # the model card's bands, one definition
+    assert table.index.tolist() == list(dict.fromkeys(expected))  # <50, 50-59, 60-69, >=70, unknown: age order
+    assert table.index[0] == f"<{AGE_BINS[1]:g}" and table.index[-1] == "unknown"
+    assert table.breasts.tolist() == [2, 2, 1, 2, 1] and table.positives.tolist() == [1, 1, 0, 1, 0]

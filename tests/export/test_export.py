@@ -70,6 +70,12 @@ def test_model_json_round_trips_and_its_hashes_match(tiny_export):
         assert key in manifest
     assert manifest["preprocessing"]["cache_size"] == [128, 64]
     assert manifest["input"]["shape"] == [None, 96, 48, 1]
+    # the architecture the model card prints is read from the exported graph itself
+    exported = runtime.open_runner(out, "keras").model
+    architecture = manifest["architecture"]
+    assert architecture["parameters"] == sum(int(np.prod(w.shape)) for w in exported.weights)
+    assert architecture["kind"] == "from-scratch CNN" and architecture["blocks"] == len(architecture["filters"]) > 0
+    assert architecture["pooling"] == cfg.pooling and architecture["dropout"] == pytest.approx(cfg.dropout)
     for fmt, entry in manifest["formats"].items():
         files = entry.get("files") or {"": entry["sha256"]}
         for name, digest in files.items():

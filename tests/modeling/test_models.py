@@ -139,3 +139,27 @@ def test_too_small_or_bad_input_shape(bad):
 def test_unknown_backbone_names_the_choices():
     with pytest.raises(ValueError, match="resnet50"):
         M.make_backbone("vgg99", (96, 80))
+
+
+def test_architecture_is_read_from_the_layers_and_survives_the_export_wrapper(tmp_path):
+    from mammo_utils.export.convert import inference_model
+    from mammo_utils.modeling.architecture import describe_architecture
+
+    model = M.build_baseline_cnn((64, 32), filters=(4, 8, 12), dropout=0.25, pooling="avg", augment_strength=0.3)
+    arch = describe_architecture(model)
+    # parameters: 3x3 convs without bias, BN (4 per channel), head BN, dense; counted here from the builder's shapes
+    convs = sum(
+        9 * c_in * c_out + 4 * c_out + 9 * c_out * c_out + 4 * c_out for c_in, c_out in ((1, 4), (4, 8), (8, 12))
+    )
+    assert arch["parameters"] == convs + 4 * 12 + 12 + 1 == sum(int(np.prod(w.shape)) for w in model.weights)
+    assert (arch["blocks"], arch["convs_per_block"], arch["kernel"], arch["filters"]) == (3, 2, 3, [4, 8, 12])
+    assert (arch["pooling"], arch["dropout"], arch["output"], arch["block_pool"]) == ("avg", 0.25, "sigmoid", 2)
+    assert arch["kind"] == "from-scratch CNN" and arch["pretrained"] is False
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    assert describe_architecture(inference_model(loaded)) == arch  # what the export records
+    plain = describe_architecture(M.build_baseline_cnn((64, 32), filters=(4,), dropout=0.0, pooling="max"))
+    assert plain["dropout"] == 0.0 and plain["pooling"] == "max" and plain["blocks"] == 1
+    transfer = describe_architecture(M.build_model("efficientnetb0", (64, 32), weights=None, pooling="gem"))
+    assert transfer["kind"] == "transfer" and transfer["backbone"] == "efficientnetb0" and "blocks" not in transfer
+    assert transfer["pooling"] == "gem" and transfer["pretrained"] is False

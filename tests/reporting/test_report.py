@@ -7,6 +7,7 @@ computation here. Sources are re-read by the test's own parsing, not by the repo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -94,9 +95,15 @@ def _csv_stat(path: Path, stat: str) -> float:
     }[stat]
 
 
+def _full(file: str) -> Path:
+    return Path(file) if Path(file).is_absolute() else REPO / file
+
+
 def _read_source(source: str):
     file, _, path = source.partition("#")
-    full = Path(file) if Path(file).is_absolute() else REPO / file
+    full = _full(file)
+    if path == "sha256":
+        return hashlib.sha256(full.read_bytes()).hexdigest()
     if full.suffix == ".json":
         return _walk(json.loads(full.read_text()), path)
     if full.suffix == ".csv":
@@ -106,6 +113,8 @@ def _read_source(source: str):
 
 def _matches(text: str, value) -> bool:
     """The printed text is the value, rounded as printed (percentages, thousands separators, signs)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):  # a SHA-256, printed by its first 12 digits
+        return text == value[:12]
     if isinstance(value, str) or value is None:
         return text == str(value) or (value is None and text == "n/a")
     if isinstance(value, list):
@@ -119,17 +128,34 @@ def _matches(text: str, value) -> bool:
 
 
 def test_every_number_matches_its_source(built):
+    """Each printed fact re-read from the source ``report_facts.json`` records for it; its tooltip shows that source
+    (or, for a file outside the project such as the real ``train.csv``, the name recorded as ``shown``)."""
     reports, _, _ = built
+    listed = {f["key"]: f for f in json.loads((reports / "report_facts.json").read_text())}
     checked = 0
     for page in ("final_report.html", "slides.html"):
         for fact in _parse(reports / page).facts:
-            value = _read_source(fact["source"])
+            record = listed[fact["key"]]
+            assert fact["source"] == record.get("shown", record["source"]), fact
+            value = _read_source(record["source"])
             assert _matches(fact["text"], value), f"{page}: {fact['key']} prints {fact['text']!r}, source has {value!r}"
             checked += 1
     assert checked >= 40
+
+
+def test_no_document_shows_a_path_of_this_machine_for_the_real_train_csv(built):
+    reports, _, _ = built
     listed = {f["key"]: f for f in json.loads((reports / "report_facts.json").read_text())}
-    shown = {f["key"] for f in _parse(reports / "final_report.html").facts}
-    assert shown <= set(listed)
+    if "real.images" not in listed:
+        pytest.skip("no real RSNA train.csv on this machine: nothing is read from it")
+    path = listed["real.images"]["source"].partition("#")[0]
+    digest = hashlib.sha256(_full(path).read_bytes()).hexdigest()[:12]
+    for doc in ("final_report.html", "model_card.md", "slides.html"):
+        text = (reports / doc).read_text()
+        assert path not in text and "real-rsna" not in text, doc
+    card = (reports / "model_card.md").read_text()
+    assert "the Kaggle competition's `train.csv` [[" in card and f"SHA-256 `{digest}`" in card
+    assert "#ref-rsna-competition" in card and f"- Kaggle RSNA competition train.csv, SHA-256 {digest}" in card
 
 
 def test_champion_numbers_are_the_evaluation_of_the_export(built):
@@ -144,6 +170,31 @@ def test_champion_numbers_are_the_evaluation_of_the_export(built):
     assert "not a medical device" in card
     assert evaluation["test_counts"]["n"] >= 1
     assert set(evaluation["subgroups"]) == {"site_id", "machine_id", "density", "age_band"}
+
+
+def test_model_card_describes_the_exported_architecture_and_the_folds_it_was_trained_on(built):
+    reports, _, export = built
+    evaluation = json.loads((reports / "results" / "champion_eval.json").read_text())
+    manifest = json.loads((export / "model.json").read_text())
+    architecture = evaluation["model"]["architecture"]
+    assert {k: v for k, v in architecture.items() if k != "recorded_in"} == manifest["architecture"]
+    card = (reports / "model_card.md").read_text()
+    filters = ", ".join(str(f) for f in architecture["filters"][:-1]) + f" and {architecture['filters'][-1]}"
+    assert (
+        f"- Architecture: from-scratch CNN: {architecture['blocks']} blocks of {architecture['convs_per_block']} "
+        f"conv-BN-ReLU layers"
+        in card
+        and f"with {filters} filters;" in card
+        and f"; {architecture['parameters']:,} parameters." in card
+    )
+    counts = evaluation["split_counts"]
+    assert counts["test"]["breasts"] == evaluation["test_counts"]["n"]
+    for part in ("train", "validation"):
+        c = counts[part]
+        assert f"{c['images']:,} images of {c['patients']:,} patients ({c['breasts']:,} breasts, " in card
+    assert f"chosen on validation fold {counts['fold']}:" in card
+    recipe = card.split("- Training recipe")[1].split("\n")[0]
+    assert "freeze" not in recipe and recipe.count("augmentation") <= 1 and recipe.count("random") <= 1
 
 
 def test_model_card_travels_with_the_export(built):

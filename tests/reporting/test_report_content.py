@@ -180,11 +180,23 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
         t["attribute"] in ("site_id", "machine_id") for t in tests
     )
     assert "Holm's correction" in card
-    # every subgroup AUC cell is a number with its interval, or no number at all (marked and explained)
+    # every subgroup AUC cell follows one rule: a dash with fewer than MIN_AUC_INTERVAL breasts of a class, else the
+    # AUC with its interval (marked when of zero width), each mark explained once
+    from mammo_utils.evaluation.subgroups import MIN_AUC_INTERVAL
+    from mammo_utils.reporting.model_card import NO_AUC, SUBGROUP_LABELS, ZERO_WIDTH
+
+    recorded = json.loads((reports / "results" / "champion_eval.json").read_text())["subgroups"]
+    expected = [r for column in SUBGROUP_LABELS for r in recorded[column]]
     rows = [line.split(" | ") for line in card.splitlines() if re.match(r"\| [^|]+ \| \d+ \| \d+ \| ", line)]
-    assert rows and all(re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]|.*†|n/a", r[3]) for r in rows)
-    if any(r[3].endswith("†") for r in rows):
-        assert "† AUC without a usable interval" in card
+    assert len(rows) == len(expected)
+    for cells, row in zip(rows, expected):
+        few = min(row["cancers"], row["breasts"] - row["cancers"]) < MIN_AUC_INTERVAL
+        interval = rf"\d\.\d{{3}} \[\d\.\d{{3}}, \d\.\d{{3}}\]{ZERO_WIDTH}?"
+        assert re.fullmatch(NO_AUC if few else interval, cells[3]), (cells, row)
+        if cells[3].endswith(ZERO_WIDTH):
+            assert row["roc_auc_low"] == row["roc_auc_high"]
+    for mark, note in ((NO_AUC, f"{NO_AUC} no ROC-AUC: fewer than"), (ZERO_WIDTH, f"{ZERO_WIDTH} every patient")):
+        assert card.count(note) == any(r[3].endswith(mark) for r in rows)
 
 
 def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(tmp_path):
@@ -264,23 +276,153 @@ def test_the_card_says_in_how_many_seeds_a_subgroup_flag_repeats(tmp_path):
     assert "seeds of its arm flagging it" not in plain and "| yes |" in plain
 
 
-def test_a_zero_width_subgroup_interval_is_printed_and_marked(tmp_path):
+def _subgroup_row(group, breasts, cancers, low, high, auc=1.0, column="machine_id"):
+    return {column: group, "breasts": breasts, "cancers": cancers, "roc_auc": auc, "roc_auc_low": low,
+            "roc_auc_high": high, "sensitivity": 0.5, "sensitivity_low": 0.2, "sensitivity_high": 0.8,
+            "specificity": 0.9, "specificity_low": 0.8, "specificity_high": 0.95}  # fmt: skip
+
+
+def test_subgroup_auc_cells_follow_one_rule(tmp_path):
+    """Fewer than MIN_AUC_INTERVAL breasts of either class: a dash; otherwise the AUC with its interval, marked when
+    the interval has zero width; the marks are explained once under all the tables."""
     from mammo_utils.evaluation.subgroups import MIN_AUC_INTERVAL
     from mammo_utils.reporting.facts import FactBook
-    from mammo_utils.reporting.model_card import NO_INTERVAL, _subgroup_table
+    from mammo_utils.reporting.model_card import NO_AUC, SUBGROUP_LABELS, ZERO_WIDTH, subgroup_tables_md
 
-    row = {"machine_id": 29, "breasts": 40, "cancers": 8, "roc_auc": 1.0, "roc_auc_low": 1.0, "roc_auc_high": 1.0,
-           "sensitivity": 0.5, "sensitivity_low": 0.2, "sensitivity_high": 0.8, "specificity": 0.9,
-           "specificity_low": 0.8, "specificity_high": 0.95}  # fmt: skip
-    few = {**row, "machine_id": 48, "cancers": 2, "roc_auc_low": None, "roc_auc_high": None}
+    few = MIN_AUC_INTERVAL - 1
+    rows = [
+        _subgroup_row(29, 40, 8, 1.0, 1.0),  # perfectly ranked: every resample 1.0
+        _subgroup_row(48, 40, 2, None, None),  # 2 cancers: too few, even though ranked right
+        _subgroup_row(49, 40, 10, 0.81, 0.97, auc=0.9),
+        _subgroup_row(50, MIN_AUC_INTERVAL + few, MIN_AUC_INTERVAL, None, None),  # too few without cancer
+        _subgroup_row(51, 2 * MIN_AUC_INTERVAL, MIN_AUC_INTERVAL, 0.7, 0.9, auc=0.8),  # exactly enough of both
+    ]
     results = tmp_path / "reports" / "results"
     results.mkdir(parents=True)
-    (results / "champion_eval.json").write_text(json.dumps({"subgroups": {"machine_id": [row, few]}}))
+    subgroups = {c: [{**r, c: r["machine_id"]} for r in rows] for c in SUBGROUP_LABELS}
+    (results / "champion_eval.json").write_text(json.dumps({"subgroups": subgroups}))
     book = FactBook(tmp_path)
-    table = _subgroup_table(book, f"{book.results}/champion_eval.json", "machine_id")
-    assert f"| 29 | 40 | 8 | 1.000 [1.000, 1.000]{NO_INTERVAL} |" in table
-    assert f"| 48 | 40 | 2 | all ranked right{NO_INTERVAL} |" in table
-    assert f"fewer than {MIN_AUC_INTERVAL} breasts of a class" in table and "zero width" in table
+    text = subgroup_tables_md(book, f"{book.results}/champion_eval.json")
+    table = text.split("\n\n")[1]  # the machine table
+    assert f"| 29 | 40 | 8 | 1.000 [1.000, 1.000]{ZERO_WIDTH} |" in table
+    assert f"| 48 | 40 | 2 | {NO_AUC} |" in table and "ranked right" not in text
+    assert "| 49 | 40 | 10 | 0.900 [0.810, 0.970] |" in table
+    assert f"| 50 | {MIN_AUC_INTERVAL + few} | {MIN_AUC_INTERVAL} | {NO_AUC} |" in table
+    assert f"| 51 | {2 * MIN_AUC_INTERVAL} | {MIN_AUC_INTERVAL} | 0.800 [0.700, 0.900] |" in table
+    assert text.count(f"{NO_AUC} no ROC-AUC: fewer than {MIN_AUC_INTERVAL} breasts of a class") == 1
+    assert text.count(f"{ZERO_WIDTH} every patient resample gave the same AUC") == 1 and "zero width" in text
+    plain = {c: [{**rows[2], c: 49}] for c in SUBGROUP_LABELS}  # nothing marked: no note on marks
+    (results / "champion_eval.json").write_text(json.dumps({"subgroups": plain}))
+    book = FactBook(tmp_path)
+    text = subgroup_tables_md(book, f"{book.results}/champion_eval.json")
+    assert "no ROC-AUC" not in text and "zero width" not in text
+
+
+def _recipe(**changes):
+    recipe = {"weights": None, "epochs": 2, "finetune_epochs": 8, "batch_size": 16, "learning_rate": 0.0015,
+              "finetune_lr": 0.001, "lr_schedule": "cosine", "pooling": "gem", "dropout": 0.1, "pos_ratio": 0.1,
+              "loss": "bce", "augment_strength": 0.0, "freeze_bn": False}  # fmt: skip
+    return {**recipe, **changes}
+
+
+def _baseline_arch(**changes):
+    arch = {"kind": "from-scratch CNN", "backbone": "baseline", "pretrained": False, "pooling": "gem", "dropout": 0.1,
+            "output": "sigmoid", "parameters": 295314, "blocks": 4, "convs_per_block": 2, "kernel": 3,
+            "filters": [16, 32, 64, 128], "block_pool": 2}  # fmt: skip
+    return {**arch, **changes}
+
+
+def _card_book(tmp_path, model: dict, **extra):
+    from mammo_utils.reporting.facts import FactBook
+
+    results = tmp_path / "reports" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "champion_eval.json").write_text(json.dumps({"model": model, **extra}))
+    book = FactBook(tmp_path)
+    return book, f"{book.results}/champion_eval.json"
+
+
+def test_the_architecture_is_printed_from_its_record_or_said_missing(tmp_path):
+    from mammo_utils.reporting.card_details import architecture_text
+
+    book, src = _card_book(tmp_path, {"backbone": "baseline", "architecture": _baseline_arch()})
+    assert architecture_text(book, src) == (
+        "from-scratch CNN: 4 blocks of 2 conv-BN-ReLU layers (3x3 kernels) and a 2x2 max-pool, with 16, 32, 64 and "
+        "128 filters; GeM pooling, dropout 0.1, one sigmoid unit; 295,314 parameters"
+    )
+    assert book.facts["card.arch.parameters"].source == src + "#model.architecture.parameters"
+    transfer = {"kind": "transfer", "backbone": "efficientnet_lite0", "pretrained": True, "pooling": "avg",
+                "dropout": 0.0, "output": "sigmoid", "parameters": 3_400_000}  # fmt: skip
+    book, src = _card_book(tmp_path, {"architecture": transfer, "recipe": _recipe(weights="imagenet")})
+    text = architecture_text(book, src)
+    assert text.startswith("`efficientnet_lite0` backbone with pretrained weights (imagenet)")
+    assert "global average pooling, no dropout, one sigmoid unit; 3,400,000 parameters" in text
+    book, src = _card_book(tmp_path, {"backbone": "baseline"})  # an older record: says what is missing
+    assert architecture_text(book, src).startswith("`baseline` (this evaluation records no layer structure")
+
+
+def test_the_recipe_prints_each_setting_once_and_only_those_that_apply(tmp_path):
+    from mammo_utils.reporting.card_details import recipe_line
+
+    book, src = _card_book(tmp_path, {"architecture": _baseline_arch(), "recipe": _recipe()})
+    line = recipe_line(book, src)
+    assert line == (
+        "- Training recipe (from the run's configuration): random initialisation; 10 epochs in one stage (epochs 2 + "
+        "fine-tune epochs 8) at learning rate 0.0015; linear warm-up, then cosine decay; batch size 16; 10% cancer "
+        "images per batch (balanced sampling); binary cross-entropy loss; augmentation strength 0 (none).\n"
+    )
+    assert "freeze" not in line and "0.001;" not in line and line.count("random") == 1  # no fine-tuning settings
+    pretrained = _baseline_arch(kind="transfer", pretrained=True)
+    recipe = _recipe(weights="imagenet", freeze_bn=True, augment_strength=0.5)
+    book, src = _card_book(tmp_path, {"architecture": pretrained, "recipe": recipe})
+    line = recipe_line(book, src)
+    assert line.startswith("- Training recipe (from the run's configuration): initialised from imagenet; 2 epochs on "
+                           "the head at learning rate 0.0015, then 8 on everything at 0.001 with the backbone's "
+                           "batch-norm statistics frozen;")  # fmt: skip
+    assert line.count("augmentation strength 0.5") == 1 and "(none)" not in line and "pooling" not in line
+    book, src = _card_book(tmp_path, {"recipe": _recipe()})  # no architecture recorded: the head goes here
+    assert "pooling gem; dropout 0.1." in recipe_line(book, src)
+    book, src = _card_book(tmp_path, {"architecture": _baseline_arch(), "recipe": _recipe(epochs=1, finetune_epochs=0)})
+    assert "; 1 epoch in one stage (epochs 1 + fine-tune epochs 0)" in recipe_line(book, src)
+
+
+def test_training_data_gives_the_training_and_validation_folds(tmp_path):
+    from mammo_utils.reporting.card_details import training_data_text
+
+    counts = {"fold": 1, "train": {"images": 900, "patients": 192, "breasts": 384, "cancer_breasts": 96},
+              "validation": {"images": 210, "patients": 48, "breasts": 96, "cancer_breasts": 24}}  # fmt: skip
+    book, src = _card_book(tmp_path, {}, split_counts=counts)
+    assert training_data_text(book, src, "the set") == (
+        "Trained on the training folds of the set: 900 images of 192 patients (384 breasts, 96 with cancer). The "
+        "checkpoint and the decision threshold were chosen on validation fold 1: 210 images of 48 patients (96 "
+        "breasts, 24 with cancer)."
+    )
+    book, src = _card_book(tmp_path, {})
+    assert "not recorded in this champion evaluation" in training_data_text(book, src, "the set")
+
+
+def test_the_real_train_csv_is_named_and_checksummed_never_shown_by_its_path(tmp_path):
+    import hashlib
+
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import section_data
+
+    frame = pd.DataFrame({"patient_id": [1, 1], "laterality": ["L", "R"], "cancer": [0, 1], "site_id": [1, 1],
+                          "machine_id": [2, 2], "implant": [0, 0], "age": [50, 50]})  # fmt: skip
+    (tmp_path / "private-copy").mkdir()
+    frame.to_csv(tmp_path / "private-copy" / "train.csv", index=False)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    digest = hashlib.sha256((tmp_path / "private-copy" / "train.csv").read_bytes()).hexdigest()
+    book = FactBook(tmp_path)
+    page = section_data(book, "private-copy/train.csv", "train.csv")
+    assert "private-copy" not in page
+    assert f'title="source: Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}#images"' in page
+    assert "competition's <code>train.csv</code> [ref:rsna-competition]" in page and f">{digest[:12]}</span>" in page
+    assert book.facts["real.sha256"].value == digest
+    assert book.facts["real.images"].source == "private-copy/train.csv#images"  # still re-readable here
+    listed = {f["key"]: f for f in json.loads(book.to_json())}
+    assert listed["real.images"]["shown"] == f"Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}#images"
+    assert book.source_files() == sorted([f"Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}", "train.csv"])
 
 
 def test_the_champion_takes_the_seed_tests_06_recorded_for_its_own_arm(tmp_path):
