@@ -1,3 +1,4 @@
+# Size: the fact book (read, format, remember, cite) and the few facts every document words the same way.
 """Numbers with their sources: every figure the final report, the model card and the slides print is a fact.
 
 A fact is read from an artifact through a *source* string, and the same string is printed beside it (a tooltip
