@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -82,6 +83,34 @@ def tiny_detector(synth_root, tmp_path_factory):
         test_size=0.3, workers=1, det_epochs=2, det_batch_size=8,
     )  # fmt: skip
     return cfg, train_detector(cfg, track=True)
+
+
+@pytest.fixture
+def fake_export():
+    """A maker of export folders holding only ``model.json`` (threshold 0.255, run ``arm_tuned_s2``, registry
+    version 17) and, with ``detector_score``, a bundled detector's ``detector.json``: what is read from an export
+    without loading a model."""
+
+    def make(folder: Path, detector_score: float | None = None) -> Path:
+        folder.mkdir(parents=True)
+        manifest = {
+            "name": "mammo-cancer-classifier",
+            "backbone": "baseline",
+            "preprocessing": {"cache_size": [128, 64], "cache_bits": 8, "image_size": [96, 48], "recipe_version": 2},
+            "threshold": 0.255,
+            "training": {"run_name": "arm_tuned_s2", "registry_version": "17", "mlflow_run_id": "8f66"},
+            "formats": {},
+        }
+        if detector_score is not None:
+            (folder / "detector").mkdir()
+            spec = {"image_size": [256, 128], "classes": ["mass", "calcification_cluster"]}
+            record = {"spec": spec, "operating_score": detector_score, "registry_version": "4"}
+            (folder / "detector" / "detector.json").write_text(json.dumps(record))
+            manifest["detector"] = {"path": "detector", "files": {}}
+        (folder / "model.json").write_text(json.dumps(manifest))
+        return folder
+
+    return make
 
 
 # --- PostgreSQL: a real server for the prediction store's tests -------------------------------------------------

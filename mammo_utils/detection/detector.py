@@ -255,24 +255,42 @@ def predict_boxes(model, images: np.ndarray, batch_size: int = 16) -> list[dict]
     return out
 
 
+def read_detector_info(folder: str | Path) -> dict:
+    """A detector folder's ``detector.json`` (spec and training record, e.g. ``operating_score``), without loading
+    the model.
+
+    Args:
+        folder: A folder written by training (or an export's ``detector/``).
+
+    Returns:
+        The record with ``info["spec"]`` a :class:`DetectorSpec`.
+
+    Raises:
+        FileNotFoundError: The folder has no ``detector.json``.
+    """
+    import json
+
+    path = Path(folder) / DETECTOR_INFO
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no detector record here; train one with `mammo detect train`")
+    info = json.loads(path.read_text())
+    info["spec"] = DetectorSpec.from_dict(info["spec"])
+    return info
+
+
 def load_detector(folder: str | Path):
     """Load a saved detector and its spec from a folder written by training.
 
     Returns:
-        ``(model, info)`` with ``info["spec"]`` a :class:`DetectorSpec`.
+        ``(model, info)`` with ``info`` as :func:`read_detector_info` reads it.
 
     Raises:
         FileNotFoundError: The folder has no detector.
     """
-    import json
-
     import keras
     import keras_cv  # noqa: F401 - registers the detector's classes for deserialisation
 
-    folder = Path(folder)
-    path = folder / DETECTOR_FILE
+    path = Path(folder) / DETECTOR_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no detector here; train one with `mammo detect train`")
-    info = json.loads((folder / DETECTOR_INFO).read_text())
-    info["spec"] = DetectorSpec.from_dict(info["spec"])
-    return keras.models.load_model(path, compile=False), info
+    return keras.models.load_model(path, compile=False), read_detector_info(folder)

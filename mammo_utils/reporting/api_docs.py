@@ -13,11 +13,23 @@ from pathlib import Path
 from ..utils import to_json, write_atomic
 
 
-def openapi_schema() -> dict:
-    """The API's OpenAPI document (the app is created but not started: no model is loaded)."""
-    from ..serving.api import ServiceSettings, create_app
+def openapi_schema(export_dir: str | Path | None = None) -> dict:
+    """The API's OpenAPI document (the app is created but not started: no model is loaded).
 
-    return create_app(ServiceSettings()).openapi()
+    Args:
+        export_dir: The export the document describes: the scoring routes' 200 examples then carry its model,
+            threshold and detector (:func:`~mammo_utils.serving.api.schemas.fill_examples`; read from its
+            ``model.json``). None: illustrative examples, said in each example's description.
+
+    Returns:
+        The OpenAPI document.
+    """
+    from ..serving.api import ServiceSettings, create_app
+    from ..serving.api.schemas import fill_examples
+    from ..serving.inference import describe_export
+
+    schema = create_app(ServiceSettings()).openapi()
+    return fill_examples(schema, describe_export(export_dir)) if export_dir is not None else schema
 
 
 def _schema_name(schema: dict) -> str:
@@ -26,6 +38,28 @@ def _schema_name(schema: dict) -> str:
     if "anyOf" in schema:
         return " | ".join(_schema_name(s) for s in schema["anyOf"])
     return schema.get("type", "object")
+
+
+def _response_html(code: str, response: dict) -> str:
+    """One response: status, description, body model, and each example with its description (what is real in it).
+
+    Args:
+        code: The status.
+        response: Its OpenAPI response object.
+
+    Returns:
+        HTML text.
+    """
+    content = response.get("content", {}).get("application/json", {})
+    model = content.get("schema", {})
+    body = f" → <code>{html.escape(_schema_name(model))}</code>" if "$ref" in model else ""
+    examples = "".join(
+        f"<details><summary>example ({html.escape(e.get('summary', name))})</summary>"
+        f"<p>{html.escape(e.get('description', ''))}</p><pre>{html.escape(to_json(e.get('value'), indent=1))}</pre>"
+        "</details>"
+        for name, e in content.get("examples", {}).items()
+    )
+    return f"<b>{code}</b> {html.escape(response.get('description', ''))}{body}{examples}"
 
 
 def render_html(schema: dict) -> str:
@@ -41,9 +75,7 @@ def render_html(schema: dict) -> str:
             )
             body = op.get("requestBody", {}).get("content", {})
             body_text = ", ".join(f"{ctype}: {_schema_name(v.get('schema', {}))}" for ctype, v in body.items())
-            responses = "<br>".join(
-                f"<b>{code}</b> {html.escape(r.get('description', ''))}" for code, r in op.get("responses", {}).items()
-            )
+            responses = "<br>".join(_response_html(code, r) for code, r in op.get("responses", {}).items())
             rows.append(
                 f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
                 f"<td>{html.escape(op.get('summary', ''))}</td><td>{html.escape(params) or '–'}</td>"
@@ -58,7 +90,8 @@ def render_html(schema: dict) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(info.get("title", "API"))} – API reference</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}th{{background:#f0f0f0}}</style></head>
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}th{{background:#f0f0f0}}
+pre{{white-space:pre-wrap;font-size:12px;max-height:30em;overflow:auto}}</style></head>
 <body><h1>{html.escape(info.get("title", "API"))} {html.escape(str(info.get("version", "")))}</h1>
 <p>{html.escape(info.get("description", ""))}</p>
 <p>Generated from the FastAPI application by <code>mammo report</code>; machine-readable schema:
@@ -70,14 +103,18 @@ interactive page at <code>/docs</code>.</p>
 """
 
 
-def export_api_docs(folder: str | Path) -> tuple[Path, Path]:
+def export_api_docs(folder: str | Path, export_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``openapi.json`` and ``index.html`` into ``folder`` (atomically).
+
+    Args:
+        folder: Output folder.
+        export_dir: The export being reported: its model fills the examples (:func:`openapi_schema`).
 
     Returns:
         ``(schema path, page path)``.
     """
     folder = Path(folder)
-    schema = openapi_schema()
+    schema = openapi_schema(export_dir)
     write_atomic(folder / "openapi.json", (to_json(schema, indent=1, sort_keys=True) + "\n").encode())
     write_atomic(folder / "index.html", render_html(schema).encode())
     return folder / "openapi.json", folder / "index.html"

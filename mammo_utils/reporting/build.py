@@ -217,7 +217,7 @@ def build_reports(
     provenance = check_artifacts(reports, export_dir)  # now with the results this command wrote
     out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
     out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
-    out["openapi"], out["api_page"] = export_api_docs(reports / "api")
+    out["openapi"], out["api_page"] = export_api_docs(reports / "api", export_dir)
     book = FactBook(root, reports)
     real = real_train_csv(root, cfg)
     embedded = book.source_path(cfg.data_root / "train.csv")

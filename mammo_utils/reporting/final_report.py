@@ -18,6 +18,7 @@ from ..detection.tables import blank_seeds
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import (
+    _try,
     export_table,
     froc_sentence,
     holdout_use_html,
@@ -27,6 +28,7 @@ from .evidence import (
     verdict_words,
 )
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
+from .markup import figure_html
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
 from .threshold_text import threshold_choice
@@ -50,8 +52,7 @@ def _figure(reports: Path, rel: str, caption: str) -> str:
     if not (reports / rel).is_file():
         missing = f"Figure <code>{html.escape(rel)}</code> is not built yet (run <code>bash run_all.sh</code>)."
         return f'<p class="note">{missing}</p>'
-    image = f'<img src="{html.escape(rel)}" alt="{html.escape(caption)}">'
-    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
+    return figure_html(rel, caption)
 
 
 def _have(book: FactBook, source: str) -> bool:
@@ -726,15 +727,37 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
 
 
 def _syntax_mix(book: FactBook, api_json: str) -> str:
-    """``, n JPEG lossless and m JPEG 2000 lossless`` from the benchmark's transfer-syntax counts ('' without)."""
-    if not has_source(book, api_json + "#dicom.transfer_syntaxes"):
+    """`` (all JPEG lossless)`` or `` (n JPEG lossless, m JPEG 2000 lossless)`` from the benchmark's transfer-syntax
+    counts ('' without them)."""
+    src = api_json + "#dicom.transfer_syntaxes"
+    counts = _try(book, src)
+    if not counts:
         return ""
-    counts = resolve(api_json + "#dicom.transfer_syntaxes", book.root)
-    parts = [
-        f"{book.html(f'api.ts.{i}', api_json + '#dicom.transfer_syntaxes.' + name, 'int')} {html.escape(name)}"
-        for i, name in enumerate(counts)
-    ]
-    return ", " + " and ".join(parts)
+    if len(counts) == 1 and _try(book, api_json + "#dicom.files") == next(iter(counts.values())):
+        return f" (all {html.escape(next(iter(counts)))})"
+    parts = [f"{book.html(f'api.ts.{i}', f'{src}.{name}', 'int')} {html.escape(name)}" for i, name in enumerate(counts)]
+    return f" ({', '.join(parts)})"
+
+
+def bench_dicoms(book: FactBook, api_json: str) -> str:
+    """What the API benchmark uploaded, from its ``dicom`` record: ``<n> synthetic <size> DICOMs (all <syntax>)``,
+    or for files it was given ``<n> DICOMs of <sizes> from <code>folder</code> (<count> <syntax>, …)``.
+
+    Args:
+        book: Facts.
+        api_json: The benchmark's record (``benchmarks/bench_api.py``).
+
+    Returns:
+        HTML text (its numbers are facts of the record).
+    """
+    files = book.html("api.files", api_json + "#dicom.files", "int")
+    size = book.html("api.size", api_json + "#dicom.size", "str")
+    source = _try(book, api_json + "#dicom.source")
+    if source is None or source == f"synthetic {_try(book, api_json + '#dicom.size')}":
+        what = f"{files} synthetic {size} DICOMs"
+    else:
+        what = f"{files} DICOMs of {size} from <code>{html.escape(str(source))}</code>"
+    return what + _syntax_mix(book, api_json)
 
 
 def _served_runtime(book: FactBook, api_json: str) -> str:
@@ -783,10 +806,8 @@ def section_deployment(book: FactBook, api_json: str) -> str:
     if _have(book, api_json):
         full = api_json + "#variants.full_decode.runs.1"
         parts.append(
-            f"<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
-            f"{book.html('api.files', api_json + '#dicom.files', 'int')} synthetic "
-            f"{book.html('api.size', api_json + '#dicom.size', 'str')} DICOMs"
-            + _syntax_mix(book, api_json)
+            "<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
+            + bench_dicoms(book, api_json)
             + f", {book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each: one client p95 "
             f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
             + (

@@ -48,6 +48,7 @@ import httpx
 from ..serving.client import wait_ready
 from ..serving.demo import free_port, started_services
 from ..utils import project_root, to_json
+from .markup import figure_html
 from .provenance import write_sidecar
 from .traffic import load_words, steady_load
 
@@ -636,9 +637,6 @@ def with_screens(page: str, reports: str | Path) -> str:
     rel = "figures/monitoring.png"
     if not (Path(reports) / rel).is_file():
         return page
-    figure = (
-        f'<figure><img src="{rel}" alt="Prometheus graph page over the dashboard queries">'
-        f"<figcaption>{MONITORING_CAPTION}</figcaption></figure>\n"
-    )
+    figure = figure_html(rel, MONITORING_CAPTION, alt="Prometheus graph page over the dashboard queries") + "\n"
     marker = page.find('<h2 id="limits">')
     return page[:marker] + figure + page[marker:] if marker >= 0 else page + figure

@@ -18,6 +18,7 @@ from ..modeling.conclusions import budget_sentence
 from .evidence import _try, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
+from .markup import alt_text
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -101,7 +102,7 @@ def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "
     if figure is not None:
         uri = data_uri(figure)
         img = (
-            f'<div class="fig"><img src="{uri}" alt="{html.escape(title)}"></div>'
+            f'<div class="fig"><img src="{uri}" alt="{alt_text(title)}"></div>'
             if uri
             else f'<p class="foot">(figure {html.escape(figure.name)} not built yet)</p>'
         )

@@ -97,6 +97,62 @@ def read_image_file(path: str | Path, max_pixels: int | None = None) -> np.ndarr
     return arr.astype(np.float32) / top
 
 
+def describe_model(info: dict, runtime: str, version: str | None = None, detector: dict | None = None) -> dict:
+    """How the service describes a model (``/v1/model``'s ``serving``, each prediction's ``model``), from metadata.
+
+    Args:
+        info: The model's ``model.json`` (or ``model_info.json``) content.
+        runtime: The format that scores (``onnx``, ``keras``, ...).
+        version: The export's version (:func:`~..modeling.artifact.version_id`), None outside an export.
+        detector: The lesion detector's record (:func:`~..detection.detector.read_detector_info`), or None.
+
+    Returns:
+        ``name, backbone, registry_version, run_id, run_name, input, runtime, threshold, version, detector``
+        (``detector``: its ``classes, input, operating_score, registry_version, run_id``, or None).
+    """
+    training = info.get("training", info)
+    return {
+        "name": info.get("name"),
+        "backbone": info.get("backbone"),
+        "registry_version": training.get("registry_version"),
+        "run_id": training.get("mlflow_run_id"),
+        "run_name": training.get("run_name"),
+        "input": list(Preprocessing.from_dict(info["preprocessing"]).image_size),
+        "runtime": runtime,
+        "threshold": float(info.get("threshold", 0.5)),
+        "version": version,
+        "detector": None
+        if detector is None
+        else {
+            "classes": list(detector["spec"].classes),
+            "input": list(detector["spec"].image_size),
+            "operating_score": detector.get("operating_score"),
+            "registry_version": detector.get("registry_version"),
+            "run_id": detector.get("mlflow_run_id"),
+        },
+    }
+
+
+def describe_export(folder: str | Path, runtime: str = "onnx") -> dict:
+    """What a service serving an export folder says about its model (:func:`describe_model`), read from the
+    folder's ``model.json`` and its bundled detector's ``detector.json``, with no model loaded and no digest checked.
+
+    Args:
+        folder: An export folder (or a champion pointer to one).
+        runtime: The format the service would score with.
+
+    Raises:
+        ExportError: No or a malformed ``model.json``.
+    """
+    from ..detection.detector import DETECTOR_INFO, read_detector_info
+
+    folder = Path(folder).resolve()
+    manifest = load_artifact(folder, verify=False)
+    bundled = folder / DETECTOR_SUBFOLDER
+    detector = read_detector_info(bundled) if manifest.get("detector") and (bundled / DETECTOR_INFO).is_file() else None
+    return describe_model(manifest, runtime, version_id(folder), detector)
+
+
 class Predictor:
     """A trained classifier with its preprocessing: scores files the way the model was trained.
 
@@ -209,32 +265,9 @@ class Predictor:
         return self.info.get("breast_aggregation", "mean")
 
     def describe(self) -> dict:
-        """Name, backbone, version, run id, input and runtime of the model (no file paths)."""
-        training = self.info.get("training", self.info)
-        return {
-            "name": self.info.get("name"),
-            "backbone": self.info.get("backbone"),
-            "registry_version": training.get("registry_version"),
-            "run_id": training.get("mlflow_run_id"),
-            "run_name": training.get("run_name"),
-            "input": list(self.preprocessing.image_size),
-            "runtime": self.runner.fmt if self.runner is not None else "keras",
-            "threshold": self.threshold,
-            "version": self.version,
-            "detector": self._detector_summary(),
-        }
-
-    def _detector_summary(self) -> dict | None:
-        if self.detector is None:
-            return None
-        info = self.detector[1]
-        return {
-            "classes": list(info["spec"].classes),
-            "input": list(info["spec"].image_size),
-            "operating_score": info.get("operating_score"),
-            "registry_version": info.get("registry_version"),
-            "run_id": info.get("mlflow_run_id"),
-        }
+        """Name, backbone, version, run id, input and runtime of the model (no file paths): :func:`describe_model`."""
+        runtime = self.runner.fmt if self.runner is not None else "keras"
+        return describe_model(self.info, runtime, self.version, self.detector[1] if self.detector else None)
 
     def warm_up(self) -> None:
         """One inference of a blank image through the classifier and the detector (first calls trace graphs)."""

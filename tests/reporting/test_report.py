@@ -8,6 +8,7 @@ computation here. Sources are re-read by the test's own parsing, not by the repo
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -224,11 +225,23 @@ def test_slides_open_offline(built):
 
 
 def test_openapi_export_and_page(built):
-    reports, _, _ = built
+    reports, _, export = built
     schema = json.loads((reports / "api" / "openapi.json").read_text())
     assert {"/v1/predict", "/v1/studies", "/v1/feedback", "/health", "/ready"} <= set(schema["paths"])
     page = (reports / "api" / "index.html").read_text()
     assert "/v1/predict" in page and "<script" not in page and 'href="openapi.json"' in page
+    manifest = json.loads((export / "model.json").read_text())
+    ok = schema["paths"]["/v1/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    example = ok["examples"]["example"]
+    assert example["summary"] == "from the reported export" and example["value"]["threshold"] == manifest["threshold"]
+    assert example["value"]["model"]["run_name"] == manifest["training"]["run_name"]
+
+
+def test_no_figure_alt_text_carries_markup(built):
+    reports, _, _ = built
+    page = (reports / "final_report.html").read_text()
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', page)
+    assert alts and not [a for a in alts if "<" in html.unescape(a)], alts
 
 
 def test_pdf_is_printed_when_chromium_is_there(built):

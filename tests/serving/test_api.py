@@ -41,7 +41,9 @@ def _modified(path: Path, tmp_path: Path, name: str, change) -> bytes:
     return out.read_bytes()
 
 
-def test_health_ready_model_metrics_docs(server):
+def test_health_ready_model_metrics_docs(server, tiny_export):
+    from mammo_utils.serving.inference import describe_export
+
     url, _ = server
     assert httpx.get(f"{url}/health").json()["status"] == "ok"
     ready = httpx.get(f"{url}/ready").json()
@@ -49,6 +51,7 @@ def test_health_ready_model_metrics_docs(server):
     model = httpx.get(f"{url}/v1/model", headers=AUTH).json()
     assert model["preprocessing"]["cache_size"] == [128, 64] and "formats" not in model
     assert "research tool" in model["disclaimer"].lower()
+    assert model["serving"] == describe_export(tiny_export[1])  # what the docs' examples are filled from
     metrics = httpx.get(f"{url}/metrics").text
     for name in ("mammo_requests_total", "mammo_request_latency_seconds_bucket", "mammo_in_flight_requests"):
         assert name in metrics
@@ -145,15 +148,36 @@ def test_each_bad_input_gets_its_status_and_the_server_stays_up(server, dicoms, 
         ("scan.pdf", good, "application/pdf", 415, "content type"),
         ("huge.dcm", b"\0" * 3_000_000, "application/dicom", 413, "limit of 2 MB"),
     ]
+    declared = httpx.get(f"{url}/openapi.json").json()["paths"]["/v1/predict"]["post"]["responses"]
     for name, data, content_type, status, reason in cases:
         response = _post(url, name, data, content_type)
         assert response.status_code == status, (name, response.text)
+        assert str(status) in declared, f"{status} answered but not in the OpenAPI document"
         assert reason in response.json()["detail"], (name, response.text)
         assert _post(url, "good.dcm", good).status_code == 200, f"server broken after {name}"
     missing = httpx.post(f"{url}/v1/predict", headers=AUTH, data={"other": "x"})
     assert missing.status_code == 422
     metrics = httpx.get(f"{url}/metrics").text
     assert 'mammo_decode_errors_total{reason="empty"}' in metrics and 'status="413"' in metrics
+
+
+def test_a_study_answers_only_what_its_schema_declares(server, dicoms):
+    """A bad file of a study is refused in place (its status in the 200); the request itself gets 401 or 413."""
+    url, _ = server
+    declared = httpx.get(f"{url}/openapi.json").json()["paths"]["/v1/studies"]["post"]["responses"]
+    good = ("files", ("a.dcm", dicoms[0].read_bytes(), "application/dicom"))
+    items = [good, ("files", ("a.pdf", b"%PDF", "application/pdf")), ("files", ("e.dcm", b"", "application/dicom"))]
+    study = httpx.post(f"{url}/v1/studies", files=items, headers=AUTH, timeout=60)
+    assert study.status_code == 200 and [i.get("status") for i in study.json()["images"]] == [None, 415, 400]
+    assert "400 or 415" in declared["200"]["description"]
+    huge = [good, ("files", ("h.dcm", b"\0" * 3_000_000, "application/dicom"))]
+    answers = [
+        httpx.post(f"{url}/v1/studies", files=huge, headers=AUTH, timeout=60),
+        httpx.post(f"{url}/v1/studies", files=[good], timeout=60),
+    ]
+    assert [r.status_code for r in answers] == [413, 401]
+    for response in answers:
+        assert str(response.status_code) in declared and set(response.json()) == {"detail"}  # ErrorDetail
 
 
 def test_token_is_required(server, dicoms):

@@ -16,22 +16,10 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
 from ...inference import DISCLAIMER, Predictor
 from ..deps import authorised, ready_predictor, service
+from ..schemas import PREDICT, error_responses, ok_response
 from ..uploads import score_upload, spool
 
 router = APIRouter()
-
-_EXAMPLE = {
-    "request_id": "9f1c…",
-    "probability": 0.83,
-    "threshold": 0.58,
-    "decision": "recall",
-    "laterality": "L",
-    "view": "CC",
-    "boxes": [{"class": "mass", "score": 0.41, "x_min": 1210.0, "y_min": 2144.5, "x_max": 1388.0, "y_max": 2301.0}],
-    "detector": {"classes": ["mass", "spiculated_mass", "calcification_cluster"], "operating_score": 0.3},
-    "model": {"name": "mammo-cancer-classifier", "registry_version": "3", "runtime": "onnx"},
-    "timing_ms": {"spool": 2.1, "hash": 1.3, "decode": 35.0, "crop": 6.2, "model": 3.9, "drift_features": 0.4},
-}
 
 
 @router.post(
@@ -39,15 +27,8 @@ _EXAMPLE = {
     summary="Score one mammogram",
     dependencies=[Depends(authorised)],
     responses={
-        200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        400: {
-            "description": "not a mammogram: corrupt, no pixel data, unsupported syntax, too small, empty,"
-            " or declaring more pixels than MAMMO_MAX_PIXELS"
-        },
-        401: {"description": "missing or wrong bearer token (checked before the body is read)"},
-        413: {"description": "upload over the size limit (declared or streamed)"},
-        415: {"description": "content type that is not DICOM or an image"},
-        503: {"description": "queue full or inference past MAMMO_INFERENCE_TIMEOUT_S (see Retry-After)"},
+        200: ok_response(PREDICT, description="the probability, decision, boxes and timings of the upload"),
+        **error_responses(400, 401, 413, 415, 500, 503),
     },
 )
 async def predict(

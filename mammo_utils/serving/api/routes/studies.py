@@ -13,13 +13,24 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 
 from ...inference import DISCLAIMER, Predictor
 from ..deps import authorised, ready_predictor, service
+from ..schemas import STUDIES, error_responses, ok_response
 from ..uploads import score_upload, spool
 
 router = APIRouter()
 
 
 @router.post(
-    "/v1/studies", summary="Score several images of one patient, per breast", dependencies=[Depends(authorised)]
+    "/v1/studies",
+    summary="Score several images of one patient, per breast",
+    dependencies=[Depends(authorised)],
+    responses={
+        200: ok_response(
+            STUDIES,
+            description="each image's result, or its refusal in place (status 400 or 415 with the error, as "
+            "/v1/predict would answer it alone), and each breast's probability and decision",
+        ),
+        **error_responses(401, 413, 500, 503),
+    },
 )
 async def studies(
     request: Request,
