@@ -228,11 +228,18 @@ def comparison_conclusion(
         lines.append(f"- Below {min_auc:.2f} at this budget: {values}.")
         if train_auc is not None:
             unfit = [a for a in short if train_auc.get(a, float("nan")) < 0.6]
+            fitted = [a for a in short if a not in unfit and np.isfinite(train_auc.get(a, float("nan")))]
             if unfit:
                 shown = ", ".join(f"{a} {train_auc[a]:.2f}" for a in unfit)
                 lines.append(
-                    f"- Their training-batch AUC in the last epoch is also near chance ({shown}): these networks "
-                    "have not fit their own training data in this budget (under-fitted, not over-fitted)."
+                    f"- Training-batch AUC in the last epoch near chance ({shown}): these networks have not fit their "
+                    "own training data in this budget (under-fitted, not over-fitted)."
+                )
+            if fitted:
+                shown = ", ".join(f"{a} {train_auc[a]:.2f}" for a in fitted)
+                lines.append(
+                    f"- Training-batch AUC in the last epoch above chance ({shown}) while validation stays below "
+                    f"{min_auc:.2f}: these fit their training batches better than they generalise at this budget."
                 )
     lines += [f"- {source_sentence(arm, record)}" for arm, record in (sources or {}).items()]
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []

@@ -229,6 +229,10 @@ def test_arms_short_of_the_bar_are_explained_by_their_training_auc():
     )  # fmt: skip
     text = comparison_conclusion(summary, "fit", pd.DataFrame(columns=["verdict"]), train_auc=train_auc)
     assert "Below 0.85 at this budget: unfit (0.500)" in text and "unfit 0.51" in text and "not fit" in text
+    assert "above chance" not in text  # no arm below the bar fitted its batches
+    summary.loc["fit", "val AUC mean"] = 0.6  # fits its training batches (0.90), stays short on validation
+    text = comparison_conclusion(summary, "fit", pd.DataFrame(columns=["verdict"]), train_auc=train_auc)
+    assert "above chance (fit 0.90) while validation stays below 0.85" in text and "unfit 0.51" in text
 
 
 def test_the_budget_line_tells_equal_budgets_from_early_stopping():
