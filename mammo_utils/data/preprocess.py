@@ -393,7 +393,8 @@ def read_cached(cache_dir: str | Path, png: str | Path) -> np.ndarray:
 
 
 def crop_statistics(manifest: pd.DataFrame, size: tuple[int, int]) -> pd.DataFrame:
-    """Per cached image: crop size, share of the detector kept, and share of the cached input that is padding.
+    """Per cached image: crop size, share of the image area (the X-ray detector field) kept, and share of the
+    cached input that is padding.
 
     Args:
         manifest: The cache's manifest (rows with ``status == "ok"`` are used).
