@@ -61,6 +61,14 @@ def test_eda_figures(frame, tmp_path):
     _save(eda_plots.plot_by_label(frame), "01_age_birads_by_label", tmp_path)
     intensity = eda.intensity_by_machine(frame, per_machine=2, max_size=64, seed=0)
     _save(eda_plots.plot_intensity_by_machine(intensity), "01_intensity_by_machine", tmp_path)
+    odd = intensity.machine_id.iloc[0]  # one machine made much darker stands out, the rest share one grey entry
+    shifted = intensity.assign(
+        intensity=np.where(intensity.machine_id == odd, intensity.intensity * 0.3, intensity.intensity)
+    )
+    fig = eda_plots.plot_intensity_by_machine(shifted)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(t.startswith(f"machine {odd} (") and "TV" in t for t in labels), labels
+    assert any("machines alike" in t for t in labels) and len(labels) < intensity.machine_id.nunique()
 
 
 def test_rare_views_are_readable_beside_cc_and_mlo():

@@ -149,17 +149,26 @@ def _view_bars(ax, df: pd.DataFrame) -> None:
     ax.set(ylabel="images (log scale)", xlabel="view", title="Images per view and laterality (count over each bar)")
 
 
-def plot_intensity_by_machine(
-    samples: pd.DataFrame, title: str = "Breast intensity after the DICOM pipeline, per machine"
-):
-    """Overlaid normalised histograms of breast-pixel intensity, one line per machine (with its image count).
+#: Total-variation distance from the machines' median histogram past which a machine is drawn as its own line.
+DISTINCT_MACHINE_TV = 0.25
 
-    Machines get the categorical ``tab10`` colours (and a second line style past ten), the legend sits beside
-    the axes.
+
+def plot_intensity_by_machine(
+    samples: pd.DataFrame,
+    title: str = "Breast intensity after the DICOM pipeline, per machine",
+    distinct: float = DISTINCT_MACHINE_TV,
+):
+    """Normalised histograms of breast-pixel intensity per machine: machines that look alike drawn thin and grey
+    (one legend entry), the ones that differ in colour, each named with its image count and its distance.
+
+    A machine differs when the total-variation distance of its histogram from the median of all machines'
+    histograms is at least ``distinct`` (0: identical, 1: no overlap), so nine overlapping curves do not hide
+    the one that matters.
 
     Args:
         samples: :func:`mammo_utils.evaluation.eda.intensity_by_machine` output.
         title: Figure title.
+        distinct: The distance that singles a machine out.
 
     Returns:
         The matplotlib figure.
@@ -168,20 +177,25 @@ def plot_intensity_by_machine(
     from matplotlib import colormaps
 
     machines = sorted(samples.machine_id.unique(), key=lambda m: float(m))
-    palette = colormaps["tab10"].colors  # categorical: distinguishable hues, not a ramp
-    styles = ("-", "--", ":", "-.")  # past ten machines the colours repeat with another line style
-    fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
     bins = np.linspace(0, 1, 41)
-    for i, machine in enumerate(machines):
-        part = samples[samples.machine_id == machine]
-        hist, _ = np.histogram(part.intensity, bins=bins, density=True)
+    centres, width = (bins[:-1] + bins[1:]) / 2, np.diff(bins)
+    hists = {m: np.histogram(samples.intensity[samples.machine_id == m], bins=bins, density=True)[0] for m in machines}
+    median = np.median(np.stack(list(hists.values())), axis=0)
+    tv = {m: 0.5 * float(np.sum(np.abs(h - median) * width)) for m, h in hists.items()}
+    palette = colormaps["tab10"].colors  # categorical: distinguishable hues, not a ramp
+    fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+    alike = [m for m in machines if tv[m] < distinct]
+    for j, m in enumerate(alike):
+        label = f"{len(alike)} machines alike (each TV < {distinct:g} from the median)" if j == 0 else None
+        ax.plot(centres, hists[m], color="0.6", lw=1.0, label=label)
+    for i, m in enumerate(m for m in machines if tv[m] >= distinct):
+        n = samples.image_id[samples.machine_id == m].nunique()
         ax.plot(
-            (bins[:-1] + bins[1:]) / 2,
-            hist,
+            centres,
+            hists[m],
             color=palette[i % len(palette)],
-            ls=styles[(i // len(palette)) % len(styles)],
-            lw=1.6,
-            label=f"machine {machine} ({part.image_id.nunique()} images)",
+            lw=2.4,
+            label=f"machine {m} ({n} images, TV {tv[m]:.2f})",
         )
     ax.set(xlabel="intensity after VOI window and inversion ([0, 1], breast pixels)", ylabel="density", title=title)
     fig.legend(fontsize=8, loc="outside right upper", title="machine_id")  # beside the axes, never over a curve
