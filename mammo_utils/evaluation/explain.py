@@ -9,7 +9,7 @@ whatever the training precision.
 
 Example:
     >>> from mammo_utils.evaluation.explain import gradcam
-    >>> heat = gradcam(model, images)  # doctest: +SKIP  (N, H, W) in [0, 1]
+    >>> heat = gradcam(model, images)  # (N, H, W) in [0, 1]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -173,3 +173,34 @@ def overlay(
 def peak_location(heat: np.ndarray) -> tuple[int, int]:
     """(row, column) of a heat-map's maximum."""
     return tuple(int(v) for v in np.unravel_index(int(np.argmax(heat)), heat.shape))
+
+
+#: Cached pixels at or below this value are background or padding (the breast is windowed well above it).
+BREAST_FLOOR = 0.05
+
+
+def peaks_off_breast(images: np.ndarray, heats: np.ndarray, floor: float = BREAST_FLOOR) -> dict:
+    """How many Grad-CAM maps peak off the breast (on background or padding): a model looking at the image's
+    border or size instead of the tissue would show here.
+
+    Args:
+        images: ``(N, H, W)`` images in [0, 1] (the maps' size).
+        heats: ``(N, H, W)`` Grad-CAM maps.
+        floor: Pixel value at or below which a pixel is not breast.
+
+    Returns:
+        ``{"off", "images", "share", "low", "high"}``: the count, the images, and the share with its Wilson 95%
+        interval (images treated as independent).
+
+    Example:
+        >>> img = np.zeros((2, 4, 4)); img[:, :, :2] = 0.6  # breast on the left half
+        >>> heat = np.zeros((2, 4, 4)); heat[0, 1, 0] = 1; heat[1, 1, 3] = 1  # one peak on tissue, one off
+        >>> peaks_off_breast(img, heat)["off"]
+        1
+    """
+    from .metrics import wilson_interval
+
+    off = sum(float(np.asarray(img)[peak_location(np.asarray(h))]) <= floor for img, h in zip(images, heats))
+    n = len(images)
+    low, high = (float(v) for v in wilson_interval(off, n)) if n else (float("nan"), float("nan"))
+    return {"off": int(off), "images": n, "share": off / n if n else float("nan"), "low": low, "high": high}
