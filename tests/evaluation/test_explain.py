@@ -100,3 +100,19 @@ def test_gradcam_peaks_on_the_lesion_a_trained_model_finds():
 def test_overlay_is_rgb_uint8_of_the_image_size():
     out = overlay(np.zeros((40, 20)), np.ones((5, 5)))
     assert out.shape == (40, 20, 3) and out.dtype == np.uint8
+
+
+def test_peaks_off_the_breast_are_counted_with_their_interval():
+    import numpy as np
+
+    from mammo_utils.evaluation.explain import peaks_off_breast
+
+    images = np.zeros((4, 8, 8))
+    images[:, :, :4] = 0.7  # the breast fills the left half, the right half is background
+    heats = np.zeros((4, 8, 8))
+    heats[0, 2, 1] = heats[1, 5, 2] = 1.0  # on tissue
+    heats[2, 3, 6] = heats[3, 7, 7] = 1.0  # on background: a border shortcut would peak here
+    found = peaks_off_breast(images, heats)
+    assert (found["off"], found["images"], found["share"]) == (2, 4, 0.5)
+    assert 0 < found["low"] < 0.5 < found["high"] < 1  # Wilson: never a zero-width interval
+    assert peaks_off_breast(images[:2], heats[:2])["off"] == 0
