@@ -12,6 +12,7 @@ from ..evaluation.subgroups import MIN_AUC_INTERVAL
 from .card_details import architecture_text, recipe_line, training_data_text
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .references import Citations
+from .threshold_text import threshold_choice
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
@@ -401,7 +402,7 @@ Sections after Mitchell et al. [ref:model-cards].
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
   {book.md("card.runtime", src + "#model.runtime", "str")}.
 {recipe}{alias}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
-  (recall at or above).
+  (recall at or above; the F1-optimal rule). {threshold_choice(book, book.md)}
 - Built by the mammo project team; code, tests and reports in this repository.
 
 ## Intended use
