@@ -141,6 +141,8 @@ def test_training_and_search_figures(tmp_path):
     assert roc["fpr"][0] == 0 and roc["tpr"][-1] == 1 and roc["thresholds"][0] is None  # JSON-safe first point
     fig = plots.plot_roc(roc["fpr"], roc["tpr"], {"frozen threshold 0.500": (0.2, 0.8)}, "champion, test breasts")
     _save(fig, "champion_roc_test_breast", tmp_path)
+    near_perfect = plots.plot_roc([0, 0, 0.01, 1], [0, 0.93, 1, 1], {"frozen threshold 0.255": (0, 0.93)}, "champion")
+    _save(near_perfect, "champion_roc_near_perfect", tmp_path)  # the curve hugs the corner: the legend must move
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "frozen threshold 0.500: sens 0.800, spec 0.800" in legend
     reports = {f"efficientnet_lite0 source-pretrained, seed {s}": report for s in range(5)}

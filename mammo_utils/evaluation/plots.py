@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import project_root, write_atomic
-from .figure_check import FigureReadabilityError, check_figure
+from .figure_check import FigureReadabilityError, check_figure, place_legend
 
 #: Environment variable that sets what :func:`save_fig` does with a figure the checker faults: ``raise``
 #: (the default: a published figure must be readable), ``warn`` (save it and warn) or ``off`` (no check).
@@ -175,7 +175,8 @@ def plot_roc(fpr, tpr, points: dict[str, tuple[float, float]], title: str, unit:
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.05), title=title)
     ax.set_xlabel(f"1 - specificity (share of non-cancer {unit} recalled)")
     ax.set_ylabel(f"sensitivity (share of cancer {unit} found)")
-    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    place_legend(ax, fontsize=8)  # a corner clear of the curve, else beside the axes
     fig.tight_layout()
     return fig
 
