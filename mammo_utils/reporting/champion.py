@@ -147,7 +147,8 @@ def validation_threshold_range(cfg: Config, manifest: dict, runner, threshold: f
     Args:
         cfg: Configuration (data root, splits, fold).
         manifest: The export's ``model.json``.
-        runner: The export's runner (scores the validation fold the threshold was set on).
+        runner: The export's runner (scores the validation fold the threshold was set on; the Keras model, whose
+            scores set it).
         threshold: The frozen threshold.
 
     Returns:
@@ -243,7 +244,10 @@ def evaluate_champion(
             "interval": "95% percentile bootstrap over patients",
         },
     }
-    payload["threshold_choice"] = validation_threshold_range(cfg, manifest, runner, threshold)
+    # the threshold was set on the Keras model's validation scores: read its interval on those (the served runtime's
+    # scores differ by float noise, enough to move a breast that sits exactly on the threshold)
+    keras = runner if runtime == "keras" else open_runner(export_dir, "keras")
+    payload["threshold_choice"] = {**validation_threshold_range(cfg, manifest, keras, threshold), "scored_by": "keras"}
     payload["roc"] = roc_points(breasts.cancer.to_numpy(int), breasts.prediction.to_numpy(float))
     payload["missing"] = interval_reasons(subgroups)  # why a subgroup AUC has no interval, in its own words
     replication = recorded_replication(folder, training.get("run_name"), columns)

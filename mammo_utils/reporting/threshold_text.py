@@ -40,6 +40,7 @@ def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> 
         else f"inside that range (its midpoint is {mid})"
     )
     return (
-        f"On the {n} validation breasts every threshold above {low} and up to {high} gives the same predictions "
+        f"On the {n} validation breasts (the Keras model's scores, which set it) every threshold above {low} and up "
+        f"to {high} gives the same predictions "
         f"(F1 {f1}); the rule's choice sits {where}."
     )
