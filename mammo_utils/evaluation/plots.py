@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import project_root, write_atomic
-from .figure_check import FigureReadabilityError, check_figure, place_legend
+from .figure_check import FigureReadabilityError, check_figure
 
 #: Environment variable that sets what :func:`save_fig` does with a figure the checker faults: ``raise``
 #: (the default: a published figure must be readable), ``warn`` (save it and warn) or ``off`` (no check).
@@ -167,16 +167,19 @@ def plot_roc(fpr, tpr, points: dict[str, tuple[float, float]], title: str, unit:
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 6.4))
     ax.plot(fpr, tpr, color="tab:blue", lw=2, drawstyle="steps-post", label="ROC curve")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
-    for (label, (x, y)), marker in zip(points.items(), "os^D"):
-        ax.plot([x], [y], marker=marker, ms=9, ls="none", label=f"{label}: sens {y:.3f}, spec {1 - x:.3f}")
+    for (label, (x, y)), marker, colour in zip(points.items(), "os^D", ("tab:orange", "tab:green", "tab:red", "k")):
+        ax.plot(
+            [x], [y], marker=marker, ms=9, ls="none", color=colour, label=f"{label}: sens {y:.3f}, spec {1 - x:.3f}"
+        )
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.05), title=title)
     ax.set_xlabel(f"1 - specificity (share of non-cancer {unit} recalled)")
     ax.set_ylabel(f"sensitivity (share of cancer {unit} found)")
-    fig.tight_layout()
-    place_legend(ax, fontsize=8)  # a corner clear of the curve, else beside the axes
+    ax.set_aspect("equal")
+    # under the axes: a curve hugging the corner leaves no free corner, and a legend beside would squeeze the axes
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9, ncol=1, frameon=False)
     fig.tight_layout()
     return fig
 
