@@ -421,3 +421,27 @@ def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_au
     if high < 0:
         return f"{a} is lower than {b}"
     return f"no difference between {a} and {b} that this test can establish"
+
+
+def peaks_off_breast_text(book: FactBook, src: str, render) -> str:
+    """07's count of Grad-CAM peaks off the breast (background or padding) over every test image, as a clause.
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+        render: ``book.html`` or ``book.md``.
+
+    Returns:
+        ``Grad-CAM peaks off the breast in k of n test images (x% [lo, hi], Wilson 95%)…``, or "" when 07 did not
+        record it.
+    """
+    base = src + "#gradcam_peaks_off_breast"
+    if _try(book, base + ".off") is None:
+        return ""
+    return (
+        f"Grad-CAM peaks off the breast (background or padding) in {render('d07.off', base + '.off', 'int')} of "
+        f"{render('d07.off.n', base + '.images', 'int')} test images ({render('d07.off.share', base + '.share', 'pct')} "
+        f"[{render('d07.off.low', base + '.low', 'pct')}, {render('d07.off.high', base + '.high', 'pct')}], Wilson "
+        "95%): on those images the map shows no lesion, only that the score did not come from one place in the "
+        "tissue"
+    )

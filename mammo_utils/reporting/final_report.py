@@ -23,6 +23,7 @@ from .evidence import (
     froc_sentence,
     holdout_use_html,
     operating_point_html,
+    peaks_off_breast_text,
     prevalence_html,
     value_with_interval,
     verdict_words,
@@ -720,6 +721,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "of the breast the lesion boxes cover, where a uniformly random breast pixel would land)."
             + gradcam_seeds_html(book, src)
             + _gradcam_boxes(book, src)
+            + (f" {off}." if (off := peaks_off_breast_text(book, src, book.html)) else "")
             + "</p>"
         )
     parts.append(holdout_use_html(book))

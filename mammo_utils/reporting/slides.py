@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
-from .evidence import _try, screening_point, test_scorings, verdict_words
+from .evidence import _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
@@ -397,7 +397,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     f"{book.html('d07.pg.high', det + '#gradcam_pointing.hit_rate_ci.1', 'pct')}] (Wilson) vs chance "
                     f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}"
                     + _gradcam_seeds(book, det)
-                    + "</li></ul>"
+                    + "</li>"
+                    + (f"<li>{off}</li>" if (off := peaks_off_breast_text(book, det, book.html)) else "")
+                    + "</ul>"
                 )
             ),
         ),
