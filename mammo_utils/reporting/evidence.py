@@ -440,7 +440,8 @@ def peaks_off_breast_text(book: FactBook, src: str, render) -> str:
         return ""
     return (
         f"Grad-CAM peaks off the breast (background or padding) in {render('d07.off', base + '.off', 'int')} of "
-        f"{render('d07.off.n', base + '.images', 'int')} test images ({render('d07.off.share', base + '.share', 'pct')} "
+        f"{render('d07.off.n', base + '.images', 'int')} test images "
+        f"({render('d07.off.share', base + '.share', 'pct')} "
         f"[{render('d07.off.low', base + '.low', 'pct')}, {render('d07.off.high', base + '.high', 'pct')}], Wilson "
         "95%): on those images the map shows no lesion, only that the score did not come from one place in the "
         "tissue"
