@@ -897,12 +897,13 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
     held = _held_out_sentence(book, chance, feature, new_patients)
     text = (
         f"{'For context, windows' if held else 'Windows'} of {book.html('ops.chance.n', chance + '.window', 'int')} "
-        f"images drawn from the reference reach a PSI on {html.escape(feature)} of up to "
-        f"{book.html('ops.chance.psi', f'{chance}.q95.{feature}')} by chance when drawn image by image, and up to "
+        f"images drawn from the reference have a 95th-percentile PSI on {html.escape(feature)} of "
+        f"{book.html('ops.chance.psi', f'{chance}.q95.{feature}')} when drawn image by image, and of "
         f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
         "(whole patients with all their images; an upper quantile of random windows drawn without replacement from "
         "the reference itself, so sharing images with it and lower than for an independent window, as 08 states); "
-        f"the unchanged test split's {book.html('ops.chance.observed', observed_src)} is "
+        f"the unchanged test split's {book.html('ops.chance.observed', observed_src)}"
+        f"{_current_window(book, src, feature)} is "
     )
     either = (
         "At this window size the fixed thresholds react to the unchanged test split itself: a band means drift only "
@@ -933,6 +934,27 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
     return held + text + tail
 
 
+def _windows(book: FactBook, held: str) -> str:
+    """`` (the fold holds n windows' worth of images, …)``: how few independent windows the level rests on, or ""."""
+    if not has_source(book, held + ".images"):
+        return ""
+    n = float(book.value("ops.held.images", held + ".images", "int")) / float(
+        book.value("ops.held.n", held + ".window")
+    )
+    return (
+        f" (the fold holds {n:.1f} windows' worth of images, so the windows overlap and the level rests on few "
+        "independent ones)"
+    )
+
+
+def _current_window(book: FactBook, src: str, feature: str) -> str:
+    """`` (a window of n of its images)``: the size of the test split's window 08 compared, or "" when unrecorded."""
+    at = f"{src}#drift.test split.[feature={feature}].n_current"
+    return (
+        f" (a window of {book.html('ops.chance.n_current', at, 'int')} of its images)" if has_source(book, at) else ""
+    )
+
+
 def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: str) -> str:
     """The primary chance level of 08's drift check: windows of held-out (validation-fold) patients compared with the
     reference, and the test split read at the same window size; "" when 08 did not record it.
@@ -958,9 +980,10 @@ def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: 
     text = (
         f"Windows of {book.html('ops.held.n', held + '.window', 'int')} images drawn patient by patient from the "
         f"validation fold ({book.html('ops.held.patients', held + '.patients', 'int')} patients, none of them in the "
-        f"reference, from the same population) reach a PSI on {html.escape(feature)} of up to "
-        f"{book.html('ops.held.psi', level_src)} by chance, each compared with the whole reference as the test split "
-        f"is; the test split's windows of the same size reach a median of {book.html('ops.held.observed', test_src)}"
+        f"reference, from the same population) have a 95th-percentile PSI on {html.escape(feature)} of "
+        f"{book.html('ops.held.psi', level_src)}, each compared with the whole reference as the test split is"
+        f"{_windows(book, held)}; the test split's windows of the same size reach a median of "
+        f"{book.html('ops.held.observed', test_src)}"
     )
     if held_out_reading(observed, level) == "within":
         return text + (
