@@ -897,7 +897,7 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
     held = _held_out_sentence(book, chance, feature, new_patients)
     text = (
         f"{'For context, windows' if held else 'Windows'} of {book.html('ops.chance.n', chance + '.window', 'int')} "
-        f"images drawn from the reference have a 95th-percentile PSI on {html.escape(feature)} of "
+        f"images drawn from the reference have, at their 95% quantile, a PSI on {html.escape(feature)} of "
         f"{book.html('ops.chance.psi', f'{chance}.q95.{feature}')} when drawn image by image, and of "
         f"{book.html('ops.chance.psi_patients', f'{chance}.q95_patients.{feature}')} when drawn patient by patient "
         "(whole patients with all their images; an upper quantile of random windows drawn without replacement from "
@@ -980,7 +980,7 @@ def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: 
     text = (
         f"Windows of {book.html('ops.held.n', held + '.window', 'int')} images drawn patient by patient from the "
         f"validation fold ({book.html('ops.held.patients', held + '.patients', 'int')} patients, none of them in the "
-        f"reference, from the same population) have a 95th-percentile PSI on {html.escape(feature)} of "
+        f"reference, from the same population) have, at their 95% quantile, a PSI on {html.escape(feature)} of "
         f"{book.html('ops.held.psi', level_src)}, each compared with the whole reference as the test split is"
         f"{_windows(book, held)}; the test split's windows of the same size reach a median of "
         f"{book.html('ops.held.observed', test_src)}"
