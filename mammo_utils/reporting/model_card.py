@@ -204,7 +204,7 @@ def _seed_count(render, tag: str, src: str, j: int | None, pattern: str) -> str:
     )
 
 
-def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
+def subgroup_flags(book: FactBook, sources: dict[str, str], render, prefix: str = "") -> str:
     """One sentence per model on the subgroups that differ from the rest after Holm's correction, or that none do;
     with, when the file records the same tests on each seed of the model's arm, in how many seeds each flag repeats
     and which flags only other seeds raise.
@@ -214,6 +214,7 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
         sources: Model label → its evaluation file holding ``subgroup_tests`` (e.g. 04's baseline run and the
             champion); a file without them is skipped.
         render: ``book.html`` or ``book.md`` (how each number is printed).
+        prefix: Prefix of the fact keys (``card.``: the model card lists the facts so keyed in its Sources).
 
     Returns:
         The sentences joined, or "" when no file recorded its tests.
@@ -224,7 +225,7 @@ def subgroup_flags(book: FactBook, sources: dict[str, str], render) -> str:
             tests = resolve(f"{src}#subgroup_tests", book.root)
         except FactError:
             continue
-        tag = f"flag.{label.split()[0]}"
+        tag = f"{prefix}flag.{label.split()[0]}"
         seeds = _replication(book, src)
         flagged = [
             f"{SUBGROUP_LABELS.get(t['attribute'], t['attribute'])} {t['group']}, {t['rate']} "
@@ -334,7 +335,7 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
     if real_csv:
         name_real_csv(book, real_csv)  # shown by name, never by this machine's path
     flagged = subgroup_flags(
-        book, {"04's baseline run": f"{book.results}/04_baseline.json", "this champion": src}, book.md
+        book, {"04's baseline run": f"{book.results}/04_baseline.json", "this champion": src}, book.md, "card."
     )
     flags = (
         f"- Subgroups at the frozen threshold, each against the rest of the test split (Fisher's exact test, "

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
-from .evidence import _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
+from .evidence import _screening_range, _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
@@ -273,10 +273,11 @@ def caveats_html(book: FactBook, real_csv: str | None) -> str:
     out = ""
     if found := screening_point(book, real_csv):
         at, prevalence = found
+        ci = f"{book.results}/champion_eval.json#test_breast_ci"
         out += (
-            f"<li>At a {prevalence:.1%} breast prevalence the champion's test sensitivity and specificity mean about "
-            f"{at['recalls_per_1000']:.0f} recalls per 1,000 screened breasts, PPV {at['ppv']:.0%} (point values; "
-            "the report gives the range)</li>"
+            f"<li>At a {prevalence:.1%} breast prevalence the champion's test sensitivity and specificity "
+            f"{_screening_range(book, ci, prevalence).strip()}; point values {at['recalls_per_1000']:.0f} recalls "
+            f"per 1,000, PPV {at['ppv']:.0%}</li>"
         )
     total, _ = test_scorings(book)
     if total:

@@ -684,7 +684,7 @@ def test_slides_say_what_05_and_06_concluded_and_that_data_is_synthetic(built):
     assert re.search(r"is (higher|lower) than|no difference between", deck)
     assert "the champion alias" in deck
     assert "(synthetic data)" in deck and "<b>Synthetic data</b>" in deck
-    assert re.search(r"The test split was scored \d+ times", deck) and "recalls per 1,000 screened breasts" in deck
+    assert re.search(r"The test split was scored \d+ times", deck) and "of every 1,000 screened breasts" in deck
     export = json.loads((reports / "results" / "08_export.json").read_text())
     stamped = re.search(r"Export <code><span[^>]*>([0-9a-f]{12})</span></code>, build", deck)  # the title slide's
     assert bool(stamped) == bool(export.get("build")) and (not stamped or stamped[1] == export["provenance"]["digest"])
