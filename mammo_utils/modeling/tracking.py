@@ -485,6 +485,29 @@ def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
     return runs
 
 
+def training_span(cfg: Config) -> dict[str, Any] | None:
+    """When the store's training runs ran: how many, the first start and the last end (UTC), or None when none.
+
+    The final report prints it beside the build id, so a notebook that re-scored runs trained earlier in the same
+    store says so by the times (a run's training time, not the render's).
+
+    Args:
+        cfg: Run configuration (store and experiment).
+
+    Returns:
+        ``{"runs", "first_start", "last_end"}``.
+    """
+    runs = runs_table(cfg)
+    if runs.empty:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "runs": int(len(runs)),
+        "first_start": runs.start_time.min().strftime(fmt),
+        "last_end": runs.end_time.max().strftime(fmt) if "end_time" in runs else None,
+    }
+
+
 def champion_uri(registered_model: str) -> str:
     """Model URI of the current champion (``models:/<name>@champion``)."""
     return f"models:/{registered_model}@{CHAMPION}"

@@ -164,6 +164,16 @@ def roc_figure(champion: dict, folder: Path) -> Path:
     return folder / f"{CHAMPION_ROC}.png"
 
 
+def _training_span(cfg: Config) -> dict | None:
+    """:func:`~mammo_utils.modeling.tracking.training_span` of the reports store, or None when it cannot be read."""
+    from ..modeling.tracking import training_span
+
+    try:
+        return training_span(cfg)
+    except Exception:  # noqa: BLE001 - a store that cannot be read leaves the sentence out, not the report
+        return None
+
+
 def build_reports(
     cfg: Config,
     export_dir: str | Path | None = None,
@@ -225,7 +235,10 @@ def build_reports(
     synthetic = is_synthetic(cfg)
     progress("writing final_report.html, model_card.md, slides.html")
     page = with_screens(build_final_report(book, real, embedded, api_json, synthetic), reports)
-    write_atomic(reports / "final_report.html", annotate(page, provenance, build_identity()).encode())
+    write_atomic(
+        reports / "final_report.html",
+        annotate(page, provenance, {**build_identity(), "trained": _training_span(cfg)}).encode(),
+    )
     out["final_report"] = reports / "final_report.html"
     card = build_model_card(book, real, embedded, synthetic)
     write_atomic(reports / "model_card.md", card.encode())

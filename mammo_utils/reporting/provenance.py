@@ -242,10 +242,18 @@ def environment_html(build: dict[str, Any] | None) -> str:
         accel = "" if gpus is None else f", {len(gpus)} GPU" if gpus else ", no GPU"
         where = f" on {html.escape(str(env.get('platform', '?')))} ({html.escape(str(env.get('machine', '?')))}{accel})"
     libs = ", ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in (env.get("versions") or {}).items())
+    span = build.get("trained") or {}
+    trained = (
+        f" Its store holds {span['runs']} MLflow runs, started from {html.escape(str(span['first_start']))} and "
+        f"ended by {html.escape(str(span['last_end']))}: a notebook rendered after its runs were trained re-scores "
+        "their checkpoints (its render time is not its training time)."
+        if span.get("runs")
+        else ""
+    )
     started = html.escape(str(build.get("started_at")))
     return (
         f'<p class="src">Build <code>{html.escape(build["id"])}</code>, started {started}'
-        f"{where}{': ' + libs if libs else ''}.</p>"
+        f"{where}{': ' + libs if libs else ''}.{trained}</p>"
     )
 
 
