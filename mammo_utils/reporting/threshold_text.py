@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 from .facts import FactBook, has_source
 
+#: A threshold closer than this to a validation score sits on that score up to float noise (re-scoring moves it).
+NOISE = 1e-6
+
 
 def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> str:
     """One sentence on the frozen threshold's place among the equally good validation thresholds, or "".
@@ -33,6 +36,15 @@ def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> 
     if book.value("thr.low", src + ".low") is None:
         return f"Every threshold up to {high} gives the same predictions on the {n} validation breasts (F1 {f1})."
     low, mid = render("thr.low", src + ".low", ".3f"), render("thr.mid", src + ".midpoint", ".3f")
+    gap = float(book.value("thr.threshold", src + ".threshold")) - float(book.value("thr.low", src + ".low"))
+    if gap < NOISE:
+        return (
+            f"The rule set the threshold on the lowest-scoring validation cancer breast, so it sits on a score: "
+            f"re-scored from the exported model, that breast lands {gap:.1e} below it (float noise), and on the {n} "
+            f"validation breasts every threshold above {low} and up to {high} gives the re-scored predictions "
+            f"(F1 {f1}). A threshold inside that range, such as its midpoint {mid}, would not hang on float noise; "
+            "the frozen one does."
+        )
     where = (
         "at the top of that range: the lowest validation score reaching the best F1, so a test breast scored just "
         f"below it is called routine (the range's midpoint would be {mid})"

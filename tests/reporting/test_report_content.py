@@ -840,6 +840,11 @@ def test_the_threshold_sentence_says_where_the_choice_sits_in_the_equally_good_r
     text = threshold_choice(book, book.md)
     assert "every threshold above 0.200 and up to 0.300 gives the same predictions (F1 1.000)" in text
     assert "at the top of that range" in text and "midpoint would be 0.250" in text
+    on_a_score = {**found, "threshold": 0.3, "low": 0.3 - 2e-8, "high": 0.4, "f1": 0.8, "at_top": False}
+    save_results("champion_eval", {"threshold_choice": {**on_a_score, "midpoint": 0.35, "breasts": 5}}, results)
+    book = FactBook(tmp_path)
+    text = threshold_choice(book, book.md)
+    assert "lands 2.0e-08 below it (float noise)" in text and "such as its midpoint 0.350" in text
 
 
 def _export_record(tmp_path, formats, drift=None) -> Path:
