@@ -39,7 +39,7 @@ def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> 
     gap = float(book.value("thr.threshold", src + ".threshold")) - float(book.value("thr.low", src + ".low"))
     if gap < NOISE:
         return (
-            f"The rule set the threshold on the lowest-scoring validation cancer breast, so it sits on a score: "
+            f"The rule (the lowest validation score reaching the best F1) set the threshold on a breast's score: "
             f"re-scored from the exported model, that breast lands {gap:.1e} below it (float noise), and on the {n} "
             f"validation breasts every threshold above {low} and up to {high} gives the re-scored predictions "
             f"(F1 {f1}). A threshold inside that range, such as its midpoint {mid}, would not hang on float noise; "
