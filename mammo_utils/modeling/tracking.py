@@ -495,13 +495,14 @@ def training_span(cfg: Config) -> dict[str, Any] | None:
         cfg: Run configuration (store and experiment).
 
     Returns:
-        ``{"runs", "first_start", "last_end"}``.
+        ``{"experiment", "runs", "first_start", "last_end"}`` (runs of the configured experiment).
     """
     runs = runs_table(cfg)
     if runs.empty:
         return None
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     return {
+        "experiment": cfg.experiment,
         "runs": int(len(runs)),
         "first_start": runs.start_time.min().strftime(fmt),
         "last_end": runs.end_time.max().strftime(fmt) if "end_time" in runs else None,

@@ -244,7 +244,8 @@ def environment_html(build: dict[str, Any] | None) -> str:
     libs = ", ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in (env.get("versions") or {}).items())
     span = build.get("trained") or {}
     trained = (
-        f" Its store holds {span['runs']} MLflow runs, started from {html.escape(str(span['first_start']))} and "
+        f" Its store's experiment <code>{html.escape(str(span.get('experiment', '?')))}</code> holds {span['runs']} "
+        f"MLflow runs, started from {html.escape(str(span['first_start']))} and "
         f"ended by {html.escape(str(span['last_end']))}: a notebook rendered after its runs were trained re-scores "
         "their checkpoints (its render time is not its training time)."
         if span.get("runs")
