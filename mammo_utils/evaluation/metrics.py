@@ -147,6 +147,13 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.n
 def best_threshold(labels, scores, metric: str = "f1") -> float:
     """Threshold that maximises F1 (or pF1 of the binarised scores) on these (validation) predictions.
 
+    Predictions change only where a threshold passes a score, so the best F1 holds on an interval ``(a, b]``
+    between two consecutive scores (the lowest such interval when several tie). The threshold is that interval's
+    midpoint, not its top ``b``: a threshold on a validation score would call a breast scored a float-rounding
+    lower (another runtime, a re-scored export) differently, and with separated classes ``b`` is the lowest
+    cancer's score, so a test cancer scored a little lower would be missed. With no score below ``b`` (every
+    breast called positive) the threshold is ``b``.
+
     Args:
         labels: 0/1 labels.
         scores: Probabilities.
@@ -154,6 +161,10 @@ def best_threshold(labels, scores, metric: str = "f1") -> float:
 
     Returns:
         The threshold (freeze it before looking at test data).
+
+    Example:
+        >>> best_threshold([0, 0, 1, 1], [0.1, 0.2, 0.6, 0.8])
+        0.4
     """
     y = np.asarray(labels).astype(int).reshape(-1)
     s = np.asarray(scores, float).reshape(-1)
@@ -168,17 +179,18 @@ def best_threshold(labels, scores, metric: str = "f1") -> float:
 
     if metric not in ("f1", "pf1"):
         raise ValueError(f"metric must be 'f1' or 'pf1', got {metric!r}")
-    return float(max(candidates, key=score))
+    top = float(max(candidates, key=score))  # the lowest threshold reaching the best score: the interval's top
+    return float(f1_optimal_range(y, s, top)["midpoint"])
 
 
 def f1_optimal_range(labels, scores, threshold: float) -> dict:
     """The thresholds that give the same predictions, hence the same F1, as ``threshold`` on these predictions.
 
     Predictions change only where a threshold passes a score, so the F1-optimal thresholds form intervals
-    ``(a, b]`` between consecutive scores. :func:`best_threshold` takes the lowest score reaching the best F1,
-    the top end ``b`` of its interval; with the classes separated that is the lowest cancer's score, so a test
-    cancer scored a little lower is missed. This names the interval, its midpoint and where the chosen threshold
-    sits in it, so a report can say how arbitrary the choice is.
+    ``(a, b]`` between consecutive scores. :func:`best_threshold` takes the midpoint of the lowest interval
+    reaching the best F1. This names the interval, its midpoint and where a chosen threshold sits in it (a
+    threshold re-scored by another runtime, or one frozen by an older rule at the top ``b``), so a report can
+    say how far the threshold is from the nearest validation score.
 
     Args:
         labels: 0/1 labels.

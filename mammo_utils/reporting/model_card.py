@@ -403,7 +403,7 @@ Sections after Mitchell et al. [ref:model-cards].
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
   {book.md("card.runtime", src + "#model.runtime", "str")}.
 {recipe}{alias}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
-  (recall at or above; the F1-optimal rule). {threshold_choice(book, book.md)}
+  (recall at or above; the F1-optimal rule, the midpoint of the best range). {threshold_choice(book, book.md)}
 - Built by the mammo project team; code, tests and reports in this repository.
 
 ## Intended use

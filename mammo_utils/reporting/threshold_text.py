@@ -1,9 +1,9 @@
 """How arbitrary the frozen decision threshold is: the sentence the final report and the model card print.
 
-The F1-optimal rule (:func:`~mammo_utils.evaluation.metrics.best_threshold`) takes the lowest validation score that
-reaches the best F1. Every threshold between that score and the next lower one gives the same validation
-predictions, so where the classes separate on validation the choice is one point of a wide interval, at its top
-(the lowest cancer's score). ``champion_eval.json`` records that interval
+The F1-optimal rule (:func:`~mammo_utils.evaluation.metrics.best_threshold`) finds the interval of thresholds between
+two consecutive validation scores that reaches the best F1 (every threshold in it gives the same validation
+predictions) and takes its midpoint, so the frozen threshold sits on no validation score. ``champion_eval.json``
+records that interval
 (:func:`~mammo_utils.reporting.champion.validation_threshold_range`); this module words it.
 """
 
@@ -36,7 +36,9 @@ def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> 
     if book.value("thr.low", src + ".low") is None:
         return f"Every threshold up to {high} gives the same predictions on the {n} validation breasts (F1 {f1})."
     low, mid = render("thr.low", src + ".low", ".3f"), render("thr.mid", src + ".midpoint", ".3f")
-    gap = float(book.value("thr.threshold", src + ".threshold")) - float(book.value("thr.low", src + ".low"))
+    chosen = float(book.value("thr.threshold", src + ".threshold"))
+    bounds = float(book.value("thr.low", src + ".low")), float(book.value("thr.high", src + ".high"))
+    gap = chosen - bounds[0]
     if gap < NOISE:
         return (
             f"The rule (the lowest validation score reaching the best F1) set the threshold on a breast's score: "
@@ -44,6 +46,12 @@ def threshold_choice(book: FactBook, render: Callable[[str, str, str], str]) -> 
             f"validation breasts every threshold above {low} and up to {high} gives the re-scored predictions "
             f"(F1 {f1}). A threshold inside that range, such as its midpoint {mid}, would not hang on float noise; "
             "the frozen one does."
+        )
+    if abs(float(book.value("thr.mid", src + ".midpoint")) - chosen) < NOISE:
+        return (
+            f"On the {n} validation breasts (the Keras model's scores, which set it) every threshold above {low} and "
+            f"up to {high} gives the same predictions (F1 {f1}); the rule takes that range's midpoint, so no "
+            f"validation breast scores within {min(gap, bounds[1] - chosen):.3f} of the threshold."
         )
     where = (
         "at the top of that range: the lowest validation score reaching the best F1, so a test breast scored just "

@@ -828,17 +828,24 @@ def test_the_threshold_sentence_says_where_the_choice_sits_in_the_equally_good_r
     from mammo_utils.utils import save_results
 
     labels, scores = [0, 0, 0, 1, 1], [0.05, 0.1, 0.2, 0.3, 0.9]  # separated: F1 1 from above 0.2 to 0.3
-    chosen = best_threshold(labels, scores)
+    chosen = best_threshold(labels, scores)  # the midpoint of the best range, on no validation score
     found = f1_optimal_range(labels, scores, chosen)
-    assert (chosen, found["low"], found["high"], found["f1"], found["at_top"]) == (0.3, 0.2, 0.3, 1.0, True)
-    inside = f1_optimal_range([0, 1], [0.2, 0.6], best_threshold([0, 1], [0.2, 0.6]))  # 0.5 is a candidate too
-    assert (inside["threshold"], inside["high"], inside["at_top"]) == (0.5, 0.6, False)
+    assert chosen == pytest.approx(0.25) and chosen not in scores
+    assert (found["low"], found["high"], found["f1"], found["at_top"]) == (0.2, 0.3, 1.0, False)
+    assert found["midpoint"] == pytest.approx(chosen)
+    lowest = best_threshold([0, 0, 1, 1, 1], [0.1, 0.4, 0.45, 0.7, 0.9])  # F1 1 on (0.4, 0.45]: the lowest tie
+    assert lowest == pytest.approx(0.425)
     results = tmp_path / "reports" / "results"
     assert threshold_choice(FactBook(tmp_path), FactBook(tmp_path).md) == ""  # nothing recorded: nothing said
     save_results("champion_eval", {"threshold_choice": {**found, "breasts": 5, "cancers": 2}}, results)
     book = FactBook(tmp_path)
     text = threshold_choice(book, book.md)
     assert "every threshold above 0.200 and up to 0.300 gives the same predictions (F1 1.000)" in text
+    assert "takes that range's midpoint, so no validation breast scores within 0.050 of the threshold" in text
+    at_top = f1_optimal_range(labels, scores, 0.3)  # a threshold frozen by the older rule, on the lowest cancer
+    save_results("champion_eval", {"threshold_choice": {**at_top, "breasts": 5, "cancers": 2}}, results)
+    book = FactBook(tmp_path)
+    text = threshold_choice(book, book.md)
     assert "at the top of that range" in text and "midpoint would be 0.250" in text
     on_a_score = {**found, "threshold": 0.3, "low": 0.3 - 2e-8, "high": 0.4, "f1": 0.8, "at_top": False}
     save_results("champion_eval", {"threshold_choice": {**on_a_score, "midpoint": 0.35, "breasts": 5}}, results)
