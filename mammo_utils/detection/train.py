@@ -5,7 +5,8 @@ choose the checkpoint and stop early (validation mAP@0.5 every ``EVAL_EVERY`` ep
 ``det_patience`` epochs without a gain, or at ``det_epochs``, and keeps the best epoch's weights, not the last
 one; the record says which and why), the test patients only to report. A
 finished detector is saved as ``<work_dir>/detector/<key>/detector.keras`` with ``detector.json`` (spec,
-history, validation metrics, MLflow run and registry version); training the same settings again reuses it.
+history, validation metrics, MLflow run and registry version) and ``trained.json`` (the build that trained it,
+the SHA-256 of ``detector.keras``); training the same settings again reuses it.
 The MLflow run (experiment ``<experiment>-detection``) holds params, per-epoch losses, validation mAP, the
 model, and registers it as ``mammo-lesion-detector`` (the ``champion`` alias follows validation mAP@0.5).
 """
@@ -24,6 +25,7 @@ import pandas as pd
 from ..config import Config
 from ..data.preprocess import cache_key
 from ..data.splits import fold_frames
+from ..modeling.run_state import write_trained
 from ..utils import quiet_stderr, to_json, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack
@@ -238,7 +240,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             "data_root": cfg.data_root.name,
             "folder": str(out),
         }
-        _save(model, record, out)
+        _save(model, record, out, cfg.work_dir)
         if run is not None:
             record.update(_finish_run(cfg, model, record))
             write_atomic(out / DETECTOR_INFO, to_json(record, indent=2).encode())
@@ -261,13 +263,16 @@ def _history(logged: dict, scores: dict) -> dict:
     return out
 
 
-def _save(model, record: dict, out: Path) -> None:
-    """Write the model and its record to a staging folder, then swap it in (never a half-written detector)."""
+def _save(model, record: dict, out: Path, work: Path) -> None:
+    """Write the model, its record and its training record (build, weights digest:
+    :func:`~mammo_utils.modeling.run_state.write_trained`) to a staging folder, then swap it in (never a
+    half-written detector)."""
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     model.save(stage / DETECTOR_FILE)
     write_atomic(stage / DETECTOR_INFO, to_json(record, indent=2).encode())
+    write_trained(stage, [DETECTOR_FILE], work)
     shutil.rmtree(out, ignore_errors=True)
     stage.rename(out)
 

@@ -8,6 +8,10 @@ A run lives in ``<work_dir>/runs/<run_name>``::
     backup_<stage>/     BackupAndRestore of an interrupted stage
     model.keras         the final model (best weights)
     model_info.json     what inference needs beside the model: preprocessing, threshold, metrics
+    trained.json        which build trained it, when, and the SHA-256 of its checkpoint (:func:`write_trained`)
+
+A notebook that re-scores a finished run records :func:`trained_run` of it in its results file, so the report can
+tell a run trained in this build from one trained earlier (no record) or elsewhere (another build id).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import hashlib
 import json
 import logging
 import shutil
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..data.preprocess import Preprocessing
-from ..utils import to_json, write_atomic
+from ..utils import build_identity, portable_path, to_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,9 @@ HISTORY = "history.csv"
 BEST_WEIGHTS = "best.weights.h5"
 MODEL = "model.keras"
 MODEL_INFO = "model_info.json"
+TRAINED = "trained.json"
+#: Runs whose weights digest :func:`trained_line` prints (the rest are in the results file).
+DIGESTS_SHOWN = 4
 
 
 def backup_dir(run_dir: Path, stage: str) -> Path:
@@ -126,3 +135,141 @@ def load_model_info(path: str | Path) -> tuple[Path, dict]:
     if not model_path.is_file():
         raise ModelInfoError(f"{model_path}: model file missing")
     return model_path, info
+
+
+class RunRecordError(RuntimeError):
+    """A run's weights on disk differ from the digest recorded when it was trained (or its record is unreadable)."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (64 hex digits), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_trained(run_dir: str | Path, weights: Iterable[str], work: str | Path | None = None) -> dict[str, Any]:
+    """Record, in ``run_dir/trained.json`` (atomic), the build that has just trained the run and its weights' digest.
+
+    Called once training has written the run's weights, never when a finished run is only re-scored: the record
+    keeps naming the build that trained it.
+
+    Args:
+        run_dir: The run folder.
+        weights: File names (inside ``run_dir``) holding the trained weights (``best.weights.h5``).
+        work: The work folder whose ``build.json`` names the build (default: ``MAMMO_WORK`` or ``data/work``).
+
+    Returns:
+        ``{"build", "trained_at", "weights": {file: sha256}}``.
+
+    Example:
+        >>> write_trained("data/work/runs/arm_baseline_s0", [BEST_WEIGHTS])["build"]  # doctest: +SKIP
+        '43ae897ef1f0'
+    """
+    run_dir = Path(run_dir)
+    record = {
+        "build": build_identity(work)["id"],
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "weights": {name: file_sha256(run_dir / name) for name in weights},
+    }
+    write_atomic(run_dir / TRAINED, (to_json(record, indent=1) + "\n").encode())
+    return record
+
+
+def trained_run(run_dir: str | Path) -> dict[str, Any]:
+    """What a results file records of one run it scored: the run, the build that trained it and its weights' digest.
+
+    Args:
+        run_dir: The run folder (or a detector's folder).
+
+    Returns:
+        ``run`` (folder name), ``trained_build``, ``trained_at``, ``weights_file``, ``weights_sha256`` (full digest)
+        and ``weights_match`` (True: the weights on disk are the ones trained). A run trained before runs recorded
+        their build has ``trained_build`` None (and None for the rest): it is not counted as this build's.
+
+    Raises:
+        RunRecordError: The weights on disk differ from the recorded digest, or the record is malformed; the message
+            names the run folder.
+    """
+    run_dir = Path(run_dir)
+    entry = {"run": run_dir.name, "trained_build": None, "trained_at": None}
+    entry.update(weights_file=None, weights_sha256=None, weights_match=None)
+    path = run_dir / TRAINED
+    if not path.is_file():
+        return entry
+    try:
+        record = json.loads(path.read_text())
+        weights = dict(record["weights"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunRecordError(f"{portable_path(path)}: malformed training record ({exc})") from None
+    for name, digest in weights.items():
+        found = file_sha256(run_dir / name) if (run_dir / name).is_file() else "missing"
+        if found != digest:
+            raise RunRecordError(
+                f"{portable_path(run_dir)}: {name} is not the file trained in build {record.get('build')} at "
+                f"{record.get('trained_at')} (recorded sha256 {digest[:12]}, on disk {found[:12]}); retrain the run "
+                "(delete its folder) instead of scoring weights of unknown origin"
+            )
+    name, digest = next(iter(weights.items()), (None, None))
+    entry.update(trained_build=record.get("build"), trained_at=record.get("trained_at"))
+    entry.update(weights_file=name, weights_sha256=digest, weights_match=bool(weights))
+    return entry
+
+
+def trained_runs(folders: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """:func:`trained_run` of each run folder, once each (in the order given).
+
+    Args:
+        folders: Run folders (e.g. ``r.model_path.parent`` of each ``TrainResult``, or a detector record's ``folder``).
+
+    Returns:
+        One entry per distinct folder.
+    """
+    seen: dict[Path, dict[str, Any]] = {}
+    for folder in folders:
+        key = Path(folder).resolve()
+        if key not in seen:
+            seen[key] = trained_run(folder)
+    return list(seen.values())
+
+
+def trained_line(entries: list[dict[str, Any]], build: str | None = None) -> str:
+    """One line naming the builds that trained the runs a notebook used, for its rendered output.
+
+    Args:
+        entries: :func:`trained_runs`.
+        build: The current build id (default: the work folder's :func:`~mammo_utils.utils.build_identity`).
+
+    Returns:
+        E.g. ``3 runs, all trained in this build 43ae897ef1f0; weights sha256: arm_baseline_s0 1a2b3c4d5e6f, …``.
+
+    Example:
+        >>> trained_line([{"run": "r", "trained_build": None, "weights_sha256": None}], "b")
+        '1 run: 1 with no training record (trained before runs recorded their build: r)'
+    """
+    build = build or build_identity()["id"]
+    groups: dict[str | None, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry.get("trained_build"), []).append(entry["run"])
+    n = len(entries)
+    head = f"{n} run{'s' if n != 1 else ''}"
+    if set(groups) == {build}:
+        shown = [f"{e['run']} {e['weights_sha256'][:12]}" for e in entries if e.get("weights_sha256")]
+        more = (
+            f" and {len(shown) - DIGESTS_SHOWN} more (results file: trained_runs)" if len(shown) > DIGESTS_SHOWN else ""
+        )
+        return f"{head}, all trained in this build {build}; weights sha256: {', '.join(shown[:DIGESTS_SHOWN])}{more}"
+    parts = [f"{len(groups[build])} trained in this build {build}"] if build in groups else []
+    parts += [
+        f"{len(runs)} trained in build {b} (not this one: {', '.join(runs)})"
+        for b, runs in groups.items()
+        if b not in (build, None)
+    ]
+    if None in groups:
+        unrecorded = ", ".join(groups[None])
+        parts.append(
+            f"{len(groups[None])} with no training record (trained before runs recorded their build: {unrecorded})"
+        )
+    return f"{head}: " + "; ".join(parts)

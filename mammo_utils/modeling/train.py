@@ -18,7 +18,9 @@
 A run lives in ``<work_dir>/runs/<run_name>`` (files: :mod:`mammo_utils.modeling.run_state`);
 rerunning the same name resumes: finished stages are skipped and an interrupted stage restarts from its
 last epoch (``keras.callbacks.BackupAndRestore``), in the same MLflow run. Beside the model,
-``model_info.json`` keeps what inference needs (preprocessing, threshold) so serving never re-derives it.
+``model_info.json`` keeps what inference needs (preprocessing, threshold) so serving never re-derives it, and
+``trained.json`` the build that trained it and its checkpoint's SHA-256 (written when training ends, not on a
+re-score).
 
 CLI::
 
@@ -305,13 +307,19 @@ def _train_built(cfg, model, strategy, run_name, resume, track, verbose, frames,
     if run is not None and extra_info:
         tracking.log_params(extra_info)
     try:
+        done_before = len(state.data["stages_done"])
         history, train_seconds = _fit_stages(
             cfg, model, strategy, train_ds, steps, run_dir, state, val_df, cache, track, verbose
         )
+        trained_now = len(state.data["stages_done"]) > done_before  # False: a finished run, only re-scored
         if best_weights.is_file():
             model.load_weights(best_weights)
+        elif trained_now:  # no finite monitored epoch: the last weights are the run's, kept for re-scoring
+            model.save_weights(best_weights)
         model_path = run_dir / R.MODEL
         model.save(model_path)
+        if trained_now:  # the build that trained it and its checkpoint's digest (a re-score keeps the record)
+            R.write_trained(run_dir, [R.BEST_WEIGHTS], cfg.work_dir)
         val_pred = score_cached(model, val_df, cache, cfg.image_size, cfg.batch_size)
         test_pred = score_cached(model, test_df, cache, cfg.image_size, cfg.batch_size)
         val = evaluate_predictions(val_pred)

@@ -1,3 +1,4 @@
+# Size: one record format, its check per artifact kind (export, build, scored runs) and the report's marks.
 """Which build each cited artifact came from: record the export beside it, check it when the report is built.
 
 Every artifact the final report cites beside the notebooks' results (the API load test's JSON, the web-app and
@@ -11,7 +12,10 @@ artifact carries it under its own ``provenance`` key; any other file in a sideca
 each notebook's results file (``results/*.json``) with the build that export was made in (the ``build`` id that
 :func:`~mammo_utils.utils.save_results` and the export's ``model.json`` record): an artifact of another build, or
 one that records no build, is marked in the report with a visible warning, and
-``mammo report --strict`` (what ``run_all.sh`` runs) refuses to build. Paths are recorded relative to the
+``mammo report --strict`` (what ``run_all.sh`` runs) refuses to build. A results file of a training notebook (04-07)
+also lists the runs it scored (``trained_runs``: :func:`~mammo_utils.modeling.run_state.trained_run`, each with the
+build that trained it): a run trained in another build, or with no training record, fails the check too, so results
+stamped with this build cannot rest on checkpoints trained elsewhere. Paths are recorded relative to the
 repository or the work folder (:func:`portable_path`), never as this machine's absolute paths.
 
 Example:
@@ -38,8 +42,10 @@ KEY = "provenance"
 #: Artifacts under ``reports/`` the final report cites besides the notebooks' results (checked when present),
 #: plus every ``benchmarks/*.json``.
 CITED = ("figures/web_app.png", "figures/monitoring.png")
+#: Results files of the notebooks that train (or reuse) runs: each must list them (``trained_runs``).
+TRAINING_RESULTS = tuple(f"results/{name}.json" for name in ("04_baseline", "05_transfer", "06_tuning", "07_detection"))
 #: Check results that fail ``--strict``.
-FAILING = ("other build", "unrecorded")
+FAILING = ("other build", "unrecorded", "runs of another build", "runs unrecorded")
 #: Absolute paths that name a machine's folders (a string starting with one of these is not portable).
 MACHINE_PREFIXES = ("/home/", "/work/", "/tmp/", "/root/", "/Users/", "/private/", "/var/", "/mnt/", "/kaggle/")
 
@@ -93,6 +99,8 @@ class Check:
         expected: The current export's digest (or build id).
         recorded_at: When the artifact was made (from its record).
         kind: What ``recorded`` names: ``export`` (a benchmark, a screenshot) or ``build`` (a results file).
+        runs: A results file's scored runs as ``(run, build that trained it or None)``; statuses ``runs of another
+            build`` and ``runs unrecorded`` name the runs at fault.
     """
 
     artifact: str
@@ -101,6 +109,7 @@ class Check:
     expected: str
     recorded_at: str | None = None
     kind: str = "export"
+    runs: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def failing(self) -> bool:
@@ -115,6 +124,15 @@ class Check:
             return (
                 f"{self.artifact} is from another build: {self.kind} {self.recorded} (made {self.recorded_at}), "
                 f"not the current {self.kind} {self.expected}"
+            )
+        if self.status == "runs of another build":
+            foreign = ", ".join(f"{run} (build {b})" for run, b in self.runs if b not in (None, self.expected))
+            return f"{self.artifact} scores runs trained in another build: {foreign}, not the current {self.expected}"
+        if self.status == "runs unrecorded":
+            names = ", ".join(run for run, b in self.runs if b is None) or "none listed"
+            return (
+                f"{self.artifact} scores runs with no training record ({names}): they cannot be shown to be trained in "
+                f"build {self.expected}"
             )
         return f"{self.artifact}: {self.kind} {self.expected} ({self.status})"
 
@@ -150,20 +168,28 @@ def check_result(reports: str | Path, rel: str, build: str, digest: str) -> Chec
         digest: The current export's digest (checked too when the file records an export, as 08's does).
 
     Returns:
-        A :class:`Check` of kind ``build`` (``unrecorded`` when the file names no build).
+        A :class:`Check` of kind ``build`` (``unrecorded`` when the file names no build; ``runs of another build``
+        or ``runs unrecorded`` when a run it scored was trained elsewhere or has no training record, or a
+        :data:`TRAINING_RESULTS` file lists no runs).
     """
     try:
-        found = json.loads((Path(reports) / rel).read_text()).get("build") or {}
+        payload = json.loads((Path(reports) / rel).read_text())
+        found = payload.get("build") or {}
     except (OSError, ValueError, AttributeError):
-        found = {}
+        payload, found = {}, {}
     if not isinstance(found, dict) or not found.get("id"):
         return Check(rel, "unrecorded", None, build, kind="build")
+    runs = tuple((str(r.get("run")), r.get("trained_build")) for r in payload.get("trained_runs") or ())
     status = "current" if found["id"] == build else "other build"
+    if status == "current" and any(b not in (None, build) for _, b in runs):
+        status = "runs of another build"
+    elif status == "current" and (any(b is None for _, b in runs) or (rel in TRAINING_RESULTS and not runs)):
+        status = "runs unrecorded"
     if status == "current" and read_record(Path(reports) / rel):
         by_export = check_artifact(reports, rel, digest)
         if by_export.failing:
             return by_export
-    return Check(rel, status, found["id"], build, found.get("written_at"), kind="build")
+    return Check(rel, status, found["id"], build, found.get("written_at"), kind="build", runs=runs)
 
 
 #: Results files ``mammo report`` writes itself (checked after it wrote them, not before).
@@ -208,15 +234,52 @@ def enforce(checks: list[Check]) -> None:
     bad = [c for c in checks if c.failing]
     if bad:
         lines = "; ".join(c.message() for c in bad)
+        retrain = (
+            " Results scoring runs of another build need those runs retrained in this one (`bash run_all.sh` removes "
+            "data/work/runs/arm_* and data/work/detector first)."
+            if any(c.status.startswith("runs") for c in bad)
+            else ""
+        )
         raise ProvenanceError(
             f"{lines}. Rebuild them against the current export (`mammo screens`, `python benchmarks/bench_api.py "
-            "--out reports/benchmarks/api_load.json`) or delete them; without --strict the report marks them"
+            f"--out reports/benchmarks/api_load.json`) or delete them; without --strict the report marks them.{retrain}"
         )
 
 
 def warning_html(check: Check) -> str:
     """The visible note printed beside an artifact from another build."""
     return f'<p class="note provenance-warning">⚠ From another build: {html.escape(check.message())}.</p>'
+
+
+def runs_html(checks: list[Check]) -> str:
+    """One paragraph counting the distinct runs the results files scored and how many this build trained.
+
+    Args:
+        checks: :func:`check_artifacts` results (each results file's ``runs``).
+
+    Returns:
+        HTML (empty when no results file lists runs).
+
+    Example:
+        >>> runs = (("r0", "b"), ("r1", None))
+        >>> runs_html([Check("results/04_baseline.json", "runs unrecorded", "b", "b", kind="build", runs=runs)])
+        '<p class="src">Runs trained in this build: 1 of 2 (scored by results/04_baseline.json; not: r1).</p>'
+    """
+    runs: dict[str, set[str | None]] = {}
+    files = [c.artifact for c in checks if c.runs]
+    for check in checks:
+        for run, trained in check.runs:
+            runs.setdefault(run, set()).add(trained)
+    if not runs:
+        return ""
+    expected = next(c.expected for c in checks if c.runs)
+    others = sorted(run for run, trained in runs.items() if trained != {expected})
+    current = len(runs) - len(others)
+    not_here = f"; not: {html.escape(', '.join(others))}" if others else ""
+    return (
+        f'<p class="src">Runs trained in this build: {current} of {len(runs)} '
+        f"(scored by {html.escape(', '.join(files))}{not_here}).</p>"
+    )
 
 
 def environment_html(build: dict[str, Any] | None) -> str:
@@ -296,7 +359,7 @@ def annotate(page: str, checks: list[Check], build: dict[str, Any] | None = None
             "is checked against the export this report describes, and each notebook's results file against the "
             f"build that export was made in: {against}.</p>"
             "<table><tr><th>artifact</th><th>recorded</th><th>made</th><th>status</th></tr>"
-            f"{rows}</table>{environment_html(build)}"
+            f"{rows}</table>{runs_html(checks)}{environment_html(build)}"
         )
         marker = page.find('<h2 id="sources">')
         page = page[:marker] + table + "\n" + page[marker:] if marker >= 0 else page + table

@@ -57,7 +57,8 @@ def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
     results.mkdir()
     this_build = {"id": "build-new", "written_at": "2026-12-02T01:00:00Z"}
     (results / "08_export.json").write_text(json.dumps({"provenance": provenance.record(current), "build": this_build}))
-    (results / "04_baseline.json").write_text(json.dumps({"build": this_build}))
+    trained_here = [{"run": "arm_baseline_s0", "trained_build": "build-new"}]
+    (results / "04_baseline.json").write_text(json.dumps({"build": this_build, "trained_runs": trained_here}))
     (results / "05_transfer.json").write_text(json.dumps({"build": {"id": "build-old", "written_at": "earlier"}}))
     (results / "06_tuning.json").write_text("{}")  # names no build
 
@@ -89,6 +90,51 @@ def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
     with pytest.raises(ProvenanceError, match="benchmarks/api_load.json is from another build"):
         provenance.enforce(list(checks.values()))
     provenance.enforce([checks["figures/web_app.png"]])  # all current: no error
+
+
+def _results(reports: Path, name: str, runs: list[tuple[str, str | None]] | None) -> None:
+    """A results file of this build (``build-new``) that scored ``runs`` (name, build that trained it)."""
+    payload = {"build": {"id": "build-new", "written_at": "2026-12-04T18:00:00Z"}}
+    if runs is not None:
+        payload["trained_runs"] = [
+            {"run": run, "trained_build": build, "weights_sha256": "ab" * 32} for run, build in runs
+        ]
+    path = reports / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+def test_results_scoring_runs_of_another_build_or_unrecorded_runs_are_refused(builds):
+    reports, current, _ = builds
+    _results(reports, "04_baseline", [("arm_baseline_s0", "build-new"), ("arm_baseline_s1", "build-new")])
+    _results(reports, "05_transfer", [("arm_baseline_s0", "build-new"), ("arm_lite_s0", "build-old")])
+    _results(reports, "06_tuning", [("arm_tuned_s0", "build-new"), ("arm_tuned_s1", None)])
+    _results(reports, "07_detection", None)  # written before results listed their runs
+    _results(reports, "03_splits", None)  # trains nothing: no runs to list
+    checks = {c.artifact: c for c in provenance.check_artifacts(reports, current)}
+    status = {name: c.status for name, c in checks.items()}
+    assert status == {
+        "results/03_splits.json": "current",
+        "results/04_baseline.json": "current",
+        "results/05_transfer.json": "runs of another build",
+        "results/06_tuning.json": "runs unrecorded",
+        "results/07_detection.json": "runs unrecorded",
+    }
+    assert checks["results/05_transfer.json"].message() == (
+        "results/05_transfer.json scores runs trained in another build: arm_lite_s0 (build build-old), not the "
+        "current build-new"
+    )
+    assert "no training record (arm_tuned_s1)" in checks["results/06_tuning.json"].message()
+    assert "no training record (none listed)" in checks["results/07_detection.json"].message()
+    with pytest.raises(ProvenanceError, match="arm_lite_s0 .build build-old.*retrained in this one"):
+        provenance.enforce(list(checks.values()))
+    provenance.enforce([checks["results/04_baseline.json"], checks["results/03_splits.json"]])
+
+    page = provenance.annotate(_report_page(), list(checks.values()))
+    assert (
+        "Runs trained in this build: 3 of 5 (scored by results/04_baseline.json, results/05_transfer.json, "
+        "results/06_tuning.json; not: arm_lite_s0, arm_tuned_s1)."
+    ) in page
 
 
 def test_an_artifact_without_a_record_is_marked_and_refused(builds):
