@@ -159,7 +159,8 @@ def plot_intensity_by_machine(
     distinct: float = DISTINCT_MACHINE_TV,
 ):
     """Normalised histograms of breast-pixel intensity per machine: machines that look alike drawn thin and grey
-    (one legend entry), the ones that differ in colour, each named with its image count and its distance.
+    (one legend entry), the ones that differ in colour, each named with its sampled image count (of the machine's
+    total, when the samples record it) and its distance; the title says how many images a machine contributes at most.
 
     A machine differs when the total-variation distance of its histogram from the median of all machines'
     histograms is at least ``distinct`` (0: identical, 1: no overlap), so nine overlapping curves do not hide

@@ -3,7 +3,9 @@
 The embedded set has far more cancers than screening does, so precision, F1 and PPV measured on it flatter the
 model; sensitivity and specificity do not depend on prevalence and carry over. :func:`screening_translation`
 turns one operating point into recalls per 1,000 screened breasts and PPV at another prevalence;
-:func:`screening_range` does it at the ends of the two rates' intervals.
+:func:`screening_range` does it at the ends of the two rates' intervals. :func:`screening_prevalence` is the one
+prevalence the notebooks and the final report translate to (the real RSNA ``train.csv``'s breast cancer rate, else
+:data:`FALLBACK_PREVALENCE`), so they never quote two.
 """
 
 from __future__ import annotations
