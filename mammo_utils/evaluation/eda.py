@@ -277,6 +277,12 @@ def header_inventory(
     return pd.DataFrame(rows)
 
 
+#: Breast pixels drawn at random from each image :func:`intensity_by_machine` reads.
+INTENSITY_PIXELS = 2000
+#: Pixels at or below this processed intensity are background, not breast.
+BREAST_FLOOR = 0.02
+
+
 def intensity_by_machine(df: pd.DataFrame, per_machine: int = 12, max_size: int = 256, seed: int = 0) -> pd.DataFrame:
     """Breast-pixel intensities after the DICOM pipeline (VOI, MONOCHROME1), sampled per machine.
 
@@ -290,7 +296,9 @@ def intensity_by_machine(df: pd.DataFrame, per_machine: int = 12, max_size: int 
         seed: Sampling seed.
 
     Returns:
-        Long frame ``machine_id, image_id, intensity`` (a 2,000-pixel sample of each image's breast, > 0.02).
+        Long frame ``machine_id, image_id, intensity`` (:data:`INTENSITY_PIXELS` random pixels of each image's breast,
+        above :data:`BREAST_FLOOR`); its ``attrs`` record the sampling (``per_machine``, ``seed``, ``pixels`` and
+        ``available``: each machine's image count), which :func:`intensity_sampling_text` states.
     """
     from ..data.dicom import read_dicom
 
@@ -302,7 +310,33 @@ def intensity_by_machine(df: pd.DataFrame, per_machine: int = 12, max_size: int 
                 pixels = read_dicom(r.path, max_size=max_size).reshape(-1)
             except DicomReadError:
                 continue
-            breast = pixels[pixels > 0.02]
-            take = rng.choice(breast, size=min(2000, breast.size), replace=False) if breast.size else breast
+            breast = pixels[pixels > BREAST_FLOOR]
+            take = rng.choice(breast, size=min(INTENSITY_PIXELS, breast.size), replace=False) if breast.size else breast
             rows.append(pd.DataFrame({"machine_id": machine, "image_id": r.image_id, "intensity": take}))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["machine_id", "image_id", "intensity"])
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["machine_id", "image_id", "intensity"])
+    available = {machine: len(part) for machine, part in df.groupby("machine_id")}
+    out.attrs.update(per_machine=per_machine, seed=seed, pixels=INTENSITY_PIXELS, available=available)
+    return out
+
+
+def intensity_sampling_text(samples: pd.DataFrame) -> str:
+    """How :func:`intensity_by_machine` sampled, in words: a figure's image count is the sample's, not the machine's.
+
+    Args:
+        samples: :func:`intensity_by_machine` output (its ``attrs`` record the sampling).
+
+    Returns:
+        Markdown sentences.
+    """
+    attrs = samples.attrs
+    read = samples.groupby("machine_id").image_id.nunique()
+    available = attrs.get("available", {})
+    total = sum(available.values()) if available else None
+    of = f" of the {total:,} in the table" if total else ""
+    return (
+        f"Sampling: at most {attrs.get('per_machine', '?')} images per machine, drawn at random (seed "
+        f"{attrs.get('seed', '?')}), and {attrs.get('pixels', INTENSITY_PIXELS):,} random breast pixels (intensity "
+        f"above {BREAST_FLOOR}) of each; {int(read.sum()):,} images of {len(read)} machines were read{of}. An image "
+        "count in the legend is that sample's size, not the machine's share of the data (the rate figures above "
+        "count every breast)."
+    )

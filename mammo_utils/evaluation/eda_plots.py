@@ -159,7 +159,8 @@ def plot_intensity_by_machine(
     distinct: float = DISTINCT_MACHINE_TV,
 ):
     """Normalised histograms of breast-pixel intensity per machine: machines that look alike drawn thin and grey
-    (one legend entry), the ones that differ in colour, each named with its image count and its distance.
+    (one legend entry), the ones that differ in colour, each named with its sampled image count (of the machine's
+    total, when the samples record it) and its distance; the title says how many images a machine contributes at most.
 
     A machine differs when the total-variation distance of its histogram from the median of all machines'
     histograms is at least ``distinct`` (0: identical, 1: no overlap), so nine overlapping curves do not hide
@@ -188,15 +189,19 @@ def plot_intensity_by_machine(
     for j, m in enumerate(alike):
         label = f"{len(alike)} machines alike (each TV < {distinct:g} from the median)" if j == 0 else None
         ax.plot(centres, hists[m], color="0.6", lw=1.0, label=label)
+    available = samples.attrs.get("available", {})
     for i, m in enumerate(m for m in machines if tv[m] >= distinct):
         n = samples.image_id[samples.machine_id == m].nunique()
+        of = f" of its {available[m]}" if m in available else ""
         ax.plot(
             centres,
             hists[m],
             color=palette[i % len(palette)],
             lw=2.4,
-            label=f"machine {m} ({n} images, TV {tv[m]:.2f})",
+            label=f"machine {m} ({n}{of} images sampled, TV {tv[m]:.2f})",
         )
+    if "per_machine" in samples.attrs:  # how the images were drawn, so a count is not read as the machine's size
+        title += f"\n(at most {samples.attrs['per_machine']} random images per machine)"
     ax.set(xlabel="intensity after VOI window and inversion ([0, 1], breast pixels)", ylabel="density", title=title)
     fig.legend(fontsize=8, loc="outside right upper", title="machine_id")  # beside the axes, never over a curve
     return fig

@@ -22,7 +22,7 @@ from .metrics import (
     sensitivity_at_specificity,
     wilson_interval,
 )
-from .screening import screening_range, screening_translation
+from .screening import FALLBACK_PREVALENCE, screening_range, screening_translation
 
 #: The specificity of ``sens_at_spec`` (sensitivity at this specificity, read off the ROC curve).
 SPECIFICITY_POINT = 0.9
@@ -138,14 +138,20 @@ def metrics_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["split", "level"])
 
 
-def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFrame | None = None) -> str:
-    """Markdown sentence: what a measured operating point means in a 2%-prevalence screening population.
+def prevalence_note(
+    report: dict, prevalence: float = FALLBACK_PREVALENCE, intervals: pd.DataFrame | None = None, origin: str = ""
+) -> str:
+    """Markdown sentence: what a measured operating point means in a screening population.
 
     Args:
         report: A breast- or image-level dict of :func:`evaluate_predictions` (recall, specificity, precision).
-        prevalence: Population prevalence.
+        prevalence: Population prevalence (the notebooks and the report take it from
+            :func:`~mammo_utils.evaluation.screening.screening_prevalence`).
         intervals: Optional :func:`metrics_with_intervals` of the same predictions: the recall rate and PPV are
             then also given at the ends of the sensitivity and specificity intervals.
+
+        origin: Where ``prevalence`` comes from, in words (:attr:`~mammo_utils.evaluation.screening.Prevalence.origin`),
+            printed beside it; "" prints none.
 
     Returns:
         Markdown text.
@@ -175,7 +181,8 @@ def prevalence_note(report: dict, prevalence: float = 0.02, intervals: pd.DataFr
         f"At the frozen threshold {report['threshold']:.3f} the test set gives sensitivity **{s:.1%}**{ci('recall')} "
         f"and specificity **{sp:.1%}**{ci('specificity')} (precision {report['precision']:.1%}{ci('precision')} at "
         f"this set's {report['positives'] / max(report['n'], 1):.0%} prevalence; 95% patient-bootstrap intervals). "
-        f"In a screening population with {prevalence:.0%} prevalence the same operating point would recall "
+        f"In a screening population with {prevalence:.1%} prevalence" + (f" ({origin})" if origin else "") + " the "
+        "same operating point would recall "
         f"**{recalls} of every 1000** breasts and only **{ppv}** of those recalls would be cancers: precision, F1 "
         f"and pF1 fall with prevalence while sensitivity, specificity and ROC-AUC do not." + spread
     )

@@ -3,12 +3,82 @@
 The embedded set has far more cancers than screening does, so precision, F1 and PPV measured on it flatter the
 model; sensitivity and specificity do not depend on prevalence and carry over. :func:`screening_translation`
 turns one operating point into recalls per 1,000 screened breasts and PPV at another prevalence;
-:func:`screening_range` does it at the ends of the two rates' intervals.
+:func:`screening_range` does it at the ends of the two rates' intervals. :func:`screening_prevalence` is the one
+prevalence the notebooks and the final report translate to (the real RSNA ``train.csv``'s breast cancer rate, else
+:data:`FALLBACK_PREVALENCE`), so they never quote two.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
 from .metrics import ppv_at_prevalence
+
+#: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
+#: breasts with cancer is about 2% (492 of 23,826 breasts in the competition's ``train.csv``).
+FALLBACK_PREVALENCE = 0.02
+
+
+def breast_cancer_rate(df: pd.DataFrame) -> float:
+    """Share of breasts (``patient_id`` × ``laterality``) with a cancer in an RSNA ``train.csv`` frame.
+
+    Args:
+        df: One row per image (``patient_id``, ``laterality``, ``cancer``).
+
+    Returns:
+        The rate in [0, 1].
+
+    Example:
+        >>> breast_cancer_rate(pd.DataFrame({"patient_id": [1, 1, 1], "laterality": ["L", "L", "R"],
+        ...                                  "cancer": [1, 1, 0]}))
+        0.5
+    """
+    return float(df.groupby(["patient_id", "laterality"]).cancer.max().mean())
+
+
+@dataclasses.dataclass(frozen=True)
+class Prevalence:
+    """The screening prevalence every document translates to, and where it comes from.
+
+    Attributes:
+        value: Share of breasts with cancer.
+        real: Whether it was read from the real RSNA ``train.csv`` (else :data:`FALLBACK_PREVALENCE`).
+    """
+
+    value: float
+    real: bool
+
+    @property
+    def origin(self) -> str:
+        """Where the value comes from, in words (Markdown)."""
+        if self.real:
+            return "the real RSNA training set's share of breasts with cancer, read from its `train.csv`"
+        return (
+            "the fallback rounded from the real RSNA training set's share of breasts with cancer (no real "
+            "`train.csv` on this machine)"
+        )
+
+
+def screening_prevalence(real_csv: str | Path | None, root: str | Path | None = None) -> Prevalence:
+    """The one screening prevalence of the notebooks and the report: the real RSNA ``train.csv``'s breast cancer rate
+    when that file is here, else :data:`FALLBACK_PREVALENCE`.
+
+    Args:
+        real_csv: Path of the real ``train.csv`` (``mammo_utils.reporting.build.real_train_csv``), or None.
+        root: Folder a relative ``real_csv`` is read from (default: the current folder).
+
+    Returns:
+        A :class:`Prevalence`.
+    """
+    if real_csv is None:
+        return Prevalence(FALLBACK_PREVALENCE, real=False)
+    path = Path(real_csv) if root is None or Path(real_csv).is_absolute() else Path(root) / real_csv
+    if not path.is_file():
+        return Prevalence(FALLBACK_PREVALENCE, real=False)
+    return Prevalence(breast_cancer_rate(pd.read_csv(path, usecols=["patient_id", "laterality", "cancer"])), real=True)
 
 
 def screening_translation(sensitivity: float, specificity: float, prevalence: float = 0.02) -> dict[str, float]:

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,6 +114,40 @@ def budget_sentence(budgets: Mapping[str, int] | None, trained: Mapping[str, int
     if len(set(trained.values())) > 1:
         return head + f"; early stopping ended some sooner (most epochs trained: {budget_list(trained, name)})"
     return head
+
+
+def halving_sentence(tuner: str, epochs: Sequence[int], number: Callable[[str], str] | None = None) -> str:
+    """What a search's trial budgets show: whether Hyperband halved anything, from the epochs each trial ran.
+
+    Hyperband starts many trials on a small budget and continues only the best ("successive halving"); when every
+    trial ran the same number of epochs, no trial was stopped early or continued, and the search was in effect a
+    random search of its space.
+
+    Args:
+        tuner: The tuner's kind (``hyperband``, ``bayesian``, ``random``).
+        epochs: The epochs each finished trial ran.
+        number: Renders ``"min"`` or ``"max"`` (the fewest and the most epochs) as text, e.g. a fact of the report;
+            default the plain value.
+
+    Returns:
+        One clause without a final full stop ("" when no trial finished).
+
+    Example:
+        >>> halving_sentence("hyperband", [2, 2, 2])
+        'every trial ran 2 epochs, so no halving took place: in effect a random search'
+    """
+    if not epochs:
+        return ""
+    low, high = min(epochs), max(epochs)
+    show = number or (lambda which: str(low if which == "min" else high))
+    hyperband = tuner == "hyperband"
+    if low == high:
+        return f"every trial ran {show('max')} epochs" + (
+            ", so no halving took place: in effect a random search" if hyperband else ""
+        )
+    return f"trials ran from {show('min')} to {show('max')} epochs" + (
+        " (Hyperband's halving continued only the better trials)" if hyperband else ""
+    )
 
 
 def source_sentence(arm: str, record: dict) -> str:

@@ -497,6 +497,19 @@ def trials_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("trial")
 
 
+def trial_epochs(summary: dict, epochs: int) -> list[int]:
+    """The epochs each finished trial ran: Hyperband's budget for it (``tuner/epochs``), else the search's ``epochs``.
+
+    Args:
+        summary: :func:`tune` output.
+        epochs: The search's epochs per trial (what a trial without a Hyperband budget ran).
+
+    Returns:
+        One number per finished trial, in the summary's order.
+    """
+    return [int(t["epochs"] or epochs) for t in summary["trials"] if t["objective"] is not None]
+
+
 def read_params(path: str | Path) -> dict[str, Any]:
     """A best-parameters file (JSON or YAML) as config overrides.
 

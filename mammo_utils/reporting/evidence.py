@@ -16,13 +16,9 @@ import html
 import numpy as np
 
 from ..evaluation.compare import METRICS
-from ..evaluation.screening import screening_range, screening_translation
+from ..evaluation.screening import FALLBACK_PREVALENCE, Prevalence, screening_range, screening_translation
 from ..export.benchmark import delta_reference
 from .facts import FactBook, FactError, resolve
-
-#: Prevalence used when the real RSNA ``train.csv`` is not on this machine: the real training set's share of
-#: breasts with cancer is about 2% (492 of 23,826 breasts in the competition's ``train.csv``).
-FALLBACK_PREVALENCE = 0.02
 
 
 def _try(book: FactBook, source: str):
@@ -112,7 +108,7 @@ def screening_point(book: FactBook, real_csv: str | None) -> tuple[dict, float] 
         float(book.value("real.cancer_breast_rate", real_csv + "#cancer_breast_rate", "pct"))
         if real_csv
         else FALLBACK_PREVALENCE
-    )
+    )  # the same source and formula as the notebooks' :func:`~mammo_utils.evaluation.screening.screening_prevalence`
     return screening_translation(float(sens), float(spec), prevalence), prevalence
 
 
@@ -141,7 +137,8 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
             "<code>train.csv</code>)"
         )
     else:
-        where = f"a prevalence of {prevalence:.0%} of breasts (the real RSNA training set's [ref:rsna-competition])"
+        origin = html.escape(Prevalence(prevalence, real=False).origin).replace("`train.csv`", "<code>train.csv</code>")
+        where = f"a prevalence of {prevalence:.1%} of breasts ({origin} [ref:rsna-competition])"
     embedded = _try(book, f"{book.results}/champion_eval.json#test_counts")
     enriched = (
         f" at this test set's {embedded['positives'] / embedded['n']:.1%} breast prevalence"
@@ -298,9 +295,10 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
     """
     src = f"{book.results}/08_export.json"
     formats = _try(book, src + "#formats") or []
-    header = ["format", "size MB", "ms / image (batch 1, median)", "changes against",
-              "validation AUC change (the gate)", "test breast AUC [95% CI] (information)",
-              "test AUC change [95% CI, paired]", "test breasts flipped"]  # fmt: skip
+    header = ["format", "size MB", "model call ms / image (batch 1, median)", "changes against",
+              "validation AUC change (the gate)", "validation breasts flipped (the gate)",
+              "test breast AUC [95% CI] (information)", "test AUC change [95% CI, paired]",
+              "test breasts flipped"]  # fmt: skip
     rows = []
     for item in formats:
         name_key = "format" if "format" in item else "index"
@@ -311,8 +309,30 @@ def export_table(book: FactBook) -> tuple[list[str], list[list[str]]]:
             for field, fmt in (("size_mb", ".3f"), ("ms_b1_median", ".2f"), ("val_delta_auc", "+.4f"),
                                ("breast_auc", ".3f"), ("delta_auc", "+.4f"), ("flipped_breasts", "int"))
         ]  # fmt: skip
-        rows.append([html.escape(name), *cells[:2], _against_cell(book, name, item, base), *cells[2:]])
+        gate = [*cells[2:3], _flips_cell(book, name, item, base)]
+        rows.append([html.escape(name), *cells[:2], _against_cell(book, name, item, base), *gate, *cells[3:]])
     return header, rows
+
+
+def _flips_cell(book: FactBook, name: str, item: dict, base: str) -> str:
+    """``k of n``: the validation breasts whose decision at the frozen threshold a format flipped (the export gate's
+    second criterion), out of the validation breasts it scored ("n/a" when 08 did not record them).
+
+    Args:
+        book: Facts.
+        name: The row's format.
+        item: The row as 08 recorded it.
+        base: The row's source.
+
+    Returns:
+        HTML.
+    """
+    if "val_flipped_breasts" not in item:
+        return "n/a"
+    flips = book.html(f"e08.{name}.val_flipped_breasts", f"{base}.val_flipped_breasts", "int")
+    if "val_breasts" not in item:
+        return flips
+    return f"{flips} of {book.html(f'e08.{name}.val_breasts', f'{base}.val_breasts', 'int')}"
 
 
 def _export_cell(book: FactBook, name: str, item: dict, base: str, field: str, fmt: str) -> str:

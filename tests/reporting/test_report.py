@@ -100,9 +100,24 @@ def _full(file: str) -> Path:
     return Path(file) if Path(file).is_absolute() else REPO / file
 
 
+#: How report_facts.json names the real RSNA train.csv (its SHA-256 label, never a path of this machine).
+_LABEL = re.compile(r"Kaggle RSNA competition train\.csv, SHA-256 ([0-9a-f]{12})")
+
+
+def _labelled(file: str) -> Path:
+    """The copy of the real ``train.csv`` here whose SHA-256 starts with the label's digest."""
+    from mammo_utils.reporting.build import REAL_TRAIN_CSV
+
+    digest = _LABEL.fullmatch(file)[1]
+    found = [_full(rel) for rel in REAL_TRAIN_CSV if _full(rel).is_file()]
+    found = [path for path in found if hashlib.sha256(path.read_bytes()).hexdigest().startswith(digest)]
+    assert found, f"no train.csv here with SHA-256 {digest}"
+    return found[0]
+
+
 def _read_source(source: str):
     file, _, path = source.partition("#")
-    full = _full(file)
+    full = _labelled(file) if _LABEL.fullmatch(file) else _full(file)
     if path == "sha256":
         return hashlib.sha256(full.read_bytes()).hexdigest()
     if full.suffix == ".json":
@@ -137,7 +152,7 @@ def test_every_number_matches_its_source(built):
     for page in ("final_report.html", "slides.html"):
         for fact in _parse(reports / page).facts:
             record = listed[fact["key"]]
-            assert fact["source"] == record.get("shown", record["source"]), fact
+            assert fact["source"] == record["source"], fact
             value = _read_source(record["source"])
             assert _matches(fact["text"], value), f"{page}: {fact['key']} prints {fact['text']!r}, source has {value!r}"
             checked += 1
@@ -145,13 +160,17 @@ def test_every_number_matches_its_source(built):
 
 
 def test_no_document_shows_a_path_of_this_machine_for_the_real_train_csv(built):
+    from mammo_utils.reporting.build import REAL_TRAIN_CSV
+
     reports, _, _ = built
     listed = {f["key"]: f for f in json.loads((reports / "report_facts.json").read_text())}
     if "real.images" not in listed:
         pytest.skip("no real RSNA train.csv on this machine: nothing is read from it")
-    path = listed["real.images"]["source"].partition("#")[0]
-    digest = hashlib.sha256(_full(path).read_bytes()).hexdigest()[:12]
-    for doc in ("final_report.html", "model_card.md", "slides.html"):
+    label = listed["real.images"]["source"].partition("#")[0]
+    full = _labelled(label)  # report_facts.json names it by its SHA-256 label only
+    path = next(rel for rel in REAL_TRAIN_CSV if _full(rel) == full)
+    digest = hashlib.sha256(full.read_bytes()).hexdigest()[:12]
+    for doc in ("final_report.html", "model_card.md", "slides.html", "report_facts.json"):
         text = (reports / doc).read_text()
         assert path not in text and "real-rsna" not in text, doc
     card = (reports / "model_card.md").read_text()

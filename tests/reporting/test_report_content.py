@@ -419,9 +419,12 @@ def test_the_real_train_csv_is_named_and_checksummed_never_shown_by_its_path(tmp
     assert f'title="source: Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}#images"' in page
     assert "competition's <code>train.csv</code> [ref:rsna-competition]" in page and f">{digest[:12]}</span>" in page
     assert book.facts["real.sha256"].value == digest
-    assert book.facts["real.images"].source == "private-copy/train.csv#images"  # still re-readable here
+    assert book.facts["real.images"].source == "private-copy/train.csv#images"  # re-read here from this path
     listed = {f["key"]: f for f in json.loads(book.to_json())}
-    assert listed["real.images"]["shown"] == f"Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}#images"
+    # report_facts.json publishes the SHA-256 label only, never this machine's path
+    assert listed["real.images"]["source"] == f"Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}#images"
+    assert "private-copy" not in book.to_json() and listed["real.sha256"]["value"] == digest
+    assert listed["embedded.images"]["source"] == "train.csv#images"  # a project file keeps its path
     assert book.source_files() == sorted([f"Kaggle RSNA competition train.csv, SHA-256 {digest[:12]}", "train.csv"])
 
 
@@ -874,11 +877,15 @@ def test_the_export_table_names_what_each_change_is_measured_against(tmp_path):
     measured = [row("keras", "keras", 0.0, 0.0, 0.0), row("tflite-int8", "keras", 0.0024, -0.0002, 0.0075),
                 row("pruned50+keras", "keras", 0.0021, -0.0003, 0.0061),
                 row("pruned50+tflite-int8", "pruned50+keras", -0.0007, -0.0023, 0.0)]  # fmt: skip
+    measured[1] |= {"val_flipped_breasts": 1, "val_breasts": 120}  # the gate's second criterion, as 08 records it
     _export_record(tmp_path, measured)
     header, rows = export_table(FactBook(tmp_path))
     plain = [[re.sub(r"<[^>]+>", "", cell) for cell in r] for r in rows]
     against = header.index("changes against")
     change = header.index("test AUC change [95% CI, paired]")
+    flips = header.index("validation breasts flipped (the gate)")
+    assert [r[flips] for r in plain] == ["n/a", "1 of 120", "n/a", "n/a"]  # a row without the record says so
+    assert 'data-fact="e08.tflite-int8.val_flipped_breasts"' in rows[1][flips]
     assert [r[against] for r in plain] == ["— (the reference of the changes)", "keras", "keras", "pruned50+keras"]
     assert plain[2][change] == "+0.0021 [-0.0003, +0.0061]"  # the pruned Keras model against the unpruned one
     assert 'data-fact="e08.pruned50+keras.delta_against"' in rows[2][against]  # read from the record
