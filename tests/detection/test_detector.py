@@ -62,6 +62,12 @@ def test_one_short_fit_returns_boxes_in_the_documented_format(tiny_detector):
     cfg, record = tiny_detector
     assert len(record["history"]["loss"]) == record["epochs_run"] and np.isfinite(record["history"]["loss"]).all()
     assert record["max_epochs"] == 2 and record["stop_reason"]
+    from mammo_utils.detection.metrics import OPERATING_FPI
+
+    # the operating point is chosen at the current rate, and where the validation curve ends is recorded beside it
+    assert record["operating_fp_per_image"] == OPERATING_FPI
+    assert record["operating_fp_per_image_reached"] <= OPERATING_FPI
+    assert record["operating_fp_per_image_reached"] <= record["val_curve_end_fp_per_image"]
     model, info = load_detector(record["folder"])
     assert info["spec"].image_size == (64, 32)
     data = load_detection_data(cfg)
