@@ -212,13 +212,26 @@ def test_detection_figures(frame, tmp_path):
         "class_loss": list(np.geomspace(1000, 1, 8)),
         "val_map50": [0, 0, 0.15, 0.13, 0.22, 0.19, 0.26, 0.3],
     }
-    _save(dplots.plot_detector_history(history, "YOLOv8, seed 0"), "07_detector_training", tmp_path)
-    fpi = np.r_[0, np.sort(np.random.default_rng(0).uniform(0, 0.9, 60)), 0.9]
+    scaled = [{**history, "val_map50": list(np.asarray(history["val_map50"]) * (1 - s / 5))} for s in range(3)]
+    records = [{"seed": s, "best_epoch": 8 - s, "history": scaled[s]} for s in range(3)]
+    fig = dplots.plot_detector_history(records, 1, "YOLOv8 over 3 seeds")
+    _save(fig, "07_detector_training", tmp_path)
+    # every seed is drawn (not only the chosen one), its kept epoch starred, the chosen seed named in the legend
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels == ["seed 0", "seed 1 (chosen)", "seed 2"]
+    stars = [line for line in fig.axes[1].get_lines() if line.get_marker() == "*"]
+    assert [float(line.get_xdata()[0]) for line in stars] == [8, 7, 6]
+    from mammo_utils.detection.metrics import FROC_RATES
+
+    end = (FROC_RATES[-2] + FROC_RATES[-1]) / 2  # a curve ending between the last two rates
+    fpi = np.r_[0, np.sort(np.random.default_rng(0).uniform(0, end, 60)), end]
     fig = dplots.plot_froc({"YOLOv8 detector (seed 0)": (fpi, np.minimum(0.8, 1 - np.exp(-fpi / 0.12)))})
     _save(fig, "07_froc", tmp_path)
     ax = fig.axes[0]
-    assert ax.get_xlim()[1] == pytest.approx(0.9 * 1.05)  # the measured range, not the 2 FP/image rate
-    assert "not reached, no value reported: 1, 2 FP/image" in ax.get_title()
+    assert ax.get_xlim()[1] == pytest.approx(end * 1.05)  # the measured range, not the last rate
+    assert f"not reached, no value reported: {FROC_RATES[-1]:g} FP/image" in ax.get_title()
+    marked = [t.get_text() for t in ax.texts]
+    assert marked == [f"{r:g} FP/image" for r in FROC_RATES[:-1]]  # the rates inside the curve are marked
 
 
 def test_export_and_drift_figures(tmp_path):

@@ -1,9 +1,10 @@
 # Size: the detector's test metrics, every seed's test intervals and Grad-CAM's share one patient resampling.
 """Score localisation on the test patients: the detector's boxes and the classifier's Grad-CAM, on one table.
 
-- Detector: COCO mAP@0.5 and mAP@[.5:.95] with per-class AP, class-agnostic AP, FROC sensitivity at 0.5/1/2
-  false positives per image (and where the measured curve ends), per-breast recall at the operating score chosen
-  on validation (1 FP/image), and the pointing game of its top box's centre.
+- Detector: COCO mAP@0.5 and mAP@[.5:.95] with per-class AP, class-agnostic AP, FROC sensitivity at
+  :data:`~mammo_utils.detection.metrics.FROC_RATES` false positives per image (and where the measured curve ends),
+  per-breast recall at the operating score chosen on validation
+  (:data:`~mammo_utils.detection.metrics.OPERATING_FPI` FP/image), and the pointing game of its top box's centre.
 - Classifier: Grad-CAM's peak in the pointing game, and CAM-to-box boxes scored with the same class-agnostic AP.
 - Every headline number carries a patient-level bootstrap 95% interval (whole patients resampled), each seed's
   test mAP too (:func:`score_seeds`).

@@ -9,7 +9,8 @@ Ground truth and predictions are lists with one entry per image:
 AP is computed by pycocotools (101-point interpolated precision, the COCO definition) so it matches published
 numbers; mAP@0.5 is COCO's ``AP50`` and mAP@[.5:.95] its headline ``AP``. FROC follows mammography CAD papers:
 sensitivity (share of lesions hit at IoU >= 0.5, class-agnostic) against mean false positives per image, read
-at 0.5, 1 and 2 FP/image where the measured curve reaches them (None where it does not).
+at :data:`FROC_RATES` where the measured curve reaches them (None where it does not); the detector's operating
+point is :data:`OPERATING_FPI` false positives per image on validation.
 
 Example:
     >>> gt = [{"boxes": np.array([[10, 10, 30, 30]]), "classes": np.array([0])}]
@@ -28,8 +29,20 @@ import numpy as np
 
 from .boxes import box_mask
 
-#: False positives per image at which FROC sensitivity is read.
-FROC_RATES: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: False positives per image at which FROC sensitivity is read. The detector keeps its top boxes above a score
+#: floor, so its measured curve ends at a finite FP/image (the small profile's validation and test curves end a
+#: little short of half a false positive per image): the rates lie inside that range, and a rate past a curve's end
+#: is still reported as not reached (None), never read off a plateau.
+FROC_RATES: tuple[float, ...] = (0.1, 0.25, 0.4)
+#: False positives per image at the operating point (chosen on validation, used on test and by the service): one
+#: of :data:`FROC_RATES`, inside the measured validation curves, so the operating score is a point on the curve
+#: and not the detector's score floor.
+OPERATING_FPI: float = 0.25
+
+
+def froc_key(rate: float) -> str:
+    """The key of FROC sensitivity at ``rate`` FP/image in :func:`froc`'s result (``0.25`` -> ``"sens@0.25fp"``)."""
+    return f"sens@{rate:g}fp"
 
 
 def iou_matrix(a, b) -> np.ndarray:
@@ -196,19 +209,36 @@ def froc(gt: Sequence[dict], preds: Sequence[dict], rates: Sequence[float] = FRO
     out: dict = {}
     for r in rates:
         if not n_lesions:
-            out[f"sens@{r:g}fp"] = float("nan")
+            out[froc_key(r)] = float("nan")
         else:
-            out[f"sens@{r:g}fp"] = float(sens[fpi <= r].max()) if r <= reach + 1e-12 else None
+            out[froc_key(r)] = float(sens[fpi <= r].max()) if r <= reach + 1e-12 else None
     out["max_fp_per_image"] = reach
     out["end_sensitivity"] = float(sens[-1])
     out["curve"] = (fpi, sens)
     return out
 
 
-def score_at_fpi(gt: Sequence[dict], preds: Sequence[dict], rate: float = 1.0, iou: float = 0.5) -> float:
+def score_at_fpi(gt: Sequence[dict], preds: Sequence[dict], rate: float = OPERATING_FPI, iou: float = 0.5) -> float:
     """Lowest score threshold whose mean false positives per image stay <= ``rate`` (an operating point).
 
-    Choose it on validation images and apply it to test images.
+    Choose it on validation images and apply it to test images. When the measured curve ends before ``rate`` (every
+    kept box counted), this is the lowest score the detector keeps: the curve's end, not a point at ``rate``.
+
+    Args:
+        gt: Ground truth per image.
+        preds: Predictions per image.
+        rate: Target mean false positives per image.
+        iou: Hit criterion.
+
+    Returns:
+        The score threshold (1.0 without any box).
+
+    Example:
+        >>> gt = [{"boxes": [[0, 0, 10, 10]], "classes": [0]}, {"boxes": np.zeros((0, 4)), "classes": []}]
+        >>> preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.6], "classes": [0]},
+        ...          {"boxes": [[5, 5, 9, 9]], "scores": [0.8], "classes": [0]}]
+        >>> score_at_fpi(gt, preds, 0.5)
+        0.6
     """
     scores, hit = _hits(gt, preds, iou)
     if not len(scores):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.figure_check import place_legend
+from .metrics import FROC_RATES
 
 TRUTH_COLOUR = "#1b9e77"
 DETECTION_COLOUR = "#d95f02"
@@ -54,41 +55,70 @@ def plot_box_mapping(stored: np.ndarray, stored_boxes, cached: np.ndarray, cache
     return fig
 
 
-def plot_detector_history(history: dict, title: str = "Detector training"):
-    """Training and validation loss per epoch, and validation mAP@0.5 where it was computed.
+#: Line style of each training-loss component in :func:`plot_detector_history` (the colour names the seed).
+LOSS_STYLES = {"loss": "-", "box_loss": "--", "class_loss": ":"}
+
+
+def _validation_curve(ax, history: dict, key: str, best_epoch: int | None, colour, label: str, width: float):
+    """One seed's validation metric where it was computed, the kept (best) epoch starred."""
+    values = np.asarray(history.get(key, []), float)
+    epochs = np.arange(1, len(values) + 1)
+    at = np.isfinite(values)
+    ax.plot(epochs[at], values[at], "o-", ms=3, color=colour, lw=width, label=label)
+    if best_epoch is not None and 1 <= best_epoch <= len(values) and at[best_epoch - 1]:
+        ax.plot([best_epoch], [values[best_epoch - 1]], "*", ms=11, color=colour, mec="black", mew=0.5)
+
+
+def plot_detector_history(records: list[dict], chosen: int | None = None, title: str = "Detector training"):
+    """Every seed's training losses and validation mAP per epoch, the kept (best validation) epoch starred.
 
     Args:
-        history: Keras history dict (``loss``, ``box_loss``, ``class_loss``, ``val_loss``, ``val_map50`` …).
+        records: Training records of the seeds (:func:`~mammo_utils.detection.train.train_detector`'s: ``seed``,
+            ``history`` with ``loss``, ``box_loss``, ``class_loss``, ``val_map50``, ``val_map50_95``, and
+            ``best_epoch``).
+        chosen: The seed scored in detail (drawn thicker, named in the legend).
         title: Figure title.
 
     Returns:
-        The figure.
+        The figure: training losses (colour: seed; line style: component), validation mAP@0.5 and mAP@[.5:.95].
+
+    Raises:
+        ValueError: ``records`` is empty.
+
+    Example:
+        >>> fig = plot_detector_history([{"seed": 0, "history": {"loss": [3, 2]}, "best_epoch": 2}])  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    for key, style in (("loss", "-"), ("box_loss", "--"), ("class_loss", ":"), ("val_loss", "-")):
-        if key in history:
-            axes[0].plot(epochs, history[key], style, label=key)
-    axes[0].set(xlabel="epoch", ylabel="loss (CIoU box + BCE class)", title="losses", yscale="log")
-    place_legend(axes[0], fontsize=8)
-    if "val_map50" in history:
-        values = np.asarray(history["val_map50"], float)
-        at = np.isfinite(values)
-        axes[1].plot(epochs[at], values[at], "o-", label="validation mAP@0.5")
-    if "val_map50_95" in history:
-        values = np.asarray(history["val_map50_95"], float)
-        at = np.isfinite(values)
-        axes[1].plot(epochs[at], values[at], "s--", label="validation mAP@[.5:.95]")
-    axes[1].set(xlabel="epoch", ylabel="mAP", ylim=(0, 1), title="validation mAP (best epoch kept)")
-    place_legend(axes[1], fontsize=8)
+    if not records:
+        raise ValueError("plot_detector_history: records is empty; pass one training record per seed")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    colours = plt.get_cmap("tab10").colors
+    seeds = []
+    for k, record in enumerate(records):
+        history, colour = record["history"], colours[k % len(colours)]
+        width = 2.2 if record.get("seed") == chosen else 1.2
+        label = f"seed {record.get('seed')}" + (" (chosen)" if record.get("seed") == chosen else "")
+        seeds.append(Line2D([], [], color=colour, lw=width, label=label))
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        for key, style in LOSS_STYLES.items():
+            if key in history:
+                axes[0].plot(epochs, history[key], style, color=colour, lw=width)
+        for ax, key in zip(axes[1:], ("val_map50", "val_map50_95")):
+            _validation_curve(ax, history, key, record.get("best_epoch"), colour, label, width)
+    styles = [Line2D([], [], color="dimgrey", ls=style, label=key) for key, style in LOSS_STYLES.items()]
+    axes[0].set(xlabel="epoch", ylabel="training loss (CIoU box + BCE class)", title="training losses", yscale="log")
+    place_legend(axes[0], handles=seeds + styles, fontsize=7)
+    for ax, name in zip(axes[1:], ("mAP@0.5", "mAP@[.5:.95]")):
+        ax.set(xlabel="epoch", ylabel=f"validation {name}", ylim=(0, 1), title=f"validation {name} (* kept epoch)")
+        place_legend(ax, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def plot_froc(curves: dict, rates=(0.5, 1.0, 2.0), title: str = "FROC on the test patients"):
+def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test patients"):
     """FROC curves (sensitivity vs false positives per image), drawn only over the measured range.
 
     The x axis ends just past the farthest measured point, where each curve ends with a tick mark; an operating

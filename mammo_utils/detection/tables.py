@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..evaluation.metrics import format_with_interval
 from .evaluate import OPERATING_LABELS
-from .metrics import FROC_RATES
+from .metrics import FROC_RATES, OPERATING_FPI, froc_key
 
 
 def metrics_table(det: dict, classes) -> pd.DataFrame:
@@ -40,8 +40,8 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
         *[
             (
                 f"FROC sensitivity at {r:g} FP/image",
-                fmt(det["froc"][f"sens@{r:g}fp"], det["froc_ci"][f"sens@{r:g}fp"])
-                + (end if det["froc"][f"sens@{r:g}fp"] is None else ""),
+                fmt(det["froc"][froc_key(r)], det["froc_ci"][froc_key(r)])
+                + (end if det["froc"][froc_key(r)] is None else ""),
             )
             for r in FROC_RATES
         ],  # fmt: skip
@@ -61,7 +61,8 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
         ),  # fmt: skip
         *[(label, fmt(det["operating_point"][key], op_ci.get(key))) for key, label in OPERATING_LABELS.items()],
         (
-            f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation)",
+            f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation for "
+            f"{OPERATING_FPI:g} FP/image)",
             fmt(det["breast_recall"], det.get("breast_recall_ci")),
         ),  # fmt: skip
     ]

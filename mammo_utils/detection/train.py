@@ -1,3 +1,4 @@
+# Size: training, the validation checkpoint callback, the operating point and MLflow tracking of one detector run.
 """Train the lesion detector on the project's folds, pick its epoch on validation mAP, track it in MLflow.
 
 The detector uses the classifier's cache and splits: training folds to fit, the run's validation fold to
@@ -40,10 +41,8 @@ from .detector import (
     compile_detector,
     predict_boxes,
 )
-from .metrics import coco_map, operating_point, score_at_fpi
+from .metrics import OPERATING_FPI, coco_map, froc, operating_point, score_at_fpi
 
-#: False positives per image at the operating point (chosen on validation, used by the service).
-OPERATING_FPI = 1.0
 #: Validation mAP is computed every this many epochs (and after the last one); early stopping and the kept epoch
 #: follow it, so it is every epoch.
 EVAL_EVERY = 1
@@ -182,7 +181,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
     out = detector_dir(cfg)
     if (out / DETECTOR_INFO).is_file() and (out / DETECTOR_FILE).is_file() and not force:
         # the folder it was found in, not the one it was trained in (a work folder copied or moved elsewhere)
-        return {**json.loads((out / DETECTOR_INFO).read_text()), "folder": str(out)}
+        return refresh_operating_point(cfg, {**json.loads((out / DETECTOR_INFO).read_text()), "folder": str(out)})
     spec = DetectorSpec(image_size=tuple(cfg.cache_size))
     data = load_detection_data(cfg)
     model = build_detector(spec, seed=cfg.seed)
@@ -208,9 +207,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
         )  # fmt: skip
         seconds = time.perf_counter() - start
         epochs_run = check.last + 1
-        val_boxes = predict_boxes(model, data.images["val"])
-        operating = score_at_fpi(val_gt, val_boxes, OPERATING_FPI)
-        reached = operating_point(val_gt, val_boxes, operating)["fp"] / max(len(val_gt), 1)
+        operating = operating_fields(val_gt, predict_boxes(model, data.images["val"]))
         record = {
             "spec": spec.to_dict(),
             "history": _history(history.history, check.scores),
@@ -225,11 +222,7 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             "train_seconds": round(seconds, 1),
             "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
             "recipe": {"version": DETECTOR_RECIPE, "warmup_epochs": WARMUP_EPOCHS, "prior": PRIOR_PROBABILITY},
-            "operating_score": operating,
-            "operating_fp_per_image": OPERATING_FPI,
-            # the validation FP/image at that score: below the target when every kept box is counted before the
-            # curve reaches it (the score is then the lowest one the detector keeps)
-            "operating_fp_per_image_reached": reached,
+            **operating,
             "n_images": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "n_boxes": {
                 k: int(sum(len(b) for b in f.boxes))
@@ -251,6 +244,55 @@ def train_detector(cfg: Config, track: bool = True, force: bool = False, verbose
             end_run("FAILED")
         raise
     keras.backend.clear_session()
+    return record
+
+
+def operating_fields(val_gt: list[dict], val_boxes: list[dict]) -> dict:
+    """The operating point chosen on validation at :data:`~mammo_utils.detection.metrics.OPERATING_FPI`.
+
+    Args:
+        val_gt: Validation ground truth per image.
+        val_boxes: The detector's validation boxes per image.
+
+    Returns:
+        ``operating_score`` (the lowest score keeping validation at or below the target), ``operating_fp_per_image``
+        (the target), ``operating_fp_per_image_reached`` (the validation FP/image at that score, at most the target)
+        and ``val_curve_end_fp_per_image`` (where the validation curve ends, every kept box counted: when it is below
+        the target, the operating score is the lowest score the detector keeps, not a point at the target).
+    """
+    score = score_at_fpi(val_gt, val_boxes, OPERATING_FPI)
+    return {
+        "operating_score": score,
+        "operating_fp_per_image": OPERATING_FPI,
+        "operating_fp_per_image_reached": operating_point(val_gt, val_boxes, score)["fp"] / max(len(val_gt), 1),
+        "val_curve_end_fp_per_image": froc(val_gt, val_boxes, rates=())["max_fp_per_image"],
+    }
+
+
+def refresh_operating_point(cfg: Config, record: dict) -> dict:
+    """A reused detector's record, its operating point re-chosen on validation if it was set at another FP/image.
+
+    A detector trained before :data:`~mammo_utils.detection.metrics.OPERATING_FPI` changed keeps its weights (the
+    rate is not part of its folder key); only the operating score moves, and its ``detector.json`` is rewritten so
+    the export and the service read the new one.
+
+    Args:
+        cfg: Configuration of the detector's data (same as training).
+        record: The saved record, with ``folder``.
+
+    Returns:
+        The record (unchanged when it was chosen at :data:`~mammo_utils.detection.metrics.OPERATING_FPI` and
+        records where the validation curve ends).
+    """
+    if record.get("operating_fp_per_image") == OPERATING_FPI and "val_curve_end_fp_per_image" in record:
+        return record
+    from .detector import load_detector
+
+    model, _ = load_detector(record["folder"])
+    df, cache = detection_frames(cfg)
+    val = fold_frames(df, cfg.fold)[1].reset_index(drop=True)
+    record = {**record, **operating_fields(truth(val), predict_boxes(model, load_stack(val, cache)))}
+    write_atomic(Path(record["folder"]) / DETECTOR_INFO, to_json(record, indent=2).encode())
     return record
 
 

@@ -417,7 +417,47 @@ def froc_sentence(book: FactBook, src: str) -> str:
     if _try(book, src + "#froc_end_sensitivity") is not None:
         end = value_with_interval(book, "d07.froc_end", src, "froc_end_sensitivity")
         text += f"; where the curve ends, every kept box counted, sensitivity {end}"
-    return text
+    return text + detector_operating_clause(book, src)
+
+
+def detector_operating_clause(book: FactBook, src: str) -> str:
+    """The detector's operating point: the validation FP/image it was chosen at, its score, test breast recall there.
+
+    When the validation curve ended before the target rate (recorded as ``record.val_curve_end_fp_per_image``; in
+    older records, ``record.operating_fp_per_image_reached`` below the target), the clause says so: the score is
+    then the lowest one the detector keeps, not a point at the target.
+
+    Args:
+        book: Facts.
+        src: The detection results file.
+
+    Returns:
+        HTML text starting with "; " ("" when the operating rate or score is not recorded).
+    """
+    rate = _try(book, src + "#record.operating_fp_per_image")
+    if rate is None or _try(book, src + "#operating_score") is None:
+        return ""
+    target = book.html("d07.op.rate", src + "#record.operating_fp_per_image", "g")
+    score = book.html("d07.op.score", src + "#operating_score", ".3g")
+    # older records lack the curve's end: the FP/image reached at the score is then below the target only there
+    recorded = [
+        f
+        for f in ("val_curve_end_fp_per_image", "operating_fp_per_image_reached")
+        if _try(book, f"{src}#record.{f}") is not None
+    ]
+    field = recorded[0] if recorded else None
+    if field is not None and _try(book, f"{src}#record.{field}") < rate:
+        shown = book.html("d07.op.val_end", f"{src}#record.{field}", ".2f")
+        where = (
+            f"the validation curve ends at {shown} false positives per image, short of the {target} FP/image "
+            f"target, so the operating score is the lowest score the detector keeps ({score})"
+        )
+    else:
+        where = f"the operating score chosen on validation at {target} false positives per image is {score}"
+    if _try(book, src + "#breast_recall") is None:
+        return f"; {where}"
+    recall = value_with_interval(book, "d07.op.breast_recall", src, "breast_recall", "pct")
+    return f"; {where}, and at it {recall} of the test breasts with a lesion get a correct box"
 
 
 def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_auc") -> str:

@@ -15,7 +15,14 @@ from mammo_utils.detection.evaluate import (
     seed_summary,
     summary_json,
 )
-from mammo_utils.detection.metrics import coco_map, operating_point, top_box_overlap
+from mammo_utils.detection.metrics import (
+    FROC_RATES,
+    OPERATING_FPI,
+    coco_map,
+    froc_key,
+    operating_point,
+    top_box_overlap,
+)
 from mammo_utils.detection.tables import metrics_table, seed_table
 from mammo_utils.detection.train import DetectionData, stop_reason, truth
 
@@ -73,12 +80,25 @@ def test_per_class_ap_intervals_contain_the_point_value():
 
 def test_froc_rates_beyond_the_test_curve_are_reported_as_not_reached():
     data, preds = _split()
-    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    # keep only the high-scoring boxes: the curve ends inside the FROC rates, so some are read and some refused
+    sparse = [{k: v[p["scores"] >= 0.5] for k, v in p.items()} for p in preds]
+    det = evaluate_detections(data, score=0.3, test_preds=sparse, classes=CLASSES)
     reach = det["froc_max_fp_per_image"]
-    assert 0 < reach < 2.0 and det["froc_curve"][0][-1] == pytest.approx(reach)
-    assert det["froc"]["sens@2fp"] is None and det["froc_ci"]["sens@2fp"] is None
+    assert FROC_RATES[0] < reach < FROC_RATES[-1] and det["froc_curve"][0][-1] == pytest.approx(reach)
     table = metrics_table(det, CLASSES).set_index("test metric")["value [95% CI]"]
-    assert table["FROC sensitivity at 2 FP/image"].startswith("not reached")
+    for rate in FROC_RATES:
+        key, row = froc_key(rate), table[f"FROC sensitivity at {rate:g} FP/image"]
+        if rate > reach:
+            assert det["froc"][key] is None and det["froc_ci"][key] is None and row.startswith("not reached")
+        else:
+            assert det["froc"][key] is not None and row.startswith(f"{det['froc'][key]:.3f} [")
+
+
+def test_the_table_names_the_operating_rate_of_the_breast_recall():
+    data, preds = _split()
+    det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
+    rows = metrics_table(det, CLASSES)["test metric"]
+    assert rows.str.contains(f"set on validation for {OPERATING_FPI:g} FP/image", regex=False).sum() == 1
 
 
 def test_headline_statistics_all_carry_intervals_including_the_end_of_the_froc_curve():
@@ -113,7 +133,7 @@ def test_evaluate_json_carries_every_headline_interval():
         "breast_recall",
     ):
         assert out[f"{key}_ci"] == pytest.approx(list(det[f"{key}_ci"])), key
-    assert set(out["froc_ci"]) == set(out["froc"]) == {"sens@0.5fp", "sens@1fp", "sens@2fp"}
+    assert set(out["froc_ci"]) == set(out["froc"]) == {froc_key(r) for r in FROC_RATES}
     assert out["pointing_game"] is None  # no classifier scored
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from mammo_utils.detection.metrics import (
+    FROC_RATES,
+    OPERATING_FPI,
     agnostic,
     bootstrap_interval,
     bootstrap_intervals,
@@ -13,6 +15,7 @@ from mammo_utils.detection.metrics import (
     cam_boxes,
     coco_map,
     froc,
+    froc_key,
     iou_matrix,
     operating_point,
     pointing_game,
@@ -74,7 +77,7 @@ def test_froc_and_operating_point():
     ]
     preds = [_pred([[0, 0, 10, 10], [40, 40, 50, 50]], [0.5, 0.9]), _pred([[5, 5, 9, 9]], [0.8])]
     # ranking: FP (0.9), FP (0.8), TP (0.5): sensitivity 0 until 1 FP/image, then 1; the curve ends at 1 FP/image
-    result = froc(gt, preds)
+    result = froc(gt, preds, rates=(0.5, 1.0, 2.0))
     assert result["sens@0.5fp"] == 0.0 and result["sens@1fp"] == 1.0
     assert result["max_fp_per_image"] == pytest.approx(1.0)
     assert result["sens@2fp"] is None  # beyond the measured curve: refused, not the last value carried forward
@@ -124,14 +127,61 @@ def test_froc_refuses_rates_beyond_the_measured_curve():
     """A detector with few boxes reaches only a low FP/image: every rate past it is None, never a plateau."""
     gt = [{"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])} for _ in range(4)]
     preds = [_pred([[0, 0, 10, 10]], [0.9]), _pred([[30, 30, 40, 40]], [0.8]), _pred([], []), _pred([], [])]
-    result = froc(gt, preds)  # one FP over 4 images: the curve ends at 0.25 FP/image
+    result = froc(gt, preds, rates=(0.5, 1.0, 2.0))  # one FP over 4 images: the curve ends at 0.25 FP/image
     assert result["max_fp_per_image"] == pytest.approx(0.25)
     assert result["sens@0.5fp"] is None and result["sens@1fp"] is None and result["sens@2fp"] is None
+    # the default rates: those up to the end are read on the curve, the ones past it refused
+    default = froc(gt, preds)
+    assert set(default) >= {froc_key(r) for r in FROC_RATES}
+    assert all((default[froc_key(r)] is None) == (r > 0.25) for r in FROC_RATES)
     assert froc(gt, preds, rates=(0.25,))["sens@0.25fp"] == pytest.approx(0.25)
     # where the curve ends, every kept box counts: 1 of the 4 lesions found (the second box misses its lesion)
     assert result["end_sensitivity"] == pytest.approx(0.25)
     preds[2] = _pred([[0, 0, 10, 10]], [0.1])  # a low-scoring hit moves the end, not the FP count
     assert froc(gt, preds)["end_sensitivity"] == pytest.approx(0.5) and froc(gt, preds)["max_fp_per_image"] == 0.25
+
+
+def _short_curve(n_images: int = 200, n_fp: int = 92, floor: float = 0.0101, seed: int = 0):
+    """Validation-like images whose FROC curve ends at ``n_fp / n_images`` FP/image (0.46 by default), as the small
+    detector's does: half the images hold a lesion, 80% of lesions are found, the lowest kept score is ``floor``."""
+    rng = np.random.default_rng(seed)
+    gt = [
+        {"boxes": np.array([[10.0, 10, 30, 30]]), "classes": np.zeros(1, int)}
+        if i < n_images // 2
+        else {"boxes": np.zeros((0, 4)), "classes": np.zeros(0, int)}
+        for i in range(n_images)
+    ]
+    boxes = [[] for _ in range(n_images)]
+    scores = [[] for _ in range(n_images)]
+    for i in range(int(0.8 * n_images // 2)):  # hits, ranked above most false positives
+        boxes[i].append([10, 10, 30, 30])
+        scores[i].append(rng.uniform(0.2, 1.0))
+    fp_scores = np.r_[floor, rng.uniform(floor, 0.6, n_fp - 1)]  # the lowest-scoring box is a false positive
+    for k, image in enumerate(rng.integers(0, n_images, n_fp)):
+        boxes[image].append([60, 60, 70, 70])
+        scores[image].append(fp_scores[k])
+    preds = [_pred(b, s) for b, s in zip(boxes, scores)]
+    return gt, preds
+
+
+def test_default_froc_rates_and_operating_rate_lie_inside_a_curve_ending_short_of_half_a_false_positive():
+    """The small detector's validation curve ends near 0.46 FP/image: every default FROC rate is read on such a curve,
+    and the operating score is a point on it, above the detector's score floor (not the floor a target past the end
+    falls to)."""
+    floor = 0.0101
+    gt, preds = _short_curve(floor=floor)
+    assert list(FROC_RATES) == sorted(FROC_RATES) and OPERATING_FPI in FROC_RATES
+    result = froc(gt, preds)
+    assert result["max_fp_per_image"] == pytest.approx(0.46)
+    values = [result[froc_key(r)] for r in FROC_RATES]
+    assert None not in values and values == sorted(values) and 0 < values[0] < values[-1] <= result["end_sensitivity"]
+    score = score_at_fpi(gt, preds)  # the default rate: OPERATING_FPI
+    assert score > floor
+    fp_per_image = operating_point(gt, preds, score)["fp"] / len(gt)
+    assert OPERATING_FPI - 1 / len(gt) <= fp_per_image <= OPERATING_FPI  # on the curve, at the target
+    assert operating_point(gt, preds, score)["recall"] == pytest.approx(result[froc_key(OPERATING_FPI)])
+    # a target past the curve's end (the former 1 FP/image) falls to the floor: every kept box counted
+    assert score_at_fpi(gt, preds, 1.0) == pytest.approx(floor)
 
 
 def test_bootstrap_intervals_share_resamples_and_skip_undefined_values():

@@ -62,6 +62,12 @@ def test_one_short_fit_returns_boxes_in_the_documented_format(tiny_detector):
     cfg, record = tiny_detector
     assert len(record["history"]["loss"]) == record["epochs_run"] and np.isfinite(record["history"]["loss"]).all()
     assert record["max_epochs"] == 2 and record["stop_reason"]
+    from mammo_utils.detection.metrics import OPERATING_FPI
+
+    # the operating point is chosen at the current rate, and where the validation curve ends is recorded beside it
+    assert record["operating_fp_per_image"] == OPERATING_FPI
+    assert record["operating_fp_per_image_reached"] <= OPERATING_FPI
+    assert record["operating_fp_per_image_reached"] <= record["val_curve_end_fp_per_image"]
     model, info = load_detector(record["folder"])
     assert info["spec"].image_size == (64, 32)
     data = load_detection_data(cfg)
@@ -103,7 +109,9 @@ def test_cli_evaluate_json(tiny_detector, tiny_run, capsys):
     out = json.loads(capsys.readouterr().out)
     assert {"map50", "map50_95", "per_class", "froc", "pointing_game"} <= set(out)
     assert set(out["per_class"]) == {"mass", "spiculated_mass", "calcification_cluster"}
-    assert 0.0 <= out["map50"] <= 1.0 and set(out["froc"]) == {"sens@0.5fp", "sens@1fp", "sens@2fp"}
+    from mammo_utils.detection.metrics import FROC_RATES, froc_key
+
+    assert 0.0 <= out["map50"] <= 1.0 and set(out["froc"]) == {froc_key(r) for r in FROC_RATES}
     assert 0.0 <= out["pointing_game"] <= 1.0 and 0.0 < out["pointing_chance"] < 1.0
 
 
@@ -185,12 +193,58 @@ def test_a_reused_detector_names_the_folder_it_was_found_in(synth_root, tmp_path
 
     from mammo_utils.config import get_config
     from mammo_utils.detection.detector import DETECTOR_FILE, DETECTOR_INFO
+    from mammo_utils.detection.metrics import OPERATING_FPI
     from mammo_utils.detection.train import detector_dir, train_detector
 
     cfg = get_config("small", synth_root, tmp_path, cache_size=(64, 32), det_epochs=2)
     out = detector_dir(cfg)
     out.mkdir(parents=True)
     (out / DETECTOR_FILE).write_bytes(b"weights")  # reuse checks the files exist; nothing is loaded here
-    (out / DETECTOR_INFO).write_text(json.dumps({"seed": 0, "folder": "/elsewhere/data/work/detector/x"}))
+    saved = {"seed": 0, "folder": "/elsewhere/data/work/detector/x", "operating_fp_per_image": OPERATING_FPI}
+    (out / DETECTOR_INFO).write_text(json.dumps({**saved, "val_curve_end_fp_per_image": 0.46}))
     record = train_detector(cfg)
     assert record["folder"] == str(out) and record["seed"] == 0
+
+
+def test_a_reused_detector_chosen_at_another_rate_gets_its_operating_score_rechosen(synth_root, tmp_path, monkeypatch):
+    """A detector trained when the operating rate was 1 FP/image, past its validation curve's end (0.46 FP/image):
+    reused, its operating score is chosen again at OPERATING_FPI, above the floor, and saved in detector.json."""
+    import json
+
+    import pandas as pd
+
+    from mammo_utils.config import get_config
+    from mammo_utils.detection import detector as D
+    from mammo_utils.detection import train as T
+    from mammo_utils.detection.metrics import OPERATING_FPI
+
+    # validation: 100 images, 50 with a lesion (40 found, scores 0.5-0.9); 46 false positives at 0.0101-0.455
+    val = pd.DataFrame({"boxes": [np.array([[0.0, 0, 10, 10]])] * 50 + [np.zeros((0, 4))] * 50})
+    val["classes"] = [np.zeros(len(b), int) for b in val.boxes]
+    preds = [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0, int)} for _ in range(100)]
+    for i in range(40):
+        preds[i] = {"boxes": np.array([[0.0, 0, 10, 10]]), "scores": np.array([0.5 + i / 100]), "classes": [0]}
+    for k in range(46):
+        preds[50 + k] = {
+            "boxes": np.array([[20.0, 20, 30, 30]]),
+            "scores": np.array([0.0101 + k / 100]),
+            "classes": [0],
+        }
+    monkeypatch.setattr(T, "detection_frames", lambda cfg: (val, tmp_path))
+    monkeypatch.setattr(T, "fold_frames", lambda df, fold: (df.iloc[:0], df, df.iloc[:0]))
+    monkeypatch.setattr(T, "load_stack", lambda frame, cache: np.zeros((len(frame), 64, 32)))
+    monkeypatch.setattr(T, "predict_boxes", lambda model, images: preds)
+    monkeypatch.setattr(D, "load_detector", lambda folder: (None, {}))
+    cfg = get_config("small", synth_root, tmp_path, cache_size=(64, 32), det_epochs=2)
+    out = T.detector_dir(cfg)
+    out.mkdir(parents=True)
+    (out / D.DETECTOR_FILE).write_bytes(b"weights")
+    old = {"seed": 0, "operating_score": 0.0101, "operating_fp_per_image": 1.0, "operating_fp_per_image_reached": 0.46}
+    (out / D.DETECTOR_INFO).write_text(json.dumps(old))
+    record = T.train_detector(cfg)
+    assert record["operating_fp_per_image"] == OPERATING_FPI and record["val_curve_end_fp_per_image"] == 0.46
+    assert record["operating_score"] > 0.0101 and record["operating_fp_per_image_reached"] <= OPERATING_FPI
+    # the false positives scoring at or above it are the target's share of the images
+    assert record["operating_fp_per_image_reached"] == pytest.approx(OPERATING_FPI, abs=0.01)
+    assert json.loads((out / D.DETECTOR_INFO).read_text())["operating_score"] == record["operating_score"]
+    assert T.train_detector(cfg) == record  # chosen at the current rate: reused as saved, not chosen again

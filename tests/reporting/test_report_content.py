@@ -564,6 +564,29 @@ def test_froc_values_and_the_curve_end_carry_their_recorded_intervals(tmp_path):
     assert book.facts["d07.froc_end.high"].source == "d.json#froc_end_sensitivity_ci.1"
 
 
+def test_the_detector_operating_point_follows_the_recorded_rate_and_the_curve_end(tmp_path):
+    """The operating rate is read from the record (never typed in); a target past the validation curve is named."""
+    from mammo_utils.reporting.evidence import froc_sentence
+    from mammo_utils.reporting.facts import FactBook
+
+    base = {"froc": {"sens@0.25fp": 0.7}, "froc_max_fp_per_image": 0.45, "operating_score": 0.0832,
+            "breast_recall": 0.9, "breast_recall_ci": [0.85, 0.95]}  # fmt: skip
+    inside = {**base, "record": {"operating_fp_per_image": 0.25, "operating_fp_per_image_reached": 0.249,
+                                 "val_curve_end_fp_per_image": 0.46}}  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(inside))
+    book = FactBook(tmp_path)
+    text = re.sub(r"<[^>]+>", "", froc_sentence(book, "d.json"))
+    assert "the operating score chosen on validation at 0.25 false positives per image is 0.0832" in text
+    assert "90.0% [85.0%, 95.0%] of the test breasts with a lesion" in text and "short of" not in text
+    assert book.facts["d07.op.rate"].source == "d.json#record.operating_fp_per_image"
+    past = {**base, "operating_score": 0.0101, "record": {"operating_fp_per_image": 1.0,
+                                                          "operating_fp_per_image_reached": 0.46}}  # fmt: skip
+    (tmp_path / "e.json").write_text(json.dumps(past))
+    text = re.sub(r"<[^>]+>", "", froc_sentence(FactBook(tmp_path), "e.json"))
+    assert "the validation curve ends at 0.46 false positives per image, short of the 1 FP/image target" in text
+    assert "lowest score the detector keeps (0.0101)" in text
+
+
 def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
     from mammo_utils.reporting.evidence import value_with_interval
     from mammo_utils.reporting.facts import FactBook
