@@ -4,6 +4,7 @@ Outputs (all atomic writes):
 
 - ``results/champion_eval.json``: the export scored on its test patients (overall and per subgroup);
 - ``figures/pipeline.svg``, ``figures/deployment.svg``: the architecture diagrams;
+- ``figures/slide_08_export_*.png``: 08's export table redrawn for the slides (:mod:`.slide_figures`);
 - ``api/openapi.json`` + ``api/index.html``: the service's schema and a readable page;
 - ``final_report.html`` (+ ``final_report.pdf`` when headless Chromium is installed);
 - ``model_card.md`` (also copied into the export folder);
@@ -207,6 +208,7 @@ def build_reports(
     from .model_card import build_model_card
     from .provenance import WRITTEN_BY_REPORT, annotate, check_artifacts, enforce
     from .screens import with_screens
+    from .slide_figures import export_slide_figures
     from .slides import build_slides
 
     root = project_root()
@@ -227,6 +229,8 @@ def build_reports(
     provenance = check_artifacts(reports, export_dir)  # now with the results this command wrote
     out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
     out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
+    for path in export_slide_figures(reports / "results" / "08_export.json", reports / "figures"):
+        out[path.stem] = path  # the export table redrawn with slide-sized text
     out["openapi"], out["api_page"] = export_api_docs(reports / "api", export_dir)
     book = FactBook(root, reports)
     real = real_train_csv(root, cfg)

@@ -73,13 +73,13 @@ def shown_text_px(fig, box: tuple[int, int] = SLIDE_BOX, px_per_inch: float = SL
     return min(sizes) * px_per_inch / 72 * scale if sizes else float("inf")
 
 
-def save_slide_figure(fig, name: str, folder: str | Path, box: tuple[int, int] = SLIDE_BOX) -> Path:
+def save_slide_figure(fig, name: str, folder: str | Path | None = None, box: tuple[int, int] = SLIDE_BOX) -> Path:
     """Save a slide copy of a figure (PNG at :data:`SLIDE_DPI`) once its text is large enough for the slide.
 
     Args:
         fig: The figure.
         name: File stem.
-        folder: The figures folder.
+        folder: The figures folder (default: :func:`~mammo_utils.evaluation.plots.figure_dir`).
         box: Pixels the slide gives it (:data:`SLIDE_BOX`, or :data:`SPLIT_BOX` beside text).
 
     Returns:
@@ -90,8 +90,9 @@ def save_slide_figure(fig, name: str, folder: str | Path, box: tuple[int, int] =
     """
     import matplotlib.pyplot as plt
 
-    from ..evaluation.plots import save_fig
+    from ..evaluation.plots import figure_dir, save_fig
 
+    folder = Path(folder) if folder is not None else figure_dir()
     shown = shown_text_px(fig, box)
     if shown < MIN_SLIDE_TEXT_PX:
         plt.close(fig)
@@ -101,7 +102,7 @@ def save_slide_figure(fig, name: str, folder: str | Path, box: tuple[int, int] =
         )
     save_fig(fig, name, folder, dpi=SLIDE_DPI)
     plt.close(fig)
-    return Path(folder) / f"{name}.png"
+    return folder / f"{name}.png"
 
 
 def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
