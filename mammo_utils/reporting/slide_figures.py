@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+#: The slide size (pixels) every size here is measured at.
+SLIDE_PX = (1280, 720)
 #: Pixels a figure gets on a figure-only slide at 1280x720 (the deck's padding, title and a footnote taken off).
 SLIDE_BOX = (1126, 560)
 #: Pixels a figure gets beside a column of text on a slide at 1280x720 (the ``split`` layout's right part).
@@ -97,7 +99,7 @@ def save_slide_figure(fig, name: str, folder: str | Path | None = None, box: tup
     if shown < MIN_SLIDE_TEXT_PX:
         plt.close(fig)
         raise SlideTextError(
-            f"slide figure {name!r}: its smallest text shows {shown:.1f} px at 1280x720 (at least "
+            f"slide figure {name!r}: its smallest text shows {shown:.1f} px at {SLIDE_PX[0]}x{SLIDE_PX[1]} (at least "
             f"{MIN_SLIDE_TEXT_PX:g} px needed): draw it larger or with fewer panels"
         )
     save_fig(fig, name, folder, dpi=SLIDE_DPI)
