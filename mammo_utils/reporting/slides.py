@@ -405,7 +405,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
         _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
         _slide("Baseline CNN: training and validation curves per seed", "", figs / "04_learning_curves.png"),
-        _slide("Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book))),
+        _slide(
+            "Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book)), big=True
+        ),  # fmt: skip
         _slide(
             "Transfer learning: the same pairs on the test patients", _safe(lambda: transfer_heldout(book)), big=True
         ),  # fmt: skip
