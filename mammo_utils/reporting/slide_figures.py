@@ -38,6 +38,8 @@ SLIDE_FONT_PT = 12.0
 SVG_PX_PER_INCH = 96
 #: Stems of the slide copies of 08's export figure (``figures/<stem>.png``), in slide order.
 EXPORT_SLIDES = ("slide_08_export_size_latency", "slide_08_export_quality")
+#: Stem of the slide copy of the exported champion's test confusion matrix.
+CHAMPION_SLIDE = "slide_champion_confusion"
 
 
 class SlideTextError(ValueError):
@@ -133,6 +135,29 @@ def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
                             ("quality",), SLIDE_FONT_PT, width),
     )  # fmt: skip
     return [save_slide_figure(fig, name, folder) for fig, name in zip(drawn, EXPORT_SLIDES)]
+
+
+def champion_slide_confusion(confusion: dict, title: str, folder: str | Path) -> Path:
+    """The exported champion's test confusion matrix for the slide beside its numbers (:data:`SPLIT_BOX`).
+
+    Args:
+        confusion: ``champion_eval.json``'s ``confusion`` (``tn, fp, fn, tp, threshold``).
+        title: Figure title.
+        folder: The figures folder.
+
+    Returns:
+        ``figures/<CHAMPION_SLIDE>.png``.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.plots import plot_confusion
+
+    with plt.rc_context({"font.size": SLIDE_FONT_PT}):
+        fig = plot_confusion(confusion, title)
+        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.55 / SLIDE_DPI)
+        fig.suptitle(f"{title}\n(threshold {confusion['threshold']:.3f}, frozen on validation)")
+        fig.tight_layout()
+    return save_slide_figure(fig, CHAMPION_SLIDE, folder, box=SPLIT_BOX)
 
 
 def _white_rows(rgb: np.ndarray, tolerance: int = 8) -> np.ndarray:

@@ -19,7 +19,7 @@ from .evidence import _screening_range, _try, peaks_off_breast_text, screening_p
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
-from .slide_figures import EXPORT_SLIDES, web_app_result
+from .slide_figures import CHAMPION_SLIDE, EXPORT_SLIDES, web_app_result
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
@@ -117,10 +117,12 @@ def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "
     return f"<section{cls}><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
-def _split_slide(title: str, items: str, figure: Path, data: bytes | None = None) -> str:
-    """A slide with bullets (``<li>`` items) at the left and a figure at the right, as tall as the slide allows."""
+def _split_slide(title: str, items: str, figure: Path, data: bytes | None = None, foot: str = "") -> str:
+    """A slide with bullets (``<li>`` items) at the left and a figure at the right, as tall as the slide allows, and
+    an optional footnote under both."""
     body = f"<div class='split'><ul>{items}</ul>{_img(figure, title, data)}</div>"
-    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+    foot_html = f'<div class="foot">{foot}</div>' if foot else ""
+    return f"<section><h2>{html.escape(title)}</h2>{body}{foot_html}</section>"
 
 
 def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
@@ -414,11 +416,11 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
         _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), big=True),
         _slide("Hyper-parameter search: every trial (validation fold)", "", figs / "06_search.png"),
-        _slide(
+        _split_slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
             _safe(
                 lambda: (
-                    f"<ul><li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
+                    f"<li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
                     f"<li>pF1 {book.interval_html('champion.pf1', ci + 'pf1')}</li>"
                     f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
@@ -431,16 +433,16 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                         if _try(book, op) is not None
                         else ""
                     )
-                    + "<li>95% intervals: patient bootstrap; Wilson where every resample agrees</li></ul>"
-                    + replication_sentence(book, "slide.arm")
+                    + "<li>95% intervals: patient bootstrap; Wilson where every resample agrees</li>"
                     + (
-                        "<p><b>Synthetic data</b>: the embedded synthetic set, not real screening data.</p>"
+                        "<li><b>Synthetic data</b>: the embedded synthetic set, not real screening data</li>"
                         if synthetic
                         else ""
                     )
                 )
             ),
-            figs / f"{CHAMPION_CONFUSION}.png",
+            _first(figs, f"{CHAMPION_SLIDE}.png", f"{CHAMPION_CONFUSION}.png"),
+            foot=_safe(lambda: replication_sentence(book, "slide.arm")),
         ),
         _slide(
             "Where: YOLOv8 boxes and Grad-CAM",
@@ -464,7 +466,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             big=True,
         ),
         _slide("Where: detector boxes and Grad-CAM on test images", "", _first(figs, *DETECTION_GRIDS)),
-        _slide("Export: size and latency per format", "", figs / f"{EXPORT_SLIDES[0]}.png"),
+        _slide(
+            "Export: size and latency per format", "", _first(figs, f"{EXPORT_SLIDES[0]}.png", "08_export_formats.png")
+        ),
         _slide(
             "Export: parity with the Keras model",
             "",
