@@ -127,3 +127,11 @@ def test_web_app_result_of_the_built_screenshot_shows_its_text_at_slide_size():
     # the page's text is about 16 px: shown whole in the slide's box it shrinks below 14 px, the cut keeps 90%
     assert min(sf.SLIDE_BOX[0] / full.width, sf.SLIDE_BOX[1] / full.height) * 16 < sf.MIN_SLIDE_TEXT_PX
     assert min(1, sf.SPLIT_BOX[0] / cut.width, sf.SPLIT_BOX[1] / cut.height) >= 0.88
+
+
+def test_champion_slide_confusion_is_drawn_for_the_split_slide(tmp_path):
+    confusion = json.loads((RESULTS / "champion_eval.json").read_text())["confusion"]
+    path = sf.champion_slide_confusion(confusion, "Exported champion, test breasts", tmp_path)
+    assert path.name == f"{sf.CHAMPION_SLIDE}.png"
+    width, height = Image.open(path).size
+    assert width <= sf.SPLIT_BOX[0] * 1.05 and height <= sf.SPLIT_BOX[1]  # shown at about its own size: >= 14 px
