@@ -199,6 +199,14 @@ def test_detection_figures(frame, tmp_path):
     page_w, page_h = plt.imread(tmp_path / "07_grid.png").shape[1::-1]
     wide_w, wide_h = plt.imread(tmp_path / "07_grid_wide.png").shape[1::-1]
     assert page_h > page_w and wide_w > 1.5 * wide_h  # a slide gets four pairs a row, a page two
+    from mammo_utils.reporting.slide_figures import MIN_SLIDE_TEXT_PX, save_slide_figure, shown_text_px
+
+    assert shown_text_px(wide) < MIN_SLIDE_TEXT_PX  # the page-sized wide grid is what made slide 14 unreadable
+    slide = dplots.plot_slide_detection_grid(images, truths, dets, heats, classes, titles, 0.05)
+    captions = [sub._suptitle.get_text() for sub in slide.subfigs[0].subfigs if sub._suptitle is not None]
+    assert len(captions) == 3 and captions[-1].startswith(titles[-1])  # two lesion images, then the last one
+    assert shown_text_px(slide) >= MIN_SLIDE_TEXT_PX  # every caption and tick at least 14 px on a 1280x720 slide
+    assert save_slide_figure(slide, "07_grid_slide", tmp_path).is_file()
     order = dplots.grid_order([2, 0, 1, 0, 0, 1], [1, 1, 1, 0, 0, 1], n=4)
     assert order.tolist() == [0, 2, 3, 4]  # lesions first, then two cancer-free images without a box
     _save(
@@ -251,8 +259,12 @@ def test_export_and_drift_figures(tmp_path):
 
     int8 = table.loc["tflite-int8"]
     limits = (int8.delta_auc_low, int8.delta_auc_high)
-    assert f"Δ vs keras: {format_with_interval(int8.delta_auc, limits, '+.3f')}" in shown
-    assert "-0.000" not in shown  # a limit that rounds to zero prints +0.000
+    assert f"Δ vs keras: {format_with_interval(int8.delta_auc, limits, '+.4f')}" in shown
+    assert "-0.0000" not in shown  # a limit that rounds to zero prints +0.0000
+    # four decimals: a lower limit just below zero keeps its minus sign (three printed +0.002 [+0.000, +0.007])
+    low_int8 = table.assign(delta_auc=0.0024, delta_auc_low=-0.0002, delta_auc_high=0.0075).loc[["tflite-int8"]]
+    text = " ".join(t.get_text() for t in export_plots.plot_export_formats(low_int8).axes[2].texts)
+    assert "+0.0024 [-0.0002, +0.0075]" in text
     # every row names the model its change is measured against: the pruned copy's Keras model, once measured
     # against the unpruned one (08 records delta_against), is no longer shown as the reference of its own change
     from mammo_utils.export.benchmark import delta_reference
@@ -264,7 +276,9 @@ def test_export_and_drift_figures(tmp_path):
     fig = export_plots.plot_export_formats(measured)
     _save(fig, "08_export_formats_measured", tmp_path)
     labels = [t.get_text() for t in fig.axes[2].texts]
-    assert labels[5].endswith("Δ vs keras: +0.002 [+0.000, +0.006]") and sum("(the reference" in x for x in labels) == 1
+    assert (
+        labels[5].endswith("Δ vs keras: +0.0021 [-0.0003, +0.0061]") and sum("(the reference" in x for x in labels) == 1
+    )
     drift = {name: pd.DataFrame(rows).set_index("feature") for name, rows in record["drift"].items()}
     limits = record["drift_thresholds"]
     fig = monitor_plots.plot_drift(drift, limits["stable"], limits["drift"], "PSI per feature against the reference")

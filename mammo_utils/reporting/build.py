@@ -4,6 +4,7 @@ Outputs (all atomic writes):
 
 - ``results/champion_eval.json``: the export scored on its test patients (overall and per subgroup);
 - ``figures/pipeline.svg``, ``figures/deployment.svg``: the architecture diagrams;
+- ``figures/slide_08_export_*.png``: 08's export table redrawn for the slides (:mod:`.slide_figures`);
 - ``api/openapi.json`` + ``api/index.html``: the service's schema and a readable page;
 - ``final_report.html`` (+ ``final_report.pdf`` when headless Chromium is installed);
 - ``model_card.md`` (also copied into the export folder);
@@ -112,7 +113,7 @@ def print_pdf(html_file: Path, pdf_file: Path) -> Path | None:
 
 
 def champion_confusion(champion: dict, folder: Path) -> Path:
-    """Draw the exported champion's per-breast test confusion matrix (from ``champion_eval.json``) for the slides.
+    """Draw the exported champion's per-breast test confusion matrix (from ``champion_eval.json``), and its slide copy.
 
     Args:
         champion: :func:`~mammo_utils.reporting.champion.evaluate_champion`'s payload.
@@ -122,11 +123,13 @@ def champion_confusion(champion: dict, folder: Path) -> Path:
         The PNG's path.
     """
     from ..evaluation.plots import plot_confusion, save_fig
+    from .slide_figures import champion_slide_confusion
     from .slides import CHAMPION_CONFUSION
 
     model = champion["model"]
     title = f"Exported champion {model['run_name']} (registry v{model['registry_version']}), test"
     save_fig(plot_confusion(champion["confusion"], title), CHAMPION_CONFUSION, folder)
+    champion_slide_confusion(champion["confusion"], "Exported champion, test breasts", folder)
     if champion.get("roc"):
         roc_figure(champion, folder)
     return folder / f"{CHAMPION_CONFUSION}.png"
@@ -207,6 +210,7 @@ def build_reports(
     from .model_card import build_model_card
     from .provenance import WRITTEN_BY_REPORT, annotate, check_artifacts, enforce
     from .screens import with_screens
+    from .slide_figures import SlideTextError, export_slide_figures
     from .slides import build_slides
 
     root = project_root()
@@ -227,6 +231,11 @@ def build_reports(
     provenance = check_artifacts(reports, export_dir)  # now with the results this command wrote
     out["pipeline"] = pipeline_diagram(reports / "figures" / "pipeline.svg")
     out["deployment"] = deployment_diagram(reports / "figures" / "deployment.svg")
+    try:
+        for path in export_slide_figures(reports / "results" / "08_export.json", reports / "figures"):
+            out[path.stem] = path  # the export table redrawn with slide-sized text
+    except SlideTextError as exc:  # the slides then show 08's page figure
+        progress(f"warning: {exc}")
     out["openapi"], out["api_page"] = export_api_docs(reports / "api", export_dir)
     book = FactBook(root, reports)
     real = real_train_csv(root, cfg)

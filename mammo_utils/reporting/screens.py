@@ -486,7 +486,8 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[Panel] | 
 
     Args:
         prometheus: Prometheus's base URL.
-        out: PNG path (:data:`MONITORING_WINDOW` x :data:`MONITORING_SCALE` pixels).
+        out: PNG path: the page (:data:`MONITORING_WINDOW` x :data:`MONITORING_SCALE` pixels) cut to its panels
+            (:func:`crop_to_panels`), without the page's controls.
         queries: The panels (default: the dashboard's key panels).
 
     Returns:
@@ -522,9 +523,47 @@ def capture_monitoring(prometheus: str, out: str | Path, queries: list[Panel] | 
         if added != len(headings):
             raise RuntimeError(f"{prometheus}: {added} of {len(headings)} query blocks found for their headings")
         time.sleep(0.5)
-        return _save(browser, out)
+        region = browser.execute_script(PANELS_SCRIPT)
+        return crop_to_panels(_save(browser, out), region, MONITORING_SCALE)
     finally:
         browser.quit()
+
+
+def crop_to_panels(png: str | Path, region: dict | None, scale: float = MONITORING_SCALE, margin: int = 12) -> Path:
+    """Cut a page screenshot to the region its panels take (:data:`PANELS_SCRIPT`'s rectangle), in place.
+
+    Args:
+        png: The screenshot.
+        region: ``{"left", "top", "right", "bottom"}`` in CSS pixels (None or empty: the image is kept whole).
+        scale: Device pixels per CSS pixel of the screenshot.
+        margin: Device pixels kept around the region.
+
+    Returns:
+        ``png``.
+
+    Example:
+        >>> crop_to_panels("monitoring.png", {"left": 10, "top": 80, "right": 990, "bottom": 900})  # doctest: +SKIP
+    """
+    from PIL import Image
+
+    png = Path(png)
+    if not region:
+        return png
+    with Image.open(png) as im:
+        width, height = im.size
+        box = (
+            max(int(region["left"] * scale) - margin, 0),
+            max(int(region["top"] * scale) - margin, 0),
+            min(int(region["right"] * scale) + margin, width),
+            min(int(region["bottom"] * scale) + margin, height),
+        )
+        if box[2] <= box[0] or box[3] <= box[1] or box == (0, 0, width, height):
+            return png
+        cut = im.crop(box)
+    partial = png.with_name(f".{png.stem}.crop.png")
+    cut.save(partial)
+    partial.replace(png)
+    return png
 
 
 #: Puts ``arguments[0][i]`` as a heading above query block ``i`` of Prometheus's classic graph page (its
@@ -542,6 +581,20 @@ arguments[0].forEach((text, i) => {
   added += 1;
 });
 return added;
+"""
+
+
+#: Hides the page's controls (navigation bar, Execute buttons, metric picker, load statistics, time-range inputs,
+#: tabs, "Remove Graph") and returns the rectangle (CSS pixels) the panel headings and their query blocks take,
+#: so the screenshot is cut to the panels (:func:`crop_to_panels`) instead of the whole page.
+PANELS_SCRIPT = """
+document.querySelectorAll('nav.navbar, .execute_btn, .expression_select, .eval_stats, .graph_wrapper .clearfix, '
+  + '.graph_wrapper .nav-tabs, .graph_wrapper .text-right').forEach(e => { e.style.display = 'none'; });
+const parts = [...document.querySelectorAll('.mammo-panel-heading, .graph_wrapper')]
+  .map(e => e.getBoundingClientRect()).filter(r => r.height > 0);
+if (!parts.length) { return null; }
+return {left: Math.min(...parts.map(r => r.left)), top: Math.min(...parts.map(r => r.top)),
+        right: Math.max(...parts.map(r => r.right)), bottom: Math.max(...parts.map(r => r.bottom))};
 """
 
 

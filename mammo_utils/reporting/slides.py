@@ -19,14 +19,17 @@ from .evidence import _screening_range, _try, peaks_off_breast_text, screening_p
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
+from .slide_figures import CHAMPION_SLIDE, EXPORT_SLIDES, web_app_result
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
 section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
 section.on{display:flex;flex-direction:column}h1{font-size:4.2vh;margin:0 0 2vh;color:#1d4e89}
 h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height:1.45}
 .fig{flex:1;min-height:0;display:flex;justify-content:center;align-items:center}
-.fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:1.6vh;color:#777;margin-top:1vh}
-.fact{border-bottom:1px dotted #888}.num{position:fixed;right:2vw;bottom:1.5vh;color:#999;font-size:1.6vh}"""
+.fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:2vh;color:#666;margin-top:1vh}
+.fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
+.split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul{flex:1;align-self:center}
+.split>.fig{flex:1.4;height:100%}.num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
 SCRIPT = """const s=[...document.querySelectorAll('section')];let i=0;
 function show(k){i=Math.max(0,Math.min(s.length-1,k));s.forEach((e,j)=>e.classList.toggle('on',j===i));
@@ -88,8 +91,8 @@ def _safe(build) -> str:
         return f"<p class='foot'>(not built yet: {html.escape(str(exc).split(': file')[0].strip(chr(39)))})</p>"
 
 
-#: The detection grid a slide shows: 07's wide layout (four image pairs a row), else the page's two-column one.
-DETECTION_GRIDS = ("07_detection_grid_wide.png", "07_detection_grid.png")
+#: The detection grid a slide shows: 07's slide copy (three large pairs), else its wide layout, else the page's.
+DETECTION_GRIDS = ("07_detection_grid_slide.png", "07_detection_grid_wide.png", "07_detection_grid.png")
 
 
 def _first(folder: Path, *names: str) -> Path:
@@ -97,17 +100,29 @@ def _first(folder: Path, *names: str) -> Path:
     return next((folder / n for n in names if (folder / n).is_file()), folder / names[-1])
 
 
-def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "") -> str:
-    img = ""
-    if figure is not None:
-        uri = data_uri(figure)
-        img = (
-            f'<div class="fig"><img src="{uri}" alt="{alt_text(title)}"></div>'
-            if uri
-            else f'<p class="foot">(figure {html.escape(figure.name)} not built yet)</p>'
-        )
+def _img(figure: Path, title: str, data: bytes | None = None) -> str:
+    """A figure's ``<div class="fig">`` (``data``: PNG bytes to show instead of the file), or a "not built" note."""
+    uri = "data:image/png;base64," + base64.b64encode(data).decode() if data else data_uri(figure)
+    if not uri:
+        return f'<p class="foot">(figure {html.escape(figure.name)} not built yet)</p>'
+    return f'<div class="fig"><img src="{uri}" alt="{alt_text(title)}"></div>'
+
+
+def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "", big: bool = False) -> str:
+    """One slide: its title, ``body`` (HTML), the figure under it and a footnote; ``big``: larger text (a slide
+    of text only)."""
+    img = _img(figure, title) if figure is not None else ""
     foot_html = f'<div class="foot">{foot}</div>' if foot else ""
-    return f"<section><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
+    cls = ' class="big"' if big else ""
+    return f"<section{cls}><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
+
+
+def _split_slide(title: str, items: str, figure: Path, data: bytes | None = None, foot: str = "") -> str:
+    """A slide with bullets (``<li>`` items) at the left and a figure at the right, as tall as the slide allows, and
+    an optional footnote under both."""
+    body = f"<div class='split'><ul>{items}</ul>{_img(figure, title, data)}</div>"
+    foot_html = f'<div class="foot">{foot}</div>' if foot else ""
+    return f"<section><h2>{html.escape(title)}</h2>{body}{foot_html}</section>"
 
 
 def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
@@ -119,7 +134,10 @@ def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
 
 
 def transfer_conclusion(book: FactBook) -> str:
-    """05's conclusion in words, computed from its choice and its paired validation tests (HTML, "" when absent)."""
+    """05's conclusion in words, computed from its choice and its paired validation tests (HTML, "" when absent).
+
+    The same pairs on the test patients and the training budget are on the next slide (:func:`transfer_heldout`).
+    """
     src = f"{book.results}/05_transfer.json"
     if (recorded := _recorded(book, src, "chosen", "paired_validation")) is None:
         return ""
@@ -136,23 +154,6 @@ def transfer_conclusion(book: FactBook) -> str:
     if alias := alias_after_05(book, "it"):
         head += f" {alias[0].upper()}{alias[1:]}."
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
-    epochs = _recorded(book, src, "epochs")
-    budgets = _recorded(book, src, "budgets")
-    if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
-        tail += f"<p>{sentence}.</p>"
-    heldout = _recorded(book, src, "paired_test")
-    if heldout:
-        checks = [
-            verdict_words(p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1)))
-            + f": {book.difference_html(f's05.test.{i}', f'{src}#paired_test.{i}')}"
-            for i, p in enumerate(heldout[0])
-            if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
-        ]
-        if checks:
-            tail += (
-                "<p>The validation fold also picked every checkpoint; the same pairs on the test patients (no choice "
-                "made from them): " + "; ".join(checks[:6]) + ".</p>"
-            )
     if not items:
         return head + "</p>" + tail
     return (
@@ -162,6 +163,41 @@ def transfer_conclusion(book: FactBook) -> str:
         + "</ul>"
         + tail
     )
+
+
+def transfer_heldout(book: FactBook) -> str:
+    """05's pairs on the test patients (no choice made from them) as bullets, and its training budget ("" when 05
+    recorded neither).
+
+    Args:
+        book: Facts.
+
+    Returns:
+        HTML.
+    """
+    src = f"{book.results}/05_transfer.json"
+    out = ""
+    heldout = _recorded(book, src, "paired_test")
+    if heldout:
+        checks = [
+            "<li>"
+            + verdict_words(
+                p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1))
+            )
+            + f": {book.difference_html(f's05.test.{i}', f'{src}#paired_test.{i}')}</li>"
+            for i, p in enumerate(heldout[0])
+            if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
+        ]
+        if checks:
+            out += (
+                "<p>The validation fold also picked every checkpoint; the same pairs on the test patients (no choice "
+                "made from them):</p><ul>" + "".join(checks[:6]) + "</ul>"
+            )
+    epochs = _recorded(book, src, "epochs")
+    budgets = _recorded(book, src, "budgets")
+    if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
+        out += f"<p>{sentence}.</p>"
+    return out
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:
@@ -244,18 +280,18 @@ def search_conclusion(book: FactBook) -> str:
     words = verdict_words(pair["low"], pair["high"], "the tuned arm", "the default", metric)
     heldout = _recorded(book, src, "paired_test")
     check = (
-        " The same fold chose the configuration and every checkpoint; on the test patients (no choice made from "
-        f"them) {verdict_words(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
-        f"{book.difference_html('s06.test', src + '#paired_test')}."
+        "<li>Test patients (the same fold chose the configuration and every checkpoint; no choice made from them): "
+        f"{verdict_words(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
+        f"{book.difference_html('s06.test', src + '#paired_test')}</li>"
         if heldout
         else ""
     )
     return (
-        f"<p>{book.html('s06.trials', src + '#trials', 'int')} trials; on validation {METRICS[metric][2]}, the "
-        f"criterion {declared_clause(book, src)}, {words}: "
-        f"{book.difference_html('s06', src + '#paired_validation')}; "
-        f"kept: {book.html('s06.kept', src + '#kept', 'str')}, "
-        f"the champion alias {'moved to it' if moved else 'stayed'}{_from_holder(book, src)}.{check}</p>"
+        f"<ul><li>{book.html('s06.trials', src + '#trials', 'int')} trials; criterion: validation "
+        f"{METRICS[metric][2]}, {declared_clause(book, src)}</li>"
+        f"<li>Validation: {words}: {book.difference_html('s06', src + '#paired_validation')}</li>"
+        f"<li>Kept: {book.html('s06.kept', src + '#kept', 'str')}; the champion alias "
+        f"{'moved to it' if moved else 'stayed'}{_from_holder(book, src)}</li>{check}</ul>"
     )
 
 
@@ -296,6 +332,25 @@ def _build_line(book: FactBook, exp: str) -> str:
     return f" Export <code>{digest}</code>, build <code>{book.html('s.build', exp + '#build.id', 'str')}</code>."
 
 
+def _serving_slide(figs: Path) -> str:
+    """The serving slide: the API in bullets beside the web app's result (:func:`web_app_result`: the screenshot cut
+    to its decision and image), or a note where no screenshot was taken."""
+    title = "Serving: API + web app (live demo)"
+    items = (
+        "<li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call</li><li>4xx for bad uploads, the server "
+        "stays up</li><li>The web app (Streamlit) calls the API: decision, probability against the frozen "
+        "threshold, detector boxes over the Grad-CAM heat-map</li>"
+    )
+    shot = figs / "web_app.png"
+    if not shot.is_file():
+        return _slide(
+            title,
+            f"<ul>{items}</ul><p class='foot'>Live demo output goes here: <code>reports/figures/web_app.png</code>, "
+            "taken from the running app by the browser test, is not in this build.</p>",
+        )
+    return _split_slide(title, items, shot, web_app_result(shot))
+
+
 def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
     """The deck as one HTML string (figures from ``reports/figures`` embedded).
 
@@ -324,8 +379,9 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     det = f"{r}/07_detection.json"
     exp = f"{r}/08_export.json"
     slides = [
-        "<section><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow system on the RSNA "
-        "layout: data, models, detection, export, serving, MLOps.</p><p>Research tool, not a medical device.</p>"
+        "<section class='big'><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow "
+        "system on the RSNA layout: data, models, detection, export, serving, MLOps.</p>"
+        "<p>Research tool, not a medical device.</p>"
         "<p class='foot'>Generated by <code>mammo report</code> from the runs; every number is read from an "
         f"artifact (hover for its source).{_build_line(book, exp)}</p></section>",
         _slide(
@@ -352,15 +408,20 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
         _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
         _slide("Baseline CNN: training and validation curves per seed", "", figs / "04_learning_curves.png"),
-        _slide("Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book))),
-        _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
-        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book))),
-        _slide("Hyper-parameter search: every trial (validation fold)", "", figs / "06_search.png"),
         _slide(
+            "Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book)), big=True
+        ),  # fmt: skip
+        _slide(
+            "Transfer learning: the same pairs on the test patients", _safe(lambda: transfer_heldout(book)), big=True
+        ),  # fmt: skip
+        _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
+        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), big=True),
+        _slide("Hyper-parameter search: every trial (validation fold)", "", figs / "06_search.png"),
+        _split_slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
             _safe(
                 lambda: (
-                    f"<ul><li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
+                    f"<li>ROC-AUC {book.interval_html('champion.roc_auc', ci + 'roc_auc')}</li>"
                     f"<li>pF1 {book.interval_html('champion.pf1', ci + 'pf1')}</li>"
                     f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
@@ -373,16 +434,16 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                         if _try(book, op) is not None
                         else ""
                     )
-                    + "<li>95% intervals: patient bootstrap; Wilson where every resample agrees</li></ul>"
-                    + replication_sentence(book, "slide.arm")
+                    + "<li>95% intervals: patient bootstrap; Wilson where every resample agrees</li>"
                     + (
-                        "<p><b>Synthetic data</b>: the embedded synthetic set, not real screening data.</p>"
+                        "<li><b>Synthetic data</b>: the embedded synthetic set, not real screening data</li>"
                         if synthetic
                         else ""
                     )
                 )
             ),
-            figs / f"{CHAMPION_CONFUSION}.png",
+            _first(figs, f"{CHAMPION_SLIDE}.png", f"{CHAMPION_CONFUSION}.png"),
+            foot=_safe(lambda: replication_sentence(book, "slide.arm")),
         ),
         _slide(
             "Where: YOLOv8 boxes and Grad-CAM",
@@ -403,26 +464,19 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     + "</ul>"
                 )
             ),
+            big=True,
         ),
         _slide("Where: detector boxes and Grad-CAM on test images", "", _first(figs, *DETECTION_GRIDS)),
         _slide(
-            "Export: size, latency, parity",
+            "Export: size and latency per format", "", _first(figs, f"{EXPORT_SLIDES[0]}.png", "08_export_formats.png")
+        ),
+        _slide(
+            "Export: parity with the Keras model",
             "",
-            figs / "08_export_formats.png",
+            _first(figs, f"{EXPORT_SLIDES[1]}.png", "08_export_formats.png"),
             _safe(lambda: int8_line(book, exp)),
         ),  # fmt: skip
-        _slide(
-            "Serving: API + web app (live demo)",
-            "<ul><li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call"
-            "</li><li>4xx for bad uploads, the server stays up</li></ul>"
-            + (
-                ""
-                if (figs / "web_app.png").is_file()
-                else "<p class='foot'>Live demo output goes here: <code>reports/figures/web_app.png</code>, taken "
-                "from the running app by the browser test, is not in this build.</p>"
-            ),
-            figs / "web_app.png" if (figs / "web_app.png").is_file() else None,
-        ),
+        _serving_slide(figs),
         _slide(
             "Deployment and MLOps",
             "<ul><li>MLflow tracking + registry, champion alias</li><li>Prometheus metrics and tested alert rules, "
@@ -438,6 +492,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "profile <code>full</code>)</li>"
             "<li>Edge (int8), federated training across sites, speed (TensorRT), multi-modal (priors, "
             "four views, clinical data)</li></ul>",
+            big=True,
         ),  # fmt: skip
     ]
     deck = "".join(slides)

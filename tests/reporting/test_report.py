@@ -236,7 +236,14 @@ def test_slides_open_offline(built):
     reports, _, _ = built
     text = (reports / "slides.html").read_text()
     deck = _parse(reports / "slides.html")
-    assert 12 <= deck.sections <= 18  # a talk of 15-20 minutes: wide and tall figures have slides of their own
+    assert 12 <= deck.sections <= 20  # a talk of 15-20 minutes: wide and tall figures have slides of their own
+    # the export slides show the report's slide-sized copies of 08's figure (large values), not the page figure
+    from mammo_utils.reporting.slide_figures import EXPORT_SLIDES
+
+    assert all((reports / "figures" / f"{stem}.png").is_file() for stem in EXPORT_SLIDES)
+    assert "Export: size and latency per format" in text and "Export: parity with the Keras model" in text
+    css = text[text.index("<style>") : text.index("</style>")]
+    assert ".foot{font-size:2vh" in css  # 14 px at 1280x720: no footnote under the slides' smallest text
     external = [link for _, link in deck.links if re.match(r"(https?:)?//", link)]
     assert not external, f"slides reach the network: {external}"
     assert all(link.startswith("data:image/") for tag, link in deck.links if tag == "img")

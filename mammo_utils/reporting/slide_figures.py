@@ -1,0 +1,208 @@
+"""Slide copies of figures: drawn (or cut) for a 1280x720 slide, so no text on a slide is smaller than 14 pixels.
+
+A notebook figure is drawn for a page and then shrunk to fit a slide: its 8-point labels end up 6-8 pixels high.
+The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_BOX`):
+
+- :func:`shown_text_px`: the height in slide pixels of a figure's smallest text once it is fitted into the box
+  (what a test and :func:`save_slide_figure` check against :data:`MIN_SLIDE_TEXT_PX`);
+- :func:`export_slide_figures`: 08's export table (``results/08_export.json``) redrawn as two slides' figures,
+  size and latency, then quality, with large printed values;
+- :func:`web_app_result`: the web-app screenshot cut to its result (decision line and image), without the
+  sidebar whose text a whole-page image shrinks to 7 pixels.
+
+Example:
+    >>> export_slide_figures("reports/results/08_export.json", "reports/figures")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: The slide size (pixels) every size here is measured at.
+SLIDE_PX = (1280, 720)
+#: Pixels a figure gets on a figure-only slide at 1280x720 (the deck's padding, title and a footnote taken off).
+SLIDE_BOX = (1126, 560)
+#: Pixels a figure gets beside a column of text on a slide at 1280x720 (the ``split`` layout's right part).
+SPLIT_BOX = (640, 600)
+#: The smallest text height, in pixels at 1280x720, a slide figure may show.
+MIN_SLIDE_TEXT_PX = 14.0
+#: Resolution slide figures are saved at (pixels per inch): a figure as wide as the box shows at its own size.
+SLIDE_DPI = 100
+#: Points of the printed values on a slide figure (at :data:`SLIDE_DPI`, 11 pt is 15 pixels; notes are a point less).
+SLIDE_FONT_PT = 12.0
+#: CSS pixels per inch: the size an SVG figure (written in points) is shown at.
+SVG_PX_PER_INCH = 96
+#: Stems of the slide copies of 08's export figure (``figures/<stem>.png``), in slide order.
+EXPORT_SLIDES = ("slide_08_export_size_latency", "slide_08_export_quality")
+#: Stem of the slide copy of the exported champion's test confusion matrix.
+CHAMPION_SLIDE = "slide_champion_confusion"
+
+
+class SlideTextError(ValueError):
+    """A slide figure's smallest text would be shown under :data:`MIN_SLIDE_TEXT_PX` pixels."""
+
+
+def shown_text_px(fig, box: tuple[int, int] = SLIDE_BOX, px_per_inch: float = SLIDE_DPI) -> float:
+    """Height in slide pixels of the smallest visible text of ``fig`` once saved tight and fitted into ``box``.
+
+    A figure larger than the box is shrunk to fit it (never enlarged), so its text shrinks by the same factor.
+
+    Args:
+        fig: A matplotlib figure.
+        box: ``(width, height)`` pixels the slide gives the figure.
+        px_per_inch: Pixels per inch of the saved image (its dpi; :data:`SVG_PX_PER_INCH` for an SVG).
+
+    Returns:
+        Pixels (infinity for a figure without text).
+
+    Example:
+        >>> shown_text_px(fig, SLIDE_BOX, SLIDE_DPI) >= MIN_SLIDE_TEXT_PX  # doctest: +SKIP
+        True
+    """
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    bbox = fig.get_tightbbox(renderer)
+    width, height = bbox.width * px_per_inch, bbox.height * px_per_inch
+    scale = min(1.0, box[0] / width, box[1] / height)
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_window_extent(renderer).width > 0
+    ]
+    return min(sizes) * px_per_inch / 72 * scale if sizes else float("inf")
+
+
+def save_slide_figure(fig, name: str, folder: str | Path | None = None, box: tuple[int, int] = SLIDE_BOX) -> Path:
+    """Save a slide copy of a figure (PNG at :data:`SLIDE_DPI`) once its text is large enough for the slide.
+
+    Args:
+        fig: The figure.
+        name: File stem.
+        folder: The figures folder (default: :func:`~mammo_utils.evaluation.plots.figure_dir`).
+        box: Pixels the slide gives it (:data:`SLIDE_BOX`, or :data:`SPLIT_BOX` beside text).
+
+    Returns:
+        The PNG's path.
+
+    Raises:
+        SlideTextError: Its smallest text would show under :data:`MIN_SLIDE_TEXT_PX` pixels (nothing is written).
+    """
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.plots import figure_dir, save_fig
+
+    folder = Path(folder) if folder is not None else figure_dir()
+    shown = shown_text_px(fig, box)
+    if shown < MIN_SLIDE_TEXT_PX:
+        plt.close(fig)
+        raise SlideTextError(
+            f"slide figure {name!r}: its smallest text shows {shown:.1f} px at {SLIDE_PX[0]}x{SLIDE_PX[1]} (at least "
+            f"{MIN_SLIDE_TEXT_PX:g} px needed): draw it larger or with fewer panels"
+        )
+    save_fig(fig, name, folder, dpi=SLIDE_DPI)
+    plt.close(fig)
+    return folder / f"{name}.png"
+
+
+def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
+    """Redraw 08's export table for the slides: size and latency on one figure, quality on the next.
+
+    Args:
+        results: ``results/08_export.json`` (its ``formats`` rows).
+        folder: The figures folder.
+
+    Returns:
+        The PNGs written (:data:`EXPORT_SLIDES` order); none when 08 has not run.
+    """
+    import pandas as pd
+
+    from ..export.plots import plot_export_formats
+
+    path = Path(results)
+    if not path.is_file():
+        return []
+    table = pd.DataFrame(json.loads(path.read_text())["formats"]).set_index("index")
+    width = SLIDE_BOX[0] / SLIDE_DPI
+    drawn = (
+        plot_export_formats(table, "Size and batch-1 latency per export format (this CPU, one run)",
+                            ("size", "latency"), SLIDE_FONT_PT, width),
+        plot_export_formats(table, "Test breast ROC-AUC per format, and its change against the model named",
+                            ("quality",), SLIDE_FONT_PT, width),
+    )  # fmt: skip
+    return [save_slide_figure(fig, name, folder) for fig, name in zip(drawn, EXPORT_SLIDES)]
+
+
+def champion_slide_confusion(confusion: dict, title: str, folder: str | Path) -> Path:
+    """The exported champion's test confusion matrix for the slide beside its numbers (:data:`SPLIT_BOX`).
+
+    Args:
+        confusion: ``champion_eval.json``'s ``confusion`` (``tn, fp, fn, tp, threshold``).
+        title: Figure title.
+        folder: The figures folder.
+
+    Returns:
+        ``figures/<CHAMPION_SLIDE>.png``.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.plots import plot_confusion
+
+    with plt.rc_context({"font.size": SLIDE_FONT_PT}):
+        fig = plot_confusion(confusion, title)
+        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.55 / SLIDE_DPI)
+        fig.suptitle(f"{title}\n(threshold {confusion['threshold']:.3f}, frozen on validation)")
+        fig.tight_layout()
+    return save_slide_figure(fig, CHAMPION_SLIDE, folder, box=SPLIT_BOX)
+
+
+def _white_rows(rgb: np.ndarray, tolerance: int = 8) -> np.ndarray:
+    """Per row, whether every pixel is white (within ``tolerance``)."""
+    return (rgb.min(axis=2) >= 255 - tolerance).all(axis=1)
+
+
+def web_app_result(path: str | Path, margin: int = 10) -> bytes | None:
+    """The web-app screenshot cut to its result: the decision lines above the returned image, and the image.
+
+    The page's sidebar (a grey column at the left), its notice banner (a tinted band across the main column) and
+    the caption under the image are left out: shown whole on a slide, the page's text shrinks to 7 pixels. The
+    image is the page's black-framed block (pixels darker than 16); the lines kept are the ones between the banner
+    (or the top) and the image.
+
+    Args:
+        path: ``figures/web_app.png``.
+        margin: White pixels kept around the cut.
+
+    Returns:
+        PNG bytes, or None when there is no screenshot or no image on it (the slide then shows the whole page).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    white_cols = (np.median(rgb, axis=0).min(axis=1) >= 250).nonzero()[0]
+    left = int(white_cols[0]) if len(white_cols) else 0  # the sidebar ends where the columns turn white
+    main = rgb[:, left:]
+    dark = main.max(axis=2) < 16
+    rows, cols = dark.any(axis=1).nonzero()[0], dark.any(axis=0).nonzero()[0]
+    if len(rows) == 0:
+        return None
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    tinted = ((main.min(axis=2) < 247) & (main.max(axis=2) > 200)).mean(axis=1) > 0.5  # a band across the column
+    banner = tinted[:top].nonzero()[0]
+    start = int(banner[-1]) + 1 if len(banner) else 0
+    content = ~_white_rows(main[start:bottom])
+    first = start + int(content.nonzero()[0][0])
+    inked = (main[first:bottom].min(axis=2) < 200).any(axis=0).nonzero()[0]
+    x0, x1 = min(int(cols[0]), int(inked[0])), max(int(cols[-1]), int(inked[-1])) + 1
+    box = (left + max(x0 - margin, 0), max(first - margin, 0), left + min(x1 + margin, main.shape[1]), bottom + margin)
+    out = io.BytesIO()
+    Image.fromarray(rgb.astype(np.uint8)).crop(box).save(out, format="PNG")
+    return out.getvalue()
