@@ -1,6 +1,6 @@
 """Architecture diagrams drawn by code (matplotlib -> SVG), so they change with the code, not by hand.
 
-Both are drawn at the size a 1280x720 slide shows them (:data:`DIAGRAM_SIZE`, inches at 96 CSS pixels each), with
+Both are drawn at the size a 1280 by 720 slide shows them (:data:`DIAGRAM_SIZE`, inches at 96 CSS pixels each), with
 no text under :data:`MODULE_PT` points, so their smallest text is at least 14 pixels on a slide.
 
 - :func:`pipeline_diagram`: data -> preprocessing -> splits -> training/tuning/detection -> registry -> export ->
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: Inches of a diagram: the figure box of a slide at 1280x720 (1126 x 560 pixels) at 96 CSS pixels an inch.
+#: Inches of a diagram: the figure box of a slide at 1280 by 720 (1126 x 560 pixels) at 96 CSS pixels an inch.
 DIAGRAM_SIZE = (11.6, 5.2)
 #: Points of a box's label, and of the module or detail line under it, the edge labels and the footnote.
 LABEL_PT, MODULE_PT = 12.0, 11.0

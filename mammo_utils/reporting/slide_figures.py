@@ -1,4 +1,4 @@
-"""Slide copies of figures: drawn (or cut) for a 1280x720 slide, so no text on a slide is smaller than 14 pixels.
+"""Slide copies of figures: drawn (or cut) for a 1280 by 720 slide, so no text on a slide is smaller than 14 pixels.
 
 A notebook figure is drawn for a page and then shrunk to fit a slide: its 8-point labels end up 6-8 pixels high.
 The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_BOX`):
@@ -24,11 +24,11 @@ import numpy as np
 
 #: The slide size (pixels) every size here is measured at.
 SLIDE_PX = (1280, 720)
-#: Pixels a figure gets on a figure-only slide at 1280x720 (the deck's padding, title and a footnote taken off).
+#: Pixels a figure gets on a figure-only slide at 1280 by 720 (the deck's padding, title and a footnote taken off).
 SLIDE_BOX = (1126, 560)
-#: Pixels a figure gets beside a column of text on a slide at 1280x720 (the ``split`` layout's right part).
+#: Pixels a figure gets beside a column of text on a slide at 1280 by 720 (the ``split`` layout's right part).
 SPLIT_BOX = (640, 600)
-#: The smallest text height, in pixels at 1280x720, a slide figure may show.
+#: The smallest text height, in pixels at 1280 by 720, a slide figure may show.
 MIN_SLIDE_TEXT_PX = 14.0
 #: Resolution slide figures are saved at (pixels per inch): a figure as wide as the box shows at its own size.
 SLIDE_DPI = 100
