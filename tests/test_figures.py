@@ -44,6 +44,14 @@ def _save(fig, name, tmp_path):
     assert (tmp_path / f"{name}.png").stat().st_size > 0
 
 
+def _save_slide(fig, name, tmp_path):
+    """Save the slide copy of a page figure (``<name>_slide``): its text must show at 14 px or more at 1280x720."""
+    from mammo_utils.reporting.slide_figures import MIN_SLIDE_TEXT_PX, save_slide_figure, shown_text_px, slide_copy
+
+    assert shown_text_px(slide_copy(fig)) >= MIN_SLIDE_TEXT_PX
+    assert save_slide_figure(fig, f"{name}_slide", tmp_path).stat().st_size > 0  # also passes save_fig's check
+
+
 def test_eda_figures(frame, tmp_path):
     balance = eda.class_balance(frame)
     overall = balance.loc["breasts", "rate"]
@@ -107,10 +115,14 @@ def test_image_grids_and_split_balance(frame, synth_root, tmp_path):
         for r in rows.itertuples()
     ]
     _save(plots.image_grid(images, titles, ncols=4, title="Sample mammograms"), "01_samples", tmp_path)
+    _save_slide(plots.image_grid(images[:4], titles[:4], ncols=4, title="Sample mammograms"), "01_samples", tmp_path)
+    crops = plots.image_grid(images[:2] * 2, titles[:2] * 2, [[(5, 5, 60, 60)]] * 2 + [[]] * 2, 2, "crops")
+    _save_slide(crops, "02_crops", tmp_path)
     _save(plots.image_grid(images, [f"label {c}" for c in rows.cancer], ncols=8, title="batch"), "03_batch", tmp_path)
     splits = make_splits(frame, n_folds=2, test_size=0.3, seed=0)
     fig = eda_plots.plot_split_balance(split_table(splits))
     _save(fig, "03_split_balance", tmp_path)
+    _save_slide(eda_plots.plot_split_balance(split_table(splits)), "03_split_balance", tmp_path)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels[-1].startswith("test\n") and "breasts" in labels[-1] and "patients" in labels[-1]
 
@@ -130,6 +142,7 @@ def test_training_and_search_figures(tmp_path):
     )
     histories = {f"seed {s}": history for s in range(3)}
     _save(train_plots.plot_validation_curves(histories, "validation curves"), "04_learning_curves", tmp_path)
+    _save_slide(train_plots.plot_validation_curves({"seed 0": history}, "curves"), "04_learning_curves", tmp_path)
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(60), np.ones(20)]
     report = binary_report(y, np.clip(y * 0.4 + rng.uniform(0, 0.6, 80), 0, 1), 0.5)
@@ -149,6 +162,7 @@ def test_training_and_search_figures(tmp_path):
     _save(plots.plot_confusions(reports, "Test confusion matrices per run", columns=4), "05_confusion", tmp_path)
     runs = pd.DataFrame(json.loads((RESULTS / "05_transfer.json").read_text())["runs"]).set_index(["variant", "seed"])
     _save(train_plots.plot_variants(runs), "05_model_comparison", tmp_path)
+    _save_slide(train_plots.plot_variants(runs), "05_model_comparison", tmp_path)
     trials = pd.DataFrame(
         {
             "objective": [0.52, 0.65, 0.91, 0.55, 0.63],
@@ -163,6 +177,7 @@ def test_training_and_search_figures(tmp_path):
     )
     fig = train_plots.plot_search(trials, "val_breast_auc")
     _save(fig, "06_search", tmp_path)
+    _save_slide(train_plots.plot_search(trials, "val_breast_auc"), "06_search", tmp_path)
     assert "backbone=baseline" in fig.get_suptitle()
     assert "backbone" not in [ax.get_xlabel() for ax in fig.axes]
 

@@ -5,6 +5,8 @@ The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_
 
 - :func:`shown_text_px`: the height in slide pixels of a figure's smallest text once it is fitted into the box
   (what a test and :func:`save_slide_figure` check against :data:`MIN_SLIDE_TEXT_PX`);
+- :func:`slide_copy`: a page figure (drawn by its own plotting function, with fewer panels where needed) resized
+  to the slide with its text raised to :data:`SLIDE_FONT_PT` less a point, for :func:`save_slide_figure`;
 - :func:`export_slide_figures`: 08's export table (``results/08_export.json``) redrawn as two slides' figures,
   size and latency, then quality, with large printed values;
 - :func:`web_app_result`: the web-app screenshot cut to its result (decision line and image), without the
@@ -107,6 +109,46 @@ def save_slide_figure(fig, name: str, folder: str | Path | None = None, box: tup
     save_fig(fig, name, folder, dpi=SLIDE_DPI)
     plt.close(fig)
     return folder / f"{name}.png"
+
+
+def slide_copy(fig, box: tuple[int, int] = SLIDE_BOX, points: float = SLIDE_FONT_PT - 1):
+    """Turn a page figure into its slide copy: sized to ``box`` at :data:`SLIDE_DPI`, no text under ``points``.
+
+    The figure is drawn by its own plotting function (with fewer panels or samples where a slide needs them), then
+    resized so it is shown at its own size on the slide, and every smaller text (titles, labels, ticks, legends) is
+    raised to ``points``; the layout is redone and each panel's legend placed again where it covers no data.
+    :func:`save_slide_figure` then checks the result.
+
+    Args:
+        fig: A matplotlib figure (changed in place).
+        box: ``(width, height)`` pixels the slide gives it.
+        points: Smallest font size (11 pt is 15 pixels at :data:`SLIDE_DPI`).
+
+    Returns:
+        The same figure.
+
+    Example:
+        >>> save_slide_figure(slide_copy(plot_split_balance(table)), "03_split_balance_slide")  # doctest: +SKIP
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    from matplotlib.text import Text
+
+    from ..evaluation.figure_check import place_legend
+
+    fig.set_size_inches(box[0] / SLIDE_DPI, box[1] / SLIDE_DPI)
+    for ax in fig.axes:  # through the axes, so ticks drawn later get the size too
+        ticks = ax.get_xticklabels() + ax.get_yticklabels()
+        if min((t.get_fontsize() for t in ticks), default=points) < points:
+            ax.tick_params(labelsize=points)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < points:
+            text.set_fontsize(points)
+    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        fig.tight_layout()
+    for ax in fig.axes:  # a larger legend may now cover data: place it again, as the page figure's was
+        if ax.get_legend() is not None:
+            place_legend(ax, fontsize=points)
+    return fig
 
 
 def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:

@@ -100,6 +100,12 @@ def _first(folder: Path, *names: str) -> Path:
     return next((folder / n for n in names if (folder / n).is_file()), folder / names[-1])
 
 
+def _page_or_slide(folder: Path, stem: str) -> Path:
+    """A notebook figure's slide copy (``<stem>_slide.png``, larger text, fewer panels) when built, else its page
+    figure (``<stem>.png``)."""
+    return _first(folder, f"{stem}_slide.png", f"{stem}.png")
+
+
 def _img(figure: Path, title: str, data: bytes | None = None) -> str:
     """A figure's ``<div class="fig">`` (``data``: PNG bytes to show instead of the file), or a "not built" note."""
     uri = "data:image/png;base64," + base64.b64encode(data).decode() if data else data_uri(figure)
@@ -402,21 +408,25 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             f"images, {book.html('embedded.cancer_breast_rate', embedded_csv + '#cancer_breast_rate', 'pct')} of "
             "breasts "
             "positive (enriched)</li></ul>",
-            figs / "01_samples.png",
+            _page_or_slide(figs, "01_samples"),
         ),  # fmt: skip
         _slide("Pipeline", "", figs / "pipeline.svg"),
-        _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", figs / "02_crops.png"),
-        _slide("Patient-grouped splits, balanced batches", "", figs / "03_split_balance.png"),
-        _slide("Baseline CNN: training and validation curves per seed", "", figs / "04_learning_curves.png"),
+        _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", _page_or_slide(figs, "02_crops")),
+        _slide("Patient-grouped splits, balanced batches", "", _page_or_slide(figs, "03_split_balance")),
+        _slide("Baseline CNN: training and validation curves", "", _page_or_slide(figs, "04_learning_curves")),
         _slide(
             "Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book)), big=True
         ),  # fmt: skip
         _slide(
             "Transfer learning: the same pairs on the test patients", _safe(lambda: transfer_heldout(book)), big=True
         ),  # fmt: skip
-        _slide("Transfer learning: every arm over seeds (validation and test)", "", figs / "05_model_comparison.png"),
+        _slide(
+            "Transfer learning: every arm over seeds (validation and test)",
+            "",
+            _page_or_slide(figs, "05_model_comparison"),
+        ),
         _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), big=True),
-        _slide("Hyper-parameter search: every trial (validation fold)", "", figs / "06_search.png"),
+        _slide("Hyper-parameter search: every trial (validation fold)", "", _page_or_slide(figs, "06_search")),
         _split_slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
             _safe(

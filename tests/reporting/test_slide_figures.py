@@ -135,3 +135,25 @@ def test_champion_slide_confusion_is_drawn_for_the_split_slide(tmp_path):
     assert path.name == f"{sf.CHAMPION_SLIDE}.png"
     width, height = Image.open(path).size
     assert width <= sf.SPLIT_BOX[0] * 1.05 and height <= sf.SPLIT_BOX[1]  # shown at about its own size: >= 14 px
+
+
+def test_slide_copy_raises_a_page_figure_text_to_the_slide_minimum(tmp_path):
+    fig = _figure(14, 6, 7)  # wider than the slide, 7 pt: about 7 px once shrunk
+    fig.axes[0].plot([0, 1], [1, 0], label="line")
+    fig.axes[0].legend(fontsize=7)
+    assert sf.shown_text_px(fig) < sf.MIN_SLIDE_TEXT_PX
+    with pytest.raises(sf.SlideTextError):
+        sf.save_slide_figure(_figure(14, 6, 7), "page", tmp_path)
+    sf.slide_copy(fig)
+    assert tuple(fig.get_size_inches() * sf.SLIDE_DPI) == pytest.approx(sf.SLIDE_BOX)
+    assert sf.shown_text_px(fig) >= sf.MIN_SLIDE_TEXT_PX
+    assert sf.save_slide_figure(fig, "page_slide", tmp_path).is_file()
+
+
+def test_the_deck_shows_a_slide_copy_when_built_else_the_page_figure(tmp_path):
+    from mammo_utils.reporting.slides import _page_or_slide
+
+    (tmp_path / "06_search.png").write_bytes(b"page")
+    assert _page_or_slide(tmp_path, "06_search").name == "06_search.png"
+    (tmp_path / "06_search_slide.png").write_bytes(b"slide")
+    assert _page_or_slide(tmp_path, "06_search").name == "06_search_slide.png"
