@@ -510,7 +510,7 @@ def _tuned_vs_default_heldout(book: FactBook, src: str, label: str) -> str:
     )
 
 
-def replication_sentence(book: FactBook, key: str) -> str:
+def replication_sentence(book: FactBook, key: str, headline: str = "the table above") -> str:
     """The champion's arm over its seeds (test: mean with its interval), so a single run is never the only number shown.
 
     The champion is 06's tuned arm when 06 moved the alias to it, else the arm 05 chose.
@@ -518,6 +518,7 @@ def replication_sentence(book: FactBook, key: str) -> str:
     Args:
         book: Facts.
         key: Fact-key prefix.
+        headline: What the document calls the single run's numbers it shows (a table, a slide's headline).
 
     Returns:
         An HTML paragraph, or "" when neither notebook recorded its arms.
@@ -537,7 +538,7 @@ def replication_sentence(book: FactBook, key: str) -> str:
         f"<p>Replication: the champion's arm ({book.html(key + '.name', row + '.variant', 'str')}, {where} on "
         f"validation) over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "
         f"{book.html(key + '.val', row + '.val AUC mean')} ± {book.html(key + '.val_sd', row + '.val AUC sd')} (mean ± "
-        f"sd) and a test breast ROC-AUC of {seed_mean_html(book, key, row)}; the table above is its best-validation "
+        f"sd) and a test breast ROC-AUC of {seed_mean_html(book, key, row)}; {headline} is its best-validation "
         "run (validation AUC ties between seeds are broken on validation breast log-loss, as the notebook prints)."
         "</p>"
     )

@@ -453,7 +453,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 )
             ),
             _first(figs, f"{CHAMPION_SLIDE}.png", f"{CHAMPION_CONFUSION}.png"),
-            foot=_safe(lambda: replication_sentence(book, "slide.arm")),
+            foot=_safe(lambda: replication_sentence(book, "slide.arm", "the headline on this slide")),
         ),
         _slide(
             "Where: YOLOv8 boxes and Grad-CAM",
