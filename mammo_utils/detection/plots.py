@@ -276,17 +276,8 @@ def plot_detection_grid(
 SLIDE_GRID_PT = 12.0
 
 
-def plot_slide_detection_grid(
-    images,
-    truths,
-    detections,
-    heats,
-    classes,
-    titles,
-    min_score: float,
-    pairs: int = 3,
-    fontsize: float = SLIDE_GRID_PT,
-):
+def plot_slide_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, pairs: int = 3,
+                               fontsize: float = SLIDE_GRID_PT):  # fmt: skip
     """The grid for a slide: fewer, larger pairs in one row, with large captions.
 
     Keeps the first ``pairs - 1`` images and the last one: in :func:`grid_order`'s order, lesion images and then a

@@ -319,10 +319,7 @@ def _flips_cell(book: FactBook, name: str, item: dict, base: str) -> str:
     second criterion), out of the validation breasts it scored ("n/a" when 08 did not record them).
 
     Args:
-        book: Facts.
-        name: The row's format.
-        item: The row as 08 recorded it.
-        base: The row's source.
+        book, name, item, base: As :func:`_against_cell`.
 
     Returns:
         HTML.
