@@ -488,21 +488,31 @@ def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
 def training_span(cfg: Config) -> dict[str, Any] | None:
     """When the store's training runs ran: how many, the first start and the last end (UTC), or None when none.
 
-    The final report prints it beside the build id, so a notebook that re-scored runs trained earlier in the same
-    store says so by the times (a run's training time, not the render's).
+    Counts the configured experiment (classifier trainings and tuning trials) and its ``-detection`` sibling
+    (:mod:`mammo_utils.detection.train`'s detector runs). The final report prints it beside the build id, so a
+    notebook that re-scored runs trained earlier in the same store says so by the times (a run's training time,
+    not the render's).
 
     Args:
         cfg: Run configuration (store and experiment).
 
     Returns:
-        ``{"experiment", "runs", "first_start", "last_end"}`` (runs of the configured experiment).
+        ``{"experiment", "experiments" ({name: runs}), "runs", "first_start", "last_end"}``.
     """
-    runs = runs_table(cfg)
-    if runs.empty:
+    import mlflow
+    import pandas as pd
+
+    client = configure(cfg)
+    names = [n for n in (cfg.experiment, f"{cfg.experiment}-detection") if client.get_experiment_by_name(n)]
+    tables = {name: mlflow.search_runs(experiment_names=[name]) for name in names}  # an absent one is not created
+    tables = {name: runs for name, runs in tables.items() if not runs.empty}
+    if not tables:
         return None
+    runs = pd.concat(tables.values(), ignore_index=True)
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     return {
         "experiment": cfg.experiment,
+        "experiments": {name: int(len(table)) for name, table in tables.items()},
         "runs": int(len(runs)),
         "first_start": runs.start_time.min().strftime(fmt),
         "last_end": runs.end_time.max().strftime(fmt) if "end_time" in runs else None,

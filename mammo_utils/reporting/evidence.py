@@ -406,7 +406,10 @@ def froc_sentence(book: FactBook, src: str) -> str:
             inside.append(f"{value_with_interval(book, f'd07.froc.{fp}', src, f'froc.{rate}')} at {fp}")
     text = f"FROC (measured up to {reach} false positives per image): "
     if inside:
-        text += "sensitivity " + ", ".join(inside) + " FP/image"
+        text += (
+            "sensitivity " + ", ".join(inside) + " FP/image (each interval over the patient resamples whose curve "
+            "reaches that rate)"
+        )
     else:
         text += "none of the quoted operating rates lies inside the measured range"
     if outside:
@@ -480,13 +483,14 @@ def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_au
     return f"no difference between {a} and {b} that this test can establish"
 
 
-def peaks_off_breast_text(book: FactBook, src: str, render) -> str:
+def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off") -> str:
     """07's count of Grad-CAM peaks off the breast (background or padding) over every test image, as a clause.
 
     Args:
         book: Facts.
         src: 07's results file.
         render: ``book.html`` or ``book.md``.
+        key: Fact-key prefix (a document lists its sources by its prefix, e.g. ``card.``).
 
     Returns:
         ``Grad-CAM peaks off the breast in k of n test images (x% [lo, hi], Wilson 95%)…``, or "" when 07 did not
@@ -496,10 +500,11 @@ def peaks_off_breast_text(book: FactBook, src: str, render) -> str:
     if _try(book, base + ".off") is None:
         return ""
     return (
-        f"Grad-CAM peaks off the breast (background or padding) in {render('d07.off', base + '.off', 'int')} of "
-        f"{render('d07.off.n', base + '.images', 'int')} test images "
-        f"({render('d07.off.share', base + '.share', 'pct')} "
-        f"[{render('d07.off.low', base + '.low', 'pct')}, {render('d07.off.high', base + '.high', 'pct')}], Wilson "
-        "95%): on those images the map shows no lesion, only that the score did not come from one place in the "
-        "tissue"
+        f"Grad-CAM peaks off the breast (background or padding) in {render(key, base + '.off', 'int')} of "
+        f"{render(key + '.n', base + '.images', 'int')} test images "
+        f"({render(key + '.share', base + '.share', 'pct')} "
+        f"[{render(key + '.low', base + '.low', 'pct')}, {render(key + '.high', base + '.high', 'pct')}], Wilson "
+        "95% over images; a patient's images are not independent, so a patient-level interval would be wider): a "
+        "classifier that keyed on the image border or the breast's size rather than the tissue would put its peak "
+        "there, so these maps do not show where it found a lesion"
     )

@@ -623,7 +623,10 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
     ]
     head = f" Repeated for each of the {book.html('d07.cs.n', base + '.n', 'int')} seeds of the champion's arm: "
     if recorded.get("all_beat_chance"):
-        verdict = "; the margin's interval lies above 0 for every seed, so Grad-CAM beats chance on every seed."
+        verdict = (
+            "; the margin's interval (over images) lies above 0 for every seed, so Grad-CAM beats chance on every "
+            "seed at the image level."
+        )
     else:
         failing = ", ".join(str(seed) for seed in recorded.get("failing_seeds", []))
         verdict = (
@@ -786,7 +789,8 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "classifier's Grad-CAM peak falls inside the lesion on "
             f"{book.html('d07.pg.hits', src + '#gradcam_pointing.hits', 'int')} of "
             f"{book.html('d07.pg.n', src + '#gradcam_pointing.n', 'int')} lesion images "
-            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')}, Wilson 95% interval "
+            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')}, Wilson 95% interval over images "
+            "(a patient's images are not independent, so a patient-level interval would be wider) "
             f"{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')} to "
             f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')} [ref:wilson]) against a "
             "chance rate of "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..evaluation.subgroups import MIN_AUC_INTERVAL
 from .card_details import architecture_text, recipe_line, training_data_text
+from .evidence import peaks_off_breast_text
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .references import Citations
 from .threshold_text import threshold_choice
@@ -345,6 +346,8 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
         if flagged
         else ""
     )
+    off = peaks_off_breast_text(book, f"{book.results}/07_detection.json", book.md, "card.d07.off")
+    gradcam = f"- Explanations: {off} (07).\n" if off else ""
     data_name = "the embedded synthetic RSNA-layout set" if synthetic else f"the data set of `{embedded_csv}`"
 
     def ci(metric: str, fmt: str = ".3f") -> str:
@@ -462,7 +465,7 @@ specificity {ci("specificity", "pct")}.{sens90}
 - Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.
 - Monitor input drift and sensitivity on feedback in production (`mammo monitor drift`, `mammo retrain --check`).
 - Small test split: intervals are wide.
-{flags}
+{gradcam}{flags}
 ## Sources
 """
     sources = book.source_files("card.")

@@ -306,9 +306,11 @@ def environment_html(build: dict[str, Any] | None) -> str:
         where = f" on {html.escape(str(env.get('platform', '?')))} ({html.escape(str(env.get('machine', '?')))}{accel})"
     libs = ", ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in (env.get("versions") or {}).items())
     span = build.get("trained") or {}
+    counts = span.get("experiments") or {span.get("experiment", "?"): span.get("runs")}
+    held = " and ".join(f"<code>{html.escape(str(name))}</code> ({n})" for name, n in counts.items())
     trained = (
-        f" Its store's experiment <code>{html.escape(str(span.get('experiment', '?')))}</code> holds {span['runs']} "
-        f"MLflow runs, started from {html.escape(str(span['first_start']))} and "
+        f" Its store's experiment{'s' if len(counts) > 1 else ''} {held} hold{'' if len(counts) > 1 else 's'} "
+        f"{span['runs']} MLflow runs, started from {html.escape(str(span['first_start']))} and "
         f"ended by {html.escape(str(span['last_end']))}: a notebook rendered after its runs were trained re-scores "
         "their checkpoints (its render time is not its training time)."
         if span.get("runs")

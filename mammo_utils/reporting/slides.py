@@ -22,14 +22,16 @@ from .markup import alt_text
 from .slide_figures import CHAMPION_SLIDE, EXPORT_SLIDES, web_app_result
 
 CSS = """html,body{margin:0;height:100%;font-family:system-ui,sans-serif;background:#1d2733}
-section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:4vh 6vw;background:#fff;color:#222}
+section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:3vh 4vw;background:#fff;color:#222}
 section.on{display:flex;flex-direction:column}h1{font-size:4.2vh;margin:0 0 2vh;color:#1d4e89}
 h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height:1.45}
 .fig{flex:1;min-height:0;display:flex;justify-content:center;align-items:center}
 .fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:2vh;color:#666;margin-top:1vh}
 .fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul{flex:1;align-self:center}
-.split>.fig{flex:1.4;height:100%}.num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
+.split>.fig{flex:1.4;height:100%}
+table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
+.num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
 SCRIPT = """const s=[...document.querySelectorAll('section')];let i=0;
 function show(k){i=Math.max(0,Math.min(s.length-1,k));s.forEach((e,j)=>e.classList.toggle('on',j===i));
@@ -140,40 +142,8 @@ def _recorded(book: FactBook, src: str, *keys: str) -> list | None:
 
 
 def transfer_conclusion(book: FactBook) -> str:
-    """05's conclusion in words, computed from its choice and its paired validation tests (HTML, "" when absent).
-
-    The same pairs on the test patients and the training budget are on the next slide (:func:`transfer_heldout`).
-    """
-    src = f"{book.results}/05_transfer.json"
-    if (recorded := _recorded(book, src, "chosen", "paired_validation")) is None:
-        return ""
-    chosen, pairs = recorded
-    items, single = [], []
-    for i, pair in enumerate(pairs):
-        a, _, b = str(pair.get("pair (val)", "")).partition(" − ")
-        if min(pair.get("runs_a", 0), pair.get("runs_b", 0)) < 2:  # one seed: reported in 05, no verdict
-            single.append(html.escape(b if chosen == a else a))
-            continue
-        words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
-        items.append(f"<li>{words}: {book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</li>")
-    head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
-    if alias := alias_after_05(book, "it"):
-        head += f" {alias[0].upper()}{alias[1:]}."
-    tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
-    if not items:
-        return head + "</p>" + tail
-    return (
-        head
-        + " Paired validation differences of breast ROC-AUC (patient bootstrap, 95%, arms of 3 seeds):</p><ul>"
-        + "".join(items[:6])
-        + "</ul>"
-        + tail
-    )
-
-
-def transfer_heldout(book: FactBook) -> str:
-    """05's pairs on the test patients (no choice made from them) as bullets, and its training budget ("" when 05
-    recorded neither).
+    """05's conclusion: its choice, and one table of its paired differences on validation (which decided) and on the
+    test patients (no choice made from them); HTML, "" when 05 recorded no paired validation tests.
 
     Args:
         book: Facts.
@@ -182,28 +152,50 @@ def transfer_heldout(book: FactBook) -> str:
         HTML.
     """
     src = f"{book.results}/05_transfer.json"
-    out = ""
-    heldout = _recorded(book, src, "paired_test")
-    if heldout:
-        checks = [
-            "<li>"
-            + verdict_words(
-                p["low"], p["high"], *(html.escape(x) for x in str(p.get("pair (test)", "")).split(" − ", 1))
-            )
-            + f": {book.difference_html(f's05.test.{i}', f'{src}#paired_test.{i}')}</li>"
-            for i, p in enumerate(heldout[0])
-            if min(p.get("runs_a", 0), p.get("runs_b", 0)) >= 2 and " − " in str(p.get("pair (test)", ""))
-        ]
-        if checks:
-            out += (
-                "<p>The validation fold also picked every checkpoint; the same pairs on the test patients (no choice "
-                "made from them):</p><ul>" + "".join(checks[:6]) + "</ul>"
-            )
+    if (recorded := _recorded(book, src, "chosen", "paired_validation")) is None:
+        return ""
+    chosen, pairs = recorded
+    tests = {str(p.get("pair (test)", "")): i for i, p in enumerate((_recorded(book, src, "paired_test") or [[]])[0])}
+    rows, single = [], []
+    for i, pair in enumerate(pairs):
+        name = str(pair.get("pair (val)", ""))
+        a, _, b = name.partition(" − ")
+        if min(pair.get("runs_a", 0), pair.get("runs_b", 0)) < 2:  # one seed: reported in 05, no verdict
+            single.append(html.escape(b if chosen == a else a))
+            continue
+        test = book.difference_html(f"s05.test.{i}", f"{src}#paired_test.{tests[name]}") if name in tests else "—"
+        words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
+        rows.append(
+            f"<tr><td>{words}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
+            f"<td>{test}</td></tr>"
+        )
+    head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
+    if alias := alias_after_05(book, "it"):
+        head += f" {alias[0].upper()}{alias[1:]}."
+    tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
+    if not rows:
+        return head + "</p>" + tail
+    return (
+        head + "</p><table><tr><th>on validation (decides; arms of 3 seeds)</th><th>validation Δ breast AUC [95%]</th>"
+        "<th>test Δ [95%] (no choice made)</th></tr>" + "".join(rows[:6]) + "</table>" + tail
+    )
+
+
+def transfer_budget(book: FactBook) -> str:
+    """05's training budget in one sentence (the slide's footnote), "" when 05 recorded none.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        HTML.
+    """
+    src = f"{book.results}/05_transfer.json"
     epochs = _recorded(book, src, "epochs")
     budgets = _recorded(book, src, "budgets")
     if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
-        out += f"<p>{sentence}.</p>"
-    return out
+        return f"{sentence}. Differences: patient bootstrap, 95%."
+    return ""
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:
@@ -293,7 +285,8 @@ def search_conclusion(book: FactBook) -> str:
         else ""
     )
     return (
-        f"<ul><li>{book.html('s06.trials', src + '#trials', 'int')} trials; criterion: validation "
+        f"<ul><li>{book.html('s06.trials', src + '#trials', 'int')} trials, ranked on "
+        f"{book.html('s06.objective', src + '#objective_name', 'str')}; tuned vs default decided on validation "
         f"{METRICS[metric][2]}, {declared_clause(book, src)}</li>"
         f"<li>Validation: {words}: {book.difference_html('s06', src + '#paired_validation')}</li>"
         f"<li>Kept: {book.html('s06.kept', src + '#kept', 'str')}; the champion alias "
@@ -415,11 +408,10 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Patient-grouped splits, balanced batches", "", _page_or_slide(figs, "03_split_balance")),
         _slide("Baseline CNN: training and validation curves", "", _page_or_slide(figs, "04_learning_curves")),
         _slide(
-            "Transfer learning vs baseline (chosen on validation)", _safe(lambda: transfer_conclusion(book)), big=True
-        ),  # fmt: skip
-        _slide(
-            "Transfer learning: the same pairs on the test patients", _safe(lambda: transfer_heldout(book)), big=True
-        ),  # fmt: skip
+            "Transfer learning vs baseline (chosen on validation)",
+            _safe(lambda: transfer_conclusion(book)),
+            foot=_safe(lambda: transfer_budget(book)),
+        ),
         _slide(
             "Transfer learning: every arm over seeds (validation and test)",
             "",

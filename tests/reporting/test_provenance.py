@@ -185,3 +185,36 @@ def test_absolute_path_scan_finds_machine_paths_and_passes_url_paths(tmp_path):
         "model: /work/fresh/data/work/export/champion",
         f"runs.0.file: {tmp_path}",
     ]
+
+
+def test_the_training_span_names_every_experiment_it_counts():
+    from mammo_utils.reporting.provenance import environment_html
+
+    span = {"experiment": "mammo", "experiments": {"mammo": 23, "mammo-detection": 3}, "runs": 26,
+            "first_start": "2026-12-04T18:37:18Z", "last_end": "2026-12-04T19:48:15Z"}  # fmt: skip
+    text = environment_html({"id": "abc", "started_at": "t", "trained": span})
+    assert "experiments <code>mammo</code> (23) and <code>mammo-detection</code> (3) hold 26 MLflow runs" in text
+    assert "ended by 2026-12-04T19:48:15Z" in text
+    one = environment_html({"id": "abc", "started_at": "t", "trained": {**span, "experiments": {"mammo": 23}}})
+    assert "experiment <code>mammo</code> (23) holds 26" in one
+
+
+def test_training_span_counts_the_detector_experiment_too(tmp_path):
+    import mlflow
+
+    from mammo_utils.config import Config
+    from mammo_utils.modeling.tracking import configure, training_span
+
+    cfg = Config().replace(work_dir=tmp_path / "work", mlflow_uri="", experiment="span-test")
+    configure(cfg)
+    for _ in range(2):
+        with mlflow.start_run():
+            pass
+    assert training_span(cfg)["experiments"] == {"span-test": 2}  # no detector experiment: none created
+    assert mlflow.MlflowClient().get_experiment_by_name("span-test-detection") is None
+    configure(cfg.replace(experiment="span-test-detection"))
+    with mlflow.start_run():
+        pass
+    span = training_span(cfg)
+    assert span["experiments"] == {"span-test": 2, "span-test-detection": 1} and span["runs"] == 3
+    assert span["first_start"] <= span["last_end"]
