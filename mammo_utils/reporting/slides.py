@@ -30,7 +30,7 @@ h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height
 .fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
-table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
+table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}td+td{white-space:nowrap}
 .num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
 SCRIPT = """const s=[...document.querySelectorAll('section')];let i=0;
@@ -196,6 +196,25 @@ def transfer_budget(book: FactBook) -> str:
     if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
         return f"{sentence}. Differences: patient bootstrap, 95%."
     return ""
+
+
+def grid_note(book: FactBook) -> str:
+    """The detection slide's footnote: how its images were picked and what their ``p`` means.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        HTML ("" without the champion's threshold).
+    """
+    src = f"{book.results}/champion_eval.json#model.threshold"
+    if _try(book, src) is None:
+        return ""
+    return (
+        "Images in 07's grid order, not chosen by outcome: the first lesion images of the test split, then a "
+        "cancer-free one. p is the classifier's score of that one image (the decision is per breast, at the frozen "
+        f"threshold {book.html('slide.grid.threshold', src, '.3f')}); 07 shows the whole grid."
+    )
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:
@@ -468,7 +487,12 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             ),
             big=True,
         ),
-        _slide("Where: detector boxes and Grad-CAM on test images", "", _first(figs, *DETECTION_GRIDS)),
+        _slide(
+            "Where: detector boxes and Grad-CAM on test images",
+            "",
+            _first(figs, *DETECTION_GRIDS),
+            foot=_safe(lambda: grid_note(book)),
+        ),
         _slide(
             "Export: size and latency per format", "", _first(figs, f"{EXPORT_SLIDES[0]}.png", "08_export_formats.png")
         ),
