@@ -30,7 +30,8 @@ h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height
 .fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
-table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}td+td{white-space:nowrap}
+table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
+td+td{white-space:nowrap}
 .num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
 SCRIPT = """const s=[...document.querySelectorAll('section')];let i=0;
