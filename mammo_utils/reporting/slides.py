@@ -255,7 +255,7 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
         return ""
     return (
         f"; beats chance on {len(recorded[1])} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} seeds of "
-        "the champion's arm"
+        "the champion's arm (image-level intervals)"
     )
 
 
