@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -95,9 +96,9 @@ REQUESTS_EXPR = f'sum(mammo_requests_total{{job="{JOB}", route=~"/v1/.*"}})'
 MONITORING_CAPTION = (
     "Monitoring: Prometheus's own graph page (headless Chromium) over the API that this rebuild started, under a "
     f"steady load until the screenshot ({load_words()}): request rate and p95 latency from the latency histogram "
-    "as graphs over the last minute (the rates climb across it: the dashboard's rate() looks back further than "
-    "the load had run), and the 5xx share as its current value (the page's Console tab; 0 while no request failed "
-    "with a 5xx), the same PromQL as the Grafana dashboard "
+    "as graphs over the last minute (captured once the load had run for the longest rate() window of the queries "
+    "plus that minute, so every point drawn averages steady load only), and the 5xx share as its current value "
+    "(the page's Console tab; 0 while no request failed with a 5xx), the same PromQL as the Grafana dashboard "
     "<code>deploy/grafana/dashboards/mammo.json</code>. The heading above each query (the dashboard panel's title "
     "and the unit of its values) is added to the page from that dashboard file; Prometheus's page names neither. "
     "Grafana is not installable on this build machine (no Debian package, no network), so this is Prometheus's "
@@ -215,16 +216,16 @@ def panel_heading(panel: Panel) -> str:
         panel: A key panel (:func:`dashboard_queries`).
 
     Returns:
-        ``'Grafana panel "<title>" (its p95 query) · y-axis: seconds'``; a :data:`VALUE_PANELS` panel says
+        ``'PromQL of Grafana panel "<title>" (its p95 query) · y-axis: seconds'``; a :data:`VALUE_PANELS` panel says
         ``value`` instead of ``y-axis`` (the page shows its number, not a graph).
 
     Example:
         >>> panel_heading(Panel("5xx share of /v1 requests", "x", "percentunit"))
-        'Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
+        'PromQL of Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
     """
     shown = "value" if panel.title.startswith(VALUE_PANELS) else "y-axis"
     part = f" (its {panel.part} query)" if panel.part else ""
-    return f'Grafana panel "{panel.title}"{part} · {shown}: {unit_words(panel.unit)}'
+    return f'PromQL of Grafana panel "{panel.title}"{part} · {shown}: {unit_words(panel.unit)}'
 
 
 def prometheus_config(api: str, rules: list[Path], interval: str = "1s") -> str:
@@ -344,6 +345,29 @@ def panel_coverage(prometheus: str, expr: str, window_s: float = MONITORING_RANG
     end = time.time() if now is None else now
     result = _query(prometheus, "query_range", {"query": expr, "start": end - window_s, "end": end, "step": 1})
     return min((series_coverage(series.get("values", []), end, window_s) for series in result), default=0.0)
+
+
+_WINDOW = re.compile(r"\[(\d+)([smh])\]")
+
+
+def rate_window_s(queries: list[Panel]) -> float:
+    """The longest range selector (``[5m]``) of the panels' PromQL, in seconds (0 without one).
+
+    A rate() over a window longer than the load has run averages in the time before it, so the graphs are drawn
+    only after the load has run this long plus their own range.
+
+    Args:
+        queries: The page's panels (:func:`dashboard_queries`).
+
+    Returns:
+        Seconds.
+
+    Example:
+        >>> rate_window_s([Panel("a", "rate(x[5m])", ""), Panel("b", "rate(y[30s])", "")])
+        300.0
+    """
+    unit = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    return max((int(n) * unit[u] for panel in queries for n, u in _WINDOW.findall(panel.expr)), default=0.0)
 
 
 def wait_for_panels(
@@ -662,9 +686,14 @@ def capture_screens(
                 # the load runs until the last screenshot, so every route's rate and latency are drawn up to it
                 wait_scrapes(prometheus, 3)
                 with steady_load(urls["api"], upload, UPLOAD_NAME, say=say):
+                    loaded_since = time.monotonic()
                     web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
                     say(f"web app -> {web_app}")
                     queries = dashboard_queries()
+                    steady = loaded_since + rate_window_s(queries) + MONITORING_RANGE_S - time.monotonic()
+                    if steady > 0:  # every drawn point's rate() window then holds steady load only
+                        say(f"steady load for {steady:.0f} s more, so the graphs' rate() windows hold only the load")
+                        time.sleep(steady)
                     filled = wait_for_panels(prometheus, queries)
                     say("monitoring panels filled: " + ", ".join(f"{t} {c:.0%}" for t, c in filled.items()))
                     monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)

@@ -37,11 +37,11 @@ def test_each_graph_is_headed_by_its_dashboard_panel_and_unit(tmp_path):
     panels = screens.dashboard_queries()
     assert [(p.unit, p.part) for p in panels] == [("reqps", ""), ("s", "p95"), ("percentunit", "")]
     rate, latency, errors = (screens.panel_heading(p) for p in panels)
-    assert rate == 'Grafana panel "/v1 requests per second by route and status" · y-axis: requests per second'
-    assert latency.startswith('Grafana panel "Latency p50 / p95 by route') and latency.endswith(
+    assert rate == 'PromQL of Grafana panel "/v1 requests per second by route and status" · y-axis: requests per second'
+    assert latency.startswith('PromQL of Grafana panel "Latency p50 / p95 by route') and latency.endswith(
         '" (its p95 query) · y-axis: seconds'
     )
-    assert errors == 'Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
+    assert errors == 'PromQL of Grafana panel "5xx share of /v1 requests" · value: share of requests (0-1)'
     assert screens.unit_words("reqps") == "requests per second"
     with pytest.raises(ValueError, match=r"'ms' has no words in UNIT_WORDS"):
         screens.panel_heading(screens.Panel("Latency", "x", "ms"))
@@ -239,3 +239,10 @@ def test_the_monitoring_shot_is_cut_to_its_panels(tmp_path):
     screens.crop_to_panels(shot, None, scale=2)  # no panels found: the image stays as it is
     assert np.asarray(Image.open(shot)).shape[:2] == (180, 160)
     assert "mammo-panel-heading" in screens.PANELS_SCRIPT and "nav.navbar" in screens.PANELS_SCRIPT
+
+
+def test_the_graphs_wait_for_the_longest_rate_window():
+    from mammo_utils.reporting.screens import dashboard_queries, rate_window_s
+
+    assert rate_window_s(dashboard_queries()) == 300.0  # the dashboard's rate(...[5m])
+    assert rate_window_s([]) == 0.0
