@@ -655,6 +655,7 @@ def capture_screens(
     dicom: str | Path,
     work_dir: str | Path | None = None,
     say: Callable[[str], None] = print,
+    settle: bool = True,
 ) -> dict[str, Path]:
     """Start the services on ``export_dir``, load them, and save both page images with their provenance.
 
@@ -665,6 +666,9 @@ def capture_screens(
         work_dir: Work folder of the services (their feedback store); default a temporary one, so the
             screenshots leave nothing behind.
         say: Progress lines.
+        settle: Let the load run for the queries' longest rate() window plus the graphs' range before the
+            monitoring capture (:func:`rate_window_s`; about six minutes), so the graphs show steady rates; False
+            (tests) captures as soon as the panels have data.
 
     Returns:
         ``{"web_app": png, "monitoring": png, ...sidecars}``.
@@ -691,7 +695,7 @@ def capture_screens(
                     say(f"web app -> {web_app}")
                     queries = dashboard_queries()
                     steady = loaded_since + rate_window_s(queries) + MONITORING_RANGE_S - time.monotonic()
-                    if steady > 0:  # every drawn point's rate() window then holds steady load only
+                    if settle and steady > 0:  # every drawn point's rate() window then holds steady load only
                         say(f"steady load for {steady:.0f} s more, so the graphs' rate() windows hold only the load")
                         time.sleep(steady)
                     filled = wait_for_panels(prometheus, queries)

@@ -176,7 +176,7 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
     _, export, _ = tiny_export
     dicom = sorted((synth_root / "train_images").rglob("*.dcm"))[0]
     lines = []
-    written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lines.append)
+    written = screens.capture_screens(export, tmp_path / "figures", dicom, say=lines.append, settle=False)
     load = [line for line in lines if line.startswith("steady load")]
     assert len(load) == 1 and "failed" not in load[0], lines  # every route answered as it should, until the shot
     monitoring = tuple(round(v * screens.MONITORING_SCALE) for v in screens.MONITORING_WINDOW)
