@@ -61,7 +61,7 @@ def metrics_table(det: dict, classes) -> pd.DataFrame:
         ),  # fmt: skip
         *[(label, fmt(det["operating_point"][key], op_ci.get(key))) for key, label in OPERATING_LABELS.items()],
         (
-            f"breast recall at score >= {det['operating_score']:.2f} (the operating score set on validation for "
+            f"breast recall at score >= {det['operating_score']:.4f} (the operating score set on validation for "
             f"{OPERATING_FPI:g} FP/image)",
             fmt(det["breast_recall"], det.get("breast_recall_ci")),
         ),  # fmt: skip

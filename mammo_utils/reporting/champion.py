@@ -26,6 +26,9 @@ SPECIFICITY = 0.9
 def operating_point_at_specificity(labels, scores, specificity: float = SPECIFICITY) -> dict:
     """Sensitivity at the threshold with the highest sensitivity whose specificity is at least ``specificity``.
 
+    Of the thresholds that reach that sensitivity, the highest is taken (the ROC point of highest specificity among
+    the tied ones), so the point is not shown at a lower specificity than the curve reaches.
+
     Args:
         labels: 0/1 per breast.
         scores: Breast scores.
@@ -39,6 +42,9 @@ def operating_point_at_specificity(labels, scores, specificity: float = SPECIFIC
     Example:
         >>> operating_point_at_specificity([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 0.9)["k"]
         2
+        >>> tied = operating_point_at_specificity([0] * 10 + [1], [i / 10 for i in range(10)] + [0.95], 0.9)
+        >>> (tied["k"], tied["specificity"], tied["threshold"])
+        (1, 1.0, 0.95)
     """
     y, s = np.asarray(labels, int), np.asarray(scores, float)
     negatives, positives = s[y == 0], s[y == 1]
@@ -47,7 +53,9 @@ def operating_point_at_specificity(labels, scores, specificity: float = SPECIFIC
         cleared = int((negatives < t).sum())
         if len(negatives) and cleared / len(negatives) < specificity - 1e-12:
             break
-        best = {"threshold": float(t), "k": int((positives >= t).sum()), "cleared": cleared}
+        k = int((positives >= t).sum())
+        if k > best["k"] or not np.isfinite(best["threshold"]):  # a tie keeps the higher threshold
+            best = {"threshold": float(t), "k": k, "cleared": cleared}
     n = len(positives)
     return {
         "specificity_target": specificity,
