@@ -1029,12 +1029,20 @@ def _windows(book: FactBook, held: str) -> str:
     )
 
 
-def _current_window(book: FactBook, src: str, feature: str) -> str:
-    """`` (a window of n of its images)``: the size of the test split's window 08 compared, or "" when unrecorded."""
+def _current_window(book: FactBook, src: str, feature: str, key: str = "ops.chance.n_current") -> str:
+    """`` (a window of n of its images)``: the size of the test split's window 08 compared, or "" when unrecorded.
+
+    Args:
+        book: Facts.
+        src: 08's results file.
+        feature: The feature whose window is named.
+        key: Fact key (one per place the window is named).
+
+    Returns:
+        HTML.
+    """
     at = f"{src}#drift.test split.[feature={feature}].n_current"
-    return (
-        f" (a window of {book.html('ops.chance.n_current', at, 'int')} of its images)" if has_source(book, at) else ""
-    )
+    return f" (a window of {book.html(key, at, 'int')} of its images)" if has_source(book, at) else ""
 
 
 def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: str) -> str:
@@ -1113,7 +1121,8 @@ def section_mlops(book: FactBook) -> str:
         holds = _reference_sentence(book, src)
         drift = (
             (holds + "Against it" if holds else "Against the export's reference") + f", the largest feature PSI is "
-            f"{book.html('ops.psi_test', src + '#drift.test split.*.psi|max')} on the unchanged test split and "
+            f"{book.html('ops.psi_test', src + '#drift.test split.*.psi|max')} on the unchanged test split"
+            f"{_current_window(book, src, 'p10', 'ops.psi_test.n')} and "
             f"{book.html('ops.psi_dark', src + '#drift.test split, 10% darker.*.psi|max')} on the same images 10% "
             "darker "
             f"(thresholds: stable below {book.html('ops.stable', src + '#drift_thresholds.stable', '.2f')}, drift "
