@@ -425,7 +425,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         ),  # fmt: skip
         _slide("Pipeline", "", figs / "pipeline.svg"),
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", _page_or_slide(figs, "02_crops")),
-        _slide("Patient-grouped splits, balanced batches", "", _page_or_slide(figs, "03_split_balance")),
+        _slide("Patient-grouped splits: cancer rate per part", "", _page_or_slide(figs, "03_split_balance")),
         _slide("Baseline CNN: training and validation curves", "", _page_or_slide(figs, "04_learning_curves")),
         _slide(
             "Transfer learning vs baseline (chosen on validation)",
