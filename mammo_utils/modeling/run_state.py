@@ -27,6 +27,7 @@ from typing import Any
 
 from ..data.preprocess import Preprocessing
 from ..utils import build_identity, portable_path, to_json, write_atomic
+from .artifact import sha256
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +142,6 @@ class RunRecordError(RuntimeError):
     """A run's weights on disk differ from the digest recorded when it was trained (or its record is unreadable)."""
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (64 hex digits), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_trained(run_dir: str | Path, weights: Iterable[str], work: str | Path | None = None) -> dict[str, Any]:
     """Record, in ``run_dir/trained.json`` (atomic), the build that has just trained the run and its weights' digest.
 
@@ -172,7 +164,7 @@ def write_trained(run_dir: str | Path, weights: Iterable[str], work: str | Path 
     record = {
         "build": build_identity(work)["id"],
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "weights": {name: file_sha256(run_dir / name) for name in weights},
+        "weights": {name: sha256(run_dir / name) for name in weights},
     }
     write_atomic(run_dir / TRAINED, (to_json(record, indent=1) + "\n").encode())
     return record
@@ -205,7 +197,7 @@ def trained_run(run_dir: str | Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as exc:
         raise RunRecordError(f"{portable_path(path)}: malformed training record ({exc})") from None
     for name, digest in weights.items():
-        found = file_sha256(run_dir / name) if (run_dir / name).is_file() else "missing"
+        found = sha256(run_dir / name) if (run_dir / name).is_file() else "missing"
         if found != digest:
             raise RunRecordError(
                 f"{portable_path(run_dir)}: {name} is not the file trained in build {record.get('build')} at "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mammo_utils.modeling import run_state as R
+from mammo_utils.modeling.artifact import sha256
 from mammo_utils.utils import BUILD_FILE, build_identity
 
 
@@ -97,7 +98,7 @@ def test_training_writes_the_record_and_a_rescore_keeps_it(tiny_run):
     run = result.model_path.parent
     first = json.loads((run / R.TRAINED).read_text())
     assert first["build"] == build_identity(cfg.work_dir)["id"]
-    assert first["weights"] == {R.BEST_WEIGHTS: R.file_sha256(run / R.BEST_WEIGHTS)}
+    assert first["weights"] == {R.BEST_WEIGHTS: sha256(run / R.BEST_WEIGHTS)}
     again = train(cfg, run_name="tiny", track=False, verbose=0)  # finished: re-scored, not retrained
     assert again.model_path == result.model_path
     assert json.loads((run / R.TRAINED).read_text()) == first and R.trained_run(run)["weights_match"] is True
@@ -115,4 +116,4 @@ def test_a_saved_detector_carries_its_training_record(work):
     assert sorted(p.name for p in out.iterdir()) == sorted([DETECTOR_FILE, DETECTOR_INFO, R.TRAINED])
     entry = R.trained_run(out)
     assert entry["trained_build"] == "b-current" and entry["weights_file"] == DETECTOR_FILE
-    assert entry["weights_sha256"] == R.file_sha256(out / DETECTOR_FILE)
+    assert entry["weights_sha256"] == sha256(out / DETECTOR_FILE)
