@@ -13,7 +13,10 @@ from .facts import FactBook, FactError, resolve
 #: Words for recorded setting values (the printed value is the recorded one, named).
 POOLING_WORDS = {"gem": "GeM", "avg": "global average", "max": "global max"}
 LOSS_WORDS = {"bce": "binary cross-entropy", "focal": "focal loss"}
-SCHEDULE_WORDS = {"cosine": "linear warm-up, then cosine decay", "plateau": "halved when validation plateaus"}
+SCHEDULE_WORDS = {
+    "cosine": "the trainer ramps the rate up linearly over the first steps, then decays it along a cosine",
+    "plateau": "the trainer halves the rate when validation plateaus",
+}
 
 #: Recipe keys the architecture sentence prints when the architecture is recorded (each fact is printed once).
 IN_ARCHITECTURE = ("pooling", "dropout")
@@ -101,8 +104,9 @@ def _stages(book: FactBook, source: str, recipe: dict, pretrained: bool) -> str:
         )
     total = int(recipe["epochs"]) + int(recipe["finetune_epochs"])
     return (
-        f"{total} epoch{'s' * (total != 1)} in one stage (epochs {fact('epochs', 'int')} + fine-tune epochs "
-        f"{fact('finetune_epochs', 'int')}) at learning rate {lr}"
+        f"at most {total} epoch{'s' * (total != 1)} on the whole network at learning rate {lr}: without pretrained "
+        f"weights there is no head-only stage, so the trainer runs the recipe's `epochs` ({fact('epochs', 'int')}) and "
+        f"`finetune_epochs` ({fact('finetune_epochs', 'int')}) as one stage and leaves `finetune_lr` unused"
     )
 
 
@@ -134,7 +138,8 @@ def recipe_line(book: FactBook, src: str) -> str:
     if {"epochs", "finetune_epochs", "learning_rate"} <= have:
         parts.append(_stages(book, source, recipe, pretrained))
     if "lr_schedule" in have:
-        parts.append(SCHEDULE_WORDS.get(recipe["lr_schedule"], fact("lr_schedule", "str")))
+        words = SCHEDULE_WORDS.get(recipe["lr_schedule"])
+        parts.append(f"learning-rate schedule `{fact('lr_schedule', 'str')}`" + (f" ({words})" if words else ""))
     if "batch_size" in have:
         parts.append(f"batch size {fact('batch_size', 'int')}")
     if "pos_ratio" in recipe:

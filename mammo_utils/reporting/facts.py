@@ -20,13 +20,15 @@ so a reader re-reads the number from their own copy with that digest, and no pat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import html
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,39 @@ def _walk(value: Any, path: str, source: str) -> Any:
     return value
 
 
+#: The files read inside each open :func:`files_read` block (innermost last).
+_READING: ContextVar[tuple[set[str], ...]] = ContextVar("reading", default=())
+
+
+def _note_read(file: str) -> None:
+    """Add ``file`` (the file part of a source) to every open :func:`files_read` block."""
+    for files in _READING.get():
+        files.add(file)
+
+
+@contextlib.contextmanager
+def files_read() -> Iterator[set[str]]:
+    """Collect the file of every source read inside the block: resolved, or looked up as an already known fact.
+
+    A document lists as its sources what it read, not a typed list that drifts from the code.
+
+    Returns:
+        A context manager yielding the set it fills (file parts of the sources, as the sources name them).
+
+    Example:
+        >>> with files_read() as read:
+        ...     auc = FactBook().md("card.auc", "reports/results/champion_eval.json#test_breast_ci.roc_auc.value")
+        >>> sorted(read)
+        ['reports/results/champion_eval.json']
+    """
+    files: set[str] = set()
+    token = _READING.set((*_READING.get(), files))
+    try:
+        yield files
+    finally:
+        _READING.reset(token)
+
+
 def resolve(source: str, root: Path | None = None) -> Any:
     """The value a source string names (see the module docstring).
 
@@ -110,6 +145,7 @@ def resolve(source: str, root: Path | None = None) -> Any:
     full = Path(file) if Path(file).is_absolute() else root / file
     if not full.is_file():
         raise FactError(f"{source}: file {full} not found")
+    _note_read(file)  # an existing file was opened, even when the key turns out missing
     if path == "sha256":
         return hashlib.sha256(full.read_bytes()).hexdigest()
     if full.suffix == ".json":
@@ -219,6 +255,7 @@ class FactBook:
             value = resolve(source, self.root)
             reason = self.missing(source) if _absent(value) else None
             self.facts[key] = Fact(key, value, format_value(value, fmt), source, fmt, reason)
+        _note_read(self.facts[key].source.partition("#")[0])  # an earlier document's fact is read here too
         return self.facts[key]
 
     def missing(self, source: str) -> str:

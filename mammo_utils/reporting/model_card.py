@@ -8,66 +8,103 @@ test split, overall and per subgroup) and the export's ``model.json``; their sou
 
 from __future__ import annotations
 
+import math
+
 from ..evaluation.subgroups import MIN_AUC_INTERVAL
 from .card_details import architecture_text, recipe_line, training_data_text
 from .evidence import peaks_off_breast_text
-from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
+from .facts import FactBook, FactError, alias_after_05, files_read, has_source, name_real_csv, resolve
 from .references import Citations
 from .threshold_text import threshold_choice
 
 SUBGROUP_LABELS = {"site_id": "site", "machine_id": "machine", "density": "breast density", "age_band": "age band"}
 
 
-#: Mark of a subgroup AUC whose patient-bootstrap interval has zero width (explained under the tables).
+#: Mark of a subgroup AUC shown without its interval because every patient resample gave the same AUC (the
+#: percentile interval has zero width); explained under the tables with each such group's counts.
 ZERO_WIDTH = "†"
 
-#: A subgroup AUC cell without a number: fewer than :data:`MIN_AUC_INTERVAL` breasts of a class.
+#: A subgroup AUC cell without a number: fewer than :data:`MIN_AUC_INTERVAL` breasts of a class, or (marked
+#: :data:`ZERO_WIDTH`) an interval of zero width.
 NO_AUC = "—"
 
 
 def _with_interval(book: FactBook, key: str, source: str, fmt: str) -> str:
-    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings), marked with :data:`ZERO_WIDTH`
-    when the interval has zero width; ``n/a`` when the metric is undefined (no breast of the class it needs)."""
+    """``value [low, high]`` of one subgroup metric (its ``_low``/``_high`` siblings); ``n/a`` when the metric is
+    undefined (no breast of the class it needs)."""
     value = book.md(key, source, fmt)
     if value == "n/a":
         return value
     low, high = book.get(key + ".low", source + "_low", fmt), book.get(key + ".high", source + "_high", fmt)
-    zero = not (low.missing or high.missing) and low.value == high.value
-    return f"{value} [{low.text}, {high.text}]" + (ZERO_WIDTH if zero else "")
+    return f"{value} [{low.text}, {high.text}]"
 
 
-def _auc_cell(book: FactBook, key: str, base: str, row: dict) -> str:
-    """The subgroup's ROC-AUC: :data:`NO_AUC` with fewer than :data:`MIN_AUC_INTERVAL` breasts of either class
-    (too few to rank or resample), else the AUC with its interval (:func:`_with_interval`)."""
+def _zero_width(row: dict) -> bool:
+    """Whether a subgroup's recorded AUC interval has zero width (every patient resample gave the same AUC)."""
+    low, high = row.get("roc_auc_low"), row.get("roc_auc_high")
+    return low is not None and high is not None and math.isfinite(low) and low == high
+
+
+def _zero_width_entry(book: FactBook, tag: str, base: str, name: str, row: dict) -> str:
+    """``machine 21: all 11 cancer breasts score above all 23 others (AUC 1.000)``, computed from the group's counts."""
+    auc = book.md(tag + ".auc", base + ".roc_auc", ".3f")
+    cancers = int(book.value(tag + ".pos", base + ".cancers", "int"))
+    others = int(book.value(tag + ".n", base + ".breasts", "int")) - cancers
+    if float(row["roc_auc"]) == 1.0:
+        return f"{name}: all {cancers} cancer breasts score above all {others} others (AUC {auc})"
+    return f"{name}: AUC {auc} over {cancers} cancer breasts and {others} others, in every resample"
+
+
+def _auc_cell(book: FactBook, tag: str, base: str, row: dict, name: str) -> tuple[str, str | None]:
+    """The subgroup's ROC-AUC cell and, when the cell is marked :data:`ZERO_WIDTH`, the group's entry in the note.
+
+    Args:
+        book: Facts.
+        tag: Fact-key prefix of the group's row (``card.machine_id.0``: its AUC is ``.auc``, its counts ``.n`` and
+            ``.pos``).
+        base: Source of the group's row.
+        row: The recorded row (``breasts``, ``cancers``, ``roc_auc``, ``roc_auc_low``, ``roc_auc_high``).
+        name: The group as the note names it (e.g. ``machine 21``).
+
+    Returns:
+        (:data:`NO_AUC` with fewer than :data:`MIN_AUC_INTERVAL` breasts of either class (too few to rank or
+        resample); ``NO_AUC + ZERO_WIDTH`` and its note entry when every resample gave the same AUC; else the AUC
+        with its interval and None.)
+    """
     cancers = int(row["cancers"])
     if min(cancers, int(row["breasts"]) - cancers) < MIN_AUC_INTERVAL:
-        return NO_AUC
-    return _with_interval(book, key, base + ".roc_auc", ".3f")
+        return NO_AUC, None
+    if _zero_width(row):
+        return NO_AUC + ZERO_WIDTH, _zero_width_entry(book, tag, base, name, row)
+    return _with_interval(book, tag + ".auc", base + ".roc_auc", ".3f"), None
 
 
-def _subgroup_table(book: FactBook, src: str, column: str) -> str:
+def _subgroup_table(book: FactBook, src: str, column: str) -> tuple[str, list[str]]:
     """One attribute's subgroup table (Markdown): breasts, cancers, ROC-AUC, sensitivity and specificity with their
-    95% intervals; the marks are explained once under all tables (:func:`subgroup_tables_md`)."""
+    95% intervals, and the note entries of its :data:`ZERO_WIDTH` cells (:func:`subgroup_tables_md` explains them)."""
     rows = resolve(f"{src}#subgroups.{column}", book.root)
     lines = [
         f"| {SUBGROUP_LABELS[column]} | breasts | cancers | ROC-AUC [95% CI] | sensitivity [95% CI] "
         "| specificity [95% CI] |",
         "|---|---|---|---|---|---|",
     ]
+    entries = []
     for i, row in enumerate(rows):
         base = f"{src}#subgroups.{column}.{i}"
+        auc, entry = _auc_cell(book, f"card.{column}.{i}", base, row, f"{SUBGROUP_LABELS[column]} {row[column]}")
+        entries += [entry] if entry else []
         cells = [
             str(row[column]),
             book.md(f"card.{column}.{i}.n", base + ".breasts", "int"),
             book.md(f"card.{column}.{i}.pos", base + ".cancers", "int"),
-            _auc_cell(book, f"card.{column}.{i}.auc", base, row),
+            auc,
             *[
                 _with_interval(book, f"card.{column}.{i}.{short}", base + "." + metric, "pct0")
                 for short, metric in (("sens", "sensitivity"), ("spec", "specificity"))
             ],
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines), entries
 
 
 def subgroup_tables_md(book: FactBook, src: str) -> str:
@@ -78,9 +115,11 @@ def subgroup_tables_md(book: FactBook, src: str) -> str:
         src: The champion's evaluation file (``subgroups``).
 
     Returns:
-        Markdown: the tables and, when a cell is marked, what :data:`NO_AUC` and :data:`ZERO_WIDTH` mean.
+        Markdown: the tables and, when a cell is marked, what :data:`NO_AUC` and :data:`ZERO_WIDTH` mean (the
+        latter with each such group's AUC and counts).
     """
-    tables = [_subgroup_table(book, src, column) for column in SUBGROUP_LABELS]
+    tables, entries = zip(*(_subgroup_table(book, src, column) for column in SUBGROUP_LABELS))
+    zero = [entry for found in entries for entry in found]
     cells = [line for table in tables for line in table.splitlines()[2:]]
     notes = []
     if any(f"| {NO_AUC} |" in line for line in cells):
@@ -88,10 +127,11 @@ def subgroup_tables_md(book: FactBook, src: str) -> str:
             f"{NO_AUC} no ROC-AUC: fewer than {MIN_AUC_INTERVAL} breasts of a class (with cancer, or without) in the "
             "group, too few to rank or to resample."
         )
-    if any(ZERO_WIDTH in line for line in cells):
+    if zero:
         notes.append(
-            f"{ZERO_WIDTH} every patient resample gave the same AUC (as in a perfectly ranked group), so the 95% "
-            "percentile interval has zero width; that is not certainty, only the limit of resampling these patients."
+            f"{NO_AUC}{ZERO_WIDTH} no interval: the group's AUC is the same in every patient resample, so its 95% "
+            f"percentile interval has zero width and a bootstrap interval is not informative at this size — "
+            f"{'; '.join(zero)}. A perfect ranking of so few breasts is not certainty."
         )
     notes.append("Sensitivity and specificity carry Wilson intervals of their counts; n/a: no breast of that class.")
     return "\n\n".join(tables) + "\n\n" + "\n".join(f"{note}  " for note in notes).rstrip()
@@ -320,8 +360,39 @@ def _wilson_text(test: dict) -> str:
     return f"the group's {test['k'] / test['n']:.0%} [{low:.0%}, {high:.0%}], Wilson 95%"
 
 
+def served_parity(book: FactBook, src: str) -> str:
+    """What 08's export gate measured for the runtime that serves the champion, as a parenthesis (or "").
+
+    Args:
+        book: Facts (its ``results`` folder holds ``08_export.json``).
+        src: The champion's evaluation file (``model.runtime``).
+
+    Returns:
+        `` (08's export gate: on the 277 validation images its probabilities differ from the reference (keras)
+        model's by at most 9.5e-07, and 0 of 120 breast decisions change)``; "" when 08 recorded no parity for that
+        runtime, or the runtime is the reference itself.
+    """
+    parity = f"{book.results}/08_export.json#parity"
+    runtime = book.value("card.runtime", src + "#model.runtime", "str")
+    reference = parity + ".reference"
+    if (
+        not has_source(book, f"{parity}.{runtime}.max_abs_diff")
+        or book.value("card.parity.ref", reference, "str") == runtime
+    ):
+        return ""
+    base = f"{parity}.{runtime}"
+    return (
+        f" (08's export gate: on the {book.md('card.parity.images', parity + '.images', 'int')} "
+        f"{book.md('card.parity.split', parity + '.split', 'str')} images its probabilities differ from the "
+        f"reference ({book.md('card.parity.ref', reference, 'str')}) model's by at most "
+        f"{book.md('card.parity.diff', base + '.max_abs_diff', '.1e')}, and "
+        f"{book.md('card.parity.flipped', base + '.flipped_breasts', 'int')} of "
+        f"{book.md('card.parity.breasts', base + '.breasts', 'int')} breast decisions change)"
+    )
+
+
 def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool = True) -> str:
-    """The model card as Markdown.
+    """The model card as Markdown, its Sources the files it read (:func:`~.facts.files_read`).
 
     Args:
         book: Facts (sources relative to the project root).
@@ -332,6 +403,21 @@ def build_model_card(book: FactBook, real_csv: str | None, embedded_csv: str, sy
     Returns:
         Markdown text; ``[ref:key]`` markers become numbered links to its References section.
     """
+    with files_read() as read:
+        card = _card_sections(book, real_csv, embedded_csv, synthetic)
+    sources = sorted({book.shown(file) for file in read})
+    citations = Citations()
+    named = set(book.names.values())  # a file shown by its name (not a path of this project) is not code
+    card = citations.cite(card, markdown=True) + "\n".join(f"- {s}" if s in named else f"- `{s}`" for s in sources)
+    card += "\n"
+    absent = [f for k, f in book.facts.items() if k.startswith("card.") and f.missing]
+    if absent:
+        card += "\nValues printed as n/a, and why:\n" + "".join(f"- `{f.key}`: {f.missing}\n" for f in absent)
+    return card + "\n## References\n" + citations.references_md() + "\n"
+
+
+def _card_sections(book: FactBook, real_csv: str | None, embedded_csv: str, synthetic: bool) -> str:
+    """The card's text up to its ``## Sources`` heading (the arguments of :func:`build_model_card`)."""
     src = f"{book.results}/champion_eval.json"
     if real_csv:
         name_real_csv(book, real_csv)  # shown by name, never by this machine's path
@@ -404,7 +490,7 @@ Sections after Mitchell et al. [ref:model-cards].
 - Training run `{book.md("card.run", src + "#model.run_name", "str")}`, MLflow registry version
   {book.md("card.version", src + "#model.registry_version", "str")} of `mammo-cancer-classifier`; exported
   {book.md("card.exported", src + "#model.exported_at", "str")}; served by
-  {book.md("card.runtime", src + "#model.runtime", "str")}.
+  {book.md("card.runtime", src + "#model.runtime", "str")}{served_parity(book, src)}.
 {recipe}{alias}- Decision threshold frozen on validation: {book.md("card.threshold", src + "#model.threshold")}
   (recall at or above; the F1-optimal rule, the midpoint of the best range). {threshold_choice(book, book.md)}
 - Built by the mammo project team; code, tests and reports in this repository.
@@ -468,12 +554,4 @@ specificity {ci("specificity", "pct")}.{sens90}
 {gradcam}{flags}
 ## Sources
 """
-    sources = book.source_files("card.")
-    citations = Citations()
-    named = set(book.names.values())  # a file shown by its name (not a path of this project) is not code
-    card = citations.cite(card, markdown=True) + "\n".join(f"- {s}" if s in named else f"- `{s}`" for s in sources)
-    card += "\n"
-    absent = [f for k, f in book.facts.items() if k.startswith("card.") and f.missing]
-    if absent:
-        card += "\nValues printed as n/a, and why:\n" + "".join(f"- `{f.key}`: {f.missing}\n" for f in absent)
-    return card + "\n## References\n" + citations.references_md() + "\n"
+    return card

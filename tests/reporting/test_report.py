@@ -215,6 +215,9 @@ def test_model_card_describes_the_exported_architecture_and_the_folds_it_was_tra
     assert f"chosen on validation fold {counts['fold']}:" in card
     recipe = card.split("- Training recipe")[1].split("\n")[0]
     assert "freeze" not in recipe and recipe.count("augmentation") <= 1 and recipe.count("random") <= 1
+    sources = card.split("## Sources\n")[1].split("\n\n")[0].splitlines()  # what the card read, 08's gate included
+    for name in ("champion_eval.json", "07_detection.json", "08_export.json"):
+        assert any(line.endswith(f"results/{name}`") for line in sources), (name, sources)
 
 
 def test_model_card_travels_with_the_export(built):

@@ -180,8 +180,8 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
         t["attribute"] in ("site_id", "machine_id") for t in tests
     )
     assert "Holm's correction" in card
-    # every subgroup AUC cell follows one rule: a dash with fewer than MIN_AUC_INTERVAL breasts of a class, else the
-    # AUC with its interval (marked when of zero width), each mark explained once
+    # every subgroup AUC cell follows one rule: a dash with fewer than MIN_AUC_INTERVAL breasts of a class, a marked
+    # dash when the interval has zero width, else the AUC with its interval; each mark explained once
     from mammo_utils.evaluation.subgroups import MIN_AUC_INTERVAL
     from mammo_utils.reporting.model_card import NO_AUC, SUBGROUP_LABELS, ZERO_WIDTH
 
@@ -191,12 +191,11 @@ def test_model_card_prints_the_subgroup_tests_not_an_uncomputed_claim(built):
     assert len(rows) == len(expected)
     for cells, row in zip(rows, expected):
         few = min(row["cancers"], row["breasts"] - row["cancers"]) < MIN_AUC_INTERVAL
-        interval = rf"\d\.\d{{3}} \[\d\.\d{{3}}, \d\.\d{{3}}\]{ZERO_WIDTH}?"
-        assert re.fullmatch(NO_AUC if few else interval, cells[3]), (cells, row)
-        if cells[3].endswith(ZERO_WIDTH):
-            assert row["roc_auc_low"] == row["roc_auc_high"]
-    for mark, note in ((NO_AUC, f"{NO_AUC} no ROC-AUC: fewer than"), (ZERO_WIDTH, f"{ZERO_WIDTH} every patient")):
-        assert card.count(note) == any(r[3].endswith(mark) for r in rows)
+        zero = not few and row["roc_auc_low"] is not None and row["roc_auc_low"] == row["roc_auc_high"]
+        interval = r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]"
+        assert re.fullmatch(NO_AUC if few else NO_AUC + ZERO_WIDTH if zero else interval, cells[3]), (cells, row)
+    for cell, note in ((NO_AUC, f"{NO_AUC} no ROC-AUC: fewer than"), (NO_AUC + ZERO_WIDTH, f"{NO_AUC}{ZERO_WIDTH} no")):
+        assert card.count(note) == any(r[3] == cell for r in rows)
 
 
 def test_subgroups_that_differ_reach_the_limitations_and_the_model_card_caveats(tmp_path):
@@ -283,8 +282,9 @@ def _subgroup_row(group, breasts, cancers, low, high, auc=1.0, column="machine_i
 
 
 def test_subgroup_auc_cells_follow_one_rule(tmp_path):
-    """Fewer than MIN_AUC_INTERVAL breasts of either class: a dash; otherwise the AUC with its interval, marked when
-    the interval has zero width; the marks are explained once under all the tables."""
+    """Fewer than MIN_AUC_INTERVAL breasts of either class: a dash; an interval of zero width: a marked dash, its note
+    naming the group with its counts; otherwise the AUC with its interval; the marks are explained once under all
+    the tables."""
     from mammo_utils.evaluation.subgroups import MIN_AUC_INTERVAL
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.model_card import NO_AUC, SUBGROUP_LABELS, ZERO_WIDTH, subgroup_tables_md
@@ -304,13 +304,17 @@ def test_subgroup_auc_cells_follow_one_rule(tmp_path):
     book = FactBook(tmp_path)
     text = subgroup_tables_md(book, f"{book.results}/champion_eval.json")
     table = text.split("\n\n")[1]  # the machine table
-    assert f"| 29 | 40 | 8 | 1.000 [1.000, 1.000]{ZERO_WIDTH} |" in table
+    assert f"| 29 | 40 | 8 | {NO_AUC}{ZERO_WIDTH} |" in table and "[1.000, 1.000]" not in text
     assert f"| 48 | 40 | 2 | {NO_AUC} |" in table and "ranked right" not in text
     assert "| 49 | 40 | 10 | 0.900 [0.810, 0.970] |" in table
     assert f"| 50 | {MIN_AUC_INTERVAL + few} | {MIN_AUC_INTERVAL} | {NO_AUC} |" in table
     assert f"| 51 | {2 * MIN_AUC_INTERVAL} | {MIN_AUC_INTERVAL} | 0.800 [0.700, 0.900] |" in table
     assert text.count(f"{NO_AUC} no ROC-AUC: fewer than {MIN_AUC_INTERVAL} breasts of a class") == 1
-    assert text.count(f"{ZERO_WIDTH} every patient resample gave the same AUC") == 1 and "zero width" in text
+    note = next(line for line in text.splitlines() if line.startswith(NO_AUC + ZERO_WIDTH))
+    assert "zero width" in note and "not informative at this size" in note
+    # one entry per marked group and attribute, its counts computed from the row: 8 cancers, 40 - 8 others
+    assert note.count("all 8 cancer breasts score above all 32 others (AUC 1.000)") == len(SUBGROUP_LABELS)
+    assert "machine 29: all 8" in note and "age band 29: all 8" in note and "machine 49" not in note
     plain = {c: [{**rows[2], c: 49}] for c in SUBGROUP_LABELS}  # nothing marked: no note on marks
     (results / "champion_eval.json").write_text(json.dumps({"subgroups": plain}))
     book = FactBook(tmp_path)
@@ -367,9 +371,12 @@ def test_the_recipe_prints_each_setting_once_and_only_those_that_apply(tmp_path)
     book, src = _card_book(tmp_path, {"architecture": _baseline_arch(), "recipe": _recipe()})
     line = recipe_line(book, src)
     assert line == (
-        "- Training recipe (from the run's configuration): random initialisation; 10 epochs in one stage (epochs 2 + "
-        "fine-tune epochs 8) at learning rate 0.0015; linear warm-up, then cosine decay; batch size 16; 10% cancer "
-        "images per batch (balanced sampling); binary cross-entropy loss; augmentation strength 0 (none).\n"
+        "- Training recipe (from the run's configuration): random initialisation; at most 10 epochs on the whole "
+        "network at learning rate 0.0015: without pretrained weights there is no head-only stage, so the trainer runs "
+        "the recipe's `epochs` (2) and `finetune_epochs` (8) as one stage and leaves `finetune_lr` unused; "
+        "learning-rate schedule `cosine` (the trainer ramps the rate up linearly over the first steps, then decays it "
+        "along a cosine); batch size 16; 10% cancer images per batch (balanced sampling); binary cross-entropy loss; "
+        "augmentation strength 0 (none).\n"
     )
     assert "freeze" not in line and "0.001;" not in line and line.count("random") == 1  # no fine-tuning settings
     pretrained = _baseline_arch(kind="transfer", pretrained=True)
@@ -383,7 +390,45 @@ def test_the_recipe_prints_each_setting_once_and_only_those_that_apply(tmp_path)
     book, src = _card_book(tmp_path, {"recipe": _recipe()})  # no architecture recorded: the head goes here
     assert "pooling gem; dropout 0.1." in recipe_line(book, src)
     book, src = _card_book(tmp_path, {"architecture": _baseline_arch(), "recipe": _recipe(epochs=1, finetune_epochs=0)})
-    assert "; 1 epoch in one stage (epochs 1 + fine-tune epochs 0)" in recipe_line(book, src)
+    line = recipe_line(book, src)
+    assert "; at most 1 epoch on the whole network" in line and "`epochs` (1) and `finetune_epochs` (0)" in line
+    book, src = _card_book(tmp_path, {"architecture": _baseline_arch(), "recipe": _recipe(lr_schedule="step")})
+    assert "; learning-rate schedule `step`; " in recipe_line(book, src)  # no words for it: the recorded value only
+
+
+def test_files_read_collects_what_was_read_even_as_a_known_fact(tmp_path):
+    from mammo_utils.reporting.facts import files_read, has_source
+
+    book, src = _card_book(tmp_path, {"runtime": "onnx"})
+    book.md("other.runtime", src + "#model.runtime", "str")  # read earlier, by another document
+    with files_read() as read:
+        assert book.md("other.runtime", src + "#model.runtime", "str") == "onnx"  # cached: still a read
+        assert not has_source(book, "reports/results/absent.json#key")  # no such file: nothing was read
+    assert read == {src}
+    with files_read() as outer, files_read() as inner:
+        has_source(book, src + "#model.missing_key")  # the file was opened, the key is absent
+    assert outer == inner == {src}
+
+
+def test_the_served_runtime_carries_08s_parity_and_08_becomes_a_source(tmp_path):
+    from mammo_utils.reporting.facts import files_read
+    from mammo_utils.reporting.model_card import served_parity
+
+    book, src = _card_book(tmp_path, {"runtime": "onnx"})
+    assert served_parity(book, src) == ""  # 08 not recorded: nothing claimed
+    parity = {"reference": "keras", "split": "validation", "images": 277,
+              "onnx": {"max_abs_diff": 9.5e-07, "flipped_breasts": 0, "breasts": 120}}  # fmt: skip
+    (tmp_path / "reports" / "results" / "08_export.json").write_text(json.dumps({"parity": parity}))
+    book, src = _card_book(tmp_path, {"runtime": "onnx"})
+    with files_read() as read:
+        text = served_parity(book, src)
+    assert text == (
+        " (08's export gate: on the 277 validation images its probabilities differ from the reference (keras) "
+        "model's by at most 9.5e-07, and 0 of 120 breast decisions change)"
+    )
+    assert read == {src, f"{book.results}/08_export.json"}
+    book, src = _card_book(tmp_path, {"runtime": "keras"})  # the reference itself: no comparison
+    assert served_parity(book, src) == ""
 
 
 def test_training_data_gives_the_training_and_validation_folds(tmp_path):
