@@ -40,8 +40,23 @@ def _schema_name(schema: dict) -> str:
     return schema.get("type", "object")
 
 
+def _fields_html(schema: dict, prefix: str = "") -> list[str]:
+    """Each described field of an inline body schema (``images[].heatmap_note`` inside a list), as HTML items."""
+    items = []
+    for name, field in schema.get("properties", {}).items():
+        if field.get("type") == "array":
+            items += _fields_html(field.get("items", {}), f"{prefix}{name}[].")
+        elif field.get("description"):
+            items.append(
+                f"<li><code>{html.escape(prefix + name)}</code> ({html.escape(_schema_name(field))}): "
+                f"{html.escape(field['description'])}</li>"
+            )
+    return items
+
+
 def _response_html(code: str, response: dict) -> str:
-    """One response: status, description, body model, and each example with its description (what is real in it).
+    """One response: status, description, body model (or its described fields), and each example with its
+    description (what is real in it).
 
     Args:
         code: The status.
@@ -52,7 +67,14 @@ def _response_html(code: str, response: dict) -> str:
     """
     content = response.get("content", {}).get("application/json", {})
     model = content.get("schema", {})
-    body = f" → <code>{html.escape(_schema_name(model))}</code>" if "$ref" in model else ""
+    fields = _fields_html(model)
+    body = (
+        f" → <code>{html.escape(_schema_name(model))}</code>"
+        if "$ref" in model
+        else f"<ul>{''.join(fields)}</ul>"
+        if fields
+        else ""
+    )
     examples = "".join(
         f"<details><summary>example ({html.escape(e.get('summary', name))})</summary>"
         f"<p>{html.escape(e.get('description', ''))}</p><pre>{html.escape(to_json(e.get('value'), indent=1))}</pre>"
@@ -70,7 +92,7 @@ def render_html(schema: dict) -> str:
         for method, op in methods.items():
             params = ", ".join(
                 f"{p['name']} ({p.get('in')}{', required' if p.get('required') else ''}: "
-                f"{_schema_name(p.get('schema', {}))})"
+                f"{_schema_name(p.get('schema', {}))})" + (f": {p['description']}" if p.get("description") else "")
                 for p in op.get("parameters", [])
             )
             body = op.get("requestBody", {}).get("content", {})

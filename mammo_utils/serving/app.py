@@ -1,7 +1,7 @@
 """The web app (Streamlit): upload the mammograms of one patient, read each image's decision with its probability
-against the threshold, the image itself with the lesion detector's boxes and the Grad-CAM heat-map, and the
-per-breast summary. It calls the REST API (one system, two faces); start both with ``mammo serve`` and
-``mammo app`` (or ``docker compose up``).
+against the threshold, the image itself with the lesion detector's boxes and the Grad-CAM heat-map (captioned as
+where the score is sensitive, not a localisation), and the per-breast summary. It calls the REST API (one system,
+two faces); start both with ``mammo serve`` and ``mammo app`` (or ``docker compose up``).
 
 A set of uploads is scored by one ``POST /v1/studies`` call, remembered for the session by the files' SHA-256
 and the heat-map flag: moving a widget redraws the page without scoring (and recording) the images again. An
@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from mammo_utils.serving.client import ApiClient, ApiError, decision_label, model_caption
-from mammo_utils.serving.inference import DISCLAIMER
+from mammo_utils.serving.inference import DISCLAIMER, HEATMAP_NOTE
 from mammo_utils.serving.render import decode_for_display, decode_map, hanging_order, render_image
 
 #: Studies and decoded images kept per browser session (the oldest is forgotten first).
@@ -75,10 +75,12 @@ def show_image(name: str, data: bytes, result: dict, study: dict, heat: bool, bo
     elif boxes:
         notes.append(f"detector: {len(found)} finding{'s' * (len(found) != 1)} (class, score) boxed")
     if heat_map:
-        notes.append("heat-map: where the model looked, coloured where Grad-CAM is above half its peak")
+        notes.append("heat-map coloured where Grad-CAM is above half its peak")
     if notes:
         text = "; ".join(notes)
         st.caption(text[0].upper() + text[1:] + ".")
+    if heat_map:  # the API's own note, the same constant when an older service sends none
+        st.caption(result.get("heatmap_note") or HEATMAP_NOTE)
 
 
 def show_breasts(study: dict) -> None:
@@ -119,7 +121,7 @@ with st.sidebar:
         examples = sorted(Path(examples_dir).rglob("*.dcm"))[:40]
         picked = st.multiselect("…or example DICOMs", [str(p.relative_to(examples_dir)) for p in examples])
         items += [(Path(name).name, (Path(examples_dir) / name).read_bytes()) for name in picked]
-    explain = st.toggle("Grad-CAM heat-map (where the model looked)", value=True)
+    explain = st.toggle("Grad-CAM heat-map (score sensitivity, not a lesion finder)", value=True)
     show_boxes = st.toggle("Lesion detector boxes", value=True)
     crop = st.toggle("Zoom to the breast", value=True)
     st.caption(model_caption(model))

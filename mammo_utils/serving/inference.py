@@ -61,6 +61,13 @@ STAGES = ("spool", "hash", "decode", "crop", "model", "drift_features", "detecto
 HEATMAP_ORIGINAL_SIDE = 512
 #: Said wherever a prediction is shown.
 DISCLAIMER = "Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it."
+#: Said wherever a Grad-CAM heat-map is served or shown (the API's ``heatmap_note``, its OpenAPI description, the
+#: web app's caption): 07 found the champion's peaks off the breast on many test images, where a classifier keyed on
+#: the border or the breast's size would put them, so the map is no lesion finder.
+HEATMAP_NOTE = (
+    "Grad-CAM: where the score is sensitive, not where a lesion is; not a localisation (see the final report's "
+    "section 'Lesion detection and Grad-CAM')."
+)
 
 
 def read_image_file(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
@@ -347,7 +354,8 @@ class Predictor:
             explain: Also compute Grad-CAM: under ``heatmap_png`` the overlay on the model's input (RGB PNG
                 bytes), under ``heatmap_original_png`` the map alone over the file's own frame (8-bit grey PNG,
                 255 = the map's peak, 0 outside the breast's crop; :func:`~..detection.boxes.to_stored_map`,
-                longest side :data:`HEATMAP_ORIGINAL_SIDE`), for drawing on the image as uploaded.
+                longest side :data:`HEATMAP_ORIGINAL_SIDE`), for drawing on the image as uploaded, and under
+                ``heatmap_note`` :data:`HEATMAP_NOTE` (the map is not a localisation).
             keep_image: Also return, under ``model_image``, the prepared image as the prediction store keeps it
                 (``png`` bytes at the cache's bit depth, ``height``, ``width``, ``bits``, ``laterality``, ``view``):
                 what a labelled prediction adds to a challenger's training data.
@@ -356,8 +364,8 @@ class Predictor:
             ``probability, threshold, decision, laterality, view``, ``boxes`` (:meth:`detect`'s, or None without
             a detector), ``timing_ms`` per stage (:data:`STAGES`: ``decode``, ``crop``, ``model``,
             ``drift_features``, and ``detector`` / ``gradcam`` when they ran), ``features`` (the drift monitor's
-            :func:`~mammo_utils.evaluation.drift.image_features`), and with ``explain`` ``heatmap_png`` and
-            ``heatmap_original_png``.
+            :func:`~mammo_utils.evaluation.drift.image_features`), and with ``explain`` ``heatmap_png``,
+            ``heatmap_original_png`` and ``heatmap_note``.
 
         Raises:
             DicomReadError / ValueError: The file is not a usable mammogram.
@@ -390,6 +398,7 @@ class Predictor:
             out["heatmap_png"] = heatmap_png(self.model_inputs([image])[0], heat)
             original = to_stored_map(heat, info, self.preprocessing.cache_size, HEATMAP_ORIGINAL_SIDE)
             out["heatmap_original_png"] = to_png_bytes(original, 8)
+            out["heatmap_note"] = HEATMAP_NOTE
             seconds["gradcam"] = time.perf_counter() - t3
         if keep_image:
             h, w = image.shape

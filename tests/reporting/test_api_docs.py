@@ -4,6 +4,7 @@ figure's ``alt`` text carries markup."""
 
 from __future__ import annotations
 
+import html
 import json
 from html.parser import HTMLParser
 
@@ -45,6 +46,12 @@ def test_exported_docs_take_their_examples_from_the_reported_export(tmp_path, fa
     assert "example (from the reported export)" in page and "run arm_tuned_s2, registry version 17" in page
     assert "&quot;threshold&quot;: 0.255" in page and "<code>ErrorDetail</code>" in page
     assert "<b>415</b>" in page and "0.58" not in page
+    # the overlay is described as the service labels it, on both scoring routes
+    from mammo_utils.serving.inference import HEATMAP_NOTE
+
+    note = html.escape(HEATMAP_NOTE)
+    assert "<li><code>heatmap_note</code> (string): present with the heat-map" in page
+    assert "<li><code>images[].heatmap_note</code> (string)" in page and page.count(note) == 4  # 2 fields, 2 params
 
     plain, _ = export_api_docs(tmp_path / "plain")  # no export: said to be illustrative
     assert _predict_example(json.loads(plain.read_text()))["summary"] == "illustrative"

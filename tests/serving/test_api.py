@@ -84,11 +84,15 @@ def test_predict_matches_the_notebook_path_and_the_exported_model(server, tiny_r
 def test_explain_returns_a_heatmap_png_of_the_model_input(server, dicoms):
     from PIL import Image
 
+    from mammo_utils.serving.inference import HEATMAP_NOTE
+
     url, _ = server
     body = _post(url, dicoms[0].name, dicoms[0].read_bytes(), explain=True).json()
     image = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
     assert image.size == (48, 96) and image.mode == "RGB"
     assert body["timing_ms"]["gradcam"] > 0
+    assert body["heatmap_note"] == HEATMAP_NOTE  # the overlay is labelled: not a localisation
+    assert "heatmap_note" not in _post(url, dicoms[0].name, dicoms[0].read_bytes()).json()  # no map, no note
 
 
 def test_a_study_with_explain_gives_each_image_its_heatmap_over_its_own_frame(server, dicoms):
@@ -106,8 +110,10 @@ def test_a_study_with_explain_gives_each_image_its_heatmap_over_its_own_frame(se
         assert heat.ndim == 2 and heat.dtype == np.uint8 and heat.max() > 200  # the map alone, 255 = its peak
         assert abs(heat.shape[0] / heat.shape[1] - header.Rows / header.Columns) < 0.02  # the file's own frame
         assert image["heatmap_png_base64"] and image["timing_ms"]["gradcam"] > 0
+        assert "not a localisation" in image["heatmap_note"]
     plain = httpx.post(f"{url}/v1/studies", files=items[:1], headers=AUTH, timeout=60).json()["images"][0]
     assert "heatmap_original_png_base64" not in plain and "heatmap_png_base64" not in plain
+    assert "heatmap_note" not in plain
 
 
 def test_png_upload_and_study(server, dicoms, tmp_path):

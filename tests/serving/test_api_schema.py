@@ -38,6 +38,23 @@ def test_upload_routes_declare_each_refusal_with_the_error_body():
     assert "Retry-After" in predict["503"]["headers"] and "Retry-After" in studies["503"]["headers"]
 
 
+def test_the_heatmap_is_documented_as_not_a_localisation():
+    from mammo_utils.serving.inference import HEATMAP_NOTE
+
+    schema = _schema()
+    for path in ("/v1/predict", "/v1/studies"):
+        op = schema["paths"][path]["post"]
+        body = op["responses"]["200"]["content"]["application/json"]["schema"]
+        image = body["properties"]["images"]["items"] if path == "/v1/studies" else body
+        note = image["properties"]["heatmap_note"]
+        assert note["const"] == HEATMAP_NOTE and "not a localisation" in note["description"]
+        assert set(image["properties"]) == {"heatmap_png_base64", "heatmap_original_png_base64", "heatmap_note"}
+        assert body.get("additionalProperties", True)  # the other fields stay allowed (the example shows them)
+        explain = next(p for p in op["parameters"] if p["name"] == "explain")
+        assert HEATMAP_NOTE in explain["description"]
+    assert "not where a lesion is" in HEATMAP_NOTE and "not a localisation" in HEATMAP_NOTE
+
+
 def test_error_responses_names_an_undescribed_status():
     from mammo_utils.serving.api.schemas import error_responses
 

@@ -46,6 +46,8 @@ def _counts(url: str, store: Path) -> dict[str, float]:
 def test_app_scores_a_study_once_and_shows_the_disclaimer(server, synth_root, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from mammo_utils.serving.inference import HEATMAP_NOTE
+
     url, log = server
     store = log.parent / "feedback.db"  # the server fixture's MAMMO_FEEDBACK_DB
     monkeypatch.setenv("MAMMO_API_URL", url)
@@ -75,9 +77,12 @@ def test_app_scores_a_study_once_and_shows_the_disclaimer(server, synth_root, mo
     assert {"Breast", "Images", "Decision"} <= set(at.dataframe[0].value.columns)
     images = at.get("image")  # st.image elements
     assert len(images) == 2
+    # each overlay is captioned as the API labels it: where the score is sensitive, not a localisation
+    assert [c.value for c in at.main.caption].count(HEATMAP_NOTE) == 2
     # widgets move: the page is redrawn from the remembered answer, nothing is scored or recorded again
     at.sidebar.toggle[1].set_value(False).run()  # detector boxes off
     at.sidebar.toggle[0].set_value(False).run()  # heat-map off: the answer with heat-maps serves it
+    assert HEATMAP_NOTE not in [c.value for c in at.main.caption]  # no overlay drawn, no note
     at.sidebar.toggle[0].set_value(True).run()
     assert not at.exception and _counts(url, store) == after
 

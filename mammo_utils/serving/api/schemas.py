@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..inference import DISCLAIMER
+from ..inference import DISCLAIMER, HEATMAP_NOTE
 
 #: The scoring routes.
 PREDICT, STUDIES = "/v1/predict", "/v1/studies"
@@ -35,6 +35,34 @@ ERRORS = {
     "inference past MAMMO_INFERENCE_TIMEOUT_S, or the prediction store not answering (Retry-After on all but "
     "the first)",
 }
+
+
+#: The fields ``?explain=true`` adds to each scored image, as the OpenAPI document describes them.
+EXPLAIN_FIELDS = {
+    "heatmap_png_base64": {"type": "string", "description": "the Grad-CAM overlay on the model's input (RGB PNG, "
+                           "base64)"},
+    "heatmap_original_png_base64": {"type": "string", "description": "the Grad-CAM map alone over the uploaded "
+                                    "image's own frame (8-bit grey PNG, base64; 255 = its peak)"},
+    "heatmap_note": {"type": "string", "const": HEATMAP_NOTE, "description": "present with the heat-map, always "
+                     f'"{HEATMAP_NOTE}": the map is not a localisation'},
+}  # fmt: skip
+#: The ``explain`` query parameter, described once for both scoring routes.
+EXPLAIN_QUERY = f'add the Grad-CAM overlay and map (PNGs, base64) and heatmap_note ("{HEATMAP_NOTE}")'
+
+
+def response_schema(path: str) -> dict:
+    """The part of a scoring route's 200 body that its example cannot show: the fields ``?explain=true`` adds.
+
+    Args:
+        path: A route of :data:`EXAMPLES`.
+
+    Returns:
+        A JSON schema (any other field is allowed; the example shows them).
+    """
+    image = {"type": "object", "properties": EXPLAIN_FIELDS}
+    if path == STUDIES:
+        return {"type": "object", "properties": {"images": {"type": "array", "items": image}}}
+    return image
 
 
 class ErrorDetail(BaseModel):
@@ -160,7 +188,8 @@ def example_description(model: dict | None) -> str:
 
 
 def ok_response(path: str, model: dict | None = None, description: str = "") -> dict:
-    """A route's 200 response with its example (``model`` None: the illustrative model).
+    """A route's 200 response with its example (``model`` None: the illustrative model) and the fields
+    ``?explain=true`` adds (:func:`response_schema`).
 
     Args:
         path: A route of :data:`EXAMPLES`.
@@ -170,7 +199,8 @@ def ok_response(path: str, model: dict | None = None, description: str = "") -> 
     value = EXAMPLES[path](model or _ILLUSTRATIVE_MODEL)
     summary = "from the reported export" if model is not None else "illustrative"
     example = {"summary": summary, "description": example_description(model), "value": value}
-    return {"description": description, "content": {"application/json": {"examples": {"example": example}}}}
+    body = {"schema": response_schema(path), "examples": {"example": example}}
+    return {"description": description, "content": {"application/json": body}}
 
 
 def fill_examples(schema: dict, model: dict) -> dict:

@@ -1,7 +1,8 @@
 """``POST /v1/predict``: one DICOM / PNG / JPEG / TIFF upload (multipart field ``file``) -> probability,
 decision, laterality/view, the lesion detector's boxes and per-stage timings; ``?explain=true`` adds Grad-CAM:
 ``heatmap_png_base64`` (the overlay on the model's input, RGB PNG) and ``heatmap_original_png_base64`` (the map
-alone over the uploaded image's own frame, 8-bit grey PNG with the file's aspect, for drawing on the image).
+alone over the uploaded image's own frame, 8-bit grey PNG with the file's aspect, for drawing on the image), and
+``heatmap_note``: the map shows where the score is sensitive, not where a lesion is (not a localisation).
 
 With a detector bundled in the export, ``boxes`` lists its findings in the uploaded image's own pixel
 coordinates (``class, score, x_min, y_min, x_max, y_max``) and ``detector`` describes it; without one both are
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
 from ...inference import DISCLAIMER, Predictor
 from ..deps import authorised, ready_predictor, service
-from ..schemas import PREDICT, error_responses, ok_response
+from ..schemas import EXPLAIN_QUERY, PREDICT, error_responses, ok_response
 from ..uploads import score_upload, spool
 
 router = APIRouter()
@@ -34,7 +35,7 @@ router = APIRouter()
 async def predict(
     request: Request,
     file: UploadFile = File(..., description="DICOM (.dcm) or PNG/JPEG/TIFF mammogram"),
-    explain: bool = Query(False, description="add the Grad-CAM overlay and map (PNGs, base64)"),
+    explain: bool = Query(False, description=EXPLAIN_QUERY),
     predictor: Predictor = Depends(ready_predictor),
 ) -> dict:
     state = service(request)

@@ -1,6 +1,7 @@
 """``POST /v1/studies``: several files of one patient (field ``files``) -> per-image results (or each file's
-error), with the detector's boxes as in ``/v1/predict`` (and its Grad-CAM PNGs with ``?explain=true``), and
-per-breast probabilities and decisions (``aggregation`` names how a breast's images are combined).
+error), with the detector's boxes as in ``/v1/predict`` (and its Grad-CAM PNGs and ``heatmap_note`` with
+``?explain=true``), and per-breast probabilities and decisions (``aggregation`` names how a breast's images are
+combined).
 
 Each image is named by its ``index`` in the request, never by the client's file name."""
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 
 from ...inference import DISCLAIMER, Predictor
 from ..deps import authorised, ready_predictor, service
-from ..schemas import STUDIES, error_responses, ok_response
+from ..schemas import EXPLAIN_QUERY, STUDIES, error_responses, ok_response
 from ..uploads import score_upload, spool
 
 router = APIRouter()
@@ -35,7 +36,7 @@ router = APIRouter()
 async def studies(
     request: Request,
     files: list[UploadFile] = File(..., description="the images of one patient (DICOM or images)"),
-    explain: bool = Query(False, description="add each image's Grad-CAM overlay and map (PNGs, base64)"),
+    explain: bool = Query(False, description="for each image: " + EXPLAIN_QUERY),
     predictor: Predictor = Depends(ready_predictor),
 ) -> dict:
     import pandas as pd
