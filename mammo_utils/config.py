@@ -47,6 +47,10 @@ EMBEDDED_DATASET = "rsna-synthetic"
 WORK_FOLDER = "work"
 
 
+#: Fields only the lesion detector reads (notebook 07 and ``mammo detect`` set their own budget); a classifier's
+#: recipe table leaves them out.
+DETECTOR_FIELDS = ("det_epochs", "det_patience", "det_learning_rate", "det_batch_size")
+
 #: Fields that set monitoring and retraining, not training (a run's resume fingerprint leaves them out).
 MONITORING_FIELDS = (
     "drift_window",

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import DETECTOR_FIELDS
+
 
 def last_training_auc(results: Mapping[tuple[str, int], Any]) -> pd.Series:
     """Each arm's mean over runs of the training-batch ROC-AUC in its last epoch (the ``auc`` history column).
@@ -290,8 +292,12 @@ def comparison_conclusion(
 
 
 def recipe_table(cfg: Any, full: Mapping[str, Any], ran: Mapping[str, str]) -> pd.DataFrame:
-    """This run's settings beside the full profile's, with the rows the notebook's arms override showing what the
-    arms actually ran (not the profile's default, which no arm used).
+    """This run's classifier settings beside the full profile's, with the rows the notebook's arms override showing
+    what the arms actually ran (not the profile's default, which no arm used).
+
+    The detector's settings (:data:`~mammo_utils.config.DETECTOR_FIELDS`) are left out: no classifier arm reads
+    them, and notebook 07, which trains the detector, sets its own epoch budget, so the profile's value printed
+    here would not be the one any detector ran with.
 
     Args:
         cfg: This run's configuration.
@@ -299,7 +305,7 @@ def recipe_table(cfg: Any, full: Mapping[str, Any], ran: Mapping[str, str]) -> p
         ran: Setting -> what the arms ran, in words (e.g. ``{"epochs": "1 head (transfer arms); ..."}``).
 
     Returns:
-        A frame indexed by setting: ``small (this run)`` and ``full (GPU)``.
+        A frame indexed by setting (detector settings left out): ``small (this run)`` and ``full (GPU)``.
 
     Example:
         >>> from types import SimpleNamespace
@@ -308,8 +314,9 @@ def recipe_table(cfg: Any, full: Mapping[str, Any], ran: Mapping[str, str]) -> p
         epochs                1 + 9           4
         batch_size                8          32
     """
-    unknown = sorted(set(ran) - set(full))
+    shown = {k: v for k, v in full.items() if k not in DETECTOR_FIELDS}
+    unknown = sorted(set(ran) - set(shown))
     if unknown:
-        raise ValueError(f"settings {unknown} are not in the full profile: {sorted(full)}")
-    small = {k: ran.get(k, getattr(cfg, k)) for k in full}
-    return pd.DataFrame({"small (this run)": small, "full (GPU)": dict(full)})
+        raise ValueError(f"settings {unknown} are not classifier settings of the full profile: {sorted(shown)}")
+    small = {k: ran.get(k, getattr(cfg, k)) for k in shown}
+    return pd.DataFrame({"small (this run)": small, "full (GPU)": shown})

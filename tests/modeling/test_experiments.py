@@ -336,7 +336,7 @@ def test_the_holder_after_05_is_found_among_06s_own_runs():
 def test_the_recipe_table_shows_what_the_arms_ran_not_the_profile_default():
     from types import SimpleNamespace
 
-    from mammo_utils.config import PROFILES
+    from mammo_utils.config import DETECTOR_FIELDS, PROFILES, Config
     from mammo_utils.modeling.conclusions import recipe_table
 
     cfg = SimpleNamespace(**{k: "profile default" for k in PROFILES["full"]})
@@ -344,5 +344,11 @@ def test_the_recipe_table_shows_what_the_arms_ran_not_the_profile_default():
     assert table.loc["epochs", "small (this run)"] == "1 head epoch" and table.loc["finetune_epochs"].iloc[0] == "9"
     assert table.loc["batch_size", "small (this run)"] == "profile default"
     assert table.loc["epochs", "full (GPU)"] == PROFILES["full"]["epochs"]
-    with pytest.raises(ValueError, match="not in the full profile"):
+    with pytest.raises(ValueError, match="not classifier settings of the full profile"):
         recipe_table(cfg, PROFILES["full"], {"epoch": "typo"})
+    # the detector's budget is 07's to set (it overrides the profile): no det_* row to contradict it
+    assert set(DETECTOR_FIELDS) == {f for f in Config.__dataclass_fields__ if f.startswith("det_")}
+    assert "det_epochs" in PROFILES["full"] and "det_epochs" not in table.index
+    assert list(table.index) == [k for k in PROFILES["full"] if k not in DETECTOR_FIELDS]
+    with pytest.raises(ValueError, match="not classifier settings"):
+        recipe_table(cfg, PROFILES["full"], {"det_epochs": "8"})
