@@ -511,7 +511,8 @@ because performance can move with them.
 Per breast: ROC-AUC (ranking) and pF1 (the RSNA metric, on probabilities); sensitivity and specificity at the
 threshold frozen on validation (the recall trade-off); sensitivity at 90% specificity read off the test ROC curve.
 Intervals: 95% percentile bootstrap over patients, except where every resample agrees (a rate of 1.000) and for
-subgroup sensitivity and specificity (small counts): there the Wilson interval of the count.
+subgroup sensitivity and specificity (small counts): there the Wilson interval of the count. A subgroup AUC whose
+resamples all agree gets no interval (marked {NO_AUC}{ZERO_WIDTH} under the tables, with the group's counts).
 
 ## Evaluation data
 The held-out test patients of {data_name}:
