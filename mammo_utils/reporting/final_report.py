@@ -596,8 +596,8 @@ def _seed_intervals(book: FactBook, src: str) -> str:
 
 
 def _pointing_interval(book: FactBook, base: str) -> str:
-    """How a pointing game's intervals were made: ``95% patient bootstrap (n resamples of the k patients with a
-    lesion image; a patient's views move together)``, or the older image-level Wilson wording.
+    """How a pointing game's intervals were made: ``95% patient bootstrap: n resamples of the k patients with a
+    lesion image, …``, or the older image-level Wilson wording.
 
     Args:
         book: Facts.
@@ -609,17 +609,17 @@ def _pointing_interval(book: FactBook, base: str) -> str:
     if _try(book, base + ".patients") is None:
         return "Wilson 95% interval over images [ref:wilson]"
     return (
-        f"95% patient bootstrap ({book.html('d07.pg.resamples', base + '.resamples', 'int')} resamples of the "
-        f"{book.html('d07.pg.patients', base + '.patients', 'int')} patients with a lesion image; a patient's views "
-        "are not independent, so they move together)"
+        f"95% patient bootstrap: {book.html('d07.pg.resamples', base + '.resamples', 'int')} resamples of the "
+        f"{book.html('d07.pg.patients', base + '.patients', 'int')} patients with a lesion image, so a patient's "
+        "views, which are not independent, move together"
     )
 
 
 def _seed_cell(book: FactBook, base: str, i: int, run: dict) -> str:
-    """``seed s k of n (x% [lo, hi]; margin lo to hi; off the breast y% [lo, hi])`` of one seed's pointing game."""
+    """``seed s: k of n (x% [lo, hi]; margin lo to hi; off the breast y% [lo, hi])`` of one seed's pointing game."""
     run_base, key = f"{base}.runs.{i}", f"d07.cs{i}"
     cell = (
-        f"seed {book.html(key, f'{run_base}.seed', 'int')} {book.html(f'{key}.hits', f'{run_base}.hits', 'int')} of "
+        f"seed {book.html(key, f'{run_base}.seed', 'int')}: {book.html(f'{key}.hits', f'{run_base}.hits', 'int')} of "
         f"{book.html(f'{key}.n', f'{run_base}.n', 'int')} "
         f"({book.pair_html(f'{key}.pg', f'{run_base}.hit_rate', f'{run_base}.hit_rate_ci', 'pct')}; margin "
         f"{book.html(f'{key}.low', f'{run_base}.margin_ci.0', '+.3f')} to "
@@ -823,15 +823,16 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "classifier's Grad-CAM peak falls inside the lesion on "
             f"{book.html('d07.pg.hits', src + '#gradcam_pointing.hits', 'int')} of "
             f"{book.html('d07.pg.n', src + '#gradcam_pointing.n', 'int')} lesion images "
-            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')}, "
-            f"{_pointing_interval(book, src + '#gradcam_pointing')} "
-            f"{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')} to "
-            f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')}) against a "
+            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')} "
+            f"[{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
+            f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')}], "
+            f"{_pointing_interval(book, src + '#gradcam_pointing')}) against a "
             "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
             f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
-            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, the same resamples; chance is "
-            "the share of the breast the lesion boxes cover, where a uniformly random breast pixel would land)."
+            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, from the same resamples; "
+            "chance is the share of the breast the lesion boxes cover, where a uniformly random breast pixel would "
+            "land)."
             + gradcam_seeds_html(book, src)
             + _gradcam_boxes(book, src)
             + (f" {off}." if (off := peaks_off_breast_text(book, src, book.html)) else "")
