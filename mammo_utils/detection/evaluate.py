@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
+from ..evaluation.metrics import SHARE_RESAMPLES
 from .detector import predict_boxes
 from .metrics import (
     agnostic,
@@ -57,22 +58,22 @@ def box_centre_points(preds: list[dict], size: tuple[int, int]) -> list[tuple[in
     return out
 
 
-def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict:
-    """Pointing-game hit rate, chance rate and their difference with patient-level intervals.
+def pointing_summary(points, gt: list[dict], images: np.ndarray, groups, n_boot: int = SHARE_RESAMPLES) -> dict:
+    """Pointing-game hit rate, chance rate and their difference, with 95% patient-bootstrap intervals.
 
     Args:
         points: Peak ``(row, column)`` per image.
         gt: Ground truth per image.
         images: ``(N, H, W)`` images (their breast region is the chance region).
         groups: Patient id per image.
+        n_boot: Resamples of whole patients (fixed seed 0, so a rebuild repeats the intervals).
 
     Returns:
-        ``hits`` (count), ``n`` images with a lesion, ``hit_rate`` with ``hit_rate_ci`` (Wilson 95% interval of the
-        count: exact at 0/n and n/n, where a bootstrap collapses), ``chance``, ``margin`` = hit rate - chance with
-        ``margin_ci`` (patient-level bootstrap).
+        ``hits`` (count), ``n`` images with a lesion, ``hit_rate`` = hits/n with ``hit_rate_ci``, ``chance``,
+        ``margin`` = hit rate - chance with ``margin_ci`` (both intervals from the same patient resamples; a point
+        when every resample agrees, e.g. all hits), ``patients`` (with a lesion image), ``resamples`` and
+        ``interval`` ("patient bootstrap").
     """
-    from ..evaluation.metrics import wilson_interval
-
     regions = [np.asarray(img) > BREAST_LEVEL for img in images]
     result = pointing_game(points, gt, regions)
     has_box = np.array([len(np.asarray(g["boxes"]).reshape(-1, 4)) > 0 for g in gt])
@@ -82,9 +83,11 @@ def pointing_summary(points, gt: list[dict], images: np.ndarray, groups) -> dict
            "chance": float(chance.mean()) if len(hit) else float("nan")}  # fmt: skip
     out["margin"] = out["hit_rate"] - out["chance"]
     if len(hit):
-        low, high = wilson_interval(out["hits"], out["n"])
-        out["hit_rate_ci"] = (float(low), float(high))
-        out["margin_ci"] = bootstrap_interval(lambda i: hit[i].mean() - chance[i].mean(), groups, N_BOOT)
+        ci = bootstrap_intervals(
+            lambda i: {"hit_rate": hit[i].mean(), "margin": hit[i].mean() - chance[i].mean()}, groups, n_boot
+        )
+        out.update({"hit_rate_ci": ci["hit_rate"], "margin_ci": ci["margin"]})
+        out.update({"patients": int(len(np.unique(groups))), "resamples": int(n_boot), "interval": "patient bootstrap"})
     return out
 
 
@@ -135,7 +138,9 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         ``froc_end_sensitivity`` (where the test curve ends and its sensitivity there, every kept box counted),
         ``froc_curve``, ``breast_recall``, ``operating_score``, ``operating_point``, ``pointing_game`` and the
         ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``, ``froc_max_fp_per_image_ci``,
-        ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``, ``operating_point_ci``).
+        ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``, ``operating_point_ci``), and ``froc_reached``:
+        per FROC rate, ``{"reached", "resamples"}``, how many of the patient resamples' curves reach that rate (the
+        rate's interval is over those only).
     """
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
@@ -164,7 +169,7 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         values.update({f"op/{k}": v for k, v in operating_point(g, p, score).items() if k in OPERATING_LABELS})
         return values
 
-    ci = bootstrap_intervals(statistics, groups, N_BOOT)
+    ci, defined = bootstrap_intervals(statistics, groups, N_BOOT, counts=True)
     for key in (
         "map50",
         "map50_95",
@@ -178,6 +183,8 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
     out["operating_point_ci"] = {k: ci.get(f"op/{k}") for k in OPERATING_LABELS}
     # an interval only where the point itself is measured (never for a rate the test curve does not reach)
     out["froc_ci"] = {k: ci.get(f"froc/{k}") if v is not None else None for k, v in curve.items()}
+    # how many resamples' curves reach each rate: its interval rests on those only
+    out["froc_reached"] = {k: {"reached": defined.get(f"froc/{k}", 0), "resamples": N_BOOT} for k in curve}
     size = data.images["test"].shape[1:3]
     out["pointing_game"] = pointing_summary(box_centre_points(test_preds, size), gt, data.images["test"], groups)
     return out
@@ -324,13 +331,14 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
         maps: Also score the CAM boxes and return the maps (False: the pointing game only).
 
     Returns:
-        ``pointing_game`` summary, ``heat`` ``(N, H, W)`` maps at cache size and ``probabilities``; with ``maps``
-        also ``map50_agnostic`` with ``_ci`` and ``cam_preds``.
+        ``pointing_game`` summary, ``peaks_off_breast`` (every test image, patient-bootstrap interval),
+        ``heat`` ``(N, H, W)`` maps at cache size and ``probabilities``; with ``maps`` also ``map50_agnostic``
+        with ``_ci`` and ``cam_preds``.
     """
     import cv2
 
     from ..data.pipeline import resize_for_model
-    from ..evaluation.explain import gradcam, gradcam_model, peak_location
+    from ..evaluation.explain import gradcam, gradcam_model, peak_location, peaks_off_breast
 
     images = data.images["test"]
     size = images.shape[1:3]
@@ -350,19 +358,22 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
     points = [peak_location(h) for h in heat]
-    if not maps:
-        return {"pointing_game": pointing_summary(points, gt, images, groups), "heat": heat, "probabilities": probs}
-    preds = [cam_boxes(h, p) for h, p in zip(heat, probs)]
     out = {
         "pointing_game": pointing_summary(points, gt, images, groups),
+        "peaks_off_breast": peaks_off_breast(images, heat, groups),
+        "heat": heat,
+        "probabilities": probs,
+    }
+    if not maps:
+        return out
+    preds = [cam_boxes(h, p) for h, p in zip(heat, probs)]
+    out.update({
         "map50_agnostic": coco_map(agnostic(gt), preds)["map50"],
         "map50_agnostic_ci": bootstrap_interval(
             lambda idx: coco_map(agnostic(_subset(gt, idx)), _subset(preds, idx))["map50"], groups, N_BOOT
         ),
-        "heat": heat,
-        "probabilities": probs,
         "cam_preds": preds,
-    }
+    })  # fmt: skip
     return out
 
 
@@ -399,8 +410,8 @@ def summary_json(result: dict) -> dict:
     Returns:
         ``map50, map50_95, per_class`` (+ ``per_class_ci``), ``map50_agnostic``, ``froc`` (None where the test
         curve, which ends at ``froc_max_fp_per_image`` with sensitivity ``froc_end_sensitivity``, does not reach the
-        rate), ``breast_recall, pointing_game`` (Grad-CAM's hit
-        rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
+        rate; ``froc_reached``: how many patient resamples reach each rate), ``breast_recall, pointing_game``
+        (Grad-CAM's hit rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
         and the intervals.
     """
     det = result["detector"]
@@ -416,6 +427,7 @@ def summary_json(result: dict) -> dict:
         "map50_agnostic_ci": det["map50_agnostic_ci"],
         "froc": det["froc"],
         "froc_ci": det["froc_ci"],
+        "froc_reached": det.get("froc_reached"),
         "froc_max_fp_per_image": det["froc_max_fp_per_image"],
         "froc_max_fp_per_image_ci": det["froc_max_fp_per_image_ci"],
         "froc_end_sensitivity": det["froc_end_sensitivity"],

@@ -3,7 +3,8 @@
 The champion is one training run of its arm (04-06 train each arm with several seeds); one run's maps can point at
 the lesions by luck. 07 repeats the pointing game (:func:`~mammo_utils.detection.evaluate.pointing_summary`) for
 every seed of the champion's arm, found from its run name, and says Grad-CAM beats chance only if every seed does
-(:func:`pointing_over_seeds`).
+(:func:`pointing_over_seeds`): a seed beats chance when the lower end of its margin's 95% patient-bootstrap interval
+is above 0. Each seed also records how often its maps peak off the breast (``off_breast``, patient bootstrap too).
 
 Example:
     >>> pg = {"hits": 8, "n": 10, "hit_rate": 0.8, "chance": 0.1, "margin": 0.7, "margin_ci": (0.4, 0.9)}
@@ -20,7 +21,7 @@ from .train import DetectionData
 
 
 def beats_chance(pointing: dict) -> bool:
-    """True when a pointing game beats chance: the lower end of its margin's 95% interval is above 0.
+    """True when a pointing game beats chance: the lower end of its margin's 95% patient-bootstrap interval is above 0.
 
     Args:
         pointing: A :func:`pointing_summary` result (``margin_ci``).
@@ -43,12 +44,14 @@ def pointing_over_seeds(runs: list[dict]) -> dict:
 
     Args:
         runs: One entry per seed: ``seed``, ``run_name`` and a :func:`pointing_summary` (``hits``, ``n``,
-            ``hit_rate``, ``hit_rate_ci``, ``chance``, ``margin``, ``margin_ci``).
+            ``hit_rate``, ``hit_rate_ci``, ``chance``, ``margin``, ``margin_ci``), optionally ``off_breast``
+            (:func:`~mammo_utils.evaluation.explain.peaks_off_breast`).
 
     Returns:
         ``runs`` (each with ``beats_chance`` added, sorted by seed), ``n`` seeds, ``seeds``, ``beating_seeds``,
-        ``failing_seeds``, ``all_beat_chance`` (False for no seed), and ``hit_rate`` / ``margin`` as
-        ``{"mean", "sd", "min", "max"}`` over seeds (sd NaN for one seed).
+        ``failing_seeds``, ``all_beat_chance`` (False for no seed), and ``hit_rate`` / ``margin`` (and
+        ``off_breast_share`` when every run has ``off_breast``) as ``{"mean", "sd", "min", "max"}`` over seeds (sd NaN
+        for one seed).
 
     Raises:
         ValueError: A run without ``seed`` or its margin.
@@ -71,6 +74,8 @@ def pointing_over_seeds(runs: list[dict]) -> dict:
     out["all_beat_chance"] = bool(rows) and not out["failing_seeds"]
     for key in ("hit_rate", "margin"):
         out[key] = spread([r[key] for r in rows])
+    if rows and all(r.get("off_breast") for r in rows):
+        out["off_breast_share"] = spread([r["off_breast"]["share"] for r in rows])
     return out
 
 
@@ -110,11 +115,12 @@ def arm_localisation(runs: dict, data: DetectionData, known: dict | None = None)
     Args:
         runs: ``{seed: run folder or model reference}`` (:func:`classifier_arm_runs`).
         data: The split frames and images (cache size).
-        known: ``{seed: {"run_name", "registry_version", **pointing summary}}`` already scored (the champion's,
-            from :func:`evaluate`): reused, not loaded and scored again.
+        known: ``{seed: {"run_name", "registry_version", "off_breast", **pointing summary}}`` already scored (the
+            champion's, from :func:`evaluate`): reused, not loaded and scored again.
 
     Returns:
-        :func:`pointing_over_seeds` of the runs (each run also carries ``run_name`` and ``registry_version``).
+        :func:`pointing_over_seeds` of the runs (each run also carries ``run_name``, ``registry_version`` and
+        ``off_breast``: how often its maps peak off the breast over every test image).
     """
     from ..modeling.resolve import resolve_model
 
@@ -126,14 +132,16 @@ def arm_localisation(runs: dict, data: DetectionData, known: dict | None = None)
             continue
         model, info = resolve_model(ref)
         size = tuple(info["preprocessing"]["image_size"])
-        pointing = classifier_localisation(model, data, size, maps=False)["pointing_game"]
+        found = classifier_localisation(model, data, size, maps=False)
         name = info.get("run_name") or str(ref)
         rows.append({"seed": int(seed), "run_name": name, "registry_version": info.get("registry_version"),
-                     **pointing})  # fmt: skip
+                     "off_breast": found["peaks_off_breast"], **found["pointing_game"]})  # fmt: skip
     return pointing_over_seeds(rows)
 
 
-def champion_arm_localisation(ref, info: dict, pointing: dict, data: DetectionData, runs_dir) -> dict:
+def champion_arm_localisation(
+    ref, info: dict, pointing: dict, data: DetectionData, runs_dir, off_breast: dict | None = None
+) -> dict:
     """The champion classifier's pointing game replicated over every seed of its arm (07's "over seeds" check).
 
     Args:
@@ -142,6 +150,7 @@ def champion_arm_localisation(ref, info: dict, pointing: dict, data: DetectionDa
         pointing: Its pointing summary, already computed (``evaluate(...)["classifier"]["pointing_game"]``).
         data: The split frames and images (cache size).
         runs_dir: The run folders (``cfg.runs_dir``), where its arm's other seeds are.
+        off_breast: Its peaks off the breast, already computed (``...["classifier"]["peaks_off_breast"]``).
 
     Returns:
         :func:`pointing_over_seeds` of the arm, plus ``champion_run``, ``champion_seed`` and ``other_seeds`` (the
@@ -149,7 +158,8 @@ def champion_arm_localisation(ref, info: dict, pointing: dict, data: DetectionDa
     """
     runs = classifier_arm_runs(info, runs_dir, ref)
     own = next(seed for seed, r in runs.items() if r is ref)
-    known = {own: {"run_name": info.get("run_name"), "registry_version": info.get("registry_version"), **pointing}}
+    own_info = {"run_name": info.get("run_name"), "registry_version": info.get("registry_version")}
+    known = {own: {**own_info, **({"off_breast": off_breast} if off_breast else {}), **pointing}}
     out = arm_localisation(runs, data, known)
     others = [seed for seed in out["seeds"] if seed != own]
     return {**out, "champion_run": info.get("run_name"), "champion_seed": own, "other_seeds": others}

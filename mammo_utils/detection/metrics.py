@@ -397,7 +397,9 @@ def bootstrap_interval(values_fn, groups, n: int = 200, seed: int = 0, alpha: fl
     return cluster_bootstrap(finite, groups, n, seed, alpha)
 
 
-def bootstrap_intervals(values_fn, groups, n: int = 200, seed: int = 0, alpha: float = 0.05) -> dict:
+def bootstrap_intervals(
+    values_fn, groups, n: int = 200, seed: int = 0, alpha: float = 0.05, counts: bool = False
+) -> dict | tuple[dict, dict]:
     """Patient-level percentile intervals of several statistics from one set of resamples.
 
     Args:
@@ -406,10 +408,17 @@ def bootstrap_intervals(values_fn, groups, n: int = 200, seed: int = 0, alpha: f
         n: Resamples.
         seed: Random seed.
         alpha: 0.05 for 95%.
+        counts: Also return how many resamples defined each statistic.
 
     Returns:
-        ``{name: (low, high)}``; a resample where a statistic is undefined (None or NaN, e.g. no lesion of a class)
-        is skipped for that statistic, and one never defined gives None.
+        ``{name: (low, high)}``; a resample where a statistic is undefined (None or NaN, e.g. no lesion of a class,
+        a FROC rate past the resample's curve) is skipped for that statistic, and one never defined gives None.
+        With ``counts``: ``(intervals, {name: resamples that defined it})``.
+
+    Example:
+        >>> ci, used = bootstrap_intervals(lambda i: {"a": 1.0, "b": None}, [0, 1], n=5, counts=True)
+        >>> ci["b"], used
+        (None, {'a': 5, 'b': 0})
     """
     from ..evaluation.metrics import cluster_members, cluster_resample
 
@@ -421,7 +430,8 @@ def bootstrap_intervals(values_fn, groups, n: int = 200, seed: int = 0, alpha: f
             values.setdefault(name, [])
             if value is not None and np.isfinite(value):
                 values[name].append(float(value))
-    return {
+    intervals = {
         name: (float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))) if v else None
         for name, v in values.items()
     }
+    return (intervals, {name: len(v) for name, v in values.items()}) if counts else intervals

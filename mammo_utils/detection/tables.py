@@ -140,32 +140,38 @@ def blank_seeds(runs: list[dict]) -> list:
 
 
 def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
-    """One row per classifier seed: Grad-CAM pointing-game hits, hit rate with its Wilson interval, chance, margin.
+    """One row per classifier seed: Grad-CAM pointing-game hits, hit rate, chance, margin and peaks off the breast.
+
+    Every interval is the 95% patient bootstrap the pointing summary recorded (whole patients resampled).
 
     Args:
         over_seeds: :func:`~mammo_utils.detection.gradcam_seeds.pointing_over_seeds`'s result.
 
     Returns:
-        Columns ``seed``, ``run``, ``hits / lesion images``, ``hit rate [Wilson 95%]``, ``chance``,
-        ``hit rate - chance [95% CI]``, ``beats chance``.
+        Columns ``seed``, ``run``, ``hits / lesion images``, ``hit rate [95% patient bootstrap]``, ``chance``,
+        ``hit rate - chance [95% patient bootstrap]``, ``beats chance``, and, when recorded,
+        ``peaks off breast / images`` and ``off-breast share [95% patient bootstrap]``.
 
     Example:
         >>> pg = {"seed": 0, "run_name": "arm_a_s0", "hits": 8, "n": 10, "hit_rate": 0.8, "hit_rate_ci": (0.49, 0.94),
         ...       "chance": 0.1, "margin": 0.7, "margin_ci": (0.4, 0.9), "beats_chance": True}
-        >>> pointing_seed_table({"runs": [pg]}).iloc[0]["hit rate [Wilson 95%]"]
+        >>> pointing_seed_table({"runs": [pg]}).iloc[0]["hit rate [95% patient bootstrap]"]
         '0.800 [0.490, 0.940]'
     """
     fmt = format_with_interval
-    rows = [
-        {
+    rows = []
+    for r in over_seeds["runs"]:
+        row = {
             "seed": r["seed"],
             "run": r.get("run_name"),
             "hits / lesion images": f"{r['hits']} / {r['n']}",
-            "hit rate [Wilson 95%]": fmt(r["hit_rate"], r.get("hit_rate_ci")),
+            "hit rate [95% patient bootstrap]": fmt(r["hit_rate"], r.get("hit_rate_ci")),
             "chance": f"{r['chance']:.3f}",
-            "hit rate - chance [95% CI]": fmt(r["margin"], r.get("margin_ci")),
+            "hit rate - chance [95% patient bootstrap]": fmt(r["margin"], r.get("margin_ci")),
             "beats chance": "yes" if r["beats_chance"] else "no",
         }
-        for r in over_seeds["runs"]
-    ]
+        if off := r.get("off_breast"):
+            row["peaks off breast / images"] = f"{off['off']} / {off['images']}"
+            row["off-breast share [95% patient bootstrap]"] = fmt(off["share"], (off["low"], off["high"]))
+        rows.append(row)
     return pd.DataFrame(rows)

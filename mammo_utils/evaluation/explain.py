@@ -179,28 +179,31 @@ def peak_location(heat: np.ndarray) -> tuple[int, int]:
 BREAST_FLOOR = 0.05
 
 
-def peaks_off_breast(images: np.ndarray, heats: np.ndarray, floor: float = BREAST_FLOOR) -> dict:
+def peaks_off_breast(images: np.ndarray, heats: np.ndarray, groups=None, floor: float = BREAST_FLOOR) -> dict:
     """How many Grad-CAM maps peak off the breast (on background or padding): a model looking at the image's
     border or size instead of the tissue would show here.
 
     Args:
         images: ``(N, H, W)`` images in [0, 1] (the maps' size).
         heats: ``(N, H, W)`` Grad-CAM maps.
+        groups: Patient id per image, for the patient-bootstrap interval (None: each image its own patient).
         floor: Pixel value at or below which a pixel is not breast.
 
     Returns:
-        ``{"off", "images", "share", "low", "high"}``: the count, the images, and the share with its Wilson 95%
-        interval (images treated as independent).
+        ``{"off", "images", "share", "low", "high", "patients", "resamples", "interval"}``: the count, the images,
+        the share and its 95% patient-bootstrap interval (:func:`~mammo_utils.evaluation.metrics.patient_share`,
+        fixed seed).
 
     Example:
         >>> img = np.zeros((2, 4, 4)); img[:, :, :2] = 0.6  # breast on the left half
         >>> heat = np.zeros((2, 4, 4)); heat[0, 1, 0] = 1; heat[1, 1, 3] = 1  # one peak on tissue, one off
-        >>> peaks_off_breast(img, heat)["off"]
+        >>> peaks_off_breast(img, heat, groups=["p1", "p2"])["off"]
         1
     """
-    from .metrics import wilson_interval
+    from .metrics import patient_share
 
-    off = sum(float(np.asarray(img)[peak_location(np.asarray(h))]) <= floor for img, h in zip(images, heats))
-    n = len(images)
-    low, high = (float(v) for v in wilson_interval(off, n)) if n else (float("nan"), float("nan"))
-    return {"off": int(off), "images": n, "share": off / n if n else float("nan"), "low": low, "high": high}
+    off = [float(np.asarray(img)[peak_location(np.asarray(h))]) <= floor for img, h in zip(images, heats)]
+    share = patient_share(off, np.arange(len(off)) if groups is None else groups)
+    low, high = share["ci"]
+    return {"off": share["k"], "images": share["n"], "share": share["rate"], "low": low, "high": high,
+            **{k: share[k] for k in ("patients", "resamples", "interval")}}  # fmt: skip

@@ -5,7 +5,8 @@
 - :func:`binary_report`: accuracy, precision, recall, F1, specificity at a threshold; ROC-AUC, PR-AUC.
 - :func:`best_threshold`: threshold maximising F1 or pF1 of binarised predictions, chosen on validation
   and then frozen for test.
-- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`wilson_interval`; :func:`format_with_interval`
+- :func:`sensitivity_at_specificity`, :func:`bootstrap_ci`, :func:`patient_share` (k of n images with a patient
+  bootstrap), :func:`wilson_interval`; :func:`format_with_interval`
   writes a value with its interval, :func:`format_number` one number (never a negative zero).
 - :func:`log_loss`: mean binary cross-entropy of probabilities, a proper scoring rule that keeps separating models
   after every breast is ranked right (ROC-AUC 1.0).
@@ -332,6 +333,43 @@ def cluster_bootstrap(
     if not values:
         return float("nan"), float("nan")
     return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
+
+
+#: Resamples of a patient-bootstrap share (cheap to compute, so many: the percentile limits barely move by seed).
+SHARE_RESAMPLES = 2000
+
+
+def patient_share(flags, groups, n: int = SHARE_RESAMPLES, seed: int = 0, alpha: float = 0.05) -> dict:
+    """A share of images (k of n) with its 95% patient-bootstrap interval: whole patients resampled.
+
+    A patient's views are not independent (the same breast, the same machine), so an interval over images treats
+    correlated images as separate evidence and is too narrow; resampling patients keeps them together.
+
+    Args:
+        flags: One bool per image (e.g. "the map peaks off the breast").
+        groups: Patient id per image.
+        n: Resamples.
+        seed: Random seed (fixed, so a rebuild gives the same interval).
+        alpha: 0.05 for a 95% interval.
+
+    Returns:
+        ``k`` (count), ``n`` (images), ``rate`` = k/n, ``ci`` ``(low, high)`` (NaN without images; a point when
+        every patient agrees), ``patients``, ``resamples`` and ``interval`` ("patient bootstrap").
+
+    Example:
+        >>> out = patient_share([True, True, False, False], ["a", "a", "b", "b"], n=200)
+        >>> out["k"], out["rate"], out["patients"], out["ci"]
+        (2, 0.5, 2, (0.0, 1.0))
+    """
+    hit = np.asarray(flags, bool).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    if hit.shape != groups.shape:
+        raise ValueError(f"patient_share needs one patient per flag, got {hit.shape} and {groups.shape}")
+    out = {"k": int(hit.sum()), "n": int(len(hit)), "rate": float(hit.mean()) if len(hit) else float("nan")}
+    ci = cluster_bootstrap(lambda idx: float(hit[idx].mean()), groups, n, seed, alpha) if len(hit) else None
+    out["ci"] = ci or (float("nan"), float("nan"))
+    out.update({"patients": int(len(np.unique(groups))), "resamples": int(n), "interval": "patient bootstrap"})
+    return out
 
 
 def ppv_at_prevalence(sensitivity: float, specificity: float, prevalence: float = 0.02) -> float:

@@ -408,7 +408,7 @@ def froc_sentence(book: FactBook, src: str) -> str:
     if inside:
         text += (
             "sensitivity " + ", ".join(inside) + " FP/image (each interval over the patient resamples whose curve "
-            "reaches that rate)"
+            "reaches that rate" + _froc_reached(book, src, [r for r in rates if froc[r] is not None]) + ")"
         )
     else:
         text += "none of the quoted operating rates lies inside the measured range"
@@ -418,6 +418,30 @@ def froc_sentence(book: FactBook, src: str) -> str:
         end = value_with_interval(book, "d07.froc_end", src, "froc_end_sensitivity")
         text += f"; where the curve ends, every kept box counted, sensitivity {end}"
     return text + detector_operating_clause(book, src)
+
+
+def _froc_reached(book: FactBook, src: str, rates: list[str]) -> str:
+    """``: 200 of 200 resamples reach 0.1 FP/image, …`` from 07's ``froc_reached`` ("" when not recorded).
+
+    Args:
+        book: Facts.
+        src: The detection results file.
+        rates: The FROC keys quoted (``sens@0.4fp``), in order.
+
+    Returns:
+        HTML text.
+    """
+    cells = []
+    for rate in rates:
+        base = f"{src}#froc_reached.{rate}"
+        if _try(book, base + ".reached") is None:
+            return ""
+        fp = rate.removeprefix("sens@").removesuffix("fp")
+        cells.append(
+            f"{book.html(f'd07.froc.{fp}.reached', base + '.reached', 'int')} of "
+            f"{book.html(f'd07.froc.{fp}.resamples', base + '.resamples', 'int')} resamples reach {fp} FP/image"
+        )
+    return (": " + ", ".join(cells)) if cells else ""
 
 
 def detector_operating_clause(book: FactBook, src: str) -> str:
@@ -483,6 +507,22 @@ def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_au
     return f"no difference between {a} and {b} that this test can establish"
 
 
+def interval_label(book: FactBook, base: str) -> str:
+    """``95% patient bootstrap`` when the record at ``base`` says its interval resamples patients, else the older
+    ``Wilson 95% over images`` (results written before 07 resampled patients).
+
+    Args:
+        book: Facts.
+        base: The record's source (``file#key``) holding ``interval``.
+
+    Returns:
+        The interval's name, for prose.
+    """
+    return (
+        "95% patient bootstrap" if _try(book, base + ".interval") == "patient bootstrap" else "Wilson 95% over images"
+    )
+
+
 def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off") -> str:
     """07's count of Grad-CAM peaks off the breast (background or padding) over every test image, as a clause.
 
@@ -493,8 +533,8 @@ def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off"
         key: Fact-key prefix (a document lists its sources by its prefix, e.g. ``card.``).
 
     Returns:
-        ``Grad-CAM peaks off the breast in k of n test images (x% [lo, hi], Wilson 95%)…``, or "" when 07 did not
-        record it.
+        ``Grad-CAM peaks off the breast … in k of n test images (x% [lo, hi], 95% patient bootstrap): … these maps
+        do not show where it found a lesion``, or "" when 07 did not record it.
     """
     base = src + "#gradcam_peaks_off_breast"
     if _try(book, base + ".off") is None:
@@ -503,8 +543,7 @@ def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off"
         f"Grad-CAM peaks off the breast (background or padding) in {render(key, base + '.off', 'int')} of "
         f"{render(key + '.n', base + '.images', 'int')} test images "
         f"({render(key + '.share', base + '.share', 'pct')} "
-        f"[{render(key + '.low', base + '.low', 'pct')}, {render(key + '.high', base + '.high', 'pct')}], Wilson "
-        "95% over images; a patient's images are not independent, so a patient-level interval would be wider): a "
-        "classifier that keyed on the image border or the breast's size rather than the tissue would put its peak "
-        "there, so these maps do not show where it found a lesion"
+        f"[{render(key + '.low', base + '.low', 'pct')}, {render(key + '.high', base + '.high', 'pct')}], "
+        f"{interval_label(book, base)}): a classifier that keyed on the image border or the breast's size rather "
+        "than the tissue would put its peak there, so these maps do not show where it found a lesion"
     )

@@ -595,6 +595,46 @@ def _seed_intervals(book: FactBook, src: str) -> str:
     return " Each seed's test mAP@0.5 with its 95% patient-bootstrap interval: " + "; ".join(cells) + "."
 
 
+def _pointing_interval(book: FactBook, base: str) -> str:
+    """How a pointing game's intervals were made: ``95% patient bootstrap: n resamples of the k patients with a
+    lesion image, …``, or the older image-level Wilson wording.
+
+    Args:
+        book: Facts.
+        base: The pointing summary's source (``file#gradcam_pointing``).
+
+    Returns:
+        HTML text.
+    """
+    if _try(book, base + ".patients") is None:
+        return "Wilson 95% interval over images [ref:wilson]"
+    return (
+        f"95% patient bootstrap: {book.html('d07.pg.resamples', base + '.resamples', 'int')} resamples of the "
+        f"{book.html('d07.pg.patients', base + '.patients', 'int')} patients with a lesion image, so a patient's "
+        "views, which are not independent, move together"
+    )
+
+
+def _seed_cell(book: FactBook, base: str, i: int, run: dict) -> str:
+    """``seed s: k of n (x% [lo, hi]; margin lo to hi; off the breast y% [lo, hi])`` of one seed's pointing game."""
+    run_base, key = f"{base}.runs.{i}", f"d07.cs{i}"
+    cell = (
+        f"seed {book.html(key, f'{run_base}.seed', 'int')}: {book.html(f'{key}.hits', f'{run_base}.hits', 'int')} of "
+        f"{book.html(f'{key}.n', f'{run_base}.n', 'int')} "
+        f"({book.pair_html(f'{key}.pg', f'{run_base}.hit_rate', f'{run_base}.hit_rate_ci', 'pct')}; margin "
+        f"{book.html(f'{key}.low', f'{run_base}.margin_ci.0', '+.3f')} to "
+        f"{book.html(f'{key}.high', f'{run_base}.margin_ci.1', '+.3f')}"
+    )
+    if run.get("off_breast"):
+        off = f"{run_base}.off_breast"
+        cell += (
+            f"; peaks off the breast {book.html(f'{key}.off', off + '.share', 'pct')} "
+            f"[{book.html(f'{key}.off.low', off + '.low', 'pct')}, "
+            f"{book.html(f'{key}.off.high', off + '.high', 'pct')}]"
+        )
+    return cell + ")"
+
+
 def gradcam_seeds_html(book: FactBook, src: str) -> str:
     """The Grad-CAM pointing game over every seed of the champion's arm, and the verdict over them ("" if absent).
 
@@ -603,8 +643,9 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
         src: 07's results file.
 
     Returns:
-        One HTML sentence: each seed's hit rate and margin interval, and whether every seed beats chance (the
-        margin's interval above 0) or which seeds do not.
+        One HTML sentence: each seed's hits (k of n) and hit rate, its margin's interval and how often its maps peak
+        off the breast (all 95% patient bootstrap), and whether every seed beats chance (the lower end of the margin's
+        patient-bootstrap interval above 0) or which seeds do not.
     """
     try:
         recorded = resolve(src + "#gradcam_seeds", book.root)
@@ -614,23 +655,16 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
     if len(runs) < 2:
         return ""
     base = src + "#gradcam_seeds"
-    cells = [
-        f"seed {book.html(f'd07.cs{i}', f'{base}.runs.{i}.seed', 'int')} "
-        f"{book.html(f'd07.cs{i}.pg', f'{base}.runs.{i}.hit_rate', 'pct')} (margin "
-        f"{book.html(f'd07.cs{i}.low', f'{base}.runs.{i}.margin_ci.0', '+.3f')} to "
-        f"{book.html(f'd07.cs{i}.high', f'{base}.runs.{i}.margin_ci.1', '+.3f')})"
-        for i in range(len(runs))
-    ]
+    cells = [_seed_cell(book, base, i, run) for i, run in enumerate(runs)]
+    patient = all(run.get("interval") == "patient bootstrap" for run in runs)
+    how = "95% patient-bootstrap interval" if patient else "interval (over images)"
     head = f" Repeated for each of the {book.html('d07.cs.n', base + '.n', 'int')} seeds of the champion's arm: "
     if recorded.get("all_beat_chance"):
-        verdict = (
-            "; the margin's interval (over images) lies above 0 for every seed, so Grad-CAM beats chance on every "
-            "seed at the image level."
-        )
+        verdict = f"; the margin's {how} lies above 0 for every seed, so Grad-CAM beats chance on every seed."
     else:
         failing = ", ".join(str(seed) for seed in recorded.get("failing_seeds", []))
         verdict = (
-            f"; the margin's interval does not lie above 0 for seed(s) {failing}, so beating chance holds only for "
+            f"; the margin's {how} does not lie above 0 for seed(s) {failing}, so beating chance holds only for "
             "the other seeds, not for the arm."
         )
     return head + "; ".join(cells) + verdict
@@ -789,15 +823,16 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             "classifier's Grad-CAM peak falls inside the lesion on "
             f"{book.html('d07.pg.hits', src + '#gradcam_pointing.hits', 'int')} of "
             f"{book.html('d07.pg.n', src + '#gradcam_pointing.n', 'int')} lesion images "
-            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')}, Wilson 95% interval over images "
-            "(a patient's images are not independent, so a patient-level interval would be wider) "
-            f"{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')} to "
-            f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')} [ref:wilson]) against a "
+            f"({book.html('d07.pg', src + '#gradcam_pointing.hit_rate', 'pct')} "
+            f"[{book.html('d07.pg.low', src + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
+            f"{book.html('d07.pg.high', src + '#gradcam_pointing.hit_rate_ci.1', 'pct')}], "
+            f"{_pointing_interval(book, src + '#gradcam_pointing')}) against a "
             "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
             f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
-            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, 95% CI; chance is the share "
-            "of the breast the lesion boxes cover, where a uniformly random breast pixel would land)."
+            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, from the same resamples; "
+            "chance is the share of the breast the lesion boxes cover, where a uniformly random breast pixel would "
+            "land)."
             + gradcam_seeds_html(book, src)
             + _gradcam_boxes(book, src)
             + (f" {off}." if (off := peaks_off_breast_text(book, src, book.html)) else "")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
-from .evidence import _screening_range, _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
+from .evidence import _screening_range, _try, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
@@ -249,14 +249,45 @@ def _detector_seeds(book: FactBook, det: str) -> str:
 
 
 def _gradcam_seeds(book: FactBook, det: str) -> str:
-    """``; beats chance on k of n seeds of the champion's arm`` from 07's per-seed pointing game ("" without it)."""
-    recorded = _recorded(book, det, "gradcam_seeds.n", "gradcam_seeds.beating_seeds")
-    if recorded is None or recorded[0] < 2:
-        return ""
-    return (
-        f"; beats chance on {len(recorded[1])} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} seeds of "
-        "the champion's arm (image-level intervals)"
+    """The slide's Grad-CAM bullets, short: first how often its maps peak off the breast (so they do not show where
+    the model found a lesion), then whether the pointing game beats chance on the champion arm's seeds.
+
+    Args:
+        book: Facts.
+        det: 07's results file.
+
+    Returns:
+        ``<li>`` items ("" when 07 recorded neither); every interval a 95% patient bootstrap.
+    """
+    items = []
+    off = det + "#gradcam_peaks_off_breast"
+    if _try(book, off + ".share") is not None:
+        items.append(
+            f"<li><b>Grad-CAM peaks off the breast in {book.html('d07.off.share', off + '.share', 'pct')} "
+            f"[{book.html('d07.off.low', off + '.low', 'pct')}, {book.html('d07.off.high', off + '.high', 'pct')}] "
+            f"of test images</b> ({book.html('d07.off', off + '.off', 'int')} of "
+            f"{book.html('d07.off.n', off + '.images', 'int')}): the maps do not show where the model found a "
+            "lesion</li>"
+        )
+    pg = det + "#gradcam_pointing"
+    hits = (
+        f"hits {book.pair_html('d07.pg', pg + '.hit_rate', pg + '.hit_rate_ci', 'pct')} vs chance "
+        f"{book.html('d07.chance', pg + '.chance', 'pct')}"
+        if _try(book, pg + ".hit_rate_ci") is not None
+        else ""
     )
+    recorded = _recorded(book, det, "gradcam_seeds.n", "gradcam_seeds.beating_seeds")
+    boot = "95% patient bootstrap"
+    if recorded is not None and recorded[0] >= 2:
+        items.append(
+            f"<li>Grad-CAM beats chance on {len(recorded[1])} of "
+            f"{book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} champion-arm seeds"
+            + (f" ({hits}; {boot})" if hits else "")
+            + "</li>"
+        )
+    elif hits:
+        items.append(f"<li>Grad-CAM pointing game: {hits} ({boot})</li>")
+    return "".join(items)
 
 
 def int8_line(book: FactBook, exp: str) -> str:
@@ -471,18 +502,12 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "Where: YOLOv8 boxes and Grad-CAM",
             _safe(
                 lambda: (
-                    f"<ul><li>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
+                    "<ul>"
+                    + _gradcam_seeds(book, det)  # first: the maps' off-breast peaks, then the verdict over seeds
+                    + f"<li>YOLOv8 mAP@0.5 {book.html('d07.map50', det + '#map50')} "
                     f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
                     f"{book.html('d07.map50.high', det + '#map50_ci.1')}] (seed chosen on validation)</li>"
                     + _detector_seeds(book, det)
-                    + "<li>Grad-CAM pointing game "
-                    f"{book.html('d07.pg', det + '#gradcam_pointing.hit_rate', 'pct')} "
-                    f"[{book.html('d07.pg.low', det + '#gradcam_pointing.hit_rate_ci.0', 'pct')}, "
-                    f"{book.html('d07.pg.high', det + '#gradcam_pointing.hit_rate_ci.1', 'pct')}] (Wilson) vs chance "
-                    f"{book.html('d07.chance', det + '#gradcam_pointing.chance', 'pct')}"
-                    + _gradcam_seeds(book, det)
-                    + "</li>"
-                    + (f"<li>{off}</li>" if (off := peaks_off_breast_text(book, det, book.html)) else "")
                     + "</ul>"
                 )
             ),

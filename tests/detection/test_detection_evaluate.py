@@ -94,6 +94,24 @@ def test_froc_rates_beyond_the_test_curve_are_reported_as_not_reached():
             assert det["froc"][key] is not None and row.startswith(f"{det['froc'][key]:.3f} [")
 
 
+def test_froc_records_how_many_patient_resamples_reach_each_rate():
+    from mammo_utils.detection.evaluate import N_BOOT
+    from mammo_utils.detection.metrics import froc
+    from mammo_utils.evaluation.metrics import cluster_members, cluster_resample
+
+    data, preds = _split()
+    sparse = [{k: v[p["scores"] >= 0.5] for k, v in p.items()} for p in preds]  # a curve ending inside the rates
+    det = evaluate_detections(data, score=0.3, test_preds=sparse, classes=CLASSES)
+    gt, rng = truth(data.test), np.random.default_rng(0)  # the same resamples as the intervals (seed 0)
+    members = cluster_members(data.test.patient_id.to_numpy())
+    draws = [cluster_resample(members, rng) for _ in range(N_BOOT)]
+    curves = [froc([gt[i] for i in idx], [sparse[i] for i in idx]) for idx in draws]
+    counts = [det["froc_reached"][froc_key(rate)]["reached"] for rate in FROC_RATES]
+    assert counts == [sum(c[froc_key(rate)] is not None for c in curves) for rate in FROC_RATES]
+    assert counts == sorted(counts, reverse=True) and 0 < counts[-1] < counts[0] == N_BOOT  # a higher rate, fewer
+    assert {r["resamples"] for r in det["froc_reached"].values()} == {N_BOOT}
+
+
 def test_the_table_names_the_operating_rate_of_the_breast_recall():
     data, preds = _split()
     det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
@@ -181,16 +199,23 @@ def test_box_fit_medians_carry_patient_intervals():
     assert box_fit(gt, empty, groups)["median_iou_ci"] is None
 
 
-def test_pointing_game_interval_is_wilson_of_the_count():
-    """All hits: the bootstrap would collapse to [1, 1]; the Wilson interval of 19/19 is [0.832, 1]."""
-    n = 19
+def test_pointing_game_intervals_resample_patients_with_a_fixed_seed():
+    """Hit rate and margin: patient bootstrap (a patient's views move together), the same on a rerun."""
+    from mammo_utils.evaluation.metrics import patient_share
+
+    n = 20
     gt = [{"boxes": np.array([[10, 10, 20, 20]]), "classes": np.array([0])} for _ in range(n)]
     images = np.ones((n, 40, 40), np.float32)
-    out = pointing_summary([(15, 15)] * n, gt, images, np.arange(n))
-    assert (out["hits"], out["n"], out["hit_rate"]) == (n, n, 1.0)
-    assert out["hit_rate_ci"][0] == pytest.approx(0.8318, abs=1e-3) and out["hit_rate_ci"][1] == 1.0
-    half = pointing_summary([(15, 15)] * 10 + [(30, 30)] * 9, gt, images, np.arange(n))
-    assert half["hits"] == 10 and half["hit_rate_ci"][0] < 10 / 19 < half["hit_rate_ci"][1]
+    points = [(15, 15)] * 12 + [(30, 30)] * 8
+    patients = np.repeat(np.arange(5), 4)  # 5 patients, 4 views each: hits cluster by patient
+    out = pointing_summary(points, gt, images, patients)
+    assert (out["hits"], out["n"], out["hit_rate"], out["patients"]) == (12, 20, 0.6, 5)
+    assert out["interval"] == "patient bootstrap" and out == pointing_summary(points, gt, images, patients)
+    assert out["hit_rate_ci"] == pytest.approx(patient_share(np.arange(n) < 12, patients)["ci"])
+    low, high = out["margin_ci"]
+    assert low == pytest.approx(out["hit_rate_ci"][0] - out["chance"]) and high > out["margin"] > low
+    independent = pointing_summary(points, gt, images, np.arange(n))
+    assert np.ptp(out["hit_rate_ci"]) > np.ptp(independent["hit_rate_ci"])  # clustered hits: a wider interval
 
 
 def test_seed_summary_chooses_on_validation_and_reports_the_spread():
@@ -238,7 +263,7 @@ def test_pointing_verdict_over_seeds_holds_only_if_every_seed_beats_chance():
     assert table.loc[1, "beats chance"] == "no" and table.loc[0, "beats chance"] == "yes"
     assert table.loc[0, "hits / lesion images"] == "15 / 20"
     low, high = good[0]["hit_rate_ci"]
-    assert table.loc[0, "hit rate [Wilson 95%]"] == f"0.750 [{low:.3f}, {high:.3f}]"
+    assert table.loc[0, "hit rate [95% patient bootstrap]"] == f"0.750 [{low:.3f}, {high:.3f}]"
     assert not pointing_over_seeds([])["all_beat_chance"]
     with pytest.raises(ValueError, match="seed"):
         pointing_over_seeds([{"hit_rate": 0.5}])

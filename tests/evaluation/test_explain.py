@@ -115,7 +115,9 @@ def test_peaks_off_the_breast_are_counted_with_their_interval():
     heats = np.zeros((4, 8, 8))
     heats[0, 2, 1] = heats[1, 5, 2] = 1.0  # on tissue
     heats[2, 3, 6] = heats[3, 7, 7] = 1.0  # on background: a border shortcut would peak here
-    found = peaks_off_breast(images, heats)
-    assert (found["off"], found["images"], found["share"]) == (2, 4, 0.5)
-    assert 0 < found["low"] < 0.5 < found["high"] < 1  # Wilson: never a zero-width interval
+    found = peaks_off_breast(images, heats, groups=["a", "b", "c", "d"])
+    assert (found["off"], found["images"], found["share"], found["patients"]) == (2, 4, 0.5, 4)
+    assert found["interval"] == "patient bootstrap" and 0 <= found["low"] < 0.5 < found["high"] <= 1
+    paired = peaks_off_breast(images, heats, groups=["a", "a", "b", "b"])  # both off-peaks are one patient's views
+    assert (paired["low"], paired["high"]) == (0.0, 1.0) and paired["patients"] == 2
     assert peaks_off_breast(images[:2], heats[:2])["off"] == 0

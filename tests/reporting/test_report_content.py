@@ -562,16 +562,69 @@ def test_real_rsna_column_is_absent_cleanly_and_says_where_it_comes_from(tmp_pat
 
 
 # --- 8. pointing game ----------------------------------------------------------------------------------------------
-def test_pointing_game_interval_is_wilson_of_the_count(built):
-    from mammo_utils.evaluation.metrics import wilson_interval
-
+def test_pointing_game_interval_on_the_page_is_the_recorded_one(built):
     reports, _, _ = built
     det = json.loads((reports / "results" / "07_detection.json").read_text())["gradcam_pointing"]
-    low, high = wilson_interval(det["hits"], det["n"])
-    assert det["hit_rate_ci"] == pytest.approx([float(low), float(high)])
-    assert float(wilson_interval(10, 10)[0]) < 1.0  # 10/10 is not [1.000, 1.000]
     page = (reports / "final_report.html").read_text()
     assert 'data-fact="d07.pg.hits"' in page and 'data-fact="d07.pg.low"' in page
+    if det.get("interval") == "patient bootstrap":  # 07 rendered with patient resampling
+        assert 'data-fact="d07.pg.patients"' in page and "Wilson 95% interval over images" not in page
+    else:  # a store written before: the image-level interval, named as such
+        assert "Wilson 95% interval over images" in page
+
+
+def _gradcam_record(tmp_path, off_low: float = 0.41) -> Path:
+    """A 07 results file with patient-bootstrap Grad-CAM records and FROC resample counts, under ``tmp_path``."""
+    from mammo_utils.detection.gradcam_seeds import pointing_over_seeds
+
+    boot = {"interval": "patient bootstrap", "patients": 118, "resamples": 2000}
+    off = {"off": 294, "images": 556, "share": 0.5288, "low": off_low, "high": 0.6412, **boot}
+    pg = {"hits": 51, "n": 141, "hit_rate": 0.3617, "hit_rate_ci": [0.27, 0.46], "chance": 0.0469, "margin": 0.3149,
+          "margin_ci": [0.22, 0.41], **boot}  # fmt: skip
+    runs = [{"seed": s, "run_name": f"arm_t_s{s}", "off_breast": off, **pg} for s in range(3)]
+    runs[1] = {**runs[1], "margin_ci": [-0.01, 0.3]}
+    record = {
+        "gradcam_pointing": pg,
+        "gradcam_peaks_off_breast": off,
+        "gradcam_seeds": pointing_over_seeds(runs),
+        "froc": {"sens@0.1fp": 0.49, "sens@0.4fp": 0.8, "sens@1fp": None},
+        "froc_ci": {"sens@0.1fp": [0.42, 0.64], "sens@0.4fp": [0.73, 0.87], "sens@1fp": None},
+        "froc_reached": {"sens@0.1fp": {"reached": 200, "resamples": 200},
+                         "sens@0.4fp": {"reached": 163, "resamples": 200},
+                         "sens@1fp": {"reached": 0, "resamples": 200}},
+        "froc_max_fp_per_image": 0.45,
+    }  # fmt: skip
+    (tmp_path / "07.json").write_text(json.dumps(record))
+    return tmp_path
+
+
+def test_gradcam_prose_names_the_patient_bootstrap_and_keeps_the_counts(tmp_path):
+    from mammo_utils.reporting.evidence import froc_sentence, peaks_off_breast_text
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _pointing_interval, gradcam_seeds_html
+
+    book = FactBook(_gradcam_record(tmp_path))
+    off = peaks_off_breast_text(book, "07.json", book.html)
+    assert "95% patient bootstrap" in off and "Wilson" not in off and ">41.0%<" in off and ">294<" in off
+    assert "118" in _pointing_interval(book, "07.json#gradcam_pointing")
+    seeds = gradcam_seeds_html(book, "07.json")
+    assert "95% patient-bootstrap interval does not lie above 0 for seed(s) 1" in seeds
+    assert ">51<" in seeds and ">141<" in seeds and ">52.9%<" in seeds  # counts kept beside each seed's rate
+    froc = froc_sentence(book, "07.json")
+    assert re.sub(r"<[^>]+>", "", froc).count("resamples reach") == 2 and ">163<" in froc
+    assert "reach 1 FP/image" not in froc  # a rate past the test curve: no interval, no count
+
+
+def test_the_gradcam_slide_leads_with_the_off_breast_share_in_few_words(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.slides import _gradcam_seeds
+
+    text = _gradcam_seeds(FactBook(_gradcam_record(tmp_path)), "07.json")
+    plain = " ".join(re.sub(r"<[^>]+>", "", text.replace("<li>", " ")).split())
+    assert plain.split()[:5] == ["Grad-CAM", "peaks", "off", "the", "breast"]
+    assert plain.index("do not show where the model found a lesion") < plain.index("beats chance on 2 of 3")
+    words = [w for w in plain.split() if re.search("[A-Za-z]", w)]  # numbers and intervals aside
+    assert len(words) <= 40 and "patient bootstrap" in plain and "Wilson" not in plain
 
 
 # --- 9. FROC reach -------------------------------------------------------------------------------------------------
