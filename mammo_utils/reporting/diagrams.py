@@ -15,7 +15,7 @@ from pathlib import Path
 #: Inches of a diagram: the figure box of a slide at 1280 by 720 (1126 x 560 pixels) at 96 CSS pixels an inch.
 DIAGRAM_SIZE = (11.6, 5.2)
 #: Points of a box's label, and of the module or detail line under it, the edge labels and the footnote.
-LABEL_PT, MODULE_PT = 12.0, 11.0
+LABEL_PT, MODULE_PT = 13.0, 13.0
 
 #: (label, owning module) of the pipeline's steps, in order (drawn left to right, two rows).
 PIPELINE_STEPS: tuple[tuple[str, str], ...] = (
@@ -46,9 +46,9 @@ DEPLOYMENT_NODES: tuple[tuple[str, float, float, str], ...] = (
 )
 DEPLOYMENT_EDGES: tuple[tuple[str, str, str], ...] = (
     ("browser", "Streamlit app", "upload"),
-    ("Streamlit app", "FastAPI (uvicorn)", "HTTP /v1/predict"),
+    ("Streamlit app", "FastAPI (uvicorn)", "HTTP\n/v1/predict"),  # two lines: the gap between the boxes is narrow
     ("FastAPI (uvicorn)", "export folder", "loads"),
-    ("MLflow", "export folder", "mammo export\n(champion)"),
+    ("MLflow", "export folder", "mammo\nexport\n(champion)"),  # narrow lines: the gap between the boxes is narrow
     ("Prometheus", "FastAPI (uvicorn)", "scrape"),
     ("Grafana", "Prometheus", "query"),
     ("Azure ML", "MLflow", "same specs"),
