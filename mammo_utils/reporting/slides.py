@@ -28,7 +28,8 @@ h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height
 .fig{flex:1;min-height:0;display:flex;justify-content:center;align-items:center}
 .fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:2.2vh;color:#555;margin-top:1vh}
 .fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
-section.big table{font-size:3vh;margin:1vh 0 2vh}section.big td,section.big th{padding:1vh 1.2vw}
+section.big table{font-size:3vh;margin:1vh 0 2vh}.body{flex:1;display:flex;flex-direction:column;justify-content:center}
+section.title{justify-content:center}section.title h1{font-size:5.6vh}section.big td,section.big th{padding:1vh 1.2vw}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul,.split>.col{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
 table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
@@ -119,11 +120,12 @@ def _img(figure: Path, title: str, data: bytes | None = None) -> str:
 
 
 def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "", big: bool = False) -> str:
-    """One slide: its title, ``body`` (HTML), the figure under it and a footnote; ``big``: larger text (a slide
-    of text only)."""
+    """One slide: its title, ``body`` (HTML), the figure under it and a footnote; ``big``: larger text, centred in
+    the slide's height (a slide of text only)."""
     img = _img(figure, title) if figure is not None else ""
     foot_html = f'<div class="foot">{foot}</div>' if foot else ""
     cls = ' class="big"' if big else ""
+    body = f"<div class='body'>{body}</div>" if big else body  # text only: centred in the slide's height
     return f"<section{cls}><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
@@ -517,7 +519,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     det = f"{r}/07_detection.json"
     exp = f"{r}/08_export.json"
     slides = [
-        "<section class='big'><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow "
+        "<section class='big title'><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow "
         "system on the RSNA layout: data, models, detection, export, serving, MLOps.</p>"
         + _safe(lambda: key_results(book, det))
         + ("<p><b>Synthetic data</b>: the runs use the embedded synthetic set. " if synthetic else "<p>")
@@ -554,7 +556,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "Baseline CNN: training and validation curves, every seed", "", _page_or_slide(figs, "04_learning_curves")
         ),
         _slide(
-            "Transfer learning vs baseline (chosen on validation)",
+            "Transfer learning vs baseline (decided on validation)",
             _safe(lambda: transfer_conclusion(book)),
             foot=_safe(lambda: transfer_budget(book)),
         ),
@@ -601,7 +603,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _split_slide(
             "Where: YOLOv8 lesion boxes",
             "",
-            figs / "07_froc.png",
+            _page_or_slide(figs, "07_froc"),
             left=_safe(
                 lambda: (
                     f"<p>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
