@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
+from ..evaluation.screening import screening_range
 from ..modeling.conclusions import budget_sentence
-from .evidence import _screening_range, _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
+from .evidence import _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
@@ -411,13 +412,14 @@ def caveats_html(book: FactBook, real_csv: str | None) -> str:
         ``<li>`` items.
     """
     out = ""
-    if found := screening_point(book, real_csv):
+    if (found := screening_point(book, real_csv)) and (ends := _screening_ends(book)):
         at, prevalence = found
-        ci = f"{book.results}/champion_eval.json#test_breast_ci"
+        bounds = screening_range(*ends, prevalence)
+        recalls, ppv = bounds["recalls_per_1000"], bounds["ppv"]
         out += (
-            f"<li>At a {prevalence:.1%} breast prevalence the champion's test sensitivity and specificity "
-            f"{_screening_range(book, ci, prevalence).strip()}; point values {at['recalls_per_1000']:.0f} recalls "
-            f"per 1,000, PPV {at['ppv']:.0%}</li>"
+            f"<li>At {prevalence:.1%} prevalence: {recalls[0]:.0f}–{recalls[1]:.0f} recalls of every 1,000 screened "
+            f"breasts, PPV {ppv[0]:.0%}–{ppv[1]:.0%} (point {at['recalls_per_1000']:.0f}, {at['ppv']:.0%}; ranges "
+            "from the ends of the test sensitivity and specificity intervals)</li>"
         )
     total, _ = test_scorings(book)
     if total:
@@ -462,6 +464,15 @@ SCORES = (
     ("pF1", "the RSNA competition's metric: F1 computed on the probabilities, not on decisions"),
     ("sensitivity at 90% specificity", "the share of cancers found when one healthy breast in ten is recalled"),
 )
+
+
+def _screening_ends(book: FactBook) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The champion's test sensitivity and specificity intervals ``((low, high), (low, high))``, or None."""
+    ci = f"{book.results}/champion_eval.json#test_breast_ci"
+    ends = [_try(book, f"{ci}.{m}.{side}") for m in ("recall", "specificity") for side in ("low", "high")]
+    if any(v is None for v in ends):
+        return None
+    return (float(ends[0]), float(ends[1])), (float(ends[2]), float(ends[3]))
 
 
 def _build_line(book: FactBook, exp: str) -> str:
@@ -598,7 +609,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 )
             ),
             _first(figs, f"{CHAMPION_SLIDE}.png", f"{CHAMPION_CONFUSION}.png"),
-            foot=_safe(lambda: replication_sentence(book, "slide.arm", "the headline on this slide")),
+            foot=_safe(lambda: replication_sentence(book, "slide.arm", "the headline on this slide", short=True)),
         ),
         _split_slide(
             "Where: YOLOv8 lesion boxes",
