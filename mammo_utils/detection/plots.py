@@ -118,6 +118,10 @@ def plot_detector_history(records: list[dict], chosen: int | None = None, title:
     return fig
 
 
+#: Points of the operating-rate labels on the FROC figure (dark, readable at notebook width).
+FROC_LABEL_PT = 10.0
+
+
 def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test patients"):
     """FROC curves (sensitivity vs false positives per image), drawn only over the measured range.
 
@@ -144,13 +148,15 @@ def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test pat
     inside = [r for r in rates if r <= reach]
     for r in inside:
         ax.axvline(r, color="grey", lw=0.8, ls=":")
-        ax.annotate(f"{r:g} FP/image", (r, 0.02), xytext=(3, 0), textcoords="offset points", fontsize=8,
-                    color="dimgrey", rotation=90, va="bottom")  # fmt: skip
+        ax.annotate(f"{r:g} FP/image", (r, 0.02), xytext=(3, 0), textcoords="offset points",
+                    fontsize=FROC_LABEL_PT, color="#222222", rotation=90, va="bottom")  # fmt: skip
     outside = [f"{r:g}" for r in rates if r > reach]
     if outside:
         title = f"{title}\n(not reached, no value reported: {', '.join(outside)} FP/image)"
-    ax.set(xlabel="false positives per image", ylabel="lesion sensitivity (IoU >= 0.5)", ylim=(0, 1.02), title=title)
-    ax.set_xlim(0, max(reach * 1.05, 1e-3))
+    ax.set(
+        xlabel="false positives per image", ylabel="lesion sensitivity (IoU >= 0.5)", ylim=(-0.04, 1.02), title=title
+    )
+    ax.set_xlim(-0.03 * reach, max(reach * 1.05, 1e-3))  # both axes start below 0: their "0.0" labels stay apart
     fig.legend(fontsize=8, loc="outside lower center")  # below the axes, never over the curve
     return fig
 

@@ -15,13 +15,17 @@ DELTA_FORMAT = "+.4f"
 
 #: The panels :func:`plot_export_formats` can draw, in their order.
 EXPORT_PANELS = ("size", "latency", "quality")
+#: Points of the printed values and legends on the page figure (titles and labels are one to three points larger); a
+#: slide's copy raises them all with :func:`~mammo_utils.reporting.slide_figures.slide_copy`.
+FONT_PT = 8.0
+#: Share of the AUC range (points and interval ends) left blank on each side of the quality panel.
+QUALITY_PAD = 0.15
 
 
 def plot_export_formats(
     table: pd.DataFrame,
     title: str = "Export formats on this CPU (same test images, one run)",
     panels: tuple[str, ...] = EXPORT_PANELS,
-    fontsize: float = 8.0,
     width: float = 15.0,
 ):
     """Three panels per format: file size (raw and gzip), batch-1 latency, test breast AUC with its change.
@@ -37,20 +41,20 @@ def plot_export_formats(
         table: :func:`mammo_utils.export.benchmark.format_table` (or ``benchmark_export``) output.
         title: Figure title.
         panels: Which of :data:`EXPORT_PANELS` to draw (a slide shows fewer, larger ones).
-        fontsize: Points of the printed values and the legend; titles and labels are one to three points larger.
         width: Figure width in inches.
 
     Returns:
         The matplotlib figure.
 
     Example:
-        >>> plot_export_formats(table, panels=("quality",), fontsize=12, width=11)  # doctest: +SKIP
+        >>> plot_export_formats(table, panels=("quality",), width=11)  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
     unknown = [p for p in panels if p not in EXPORT_PANELS]
     if unknown or not panels:
         raise ValueError(f"panels={panels!r}: expected some of {EXPORT_PANELS}")
+    fontsize = FONT_PT
     names = list(table.index)
     y = np.arange(len(names))
     row_h = max(0.5, fontsize * 3.0 / 72)  # inches a format's row takes: two printed lines of the quality panel
@@ -80,7 +84,7 @@ def _size_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float) -> None
     place_legend(ax, fontsize=fontsize)
 
 
-def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = 8.0) -> None:
+def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = FONT_PT) -> None:
     """Batch-1 latency on a log axis: median bars, p95 whiskers, each value printed right of its whisker."""
     from matplotlib.ticker import FuncFormatter
 
@@ -89,17 +93,41 @@ def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = 8.0
     start = np.nanmin(median) / 3  # a log axis has no zero: bars start at its left end
     ax.barh(y, median - start, left=start, xerr=[np.zeros(len(y)), whisker], color="#E69F00", capsize=3)
     ax.set_xscale("log")
-    ax.set_xlim(start, np.nanmax(np.fmax(p95, median)) * 12)  # room for the printed values
+    ax.set_xlim(start, np.nanmax(np.fmax(p95, median)) * 25)  # room for the printed values (a slide prints them large)
     for yi, m, p in zip(y, median, p95):
-        ax.annotate(f"{m:.2f} (p95 {p:.2f})", (max(m, p), yi), xytext=(5, 0), textcoords="offset points",
+        ax.annotate(f"{m:.2f} (p95 {p:.2f})", (max(m, p), yi), xytext=(9, 0), textcoords="offset points",
                     fontsize=fontsize, va="center")  # fmt: skip
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.set(xlabel="latency at batch 1 (ms, log scale; bar: median, whisker: p95)", title="Latency")
+    ax.set(xlabel="latency at batch 1 (ms, log scale)\nbar: median, whisker: p95", title="Latency")
 
 
-def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = 8.0) -> None:
+def quality_limits(table: pd.DataFrame, pad: float = QUALITY_PAD) -> tuple[float, float]:
+    """The quality panel's x range: every AUC and interval end, with ``pad`` of their span blank on each side.
+
+    Args:
+        table: The format table (``breast_auc`` and, where recorded, ``breast_auc_low``/``breast_auc_high``).
+        pad: Share of the span left on each side (at least 0.002 AUC, so equal values still get an axis).
+
+    Returns:
+        ``(left, right)``.
+
+    Example:
+        >>> [round(v, 4) for v in quality_limits(pd.DataFrame({"breast_auc": [0.99, 0.995]}))]
+        [0.988, 0.997]
+    """
+    cols = [c for c in ("breast_auc", "breast_auc_low", "breast_auc_high") if c in table.columns]
+    values = table[cols].to_numpy(float)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    margin = max((high - low) * pad, 0.002)
+    return low - margin, high + margin
+
+
+def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = FONT_PT) -> None:
     """Test breast AUC with its 95% interval, and each row's change with its paired interval, printed with the model
-    it is measured against (:func:`~mammo_utils.export.benchmark.delta_reference`)."""
+    it is measured against (:func:`~mammo_utils.export.benchmark.delta_reference`).
+
+    The x range is the data's (:func:`quality_limits`); the printed values stand in a column right of the axes, so
+    no label touches an interval whatever the values."""
     auc = table.breast_auc.to_numpy(float)
     has_ci = {"breast_auc_low", "breast_auc_high"} <= set(table.columns)
     if has_ci:
@@ -116,14 +144,16 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = 8.0
         )
         ax.annotate(
             f"{interval_text(row, 'breast_auc')}\n{change}",
-            (float(np.nanmin([row.breast_auc, row.get("breast_auc_low", np.nan)])), yi),
-            xytext=(-7, 0),
+            (1.0, yi),
+            xycoords=("axes fraction", "data"),
+            xytext=(8, 0),
             textcoords="offset points",
-            fontsize=fontsize - 0.5,
-            ha="right",
+            fontsize=fontsize,
+            ha="left",
             va="center",
-        )  # left of the interval: inside the axes, whatever the AUC
-    lowest = float(np.nanmin(table.breast_auc_low if has_ci else auc))
-    ax.set(xlim=(max(0.0, lowest - 0.12), 1.0), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
+        )  # a column right of the axes: never on an interval
+    left, right = quality_limits(table)
+    ax.set(xlim=(left, right), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
            title="Quality (Δ vs the model named: paired 95% CI)")  # fmt: skip
+    ax.set_xticks([t for t in ax.get_xticks() if left <= t <= min(right, 1.0)])  # no AUC tick past 1
     ax.grid(axis="x", alpha=0.3)

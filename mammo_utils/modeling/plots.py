@@ -150,17 +150,16 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
     ordered = trials.sort_index()
     cols = min(4, len(params) + 1)
     rows = int(np.ceil((len(params) + 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.3), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.3), squeeze=False, sharey=True, layout="constrained"
+    )  # one objective scale: tick labels and its name once, at the left
     flat = axes.ravel()
     best = ordered.objective.cummax()
     order = range(len(ordered))  # numbered from 0 like the trial ids of the log and the trials table
     flat[0].plot(order, ordered.objective, "o", color="#999999", label="trial")
     flat[0].step(order, best, where="post", color="#0072B2", label="best so far")
-    flat[0].set(
-        xlabel="trial (run order, from 0 as in the log)",
-        ylabel=OBJECTIVE_LABELS.get(objective, objective),
-        title="Best so far",
-    )
+    flat[0].set(xlabel="trial (run order, from 0)", title="Best so far")
+    fig.supylabel(OBJECTIVE_LABELS.get(objective, objective))
     flat[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     place_legend(flat[0], fontsize=8)
     for ax, name in zip(flat[1:], params):
@@ -176,7 +175,7 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
             ax.scatter(keys.map({v: i for i, v in enumerate(levels)}), trials.objective, color="#009E73")
             ax.set_xticks(range(len(levels)), [f"{v:.3g}" if numeric else v for v in levels])
             ax.set_xlim(-0.5, len(levels) - 0.5)
-        ax.set(xlabel=name, ylabel=OBJECTIVE_LABELS.get(objective, objective))
+        ax.set(xlabel=name)
     span = trials.objective.max() - trials.objective.min()
     pad = 0.05 * span if span > 0 else 0.01
     for ax in flat[: len(params) + 1] if np.isfinite(span) else []:  # one objective scale on every panel
@@ -188,12 +187,12 @@ def plot_search(trials: pd.DataFrame, objective: str, title: str = "Hyper-parame
 
 
 def _log_axis(ax, values: pd.Series) -> None:
-    """Log x axis with labels only at 1, 2 and 5 times a power of ten, written ``2e-4`` (no crowded minor labels)."""
+    """Log x axis with labels only at 1 and 3 times a power of ten, written ``3e-4`` (no crowded minor labels)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
     low, high = float(values.min()), float(values.max())
     ax.set_xlim(low / 1.3, high * 1.3)
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 3.0), numticks=12))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
     ax.xaxis.set_minor_formatter(NullFormatter())

@@ -14,8 +14,11 @@ from pathlib import Path
 
 #: Inches of a diagram: the figure box of a slide at 1280 by 720 (1126 x 560 pixels) at 96 CSS pixels an inch.
 DIAGRAM_SIZE = (11.6, 5.2)
+#: Inches of the deployment diagram: as wide, less tall (two rows of boxes), so it fits under the slide's bullets
+#: without being shrunk.
+DEPLOYMENT_SIZE = (11.6, 4.4)
 #: Points of a box's label, and of the module or detail line under it, the edge labels and the footnote.
-LABEL_PT, MODULE_PT = 12.0, 11.0
+LABEL_PT, MODULE_PT = 13.0, 13.0
 
 #: (label, owning module) of the pipeline's steps, in order (drawn left to right, two rows).
 PIPELINE_STEPS: tuple[tuple[str, str], ...] = (
@@ -46,9 +49,9 @@ DEPLOYMENT_NODES: tuple[tuple[str, float, float, str], ...] = (
 )
 DEPLOYMENT_EDGES: tuple[tuple[str, str, str], ...] = (
     ("browser", "Streamlit app", "upload"),
-    ("Streamlit app", "FastAPI (uvicorn)", "HTTP /v1/predict"),
+    ("Streamlit app", "FastAPI (uvicorn)", "HTTP\n/v1/predict"),  # two lines: the gap between the boxes is narrow
     ("FastAPI (uvicorn)", "export folder", "loads"),
-    ("MLflow", "export folder", "mammo export\n(champion)"),
+    ("MLflow", "export folder", "mammo\nexport\n(champion)"),  # narrow lines: the gap between the boxes is narrow
     ("Prometheus", "FastAPI (uvicorn)", "scrape"),
     ("Grafana", "Prometheus", "query"),
     ("Azure ML", "MLflow", "same specs"),
@@ -137,6 +140,10 @@ def pipeline_figure():
     return fig
 
 
+#: Half the width of a deployment box (axes fraction); a name's bracket goes on a second line to fit it.
+HALF_W = 0.07
+
+
 def deployment_diagram(path: str | Path) -> Path:
     """Draw the deployment (compose services, model folder, Azure ML) as an SVG (:func:`deployment_figure`).
 
@@ -155,14 +162,14 @@ def deployment_figure():
     Returns:
         The matplotlib figure.
     """
-    fig, ax = _canvas(DIAGRAM_SIZE)
+    fig, ax = _canvas(DEPLOYMENT_SIZE)
     ax.set_xlim(-0.01, 1.01)  # the outer boxes and their detail lines stay inside the canvas
     where = {}
     for name, x, y, detail in DEPLOYMENT_NODES:
         colour = "#fdd0a2" if name in ("Prometheus", "Grafana") else "#c6dbef" if name != "browser" else "#eeeeee"
-        _box(ax, x, y, 0.15, 0.12, name, detail, colour)
+        _box(ax, x, y, 2 * HALF_W, 0.12, name.replace(" (", "\n("), detail, colour)
         where[name] = (x, y)
-    half_w, half_h = 0.075, 0.06
+    half_w, half_h = HALF_W, 0.06
     for a, b, label in DEPLOYMENT_EDGES:
         (x0, y0), (x1, y1) = where[a], where[b]
         if abs(y0 - y1) < 1e-9:  # same row: edge to edge, label above

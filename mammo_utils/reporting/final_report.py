@@ -510,7 +510,7 @@ def _tuned_vs_default_heldout(book: FactBook, src: str, label: str) -> str:
     )
 
 
-def replication_sentence(book: FactBook, key: str, headline: str = "the table above") -> str:
+def replication_sentence(book: FactBook, key: str, headline: str = "the table above", short: bool = False) -> str:
     """The champion's arm over its seeds (test: mean with its interval), so a single run is never the only number shown.
 
     The champion is 06's tuned arm when 06 moved the alias to it, else the arm 05 chose.
@@ -519,6 +519,7 @@ def replication_sentence(book: FactBook, key: str, headline: str = "the table ab
         book: Facts.
         key: Fact-key prefix.
         headline: What the document calls the single run's numbers it shows (a table, a slide's headline).
+        short: Only the arm, its seeds and its test mean with the interval (a slide's footnote).
 
     Returns:
         An HTML paragraph, or "" when neither notebook recorded its arms.
@@ -534,6 +535,12 @@ def replication_sentence(book: FactBook, key: str, headline: str = "the table ab
     except (FactError, StopIteration):
         return ""
     row = f"{src}{rows}.{i}"
+    if short:
+        return (
+            f"<p>Replication over the arm's {book.html(key + '.seeds', row + '.seeds', 'int')} seeds "
+            f"({book.html(key + '.name', row + '.variant', 'str')}): test breast ROC-AUC "
+            f"{seed_mean_html(book, key, row)}; {headline} is its best-validation run.</p>"
+        )
     return (
         f"<p>Replication: the champion's arm ({book.html(key + '.name', row + '.variant', 'str')}, {where} on "
         f"validation) over {book.html(key + '.seeds', row + '.seeds', 'int')} seeds has a validation breast ROC-AUC of "

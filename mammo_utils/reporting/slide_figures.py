@@ -6,11 +6,12 @@ The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_
 - :func:`shown_text_px`: the height in slide pixels of a figure's smallest text once it is fitted into the box
   (what a test and :func:`save_slide_figure` check against :data:`MIN_SLIDE_TEXT_PX`);
 - :func:`slide_copy`: a page figure (drawn by its own plotting function, with fewer panels where needed) resized
-  to the slide with its text raised to :data:`SLIDE_FONT_PT` less a point, for :func:`save_slide_figure`;
-- :func:`export_slide_figures`: 08's export table (``results/08_export.json``) redrawn as two slides' figures,
-  size and latency, then quality, with large printed values;
-- :func:`web_app_result`: the web-app screenshot cut to its result (decision line and image), without the
-  sidebar whose text a whole-page image shrinks to 7 pixels.
+  to the slide with its text raised to :data:`SLIDE_FONT_PT` less a point, for :func:`save_slide_figure` (the one
+  path of every slide figure drawn by matplotlib: notebooks 01-06 and 08's export table);
+- :func:`export_slide_figures`: 08's export table (``results/08_export.json``) drawn by 08's own plotting function
+  as two slides' figures, size and latency, then quality, through :func:`slide_copy`;
+- :func:`web_app_result`: the web-app screenshot cut to its result (decision line and the top of the image),
+  without the sidebar whose text a whole-page image shrinks to 7 pixels, and enlarged to the slide's box.
 
 Example:
     >>> export_slide_figures("reports/results/08_export.json", "reports/figures")  # doctest: +SKIP
@@ -34,12 +35,21 @@ SPLIT_BOX = (640, 600)
 MIN_SLIDE_TEXT_PX = 14.0
 #: Resolution slide figures are saved at (pixels per inch): a figure as wide as the box shows at its own size.
 SLIDE_DPI = 100
-#: Points of the printed values on a slide figure (at :data:`SLIDE_DPI`, 11 pt is 15 pixels; notes are a point less).
-SLIDE_FONT_PT = 12.0
+#: Points of the printed values on a slide figure (at :data:`SLIDE_DPI`, 14 pt is 19 pixels; notes are a point less).
+#: A font's pixel size is larger than its letters: a reader measuring the letters of an 11-point (15 px) slide copy
+#: found about 12 px, so slide copies use 14 pt (19 px), whose letters measure over 14 px.
+SLIDE_FONT_PT = 15.0
 #: CSS pixels per inch: the size an SVG figure (written in points) is shown at.
 SVG_PX_PER_INCH = 96
+#: Height of a font's capitals and digits as a share of its size (DejaVu Sans, matplotlib's default: 0.73): the
+#: letters a reader measures on a slide are this share of :func:`shown_text_px`.
+LETTER_SHARE = 0.73
 #: Stems of the slide copies of 08's export figure (``figures/<stem>.png``), in slide order.
 EXPORT_SLIDES = ("slide_08_export_size_latency", "slide_08_export_quality")
+#: Height in pixels of the web app's text on its screenshot (Streamlit's 16 px body font, the screenshot at 1x).
+WEB_APP_TEXT_PX = 16
+#: The least a slide enlarges the web app's result (its 16 px text shows as a 21 px font, capitals over 14 px).
+WEB_APP_SCALE = 1.3
 #: Stem of the slide copy of the exported champion's test confusion matrix.
 CHAMPION_SLIDE = "slide_champion_confusion"
 
@@ -122,7 +132,7 @@ def slide_copy(fig, box: tuple[int, int] = SLIDE_BOX, points: float = SLIDE_FONT
     Args:
         fig: A matplotlib figure (changed in place).
         box: ``(width, height)`` pixels the slide gives it.
-        points: Smallest font size (11 pt is 15 pixels at :data:`SLIDE_DPI`).
+        points: Smallest font size (14 pt is 19 pixels at :data:`SLIDE_DPI`).
 
     Returns:
         The same figure.
@@ -152,7 +162,10 @@ def slide_copy(fig, box: tuple[int, int] = SLIDE_BOX, points: float = SLIDE_FONT
 
 
 def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
-    """Redraw 08's export table for the slides: size and latency on one figure, quality on the next.
+    """08's export table for the slides: size and latency on one figure, quality on the next.
+
+    Each is 08's own figure (:func:`~mammo_utils.export.plots.plot_export_formats`, fewer panels) made a slide copy
+    by :func:`slide_copy`, as notebooks 01-06 make theirs.
 
     Args:
         results: ``results/08_export.json`` (its ``formats`` rows).
@@ -169,14 +182,13 @@ def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
     if not path.is_file():
         return []
     table = pd.DataFrame(json.loads(path.read_text())["formats"]).set_index("index")
-    width = SLIDE_BOX[0] / SLIDE_DPI
     drawn = (
         plot_export_formats(table, "Size and batch-1 latency per export format (this CPU, one run)",
-                            ("size", "latency"), SLIDE_FONT_PT, width),
+                            ("size", "latency")),
         plot_export_formats(table, "Test breast ROC-AUC per format, and its change against the model named",
-                            ("quality",), SLIDE_FONT_PT, width),
+                            ("quality",)),
     )  # fmt: skip
-    return [save_slide_figure(fig, name, folder) for fig, name in zip(drawn, EXPORT_SLIDES)]
+    return [save_slide_figure(slide_copy(fig), name, folder) for fig, name in zip(drawn, EXPORT_SLIDES)]
 
 
 def champion_slide_confusion(confusion: dict, title: str, folder: str | Path) -> Path:
@@ -194,9 +206,11 @@ def champion_slide_confusion(confusion: dict, title: str, folder: str | Path) ->
 
     from ..evaluation.plots import plot_confusion
 
-    with plt.rc_context({"font.size": SLIDE_FONT_PT}):
+    with plt.rc_context({"font.size": SLIDE_FONT_PT - 1}):
         fig = plot_confusion(confusion, title)
-        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.55 / SLIDE_DPI)
+        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.6 / SLIDE_DPI)
+        for ax in fig.axes:  # two-word class names on two lines: side by side they would touch at this size
+            ax.set_xticks(ax.get_xticks(), [t.get_text().replace(" ", "\n") for t in ax.get_xticklabels()])
         fig.suptitle(f"{title}\n(threshold {confusion['threshold']:.3f}, frozen on validation)")
         fig.tight_layout()
     return save_slide_figure(fig, CHAMPION_SLIDE, folder, box=SPLIT_BOX)
@@ -207,17 +221,23 @@ def _white_rows(rgb: np.ndarray, tolerance: int = 8) -> np.ndarray:
     return (rgb.min(axis=2) >= 255 - tolerance).all(axis=1)
 
 
-def web_app_result(path: str | Path, margin: int = 10) -> bytes | None:
-    """The web-app screenshot cut to its result: the decision lines above the returned image, and the image.
+def web_app_result(
+    path: str | Path, margin: int = 10, box: tuple[int, int] = SPLIT_BOX, scale: float = WEB_APP_SCALE
+) -> bytes | None:
+    """The web-app screenshot cut to its result (the decision lines and the image under them), enlarged to ``box``.
 
     The page's sidebar (a grey column at the left), its notice banner (a tinted band across the main column) and
     the caption under the image are left out: shown whole on a slide, the page's text shrinks to 7 pixels. The
     image is the page's black-framed block (pixels darker than 16); the lines kept are the ones between the banner
-    (or the top) and the image.
+    (or the top) and the image. The cut ends where it would no longer fit ``box`` at ``scale`` (the image's lower
+    part goes), and the cut is enlarged by ``min(box / cut)``: the slide shows it at that size, so its text is
+    :data:`WEB_APP_TEXT_PX` times that scale.
 
     Args:
         path: ``figures/web_app.png``.
         margin: White pixels kept around the cut.
+        box: ``(width, height)`` pixels the slide gives the image (:data:`SPLIT_BOX`).
+        scale: The least enlargement wanted (:data:`WEB_APP_SCALE`).
 
     Returns:
         PNG bytes, or None when there is no screenshot or no image on it (the slide then shows the whole page).
@@ -225,8 +245,34 @@ def web_app_result(path: str | Path, margin: int = 10) -> bytes | None:
     from PIL import Image
 
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or (cut := web_app_cut(path, margin, box, scale)) is None:
         return None
+    with Image.open(path) as im:
+        image = im.convert("RGB").crop(cut)
+    factor = min(box[0] / image.width, box[1] / image.height)
+    image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def web_app_cut(
+    path: str | Path, margin: int = 10, box: tuple[int, int] = SPLIT_BOX, scale: float = WEB_APP_SCALE
+) -> tuple[int, int, int, int] | None:
+    """Where :func:`web_app_result` cuts the screenshot: ``(left, top, right, bottom)`` pixels, or None without an
+    image on it (arguments as there).
+
+    Args:
+        path: ``figures/web_app.png``.
+        margin: White pixels kept around the cut.
+        box: ``(width, height)`` pixels the slide gives the image.
+        scale: The least enlargement wanted: the cut is at most ``box[1] / scale`` pixels high.
+
+    Returns:
+        The cut, or None.
+    """
+    from PIL import Image
+
     with Image.open(path) as im:
         rgb = np.asarray(im.convert("RGB")).astype(int)
     white_cols = (np.median(rgb, axis=0).min(axis=1) >= 250).nonzero()[0]
@@ -244,7 +290,6 @@ def web_app_result(path: str | Path, margin: int = 10) -> bytes | None:
     first = start + int(content.nonzero()[0][0])
     inked = (main[first:bottom].min(axis=2) < 200).any(axis=0).nonzero()[0]
     x0, x1 = min(int(cols[0]), int(inked[0])), max(int(cols[-1]), int(inked[-1])) + 1
-    box = (left + max(x0 - margin, 0), max(first - margin, 0), left + min(x1 + margin, main.shape[1]), bottom + margin)
-    out = io.BytesIO()
-    Image.fromarray(rgb.astype(np.uint8)).crop(box).save(out, format="PNG")
-    return out.getvalue()
+    top = max(first - margin, 0)
+    return (left + max(x0 - margin, 0), top, left + min(x1 + margin, main.shape[1]),
+            min(bottom + margin, top + int(box[1] / scale)))  # fmt: skip

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ..config import PROFILES
 from ..evaluation.compare import METRICS
+from ..evaluation.screening import screening_range
 from ..modeling.conclusions import budget_sentence
-from .evidence import _screening_range, _try, screening_point, test_scorings, verdict_words
+from .evidence import _try, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
 from .final_report import _size, declared_clause, replication_sentence
 from .markup import alt_text
@@ -26,9 +27,11 @@ section{display:none;box-sizing:border-box;width:100vw;height:100vh;padding:3vh 
 section.on{display:flex;flex-direction:column}h1{font-size:4.2vh;margin:0 0 2vh;color:#1d4e89}
 h2{font-size:3.4vh;color:#1d4e89;margin:0 0 2vh}li,p{font-size:2.5vh;line-height:1.45}
 .fig{flex:1;min-height:0;display:flex;justify-content:center;align-items:center}
-.fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:2vh;color:#666;margin-top:1vh}
+.fig img{max-width:100%;max-height:100%;object-fit:contain}.foot{font-size:2.2vh;color:#555;margin-top:1vh}
 .fact{border-bottom:1px dotted #888}section.big li,section.big p{font-size:3.1vh;line-height:1.5}
-.split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul{flex:1;align-self:center}
+section.big table{font-size:3vh;margin:1vh 0 2vh}.body{flex:1;display:flex;flex-direction:column;justify-content:center}
+section.title{justify-content:center}section.title h1{font-size:5.6vh}section.big td,section.big th{padding:1vh 1.2vw}
+.split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul,.split>.col{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
 table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
 td+td{white-space:nowrap}
@@ -118,18 +121,22 @@ def _img(figure: Path, title: str, data: bytes | None = None) -> str:
 
 
 def _slide(title: str, body: str = "", figure: Path | None = None, foot: str = "", big: bool = False) -> str:
-    """One slide: its title, ``body`` (HTML), the figure under it and a footnote; ``big``: larger text (a slide
-    of text only)."""
+    """One slide: its title, ``body`` (HTML), the figure under it and a footnote; ``big``: larger text, centred in
+    the slide's height (a slide of text only)."""
     img = _img(figure, title) if figure is not None else ""
     foot_html = f'<div class="foot">{foot}</div>' if foot else ""
     cls = ' class="big"' if big else ""
+    body = f"<div class='body'>{body}</div>" if big else body  # text only: centred in the slide's height
     return f"<section{cls}><h2>{html.escape(title)}</h2>{body}{img}{foot_html}</section>"
 
 
-def _split_slide(title: str, items: str, figure: Path, data: bytes | None = None, foot: str = "") -> str:
+def _split_slide(
+    title: str, items: str, figure: Path, data: bytes | None = None, foot: str = "", left: str = ""
+) -> str:
     """A slide with bullets (``<li>`` items) at the left and a figure at the right, as tall as the slide allows, and
-    an optional footnote under both."""
-    body = f"<div class='split'><ul>{items}</ul>{_img(figure, title, data)}</div>"
+    an optional footnote under both; ``left``: HTML shown instead of the bullets (a table)."""
+    column = f"<div class='col'>{left}</div>" if left else f"<ul>{items}</ul>"
+    body = f"<div class='split'>{column}{_img(figure, title, data)}</div>"
     foot_html = f'<div class="foot">{foot}</div>' if foot else ""
     return f"<section><h2>{html.escape(title)}</h2>{body}{foot_html}</section>"
 
@@ -170,15 +177,44 @@ def transfer_conclusion(book: FactBook) -> str:
             f"<tr><td>{words}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
             f"<td>{test}</td></tr>"
         )
-    head = f"<p>Chosen on validation: <b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>."
-    if alias := alias_after_05(book, "it"):
-        head += f" {alias[0].upper()}{alias[1:]}."
+    head = f"<p>{_chosen_head(book, src, str(chosen), pairs)}"
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
     if not rows:
         return head + "</p>" + tail
     return (
         head + "</p><table><tr><th>on validation (decides; arms of 3 seeds)</th><th>validation Δ breast AUC [95%]</th>"
         "<th>test Δ [95%] (no choice made)</th></tr>" + "".join(rows[:6]) + "</table>" + tail
+    )
+
+
+def _chosen_head(book: FactBook, src: str, chosen: str, pairs: list[dict]) -> str:
+    """05's choice in one sentence: "Chosen on validation" when it took the champion alias, else "Best validation
+    mean …, not promoted" with why (its paired validation test against the alias holder, read from ``pairs``).
+
+    Args:
+        book: Facts.
+        src: 05's results file.
+        chosen: 05's chosen arm.
+        pairs: 05's paired validation differences (``pair (val)`` ``"a − b"``, ``low``, ``high``).
+
+    Returns:
+        HTML (a sentence ending with a full stop).
+    """
+    name = f"<b>{book.html('s05.chosen', src + '#chosen', 'str')}</b>"
+    holder = _recorded(book, src, "champion_moved", "champion_arm")
+    if holder is None or holder[0]:
+        alias = alias_after_05(book, "it")
+        return f"Chosen on validation: {name}." + (f" {alias[0].upper()}{alias[1:]}." if alias else "")
+    arms = {chosen, str(holder[1])}
+    pair = next((p for p in pairs if set(str(p.get("pair (val)", "")).split(" − ")) == arms), None)
+    why = (
+        f"paired validation test against {html.escape(str(holder[1]))} inconclusive"
+        if pair is None or pair["low"] <= 0 <= pair["high"]
+        else "its paired validation test does not put it above that run"
+    )
+    return (
+        f"Best validation mean: {name}, not promoted ({why}): the champion alias stayed with 04's "
+        f"{html.escape(str(holder[1]))} run."
     )
 
 
@@ -219,7 +255,8 @@ def grid_note(book: FactBook) -> str:
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:
-    """A slide bullet with every detector seed's validation and test mAP@0.5 (a mean hides a seed that never began).
+    """A table of every detector seed's validation and test mAP@0.5 (a mean hides a seed that never began), under
+    the chosen seed's row.
 
     Each test value carries its 95% patient-bootstrap interval where 07 recorded it (``test_map50_ci``).
 
@@ -228,24 +265,26 @@ def _detector_seeds(book: FactBook, det: str) -> str:
         det: 07's results file.
 
     Returns:
-        HTML (one ``<li>``), "" without per-seed rows.
+        HTML (a ``<table>``), "" without per-seed rows.
     """
     runs = _recorded(book, det, "seeds.runs")
     if not runs:
         return ""
     base = f"{det}#seeds.runs"
-    cells = [
-        f"seed {book.html(f'd07.seed{i}', f'{base}.{i}.seed', 'int')}: validation "
-        f"{book.html(f'd07.seed{i}.val', f'{base}.{i}.val_map50')}, test "
+    rows = [
+        f"<tr><td>seed {book.html(f'd07.seed{i}', f'{base}.{i}.seed', 'int')}</td>"
+        f"<td>{book.html(f'd07.seed{i}.val', f'{base}.{i}.val_map50')}</td><td>"
         + (
             book.pair_html(f"d07.seed{i}.test", f"{base}.{i}.test_map50", f"{base}.{i}.test_map50_ci")
             if run.get("test_map50_ci")
             else book.html(f"d07.seed{i}.test", f"{base}.{i}.test_map50")
         )
+        + "</td></tr>"
         for i, run in enumerate(runs[0])
     ]
-    label = " (test: [95% patient-bootstrap interval])" if all(run.get("test_map50_ci") for run in runs[0]) else ""
-    return f"<li>Every seed's mAP@0.5{label}: " + "; ".join(cells) + "</li>"
+    label = " [95% patient bootstrap]" if all(run.get("test_map50_ci") for run in runs[0]) else ""
+    head = f"<tr><th>detector</th><th>validation mAP@0.5</th><th>test mAP@0.5{label}</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _gradcam_seeds(book: FactBook, det: str) -> str:
@@ -290,6 +329,19 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
     return "".join(items)
 
 
+def gradcam_list(book: FactBook, det: str) -> str:
+    """The Grad-CAM slide's bullets: where the maps peak (off the breast, first), then the pointing game over seeds.
+
+    Args:
+        book: Facts.
+        det: 07's results file.
+
+    Returns:
+        HTML (a ``<ul>``).
+    """
+    return f"<ul>{_gradcam_seeds(book, det)}</ul>"
+
+
 def int8_line(book: FactBook, exp: str) -> str:
     """The int8 TFLite file's validation AUC change, whether the export gate passed it or refused it.
 
@@ -320,29 +372,53 @@ def _from_holder(book: FactBook, src: str) -> str:
 
 
 def search_conclusion(book: FactBook) -> str:
-    """06's conclusion in words: the tuned arm against the default on the declared criterion, and the alias."""
+    """06's conclusion as a table: the search, the tuned arm against the default on validation (which decided) and on
+    the test patients, and where the champion alias went; "" before 06 ran.
+
+    Args:
+        book: Facts.
+
+    Returns:
+        HTML (a ``<table>``).
+    """
     src = f"{book.results}/06_tuning.json"
     if (recorded := _recorded(book, src, "champion_moved", "paired_validation")) is None:
         return ""
     moved, pair = recorded
     metric = pair.get("metric", "roc_auc")
-    words = verdict_words(pair["low"], pair["high"], "the tuned arm", "the default", metric)
-    heldout = _recorded(book, src, "paired_test")
-    check = (
-        "<li>Test patients (the same fold chose the configuration and every checkpoint; no choice made from them): "
-        f"{verdict_words(heldout[0]['low'], heldout[0]['high'], 'the tuned arm', 'the default', metric)}: "
-        f"{book.difference_html('s06.test', src + '#paired_test')}</li>"
-        if heldout
-        else ""
-    )
-    return (
-        f"<ul><li>{book.html('s06.trials', src + '#trials', 'int')} trials, ranked on "
-        f"{book.html('s06.objective', src + '#objective_name', 'str')}; tuned vs default decided on validation "
-        f"{METRICS[metric][2]}, {declared_clause(book, src)}</li>"
-        f"<li>Validation: {words}: {book.difference_html('s06', src + '#paired_validation')}</li>"
-        f"<li>Kept: {book.html('s06.kept', src + '#kept', 'str')}; the champion alias "
-        f"{'moved to it' if moved else 'stayed'}{_from_holder(book, src)}</li>{check}</ul>"
-    )
+    rows = [
+        ("Search", f"{book.html('s06.trials', src + '#trials', 'int')} trials, ranked on "
+                   f"{book.html('s06.objective', src + '#objective_name', 'str')}"),
+        (f"Tuned vs default, validation {METRICS[metric][2]} (decides)",
+         f"{verdict_words(pair['low'], pair['high'], 'tuned', 'default', metric)}: "
+         f"{book.difference_html('s06', src + '#paired_validation')}"),
+    ]  # fmt: skip
+    if heldout := _recorded(book, src, "paired_test"):
+        rows.append((
+            "Same pair, test patients (no choice made)",
+            f"{verdict_words(heldout[0]['low'], heldout[0]['high'], 'tuned', 'default', metric)}: "
+            f"{book.difference_html('s06.test', src + '#paired_test')}",
+        ))  # fmt: skip
+    rows.append((
+        "Kept", f"{book.html('s06.kept', src + '#kept', 'str')}; the champion alias "
+                f"{'moved to it' if moved else 'stayed'}{_from_holder(book, src)}",
+    ))  # fmt: skip
+    return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def search_note(book: FactBook) -> str:
+    """The search slide's footnote: when 06 fixed its decision criterion ("" before 06 ran).
+
+    Args:
+        book: Facts.
+
+    Returns:
+        HTML.
+    """
+    src = f"{book.results}/06_tuning.json"
+    if _recorded(book, src, "paired_validation") is None:
+        return ""
+    return f"Criterion {declared_clause(book, src)}. Differences: patient bootstrap, 95%."
 
 
 def caveats_html(book: FactBook, real_csv: str | None) -> str:
@@ -357,13 +433,14 @@ def caveats_html(book: FactBook, real_csv: str | None) -> str:
         ``<li>`` items.
     """
     out = ""
-    if found := screening_point(book, real_csv):
+    if (found := screening_point(book, real_csv)) and (ends := _screening_ends(book)):
         at, prevalence = found
-        ci = f"{book.results}/champion_eval.json#test_breast_ci"
+        bounds = screening_range(*ends, prevalence)
+        recalls, ppv = bounds["recalls_per_1000"], bounds["ppv"]
         out += (
-            f"<li>At a {prevalence:.1%} breast prevalence the champion's test sensitivity and specificity "
-            f"{_screening_range(book, ci, prevalence).strip()}; point values {at['recalls_per_1000']:.0f} recalls "
-            f"per 1,000, PPV {at['ppv']:.0%}</li>"
+            f"<li>At {prevalence:.1%} prevalence: {recalls[0]:.0f}–{recalls[1]:.0f} recalls of every 1,000 screened "
+            f"breasts, PPV {ppv[0]:.0%}–{ppv[1]:.0%} (point {at['recalls_per_1000']:.0f}, {at['ppv']:.0%}; ranges "
+            "from the ends of the test sensitivity and specificity intervals)</li>"
         )
     total, _ = test_scorings(book)
     if total:
@@ -372,6 +449,51 @@ def caveats_html(book: FactBook, real_csv: str | None) -> str:
             "model's interval, not the best test number</li>"
         )
     return out
+
+
+def key_results(book: FactBook, det: str) -> str:
+    """The title slide's table of headline results: the champion on the test patients, and the lesion detector.
+
+    Args:
+        book: Facts.
+        det: 07's results file.
+
+    Returns:
+        HTML (a ``<table>``), "" before the champion was scored.
+    """
+    ci = f"{book.results}/champion_eval.json#test_breast_ci."
+    if _try(book, ci + "roc_auc.value") is None:
+        return ""
+    rows = [
+        ("Champion classifier: test breast ROC-AUC", book.interval_html("title.auc", ci + "roc_auc")),
+        ("Its sensitivity / specificity at the frozen threshold",
+         f"{book.interval_html('title.sens', ci + 'recall', 'pct')} / "
+         f"{book.interval_html('title.spec', ci + 'specificity', 'pct')}"),
+    ]  # fmt: skip
+    if _try(book, det + "#map50_ci") is not None:
+        rows.append(("Lesion detector: test mAP@0.5", book.pair_html("title.map50", det + "#map50", det + "#map50_ci")))
+    return (
+        "<table><tr><th>Headline (test patients, 95% intervals)</th><th></th></tr>"
+        + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
+
+
+#: What each per-breast score answers (the problem slide's table).
+SCORES = (
+    ("ROC-AUC", "how well the score ranks breasts with cancer above the others, over every threshold"),
+    ("pF1", "the RSNA competition's metric: F1 computed on the probabilities, not on decisions"),
+    ("sensitivity at 90% specificity", "the share of cancers found when one healthy breast in ten is recalled"),
+)
+
+
+def _screening_ends(book: FactBook) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The champion's test sensitivity and specificity intervals ``((low, high), (low, high))``, or None."""
+    ci = f"{book.results}/champion_eval.json#test_breast_ci"
+    ends = [_try(book, f"{ci}.{m}.{side}") for m in ("recall", "specificity") for side in ("low", "high")]
+    if any(v is None for v in ends):
+        return None
+    return (float(ends[0]), float(ends[1])), (float(ends[2]), float(ends[3]))
 
 
 def _build_line(book: FactBook, exp: str) -> str:
@@ -429,9 +551,11 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
     det = f"{r}/07_detection.json"
     exp = f"{r}/08_export.json"
     slides = [
-        "<section class='big'><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow "
+        "<section class='big title'><h1>Screening-mammography cancer detection</h1><p>An end-to-end Keras/TensorFlow "
         "system on the RSNA layout: data, models, detection, export, serving, MLOps.</p>"
-        "<p>Research tool, not a medical device.</p>"
+        + _safe(lambda: key_results(book, det))
+        + ("<p><b>Synthetic data</b>: the runs use the embedded synthetic set. " if synthetic else "<p>")
+        + "Research tool, not a medical device.</p>"
         "<p class='foot'>Generated by <code>mammo report</code> from the runs; every number is read from an "
         f"artifact (hover for its source).{_build_line(book, exp)}</p></section>",
         _slide(
@@ -444,7 +568,10 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 else " in screening (the final report gives the real RSNA rate and its source)"
             )
             + "</li><li>Errors: missed cancers vs unnecessary recalls</li>"
-            "<li>Scored per breast: ROC-AUC, pF1, sensitivity at 90% specificity</li></ul>",
+            "<li>Scored per breast (a breast: one side of one woman, all its views):</li></ul><table>"
+            + "".join(f"<tr><th>{name}</th><td>{what}</td></tr>" for name, what in SCORES)
+            + "</table>",
+            big=True,
         ),  # fmt: skip
         _slide(
             "Data",
@@ -457,9 +584,11 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         _slide("Pipeline", "", figs / "pipeline.svg"),
         _slide("Preprocessing: VOI, MONOCHROME1, breast crop", "", _page_or_slide(figs, "02_crops")),
         _slide("Patient-grouped splits: cancer rate per part", "", _page_or_slide(figs, "03_split_balance")),
-        _slide("Baseline CNN: training and validation curves", "", _page_or_slide(figs, "04_learning_curves")),
         _slide(
-            "Transfer learning vs baseline (chosen on validation)",
+            "Baseline CNN: training and validation curves, every seed", "", _page_or_slide(figs, "04_learning_curves")
+        ),
+        _slide(
+            "Transfer learning vs baseline (decided on validation)",
             _safe(lambda: transfer_conclusion(book)),
             foot=_safe(lambda: transfer_budget(book)),
         ),
@@ -468,7 +597,12 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "",
             _page_or_slide(figs, "05_model_comparison"),
         ),
-        _slide("Hyper-parameter search", _safe(lambda: search_conclusion(book)), big=True),
+        _slide(
+            "Hyper-parameter search",
+            _safe(lambda: search_conclusion(book)),
+            foot=_safe(lambda: search_note(book)),
+            big=True,
+        ),  # fmt: skip
         _slide("Hyper-parameter search: every trial (validation fold)", "", _page_or_slide(figs, "06_search")),
         _split_slide(
             "The champion on the test patients" + (" (synthetic data)" if synthetic else ""),
@@ -496,23 +630,22 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                 )
             ),
             _first(figs, f"{CHAMPION_SLIDE}.png", f"{CHAMPION_CONFUSION}.png"),
-            foot=_safe(lambda: replication_sentence(book, "slide.arm", "the headline on this slide")),
+            foot=_safe(lambda: replication_sentence(book, "slide.arm", "the headline on this slide", short=True)),
         ),
-        _slide(
-            "Where: YOLOv8 boxes and Grad-CAM",
-            _safe(
+        _split_slide(
+            "Where: YOLOv8 lesion boxes",
+            "",
+            _page_or_slide(figs, "07_froc"),
+            left=_safe(
                 lambda: (
-                    "<ul>"
-                    + _gradcam_seeds(book, det)  # first: the maps' off-breast peaks, then the verdict over seeds
-                    + f"<li>YOLOv8 mAP@0.5 {book.html('d07.map50', det + '#map50')} "
+                    f"<p>mAP@0.5 {book.html('d07.map50', det + '#map50')} "
                     f"[{book.html('d07.map50.low', det + '#map50_ci.0')}, "
-                    f"{book.html('d07.map50.high', det + '#map50_ci.1')}] (seed chosen on validation)</li>"
+                    f"{book.html('d07.map50.high', det + '#map50_ci.1')}] (test; seed chosen on validation)</p>"
                     + _detector_seeds(book, det)
-                    + "</ul>"
                 )
             ),
-            big=True,
         ),
+        _slide("Where the classifier looked: Grad-CAM", _safe(lambda: gradcam_list(book, det)), big=True),
         _slide(
             "Where: detector boxes and Grad-CAM on test images",
             "",

@@ -48,33 +48,52 @@ def test_save_slide_figure_refuses_tiny_text(tmp_path):
     assert path.is_file() and Image.open(path).width <= sf.SLIDE_BOX[0] * 1.1
 
 
-def test_export_slide_figures_are_large_and_print_four_decimals(tmp_path, monkeypatch):
+def test_export_slide_figures_are_slide_copies_with_the_quality_axis_from_the_data(tmp_path, monkeypatch):
     import pandas as pd
 
     from mammo_utils.export import plots as export_plots
-
-    record = json.loads((RESULTS / "08_export.json").read_text())
-    drawn = []
-    original = export_plots.plot_export_formats
-
-    def keep(*args, **kwargs):  # the figures the report draws, measured before they are closed
-        fig = original(*args, **kwargs)
-        drawn.append((fig, sf.shown_text_px(fig), " ".join(t.get_text() for ax in fig.axes for t in ax.texts)))
-        return fig
-
-    monkeypatch.setattr(export_plots, "plot_export_formats", keep)
-    written = sf.export_slide_figures(RESULTS / "08_export.json", tmp_path)
-    assert [p.stem for p in written] == list(sf.EXPORT_SLIDES) and all(p.is_file() for p in written)
-    assert [len(fig.axes) for fig, _, _ in drawn] == [2, 1]  # size + latency, then quality alone
-    assert all(px >= sf.MIN_SLIDE_TEXT_PX for _, px, _ in drawn)
-    table = pd.DataFrame(record["formats"]).set_index("index")
     from mammo_utils.export.benchmark import interval_text
 
-    assert f"Δ vs keras: {interval_text(table.loc['tflite-int8'], 'delta_auc', '+.4f')}" in drawn[1][2]
+    record = json.loads((RESULTS / "08_export.json").read_text())
+    saved = []
+    original_save = sf.save_slide_figure
+
+    def keep(fig, name, folder=None, box=sf.SLIDE_BOX):  # the figures as saved, measured before they are closed
+        fig.canvas.draw()
+        saved.append((name, fig.axes, sf.shown_text_px(fig), [t for ax in fig.axes for t in ax.texts]))
+        return original_save(fig, name, folder, box)
+
+    monkeypatch.setattr(sf, "save_slide_figure", keep)
+    written = sf.export_slide_figures(RESULTS / "08_export.json", tmp_path)
+    assert [p.stem for p in written] == list(sf.EXPORT_SLIDES) and all(p.is_file() for p in written)
+    assert [len(axes) for _, axes, _, _ in saved] == [2, 1]  # size + latency, then quality alone
+    # the one path of slide figures: slide_copy's size, letters of at least 14 px
+    assert all(px * sf.LETTER_SHARE >= sf.MIN_SLIDE_TEXT_PX for _, _, px, _ in saved)
+    table = pd.DataFrame(record["formats"]).set_index("index")
+    texts = " ".join(t.get_text() for t in saved[1][3])
+    assert f"Δ vs keras: {interval_text(table.loc['tflite-int8'], 'delta_auc', '+.4f')}" in texts
+    quality = saved[1][1][0]
+    ends = table[["breast_auc", "breast_auc_low", "breast_auc_high"]].to_numpy(float)
+    left, right = quality.get_xlim()
+    span = ends.max() - ends.min()
+    assert left < ends.min() and right > ends.max()  # every point and interval end inside
+    assert ends.min() - left <= 0.2 * span + 0.002 and right - ends.max() <= 0.2 * span + 0.002  # no empty panel
+    frame = quality.get_window_extent()
+    assert all(t.get_window_extent().x0 >= frame.x1 for t in saved[1][3])  # labels beside the axes, off the whiskers
     assert sf.export_slide_figures(tmp_path / "missing.json", tmp_path) == []
-    page = original(table)  # the notebook's page figure: what slide 15 showed before
+    page = export_plots.plot_export_formats(table)  # the notebook's page figure: what slide 15 showed before
     assert sf.shown_text_px(page) < sf.MIN_SLIDE_TEXT_PX
     plt.close("all")
+
+
+def test_quality_limits_pad_the_data_range():
+    import pandas as pd
+
+    from mammo_utils.export.plots import quality_limits
+
+    table = pd.DataFrame({"breast_auc": [0.99, 0.995], "breast_auc_low": [0.98, 0.985], "breast_auc_high": [1, 1]})
+    assert quality_limits(table) == pytest.approx((0.98 - 0.003, 1.003))
+    assert quality_limits(pd.DataFrame({"breast_auc": [0.5, 0.5]})) == pytest.approx((0.498, 0.502))
 
 
 def test_diagrams_are_drawn_at_slide_size():
@@ -86,6 +105,35 @@ def test_diagrams_are_drawn_at_slide_size():
     texts = [t.get_text() for t in pipeline_figure().axes[0].texts]
     assert "data.pipeline /\nmodeling.augment" in texts  # a long module name breaks at its slash
     assert all(module.replace(" / ", " /\n") in texts for _, module in PIPELINE_STEPS)
+    plt.close("all")
+
+
+def test_deployment_edge_labels_stay_off_the_boxes():
+    from matplotlib.patches import FancyBboxPatch
+
+    from mammo_utils.reporting.diagrams import DEPLOYMENT_EDGES, deployment_figure
+
+    fig = deployment_figure()
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    boxes = [p.get_window_extent() for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    labels = [t for t in ax.texts if t.get_text() in {label for _, _, label in DEPLOYMENT_EDGES}]
+    assert len(labels) == len(DEPLOYMENT_EDGES) and "HTTP\n/v1/predict" in [t.get_text() for t in labels]
+    overlaps = [t.get_text() for t in labels for b in boxes if t.get_window_extent().overlaps(b)]
+    assert not overlaps, f"edge labels over a box: {overlaps}"
+    plt.close("all")
+
+
+def test_froc_rate_labels_are_dark_and_readable():
+    from matplotlib.colors import to_rgb
+
+    from mammo_utils.detection.plots import plot_froc
+
+    fpi = np.linspace(0, 0.45, 30)
+    fig = plot_froc({"seed 0": (fpi, np.minimum(0.8, fpi * 3))})
+    labels = [t for t in fig.axes[0].texts if t.get_text().endswith("FP/image")]
+    assert [t.get_text() for t in labels] == ["0.1 FP/image", "0.25 FP/image", "0.4 FP/image"]
+    assert all(t.get_fontsize() >= 10 and max(to_rgb(t.get_color())) < 0.3 for t in labels)
     plt.close("all")
 
 
@@ -108,11 +156,17 @@ def _page(tmp_path: Path) -> Path:
 
 
 def test_web_app_result_keeps_the_decision_and_the_image_only(tmp_path):
-    cut = Image.open(io.BytesIO(sf.web_app_result(_page(tmp_path), margin=10)))
-    assert cut.size == (520 - 260 + 20, 500 - 100 + 20)  # from the first line to the image's bottom
+    page = _page(tmp_path)
+    assert sf.web_app_cut(page, margin=10) == (250, 90, 530, 510)  # from the first line to the image's bottom
+    cut = Image.open(io.BytesIO(sf.web_app_result(page, margin=10)))
+    factor = min(sf.SPLIT_BOX[0] / 280, sf.SPLIT_BOX[1] / 420)  # enlarged to the slide's box
+    assert cut.size == (round(280 * factor), round(420 * factor))
     pixels = np.asarray(cut.convert("RGB"))
     assert not (pixels == (240, 242, 246)).all(axis=2).any()  # no sidebar
     assert not (pixels == (255, 249, 225)).all(axis=2).any()  # no banner
+    # a tall image: the cut stops where the slide would shrink it under the least enlargement
+    left, top, right, bottom = sf.web_app_cut(page, margin=10, box=(640, 300), scale=1.5)
+    assert bottom - top == 200 and right - left == 280
     blank = tmp_path / "blank.png"
     Image.new("RGB", (300, 200), "white").save(blank)
     assert sf.web_app_result(blank) is None and sf.web_app_result(tmp_path / "none.png") is None
@@ -122,11 +176,15 @@ def test_web_app_result_of_the_built_screenshot_shows_its_text_at_slide_size():
     shot = RESULTS.parent / "figures" / "web_app.png"
     if not shot.is_file():
         pytest.skip("no web-app screenshot in reports/figures")
-    cut = Image.open(io.BytesIO(sf.web_app_result(shot)))
     full = Image.open(shot)
-    # the page's text is about 16 px: shown whole in the slide's box it shrinks below 14 px, the cut keeps 90%
-    assert min(sf.SLIDE_BOX[0] / full.width, sf.SLIDE_BOX[1] / full.height) * 16 < sf.MIN_SLIDE_TEXT_PX
-    assert min(1, sf.SPLIT_BOX[0] / cut.width, sf.SPLIT_BOX[1] / cut.height) >= 0.88
+    # shown whole in the slide's box the page's text shrinks below 14 px
+    assert min(sf.SLIDE_BOX[0] / full.width, sf.SLIDE_BOX[1] / full.height) * sf.WEB_APP_TEXT_PX < sf.MIN_SLIDE_TEXT_PX
+    left, top, right, bottom = sf.web_app_cut(shot)
+    factor = min(sf.SPLIT_BOX[0] / (right - left), sf.SPLIT_BOX[1] / (bottom - top))  # the slide's scale of the cut
+    assert factor >= sf.WEB_APP_SCALE and sf.WEB_APP_TEXT_PX * factor * sf.LETTER_SHARE >= sf.MIN_SLIDE_TEXT_PX
+    shown = Image.open(io.BytesIO(sf.web_app_result(shot)))
+    assert shown.width <= sf.SPLIT_BOX[0] and shown.height <= sf.SPLIT_BOX[1]
+    assert shown.height == pytest.approx((bottom - top) * factor, abs=1)  # the PNG is that size: no browser shrink
 
 
 def test_champion_slide_confusion_is_drawn_for_the_split_slide(tmp_path):
@@ -147,6 +205,9 @@ def test_slide_copy_raises_a_page_figure_text_to_the_slide_minimum(tmp_path):
     sf.slide_copy(fig)
     assert tuple(fig.get_size_inches() * sf.SLIDE_DPI) == pytest.approx(sf.SLIDE_BOX)
     assert sf.shown_text_px(fig) >= sf.MIN_SLIDE_TEXT_PX
+    # the letters a reader measures (not only the font size) reach 14 px: an 11-point copy's did not
+    assert sf.shown_text_px(fig) * sf.LETTER_SHARE >= sf.MIN_SLIDE_TEXT_PX
+    assert sf.shown_text_px(sf.slide_copy(_figure(14, 6, 7), points=11)) * sf.LETTER_SHARE < sf.MIN_SLIDE_TEXT_PX
     assert sf.save_slide_figure(fig, "page_slide", tmp_path).is_file()
 
 
