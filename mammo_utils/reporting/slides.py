@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..detection.plots import GRID_RULE
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence
 from .evidence import _screening_range, _try, peaks_off_breast_text, screening_point, test_scorings, verdict_words
@@ -212,9 +213,9 @@ def grid_note(book: FactBook) -> str:
     if _try(book, src) is None:
         return ""
     return (
-        "Images in 07's grid order, not chosen by outcome: the first lesion images of the test split, then a "
-        "cancer-free one. p is the classifier's score of that one image (the decision is per breast, at the frozen "
-        f"threshold {book.html('slide.grid.threshold', src, '.3f')}); 07 shows the whole grid."
+        f"Picked by a stated rule, not by how they look: {GRID_RULE}. Each caption gives the image's p and its "
+        "breast's p with the decision at the frozen threshold "
+        f"{book.html('slide.grid.threshold', src, '.3f')} (the decision is per breast); 07 shows more."
     )
 
 
