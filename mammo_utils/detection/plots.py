@@ -183,8 +183,8 @@ def grid_order(n_boxes, cancer, n: int, normals: int = 2) -> np.ndarray:
 
 #: How a detection grid picks its images, in words (the figure's caption and the slide's foot say it).
 GRID_RULE = (
-    "one cancer the classifier recalls at its frozen threshold, one it misses and one cancer-free image "
-    "(per breast decision), each the median by its own image p within its group (cancers: images with a lesion box)"
+    "a recalled cancer, a missed cancer and a cancer-free image (decision per breast at the frozen threshold), "
+    "each its group's median by image p; cancers from images with a lesion box"
 )
 #: The groups of :data:`GRID_RULE`, in the grid's order.
 GRID_GROUPS = ("recalled cancer", "missed cancer", "cancer-free")

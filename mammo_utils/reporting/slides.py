@@ -213,9 +213,8 @@ def grid_note(book: FactBook) -> str:
     if _try(book, src) is None:
         return ""
     return (
-        f"Picked by a stated rule, not by how they look: {GRID_RULE}. Each caption gives the image's p and its "
-        "breast's p with the decision at the frozen threshold "
-        f"{book.html('slide.grid.threshold', src, '.3f')} (the decision is per breast); 07 shows more."
+        f"Picked by rule, not by look: {GRID_RULE}. Captions: the image's p, its breast's p and the decision at "
+        f"{book.html('slide.grid.threshold', src, '.3f')}."
     )
 
 
