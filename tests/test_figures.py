@@ -255,8 +255,6 @@ def test_detection_figures(frame, tmp_path):
     nb_w, nb_h = plt.imread(tmp_path / "07_grid_nb.png").shape[1::-1]
     assert nb_h <= 1.5 * nb_w  # 07's own grid: 3 pairs a row, not 2 pairs in 4 tall rows
     assert notebook._suptitle.get_text().endswith("picked: a rule")
-    order = dplots.grid_order([2, 0, 1, 0, 0, 1], [1, 1, 1, 0, 0, 1], n=4)
-    assert order.tolist() == [0, 2, 3, 4]  # lesions first, then two cancer-free images without a box
     _save(
         dplots.plot_box_mapping(images[0], truths[0]["boxes"], images[1], truths[1]["boxes"], "mapping"),
         "07_bm",

@@ -1,4 +1,3 @@
-# Size: every detection figure of 07 (mapping, training, FROC, the grid and how its images are picked) in one place.
 """Figures of the detection notebook: box mapping, training curves, FROC, and test images with boxes and Grad-CAM.
 
 Ground truth is drawn in green, detections in orange (a colour-blind-safe pair), each detection labelled with
@@ -155,30 +154,6 @@ def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test pat
     ax.set_xlim(0, max(reach * 1.05, 1e-3))
     fig.legend(fontsize=8, loc="outside lower center")  # below the axes, never over the curve
     return fig
-
-
-def grid_order(n_boxes, cancer, n: int, normals: int = 2) -> np.ndarray:
-    """Which test images a detection grid shows: images with lesions first, then ``normals`` cancer-free ones.
-
-    A grid of lesion images alone cannot show what the detector and Grad-CAM do where there is nothing to find.
-
-    Args:
-        n_boxes: Ground-truth boxes per image.
-        cancer: The image's cancer label (0/1).
-        n: Images in the grid.
-        normals: How many of them are cancer-free images without a box (fewer when the split has fewer).
-
-    Returns:
-        Row positions, lesion images first (in split order), then the cancer-free ones.
-
-    Example:
-        >>> grid_order([1, 0, 2, 0, 1, 0], [1, 1, 1, 0, 1, 0], n=4).tolist()
-        [0, 2, 3, 5]
-    """
-    n_boxes, cancer = np.asarray(n_boxes), np.asarray(cancer)
-    free = np.flatnonzero((n_boxes == 0) & (cancer == 0))[: max(0, min(normals, n))]
-    lesions = np.flatnonzero(n_boxes > 0)[: n - len(free)]
-    return np.r_[lesions, free].astype(int)
 
 
 #: How a detection grid picks its images, in words (the figure's caption and the slide's foot say it).
