@@ -198,6 +198,33 @@ def _detections(n, h=128, w=64):
     return truths, dets, heats
 
 
+def test_grid_picks_a_recalled_and_a_missed_cancer_and_a_normal_by_the_median_p():
+    import pandas as pd
+
+    from mammo_utils.detection import plots as dplots
+
+    box, none = np.ones((1, 4)), np.zeros((0, 4))
+    frame = pd.DataFrame(
+        {
+            "patient_id": [1, 1, 2, 3, 4, 5, 6, 7],
+            "laterality": ["L", "L", "R", "L", "R", "L", "R", "L"],
+            "view": ["CC", "MLO", "CC", "CC", "MLO", "CC", "CC", "MLO"],
+            "cancer": [1, 1, 1, 1, 1, 0, 0, 0],
+            "boxes": [box, box, box, box, box, none, none, none],
+        }
+    )
+    p = [0.9, 0.1, 0.8, 0.05, 0.15, 0.3, 0.01, 0.02]
+    # breast 1-L: mean 0.5 (recalled, two images), 2-R 0.8 (recalled), 3-L 0.05 and 4-R 0.15 (missed at 0.191)
+    order, titles = dplots.outcome_order(frame, p, 0.191)
+    assert order.tolist() == [2, 3, 7]  # median image p of each group: recalled, missed, cancer-free
+    assert titles[0].endswith("breast p=0.80 ≥ 0.191: recall") and "image p=0.80" in titles[0]
+    assert titles[1].endswith("breast p=0.05 < 0.191: no recall")
+    assert titles[2].startswith("L-MLO no cancer")
+    assert dplots.outcome_order(frame, p, 0.191, per_group=2)[0].tolist() == [1, 0, 3, 4, 6, 5]  # lower, upper
+    # the image p of 1-L's second view is 0.10, under the threshold, but its breast is recalled
+    assert "image p=0.10" in dplots.outcome_order(frame, p, 0.191, per_group=3)[1][0]
+
+
 def test_detection_figures(frame, tmp_path):
     from mammo_utils.data.dicom import read_dicom
     from mammo_utils.detection import plots as dplots
@@ -222,8 +249,12 @@ def test_detection_figures(frame, tmp_path):
     assert len(captions) == 3 and captions[-1].startswith(titles[-1])  # two lesion images, then the last one
     assert shown_text_px(slide) >= MIN_SLIDE_TEXT_PX  # every caption and tick at least 14 px on a 1280x720 slide
     assert save_slide_figure(slide, "07_grid_slide", tmp_path).is_file()
-    order = dplots.grid_order([2, 0, 1, 0, 0, 1], [1, 1, 1, 0, 0, 1], n=4)
-    assert order.tolist() == [0, 2, 3, 4]  # lesions first, then two cancer-free images without a box
+    notebook = dplots.plot_detection_grid(images[:6], truths, dets, heats, classes, titles, 0.05, ncols=3,
+                                          max_width=11.5, subtitle="picked: a rule")  # fmt: skip
+    _save(notebook, "07_grid_nb", tmp_path)
+    nb_w, nb_h = plt.imread(tmp_path / "07_grid_nb.png").shape[1::-1]
+    assert nb_h <= 1.5 * nb_w  # 07's own grid: 3 pairs a row, not 2 pairs in 4 tall rows
+    assert notebook._suptitle.get_text().endswith("picked: a rule")
     _save(
         dplots.plot_box_mapping(images[0], truths[0]["boxes"], images[1], truths[1]["boxes"], "mapping"),
         "07_bm",

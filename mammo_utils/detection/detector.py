@@ -1,3 +1,4 @@
+# Size: the detector's contract, build, schedule, prediction with its class-agnostic suppression, and loading.
 """The lesion detector: keras-cv's YOLOv8 with a small backbone built locally (no preset download).
 
 Everything that defines the detector's contract is in :class:`DetectorSpec`: input size (divisible by the
@@ -32,6 +33,15 @@ WARMUP_EPOCHS = 1
 #: Version of the training recipe (head initialisation + schedule); part of the detector's folder key, so a change
 #: here never reuses a detector trained with the old recipe.
 DETECTOR_RECIPE = f"wu{WARMUP_EPOCHS}_prior{PRIOR_PROBABILITY:g}"
+#: IoU at or above which keras-cv's NMS (inside the model) keeps only the higher-scoring of two boxes.
+NMS_IOU = 0.5
+#: Overlap, as intersection over the *smaller* box's area, at or above which :func:`suppress_overlaps` keeps only
+#: the higher-scoring of two boxes of any classes (SAHI's "IOS" match metric). keras-cv's NMS ranks each anchor by
+#: its best class score, so it is already class-agnostic, but by IoU: a "spiculated mass" box around a smaller
+#: "mass" box on the same lesion has IoU far below :data:`NMS_IOU` and both survive. Intersection over the smaller
+#: box is at least the IoU, so this step also drops every pair with IoU >= :data:`NMS_IOU`. Applied after the
+#: model's NMS in :func:`predict_boxes` (post-processing only: no weights, no folder key change).
+AGNOSTIC_OVERLAP = NMS_IOU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +123,7 @@ def build_detector(
     decoder = keras_cv.layers.NonMaxSuppression(
         bounding_box_format=spec.box_format,
         from_logits=False,
-        iou_threshold=0.5,
+        iou_threshold=NMS_IOU,
         confidence_threshold=confidence,
         max_detections=max_detections,
     )
@@ -219,13 +229,72 @@ def compile_detector(model, learning_rate: float, steps: int, warmup_steps: int 
     )
 
 
-def predict_boxes(model, images: np.ndarray, batch_size: int = 16) -> list[dict]:
-    """Detections of a batch of images.
+def overlap_smaller(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection of ``box`` with each of ``others`` over the smaller box's area (1 when one holds the other).
+
+    Args:
+        box: One ``xyxy`` box.
+        others: ``(K, 4)`` ``xyxy`` boxes.
+
+    Returns:
+        ``(K,)`` overlaps in [0, 1] (0 where a box has no area).
+
+    Example:
+        >>> overlap_smaller(np.array([0, 0, 10, 10.0]), np.array([[2, 2, 4, 4.0], [20, 20, 30, 30]])).tolist()
+        [1.0, 0.0]
+    """
+    others = np.asarray(others, np.float64).reshape(-1, 4)
+    width = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    height = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    smaller = np.minimum(area, areas)
+    return np.where(smaller > 0, width * height / np.where(smaller > 0, smaller, 1), 0.0)
+
+
+def suppress_overlaps(found: dict, overlap: float = AGNOSTIC_OVERLAP) -> dict:
+    """Class-agnostic suppression: of two boxes of any classes that overlap by ``overlap`` or more (intersection
+    over the smaller box, :func:`overlap_smaller`), keep the higher-scoring one.
+
+    Args:
+        found: One image's ``boxes`` ``(K, 4)``, ``scores`` ``(K,)`` and ``classes`` ``(K,)``, sorted by score.
+        overlap: Threshold in (0, 1].
+
+    Returns:
+        The same keys with the suppressed boxes removed (order kept).
+
+    Raises:
+        ValueError: ``overlap`` is not in (0, 1].
+
+    Example:
+        >>> found = {"boxes": np.array([[0, 0, 10, 10], [1, 1, 5, 5], [20, 20, 30, 30.0]]),
+        ...          "scores": np.array([0.17, 0.15, 0.1]), "classes": np.array([0, 1, 1])}
+        >>> suppress_overlaps(found)["classes"].tolist()
+        [0, 1]
+    """
+    if not 0 < overlap <= 1:
+        raise ValueError(f"overlap must be in (0, 1], got {overlap!r}")
+    boxes = np.asarray(found["boxes"], np.float64).reshape(-1, 4)
+    keep: list[int] = []
+    for i in range(len(boxes)):
+        if not keep or overlap_smaller(boxes[i], boxes[keep]).max() < overlap:
+            keep.append(i)
+    return {k: np.asarray(v)[keep] for k, v in found.items()}
+
+
+def predict_boxes(
+    model, images: np.ndarray, batch_size: int = 16, agnostic_overlap: float | None = AGNOSTIC_OVERLAP
+) -> list[dict]:
+    """Detections of a batch of images, after the model's NMS and the class-agnostic :func:`suppress_overlaps`.
+
+    Every caller (training's validation checks, 07's evaluation, the export's detector, the service) goes through
+    here, so the boxes scored and the boxes shown are the same.
 
     Args:
         model: A trained detector.
         images: ``(N, H, W)`` or ``(N, H, W, 1)`` float [0, 1] images at the detector's size.
         batch_size: Prediction batch size.
+        agnostic_overlap: :func:`suppress_overlaps`'s threshold (None: the model's NMS only, as trained before).
 
     Returns:
         One dict per image: ``boxes`` ``(K, 4)`` xyxy pixels, ``scores`` ``(K,)``, ``classes`` ``(K,)`` int,
@@ -245,13 +314,12 @@ def predict_boxes(model, images: np.ndarray, batch_size: int = 16) -> list[dict]
             k = int(n[i])
             scores = np.asarray(pred["confidence"][i][:k], np.float32)
             order = np.argsort(-scores, kind="stable")
-            out.append(
-                {
-                    "boxes": np.asarray(pred["boxes"][i][:k], np.float32)[order],
-                    "scores": scores[order],
-                    "classes": np.asarray(pred["classes"][i][:k]).astype(int)[order],
-                }
-            )
+            found = {
+                "boxes": np.asarray(pred["boxes"][i][:k], np.float32)[order],
+                "scores": scores[order],
+                "classes": np.asarray(pred["classes"][i][:k]).astype(int)[order],
+            }
+            out.append(found if agnostic_overlap is None else suppress_overlaps(found, agnostic_overlap))
     return out
 
 

@@ -7,6 +7,7 @@ its class and score.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..evaluation.figure_check import place_legend
 from .metrics import FROC_RATES
@@ -161,28 +162,63 @@ def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test pat
     return fig
 
 
-def grid_order(n_boxes, cancer, n: int, normals: int = 2) -> np.ndarray:
-    """Which test images a detection grid shows: images with lesions first, then ``normals`` cancer-free ones.
+#: How a detection grid picks its images, in words (the figure's caption and the slide's foot say it).
+GRID_RULE = (
+    "a recalled cancer, a missed cancer and a cancer-free image (decision per breast at the frozen threshold), "
+    "each its group's median by image p; cancers from images with a lesion box"
+)
+#: The groups of :data:`GRID_RULE`, in the grid's order.
+GRID_GROUPS = ("recalled cancer", "missed cancer", "cancer-free")
 
-    A grid of lesion images alone cannot show what the detector and Grad-CAM do where there is nothing to find.
+
+def _median_picks(positions: np.ndarray, p: np.ndarray, k: int) -> list[int]:
+    """``k`` positions spread over ``positions`` sorted by ``p`` (``k`` = 1: the lower median; ties in split order)."""
+    ranked = positions[np.argsort(p[positions], kind="stable")]
+    m = len(ranked)
+    return [int(ranked[((2 * j + 1) * m - 1) // (2 * k)]) for j in range(min(k, m))]
+
+
+def outcome_order(
+    frame: pd.DataFrame, p, threshold: float, per_group: int = 1, agg: str = "mean"
+) -> tuple[np.ndarray, list[str]]:
+    """Which test images a detection grid shows, by :data:`GRID_RULE`, with their captions.
 
     Args:
-        n_boxes: Ground-truth boxes per image.
-        cancer: The image's cancer label (0/1).
-        n: Images in the grid.
-        normals: How many of them are cancer-free images without a box (fewer when the split has fewer).
+        frame: Test rows (``patient_id``, ``laterality``, ``view``, ``cancer``, ``boxes``).
+        p: The classifier's probability per row.
+        threshold: The frozen breast-level decision threshold.
+        per_group: Images per group of :data:`GRID_GROUPS` (spread over the group's p quantiles; 1: the median).
+        agg: How image scores combine per breast (the model's ``breast_aggregation``).
 
     Returns:
-        Row positions, lesion images first (in split order), then the cancer-free ones.
+        ``(positions, titles)``: row positions grouped as :data:`GRID_GROUPS` (an empty group is skipped), and a
+        caption per image with the image p, the breast p and the decision at ``threshold``.
 
     Example:
-        >>> grid_order([1, 0, 2, 0, 1, 0], [1, 1, 1, 0, 1, 0], n=4).tolist()
-        [0, 2, 3, 5]
+        >>> frame = pd.DataFrame({"patient_id": [1, 1, 2, 3], "laterality": ["L", "L", "R", "L"],
+        ...                       "view": ["CC", "MLO", "CC", "CC"], "cancer": [1, 1, 1, 0],
+        ...                       "boxes": [np.ones((1, 4)), np.ones((1, 4)), np.ones((1, 4)), np.zeros((0, 4))]})
+        >>> outcome_order(frame, [0.9, 0.5, 0.1, 0.2], 0.5)[0].tolist()
+        [1, 2, 3]
     """
-    n_boxes, cancer = np.asarray(n_boxes), np.asarray(cancer)
-    free = np.flatnonzero((n_boxes == 0) & (cancer == 0))[: max(0, min(normals, n))]
-    lesions = np.flatnonzero(n_boxes > 0)[: n - len(free)]
-    return np.r_[lesions, free].astype(int)
+    from ..evaluation.evaluate import breast_predictions
+
+    p = np.asarray(p, float).reshape(-1)
+    rows = frame.reset_index(drop=True)
+    breasts = breast_predictions(rows.assign(image_id=np.arange(len(rows))), p, agg)
+    breast_p = rows.merge(breasts[["patient_id", "laterality", "prediction"]], on=["patient_id", "laterality"],
+                          how="left").prediction.to_numpy()  # fmt: skip
+    cancer, lesion = rows.cancer.to_numpy() == 1, rows.boxes.map(len).to_numpy() > 0
+    groups = (cancer & lesion & (breast_p >= threshold), cancer & lesion & (breast_p < threshold), ~cancer & ~lesion)
+    order = [i for mask in groups for i in _median_picks(np.flatnonzero(mask), p, per_group)]
+    titles = []
+    for i in order:
+        r, hit = rows.iloc[i], breast_p[i] >= threshold
+        titles.append(
+            f"{r.laterality}-{r.view} {'cancer' if r.cancer else 'no cancer'}, image p={p[i]:.2f}\n"
+            f"breast p={breast_p[i]:.2f} {'≥' if hit else '<'} {threshold:.3f}: {'recall' if hit else 'no recall'}"
+        )
+    return np.asarray(order, int), titles
 
 
 def plot_detection_grid(
@@ -196,6 +232,7 @@ def plot_detection_grid(
     ncols: int = 4,
     max_width: float = 11.0,
     fontsize: float = 9.0,
+    subtitle: str = "",
 ):
     """Test images with ground truth and detections, each followed by its Grad-CAM.
 
@@ -215,6 +252,7 @@ def plot_detection_grid(
         ncols: Most image pairs per row (fewer when the images are tall, so the text stays at a readable size).
         max_width: Most inches the grid of pairs may take (11 for a page; a slide takes a wider one).
         fontsize: Points of the captions and the colour bar (the title is two points larger).
+        subtitle: A last title line (e.g. how the images were picked).
 
     Returns:
         The figure.
@@ -272,7 +310,8 @@ def plot_detection_grid(
         bar.ax.tick_params(labelsize=fontsize)
     fig.suptitle(
         "Test images: ground truth (green), detections at the operating score (orange)"
-        + ("\nright of each: classifier Grad-CAM (+ = peak)" if heats is not None else ""),
+        + ("\nright of each: classifier Grad-CAM (+ = peak)" if heats is not None else "")
+        + (f"\n{subtitle}" if subtitle else ""),
         fontsize=fontsize + 2,
     )
     return fig
@@ -283,16 +322,17 @@ SLIDE_GRID_PT = 12.0
 
 
 def plot_slide_detection_grid(images, truths, detections, heats, classes, titles, min_score: float, pairs: int = 3,
-                               fontsize: float = SLIDE_GRID_PT):  # fmt: skip
+                               fontsize: float = SLIDE_GRID_PT, subtitle: str = ""):  # fmt: skip
     """The grid for a slide: fewer, larger pairs in one row, with large captions.
 
-    Keeps the first ``pairs - 1`` images and the last one: in :func:`grid_order`'s order, lesion images and then a
-    cancer-free one (what the detector and Grad-CAM do where there is nothing to find).
+    Keeps the first ``pairs - 1`` images and the last one (with :func:`outcome_order`'s one image per group: all of
+    them, a recalled cancer, a missed one and a cancer-free image).
 
     Args:
         images, truths, detections, heats, classes, titles, min_score: As :func:`plot_detection_grid`.
         pairs: Image pairs shown.
         fontsize: Points of the captions.
+        subtitle: As :func:`plot_detection_grid`.
 
     Returns:
         The figure.
@@ -302,5 +342,5 @@ def plot_slide_detection_grid(images, truths, detections, heats, classes, titles
     pick = lambda seq: [seq[i] for i in keep]  # noqa: E731
     return plot_detection_grid(
         np.asarray(images)[keep], pick(truths), pick(detections), None if heats is None else np.asarray(heats)[keep],
-        classes, pick(titles), min_score, ncols=pairs, max_width=12.0, fontsize=fontsize,
+        classes, pick(titles), min_score, ncols=pairs, max_width=12.0, fontsize=fontsize, subtitle=subtitle,
     )  # fmt: skip

@@ -139,6 +139,27 @@ def blank_seeds(runs: list[dict]) -> list:
     return [r["seed"] for r in runs if not (r.get("val_map50") or 0) > 0]
 
 
+def still_improving_seeds(runs: list[dict], max_epochs: int) -> list:
+    """Detector seeds that ran the whole epoch budget with their best validation epoch the last one: still improving
+    when the budget ended (budget-limited runs, not converged ones).
+
+    Args:
+        runs: One record per seed with ``seed``, ``epochs_run`` and ``best_epoch`` (07's per-seed rows, or the
+            recorded ``seeds.runs``).
+        max_epochs: The epoch budget.
+
+    Returns:
+        Their seeds, in order.
+
+    Example:
+        >>> runs = [{"seed": 0, "epochs_run": 8, "best_epoch": 8}, {"seed": 1, "epochs_run": 8, "best_epoch": 7},
+        ...         {"seed": 2, "epochs_run": 5, "best_epoch": 5}]
+        >>> still_improving_seeds(runs, 8)
+        [0]
+    """
+    return [r["seed"] for r in runs if r["epochs_run"] >= max_epochs and r["best_epoch"] == r["epochs_run"]]
+
+
 def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
     """One row per classifier seed: Grad-CAM pointing-game hits, hit rate, chance, margin and peaks off the breast.
 

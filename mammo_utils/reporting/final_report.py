@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import PROFILES
 from ..constants import SERVED_RUNTIME
-from ..detection.tables import blank_seeds
+from ..detection.tables import blank_seeds, still_improving_seeds
 from ..evaluation.compare import METRICS
 from ..modeling.conclusions import budget_sentence, halving_sentence
 from .evidence import (
@@ -566,6 +566,65 @@ def _blank_seeds(book: FactBook, src: str) -> str:
     )
 
 
+def budget_limited_sentence(book: FactBook, src: str) -> str:
+    """A sentence naming the detector seeds still improving on validation at the budget's last epoch (07's
+    "budget-limited" runs, :func:`~mammo_utils.detection.tables.still_improving_seeds`), or "".
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+
+    Returns:
+        HTML text, e.g. `` Seeds 0 and 2 were still improving on validation at epoch 8, the last of the budget: …``.
+    """
+    try:
+        runs = resolve(src + "#seeds.runs", book.root) or []
+        budget = resolve(src + "#budget.max_epochs", book.root)
+    except FactError:
+        return ""
+    still = set(still_improving_seeds(runs, budget))
+    seeds = [book.html(f"d07.still{i}", f"{src}#seeds.runs.{i}.seed", "int") for i, r in enumerate(runs)
+             if r["seed"] in still]  # fmt: skip
+    if not seeds:
+        return ""
+    names = seeds[0] if len(seeds) == 1 else ", ".join(seeds[:-1]) + " and " + seeds[-1]
+    return (
+        f" Seed{'s' if len(seeds) > 1 else ''} {names} {'were' if len(seeds) > 1 else 'was'} still improving on "
+        f"validation at epoch {book.html('d07.budget', src + '#budget.max_epochs', 'int')}, the last of the budget: "
+        "these runs are budget-limited, not converged, so the mAP reported here is a lower bound of what this "
+        "recipe reaches with more epochs (each run keeps its best validation epoch, so more epochs cannot lower "
+        "its validation mAP)."
+    )
+
+
+def _detection_figure(book: FactBook, src: str) -> str:
+    """07's FROC figure with a caption from 07's facts ("" without the figure's facts)."""
+    if not has_source(book, src + "#froc_max_fp_per_image"):
+        return ""
+    return _figure(
+        book.reports,
+        "figures/07_froc.png",
+        f"FROC of the chosen detector seed ({book.html('d07.fig.seed', src + '#seeds.chosen_seed', 'int')}) on the "
+        f"{book.html('d07.fig.images', src + '#test_images', 'int')} test images: lesion sensitivity (IoU &ge; 0.5) "
+        "against false positives per image, up to where the curve ends "
+        f"({book.html('d07.fig.end', src + '#froc_max_fp_per_image', '.2f')} FP/image); the dotted lines mark the "
+        "rates the text reports (07).",
+    )
+
+
+def _export_figure(book: FactBook, src: str) -> str:
+    """08's export figure with a caption from 08's facts ("" without the format rows)."""
+    if not has_source(book, src + "#formats"):
+        return ""
+    return _figure(
+        book.reports,
+        "figures/08_export_formats.png",
+        f"The {book.html('exp.fig.rows', src + '#formats|len', 'int')} rows of the table above on this CPU: file size "
+        "(raw and gzip), single-image latency (median, whisker p95) and test breast ROC-AUC with its 95% "
+        "patient-bootstrap interval and its change against the model each row names (08).",
+    )
+
+
 def _seed_mean_interval(book: FactBook, src: str) -> str:
     """``, the mean's 95% patient-bootstrap interval [a, b] (…)`` from 07's seed summary ("" when not recorded)."""
     if not has_source(book, src + "#seeds.test_map50.mean_ci.1"):
@@ -818,6 +877,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
                 f"(seed {book.html('d07.chosen', src + '#seeds.chosen_seed', 'int')})."
                 + _seed_intervals(book, src)
                 + _blank_seeds(book, src)
+                + budget_limited_sentence(book, src)
             )
         parts.append(
             "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 [ref:yolov8] on "
@@ -844,6 +904,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             + _gradcam_boxes(book, src)
             + (f" {off}." if (off := peaks_off_breast_text(book, src, book.html)) else "")
             + "</p>"
+            + _detection_figure(book, src)
         )
     parts.append(holdout_use_html(book))
     return "\n".join(parts)
@@ -926,7 +987,7 @@ def section_deployment(book: FactBook, api_json: str) -> str:
             "the export gate (no test patient takes part in the gate or the choice of a format); test AUC is "
             'listed for information (<a href="08_export.html">08</a>), each row as 08 recorded it. A row\'s changes '
             "(validation and test AUC, flipped decisions; the test change paired over the same patients) are measured "
-            "against the model its <i>changes against</i> column names.</p>" + table
+            "against the model its <i>changes against</i> column names.</p>" + table + _export_figure(book, src)
         )
     parts.append(_figure(book.reports, "figures/deployment.svg", "Services and where the model lives (generated)."))
     if _have(book, api_json):

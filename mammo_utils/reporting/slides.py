@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
+from ..detection.plots import GRID_RULE
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import screening_range
 from ..modeling.conclusions import budget_sentence
@@ -248,9 +249,8 @@ def grid_note(book: FactBook) -> str:
     if _try(book, src) is None:
         return ""
     return (
-        "Images in 07's grid order, not chosen by outcome: the first lesion images of the test split, then a "
-        "cancer-free one. p is the classifier's score of that one image (the decision is per breast, at the frozen "
-        f"threshold {book.html('slide.grid.threshold', src, '.3f')}); 07 shows the whole grid."
+        f"Picked by rule, not by look: {GRID_RULE}. Captions: the image's p, its breast's p and the decision at "
+        f"{book.html('slide.grid.threshold', src, '.3f')}."
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mammo_utils.detection.dataset import affine_boxes, augment, pad_targets, random_affine
-from mammo_utils.detection.detector import DetectorSpec
+from mammo_utils.detection.detector import AGNOSTIC_OVERLAP, DetectorSpec, suppress_overlaps
 
 
 def test_spec_rejects_sizes_the_strides_cannot_tile():
@@ -32,6 +32,31 @@ def test_augmentation_moves_boxes_with_the_pixels():
         assert inside.size and inside.mean() > 0.5
         assert out.sum() - out[int(y0) : int(np.ceil(y1)) + 1, int(x0) : int(np.ceil(x1)) + 1].sum() < 1.0
         assert classes.tolist() == [2]
+
+
+def _found(boxes, scores, classes) -> dict:
+    return {"boxes": np.array(boxes, float), "scores": np.array(scores, float), "classes": np.array(classes)}
+
+
+def test_overlapping_boxes_of_different_classes_keep_only_the_higher_score():
+    """The web app's case: a "spiculated mass" box around a "mass" box on one lesion (IoU well under 0.5)."""
+    found = _found([[10, 10, 40, 50], [0, 0, 60, 80]], [0.17, 0.15], [0, 1])
+    kept = suppress_overlaps(found)
+    assert kept["scores"].tolist() == [0.17] and kept["classes"].tolist() == [0]
+    assert kept["boxes"].tolist() == [[10, 10, 40, 50]]
+    # the same boxes, the outer one now higher: it is the one kept
+    kept = suppress_overlaps(_found([[0, 0, 60, 80], [10, 10, 40, 50]], [0.3, 0.2], [1, 0]))
+    assert kept["classes"].tolist() == [1]
+
+
+def test_separate_boxes_of_different_classes_both_stay():
+    found = _found([[0, 0, 10, 10], [30, 30, 40, 40], [8, 8, 18, 18]], [0.5, 0.4, 0.3], [0, 1, 2])
+    kept = suppress_overlaps(found)  # the third touches the first by 4 of its 100 px^2, below the threshold
+    assert kept["classes"].tolist() == [0, 1, 2]
+    assert suppress_overlaps(_found(np.zeros((0, 4)), [], []))["boxes"].shape == (0, 4)
+    with pytest.raises(ValueError, match="overlap"):
+        suppress_overlaps(found, 0.0)
+    assert 0 < AGNOSTIC_OVERLAP <= 1
 
 
 def test_boxes_pushed_out_are_dropped():
@@ -200,7 +225,8 @@ def test_a_reused_detector_names_the_folder_it_was_found_in(synth_root, tmp_path
     out = detector_dir(cfg)
     out.mkdir(parents=True)
     (out / DETECTOR_FILE).write_bytes(b"weights")  # reuse checks the files exist; nothing is loaded here
-    saved = {"seed": 0, "folder": "/elsewhere/data/work/detector/x", "operating_fp_per_image": OPERATING_FPI}
+    saved = {"seed": 0, "folder": "/elsewhere/data/work/detector/x", "operating_fp_per_image": OPERATING_FPI,
+             "agnostic_overlap": AGNOSTIC_OVERLAP}  # fmt: skip
     (out / DETECTOR_INFO).write_text(json.dumps({**saved, "val_curve_end_fp_per_image": 0.46}))
     record = train_detector(cfg)
     assert record["folder"] == str(out) and record["seed"] == 0
@@ -248,3 +274,8 @@ def test_a_reused_detector_chosen_at_another_rate_gets_its_operating_score_recho
     assert record["operating_fp_per_image_reached"] == pytest.approx(OPERATING_FPI, abs=0.01)
     assert json.loads((out / D.DETECTOR_INFO).read_text())["operating_score"] == record["operating_score"]
     assert T.train_detector(cfg) == record  # chosen at the current rate: reused as saved, not chosen again
+    assert record["agnostic_overlap"] == D.AGNOSTIC_OVERLAP
+    # chosen at the current rate, but on boxes before the class-agnostic suppression: chosen again (same weights)
+    (out / D.DETECTOR_INFO).write_text(json.dumps({**record, "operating_score": 0.0101, "agnostic_overlap": None}))
+    again = T.train_detector(cfg)
+    assert again["operating_score"] == record["operating_score"] and again["agnostic_overlap"] == D.AGNOSTIC_OVERLAP

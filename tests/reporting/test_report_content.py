@@ -697,6 +697,39 @@ def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
     assert plain(value_with_interval(book, "area", "d.json", "gradcam_box_fit.median_area_ratio", ".1f")) == "9.7"
 
 
+def test_budget_limited_detector_seeds_are_named_and_07_and_08_have_their_figures(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import _detection_figure, _export_figure, budget_limited_sentence
+    from mammo_utils.reporting.slides import grid_note
+
+    runs = [{"seed": s, "epochs_run": 8, "best_epoch": b} for s, b in ((0, 8), (1, 7), (2, 8))]
+    facts = {"seeds": {"runs": runs, "chosen_seed": 2}, "budget": {"max_epochs": 8}, "test_images": 556,
+             "froc_max_fp_per_image": 0.4478}  # fmt: skip
+    (tmp_path / "d.json").write_text(json.dumps(facts))
+    (tmp_path / "e.json").write_text(json.dumps({"formats": [{"index": "keras"}, {"index": "onnx"}]}))
+    (tmp_path / "reports" / "figures").mkdir(parents=True)
+    for name in ("07_froc.png", "08_export_formats.png"):
+        (tmp_path / "reports" / "figures" / name).write_bytes(b"png")
+    book = FactBook(tmp_path)
+    plain = lambda html: re.sub(r"<[^>]+>", "", html)  # noqa: E731
+    sentence = plain(budget_limited_sentence(book, "d.json"))
+    assert sentence.startswith(" Seeds 0 and 2 were still improving on validation at epoch 8")
+    assert "budget-limited" in sentence and "lower bound" in sentence and "Seeds 0, 1" not in sentence
+    froc = _detection_figure(book, "d.json")
+    assert 'src="figures/07_froc.png"' in froc and "seed (2) on the 556 test images" in plain(froc)
+    assert "0.45 FP/image" in plain(froc) and 'data-fact="d07.fig.end"' in froc
+    export = _export_figure(book, "e.json")
+    assert 'src="figures/08_export_formats.png"' in export and 'alt="The 2 rows' in export
+    assert plain(export).startswith("The 2 rows of the table above")
+    runs[0]["best_epoch"] = runs[2]["best_epoch"] = 6  # every seed past its best: nothing to say
+    (tmp_path / "d.json").write_text(json.dumps(facts))
+    assert budget_limited_sentence(FactBook(tmp_path), "d.json") == ""
+    (tmp_path / "reports" / "results").mkdir()
+    (tmp_path / "reports" / "results" / "champion_eval.json").write_text(json.dumps({"model": {"threshold": 0.19128}}))
+    note = plain(grid_note(FactBook(tmp_path)))
+    assert "a recalled cancer, a missed cancer and a cancer-free image" in note and note.endswith("decision at 0.191.")
+
+
 def test_detector_seeds_carry_their_test_intervals_and_the_sd_is_named_a_spread(tmp_path):
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.final_report import _seed_intervals, _seed_mean_interval
