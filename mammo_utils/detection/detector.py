@@ -39,8 +39,9 @@ NMS_IOU = 0.5
 #: the higher-scoring of two boxes of any classes (SAHI's "IOS" match metric). keras-cv's NMS ranks each anchor by
 #: its best class score, so it is already class-agnostic, but by IoU: a "spiculated mass" box around a smaller
 #: "mass" box on the same lesion has IoU far below :data:`NMS_IOU` and both survive. Intersection over the smaller
-#: box is at least the IoU, so this step also drops every pair with IoU >= :data:`NMS_IOU`. Applied after the
-#: model's NMS in :func:`predict_boxes` (post-processing only: no weights, no folder key change).
+#: box is at least the IoU, so this step also drops every pair with IoU >= :data:`NMS_IOU`. It is off by default
+#: in :func:`predict_boxes` (measured on validation by :func:`~mammo_utils.detection.evaluate.nested_box_check`:
+#: it drops true-positive boxes nested in wrong ones); the check records both validation mAPs in 07's results.
 AGNOSTIC_OVERLAP = NMS_IOU
 
 
@@ -282,19 +283,17 @@ def suppress_overlaps(found: dict, overlap: float = AGNOSTIC_OVERLAP) -> dict:
     return {k: np.asarray(v)[keep] for k, v in found.items()}
 
 
-def predict_boxes(
-    model, images: np.ndarray, batch_size: int = 16, agnostic_overlap: float | None = AGNOSTIC_OVERLAP
-) -> list[dict]:
-    """Detections of a batch of images, after the model's NMS and the class-agnostic :func:`suppress_overlaps`.
+def predict_boxes(model, images: np.ndarray, batch_size: int = 16, agnostic_overlap: float | None = None) -> list[dict]:
+    """Detections of a batch of images, after the model's NMS (and :func:`suppress_overlaps` when asked).
 
     Every caller (training's validation checks, 07's evaluation, the export's detector, the service) goes through
-    here, so the boxes scored and the boxes shown are the same.
+    here with the same default, so the boxes scored and the boxes shown are the same.
 
     Args:
         model: A trained detector.
         images: ``(N, H, W)`` or ``(N, H, W, 1)`` float [0, 1] images at the detector's size.
         batch_size: Prediction batch size.
-        agnostic_overlap: :func:`suppress_overlaps`'s threshold (None: the model's NMS only, as trained before).
+        agnostic_overlap: :func:`suppress_overlaps`'s threshold (None, the default: the model's NMS only).
 
     Returns:
         One dict per image: ``boxes`` ``(K, 4)`` xyxy pixels, ``scores`` ``(K,)``, ``classes`` ``(K,)`` int,

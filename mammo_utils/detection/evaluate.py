@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import Config
 from ..evaluation.metrics import SHARE_RESAMPLES
-from .detector import predict_boxes
+from .detector import AGNOSTIC_OVERLAP, predict_boxes, suppress_overlaps
 from .metrics import (
     agnostic,
     bootstrap_interval,
@@ -377,6 +377,34 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     return out
 
 
+def nested_box_check(data: DetectionData, val_preds: list[dict], classes, overlap: float = AGNOSTIC_OVERLAP) -> dict:
+    """Validation mAP@0.5 with and without the class-agnostic suppression of nested boxes (off in the service).
+
+    The model's NMS is class-agnostic by IoU, so a box of one class inside a larger box of another on the same
+    lesion survives it. :func:`~mammo_utils.detection.detector.suppress_overlaps` would drop the lower-scoring one;
+    whether that helps is measured here, on validation only.
+
+    Args:
+        data: The split frames and images.
+        val_preds: The detector's validation boxes (the model's NMS only).
+        classes: Class names.
+        overlap: The suppression's threshold (intersection over the smaller box).
+
+    Returns:
+        ``overlap``, ``val_map50_kept`` (as served), ``val_map50_suppressed``, ``boxes_removed`` and ``boxes``
+        (validation boxes before the step).
+    """
+    gt = truth(data.val)
+    suppressed = [suppress_overlaps(p, overlap) for p in val_preds]
+    return {
+        "overlap": overlap,
+        "val_map50_kept": coco_map(gt, val_preds, classes)["map50"],
+        "val_map50_suppressed": coco_map(gt, suppressed, classes)["map50"],
+        "boxes": int(sum(len(p["scores"]) for p in val_preds)),
+        "boxes_removed": int(sum(len(p["scores"]) - len(q["scores"]) for p, q in zip(val_preds, suppressed))),
+    }
+
+
 def evaluate(
     cfg: Config, record: dict, classifier=None, classifier_size=None, data: DetectionData | None = None
 ) -> dict:
@@ -400,6 +428,7 @@ def evaluate(
     classes = info["spec"].classes
     test_preds = predict_boxes(model, data.images["test"])
     det = evaluate_detections(data, record["operating_score"], test_preds, classes)  # chosen on validation in training
+    det["nested_boxes"] = nested_box_check(data, predict_boxes(model, data.images["val"]), classes)
     cam = classifier_localisation(classifier, data, classifier_size) if classifier is not None else None
     return {"detector": det, "classifier": cam, "data": data, "test_preds": test_preds, "classes": classes}
 
@@ -412,7 +441,7 @@ def summary_json(result: dict) -> dict:
         curve, which ends at ``froc_max_fp_per_image`` with sensitivity ``froc_end_sensitivity``, does not reach the
         rate; ``froc_reached``: how many patient resamples reach each rate), ``breast_recall, pointing_game``
         (Grad-CAM's hit rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
-        and the intervals.
+        the intervals, and ``nested_boxes`` (:func:`nested_box_check`).
     """
     det = result["detector"]
     cam = result.get("classifier")
@@ -428,6 +457,7 @@ def summary_json(result: dict) -> dict:
         "froc": det["froc"],
         "froc_ci": det["froc_ci"],
         "froc_reached": det.get("froc_reached"),
+        "nested_boxes": det.get("nested_boxes"),
         "froc_max_fp_per_image": det["froc_max_fp_per_image"],
         "froc_max_fp_per_image_ci": det["froc_max_fp_per_image_ci"],
         "froc_end_sensitivity": det["froc_end_sensitivity"],

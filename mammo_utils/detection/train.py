@@ -31,7 +31,6 @@ from ..utils import quiet_stderr, to_json, write_atomic
 from .boxes import GEOMETRY_FIELDS, cache_boxes, load_boxes
 from .dataset import detection_batches, load_stack
 from .detector import (
-    AGNOSTIC_OVERLAP,
     DETECTOR_FILE,
     DETECTOR_INFO,
     DETECTOR_RECIPE,
@@ -259,13 +258,10 @@ def operating_fields(val_gt: list[dict], val_boxes: list[dict]) -> dict:
         ``operating_score`` (the lowest score keeping validation at or below the target), ``operating_fp_per_image``
         (the target), ``operating_fp_per_image_reached`` (the validation FP/image at that score, at most the target)
         and ``val_curve_end_fp_per_image`` (where the validation curve ends, every kept box counted: when it is below
-        the target, the operating score is the lowest score the detector keeps, not a point at the target), and
-        ``agnostic_overlap`` (the class-agnostic suppression the boxes went through,
-        :data:`~mammo_utils.detection.detector.AGNOSTIC_OVERLAP`).
+        the target, the operating score is the lowest score the detector keeps, not a point at the target).
     """
     score = score_at_fpi(val_gt, val_boxes, OPERATING_FPI)
     return {
-        "agnostic_overlap": AGNOSTIC_OVERLAP,
         "operating_score": score,
         "operating_fp_per_image": OPERATING_FPI,
         "operating_fp_per_image_reached": operating_point(val_gt, val_boxes, score)["fp"] / max(len(val_gt), 1),
@@ -274,25 +270,21 @@ def operating_fields(val_gt: list[dict], val_boxes: list[dict]) -> dict:
 
 
 def refresh_operating_point(cfg: Config, record: dict) -> dict:
-    """A reused detector's record, its operating point re-chosen on validation if it was set at another FP/image or
-    on boxes post-processed otherwise.
+    """A reused detector's record, its operating point re-chosen on validation if it was set at another FP/image.
 
-    A detector trained before :data:`~mammo_utils.detection.metrics.OPERATING_FPI` or the class-agnostic suppression
-    (:data:`~mammo_utils.detection.detector.AGNOSTIC_OVERLAP`) changed keeps its weights (neither is part of its
-    folder key); only the operating score moves, and its ``detector.json`` is rewritten so the export and the
-    service read the new one.
+    A detector trained before :data:`~mammo_utils.detection.metrics.OPERATING_FPI` changed keeps its weights (the
+    rate is not part of its folder key); only the operating score moves, and its ``detector.json`` is rewritten so
+    the export and the service read the new one.
 
     Args:
         cfg: Configuration of the detector's data (same as training).
         record: The saved record, with ``folder``.
 
     Returns:
-        The record (unchanged when it was chosen at :data:`~mammo_utils.detection.metrics.OPERATING_FPI` on boxes
-        suppressed at :data:`~mammo_utils.detection.detector.AGNOSTIC_OVERLAP`, and records where the validation
-        curve ends).
+        The record (unchanged when it was chosen at :data:`~mammo_utils.detection.metrics.OPERATING_FPI` and
+        records where the validation curve ends).
     """
-    current = record.get("operating_fp_per_image") == OPERATING_FPI and "val_curve_end_fp_per_image" in record
-    if current and record.get("agnostic_overlap") == AGNOSTIC_OVERLAP:
+    if record.get("operating_fp_per_image") == OPERATING_FPI and "val_curve_end_fp_per_image" in record:
         return record
     from .detector import load_detector
 

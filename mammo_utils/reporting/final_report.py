@@ -591,9 +591,38 @@ def budget_limited_sentence(book: FactBook, src: str) -> str:
     return (
         f" Seed{'s' if len(seeds) > 1 else ''} {names} {'were' if len(seeds) > 1 else 'was'} still improving on "
         f"validation at epoch {book.html('d07.budget', src + '#budget.max_epochs', 'int')}, the last of the budget: "
-        "these runs are budget-limited, not converged, so the mAP reported here is a lower bound of what this "
-        "recipe reaches with more epochs (each run keeps its best validation epoch, so more epochs cannot lower "
-        "its validation mAP)."
+        "these runs are budget-limited, not converged, and more epochs may raise their mAP (each run keeps its best "
+        "validation epoch, so more epochs cannot lower its validation mAP; the test mAP may still move either way)."
+    )
+
+
+def nested_boxes_sentence(book: FactBook, src: str) -> str:
+    """Why one lesion can carry two boxes of different classes, and what suppressing the nested one measured on
+    validation (07's ``nested_boxes``, :func:`~mammo_utils.detection.evaluate.nested_box_check`), or "".
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+
+    Returns:
+        HTML text starting with a space.
+    """
+    key = src + "#nested_boxes"
+    try:
+        kept, dropped = (resolve(f"{key}.val_map50_{k}", book.root) for k in ("kept", "suppressed"))
+    except (FactError, TypeError):
+        return ""
+    verdict = "lowers" if dropped < kept else "does not lower"
+    return (
+        " The detector's non-maximum suppression is class-agnostic but works by IoU (&ge; 0.5), so a box of one "
+        "class nested inside a larger box of another class on the same lesion survives it, and the service shows "
+        "both. Dropping the lower-scoring of two boxes that overlap by at least "
+        f"{book.html('d07.nest.ov', key + '.overlap', 'pct')} of the smaller one's area {verdict} validation "
+        f"mAP@0.5 ({book.html('d07.nest.kept', key + '.val_map50_kept')} as served, "
+        f"{book.html('d07.nest.sup', key + '.val_map50_suppressed')} with the step; it removes "
+        f"{book.html('d07.nest.rm', key + '.boxes_removed', 'int')} of "
+        f"{book.html('d07.nest.n', key + '.boxes', 'int')} validation boxes), so it is "
+        + ("not applied." if dropped < kept else "a candidate for the service, not yet applied.")
     )
 
 
@@ -878,6 +907,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
                 + _seed_intervals(book, src)
                 + _blank_seeds(book, src)
                 + budget_limited_sentence(book, src)
+                + nested_boxes_sentence(book, src)
             )
         parts.append(
             "<h3>Lesion detection and Grad-CAM (07)</h3><p>YOLOv8 [ref:yolov8] on "

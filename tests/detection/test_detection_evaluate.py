@@ -9,6 +9,7 @@ import pytest
 from mammo_utils.detection.evaluate import (
     box_fit,
     evaluate_detections,
+    nested_box_check,
     pointing_summary,
     seed_intervals,
     seed_scores,
@@ -279,3 +280,24 @@ def test_an_arm_runs_are_found_from_one_run_name(tmp_path):
     found = arm_seed_runs("arm_tuned_s2", tmp_path)
     assert list(found) == [0, 2] and found[0].name == "arm_tuned_s0"
     assert arm_seed_runs("arm_tuned_s2_pruned50", tmp_path) == {} and arm_seed_runs("04_baseline", tmp_path) == {}
+
+
+def test_nested_box_check_scores_validation_with_and_without_the_suppression():
+    """A true box of one class nested in a higher-scoring wrong-class box: the suppression drops the hit, so its
+    validation mAP falls, and the check counts the box it removed."""
+    data, preds = _split()
+    data = DetectionData(data.test.iloc[:0], data.test, data.test.iloc[:0], {}, cache=None)
+    gt = truth(data.val)
+    first = next(i for i, g in enumerate(gt) if len(g["boxes"]))
+    box, cls = gt[first]["boxes"][0], int(gt[first]["classes"][0])
+    preds[first] = {  # a wrong class around the lesion, scoring above the exact hit inside it
+        "boxes": np.array([box + np.array([-6, -6, 6, 6]), box], np.float32),
+        "scores": np.array([0.99, 0.9], np.float32),
+        "classes": np.array([(cls + 1) % 3, cls]),
+    }
+    out = nested_box_check(data, preds, CLASSES)
+    assert out["val_map50_kept"] == pytest.approx(coco_map(gt, preds, CLASSES)["map50"])
+    assert out["boxes_removed"] >= 1 and out["boxes"] == sum(len(p["scores"]) for p in preds)
+    assert out["val_map50_suppressed"] != out["val_map50_kept"]
+    none = nested_box_check(data, [{k: v[:0] for k, v in p.items()} for p in preds], CLASSES)
+    assert none["boxes_removed"] == 0 and none["boxes"] == 0

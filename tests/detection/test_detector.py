@@ -225,8 +225,7 @@ def test_a_reused_detector_names_the_folder_it_was_found_in(synth_root, tmp_path
     out = detector_dir(cfg)
     out.mkdir(parents=True)
     (out / DETECTOR_FILE).write_bytes(b"weights")  # reuse checks the files exist; nothing is loaded here
-    saved = {"seed": 0, "folder": "/elsewhere/data/work/detector/x", "operating_fp_per_image": OPERATING_FPI,
-             "agnostic_overlap": AGNOSTIC_OVERLAP}  # fmt: skip
+    saved = {"seed": 0, "folder": "/elsewhere/data/work/detector/x", "operating_fp_per_image": OPERATING_FPI}
     (out / DETECTOR_INFO).write_text(json.dumps({**saved, "val_curve_end_fp_per_image": 0.46}))
     record = train_detector(cfg)
     assert record["folder"] == str(out) and record["seed"] == 0
@@ -274,8 +273,3 @@ def test_a_reused_detector_chosen_at_another_rate_gets_its_operating_score_recho
     assert record["operating_fp_per_image_reached"] == pytest.approx(OPERATING_FPI, abs=0.01)
     assert json.loads((out / D.DETECTOR_INFO).read_text())["operating_score"] == record["operating_score"]
     assert T.train_detector(cfg) == record  # chosen at the current rate: reused as saved, not chosen again
-    assert record["agnostic_overlap"] == D.AGNOSTIC_OVERLAP
-    # chosen at the current rate, but on boxes before the class-agnostic suppression: chosen again (same weights)
-    (out / D.DETECTOR_INFO).write_text(json.dumps({**record, "operating_score": 0.0101, "agnostic_overlap": None}))
-    again = T.train_detector(cfg)
-    assert again["operating_score"] == record["operating_score"] and again["agnostic_overlap"] == D.AGNOSTIC_OVERLAP
