@@ -153,12 +153,47 @@ def slide_copy(fig, box: tuple[int, int] = SLIDE_BOX, points: float = SLIDE_FONT
     for text in fig.findobj(Text):
         if text.get_fontsize() < points:
             text.set_fontsize(points)
+    wrap_titles(fig)
     if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
         fig.tight_layout()
     for ax in fig.axes:  # a larger legend may now cover data: place it again, as the page figure's was
         if ax.get_legend() is not None:
             place_legend(ax, fontsize=points)
     return fig
+
+
+def wrap_titles(fig) -> int:
+    """Break each panel title wider than its panel onto more lines (at spaces), so larger slide text does not run
+    into the next panel's title.
+
+    Args:
+        fig: A matplotlib figure (changed in place).
+
+    Returns:
+        How many titles were wrapped.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, axes = plt.subplots(1, 4, figsize=(6, 2))
+        >>> _ = [ax.set_title("L-CC: crop 280x346 of 416x512", fontsize=14) for ax in axes]
+        >>> wrap_titles(fig), "\\n" in axes[0].get_title()
+        (4, True)
+    """
+    import textwrap
+
+    renderer = fig.canvas.get_renderer()
+    wrapped = 0
+    for ax in fig.axes:
+        width = ax.get_window_extent(renderer).width
+        for title in (ax.title, ax._left_title, ax._right_title):
+            text = title.get_text()
+            shown = title.get_window_extent(renderer).width
+            if not text or "\n" in text or shown <= width or " " not in text:
+                continue
+            chars = max(int(len(text) * width / shown), 8)
+            title.set_text(textwrap.fill(text, chars, break_long_words=False))
+            wrapped += 1
+    return wrapped
 
 
 def export_slide_figures(results: str | Path, folder: str | Path) -> list[Path]:
