@@ -218,3 +218,15 @@ def test_the_deck_shows_a_slide_copy_when_built_else_the_page_figure(tmp_path):
     assert _page_or_slide(tmp_path, "06_search").name == "06_search.png"
     (tmp_path / "06_search_slide.png").write_bytes(b"slide")
     assert _page_or_slide(tmp_path, "06_search").name == "06_search_slide.png"
+
+
+def test_slide_copy_wraps_panel_titles_that_would_run_into_each_other(tmp_path):
+    """02's crop grid: four panels whose titles fit the page at 9 pt overlap at the slide's 14 pt unless wrapped."""
+    from mammo_utils.evaluation.plots import image_grid
+
+    images = [np.random.default_rng(i).random((120, 90)) for i in range(4)]
+    titles = ["L-CC: crop 280x346 of 416x512", "L-MLO: crop 239x476 of 416x512", "L-CC crop", "L-MLO crop"]
+    fig = sf.slide_copy(image_grid(images, titles, [[]] * 4, 4, "Originals and crops"))
+    assert "\n" in fig.axes[0].get_title() and "\n" not in fig.axes[2].get_title()
+    path = sf.save_slide_figure(fig, "02_crops_slide", folder=tmp_path)  # the readability check passes
+    assert path.is_file()
