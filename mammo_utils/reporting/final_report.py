@@ -626,32 +626,42 @@ def nested_boxes_sentence(book: FactBook, src: str) -> str:
     )
 
 
+def _figure_when(book: FactBook, fact: str, path: str, caption) -> str:
+    """A results figure when its results hold ``fact`` ("" otherwise; the caption is computed only then).
+
+    Args:
+        book: Facts.
+        fact: A fact reference the figure needs (``file#key``).
+        path: The figure, relative to the reports folder.
+        caption: A callable returning the caption's HTML.
+
+    Returns:
+        HTML.
+    """
+    return _figure(book.reports, path, caption()) if has_source(book, fact) else ""
+
+
 def _detection_figure(book: FactBook, src: str) -> str:
     """07's FROC figure with a caption from 07's facts ("" without the figure's facts)."""
-    if not has_source(book, src + "#froc_max_fp_per_image"):
-        return ""
-    return _figure(
-        book.reports,
-        "figures/07_froc.png",
-        f"FROC of the chosen detector seed ({book.html('d07.fig.seed', src + '#seeds.chosen_seed', 'int')}) on the "
-        f"{book.html('d07.fig.images', src + '#test_images', 'int')} test images: lesion sensitivity (IoU &ge; 0.5) "
-        "against false positives per image, up to where the curve ends "
-        f"({book.html('d07.fig.end', src + '#froc_max_fp_per_image', '.2f')} FP/image); the dotted lines mark the "
-        "rates the text reports (07).",
+    caption = lambda: (  # noqa: E731
+        f"FROC of the chosen detector seed ({book.html('d07.fig.seed', src + '#seeds.chosen_seed', 'int')}) on "
+        f"the {book.html('d07.fig.images', src + '#test_images', 'int')} test images: lesion sensitivity (IoU "
+        "&ge; 0.5) against false positives per image, up to where the curve ends "
+        f"({book.html('d07.fig.end', src + '#froc_max_fp_per_image', '.2f')} FP/image); the dotted lines mark "
+        "the rates the text reports (07)."
     )
+    return _figure_when(book, src + "#froc_max_fp_per_image", "figures/07_froc.png", caption)
 
 
 def _export_figure(book: FactBook, src: str) -> str:
     """08's export figure with a caption from 08's facts ("" without the format rows)."""
-    if not has_source(book, src + "#formats"):
-        return ""
-    return _figure(
-        book.reports,
-        "figures/08_export_formats.png",
-        f"The {book.html('exp.fig.rows', src + '#formats|len', 'int')} rows of the table above on this CPU: file size "
-        "(raw and gzip), single-image latency (median, whisker p95) and test breast ROC-AUC with its 95% "
-        "patient-bootstrap interval and its change against the model each row names (08).",
+    rows = book.html("exp.fig.rows", src + "#formats|len", "int") if has_source(book, src + "#formats") else ""
+    caption = (
+        f"The {rows} rows of the table above on this CPU: file size (raw and gzip), single-image latency (median, "
+        "whisker p95) and test breast ROC-AUC with its 95% patient-bootstrap interval and its change against the "
+        "model each row names (08)."
     )
+    return _figure_when(book, src + "#formats", "figures/08_export_formats.png", lambda: caption)
 
 
 def _seed_mean_interval(book: FactBook, src: str) -> str:
