@@ -301,3 +301,33 @@ def test_nested_box_check_scores_validation_with_and_without_the_suppression():
     assert out["val_map50_suppressed"] != out["val_map50_kept"]
     none = nested_box_check(data, [{k: v[:0] for k, v in p.items()} for p in preds], CLASSES)
     assert none["boxes_removed"] == 0 and none["boxes"] == 0
+
+
+def test_nested_box_seeds_pairs_the_change_over_validation_patients_per_seed(monkeypatch):
+    """Seed 0's wrong-class boxes wrap every hit (the suppression loses them: the change's interval lies below 0);
+    seed 1 has nothing nested (no change on any resample)."""
+    from types import SimpleNamespace
+
+    from mammo_utils.detection import detector as D
+    from mammo_utils.detection import evaluate as E
+
+    data, preds = _split()
+    data = DetectionData(
+        data.test.iloc[:0], data.test, data.test.iloc[:0], {"val": np.zeros((len(data.test), 8, 8))}, None
+    )
+    wrapped = []
+    for g, p in zip(truth(data.val), preds):
+        if len(g["boxes"]):
+            box, cls = g["boxes"][0], int(g["classes"][0])
+            p = {"boxes": np.array([box + np.array([-6, -6, 6, 6]), box], np.float32),
+                 "scores": np.array([0.99, 0.9], np.float32), "classes": np.array([(cls + 1) % 3, cls])}  # fmt: skip
+        wrapped.append(p)
+    plain = [{k: v[:0] for k, v in p.items()} for p in preds]
+    models = {0: wrapped, 1: plain}
+    monkeypatch.setattr(D, "load_detector", lambda folder: (folder, {"spec": SimpleNamespace(classes=CLASSES)}))
+    monkeypatch.setattr(E, "predict_boxes", lambda model, images: models[model])
+    out = E.nested_box_seeds([{"seed": 0, "folder": 0}, {"seed": 1, "folder": 1}], data, n=50)
+    first, second = out["seeds"]
+    assert first["difference"] < 0 and first["high"] < 0 and out["lower_on"] == [0]
+    assert second["difference"] == 0 and second["boxes_removed"] == 0 and out["higher_on"] == []
+    assert first["difference"] == pytest.approx(first["val_map50_suppressed"] - first["val_map50_kept"])

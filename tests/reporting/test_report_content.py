@@ -1070,3 +1070,24 @@ def test_the_drift_paragraph_says_which_images_the_reference_features_and_scores
     assert "833" in text and "validation" not in text
     _export_record(tmp_path, [])  # 08 recorded no drift window
     assert _reference_sentence(FactBook(tmp_path), f"{book.results}/08_export.json") == ""
+
+
+def test_nested_box_sentence_gives_every_seed_its_paired_change():
+    import tempfile
+
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.final_report import nested_boxes_sentence
+
+    seeds = [{"seed": s, "val_map50_kept": k, "val_map50_suppressed": d, "difference": d - k, "low": lo, "high": hi}
+             for s, k, d, lo, hi in ((0, 0.316, 0.241, -0.12, -0.03), (1, 0.293, 0.25, -0.09, 0.01))]  # fmt: skip
+    nested = {"overlap": 0.5, "n": 2, "seeds": seeds, "lower_on": [0], "higher_on": []}
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "d.json").write_text(json.dumps({"nested_boxes": nested}))
+        text = re.sub(r"<[^>]+>", "", nested_boxes_sentence(FactBook(root), "d.json"))
+        assert "lowers validation mAP@0.5 on 1 and raises it on 0 of 2 seeds" in text
+        assert "seed 0 0.316 to 0.241, change -0.075 [-0.120, -0.030]" in text
+        assert "seed 1 0.293 to 0.250, change -0.043 [-0.090, +0.010]" in text
+        assert text.endswith("so it is not applied: the service keeps every box the model's NMS keeps.")
+        (root / "d.json").write_text(json.dumps({}))
+        assert nested_boxes_sentence(FactBook(root), "d.json") == ""
