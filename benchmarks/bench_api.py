@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> dict:
         record["one_client_p95_full_over_fast"] = full / fast
     print_summary(record)
     out = Path(args.out) if args.out else work / "bench_api" / "api_load.json"
+    # made when the last measurement ended (the record above was started before the servers came up)
+    record["provenance"]["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_atomic(out, to_json(record, indent=1).encode())
     print("written:", out)
     return record

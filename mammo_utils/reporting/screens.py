@@ -692,6 +692,7 @@ def capture_screens(
                 with steady_load(urls["api"], upload, UPLOAD_NAME, say=say):
                     loaded_since = time.monotonic()
                     web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
+                    web_app_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                     say(f"web app -> {web_app}")
                     queries = dashboard_queries()
                     steady = loaded_since + rate_window_s(queries) + MONITORING_RANGE_S - time.monotonic()
@@ -701,12 +702,16 @@ def capture_screens(
                     filled = wait_for_panels(prometheus, queries)
                     say("monitoring panels filled: " + ", ".join(f"{t} {c:.0%}" for t, c in filled.items()))
                     monitoring = capture_monitoring(prometheus, out / "monitoring.png", queries)
+                    monitoring_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                     say(f"monitoring -> {monitoring}")
     written = {"web_app": web_app, "monitoring": monitoring}
-    written["web_app_provenance"] = write_sidecar(web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME)
+    written["web_app_provenance"] = write_sidecar(
+        web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME, recorded_at=web_app_at
+    )  # each sidecar says when its page was captured, not when the sidecars were written
     written["monitoring_provenance"] = write_sidecar(
-        monitoring, export_dir, url_path=monitoring_url("", queries), dashboard=DASHBOARD, grafana=False
-    )
+        monitoring, export_dir, url_path=monitoring_url("", queries), dashboard=DASHBOARD, grafana=False,
+        recorded_at=monitoring_at,
+    )  # fmt: skip
     return written
 
 

@@ -49,6 +49,9 @@ def test_a_matching_artifact_is_current_and_a_mismatching_one_is_marked(builds):
     recorded = json.loads(side.read_text())["provenance"]
     assert recorded["digest"] == version_id(current) and recorded["url_path"] == "/"
     assert recorded["run_name"] == "new" and recorded["recorded_at"].endswith("Z")
+    # a capture written later keeps the time its page was taken (the screens write both sidecars at the end)
+    taken = provenance.write_sidecar(shot.with_name("other.png"), current, recorded_at="2026-01-02T03:04:05Z")
+    assert json.loads(taken.read_text())["provenance"]["recorded_at"] == "2026-01-02T03:04:05Z"
     bench = reports / "benchmarks" / "api_load.json"
     bench.parent.mkdir(parents=True)
     bench.write_text(json.dumps({"runs": [], "provenance": provenance.record(old)}))
