@@ -56,6 +56,21 @@ def _figure(reports: Path, rel: str, caption: str) -> str:
     return figure_html(rel, caption)
 
 
+def _readable(reports: Path, stem: str) -> str:
+    """A wide notebook figure as the report shows it: its slide copy (the same panels drawn at about the report's
+    width, so its text stays readable there) when built, else the page figure.
+
+    Args:
+        reports: The reports folder.
+        stem: The figure's name without ``.png``.
+
+    Returns:
+        The path relative to ``reports``.
+    """
+    slide = f"figures/{stem}_slide.png"
+    return slide if (reports / slide).is_file() else f"figures/{stem}.png"
+
+
 def _have(book: FactBook, source: str) -> bool:
     try:
         book.root.joinpath(source.partition("#")[0]).resolve(strict=True)
@@ -911,7 +926,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             + (", which also held the champion alias after 05." if stayed else ".")
             + _tuned_vs_default(book, src)
             + "</p>"
-            + _figure(book.reports, "figures/06_search.png", "Search trials (06).")
+            + _figure(book.reports, _readable(book.reports, "06_search"), "Search trials (06).")
         )
     src = f"{book.results}/07_detection.json"
     if _have(book, src):
