@@ -483,7 +483,7 @@ def key_results(book: FactBook, det: str) -> str:
 SCORES = (
     ("ROC-AUC", "how well the score ranks breasts with cancer above the others, over every threshold"),
     ("pF1", "the RSNA competition's metric: F1 computed on the probabilities, not on decisions"),
-    ("sensitivity at 90% specificity", "the share of cancers found when one healthy breast in ten is recalled"),
+    ("sensitivity at 90% specificity", "the share of cancers found when at most one healthy breast in ten is recalled"),
 )
 
 
