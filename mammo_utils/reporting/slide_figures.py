@@ -175,7 +175,7 @@ def wrap_titles(fig) -> int:
     Example:
         >>> import matplotlib.pyplot as plt
         >>> fig, axes = plt.subplots(1, 4, figsize=(6, 2))
-        >>> _ = [ax.set_title("L-CC: crop 280x346 of 416x512", fontsize=14) for ax in axes]
+        >>> _ = [ax.set_title("L-CC: crop of the left breast, craniocaudal", fontsize=14) for ax in axes]
         >>> wrap_titles(fig), "\\n" in axes[0].get_title()
         (4, True)
     """

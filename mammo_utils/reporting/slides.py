@@ -13,13 +13,12 @@ import html
 from pathlib import Path
 
 from ..config import PROFILES
-from ..detection.plots import GRID_RULE
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import screening_range
 from ..modeling.conclusions import budget_sentence
 from .evidence import _try, screening_point, test_scorings, verdict_words
 from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
-from .final_report import _size, declared_clause, replication_sentence
+from .final_report import _size, declared_clause, grid_note, replication_sentence
 from .markup import alt_text
 from .slide_figures import CHAMPION_SLIDE, EXPORT_SLIDES, web_app_result
 
@@ -234,24 +233,6 @@ def transfer_budget(book: FactBook) -> str:
     if epochs and (sentence := budget_sentence(budgets[0] if budgets else None, epochs[0], html.escape)):
         return f"{sentence}. Differences: patient bootstrap, 95%."
     return ""
-
-
-def grid_note(book: FactBook) -> str:
-    """The detection slide's footnote: how its images were picked and what their ``p`` means.
-
-    Args:
-        book: Facts.
-
-    Returns:
-        HTML ("" without the champion's threshold).
-    """
-    src = f"{book.results}/champion_eval.json#model.threshold"
-    if _try(book, src) is None:
-        return ""
-    return (
-        f"Picked by rule, not by look: {GRID_RULE}. Captions: the image's p, its breast's p and the decision at "
-        f"{book.html('slide.grid.threshold', src, '.3f')}."
-    )
 
 
 def _detector_seeds(book: FactBook, det: str) -> str:

@@ -700,7 +700,7 @@ def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
 def test_budget_limited_detector_seeds_are_named_and_07_and_08_have_their_figures(tmp_path):
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.final_report import _detection_figure, _export_figure, budget_limited_sentence
-    from mammo_utils.reporting.slides import grid_note
+    from mammo_utils.reporting.final_report import grid_note
 
     runs = [{"seed": s, "epochs_run": 8, "best_epoch": b} for s, b in ((0, 8), (1, 7), (2, 8))]
     facts = {"seeds": {"runs": runs, "chosen_seed": 2}, "budget": {"max_epochs": 8}, "test_images": 556,
