@@ -179,7 +179,7 @@ def _median_picks(positions: np.ndarray, p: np.ndarray, k: int) -> list[int]:
 
 
 def outcome_order(
-    frame: pd.DataFrame, p, threshold: float, per_group: int = 1, agg: str = "mean"
+    frame: pd.DataFrame, p, threshold: float, per_group: int = 1, agg: str = "mean", by_column: bool = False
 ) -> tuple[np.ndarray, list[str]]:
     """Which test images a detection grid shows, by :data:`GRID_RULE`, with their captions.
 
@@ -189,6 +189,8 @@ def outcome_order(
         threshold: The frozen breast-level decision threshold.
         per_group: Images per group of :data:`GRID_GROUPS` (spread over the group's p quantiles; 1: the median).
         agg: How image scores combine per breast (the model's ``breast_aggregation``).
+        by_column: Interleave the groups (first pick of each group, then the second…), so a grid with one column
+            per group shows each group in its own column.
 
     Returns:
         ``(positions, titles)``: row positions grouped as :data:`GRID_GROUPS` (an empty group is skipped), and a
@@ -200,6 +202,9 @@ def outcome_order(
         ...                       "boxes": [np.ones((1, 4)), np.ones((1, 4)), np.ones((1, 4)), np.zeros((0, 4))]})
         >>> outcome_order(frame, [0.9, 0.5, 0.1, 0.2], 0.5)[0].tolist()
         [1, 2, 3]
+        >>> frame = pd.concat([frame, frame.assign(patient_id=frame.patient_id + 10)], ignore_index=True)
+        >>> outcome_order(frame, [0.9, 0.5, 0.1, 0.2] * 2, 0.5, per_group=2, by_column=True)[0].tolist()
+        [1, 2, 3, 0, 6, 7]
     """
     from ..evaluation.evaluate import breast_predictions
 
@@ -210,7 +215,11 @@ def outcome_order(
                           how="left").prediction.to_numpy()  # fmt: skip
     cancer, lesion = rows.cancer.to_numpy() == 1, rows.boxes.map(len).to_numpy() > 0
     groups = (cancer & lesion & (breast_p >= threshold), cancer & lesion & (breast_p < threshold), ~cancer & ~lesion)
-    order = [i for mask in groups for i in _median_picks(np.flatnonzero(mask), p, per_group)]
+    picks = [_median_picks(np.flatnonzero(mask), p, per_group) for mask in groups]
+    if by_column:
+        order = [g[k] for k in range(per_group) for g in picks if k < len(g)]
+    else:
+        order = [i for g in picks for i in g]
     titles = []
     for i in order:
         r, hit = rows.iloc[i], breast_p[i] >= threshold

@@ -97,8 +97,8 @@ def _safe(build) -> str:
         return f"<p class='foot'>(not built yet: {html.escape(str(exc).split(': file')[0].strip(chr(39)))})</p>"
 
 
-#: The detection grid a slide shows: 07's slide copy (three large pairs), else its wide layout, else the page's.
-DETECTION_GRIDS = ("07_detection_grid_slide.png", "07_detection_grid_wide.png", "07_detection_grid.png")
+#: The detection grid a slide shows: 07's slide copy (three large pairs), else the page's.
+DETECTION_GRIDS = ("07_detection_grid_slide.png", "07_detection_grid.png")
 
 
 def _first(folder: Path, *names: str) -> Path:
