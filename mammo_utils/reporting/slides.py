@@ -173,9 +173,9 @@ def transfer_conclusion(book: FactBook) -> str:
             single.append(html.escape(b if chosen == a else a))
             continue
         test = book.difference_html(f"s05.test.{i}", f"{src}#paired_test.{tests[name]}") if name in tests else "—"
-        words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
+        label = _pair_label(pair["low"], pair["high"], html.escape(a), html.escape(b))
         rows.append(
-            f"<tr><td>{words}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
+            f"<tr><td>{label}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
             f"<td>{test}</td></tr>"
         )
     head = f"<p>{_chosen_head(book, src, str(chosen), pairs)}"
@@ -186,6 +186,27 @@ def transfer_conclusion(book: FactBook) -> str:
         head + "</p><table><tr><th>on validation (decides; arms of 3 seeds)</th><th>validation Δ breast AUC [95%]</th>"
         "<th>test Δ [95%] (no choice made)</th></tr>" + "".join(rows[:6]) + "</table>" + tail
     )
+
+
+def _pair_label(low: float, high: float, a: str, b: str) -> str:
+    """A short row label for a paired difference ``a − b``: ``"a − b: no difference"`` (its 95% interval holds 0),
+    else ``"a − b: a higher"`` or ``"a − b: a lower"``; a backbone both arms share (their first word) is left out.
+
+    Args:
+        low: Lower end of the interval.
+        high: Upper end.
+        a: Arm A's name (escaped by the caller).
+        b: Arm B's name.
+
+    Returns:
+        HTML text.
+    """
+    first_a, _, rest_a = a.partition(" ")
+    first_b, _, rest_b = b.partition(" ")
+    if first_a == first_b and rest_a and rest_b:  # one backbone: its name once, the arms by their start
+        a, b = rest_a, rest_b
+    words = f"{a} higher" if low > 0 else f"{a} lower" if high < 0 else "no difference"
+    return f"{a} − {b}: {words}"
 
 
 def _chosen_head(book: FactBook, src: str, chosen: str, pairs: list[dict]) -> str:
