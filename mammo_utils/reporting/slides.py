@@ -378,8 +378,8 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
     chance = det + "#gradcam_seeds.runs.0.chance"
     verdict = (
         f"<p>Grad-CAM beats chance on {len(beating)} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} "
-        "champion-arm seeds (patient-bootstrap lower bound of the margin &gt; 0) in the pointing game: the map's "
-        f"peak inside a lesion box, chance {book.html('d07.cs.chance', chance, 'pct')}.</p>"
+        "champion-arm seeds (patient-bootstrap lower bound of the margin&nbsp;&gt;&nbsp;0) in the pointing game: "
+        f"the map's peak inside a lesion box, chance {book.html('d07.cs.chance', chance, 'pct')}.</p>"
     )
     head = (
         "<tr><th>seed</th><th>hits, rate [95% CI]</th><th>margin over chance [CI]</th>"
