@@ -10,8 +10,8 @@ The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_
   path of every slide figure drawn by matplotlib: notebooks 01-06 and 08's export table);
 - :func:`export_slide_figures`: 08's export table (``results/08_export.json``) drawn by 08's own plotting function
   as two slides' figures, size and latency, then quality, through :func:`slide_copy`;
-- :func:`web_app_result`: the web-app screenshot cut to its result (decision line and the top of the image),
-  without the sidebar whose text a whole-page image shrinks to 7 pixels, and enlarged to the slide's box.
+- :func:`web_app_result`: the web-app screenshot cut to its result (decision lines, the image and the notes under
+  it, the heat-map's "not a localisation" label among them), without the sidebar, fitted to the slide's box.
 
 Example:
     >>> export_slide_figures("reports/results/08_export.json", "reports/figures")  # doctest: +SKIP
