@@ -296,6 +296,12 @@ def test_export_and_drift_figures(tmp_path):
     table = pd.DataFrame(record["formats"]).set_index("index")
     fig = export_plots.plot_export_formats(table)
     _save(fig, "08_export_formats", tmp_path)
+    # the report shows it at its own size (at most ~1,000 px wide at save_fig's 110 dpi): no text under 10 pt there
+    from matplotlib.text import Text
+
+    assert fig.get_size_inches()[0] * 110 <= 1018
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert min(sizes) >= 10 and fig.axes[2].get_title() == "test breast ROC-AUC [95% CI]"  # it plots AUC, not Δ
     from mammo_utils.evaluation.figure_check import hidden_bars
 
     latency = fig.axes[1]

@@ -17,7 +17,10 @@ DELTA_FORMAT = "+.4f"
 EXPORT_PANELS = ("size", "latency", "quality")
 #: Points of the printed values and legends on the page figure (titles and labels are one to three points larger); a
 #: slide's copy raises them all with :func:`~mammo_utils.reporting.slide_figures.slide_copy`.
-FONT_PT = 8.0
+FONT_PT = 10.0
+#: Inches of the page figure's width: the report shows it at its own size (about 1,000 pixels at the 110 dpi of
+#: ``save_fig``), so its text is not shrunk.
+PAGE_WIDTH = 9.0
 #: Share of the AUC range (points and interval ends) left blank on each side of the quality panel.
 QUALITY_PAD = 0.15
 
@@ -26,9 +29,12 @@ def plot_export_formats(
     table: pd.DataFrame,
     title: str = "Export formats on this CPU (same test images, one run)",
     panels: tuple[str, ...] = EXPORT_PANELS,
-    width: float = 15.0,
+    width: float = PAGE_WIDTH,
 ):
     """Three panels per format: file size (raw and gzip), batch-1 latency, test breast AUC with its change.
+
+    All three: size and latency side by side, the quality panel under them (as wide as both, its printed values in a
+    column at its right). Fewer: one row.
 
     Latency spans two orders of magnitude between Keras and the TFLite/ONNX runtimes, so its axis is logarithmic
     and each bar prints its median (and p95, the whisker). The quality panel draws each AUC's 95% patient-bootstrap
@@ -58,17 +64,24 @@ def plot_export_formats(
     names = list(table.index)
     y = np.arange(len(names))
     row_h = max(0.5, fontsize * 3.0 / 72)  # inches a format's row takes: two printed lines of the quality panel
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, row_h * len(names) + 1.9), sharey=True, squeeze=False)
+    rows = [[p for p in panels if p != "quality"], ["quality"]] if len(panels) == 3 else [list(panels)]
+    fig = plt.figure(
+        figsize=(width, len(rows) * (row_h * len(names) + 1.9)), layout="constrained" if len(rows) > 1 else None
+    )
+    parts = fig.subfigures(len(rows), 1, squeeze=False)[:, 0] if len(rows) > 1 else [fig]  # a row, its own columns
     draw = {"size": _size_panel, "latency": _latency_panel, "quality": _quality_panel}
-    for ax, panel in zip(axes[0], panels):
-        draw[panel](ax, table, y, fontsize)
-        ax.title.set_fontsize(fontsize + 2)
-        ax.xaxis.label.set_fontsize(fontsize + 1)
-        ax.tick_params(labelsize=fontsize + 1)
-    axes[0, 0].set_yticks(y, names)
-    axes[0, 0].invert_yaxis()
+    for part, row in zip(parts, rows):
+        axes = part.subplots(1, len(row), sharey=True, squeeze=False)[0]
+        for ax, panel in zip(axes, row):
+            draw[panel](ax, table, y, fontsize)
+            ax.title.set_fontsize(fontsize + 2)
+            ax.xaxis.label.set_fontsize(fontsize + 1)
+            ax.tick_params(labelsize=fontsize + 1)
+        axes[0].set_yticks(y, names)
+        axes[0].invert_yaxis()
     fig.suptitle(title, fontsize=fontsize + 3)
-    fig.tight_layout()
+    if len(rows) == 1:
+        fig.tight_layout()
     return fig
 
 
@@ -80,12 +93,12 @@ def _size_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float) -> None
     for yi, gz in zip(y, table.gzip_mb.to_numpy(float)):
         if not np.isfinite(gz):  # a folder format (SavedModel) has no single file to gzip
             ax.annotate("gzip: n/a (folder)", (0, yi + 0.2), xytext=(3, 0), textcoords="offset points",
-                        fontsize=fontsize - 1, va="center")  # fmt: skip
+                        fontsize=fontsize, va="center")  # fmt: skip
     place_legend(ax, fontsize=fontsize)
 
 
 def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = FONT_PT) -> None:
-    """Batch-1 latency on a log axis: median bars, p95 whiskers, each value printed right of its whisker."""
+    """Batch-1 latency on a log axis: median bars, p95 whiskers, each row's values printed right of the axes."""
     from matplotlib.ticker import FuncFormatter
 
     median, p95 = table.ms_b1_median.to_numpy(float), table.ms_b1_p95.to_numpy(float)
@@ -93,10 +106,10 @@ def _latency_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = FON
     start = np.nanmin(median) / 3  # a log axis has no zero: bars start at its left end
     ax.barh(y, median - start, left=start, xerr=[np.zeros(len(y)), whisker], color="#E69F00", capsize=3)
     ax.set_xscale("log")
-    ax.set_xlim(start, np.nanmax(np.fmax(p95, median)) * 25)  # room for the printed values (a slide prints them large)
-    for yi, m, p in zip(y, median, p95):
-        ax.annotate(f"{m:.2f} (p95 {p:.2f})", (max(m, p), yi), xytext=(9, 0), textcoords="offset points",
-                    fontsize=fontsize, va="center")  # fmt: skip
+    ax.set_xlim(start, np.nanmax(np.fmax(p95, median)) * 2)
+    for yi, m, p in zip(y, median, p95):  # a column right of the axes: never past the frame, whatever the font
+        ax.annotate(f"{m:.2f} (p95 {p:.2f})", (1.0, yi), xycoords=("axes fraction", "data"), xytext=(6, 0),
+                    textcoords="offset points", fontsize=fontsize, va="center")  # fmt: skip
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set(xlabel="latency at batch 1 (ms, log scale)\nbar: median, whisker: p95", title="Latency")
 
@@ -154,6 +167,6 @@ def _quality_panel(ax, table: pd.DataFrame, y: np.ndarray, fontsize: float = FON
         )  # a column right of the axes: never on an interval
     left, right = quality_limits(table)
     ax.set(xlim=(left, right), xlabel="test breast ROC-AUC (95% patient-bootstrap CI)",
-           title="Quality (Δ vs the model named: paired 95% CI)")  # fmt: skip
+           title="test breast ROC-AUC [95% CI]")  # fmt: skip
     ax.set_xticks([t for t in ax.get_xticks() if left <= t <= min(right, 1.0)])  # no AUC tick past 1
     ax.grid(axis="x", alpha=0.3)

@@ -75,13 +75,14 @@ def _response_html(code: str, response: dict) -> str:
         if fields
         else ""
     )
-    examples = "".join(
-        f"<details><summary>example ({html.escape(e.get('summary', name))})</summary>"
+    examples = "".join(  # each on its own line, apart from the text before it (also in a text-only reading)
+        f"\n<br><details><summary>example ({html.escape(e.get('summary', name))})</summary>"
         f"<p>{html.escape(e.get('description', ''))}</p><pre>{html.escape(to_json(e.get('value'), indent=1))}</pre>"
         "</details>"
         for name, e in content.get("examples", {}).items()
     )
-    return f"<b>{code}</b> {html.escape(response.get('description', ''))}{body}{examples}"
+    description = html.escape(response.get("description", "")).rstrip(".")
+    return f"<b>{code}</b> {description}.{body}{examples}" if description else f"<b>{code}</b>{body}{examples}"
 
 
 def render_html(schema: dict) -> str:

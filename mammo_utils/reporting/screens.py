@@ -54,8 +54,8 @@ from .provenance import write_sidecar
 from .traffic import load_words, steady_load
 
 #: Browser viewport of the web-app screenshot (pixels): the PNG has this size (wide enough for sidebar and result,
-#: as high as the result with the detector caption, so a slide shows it without blank space).
-WINDOW = (1400, 900)
+#: as high as the result with its heat-map notice and detector caption, so a slide shows it without blank space).
+WINDOW = (1400, 1000)
 #: Viewport of the monitoring screenshot (CSS pixels): tall enough for the two graphs and the value table of
 #: Prometheus's page.
 MONITORING_WINDOW = (1000, 2200)

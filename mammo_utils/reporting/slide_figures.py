@@ -10,8 +10,8 @@ The deck therefore shows copies made for the slide's own geometry (:data:`SLIDE_
   path of every slide figure drawn by matplotlib: notebooks 01-06 and 08's export table);
 - :func:`export_slide_figures`: 08's export table (``results/08_export.json``) drawn by 08's own plotting function
   as two slides' figures, size and latency, then quality, through :func:`slide_copy`;
-- :func:`web_app_result`: the web-app screenshot cut to its result (decision line and the top of the image),
-  without the sidebar whose text a whole-page image shrinks to 7 pixels, and enlarged to the slide's box.
+- :func:`web_app_result`: the web-app screenshot cut to its result (decision lines, the image and the notes under
+  it, the heat-map's "not a localisation" label among them), without the sidebar, fitted to the slide's box.
 
 Example:
     >>> export_slide_figures("reports/results/08_export.json", "reports/figures")  # doctest: +SKIP
@@ -48,7 +48,7 @@ LETTER_SHARE = 0.73
 EXPORT_SLIDES = ("slide_08_export_size_latency", "slide_08_export_quality")
 #: Height in pixels of the web app's text on its screenshot (Streamlit's 16 px body font, the screenshot at 1x).
 WEB_APP_TEXT_PX = 16
-#: The least a slide enlarges the web app's result (its 16 px text shows as a 21 px font, capitals over 14 px).
+#: The most a slide enlarges the web app's result (a small cut is not blown up past this).
 WEB_APP_SCALE = 1.3
 #: Stem of the slide copy of the exported champion's test confusion matrix.
 CHAMPION_SLIDE = "slide_champion_confusion"
@@ -259,20 +259,21 @@ def _white_rows(rgb: np.ndarray, tolerance: int = 8) -> np.ndarray:
 def web_app_result(
     path: str | Path, margin: int = 10, box: tuple[int, int] = SPLIT_BOX, scale: float = WEB_APP_SCALE
 ) -> bytes | None:
-    """The web-app screenshot cut to its result (the decision lines and the image under them), enlarged to ``box``.
+    """The web-app screenshot cut to its result (the decision lines, the image and the notes under it), fitted to
+    ``box``.
 
-    The page's sidebar (a grey column at the left), its notice banner (a tinted band across the main column) and
-    the caption under the image are left out: shown whole on a slide, the page's text shrinks to 7 pixels. The
-    image is the page's black-framed block (pixels darker than 16); the lines kept are the ones between the banner
-    (or the top) and the image. The cut ends where it would no longer fit ``box`` at ``scale`` (the image's lower
-    part goes), and the cut is enlarged by ``min(box / cut)``: the slide shows it at that size, so its text is
-    :data:`WEB_APP_TEXT_PX` times that scale.
+    The page's sidebar (a grey column at the left) and its notice banner (the first tinted band across the main
+    column) are left out: shown whole on a slide, the page's text shrinks to 7 pixels. The image is the page's
+    black-framed block (pixels darker than 16); the cut runs from the first line under the banner to the end of the
+    notes that follow the image (the heat-map's "not a localisation" label among them), so the slide keeps the
+    verdict, the whole image and its caveat. The cut is scaled by ``min(box / cut)`` (at most ``scale``): the slide
+    shows it at that size, so its text is :data:`WEB_APP_TEXT_PX` times that scale.
 
     Args:
         path: ``figures/web_app.png``.
         margin: White pixels kept around the cut.
         box: ``(width, height)`` pixels the slide gives the image (:data:`SPLIT_BOX`).
-        scale: The least enlargement wanted (:data:`WEB_APP_SCALE`).
+        scale: The largest enlargement (:data:`WEB_APP_SCALE`).
 
     Returns:
         PNG bytes, or None when there is no screenshot or no image on it (the slide then shows the whole page).
@@ -280,28 +281,48 @@ def web_app_result(
     from PIL import Image
 
     path = Path(path)
-    if not path.is_file() or (cut := web_app_cut(path, margin, box, scale)) is None:
+    if not path.is_file() or (cut := web_app_cut(path, margin)) is None:
         return None
     with Image.open(path) as im:
         image = im.convert("RGB").crop(cut)
-    factor = min(box[0] / image.width, box[1] / image.height)
+    factor = min(box[0] / image.width, box[1] / image.height, scale)
     image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
 
 
-def web_app_cut(
-    path: str | Path, margin: int = 10, box: tuple[int, int] = SPLIT_BOX, scale: float = WEB_APP_SCALE
-) -> tuple[int, int, int, int] | None:
+def _first_run(flags: np.ndarray) -> tuple[int, int] | None:
+    """``(start, end)`` of the first run of True in ``flags`` (end exclusive), or None."""
+    on = flags.nonzero()[0]
+    if len(on) == 0:
+        return None
+    breaks = (np.diff(on) > 1).nonzero()[0]
+    return int(on[0]), int(on[breaks[0]] if len(breaks) else on[-1]) + 1
+
+
+def _notes_end(main: np.ndarray, bottom: int, gap: int) -> int:
+    """The row where the notes under the image end: the last non-white row before a white gap of ``gap`` rows (or
+    the page's end), from the image's ``bottom`` on."""
+    white = _white_rows(main[bottom:])
+    end, run = bottom, 0
+    for i, blank in enumerate(white):
+        run = run + 1 if blank else 0
+        if not blank:
+            end = bottom + i + 1
+        elif run >= gap:
+            break
+    return end
+
+
+def web_app_cut(path: str | Path, margin: int = 10, gap: int = 48) -> tuple[int, int, int, int] | None:
     """Where :func:`web_app_result` cuts the screenshot: ``(left, top, right, bottom)`` pixels, or None without an
-    image on it (arguments as there).
+    image on it.
 
     Args:
         path: ``figures/web_app.png``.
         margin: White pixels kept around the cut.
-        box: ``(width, height)`` pixels the slide gives the image.
-        scale: The least enlargement wanted: the cut is at most ``box[1] / scale`` pixels high.
+        gap: White rows that end the notes under the image.
 
     Returns:
         The cut, or None.
@@ -314,17 +335,16 @@ def web_app_cut(
     left = int(white_cols[0]) if len(white_cols) else 0  # the sidebar ends where the columns turn white
     main = rgb[:, left:]
     dark = main.max(axis=2) < 16
-    rows, cols = dark.any(axis=1).nonzero()[0], dark.any(axis=0).nonzero()[0]
+    rows = dark.any(axis=1).nonzero()[0]
     if len(rows) == 0:
         return None
     top, bottom = int(rows[0]), int(rows[-1]) + 1
     tinted = ((main.min(axis=2) < 247) & (main.max(axis=2) > 200)).mean(axis=1) > 0.5  # a band across the column
-    banner = tinted[:top].nonzero()[0]
-    start = int(banner[-1]) + 1 if len(banner) else 0
-    content = ~_white_rows(main[start:bottom])
-    first = start + int(content.nonzero()[0][0])
-    inked = (main[first:bottom].min(axis=2) < 200).any(axis=0).nonzero()[0]
-    x0, x1 = min(int(cols[0]), int(inked[0])), max(int(cols[-1]), int(inked[-1])) + 1
+    banner = _first_run(tinted[:top])  # the box ends at the first white row under its first tinted row
+    start = banner[0] + int(_white_rows(main[banner[0] : top]).nonzero()[0][0]) if banner else 0
+    first = start + int((~_white_rows(main[start:bottom])).nonzero()[0][0])
+    end = _notes_end(main, bottom, gap)
+    inked = (~(main[first:end].min(axis=2) >= 247)).any(axis=0).nonzero()[0]
     top = max(first - margin, 0)
-    return (left + max(x0 - margin, 0), top, left + min(x1 + margin, main.shape[1]),
-            min(bottom + margin, top + int(box[1] / scale)))  # fmt: skip
+    return (left + max(int(inked[0]) - margin, 0), top, left + min(int(inked[-1]) + 1 + margin, main.shape[1]),
+            min(end + margin, main.shape[0]))  # fmt: skip

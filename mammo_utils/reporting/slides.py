@@ -172,9 +172,9 @@ def transfer_conclusion(book: FactBook) -> str:
             single.append(html.escape(b if chosen == a else a))
             continue
         test = book.difference_html(f"s05.test.{i}", f"{src}#paired_test.{tests[name]}") if name in tests else "—"
-        words = verdict_words(pair["low"], pair["high"], html.escape(a), html.escape(b))
+        label = _pair_label(pair["low"], pair["high"], html.escape(a), html.escape(b))
         rows.append(
-            f"<tr><td>{words}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
+            f"<tr><td>{label}</td><td>{book.difference_html(f's05.{i}', f'{src}#paired_validation.{i}')}</td>"
             f"<td>{test}</td></tr>"
         )
     head = f"<p>{_chosen_head(book, src, str(chosen), pairs)}"
@@ -185,6 +185,27 @@ def transfer_conclusion(book: FactBook) -> str:
         head + "</p><table><tr><th>on validation (decides; arms of 3 seeds)</th><th>validation Δ breast AUC [95%]</th>"
         "<th>test Δ [95%] (no choice made)</th></tr>" + "".join(rows[:6]) + "</table>" + tail
     )
+
+
+def _pair_label(low: float, high: float, a: str, b: str) -> str:
+    """A short row label for a paired difference ``a − b``: ``"a − b: no difference"`` (its 95% interval holds 0),
+    else ``"a − b: a higher"`` or ``"a − b: a lower"``; a backbone both arms share (their first word) is left out.
+
+    Args:
+        low: Lower end of the interval.
+        high: Upper end.
+        a: Arm A's name (escaped by the caller).
+        b: Arm B's name.
+
+    Returns:
+        HTML text.
+    """
+    first_a, _, rest_a = a.partition(" ")
+    first_b, _, rest_b = b.partition(" ")
+    if first_a == first_b and rest_a and rest_b:  # one backbone: its name once, the arms by their start
+        a, b = rest_a, rest_b
+    words = f"{a} higher" if low > 0 else f"{a} lower" if high < 0 else "no difference"
+    return f"{a} − {b}: {words}"
 
 
 def _chosen_head(book: FactBook, src: str, chosen: str, pairs: list[dict]) -> str:
@@ -268,59 +289,98 @@ def _detector_seeds(book: FactBook, det: str) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _off_breast_line(book: FactBook, det: str) -> str:
+    """The warning that leads the Grad-CAM slide: how often the champion's maps peak off the breast, so they do not
+    show where the model found a lesion ("" when 07 did not record it)."""
+    off = det + "#gradcam_peaks_off_breast"
+    if _try(book, off + ".share") is None:
+        return ""
+    return (
+        f"<p><b>The maps do not show where the model found a lesion</b>: the champion's Grad-CAM peaks off the "
+        f"breast in {book.html('d07.off.share', off + '.share', 'pct')} "
+        f"[{book.html('d07.off.low', off + '.low', 'pct')}, {book.html('d07.off.high', off + '.high', 'pct')}] "
+        f"of test images ({book.html('d07.off', off + '.off', 'int')} of "
+        f"{book.html('d07.off.n', off + '.images', 'int')}).</p>"
+    )
+
+
+def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) -> str:
+    """One seed's row of the Grad-CAM table: hits k of n with the hit rate, the margin over chance and the share of
+    maps that peak off the breast, each with its 95% patient-bootstrap interval (the final report's fact keys).
+
+    Args:
+        book: Facts.
+        det: 07's results file.
+        i: The run's index in ``gradcam_seeds.runs``.
+        run: That run's record (``off_breast`` optional: "—" without it).
+        champion: Whether it is the champion's seed (marked).
+
+    Returns:
+        HTML (a ``<tr>``).
+    """
+    base, key = f"{det}#gradcam_seeds.runs.{i}", f"d07.cs{i}"
+    off = base + ".off_breast"
+    margin = (
+        f"{book.html(key + '.margin', base + '.margin', '+.3f')} "
+        f"[{book.html(key + '.low', base + '.margin_ci.0', '+.3f')}, "
+        f"{book.html(key + '.high', base + '.margin_ci.1', '+.3f')}]"
+    )
+    off_cell = (
+        f"{book.html(key + '.off', off + '.share', 'pct')} [{book.html(key + '.off.low', off + '.low', 'pct')}, "
+        f"{book.html(key + '.off.high', off + '.high', 'pct')}]"
+        if run.get("off_breast")
+        else "—"
+    )
+    mark = " (champion)" if champion else ""
+    return (
+        f"<tr><td style='white-space:nowrap'>{book.html(key, base + '.seed', 'int')}{mark}</td>"
+        f"<td>{book.html(key + '.hits', base + '.hits', 'int')} of {book.html(key + '.n', base + '.n', 'int')}, "
+        f"{book.pair_html(key + '.pg', base + '.hit_rate', base + '.hit_rate_ci', 'pct')}</td>"
+        f"<td>{margin}</td><td>{off_cell}</td></tr>"
+    )
+
+
 def _gradcam_seeds(book: FactBook, det: str) -> str:
-    """The slide's Grad-CAM bullets, short: first how often its maps peak off the breast (so they do not show where
-    the model found a lesion), then whether the pointing game beats chance on the champion arm's seeds.
+    """The pointing game per champion-arm seed: the verdict line, then a table (seed, hits, margin over chance,
+    off-breast share), each value with its 95% patient-bootstrap interval.
 
     Args:
         book: Facts.
         det: 07's results file.
 
     Returns:
-        ``<li>`` items ("" when 07 recorded neither); every interval a 95% patient bootstrap.
+        HTML ("" when 07 recorded no per-seed runs).
     """
-    items = []
-    off = det + "#gradcam_peaks_off_breast"
-    if _try(book, off + ".share") is not None:
-        items.append(
-            f"<li><b>Grad-CAM peaks off the breast in {book.html('d07.off.share', off + '.share', 'pct')} "
-            f"[{book.html('d07.off.low', off + '.low', 'pct')}, {book.html('d07.off.high', off + '.high', 'pct')}] "
-            f"of test images</b> ({book.html('d07.off', off + '.off', 'int')} of "
-            f"{book.html('d07.off.n', off + '.images', 'int')}): the maps do not show where the model found a "
-            "lesion</li>"
-        )
-    pg = det + "#gradcam_pointing"
-    hits = (
-        f"hits {book.pair_html('d07.pg', pg + '.hit_rate', pg + '.hit_rate_ci', 'pct')} vs chance "
-        f"{book.html('d07.chance', pg + '.chance', 'pct')}"
-        if _try(book, pg + ".hit_rate_ci") is not None
-        else ""
+    recorded = _recorded(book, det, "gradcam_seeds.runs", "gradcam_seeds.beating_seeds")
+    if recorded is None:
+        return ""
+    runs, beating = recorded
+    champion = _try(book, det + "#gradcam_seeds.champion_seed")
+    chance = det + "#gradcam_seeds.runs.0.chance"
+    verdict = (
+        f"<p>Grad-CAM beats chance on {len(beating)} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} "
+        "champion-arm seeds (patient-bootstrap lower bound of the margin&nbsp;&gt;&nbsp;0) in the pointing game: "
+        f"the map's peak inside a lesion box, chance {book.html('d07.cs.chance', chance, 'pct')}.</p>"
     )
-    recorded = _recorded(book, det, "gradcam_seeds.n", "gradcam_seeds.beating_seeds")
-    boot = "95% patient bootstrap"
-    if recorded is not None and recorded[0] >= 2:
-        items.append(
-            f"<li>Grad-CAM beats chance on {len(recorded[1])} of "
-            f"{book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} champion-arm seeds"
-            + (f" ({hits}; {boot})" if hits else "")
-            + "</li>"
-        )
-    elif hits:
-        items.append(f"<li>Grad-CAM pointing game: {hits} ({boot})</li>")
-    return "".join(items)
+    head = (
+        "<tr><th>seed</th><th>hits, rate [95% CI]</th><th>margin over chance [CI]</th>"
+        "<th>peaks off the breast [CI]</th></tr>"
+    )
+    rows = "".join(_gradcam_row(book, det, i, run, run.get("seed") == champion) for i, run in enumerate(runs))
+    return f"{verdict}<table>{head}{rows}</table>"
 
 
 def gradcam_list(book: FactBook, det: str) -> str:
-    """The Grad-CAM slide's bullets: where the maps peak (off the breast, first), then the pointing game over seeds.
+    """The Grad-CAM slide: the off-breast warning first, then the verdict over seeds and its per-seed table.
 
     Args:
         book: Facts.
         det: 07's results file.
 
     Returns:
-        HTML (a ``<ul>``).
+        HTML.
     """
-    return f"<ul>{_gradcam_seeds(book, det)}</ul>"
+    return _off_breast_line(book, det) + _gradcam_seeds(book, det)
 
 
 def int8_line(book: FactBook, exp: str) -> str:
@@ -486,13 +546,19 @@ def _build_line(book: FactBook, exp: str) -> str:
 
 
 def _serving_slide(figs: Path) -> str:
-    """The serving slide: the API in bullets beside the web app's result (:func:`web_app_result`: the screenshot cut
-    to its decision and image), or a note where no screenshot was taken."""
+    """The serving slide: the API in bullets (the heat-map's "not a localisation" label, :data:`HEATMAP_NOTE`, among
+    them) beside the web app's result (:func:`web_app_result`: the screenshot cut to its decision, image and notes),
+    or a note where no screenshot was taken."""
+    from ..serving.inference import HEATMAP_NOTE
+
+    label = html.escape(HEATMAP_NOTE.split(" (see")[0])  # the note without its pointer to the report
+
     title = "Serving: API + web app (live demo)"
     items = (
         "<li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call</li><li>4xx for bad uploads, the server "
         "stays up</li><li>The web app (Streamlit) calls the API: decision, probability against the frozen "
         "threshold, detector boxes over the Grad-CAM heat-map</li>"
+        f"<li><b>The overlay is not a localisation</b>: API and app label it “{label}”</li>"
     )
     shot = figs / "web_app.png"
     if not shot.is_file():
@@ -594,11 +660,12 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
                     f"<li>Sensitivity {book.interval_html('champion.recall', ci + 'recall', 'pct')}, "
                     f"specificity {book.interval_html('champion.specificity', ci + 'specificity', 'pct')}</li>"
                     + (
-                        f"<li>Sensitivity at 90% specificity {book.html('slide.op.k', op + '.k', 'int')}/"
-                        f"{book.html('slide.op.n', op + '.n', 'int')} "
+                        f"<li>Sensitivity at 90% specificity {book.html('slide.op.sens', op + '.sensitivity', 'pct')} "
+                        f"({book.html('slide.op.k', op + '.k', 'int')}/{book.html('slide.op.n', op + '.n', 'int')}) "
                         f"[{book.html('slide.op.low', op + '.low', 'pct')}, "
-                        f"{book.html('slide.op.high', op + '.high', 'pct')}] (a point of the test ROC curve, "
-                        "not a decision rule)</li>"
+                        f"{book.html('slide.op.high', op + '.high', 'pct')}], at "
+                        f"{book.html('slide.op.spec', op + '.specificity', 'pct')} specificity (a point of the test "
+                        "ROC curve, not a decision rule)</li>"
                         if _try(book, op) is not None
                         else ""
                     )

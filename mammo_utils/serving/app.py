@@ -1,5 +1,5 @@
 """The web app (Streamlit): upload the mammograms of one patient, read each image's decision with its probability
-against the threshold, the image itself with the lesion detector's boxes and the Grad-CAM heat-map (captioned as
+against the threshold, the image itself with the lesion detector's boxes and the Grad-CAM heat-map (labelled as
 where the score is sensitive, not a localisation), and the per-breast summary. It calls the REST API (one system,
 two faces); start both with ``mammo serve`` and ``mammo app`` (or ``docker compose up``).
 
@@ -56,6 +56,9 @@ def show_image(name: str, data: bytes, result: dict, study: dict, heat: bool, bo
     where = "-".join(v for v in (result.get("laterality"), result.get("view")) if v) or "Image"
     st.markdown(f"**{where}** · {name}")
     show_decision(result)
+    heat_map = result.get("heatmap_original_png_base64") if heat else None
+    if heat_map:  # the API's note (the constant when an older service sends none), readable, above the picture
+        st.info(result.get("heatmap_note") or HEATMAP_NOTE, icon="ℹ️")
     try:
         grey, stored = remember("pixels", hashlib.sha256(data).hexdigest(), lambda: decode_for_display(data))
     except ValueError as exc:
@@ -63,7 +66,6 @@ def show_image(name: str, data: bytes, result: dict, study: dict, heat: bool, bo
         return
     detector = study.get("detector")
     found = result.get("boxes") or []
-    heat_map = result.get("heatmap_original_png_base64") if heat else None
     picture = render_image(
         grey, stored, found if boxes else None, decode_map(heat_map) if heat_map else None,
         (detector or {}).get("classes", ()), crop,
@@ -79,8 +81,6 @@ def show_image(name: str, data: bytes, result: dict, study: dict, heat: bool, bo
     if notes:
         text = "; ".join(notes)
         st.caption(text[0].upper() + text[1:] + ".")
-    if heat_map:  # the API's own note, the same constant when an older service sends none
-        st.caption(result.get("heatmap_note") or HEATMAP_NOTE)
 
 
 def show_breasts(study: dict) -> None:

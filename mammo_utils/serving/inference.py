@@ -62,7 +62,7 @@ HEATMAP_ORIGINAL_SIDE = 512
 #: Said wherever a prediction is shown.
 DISCLAIMER = "Research tool, not a medical device: it does not diagnose, and no clinical decision may rest on it."
 #: Said wherever a Grad-CAM heat-map is served or shown (the API's ``heatmap_note``, its OpenAPI description, the
-#: web app's caption): 07 found the champion's peaks off the breast on many test images, where a classifier keyed on
+#: web app's notice): 07 found the champion's peaks off the breast on many test images, where a classifier keyed on
 #: the border or the breast's size would put them, so the map is no lesion finder.
 HEATMAP_NOTE = (
     "Grad-CAM: where the score is sensitive, not where a lesion is; not a localisation (see the final report's "

@@ -9,6 +9,7 @@ FROC only inside its measured range, the export facts, references that resolve, 
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 from pathlib import Path
@@ -615,16 +616,24 @@ def test_gradcam_prose_names_the_patient_bootstrap_and_keeps_the_counts(tmp_path
     assert "reach 1 FP/image" not in froc  # a rate past the test curve: no interval, no count
 
 
-def test_the_gradcam_slide_leads_with_the_off_breast_share_in_few_words(tmp_path):
+def test_the_gradcam_slide_leads_with_the_off_breast_warning_then_a_row_per_seed(tmp_path):
     from mammo_utils.reporting.facts import FactBook
-    from mammo_utils.reporting.slides import _gradcam_seeds
+    from mammo_utils.reporting.slides import gradcam_list
 
-    text = _gradcam_seeds(FactBook(_gradcam_record(tmp_path)), "07.json")
-    plain = " ".join(re.sub(r"<[^>]+>", "", text.replace("<li>", " ")).split())
-    assert plain.split()[:5] == ["Grad-CAM", "peaks", "off", "the", "breast"]
-    assert plain.index("do not show where the model found a lesion") < plain.index("beats chance on 2 of 3")
-    words = [w for w in plain.split() if re.search("[A-Za-z]", w)]  # numbers and intervals aside
-    assert len(words) <= 40 and "patient bootstrap" in plain and "Wilson" not in plain
+    record = _gradcam_record(tmp_path)
+    data = json.loads((record / "07.json").read_text())
+    data["gradcam_seeds"]["champion_seed"] = 2
+    (record / "07.json").write_text(json.dumps(data))
+    text = gradcam_list(FactBook(record), "07.json")
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+    assert plain.startswith("The maps do not show where the model found a lesion")
+    assert plain.index("found a lesion") < plain.index("beats chance on 2 of 3") < plain.index("margin over chance")
+    assert "lower bound of the margin > 0" in plain and "Wilson" not in plain
+    assert text.count("<tr>") == 4 and plain.count("(champion)") == 1 and "2 (champion)" in plain
+    # each seed: hits k of n, the rate, the margin as point [low, high] and the off-breast share, all facts
+    assert plain.count("51 of 141 , 36.2% [ 27.0% , 46.0% ]") == 3 and "+0.315 [ -0.010 , +0.300 ]" in plain
+    assert plain.count("52.9% [ 41.0% , 64.1% ]") == 4  # the champion's line and the three rows
+    assert 'data-fact="d07.cs1.low"' in text and 'data-fact="d07.cs2.margin"' in text
 
 
 # --- 9. FROC reach -------------------------------------------------------------------------------------------------

@@ -155,24 +155,28 @@ def _page(tmp_path: Path) -> Path:
     return path
 
 
-def test_web_app_result_keeps_the_decision_and_the_image_only(tmp_path):
+def test_web_app_result_keeps_the_decision_the_image_and_its_notes(tmp_path):
     page = _page(tmp_path)
-    assert sf.web_app_cut(page, margin=10) == (250, 90, 530, 510)  # from the first line to the image's bottom
+    # from the first line under the banner to the caption under the image (the heat-map's label), as wide as it
+    assert sf.web_app_cut(page, margin=10) == (250, 90, 710, 550)
     cut = Image.open(io.BytesIO(sf.web_app_result(page, margin=10)))
-    factor = min(sf.SPLIT_BOX[0] / 280, sf.SPLIT_BOX[1] / 420)  # enlarged to the slide's box
-    assert cut.size == (round(280 * factor), round(420 * factor))
+    factor = min(sf.SPLIT_BOX[0] / 460, sf.SPLIT_BOX[1] / 460, sf.WEB_APP_SCALE)  # fitted, enlarged at most so far
+    assert cut.size == (round(460 * factor), round(460 * factor))
     pixels = np.asarray(cut.convert("RGB"))
     assert not (pixels == (240, 242, 246)).all(axis=2).any()  # no sidebar
     assert not (pixels == (255, 249, 225)).all(axis=2).any()  # no banner
-    # a tall image: the cut stops where the slide would shrink it under the least enlargement
-    left, top, right, bottom = sf.web_app_cut(page, margin=10, box=(640, 300), scale=1.5)
-    assert bottom - top == 200 and right - left == 280
+    # a tinted notice between the decision and the image (the app's heat-map label) stays; a far footer goes
+    page_array = np.asarray(Image.open(page)).copy()
+    page_array[145:158, 260:980] = (225, 236, 250)
+    page_array[590:600, 260:300] = 90  # 50 white rows under the caption
+    Image.fromarray(page_array).save(page)
+    assert sf.web_app_cut(page, margin=10) == (250, 90, 990, 550)
     blank = tmp_path / "blank.png"
     Image.new("RGB", (300, 200), "white").save(blank)
     assert sf.web_app_result(blank) is None and sf.web_app_result(tmp_path / "none.png") is None
 
 
-def test_web_app_result_of_the_built_screenshot_shows_its_text_at_slide_size():
+def test_web_app_result_of_the_built_screenshot_keeps_the_heat_map_label():
     shot = RESULTS.parent / "figures" / "web_app.png"
     if not shot.is_file():
         pytest.skip("no web-app screenshot in reports/figures")
@@ -180,8 +184,10 @@ def test_web_app_result_of_the_built_screenshot_shows_its_text_at_slide_size():
     # shown whole in the slide's box the page's text shrinks below 14 px
     assert min(sf.SLIDE_BOX[0] / full.width, sf.SLIDE_BOX[1] / full.height) * sf.WEB_APP_TEXT_PX < sf.MIN_SLIDE_TEXT_PX
     left, top, right, bottom = sf.web_app_cut(shot)
-    factor = min(sf.SPLIT_BOX[0] / (right - left), sf.SPLIT_BOX[1] / (bottom - top))  # the slide's scale of the cut
-    assert factor >= sf.WEB_APP_SCALE and sf.WEB_APP_TEXT_PX * factor * sf.LETTER_SHARE >= sf.MIN_SLIDE_TEXT_PX
+    rgb = np.asarray(full.convert("RGB")).astype(int)[:, left:right]
+    image_bottom = int((rgb.max(axis=2) < 16).any(axis=1).nonzero()[0][-1])
+    assert bottom > image_bottom + 20  # the notes under the image (the "not a localisation" label) are kept
+    factor = min(sf.SPLIT_BOX[0] / (right - left), sf.SPLIT_BOX[1] / (bottom - top), sf.WEB_APP_SCALE)
     shown = Image.open(io.BytesIO(sf.web_app_result(shot)))
     assert shown.width <= sf.SPLIT_BOX[0] and shown.height <= sf.SPLIT_BOX[1]
     assert shown.height == pytest.approx((bottom - top) * factor, abs=1)  # the PNG is that size: no browser shrink

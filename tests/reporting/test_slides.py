@@ -80,3 +80,11 @@ def test_title_slide_headline_reads_the_champion_and_the_detector(tmp_path):
     assert f"test breast ROC-AUC {champion['value']:.3f} [{champion['low']:.3f}, {champion['high']:.3f}]" in text
     assert f"mAP@0.5 {detector['map50']:.3f} [{detector['map50_ci'][0]:.3f}, {detector['map50_ci'][1]:.3f}]" in text
     assert slides.key_results(_book(tmp_path / "none"), "none.json") == ""
+
+
+def test_transfer_rows_are_short_labels_with_the_verdict():
+    from mammo_utils.reporting.slides import _pair_label
+
+    assert _pair_label(-0.03, 0.05, "eff ImageNet", "baseline") == "eff ImageNet − baseline: no difference"
+    assert _pair_label(0.27, 0.45, "eff ImageNet", "eff random init") == "ImageNet − random init: ImageNet higher"
+    assert _pair_label(-0.4, -0.1, "a", "b") == "a − b: a lower"

@@ -77,12 +77,13 @@ def test_app_scores_a_study_once_and_shows_the_disclaimer(server, synth_root, mo
     assert {"Breast", "Images", "Decision"} <= set(at.dataframe[0].value.columns)
     images = at.get("image")  # st.image elements
     assert len(images) == 2
-    # each overlay is captioned as the API labels it: where the score is sensitive, not a localisation
-    assert [c.value for c in at.main.caption].count(HEATMAP_NOTE) == 2
+    # each overlay is labelled as the API labels it (a notice, not a small caption): not a localisation
+    assert [c.value for c in at.main.info].count(HEATMAP_NOTE) == 2
+    assert HEATMAP_NOTE not in [c.value for c in at.main.caption]
     # widgets move: the page is redrawn from the remembered answer, nothing is scored or recorded again
     at.sidebar.toggle[1].set_value(False).run()  # detector boxes off
     at.sidebar.toggle[0].set_value(False).run()  # heat-map off: the answer with heat-maps serves it
-    assert HEATMAP_NOTE not in [c.value for c in at.main.caption]  # no overlay drawn, no note
+    assert HEATMAP_NOTE not in [c.value for c in at.main.info]  # no overlay drawn, no note
     at.sidebar.toggle[0].set_value(True).run()
     assert not at.exception and _counts(url, store) == after
 
