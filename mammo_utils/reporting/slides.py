@@ -188,7 +188,7 @@ def transfer_conclusion(book: FactBook) -> str:
 
 
 def _pair_label(low: float, high: float, a: str, b: str) -> str:
-    """A short row label for a paired difference ``a − b``: ``"a − b: no difference"`` (its 95% interval holds 0),
+    """A short row label for a paired difference ``a − b``: ``"a − b: no difference shown"`` (its 95% interval holds 0),
     else ``"a − b: a higher"`` or ``"a − b: a lower"``; a backbone both arms share (their first word) is left out.
 
     Args:
@@ -204,7 +204,7 @@ def _pair_label(low: float, high: float, a: str, b: str) -> str:
     first_b, _, rest_b = b.partition(" ")
     if first_a == first_b and rest_a and rest_b:  # one backbone: its name once, the arms by their start
         a, b = rest_a, rest_b
-    words = f"{a} higher" if low > 0 else f"{a} lower" if high < 0 else "no difference"
+    words = f"{a} higher" if low > 0 else f"{a} lower" if high < 0 else "no difference shown"
     return f"{a} − {b}: {words}"
 
 

@@ -708,8 +708,7 @@ def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
 
 def test_budget_limited_detector_seeds_are_named_and_07_and_08_have_their_figures(tmp_path):
     from mammo_utils.reporting.facts import FactBook
-    from mammo_utils.reporting.final_report import _detection_figure, _export_figure, budget_limited_sentence
-    from mammo_utils.reporting.final_report import grid_note
+    from mammo_utils.reporting.final_report import _detection_figure, _export_figure, budget_limited_sentence, grid_note
 
     runs = [{"seed": s, "epochs_run": 8, "best_epoch": b} for s, b in ((0, 8), (1, 7), (2, 8))]
     facts = {"seeds": {"runs": runs, "chosen_seed": 2}, "budget": {"max_epochs": 8}, "test_images": 556,
@@ -849,7 +848,7 @@ def test_slides_say_what_05_and_06_concluded_and_that_data_is_synthetic(built):
     transfer = json.loads((reports / "results" / "05_transfer.json").read_text())
     head = "Chosen on validation: <b><span" if transfer["champion_moved"] else "Best validation mean: <b><span"
     assert head in deck and f">{transfer['chosen']}</span>" in deck
-    assert re.search(r"is (higher|lower) than|no difference between", deck)
+    assert re.search(r" − [^<:]+: ([^<]+ (higher|lower)|no difference shown)", deck)
     assert "the champion alias" in deck
     assert "(synthetic data)" in deck and "<b>Synthetic data</b>" in deck
     assert re.search(r"The test split was scored \d+ times", deck) and "of every 1,000 screened breasts" in deck

@@ -85,6 +85,6 @@ def test_title_slide_headline_reads_the_champion_and_the_detector(tmp_path):
 def test_transfer_rows_are_short_labels_with_the_verdict():
     from mammo_utils.reporting.slides import _pair_label
 
-    assert _pair_label(-0.03, 0.05, "eff ImageNet", "baseline") == "eff ImageNet − baseline: no difference"
+    assert _pair_label(-0.03, 0.05, "eff ImageNet", "baseline") == "eff ImageNet − baseline: no difference shown"
     assert _pair_label(0.27, 0.45, "eff ImageNet", "eff random init") == "ImageNet − random init: ImageNet higher"
     assert _pair_label(-0.4, -0.1, "a", "b") == "a − b: a lower"
