@@ -141,9 +141,9 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         ``froc_curve``, ``breast_recall`` (with ``breast_recall_k`` of ``breast_recall_n`` breasts with a lesion; its
         interval resamples patients, each drawn copy's breasts counted), ``operating_score``, ``operating_point``,
         ``pointing_game`` and the ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``,
-        ``froc_max_fp_per_image_ci``, ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``, ``operating_point_ci``), and ``froc_reached``:
-        per FROC rate, ``{"reached", "resamples"}``, how many of the patient resamples' curves reach that rate (the
-        rate's interval is over those only).
+        ``froc_max_fp_per_image_ci``, ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``,
+        ``operating_point_ci``), and ``froc_reached``: per FROC rate, ``{"reached", "resamples"}``, how many of the
+        patient resamples' curves reach that rate (the rate's interval is over those only).
     """
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
