@@ -211,10 +211,12 @@ def test_scorings(book: FactBook) -> tuple[int, list[str]]:
         total += int(n_others)
         items.append(
             f"{book.html('use.07.cam', others, 'int')} runs of the champion's arm besides the champion (its other "
-            "seeds: Grad-CAM maps of the test lesion images) in 07"
+            "seeds: Grad-CAM maps of every test image, the lesion images for the pointing game and all of them for "
+            "the share peaking off the breast) in 07"
         )
     for source, what in (
-        (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of the test lesion images in 07"),
+        (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of every test image in 07 (the "
+         "lesion images for the pointing game, all of them for the share peaking off the breast)"),
         (f"{r}/08_export.json#drift", "the champion's scores of the test split for 08's drift check"),
         (f"{r}/champion_eval.json#test_counts.n", "the exported champion once more in this report (its ONNX file, for "
          "the model card)"),
