@@ -435,7 +435,7 @@ def _card_sections(book: FactBook, real_csv: str | None, embedded_csv: str, synt
     off = peaks_off_breast_text(book, f"{book.results}/07_detection.json", book.md, "card.d07.off")
     gradcam = f"- Explanations: {off} (07).\n" if off else ""
     seeds = gradcam_seeds_md(book, f"{book.results}/07_detection.json")
-    seeds = f"\n{seeds}" if seeds else ""  # after the list: a table inside a bullet would end it
+    seeds = f"\n{seeds}" if seeds else ""  # after the list, below the Explanations bullet it details
     data_name = "the embedded synthetic RSNA-layout set" if synthetic else f"the data set of `{embedded_csv}`"
 
     def ci(metric: str, fmt: str = ".3f") -> str:
@@ -554,7 +554,7 @@ specificity {ci("specificity", "pct")}.{sens90}
 - Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.
 - Monitor input drift and sensitivity on feedback in production (`mammo monitor drift`, `mammo retrain --check`).
 - Small test split: intervals are wide.
-{gradcam}{flags}{seeds}
+{flags}{gradcam}{seeds}
 ## Sources
 """
     return card
