@@ -25,12 +25,14 @@ from .metrics import (
     agnostic,
     bootstrap_interval,
     bootstrap_intervals,
+    breast_hits,
     breast_recall,
     cam_boxes,
     coco_map,
     froc,
     operating_point,
     pointing_game,
+    resample_keys,
     top_box_overlap,
 )
 from .train import DetectionData, truth
@@ -136,11 +138,12 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         ``map50``, ``map50_95``, ``per_class`` (AP@0.5) with ``per_class_ci``, ``map50_agnostic``, ``froc``
         (sensitivities; None where the curve does not reach the rate), ``froc_max_fp_per_image`` and
         ``froc_end_sensitivity`` (where the test curve ends and its sensitivity there, every kept box counted),
-        ``froc_curve``, ``breast_recall``, ``operating_score``, ``operating_point``, ``pointing_game`` and the
-        ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``, ``froc_max_fp_per_image_ci``,
-        ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``, ``operating_point_ci``), and ``froc_reached``:
-        per FROC rate, ``{"reached", "resamples"}``, how many of the patient resamples' curves reach that rate (the
-        rate's interval is over those only).
+        ``froc_curve``, ``breast_recall`` (with ``breast_recall_k`` of ``breast_recall_n`` breasts with a lesion; its
+        interval resamples patients, each drawn copy's breasts counted), ``operating_score``, ``operating_point``,
+        ``pointing_game`` and the ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``,
+        ``froc_max_fp_per_image_ci``, ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``,
+        ``operating_point_ci``), and ``froc_reached``: per FROC rate, ``{"reached", "resamples"}``, how many of the
+        patient resamples' curves reach that rate (the rate's interval is over those only).
     """
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
@@ -154,7 +157,9 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
     out["froc"] = curve
     out["operating_score"] = score
     out["operating_point"] = operating_point(gt, test_preds, score)
-    out["breast_recall"] = breast_recall(gt, test_preds, breasts, score)
+    hits = breast_hits(gt, test_preds, breasts, score)
+    out["breast_recall"] = float(np.mean(list(hits.values()))) if hits else float("nan")
+    out["breast_recall_k"], out["breast_recall_n"] = int(sum(hits.values())), len(hits)
 
     def statistics(idx):
         g, p = _subset(gt, idx), _subset(test_preds, idx)
@@ -165,7 +170,7 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         f = froc(g, p)
         values.update({f"froc/{k}": v for k, v in f.items() if k.startswith("sens@")})
         values.update({"froc_max_fp_per_image": f["max_fp_per_image"], "froc_end_sensitivity": f["end_sensitivity"]})
-        values["breast_recall"] = breast_recall(g, p, [breasts[i] for i in idx], score)
+        values["breast_recall"] = breast_recall(g, p, resample_keys(idx, breasts), score)
         values.update({f"op/{k}": v for k, v in operating_point(g, p, score).items() if k in OPERATING_LABELS})
         return values
 
@@ -485,7 +490,8 @@ def summary_json(result: dict) -> dict:
     Returns:
         ``map50, map50_95, per_class`` (+ ``per_class_ci``), ``map50_agnostic``, ``froc`` (None where the test
         curve, which ends at ``froc_max_fp_per_image`` with sensitivity ``froc_end_sensitivity``, does not reach the
-        rate; ``froc_reached``: how many patient resamples reach each rate), ``breast_recall, pointing_game``
+        rate; ``froc_reached``: how many patient resamples reach each rate), ``breast_recall`` (+ ``breast_recall_k``,
+        ``breast_recall_n``: breasts hit of breasts with a lesion), ``pointing_game``
         (Grad-CAM's hit rate when a classifier was scored, else None), ``detector_pointing_game``, ``pointing_chance``
         and the intervals.
     """
@@ -509,6 +515,8 @@ def summary_json(result: dict) -> dict:
         "froc_end_sensitivity_ci": det["froc_end_sensitivity_ci"],
         "breast_recall": det["breast_recall"],
         "breast_recall_ci": det["breast_recall_ci"],
+        "breast_recall_k": det.get("breast_recall_k"),
+        "breast_recall_n": det.get("breast_recall_n"),
         "pointing_game": cam["pointing_game"]["hit_rate"] if cam is not None else None,
         "pointing_game_ci": list(cam["pointing_game"].get("hit_rate_ci", ())) if cam is not None else None,
         "detector_pointing_game": det["pointing_game"]["hit_rate"],

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .evaluate import classifier_localisation, spread
@@ -163,3 +165,22 @@ def champion_arm_localisation(
     out = arm_localisation(runs, data, known)
     others = [seed for seed in out["seeds"] if seed != own]
     return {**out, "champion_run": info.get("run_name"), "champion_seed": own, "other_seeds": others}
+
+
+def arm_run_folders(seeds: dict, runs_dir) -> list[Path]:
+    """The run folders of the classifier runs whose Grad-CAM :func:`champion_arm_localisation` scored.
+
+    Args:
+        seeds: :func:`champion_arm_localisation`'s result (each of its ``runs`` names its ``run_name``).
+        runs_dir: The run folders (``cfg.runs_dir``); the champion, loaded from the registry, was trained there too.
+
+    Returns:
+        ``runs_dir / run_name`` per scored run, in seed order (for
+        :func:`~mammo_utils.modeling.run_state.trained_runs`, which records a folder without a training record as
+        such).
+
+    Example:
+        >>> [p.as_posix() for p in arm_run_folders({"runs": [{"run_name": "arm_t_s0"}, {"run_name": "arm_t_s1"}]}, "r")]
+        ['r/arm_t_s0', 'r/arm_t_s1']
+    """
+    return [Path(runs_dir) / run["run_name"] for run in seeds.get("runs", [])]

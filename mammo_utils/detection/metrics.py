@@ -297,20 +297,21 @@ def top_box_overlap(gt: Sequence[dict], preds: Sequence[dict]) -> dict:
     return {"median_iou": float(np.median(ious)), "median_area_ratio": float(np.median(ratios)), "n": len(ious)}
 
 
-def breast_recall(
+def breast_hits(
     gt: Sequence[dict], preds: Sequence[dict], breasts: Sequence, threshold: float, iou: float = 0.5
-) -> float:
-    """Share of breasts with a lesion where at least one lesion is hit by a box scoring >= ``threshold``.
+) -> dict:
+    """Per breast with a lesion: is at least one of its lesions hit by a box scoring >= ``threshold``?
 
     Args:
         gt: Ground truth per image.
         preds: Predictions per image.
-        breasts: Breast key per image (e.g. ``(patient_id, laterality)``).
+        breasts: Breast key per image (e.g. ``(patient_id, laterality)``; in a bootstrap resample use
+            :func:`resample_keys` so that each copy of a patient counts as its own breasts).
         threshold: Operating score (see :func:`score_at_fpi`).
         iou: Hit criterion.
 
     Returns:
-        Recall over breasts with at least one box (NaN if none).
+        ``{breast key: hit}`` over the breasts with at least one lesion box.
     """
     found: dict = {}
     for g, p, key in zip(gt, preds, breasts):
@@ -320,7 +321,53 @@ def breast_recall(
         keep = np.asarray(p["scores"]).reshape(-1) >= threshold
         m = iou_matrix(np.asarray(p["boxes"]).reshape(-1, 4)[keep], gb)
         found[key] = found.get(key, False) or bool((m >= iou).any())
+    return found
+
+
+def breast_recall(
+    gt: Sequence[dict], preds: Sequence[dict], breasts: Sequence, threshold: float, iou: float = 0.5
+) -> float:
+    """Share of breasts with a lesion where at least one lesion is hit by a box scoring >= ``threshold``.
+
+    Args:
+        gt: Ground truth per image.
+        preds: Predictions per image.
+        breasts: Breast key per image (see :func:`breast_hits`).
+        threshold: Operating score (see :func:`score_at_fpi`).
+        iou: Hit criterion.
+
+    Returns:
+        Recall over breasts with at least one box (NaN if none).
+    """
+    found = breast_hits(gt, preds, breasts, threshold, iou)
     return float(np.mean(list(found.values()))) if found else float("nan")
+
+
+def resample_keys(idx: Sequence[int], keys: Sequence) -> list[tuple]:
+    """Keys of a patient-bootstrap resample's rows, tagged by which copy of their patient drew them.
+
+    A patient drawn twice brings its breasts twice; keyed by breast alone the copies would merge into one, and the
+    resample would count distinct breasts instead of the drawn ones. The j-th draw of a patient holds the j-th
+    occurrence of each of its rows, so ``(key, j)`` separates the copies and keeps a breast's views together.
+
+    Args:
+        idx: Row indices of the resample (whole patients, with repeats).
+        keys: Key per row of the full set (e.g. ``(patient_id, laterality)``).
+
+    Returns:
+        ``(key, copy)`` per row of ``idx``.
+
+    Example:
+        >>> resample_keys([0, 1, 0, 1, 2], ["a", "a", "b"])
+        [('a', 0), ('a', 0), ('a', 1), ('a', 1), ('b', 0)]
+    """
+    seen: dict = {}
+    out = []
+    for i in idx:
+        copy = seen.get(i, 0)
+        seen[i] = copy + 1
+        out.append((keys[i], copy))
+    return out
 
 
 def pointing_game(points: Sequence[tuple[int, int]], gt: Sequence[dict], regions: Sequence[np.ndarray]) -> dict:

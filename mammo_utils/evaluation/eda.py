@@ -11,7 +11,7 @@ from .. import constants as C
 from ..data.dicom import DicomReadError, read_header
 from ..data.rsna import breast_ids, breast_table
 from .metrics import wilson_interval
-from .subgroups import band_order
+from .subgroups import UNKNOWN, band_order
 
 
 def class_balance(df: pd.DataFrame) -> pd.DataFrame:
@@ -36,13 +36,13 @@ def class_balance(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _numeric_order(index: pd.Index) -> pd.Index:
-    """Sort labels numerically when they are numbers ("2" before "10"), "missing" last."""
+    """Sort labels numerically when they are numbers ("2" before "10"), a missing value's group (``unknown``) last."""
 
     def key(value):
         try:
             return (0, float(value), "")
         except (TypeError, ValueError):
-            return (2 if value == "missing" else 1, 0.0, str(value))
+            return (2 if value == UNKNOWN else 1, 0.0, str(value))
 
     return pd.Index(sorted(index, key=key), name=index.name)
 
@@ -52,7 +52,8 @@ def rate_by(df: pd.DataFrame, column: str, bands: Callable[[pd.Series], pd.Serie
 
     A breast counts in a group when any of its images has that value (a breast with CC and MLO images counts under
     both views); the images of one breast are not independent, so they are never counted as separate trials.
-    Missing values are their own group; groups are ordered numerically when their labels are numbers.
+    Missing values are their own group, ``unknown`` (:data:`~mammo_utils.evaluation.subgroups.UNKNOWN`, the model
+    card's name for it); groups are ordered numerically when their labels are numbers.
 
     Args:
         df: ``train.csv`` frame.
@@ -65,7 +66,7 @@ def rate_by(df: pd.DataFrame, column: str, bands: Callable[[pd.Series], pd.Serie
         Frame with ``images``, ``breasts``, ``positives`` (breasts with cancer), ``rate``, ``ci_low``, ``ci_high``.
     """
     key = df[column] if bands is None else bands(df[column])
-    key = key.astype(object).where(key.notna(), "missing")
+    key = key.astype(object).where(key.notna(), UNKNOWN)
     key = key.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
     frame = pd.DataFrame({"key": key.to_numpy(), "breast": breast_ids(df).to_numpy(), "cancer": df.cancer.to_numpy()})
     grouped = frame.groupby("key")

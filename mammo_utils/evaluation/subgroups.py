@@ -71,6 +71,10 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
+#: The group label of a missing value (age band, density), in the model card's subgroups and 01's rate tables alike.
+UNKNOWN = "unknown"
+
+
 def age_band(age: pd.Series) -> pd.Series:
     """The age band of each value: ``<50``, ``50-59``, ``60-69``, ``>=70`` (:data:`AGE_BINS`), ``unknown`` when missing.
 
@@ -86,7 +90,7 @@ def age_band(age: pd.Series) -> pd.Series:
     """
     inner = [int(v) for v in AGE_BINS[1:-1]]
     labels = [f"<{inner[0]}"] + [f"{a}-{b - 1}" for a, b in zip(inner, inner[1:])] + [f">={inner[-1]}"]
-    return pd.cut(age, list(AGE_BINS), right=False, labels=labels).astype(object).fillna("unknown")
+    return pd.cut(age, list(AGE_BINS), right=False, labels=labels).astype(object).fillna(UNKNOWN)
 
 
 def with_subgroup_columns(pred: pd.DataFrame, meta: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -104,8 +108,8 @@ def with_subgroup_columns(pred: pd.DataFrame, meta: pd.DataFrame | None = None) 
     for column in ("site_id", "machine_id", "density", "age"):
         if meta is not None and column not in out and column in meta:
             out[column] = out.image_id.map(meta[column])
-    out["age_band"] = age_band(out["age"]) if "age" in out else "unknown"
-    out["density"] = out["density"].fillna("unknown") if "density" in out else "unknown"
+    out["age_band"] = age_band(out["age"]) if "age" in out else UNKNOWN
+    out["density"] = out["density"].fillna(UNKNOWN) if "density" in out else UNKNOWN
     return out
 
 

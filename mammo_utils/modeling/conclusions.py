@@ -25,7 +25,9 @@ def last_training_auc(results: Mapping[tuple[str, int], Any]) -> pd.Series:
     """Each arm's mean over runs of the training-batch ROC-AUC in its last epoch (the ``auc`` history column).
 
     A validation AUC near 0.5 with a training AUC near 0.5 is a network that has not fit its training data yet
-    (too few steps for its size and start), not one that over-fitted.
+    (too few steps for its size and start), not one that over-fitted. The value is per image on class-balanced,
+    augmented training batches, so it is not on the terms of a breast-level validation AUC: a gap between the two
+    is not a measure of over-fitting.
 
     Args:
         results: ``{(arm, seed): TrainResult}``.
@@ -274,8 +276,10 @@ def comparison_conclusion(
             if fitted:
                 shown = ", ".join(f"{a} {train_auc[a]:.2f}" for a in fitted)
                 lines.append(
-                    f"- Training-batch AUC in the last epoch above chance ({shown}) while validation stays below "
-                    f"{min_auc:.2f}: these fit their training batches better than they generalise at this budget."
+                    f"- Training-batch AUC in the last epoch above chance ({shown}): these networks have begun to fit "
+                    "their training data. That AUC is per image on class-balanced, augmented training batches, not "
+                    "per breast on the validation split, so the two are not compared and no over-fitting is read from "
+                    "their difference."
                 )
     lines += [f"- {source_sentence(arm, record)}" for arm, record in (sources or {}).items()]
     lines += [f"- {v}" for v in tests["verdict"]] if len(tests) else []

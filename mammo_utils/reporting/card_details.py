@@ -8,6 +8,7 @@ batch-norm statistics and no second learning rate).
 
 from __future__ import annotations
 
+from .evidence import gradcam_seed_cells, gradcam_seed_verdict
 from .facts import FactBook, FactError, resolve
 
 #: Words for recorded setting values (the printed value is the recorded one, named).
@@ -192,4 +193,32 @@ def training_data_text(book: FactBook, src: str, data_name: str) -> str:
     return (
         f"Trained on the training folds of {data_name}: {_part(book, src, 'train')}. The checkpoint and the decision "
         f"threshold were chosen on validation fold {fold}: {_part(book, src, 'validation')}."
+    )
+
+
+def gradcam_seeds_md(book: FactBook, src: str, key: str = "card.d07.cs") -> str:
+    """The Grad-CAM pointing game on every seed of the champion's arm as a Markdown table, and the verdict.
+
+    Args:
+        book: Facts.
+        src: 07's results file (``gradcam_seeds``).
+        key: Fact-key prefix.
+
+    Returns:
+        An introduction, a table (seed | hits k of n, rate [95% CI] | margin over chance [CI] | peaks off the breast
+        [CI]) and ``Grad-CAM beats chance on k of n seeds (…)``; "" when fewer than two seeds were scored.
+    """
+    cells = gradcam_seed_cells(book, src, book.md, key)
+    if not cells:
+        return ""
+    rows = "\n".join(
+        f"| {c['seed']} | {c['hits']}, {c['rate']} | {c['margin']} | {c['off'] or 'not recorded'} |" for c in cells
+    )
+    return (
+        "Grad-CAM pointing game on each seed of the champion's arm (07): a hit is a map whose peak falls inside a "
+        "lesion box; chance is the share of the breast the lesion boxes cover; the margin is the hit rate minus "
+        "chance; intervals are 95% patient bootstrap.\n\n"
+        "| seed | hits, rate [95% CI] | margin over chance [95% CI] | peaks off the breast (all test images) |\n"
+        "|---|---|---|---|\n"
+        f"{rows}\n\n{gradcam_seed_verdict(book, src, book.md, key)}.\n"
     )

@@ -211,10 +211,12 @@ def test_scorings(book: FactBook) -> tuple[int, list[str]]:
         total += int(n_others)
         items.append(
             f"{book.html('use.07.cam', others, 'int')} runs of the champion's arm besides the champion (its other "
-            "seeds: Grad-CAM maps of the test lesion images) in 07"
+            "seeds: Grad-CAM maps of every test image, the lesion images for the pointing game and all of them for "
+            "the share peaking off the breast) in 07"
         )
     for source, what in (
-        (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of the test lesion images in 07"),
+        (f"{r}/07_detection.json#gradcam_pointing", "the champion's Grad-CAM maps of every test image in 07 (the "
+         "lesion images for the pointing game, all of them for the share peaking off the breast)"),
         (f"{r}/08_export.json#drift", "the champion's scores of the test split for 08's drift check"),
         (f"{r}/champion_eval.json#test_counts.n", "the exported champion once more in this report (its ONNX file, for "
          "the model card)"),
@@ -481,7 +483,14 @@ def detector_operating_clause(book: FactBook, src: str) -> str:
     if _try(book, src + "#breast_recall") is None:
         return f"; {where}"
     recall = value_with_interval(book, "d07.op.breast_recall", src, "breast_recall", "pct")
-    return f"; {where}, and at it {recall} of the test breasts with a lesion get a correct box"
+    if _try(book, src + "#breast_recall_n") is None:  # recorded before the counts were
+        return f"; {where}, and at it {recall} of the test breasts with a lesion get a correct box"
+    k = book.html("d07.op.breast_recall.k", src + "#breast_recall_k", "int")
+    n = book.html("d07.op.breast_recall.n", src + "#breast_recall_n", "int")
+    return (
+        f"; {where}, and at it {k} of {n} test breasts with a lesion get a correct box ({recall}, 95% patient "
+        "bootstrap)"
+    )
 
 
 def verdict_words(low: float, high: float, a: str, b: str, metric: str = "roc_auc") -> str:
@@ -547,3 +556,87 @@ def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off"
         f"{interval_label(book, base)}): a classifier that keyed on the image border or the breast's size rather "
         "than the tissue would put its peak there, so these maps do not show where it found a lesion"
     )
+
+
+def pair_text(render, key: str, value: str, ci: str, fmt: str = ".3f") -> str:
+    """``value [low, high]`` from a value's source and its ``[low, high]`` list source, for either renderer.
+
+    Args:
+        render: ``book.html`` or ``book.md``.
+        key: The value's fact key (its limits are ``key.low`` and ``key.high``).
+        value: Source of the value.
+        ci: Source of its interval list.
+        fmt: Format of all three.
+
+    Returns:
+        Text.
+    """
+    return (
+        f"{render(key, value, fmt)} [{render(key + '.low', ci + '.0', fmt)}, {render(key + '.high', ci + '.1', fmt)}]"
+    )
+
+
+def gradcam_seed_cells(book: FactBook, src: str, render, key: str = "d07.cs") -> list[dict]:
+    """Each champion-arm seed's Grad-CAM pointing game (07's ``gradcam_seeds.runs``) as printed cells.
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+        render: ``book.html`` or ``book.md``.
+        key: Fact-key prefix (seed ``i``'s facts are ``<key><i>.*``).
+
+    Returns:
+        Per seed ``{"seed", "hits"`` (``k of n``), ``"rate"`` (``x% [lo, hi]``), ``"margin"`` (hit rate minus chance,
+        ``+p [lo, hi]``), ``"off"`` (share of test images whose peak is off the breast, ``y% [lo, hi]``, "" when not
+        recorded)``}``; [] when fewer than two seeds were scored.
+    """
+    runs = _try(book, src + "#gradcam_seeds.runs") or []
+    if len(runs) < 2:
+        return []
+    cells = []
+    for i, run in enumerate(runs):
+        base, k = f"{src}#gradcam_seeds.runs.{i}", f"{key}{i}"
+        off = base + ".off_breast"
+        cells.append(
+            {
+                "seed": render(k, base + ".seed", "int"),
+                "hits": f"{render(k + '.hits', base + '.hits', 'int')} of {render(k + '.n', base + '.n', 'int')}",
+                "rate": pair_text(render, k + ".pg", base + ".hit_rate", base + ".hit_rate_ci", "pct"),
+                "margin": pair_text(render, k + ".margin", base + ".margin", base + ".margin_ci", "+.3f"),
+                "off": (
+                    f"{render(k + '.off', off + '.share', 'pct')} [{render(k + '.off.low', off + '.low', 'pct')}, "
+                    f"{render(k + '.off.high', off + '.high', 'pct')}]"
+                    if run.get("off_breast")
+                    else ""
+                ),
+            }
+        )
+    return cells
+
+
+def gradcam_seed_verdict(book: FactBook, src: str, render, key: str = "d07.cs") -> str:
+    """How many of the champion arm's seeds Grad-CAM beats chance on ("" when fewer than two were scored).
+
+    A seed beats chance when the lower end of its margin's interval (hit rate minus chance) lies above 0.
+
+    Args:
+        book: Facts.
+        src: 07's results file.
+        render: ``book.html`` or ``book.md``.
+        key: Fact-key prefix.
+
+    Returns:
+        ``Grad-CAM beats chance on k of n seeds (…)``, naming the seeds that do not when some fail.
+    """
+    base = src + "#gradcam_seeds"
+    runs = _try(book, base + ".runs") or []
+    if len(runs) < 2:
+        return ""
+    patient = all(run.get("interval") == "patient bootstrap" for run in runs)
+    how = "95% patient-bootstrap interval" if patient else "interval (over images)"
+    failing = _try(book, base + ".failing_seeds") or []
+    text = (
+        f"Grad-CAM beats chance on {render(key + '.beating', base + '.beating_seeds|len', 'int')} of "
+        f"{render(key + '.n', base + '.n', 'int')} seeds (the lower end of the margin's {how} above 0)"
+    )
+    return text + (f"; not on seed(s) {', '.join(str(s) for s in failing)}" if failing else "")

@@ -187,6 +187,23 @@ def format_value(value: Any, fmt: str) -> str:
     return format_number(float(value), fmt)  # -0.0002 at "+.3f" prints +0.000, not -0.000
 
 
+#: Characters a fact key may hold: it is printed in ``data-fact`` attributes and the JSON of every fact.
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def fact_key(key: str) -> str:
+    """A fact key made of ``[A-Za-z0-9._-]`` only (any other character becomes ``_``), so that it is printed as is.
+
+    Keys built from labels (``flag.04's.6.k``) would otherwise carry characters that HTML escapes
+    (``&#x27;``) in ``data-fact`` attributes.
+
+    Example:
+        >>> fact_key("card.flag.04's.6.k"), fact_key("d07.froc.sens@1fp")
+        ('card.flag.04_s.6.k', 'd07.froc.sens_1fp')
+    """
+    return _KEY_UNSAFE.sub("_", key)
+
+
 @dataclasses.dataclass
 class Fact:
     """One number (or word) and where it came from."""
@@ -251,6 +268,7 @@ class FactBook:
         Returns:
             The :class:`Fact`.
         """
+        key = fact_key(key)
         if key not in self.facts:
             value = resolve(source, self.root)
             reason = self.missing(source) if _absent(value) else None
@@ -283,7 +301,7 @@ class FactBook:
         """The fact as ``<span class="fact" data-fact=… title="source: …">text</span>``."""
         fact = self.get(key, source, fmt)
         return (
-            f'<span class="fact" data-fact="{html.escape(key)}" title="source: {html.escape(self.shown(fact.source))}">'
+            f'<span class="fact" data-fact="{fact.key}" title="source: {html.escape(self.shown(fact.source))}">'
             f"{html.escape(fact.text)}</span>"
         )
 

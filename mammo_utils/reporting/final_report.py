@@ -22,8 +22,10 @@ from .evidence import (
     _try,
     export_table,
     froc_sentence,
+    gradcam_seed_cells,
     holdout_use_html,
     operating_point_html,
+    pair_text,
     peaks_off_breast_text,
     prevalence_html,
     value_with_interval,
@@ -765,24 +767,10 @@ def _pointing_interval(book: FactBook, base: str) -> str:
     )
 
 
-def _seed_cell(book: FactBook, base: str, i: int, run: dict) -> str:
-    """``seed s: k of n (x% [lo, hi]; margin lo to hi; off the breast y% [lo, hi])`` of one seed's pointing game."""
-    run_base, key = f"{base}.runs.{i}", f"d07.cs{i}"
-    cell = (
-        f"seed {book.html(key, f'{run_base}.seed', 'int')}: {book.html(f'{key}.hits', f'{run_base}.hits', 'int')} of "
-        f"{book.html(f'{key}.n', f'{run_base}.n', 'int')} "
-        f"({book.pair_html(f'{key}.pg', f'{run_base}.hit_rate', f'{run_base}.hit_rate_ci', 'pct')}; margin "
-        f"{book.html(f'{key}.low', f'{run_base}.margin_ci.0', '+.3f')} to "
-        f"{book.html(f'{key}.high', f'{run_base}.margin_ci.1', '+.3f')}"
-    )
-    if run.get("off_breast"):
-        off = f"{run_base}.off_breast"
-        cell += (
-            f"; peaks off the breast {book.html(f'{key}.off', off + '.share', 'pct')} "
-            f"[{book.html(f'{key}.off.low', off + '.low', 'pct')}, "
-            f"{book.html(f'{key}.off.high', off + '.high', 'pct')}]"
-        )
-    return cell + ")"
+def _seed_cell(cell: dict) -> str:
+    """``seed s: k of n (x% [lo, hi]; margin +p [lo, hi]; peaks off the breast y% [lo, hi])`` of one seed."""
+    text = f"seed {cell['seed']}: {cell['hits']} ({cell['rate']}; margin {cell['margin']}"
+    return text + (f"; peaks off the breast {cell['off']}" if cell["off"] else "") + ")"
 
 
 def gradcam_seeds_html(book: FactBook, src: str) -> str:
@@ -797,15 +785,12 @@ def gradcam_seeds_html(book: FactBook, src: str) -> str:
         off the breast (all 95% patient bootstrap), and whether every seed beats chance (the lower end of the margin's
         patient-bootstrap interval above 0) or which seeds do not.
     """
-    try:
-        recorded = resolve(src + "#gradcam_seeds", book.root)
-    except FactError:
-        return ""
-    runs = recorded.get("runs") or []
-    if len(runs) < 2:
+    cells = [_seed_cell(cell) for cell in gradcam_seed_cells(book, src, book.html)]
+    if not cells:
         return ""
     base = src + "#gradcam_seeds"
-    cells = [_seed_cell(book, base, i, run) for i, run in enumerate(runs)]
+    recorded = resolve(base, book.root)
+    runs = recorded["runs"]
     patient = all(run.get("interval") == "patient bootstrap" for run in runs)
     how = "95% patient-bootstrap interval" if patient else "interval (over images)"
     head = f" Repeated for each of the {book.html('d07.cs.n', base + '.n', 'int')} seeds of the champion's arm: "
@@ -950,6 +935,8 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
     src = f"{book.results}/07_detection.json"
     if _have(book, src):
         froc1 = froc_sentence(book, src)
+        pg = src + "#gradcam_pointing"
+        margin = pair_text(book.html, "d07.margin", pg + ".margin", pg + ".margin_ci", "+.3f")
         seeds = ""
         if has_source(book, src + "#seeds.n"):
             seeds = (
@@ -981,8 +968,7 @@ def section_results(book: FactBook, real_csv: str | None = None) -> str:
             f"{_pointing_interval(book, src + '#gradcam_pointing')}) against a "
             "chance rate of "
             f"{book.html('d07.chance', src + '#gradcam_pointing.chance', 'pct')} "
-            f"(margin {book.html('d07.margin.low', src + '#gradcam_pointing.margin_ci.0')} to "
-            f"{book.html('d07.margin.high', src + '#gradcam_pointing.margin_ci.1')}, from the same resamples; "
+            f"(margin over chance {margin}, from the same resamples; "
             "chance is the share of the breast the lesion boxes cover, where a uniformly random breast pixel would "
             "land)."
             + gradcam_seeds_html(book, src)

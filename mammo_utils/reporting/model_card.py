@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..evaluation.subgroups import MIN_AUC_INTERVAL
-from .card_details import architecture_text, recipe_line, training_data_text
+from .card_details import architecture_text, gradcam_seeds_md, recipe_line, training_data_text
 from .evidence import peaks_off_breast_text
 from .facts import FactBook, FactError, alias_after_05, files_read, has_source, name_real_csv, resolve
 from .references import Citations
@@ -434,6 +434,8 @@ def _card_sections(book: FactBook, real_csv: str | None, embedded_csv: str, synt
     )
     off = peaks_off_breast_text(book, f"{book.results}/07_detection.json", book.md, "card.d07.off")
     gradcam = f"- Explanations: {off} (07).\n" if off else ""
+    seeds = gradcam_seeds_md(book, f"{book.results}/07_detection.json")
+    seeds = f"\n{seeds}" if seeds else ""  # after the list, below the Explanations bullet it details
     data_name = "the embedded synthetic RSNA-layout set" if synthetic else f"the data set of `{embedded_csv}`"
 
     def ci(metric: str, fmt: str = ".3f") -> str:
@@ -552,7 +554,7 @@ specificity {ci("specificity", "pct")}.{sens90}
 - Retrain and re-evaluate on real data (`mammo download`, the `full` profile) before drawing any conclusion.
 - Monitor input drift and sensitivity on feedback in production (`mammo monitor drift`, `mammo retrain --check`).
 - Small test split: intervals are wide.
-{gradcam}{flags}
+{flags}{gradcam}{seeds}
 ## Sources
 """
     return card

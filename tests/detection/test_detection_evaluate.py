@@ -154,6 +154,7 @@ def test_evaluate_json_carries_every_headline_interval():
         assert out[f"{key}_ci"] == pytest.approx(list(det[f"{key}_ci"])), key
     assert set(out["froc_ci"]) == set(out["froc"]) == {froc_key(r) for r in FROC_RATES}
     assert out["pointing_game"] is None  # no classifier scored
+    assert out["breast_recall"] == pytest.approx(out["breast_recall_k"] / out["breast_recall_n"])
 
 
 def test_seed_intervals_share_the_detailed_resamples_and_bracket_the_mean():

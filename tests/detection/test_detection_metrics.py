@@ -11,6 +11,7 @@ from mammo_utils.detection.metrics import (
     agnostic,
     bootstrap_interval,
     bootstrap_intervals,
+    breast_hits,
     breast_recall,
     cam_boxes,
     coco_map,
@@ -19,6 +20,7 @@ from mammo_utils.detection.metrics import (
     iou_matrix,
     operating_point,
     pointing_game,
+    resample_keys,
     score_at_fpi,
     top_box_overlap,
 )
@@ -189,3 +191,40 @@ def test_bootstrap_intervals_share_resamples_and_skip_undefined_values():
     out = bootstrap_intervals(lambda idx: {"mean": values[idx].mean(), "never": None}, np.arange(100), n=300)
     assert 0.35 < out["mean"][0] < 0.5 < out["mean"][1] < 0.65
     assert out["never"] is None
+
+
+def test_breast_recall_interval_is_a_patient_bootstrap_counting_each_drawn_copy():
+    """The interval resamples patients with multiplicity: it equals a direct bootstrap of per-patient counts."""
+    from mammo_utils.evaluation.metrics import cluster_members
+
+    n_patients, thr = 30, 0.5
+    hit_box, miss_box = _pred([[0, 0, 10, 10]], [0.9]), _pred([[50, 50, 60, 60]], [0.9])
+    lesion = {"boxes": np.array([[0, 0, 10, 10]]), "classes": np.array([0])}
+    gt, preds, breasts, groups = [], [], [], []
+    for pid in range(n_patients):
+        for side in ("L", "R"):
+            for _view in ("CC", "MLO"):  # two views of one breast: one breast, not two
+                gt.append(lesion)
+                preds.append(miss_box if (pid < 4 and side == "L") else hit_box)
+                breasts.append((pid, side))
+                groups.append(pid)
+    hits = breast_hits(gt, preds, breasts, thr)
+    assert (sum(hits.values()), len(hits)) == (56, 60)
+
+    def statistic(idx):
+        return {"r": breast_recall([gt[i] for i in idx], [preds[i] for i in idx], resample_keys(idx, breasts), thr)}
+
+    low, high = bootstrap_intervals(statistic, groups, n=200, seed=3)["r"]
+    # direct: draw patients with the same generator, count every drawn patient's two breasts
+    rng, members = np.random.default_rng(3), cluster_members(groups)
+    per_patient = np.array([2 - (pid < 4) for pid in range(n_patients)])
+    direct = [per_patient[rng.integers(0, len(members), len(members))].sum() / (2 * n_patients) for _ in range(200)]
+    assert (low, high) == pytest.approx((np.quantile(direct, 0.025), np.quantile(direct, 0.975)))
+    # keyed by breast alone, repeated patients merge and the resample shrinks to its distinct breasts
+    merged = bootstrap_intervals(
+        lambda idx: {"r": breast_recall([gt[i] for i in idx], [preds[i] for i in idx], [breasts[i] for i in idx], thr)},
+        groups,
+        n=200,
+        seed=3,
+    )["r"]
+    assert merged != pytest.approx((low, high))

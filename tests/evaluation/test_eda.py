@@ -67,3 +67,5 @@ def test_eda_age_bands_are_the_subgroup_bands_in_age_order():
     assert table.index.tolist() == list(dict.fromkeys(expected))  # <50, 50-59, 60-69, >=70, unknown: age order
     assert table.index[0] == f"<{AGE_BINS[1]:g}" and table.index[-1] == "unknown"
     assert table.breasts.tolist() == [2, 2, 1, 2, 1] and table.positives.tolist() == [1, 1, 0, 1, 0]
+    density = eda.rate_by(df.assign(density=["A", "B", None, "B", "A", None, "C", "A"]), "density")
+    assert density.index.tolist() == ["A", "B", "C", "unknown"]  # the model card's name for a missing value, last

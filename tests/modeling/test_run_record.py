@@ -117,3 +117,17 @@ def test_a_saved_detector_carries_its_training_record(work):
     entry = R.trained_run(out)
     assert entry["trained_build"] == "b-current" and entry["weights_file"] == DETECTOR_FILE
     assert entry["weights_sha256"] == sha256(out / DETECTOR_FILE)
+
+
+def test_07_lists_the_classifier_runs_it_scores_for_gradcam_beside_its_detectors(work):
+    """07's ``trained_runs``: every detector and every classifier seed whose Grad-CAM it scores, with digests."""
+    from mammo_utils.detection.gradcam_seeds import arm_run_folders
+
+    detector = _run(work, "det_s0", b"detector")
+    classifiers = [_run(work, f"arm_tuned_s{seed}", bytes([seed]) * 8) for seed in range(3)]
+    for run in (detector, *classifiers):
+        R.write_trained(run, [R.BEST_WEIGHTS], work)
+    cam_seeds = {"runs": [{"seed": s, "run_name": f"arm_tuned_s{s}"} for s in range(3)]}
+    entries = R.trained_runs([detector, *arm_run_folders(cam_seeds, work / "runs")])
+    assert [e["run"] for e in entries] == ["det_s0", "arm_tuned_s0", "arm_tuned_s1", "arm_tuned_s2"]
+    assert entries[2]["weights_sha256"] == hashlib.sha256(bytes([1]) * 8).hexdigest()

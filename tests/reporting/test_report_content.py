@@ -692,6 +692,10 @@ def test_the_detector_operating_point_follows_the_recorded_rate_and_the_curve_en
     text = re.sub(r"<[^>]+>", "", froc_sentence(FactBook(tmp_path), "e.json"))
     assert "the validation curve ends at 0.46 false positives per image, short of the 1 FP/image target" in text
     assert "lowest score the detector keeps (0.0101)" in text
+    counted = {**inside, "breast_recall_k": 18, "breast_recall_n": 20}
+    (tmp_path / "f.json").write_text(json.dumps(counted))
+    text = re.sub(r"<[^>]+>", "", froc_sentence(FactBook(tmp_path), "f.json"))
+    assert "18 of 20 test breasts with a lesion get a correct box (90.0% [85.0%, 95.0%], 95% patient bootstrap)" in text
 
 
 def test_box_fit_medians_are_quoted_with_their_sibling_intervals(tmp_path):
@@ -768,11 +772,13 @@ def test_detector_seeds_carry_their_test_intervals_and_the_sd_is_named_a_spread(
 
 # --- 10. export facts ----------------------------------------------------------------------------------------------
 def test_export_table_has_rows_and_the_facts_are_kept(built):
+    from mammo_utils.reporting.facts import fact_key
+
     reports, _, _ = built
     formats = json.loads((reports / "results" / "08_export.json").read_text())["formats"]
     facts = {f["key"] for f in json.loads((reports / "report_facts.json").read_text())}
     for row in formats:
-        name = row.get("format", row.get("index"))
+        name = fact_key(row.get("format", row.get("index")))  # "pruned50+keras" is keyed pruned50_keras
         assert {f"e08.{name}.size_mb", f"e08.{name}.ms_b1_median", f"e08.{name}.delta_auc"} <= facts
     page = (reports / "final_report.html").read_text()
     table = page.split("<h3>Export</h3>")[1].split("</table>")[0]
@@ -895,8 +901,28 @@ def test_gradcam_verdict_names_the_seeds_that_do_not_beat_chance(tmp_path):
     mixed = gradcam_seeds_html(FactBook(tmp_path), "mixed.json")
     assert "for seed(s) 1" in mixed and "every seed" not in mixed and "-0.100" in mixed
     assert "beats chance on 2 of" in _gradcam_seeds(FactBook(tmp_path), "mixed.json")
+    assert "margin +0.700 [+0.400, +0.900]" in re.sub(r"<[^>]+>", "", every)  # point [interval], not "lo to hi"
     (tmp_path / "one.json").write_text(json.dumps({"gradcam_seeds": pointing_over_seeds([run(0, 0.4)])}))
     assert gradcam_seeds_html(FactBook(tmp_path), "one.json") == "" and gradcam_seeds_html(book, "none.json") == ""
+
+
+def test_the_model_card_tabulates_gradcam_per_seed_with_its_verdict(tmp_path):
+    from mammo_utils.detection.gradcam_seeds import pointing_over_seeds
+    from mammo_utils.reporting.card_details import gradcam_seeds_md
+    from mammo_utils.reporting.facts import FactBook
+
+    off = {"share": 0.5, "low": 0.4, "high": 0.6, "off": 5, "images": 10, "interval": "patient bootstrap"}
+    runs = [{"seed": s, "run_name": f"arm_t_s{s}", "hits": 9 - s, "n": 12, "hit_rate": (9 - s) / 12,
+             "hit_rate_ci": [0.4, 0.9], "chance": 0.05, "margin": (9 - s) / 12 - 0.05, "margin_ci": [low, 0.8],
+             "interval": "patient bootstrap", "off_breast": off} for s, low in enumerate((0.3, -0.02, 0.1))
+    ]  # fmt: skip
+    (tmp_path / "07.json").write_text(json.dumps({"gradcam_seeds": pointing_over_seeds(runs)}))
+    table = gradcam_seeds_md(FactBook(tmp_path), "07.json")
+    rows = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert rows[1] == "| 1 | 8 of 12, 66.7% [40.0%, 90.0%] | +0.617 [-0.020, +0.800] | 50.0% [40.0%, 60.0%] |"
+    assert len(rows) == 3 and "beats chance on 2 of 3 seeds" in table and "not on seed(s) 1" in table
+    (tmp_path / "one.json").write_text(json.dumps({"gradcam_seeds": pointing_over_seeds(runs[:1])}))
+    assert gradcam_seeds_md(FactBook(tmp_path), "one.json") == ""
 
 
 @pytest.mark.parametrize(
@@ -1052,7 +1078,7 @@ def test_the_export_table_names_what_each_change_is_measured_against(tmp_path):
     assert 'data-fact="e08.tflite-int8.val_flipped_breasts"' in rows[1][flips]
     assert [r[against] for r in plain] == ["— (the reference of the changes)", "keras", "keras", "pruned50+keras"]
     assert plain[2][change] == "+0.0021 [-0.0003, +0.0061]"  # the pruned Keras model against the unpruned one
-    assert 'data-fact="e08.pruned50+keras.delta_against"' in rows[2][against]  # read from the record
+    assert 'data-fact="e08.pruned50_keras.delta_against"' in rows[2][against]  # read from the record
     # an older record, before delta_against: the pruned Keras row was the reference of the pruned rows
     _export_record(tmp_path, [{k: v for k, v in r.items() if k != "delta_against"} for r in measured])
     _, rows = export_table(FactBook(tmp_path))

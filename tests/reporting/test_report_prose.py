@@ -212,3 +212,17 @@ def test_the_intensity_figure_and_its_sentence_say_how_images_were_sampled():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any(t.startswith("machine 29 (12 of its 216 images sampled") for t in labels), labels
     assert "at most 12 random images per machine" in fig.axes[0].get_title()
+
+
+def test_fact_keys_built_from_labels_are_printed_without_escapes(tmp_path):
+    """A key built from a label ("04's", "pruned50+keras") is stored and printed with [A-Za-z0-9._-] only."""
+    import json
+
+    from mammo_utils.reporting.facts import FactBook
+
+    (tmp_path / "r.json").write_text(json.dumps({"k": 3}))
+    book = FactBook(tmp_path)
+    page = book.html("flag.04's baseline.6.k", "r.json#k", "int") + book.html("e08.pruned50+keras.k", "r.json#k", "int")
+    assert 'data-fact="flag.04_s_baseline.6.k"' in page and 'data-fact="e08.pruned50_keras.k"' in page
+    assert "&#x27;" not in page and set(book.facts) == {"flag.04_s_baseline.6.k", "e08.pruned50_keras.k"}
+    assert book.md("flag.04's baseline.6.k", "r.json#k", "int") == "3"  # the same fact, found by its raw key
