@@ -1,4 +1,4 @@
-# Size: the detector's figures (training curves, FROC, box mapping, the rule-picked grids and their page and slide layouts).
+# Size: the detector's figures (training curves, FROC, box mapping, the rule-picked grids, page and slide).
 """Figures of the detection notebook: box mapping, training curves, FROC, and test images with boxes and Grad-CAM.
 
 Ground truth is drawn in green, detections in orange (a colour-blind-safe pair), each detection labelled with
