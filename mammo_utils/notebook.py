@@ -144,3 +144,27 @@ def setup(
     # the platform and versions go into the build record (the final report's provenance section), not the output
     build_identity(cfg.work_dir, {**environment, "machine": platform.machine(), "versions": versions()})
     return cfg
+
+
+def shown_table(table, decimals: int = 3, blanks: dict[str, str] | None = None, blank: str = "—"):
+    """A results table as a notebook shows it: numbers rounded, and an empty cell where a value does not exist,
+    instead of pandas' ``NaN``.
+
+    Args:
+        table: A ``pandas.DataFrame``.
+        decimals: Decimals of the numbers.
+        blanks: Per column, what its empty cells say (e.g. ``{"gzip_mb": "n/a (folder)"}``); others read ``blank``.
+        blank: The text of an empty cell (say under the table what it means).
+
+    Returns:
+        A new ``DataFrame`` (the input is unchanged).
+
+    Example:
+        >>> import pandas as pd
+        >>> shown_table(pd.DataFrame({"auc": [0.91234, None]}), 2)["auc"].tolist()
+        [0.91, '—']
+    """
+    out = table.round(decimals).astype(object)
+    for column in out.columns:
+        out[column] = out[column].where(table[column].notna(), (blanks or {}).get(column, blank))
+    return out

@@ -138,10 +138,12 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         ``map50``, ``map50_95``, ``per_class`` (AP@0.5) with ``per_class_ci``, ``map50_agnostic``, ``froc``
         (sensitivities; None where the curve does not reach the rate), ``froc_max_fp_per_image`` and
         ``froc_end_sensitivity`` (where the test curve ends and its sensitivity there, every kept box counted),
-        ``froc_curve``, ``breast_recall`` (with ``breast_recall_k`` of ``breast_recall_n`` breasts with a lesion; its
+        ``froc_curve``, ``operating_fp_per_image`` (false positives per test image at the operating score),
+        ``breast_recall`` (with ``breast_recall_k`` of ``breast_recall_n`` breasts with a lesion; its
         interval resamples patients, each drawn copy's breasts counted), ``operating_score``, ``operating_point``,
         ``pointing_game`` and the ``*_ci`` intervals (``map50_ci``, ``map50_95_ci``, ``map50_agnostic_ci``,
         ``froc_max_fp_per_image_ci``, ``froc_end_sensitivity_ci``, ``breast_recall_ci``, ``froc_ci``,
+        ``operating_fp_per_image_ci``,
         ``operating_point_ci``), and ``froc_reached``: per FROC rate, ``{"reached", "resamples"}``, how many of the
         patient resamples' curves reach that rate (the rate's interval is over those only).
     """
@@ -157,6 +159,7 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
     out["froc"] = curve
     out["operating_score"] = score
     out["operating_point"] = operating_point(gt, test_preds, score)
+    out["operating_fp_per_image"] = out["operating_point"]["fp"] / len(gt) if gt else float("nan")
     hits = breast_hits(gt, test_preds, breasts, score)
     out["breast_recall"] = float(np.mean(list(hits.values()))) if hits else float("nan")
     out["breast_recall_k"], out["breast_recall_n"] = int(sum(hits.values())), len(hits)
@@ -171,7 +174,9 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         values.update({f"froc/{k}": v for k, v in f.items() if k.startswith("sens@")})
         values.update({"froc_max_fp_per_image": f["max_fp_per_image"], "froc_end_sensitivity": f["end_sensitivity"]})
         values["breast_recall"] = breast_recall(g, p, resample_keys(idx, breasts), score)
-        values.update({f"op/{k}": v for k, v in operating_point(g, p, score).items() if k in OPERATING_LABELS})
+        op = operating_point(g, p, score)
+        values.update({f"op/{k}": v for k, v in op.items() if k in OPERATING_LABELS})
+        values["operating_fp_per_image"] = op["fp"] / len(g)
         return values
 
     ci, defined = bootstrap_intervals(statistics, groups, N_BOOT, counts=True)
@@ -182,6 +187,7 @@ def evaluate_detections(data: DetectionData, score: float, test_preds: list[dict
         "breast_recall",
         "froc_max_fp_per_image",
         "froc_end_sensitivity",
+        "operating_fp_per_image",
     ):
         out[f"{key}_ci"] = ci.get(key)
     out["per_class_ci"] = {k: ci.get(f"ap50/{k}") for k in out["per_class"]}
@@ -336,7 +342,8 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
         maps: Also score the CAM boxes and return the maps (False: the pointing game only).
 
     Returns:
-        ``pointing_game`` summary, ``peaks_off_breast`` (every test image, patient-bootstrap interval),
+        ``pointing_game`` summary, ``peaks_off_breast`` (every test image, and split into images with and without a
+        lesion; patient-bootstrap intervals),
         ``heat`` ``(N, H, W)`` maps at cache size and ``probabilities``; with ``maps`` also ``map50_agnostic``
         with ``_ci`` and ``cam_preds``.
     """
@@ -363,9 +370,10 @@ def classifier_localisation(model, data: DetectionData, image_size: tuple[int, i
     gt = truth(data.test)
     groups = data.test.patient_id.to_numpy()
     points = [peak_location(h) for h in heat]
+    lesion = [len(np.asarray(g["boxes"]).reshape(-1, 4)) > 0 for g in gt]
     out = {
         "pointing_game": pointing_summary(points, gt, images, groups),
-        "peaks_off_breast": peaks_off_breast(images, heat, groups),
+        "peaks_off_breast": peaks_off_breast(images, heat, groups, lesion=lesion),
         "heat": heat,
         "probabilities": probs,
     }

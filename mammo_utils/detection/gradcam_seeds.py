@@ -52,8 +52,8 @@ def pointing_over_seeds(runs: list[dict]) -> dict:
     Returns:
         ``runs`` (each with ``beats_chance`` added, sorted by seed), ``n`` seeds, ``seeds``, ``beating_seeds``,
         ``failing_seeds``, ``all_beat_chance`` (False for no seed), and ``hit_rate`` / ``margin`` (and
-        ``off_breast_share`` when every run has ``off_breast``) as ``{"mean", "sd", "min", "max"}`` over seeds (sd NaN
-        for one seed).
+        ``off_breast_share``, ``off_breast_lesion_share``, ``off_breast_no_lesion_share`` when every run records
+        them) as ``{"mean", "sd", "min", "max"}`` over seeds (sd NaN for one seed).
 
     Raises:
         ValueError: A run without ``seed`` or its margin.
@@ -78,6 +78,9 @@ def pointing_over_seeds(runs: list[dict]) -> dict:
         out[key] = spread([r[key] for r in rows])
     if rows and all(r.get("off_breast") for r in rows):
         out["off_breast_share"] = spread([r["off_breast"]["share"] for r in rows])
+        for kind in ("lesion", "no_lesion"):  # the split by images with / without a lesion, when recorded
+            if all(r["off_breast"].get(kind) for r in rows):
+                out[f"off_breast_{kind}_share"] = spread([r["off_breast"][kind]["share"] for r in rows])
     return out
 
 

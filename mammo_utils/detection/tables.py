@@ -170,8 +170,9 @@ def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
 
     Returns:
         Columns ``seed``, ``run``, ``hits / lesion images``, ``hit rate [95% patient bootstrap]``, ``chance``,
-        ``hit rate - chance [95% patient bootstrap]``, ``beats chance``, and, when recorded,
-        ``peaks off breast / images`` and ``off-breast share [95% patient bootstrap]``.
+        ``hit rate - chance [95% patient bootstrap]``, ``beats chance``, and, when recorded, ``peaks off breast / …``
+        and ``off-breast share, … [95% patient bootstrap]`` for the lesion images and the lesion-free images (for
+        ``images``, all together, in a record without the split).
 
     Example:
         >>> pg = {"seed": 0, "run_name": "arm_a_s0", "hits": 8, "n": 10, "hit_rate": 0.8, "hit_rate_ci": (0.49, 0.94),
@@ -191,8 +192,61 @@ def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
             "hit rate - chance [95% patient bootstrap]": fmt(r["margin"], r.get("margin_ci")),
             "beats chance": "yes" if r["beats_chance"] else "no",
         }
-        if off := r.get("off_breast"):
-            row["peaks off breast / images"] = f"{off['off']} / {off['images']}"
-            row["off-breast share [95% patient bootstrap]"] = fmt(off["share"], (off["low"], off["high"]))
+        off = r.get("off_breast") or {}
+        parts = [("lesion images", off.get("lesion")), ("lesion-free images", off.get("no_lesion"))]
+        if off and not all(part for _, part in parts):  # an older record: every test image together
+            parts = [("images", off)]
+        for name, part in parts if off else []:
+            row[f"peaks off breast / {name}"] = f"{part['off']} / {part['images']}"
+            row[f"off-breast share, {name} [95% patient bootstrap]"] = fmt(part["share"], (part["low"], part["high"]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _share(part: dict) -> str:
+    """``k of n (x% [lo, hi])`` of a share record (``off``, ``images``, ``share``, ``low``, ``high``)."""
+    return f"{part['off']} of {part['images']} ({part['share']:.1%} [{part['low']:.1%}, {part['high']:.1%}])"
+
+
+def peaks_markdown(off: dict, pointing: dict, floor: float) -> str:
+    """Where the champion's Grad-CAM maps peak on the test images, as 07's Markdown: on lesion images inside the
+    lesion box or off the breast, on lesion-free images off the breast (the final report's sentence, from the same
+    records).
+
+    Args:
+        off: :func:`~mammo_utils.evaluation.explain.peaks_off_breast`'s result with its ``lesion`` / ``no_lesion``
+            split (without it: every test image together).
+        pointing: The same maps' pointing summary (``hits``, ``n``, ``hit_rate``, ``hit_rate_ci``).
+        floor: The cached pixel value at or below which a pixel is not breast.
+
+    Returns:
+        Markdown.
+
+    Example:
+        >>> part = {"off": 2, "images": 4, "share": 0.5, "low": 0.25, "high": 0.75}
+        >>> pg = {"hits": 1, "n": 4, "hit_rate": 0.25, "hit_rate_ci": (0.0, 0.6)}
+        >>> peaks_markdown({**part, "lesion": part, "no_lesion": part}, pg, 0.05)[:60]
+        "On the 4 test images with a lesion, the champion's Grad-CAM "
+    """
+    where = f"off the breast (background or padding, cached pixel ≤ {floor})"
+    how = (
+        f"95% patient bootstrap: {off.get('resamples', '?')} resamples of the {off.get('patients', '?')} test patients"
+    )
+    if not (off.get("lesion") and off.get("no_lesion")):
+        return (
+            f"Grad-CAM's peak falls {where} in **{_share(off)}** of the test images, lesion-free ones included ({how})."
+        )
+    low, high = pointing["hit_rate_ci"]
+    text = (
+        f"On the {off['lesion']['images']} test images with a lesion, the champion's Grad-CAM peak falls **inside the "
+        f"lesion box in {pointing['hits']}** ({pointing['hit_rate']:.1%} [{low:.1%}, {high:.1%}]) and **{where} in "
+        f"{_share(off['lesion'])}**; on the {off['no_lesion']['images']} lesion-free images it falls off the breast "
+        f"in **{_share(off['no_lesion'])}**, where a classifier keyed on the image border or the breast's size would "
+        f"look ({how})."
+    )
+    if high < 0.5:
+        text += (
+            " Its peak misses the lesion box on most lesion images (the hit rate's upper limit is below 50%), so a map "
+            "shows where the score is sensitive, not where the lesion is."
+        )
+    return text

@@ -179,7 +179,9 @@ def peak_location(heat: np.ndarray) -> tuple[int, int]:
 BREAST_FLOOR = 0.05
 
 
-def peaks_off_breast(images: np.ndarray, heats: np.ndarray, groups=None, floor: float = BREAST_FLOOR) -> dict:
+def peaks_off_breast(
+    images: np.ndarray, heats: np.ndarray, groups=None, floor: float = BREAST_FLOOR, lesion=None
+) -> dict:
     """How many Grad-CAM maps peak off the breast (on background or padding): a model looking at the image's
     border or size instead of the tissue would show here.
 
@@ -188,22 +190,40 @@ def peaks_off_breast(images: np.ndarray, heats: np.ndarray, groups=None, floor: 
         heats: ``(N, H, W)`` Grad-CAM maps.
         groups: Patient id per image, for the patient-bootstrap interval (None: each image its own patient).
         floor: Pixel value at or below which a pixel is not breast.
+        lesion: One bool per image, True where it has a lesion box (None: no split). A peak off the breast on a
+            lesion-free image says nothing about finding a lesion, so the share is also given per kind.
 
     Returns:
         ``{"off", "images", "share", "low", "high", "patients", "resamples", "interval"}``: the count, the images,
         the share and its 95% patient-bootstrap interval (:func:`~mammo_utils.evaluation.metrics.patient_share`,
-        fixed seed).
+        fixed seed); with ``lesion`` also ``"lesion"`` and ``"no_lesion"``, the same record over the images with and
+        without a lesion (None for a kind with no image).
 
     Example:
         >>> img = np.zeros((2, 4, 4)); img[:, :, :2] = 0.6  # breast on the left half
         >>> heat = np.zeros((2, 4, 4)); heat[0, 1, 0] = 1; heat[1, 1, 3] = 1  # one peak on tissue, one off
         >>> peaks_off_breast(img, heat, groups=["p1", "p2"])["off"]
         1
+        >>> peaks_off_breast(img, heat, groups=["p1", "p2"], lesion=[True, False])["no_lesion"]["off"]
+        1
     """
     from .metrics import patient_share
 
-    off = [float(np.asarray(img)[peak_location(np.asarray(h))]) <= floor for img, h in zip(images, heats)]
-    share = patient_share(off, np.arange(len(off)) if groups is None else groups)
-    low, high = share["ci"]
-    return {"off": share["k"], "images": share["n"], "share": share["rate"], "low": low, "high": high,
-            **{k: share[k] for k in ("patients", "resamples", "interval")}}  # fmt: skip
+    off = np.array([float(np.asarray(img)[peak_location(np.asarray(h))]) <= floor for img, h in zip(images, heats)])
+    groups = np.arange(len(off)) if groups is None else np.asarray(groups)
+
+    def record(keep: np.ndarray) -> dict | None:
+        if not keep.any():
+            return None
+        share = patient_share(off[keep], groups[keep])
+        low, high = share["ci"]
+        return {"off": share["k"], "images": share["n"], "share": share["rate"], "low": low, "high": high,
+                **{k: share[k] for k in ("patients", "resamples", "interval")}}  # fmt: skip
+
+    out = record(np.ones(len(off), bool)) or {"off": 0, "images": 0, "share": float("nan")}
+    if lesion is not None:
+        lesion = np.asarray(lesion, bool).reshape(-1)
+        if lesion.shape != off.shape:
+            raise ValueError(f"peaks_off_breast needs one lesion flag per image, got {lesion.shape} for {off.shape}")
+        out.update({"lesion": record(lesion), "no_lesion": record(~lesion)})
+    return out

@@ -206,19 +206,28 @@ def gradcam_seeds_md(book: FactBook, src: str, key: str = "card.d07.cs") -> str:
 
     Returns:
         An introduction, a table (seed | hits k of n, rate [95% CI] | margin over chance [CI] | peaks off the breast
-        [CI]) and ``Grad-CAM beats chance on k of n seeds (…)``; "" when fewer than two seeds were scored.
+        on lesion and on lesion-free images [CI], or over all test images when 07 recorded no split) and
+        ``Grad-CAM beats chance on k of n seeds (…)``; "" when fewer than two seeds were scored.
     """
     cells = gradcam_seed_cells(book, src, book.md, key)
     if not cells:
         return ""
+    split = all(c["off_lesion"] and c["off_free"] for c in cells)
+    off_head = (
+        "peaks off the breast: lesion images | lesion-free images |"
+        if split
+        else "peaks off the breast (all test images) |"
+    )
     rows = "\n".join(
-        f"| {c['seed']} | {c['hits']}, {c['rate']} | {c['margin']} | {c['off'] or 'not recorded'} |" for c in cells
+        f"| {c['seed']} | {c['hits']}, {c['rate']} | {c['margin']} | "
+        + (f"{c['off_lesion']} | {c['off_free']} |" if split else f"{c['off'] or 'not recorded'} |")
+        for c in cells
     )
     return (
         "Grad-CAM pointing game on each seed of the champion's arm (07): a hit is a map whose peak falls inside a "
         "lesion box; chance is the share of the breast the lesion boxes cover; the margin is the hit rate minus "
         "chance; intervals are 95% patient bootstrap.\n\n"
-        "| seed | hits, rate [95% CI] | margin over chance [95% CI] | peaks off the breast (all test images) |\n"
-        "|---|---|---|---|\n"
+        f"| seed | hits, rate [95% CI] | margin over chance [95% CI] | {off_head}\n"
+        f"|---|---|---|---|{'---|' if split else ''}\n"
         f"{rows}\n\n{gradcam_seed_verdict(book, src, book.md, key)}.\n"
     )

@@ -18,7 +18,7 @@ import numpy as np
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import FALLBACK_PREVALENCE, Prevalence, screening_range, screening_translation
 from ..export.benchmark import delta_reference
-from .facts import FactBook, FactError, resolve
+from .facts import FactBook, FactError, computed_html, resolve
 
 
 def _try(book: FactBook, source: str):
@@ -151,11 +151,20 @@ def prevalence_html(book: FactBook, real_csv: str | None) -> str:
         f"sensitivity ({book.html('champion.recall', ci + '.recall.value', 'pct')}) and specificity "
         f"({book.html('champion.specificity', ci + '.specificity.value', 'pct')}) and {where}, the same threshold "
         + _screening_range(book, ci, prevalence)
-        + f"(point values: {at['recalls_per_1000']:.1f} recalls per 1,000 screened breasts, "
-        f"{at['cancers_found_per_1000']:.1f} cancers found, {at['false_recalls_per_1000']:.1f} false recalls, PPV "
-        f"{at['ppv']:.1%}; PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the two facts; a "
+        + f"(point values: {_bayes(format(at['recalls_per_1000'], '.1f'))} recalls per 1,000 screened breasts, "
+        f"{_bayes(format(at['cancers_found_per_1000'], '.1f'))} cancers found, "
+        f"{_bayes(format(at['false_recalls_per_1000'], '.1f'))} false recalls, PPV "
+        f"{_bayes(format(at['ppv'], '.1%'))}; PPV = sens·p / (sens·p + (1 − spec)(1 − p)), computed here from the "
+        "two facts; a "
         "specificity measured on a few hundred breasts cannot pin down a false-recall rate of a few per 1,000, "
         "which is why the range comes first).</p>"
+    )
+
+
+def _bayes(text: str) -> str:
+    """A screening-prevalence number, marked as computed (Bayes, from the champion's test rates and a prevalence)."""
+    return computed_html(
+        text, "Bayes, from results/champion_eval.json's test sensitivity and specificity and the screening prevalence"
     )
 
 
@@ -169,8 +178,9 @@ def _screening_range(book: FactBook, ci: str, prevalence: float) -> str:
     bounds = screening_range((s_lo, s_hi), (sp_lo, sp_hi), prevalence)
     recalls, ppv = bounds["recalls_per_1000"], bounds["ppv"]
     return (
-        f"would recall between {recalls[0]:.0f} and {recalls[1]:.0f} of every 1,000 screened breasts with a PPV "
-        f"between {ppv[0]:.1%} and {ppv[1]:.1%} (both read at the ends of the two rates' 95% intervals taken "
+        f"would recall between {_bayes(format(recalls[0], '.0f'))} and {_bayes(format(recalls[1], '.0f'))} of every "
+        f"1,000 screened breasts with a PPV between {_bayes(format(ppv[0], '.1%'))} and "
+        f"{_bayes(format(ppv[1], '.1%'))} (both read at the ends of the two rates' 95% intervals taken "
         "together, so wider than a joint interval) "
     )
 
@@ -532,8 +542,29 @@ def interval_label(book: FactBook, base: str) -> str:
     )
 
 
+def share_text(render, key: str, base: str) -> str:
+    """``x% [lo, hi]`` of a share record (``share``, ``low``, ``high`` at ``base``), for either renderer.
+
+    Args:
+        render: ``book.html`` or ``book.md``.
+        key: The share's fact key (its limits are ``key.low`` and ``key.high``).
+        base: Source of the record.
+
+    Returns:
+        Text.
+    """
+    return (
+        f"{render(key, base + '.share', 'pct')} "
+        f"[{render(key + '.low', base + '.low', 'pct')}, {render(key + '.high', base + '.high', 'pct')}]"
+    )
+
+
 def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off") -> str:
-    """07's count of Grad-CAM peaks off the breast (background or padding) over every test image, as a clause.
+    """Where 07's Grad-CAM maps peak on the test images, as a sentence: on lesion images inside the lesion box or
+    off the breast (background or padding), and off the breast on lesion-free images, each share with its interval.
+
+    A peak off the breast on a lesion-free image says nothing about finding a lesion, so the shares are given per
+    kind of image when 07 recorded the split; an older record (every test image together) is quoted as such.
 
     Args:
         book: Facts.
@@ -542,19 +573,35 @@ def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off"
         key: Fact-key prefix (a document lists its sources by its prefix, e.g. ``card.``).
 
     Returns:
-        ``Grad-CAM peaks off the breast … in k of n test images (x% [lo, hi], 95% patient bootstrap): … these maps
-        do not show where it found a lesion``, or "" when 07 did not record it.
+        The sentence (no final period), or "" when 07 did not record the peaks.
     """
     base = src + "#gradcam_peaks_off_breast"
     if _try(book, base + ".off") is None:
         return ""
+    how = interval_label(book, base)
+    lesion, free, pg = base + ".lesion", base + ".no_lesion", src + "#gradcam_pointing"
+    if _try(book, lesion + ".off") is None or _try(book, free + ".off") is None or _try(book, pg + ".hits") is None:
+        return (
+            f"Grad-CAM peaks off the breast (background or padding) in {render(key, base + '.off', 'int')} of "
+            f"{render(key + '.n', base + '.images', 'int')} test images, lesion-free ones included "
+            f"({share_text(render, key + '.share', base)}, {how})"
+        )
+    rate = pair_text(render, key + ".in", pg + ".hit_rate", pg + ".hit_rate_ci", "pct")
+    misses = (_try(book, pg + ".hit_rate_ci") or [None, None])[1]
+    reading = (
+        ": its peak misses the lesion box on most lesion images (the hit rate's upper limit is below 50%), so a map "
+        "shows where the score is sensitive, not where the lesion is"
+        if misses is not None and misses < 0.5
+        else ""
+    )
     return (
-        f"Grad-CAM peaks off the breast (background or padding) in {render(key, base + '.off', 'int')} of "
-        f"{render(key + '.n', base + '.images', 'int')} test images "
-        f"({render(key + '.share', base + '.share', 'pct')} "
-        f"[{render(key + '.low', base + '.low', 'pct')}, {render(key + '.high', base + '.high', 'pct')}], "
-        f"{interval_label(book, base)}): a classifier that keyed on the image border or the breast's size rather "
-        "than the tissue would put its peak there, so these maps do not show where it found a lesion"
+        f"On the {render(key + '.les.n', lesion + '.images', 'int')} test images with a lesion, the champion's "
+        f"Grad-CAM peak falls inside the lesion box in {render(key + '.in.k', pg + '.hits', 'int')} ({rate}) and off "
+        f"the breast (background or padding) in {render(key + '.les', lesion + '.off', 'int')} "
+        f"({share_text(render, key + '.les.share', lesion)}); on the "
+        f"{render(key + '.free.n', free + '.images', 'int')} lesion-free images it falls off the breast in "
+        f"{render(key + '.free', free + '.off', 'int')} ({share_text(render, key + '.free.share', free)}), "
+        f"where a classifier keyed on the image border or the breast's size would look ({how}){reading}"
     )
 
 
@@ -588,6 +635,7 @@ def gradcam_seed_cells(book: FactBook, src: str, render, key: str = "d07.cs") ->
     Returns:
         Per seed ``{"seed", "hits"`` (``k of n``), ``"rate"`` (``x% [lo, hi]``), ``"margin"`` (hit rate minus chance,
         ``+p [lo, hi]``), ``"off"`` (share of test images whose peak is off the breast, ``y% [lo, hi]``, "" when not
+        recorded), ``"off_lesion"`` / ``"off_free"`` (the same over the images with / without a lesion, "" when not
         recorded)``}``; [] when fewer than two seeds were scored.
     """
     runs = _try(book, src + "#gradcam_seeds.runs") or []
@@ -603,10 +651,15 @@ def gradcam_seed_cells(book: FactBook, src: str, render, key: str = "d07.cs") ->
                 "hits": f"{render(k + '.hits', base + '.hits', 'int')} of {render(k + '.n', base + '.n', 'int')}",
                 "rate": pair_text(render, k + ".pg", base + ".hit_rate", base + ".hit_rate_ci", "pct"),
                 "margin": pair_text(render, k + ".margin", base + ".margin", base + ".margin_ci", "+.3f"),
-                "off": (
-                    f"{render(k + '.off', off + '.share', 'pct')} [{render(k + '.off.low', off + '.low', 'pct')}, "
-                    f"{render(k + '.off.high', off + '.high', 'pct')}]"
-                    if run.get("off_breast")
+                "off": share_text(render, k + ".off", off) if run.get("off_breast") else "",
+                "off_lesion": (
+                    share_text(render, k + ".offl", off + ".lesion")
+                    if (run.get("off_breast") or {}).get("lesion")
+                    else ""
+                ),
+                "off_free": (
+                    share_text(render, k + ".offf", off + ".no_lesion")
+                    if (run.get("off_breast") or {}).get("no_lesion")
                     else ""
                 ),
             }

@@ -105,7 +105,7 @@ def _walk(value: Any, path: str, source: str) -> Any:
 _READING: ContextVar[tuple[set[str], ...]] = ContextVar("reading", default=())
 
 
-def _note_read(file: str) -> None:
+def note_read(file: str) -> None:
     """Add ``file`` (the file part of a source) to every open :func:`files_read` block."""
     for files in _READING.get():
         files.add(file)
@@ -145,7 +145,7 @@ def resolve(source: str, root: Path | None = None) -> Any:
     full = Path(file) if Path(file).is_absolute() else root / file
     if not full.is_file():
         raise FactError(f"{source}: file {full} not found")
-    _note_read(file)  # an existing file was opened, even when the key turns out missing
+    note_read(file)  # an existing file was opened, even when the key turns out missing
     if path == "sha256":
         return hashlib.sha256(full.read_bytes()).hexdigest()
     if full.suffix == ".json":
@@ -273,7 +273,7 @@ class FactBook:
             value = resolve(source, self.root)
             reason = self.missing(source) if _absent(value) else None
             self.facts[key] = Fact(key, value, format_value(value, fmt), source, fmt, reason)
-        _note_read(self.facts[key].source.partition("#")[0])  # an earlier document's fact is read here too
+        note_read(self.facts[key].source.partition("#")[0])  # an earlier document's fact is read here too
         return self.facts[key]
 
     def missing(self, source: str) -> str:
@@ -355,6 +355,24 @@ class FactBook:
 
 #: The attribute :meth:`FactBook.html` marks each printed fact with.
 _PRINTED = re.compile(r'data-fact="([^"]*)"')
+
+
+def computed_html(text: str, how: str) -> str:
+    """A number computed from facts (a sum, a Bayes translation) or from the configuration, marked as the facts are:
+    hovering it shows how it was computed.
+
+    Args:
+        text: The number as printed.
+        how: What it is computed from, e.g. ``"sum of the test scorings listed in the final report"``.
+
+    Returns:
+        ``<span class="fact" title="computed: …">text</span>``.
+
+    Example:
+        >>> computed_html("38", "sum of the recorded test scorings")
+        '<span class="fact" title="computed: sum of the recorded test scorings">38</span>'
+    """
+    return f'<span class="fact" title="computed: {html.escape(how)}">{html.escape(text)}</span>'
 
 
 def printed_keys(page: str) -> set[str]:

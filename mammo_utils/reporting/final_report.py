@@ -31,7 +31,17 @@ from .evidence import (
     value_with_interval,
     verdict_words,
 )
-from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, printed_keys, resolve
+from .facts import (
+    FactBook,
+    FactError,
+    alias_after_05,
+    files_read,
+    has_source,
+    name_real_csv,
+    note_read,
+    printed_keys,
+    resolve,
+)
 from .markup import figure_html
 from .model_card import subgroup_flags
 from .references import Citations, cited_in
@@ -102,8 +112,9 @@ unnecessary recall (specificity, which sets the recall rate).</p>
 laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric [ref:rsna-competition]: precision
 and recall computed on predicted probabilities rather than decisions, so confident errors cost more),
 <b>ROC-AUC</b> (ranking quality, threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are
-found at the strictest threshold that still flags at most 1 in 10 healthy breasts). A lesion detector and Grad-CAM show
-<i>where</i> the evidence is. It is a research tool, not a medical device.</p>
+found at the lowest threshold that still flags at most 1 in 10 healthy breasts). A lesion detector boxes what it
+finds, and Grad-CAM shows where the classifier's score is sensitive (§4 measures how often that is the lesion). It is
+a research tool, not a medical device.</p>
 <p>For scale on the real data: the competition's 1st-place solution classified breast crops (found by a YOLOX-nano
 detector) with four ConvNeXt-small models [ref:rsna-1st], and its write-up reports private-leaderboard pF1 between
 0.53 and 0.56 across its ablation runs [ref:rsna-1st-ablation]. Those numbers are theirs, on real images; nothing in
@@ -768,9 +779,14 @@ def _pointing_interval(book: FactBook, base: str) -> str:
 
 
 def _seed_cell(cell: dict) -> str:
-    """``seed s: k of n (x% [lo, hi]; margin +p [lo, hi]; peaks off the breast y% [lo, hi])`` of one seed."""
+    """``seed s: k of n (x% [lo, hi]; margin +p [lo, hi]; peaks off the breast on lesion images y% [lo, hi], on
+    lesion-free images z% [lo, hi])`` of one seed (over every test image when 07 recorded no split)."""
     text = f"seed {cell['seed']}: {cell['hits']} ({cell['rate']}; margin {cell['margin']}"
-    return text + (f"; peaks off the breast {cell['off']}" if cell["off"] else "") + ")"
+    if cell["off_lesion"] and cell["off_free"]:
+        text += f"; peaks off the breast on lesion images {cell['off_lesion']}, on lesion-free {cell['off_free']}"
+    elif cell["off"]:
+        text += f"; peaks off the breast {cell['off']}"
+    return text + ")"
 
 
 def gradcam_seeds_html(book: FactBook, src: str) -> str:
@@ -1250,7 +1266,8 @@ def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: 
     text = (
         f"Windows of {book.html('ops.held.n', held + '.window', 'int')} images drawn patient by patient from the "
         f"validation fold ({book.html('ops.held.patients', held + '.patients', 'int')} patients, none of them in the "
-        f"reference, from the same population) have, at their 95% quantile, a PSI on {html.escape(feature)} of "
+        "image-feature reference, from the same population) have, at their 95% quantile, a PSI on "
+        f"{html.escape(feature)} of "
         f"{book.html('ops.held.psi', level_src)}, each compared with the whole reference as the test split is"
         f"{_windows(book, held)}; the test split's windows of the same size reach a median of "
         f"{book.html('ops.held.observed', test_src)}"
@@ -1393,6 +1410,7 @@ def section_limits_roadmap(book: FactBook | None = None, synthetic: bool = True)
         except FactError:
             used = ""
     full = _size(PROFILES["full"].get("image_size"))
+    note_read("mammo_utils/config.py")  # quoted below: listed among the sources
     data = (
         "<li><b>Synthetic data.</b> Every result in this report comes from the embedded synthetic set, with planted "
         "lesions and an enriched prevalence: it validates the pipeline, not clinical performance.</li>"
@@ -1508,19 +1526,20 @@ def build_final_report(
     if real_csv:
         name_real_csv(book, real_csv)  # every fact read from it is shown by that name, never by this machine's path
     citations = Citations()
-    body = citations.cite(
-        "\n".join(
-            [
-                section_problem(book, real_csv),
-                section_data(book, real_csv, embedded_csv, synthetic),
-                section_methods(book),
-                section_results(book, real_csv),
-                section_deployment(book, api_json),
-                section_mlops(book),
-                section_limits_roadmap(book, synthetic),
-            ]
+    with files_read() as read:  # the facts' files, and the code files the prose quotes (the configuration)
+        body = citations.cite(
+            "\n".join(
+                [
+                    section_problem(book, real_csv),
+                    section_data(book, real_csv, embedded_csv, synthetic),
+                    section_methods(book),
+                    section_results(book, real_csv),
+                    section_deployment(book, api_json),
+                    section_mlops(book),
+                    section_limits_roadmap(book, synthetic),
+                ]
+            )
         )
-    )
     in_text = len(citations.order)
     for key in cited_in(book.root / "notebooks"):  # the notebooks link their citations to this list
         citations.number(key)
@@ -1532,7 +1551,7 @@ def build_final_report(
     absent = [f for f in book.facts.values() if f.missing]
     missing = "".join(f"<li><code>{html.escape(f.key)}</code> (n/a): {html.escape(f.missing)}</li>" for f in absent)
     missing = f'<p class="src">Values printed as n/a, and why:</p><ul class="src">{missing}</ul>' if absent else ""
-    sources = book.source_files()
+    sources = sorted(set(book.source_files()) | {book.shown(f) for f in read})
     named = set(book.names.values())  # a file shown by its name (not a path of this project) is not code
     listing = "".join(
         f"<li>{html.escape(s)}</li>" if s in named else f"<li><code>{html.escape(s)}</code></li>" for s in sources

@@ -64,6 +64,9 @@ MONITORING_WINDOW = (1000, 2200)
 MONITORING_SCALE = 1.5
 #: Words the web app prints once the API returned a decision.
 DECISIONS = ("recall", "routine")
+#: How the web app's caption under an image begins (``serving/app.py``: the detector's boxes, no detector, or the
+#: heat-map alone).
+CAPTION_STARTS = ("Detector:", "No lesion detector", "Heat-map coloured")
 #: The Grafana dashboard whose queries the monitoring image shows, and the panels (title prefixes) it takes.
 DASHBOARD = "deploy/grafana/dashboards/mammo.json"
 KEY_PANELS = ("/v1 requests per second", "Latency p50 / p95", "5xx share")
@@ -446,7 +449,32 @@ def _browser(window: tuple[int, int] = WINDOW, scale: float = 1.0):
     return browser
 
 
-def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float = 120.0) -> Path:
+def result_lines(page_text: str) -> dict[str, list[str]]:
+    """The web app's result in its page text: the decision lines (a decision and the threshold, one per image) and
+    the caption under each image (what was drawn: the detector's boxes, the heat-map; :data:`CAPTION_STARTS`).
+
+    Args:
+        page_text: The page body's text, as the browser reads it.
+
+    Returns:
+        ``{"decision": [...], "caption": [...]}``, e.g. ``["Recall — p = 0.999 ≥ threshold 0.191"]`` and
+        ``["Detector: 2 findings (class, score) boxed; …"]``.
+
+    Example:
+        >>> found = result_lines("Model x\\nL-CC · a.dcm\\nRecall — p = 0.999 ≥ threshold 0.191\\nDetector: 2 findings")
+        >>> found["decision"], found["caption"]
+        (['Recall — p = 0.999 ≥ threshold 0.191'], ['Detector: 2 findings'])
+    """
+    lines = [line.strip() for line in page_text.splitlines()]
+    return {
+        "decision": [line for line in lines if "threshold" in line.lower() and line.lower().startswith(DECISIONS)],
+        "caption": [line for line in lines if line.startswith(CAPTION_STARTS)],
+    }
+
+
+def capture_web_app(
+    app: str, dicom: str | Path, out: str | Path, timeout: float = 120.0
+) -> tuple[Path, dict[str, list[str]]]:
     """Upload ``dicom`` in the web app at ``app`` in headless Chromium and save the page once it shows a decision.
 
     Args:
@@ -457,7 +485,8 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
         timeout: Seconds to wait for the page and then for the decision.
 
     Returns:
-        ``out``.
+        ``out`` and the page's result (:func:`result_lines`: what the screenshot shows as text, recorded in its
+        sidecar so a slide can print the decision at a readable size).
 
     Raises:
         RuntimeError: No "recall"/"routine" on the page in time (the page text is in the message).
@@ -480,7 +509,7 @@ def capture_web_app(app: str, dicom: str | Path, out: str | Path, timeout: float
             page = text(browser)[:1500]
             raise RuntimeError(f"{app}: no decision on the page after {timeout:.0f} s:\n{page}") from None
         time.sleep(2)  # let the images paint
-        return _save(browser, out)
+        return _save(browser, out), result_lines(browser.find_element(By.TAG_NAME, "body").text)
     finally:
         browser.quit()
 
@@ -691,7 +720,7 @@ def capture_screens(
                 wait_scrapes(prometheus, 3)
                 with steady_load(urls["api"], upload, UPLOAD_NAME, say=say):
                     loaded_since = time.monotonic()
-                    web_app = capture_web_app(urls["app"], upload, out / "web_app.png")
+                    web_app, shown = capture_web_app(urls["app"], upload, out / "web_app.png")
                     web_app_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                     say(f"web app -> {web_app}")
                     queries = dashboard_queries()
@@ -706,8 +735,8 @@ def capture_screens(
                     say(f"monitoring -> {monitoring}")
     written = {"web_app": web_app, "monitoring": monitoring}
     written["web_app_provenance"] = write_sidecar(
-        web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME, recorded_at=web_app_at
-    )  # each sidecar says when its page was captured, not when the sidecars were written
+        web_app, export_dir, url_path="/", uploaded=UPLOAD_NAME, recorded_at=web_app_at, result=shown
+    )  # each sidecar says when its page was captured, not when the sidecars were written (and what it showed)
     written["monitoring_provenance"] = write_sidecar(
         monitoring, export_dir, url_path=monitoring_url("", queries), dashboard=DASHBOARD, grafana=False,
         recorded_at=monitoring_at,

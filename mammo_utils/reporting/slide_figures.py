@@ -265,9 +265,10 @@ def web_app_result(
     The page's sidebar (a grey column at the left) and its notice banner (the first tinted band across the main
     column) are left out: shown whole on a slide, the page's text shrinks to 7 pixels. The image is the page's
     black-framed block (pixels darker than 16); the cut runs from the first line under the banner to the end of the
-    notes that follow the image (the heat-map's "not a localisation" label among them), so the slide keeps the
-    verdict, the whole image and its caveat. The cut is scaled by ``min(box / cut)`` (at most ``scale``): the slide
-    shows it at that size, so its text is :data:`WEB_APP_TEXT_PX` times that scale.
+    notes that follow the image, without the tinted notice between the decision and the image (the heat-map's
+    "not a localisation" label, which the slide quotes as text: :func:`web_app_layout`), so the slide keeps the
+    verdict and the whole image at a readable size. The cut is scaled by ``min(box / cut)`` (at most ``scale``): the
+    slide shows it at that size, so its text is :data:`WEB_APP_TEXT_PX` times that scale.
 
     Args:
         path: ``figures/web_app.png``.
@@ -281,10 +282,14 @@ def web_app_result(
     from PIL import Image
 
     path = Path(path)
-    if not path.is_file() or (cut := web_app_cut(path, margin)) is None:
+    if not path.is_file() or (layout := web_app_layout(path, margin)) is None:
         return None
+    left, top, right, bottom = layout["box"]
     with Image.open(path) as im:
-        image = im.convert("RGB").crop(cut)
+        page = np.asarray(im.convert("RGB"))[top:bottom, left:right]
+    if layout["skip"]:  # the notice's rows go (the slide quotes it as text)
+        page = np.delete(page, np.s_[layout["skip"][0] - top : layout["skip"][1] - top], axis=0)
+    image = Image.fromarray(page)
     factor = min(box[0] / image.width, box[1] / image.height, scale)
     image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
     out = io.BytesIO()
@@ -317,7 +322,7 @@ def _notes_end(main: np.ndarray, bottom: int, gap: int) -> int:
 
 def web_app_cut(path: str | Path, margin: int = 10, gap: int = 48) -> tuple[int, int, int, int] | None:
     """Where :func:`web_app_result` cuts the screenshot: ``(left, top, right, bottom)`` pixels, or None without an
-    image on it.
+    image on it (:func:`web_app_layout`'s box).
 
     Args:
         path: ``figures/web_app.png``.
@@ -326,6 +331,26 @@ def web_app_cut(path: str | Path, margin: int = 10, gap: int = 48) -> tuple[int,
 
     Returns:
         The cut, or None.
+    """
+    layout = web_app_layout(path, margin, gap)
+    return None if layout is None else layout["box"]
+
+
+def web_app_layout(path: str | Path, margin: int = 10, gap: int = 48) -> dict | None:
+    """The web-app screenshot's result: the box to cut, and the tinted notice between the decision and the image.
+
+    The notice (the heat-map's "not a localisation" label, a band as wide as the page's column) is left out of the
+    cut: kept, it sets the cut's width and shrinks the decision and the image to unreadable text on a slide, which
+    quotes the same label as text. The box is as wide as the decision lines, the image and the notes under it.
+
+    Args:
+        path: ``figures/web_app.png``.
+        margin: White pixels kept around the cut.
+        gap: White rows that end the notes under the image.
+
+    Returns:
+        ``{"box": (left, top, right, bottom), "skip": (start, end) rows of the notice or None}`` in page pixels, or
+        None without an image on the page.
     """
     from PIL import Image
 
@@ -344,7 +369,12 @@ def web_app_cut(path: str | Path, margin: int = 10, gap: int = 48) -> tuple[int,
     start = banner[0] + int(_white_rows(main[banner[0] : top]).nonzero()[0][0]) if banner else 0
     first = start + int((~_white_rows(main[start:bottom])).nonzero()[0][0])
     end = _notes_end(main, bottom, gap)
-    inked = (~(main[first:end].min(axis=2) >= 247)).any(axis=0).nonzero()[0]
-    top = max(first - margin, 0)
-    return (left + max(int(inked[0]) - margin, 0), top, left + min(int(inked[-1]) + 1 + margin, main.shape[1]),
-            min(end + margin, main.shape[0]))  # fmt: skip
+    notice = _first_run(tinted[first:top])
+    skip = (first + notice[0], first + notice[1]) if notice else None
+    kept = np.ones(end - first, bool)
+    if skip:
+        kept[skip[0] - first : skip[1] - first] = False
+    inked = (~(main[first:end][kept].min(axis=2) >= 247)).any(axis=0).nonzero()[0]
+    box = (left + max(int(inked[0]) - margin, 0), max(first - margin, 0),
+           left + min(int(inked[-1]) + 1 + margin, main.shape[1]), min(end + margin, main.shape[0]))  # fmt: skip
+    return {"box": box, "skip": skip}

@@ -16,9 +16,9 @@ from ..config import PROFILES
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import screening_range
 from ..modeling.conclusions import budget_sentence
-from .evidence import _try, screening_point, test_scorings, verdict_words
-from .facts import FactBook, FactError, alias_after_05, has_source, name_real_csv, resolve
-from .final_report import _size, declared_clause, grid_note, replication_sentence
+from .evidence import _try, peaks_off_breast_text, screening_point, share_text, test_scorings, verdict_words
+from .facts import FactBook, FactError, alias_after_05, computed_html, has_source, name_real_csv, resolve
+from .final_report import CHANCE_AUC, _size, declared_clause, grid_note, replication_sentence
 from .markup import alt_text
 from .slide_figures import CHAMPION_SLIDE, EXPORT_SLIDES, web_app_result
 
@@ -178,12 +178,48 @@ def transfer_conclusion(book: FactBook) -> str:
             f"<td>{test}</td></tr>"
         )
     head = f"<p>{_chosen_head(book, src, str(chosen), pairs)}"
+    replicated = [i for i, pair in enumerate(pairs) if min(pair.get("runs_a", 0), pair.get("runs_b", 0)) >= 2]
+    counts = sorted({int(pairs[i][side]) for i in replicated for side in ("runs_a", "runs_b")})
+    seeds = (
+        book.html("s05.seeds", f"{src}#paired_validation.{replicated[0]}.runs_a", "int")
+        if len(counts) == 1
+        else computed_html(f"{counts[0]}–{counts[-1]}", "the seeds of the compared arms, results/05_transfer.json")
+        if counts
+        else ""
+    )
     tail = f"<p>Single-seed arms (not replicated, no verdict): {', '.join(sorted(set(single)))}.</p>" if single else ""
+    if any("source-pretrained" in str(pair.get("pair (val)", "")) for pair in pairs):
+        tail += _source_note(book, src)
     if not rows:
         return head + "</p>" + tail
     return (
-        head + "</p><table><tr><th>on validation (decides; arms of 3 seeds)</th><th>validation Δ breast AUC [95%]</th>"
+        head + f"</p><table><tr><th>on validation (decides; arms of {seeds} seeds)</th>"
+        "<th>validation Δ breast AUC [95%]</th>"
         "<th>test Δ [95%] (no choice made)</th></tr>" + "".join(rows[:6]) + "</table>" + tail
+    )
+
+
+def _source_note(book: FactBook, src: str) -> str:
+    """The caveat under 05's table when its source task did not generalise (its held-out lesion AUC interval reaches
+    chance, or lies below it): the source-pretrained rows test that one pretraining, not domain pretraining ("" when
+    the interval lies above chance).
+
+    Args:
+        book: Facts.
+        src: 05's results file (``source_pretraining.holdout``).
+
+    Returns:
+        HTML (a paragraph) or "".
+    """
+    held = src + "#source_pretraining.holdout"
+    if not has_source(book, held + ".lesion_auc_ci.1"):
+        return ""
+    if float(resolve(held + ".lesion_auc_ci.0", book.root)) > CHANCE_AUC:  # it generalised: the rows test the idea
+        return ""
+    auc = book.pair_html("t05.source.auc", held + ".lesion_auc", held + ".lesion_auc_ci")
+    return (
+        f"<p>Source-pretrained rows: the source task itself never generalised (held-out lesion AUC {auc}, chance "
+        f"{CHANCE_AUC}), so they test this one failed pretraining, not domain pretraining.</p>"
     )
 
 
@@ -290,18 +326,11 @@ def _detector_seeds(book: FactBook, det: str) -> str:
 
 
 def _off_breast_line(book: FactBook, det: str) -> str:
-    """The warning that leads the Grad-CAM slide: how often the champion's maps peak off the breast, so they do not
-    show where the model found a lesion ("" when 07 did not record it)."""
-    off = det + "#gradcam_peaks_off_breast"
-    if _try(book, off + ".share") is None:
-        return ""
-    return (
-        f"<p><b>The maps do not show where the model found a lesion</b>: the champion's Grad-CAM peaks off the "
-        f"breast in {book.html('d07.off.share', off + '.share', 'pct')} "
-        f"[{book.html('d07.off.low', off + '.low', 'pct')}, {book.html('d07.off.high', off + '.high', 'pct')}] "
-        f"of test images ({book.html('d07.off', off + '.off', 'int')} of "
-        f"{book.html('d07.off.n', off + '.images', 'int')}).</p>"
-    )
+    """The line that leads the Grad-CAM slide: where the champion's maps peak on lesion and on lesion-free test
+    images (:func:`~mammo_utils.reporting.evidence.peaks_off_breast_text`, the report's sentence; "" when 07 did not
+    record it)."""
+    text = peaks_off_breast_text(book, det, book.html)
+    return f"<p>{text}.</p>" if text else ""
 
 
 def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) -> str:
@@ -312,37 +341,35 @@ def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) ->
         book: Facts.
         det: 07's results file.
         i: The run's index in ``gradcam_seeds.runs``.
-        run: That run's record (``off_breast`` optional: "—" without it).
+        run: That run's record (``off_breast`` with its ``lesion`` / ``no_lesion`` split optional: "—" without it).
         champion: Whether it is the champion's seed (marked).
 
     Returns:
         HTML (a ``<tr>``).
     """
     base, key = f"{det}#gradcam_seeds.runs.{i}", f"d07.cs{i}"
-    off = base + ".off_breast"
+    off = run.get("off_breast") or {}
     margin = (
         f"{book.html(key + '.margin', base + '.margin', '+.3f')} "
         f"[{book.html(key + '.low', base + '.margin_ci.0', '+.3f')}, "
         f"{book.html(key + '.high', base + '.margin_ci.1', '+.3f')}]"
     )
-    off_cell = (
-        f"{book.html(key + '.off', off + '.share', 'pct')} [{book.html(key + '.off.low', off + '.low', 'pct')}, "
-        f"{book.html(key + '.off.high', off + '.high', 'pct')}]"
-        if run.get("off_breast")
-        else "—"
-    )
+    cells = [
+        share_text(book.html, f"{key}.{short}", f"{base}.off_breast.{kind}") if off.get(kind) else "—"
+        for kind, short in (("lesion", "offl"), ("no_lesion", "offf"))
+    ]
     mark = " (champion)" if champion else ""
     return (
         f"<tr><td style='white-space:nowrap'>{book.html(key, base + '.seed', 'int')}{mark}</td>"
         f"<td>{book.html(key + '.hits', base + '.hits', 'int')} of {book.html(key + '.n', base + '.n', 'int')}, "
         f"{book.pair_html(key + '.pg', base + '.hit_rate', base + '.hit_rate_ci', 'pct')}</td>"
-        f"<td>{margin}</td><td>{off_cell}</td></tr>"
+        f"<td>{margin}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
     )
 
 
 def _gradcam_seeds(book: FactBook, det: str) -> str:
     """The pointing game per champion-arm seed: the verdict line, then a table (seed, hits, margin over chance,
-    off-breast share), each value with its 95% patient-bootstrap interval.
+    off-breast share on lesion and on lesion-free images), each value with its 95% patient-bootstrap interval.
 
     Args:
         book: Facts.
@@ -364,14 +391,15 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
     )
     head = (
         "<tr><th>seed</th><th>hits, rate [95% CI]</th><th>margin over chance [CI]</th>"
-        "<th>peaks off the breast [CI]</th></tr>"
+        "<th>off the breast, lesion images [CI]</th><th>off the breast, lesion-free [CI]</th></tr>"
     )
     rows = "".join(_gradcam_row(book, det, i, run, run.get("seed") == champion) for i, run in enumerate(runs))
     return f"{verdict}<table>{head}{rows}</table>"
 
 
 def gradcam_list(book: FactBook, det: str) -> str:
-    """The Grad-CAM slide: the off-breast warning first, then the verdict over seeds and its per-seed table.
+    """The Grad-CAM slide: where the maps peak on lesion and lesion-free images first, then the verdict over seeds
+    and its per-seed table.
 
     Args:
         book: Facts.
@@ -478,15 +506,26 @@ def caveats_html(book: FactBook, real_csv: str | None) -> str:
         at, prevalence = found
         bounds = screening_range(*ends, prevalence)
         recalls, ppv = bounds["recalls_per_1000"], bounds["ppv"]
+        how = (
+            "Bayes, from results/champion_eval.json's test sensitivity and specificity (point and interval ends) at "
+            f"{prevalence:.1%} prevalence"
+        )
+        rate = computed_html(
+            f"{prevalence:.1%}", "the real RSNA train.csv's share of breasts with cancer, else the cited fallback"
+        )
+        span = computed_html(f"{recalls[0]:.0f}–{recalls[1]:.0f}", how)
+        ppv_span = computed_html(f"{ppv[0]:.0%}–{ppv[1]:.0%}", how)
+        point = computed_html(f"{at['recalls_per_1000']:.0f}", how)
+        point_ppv = computed_html(f"{at['ppv']:.0%}", how)
         out += (
-            f"<li>At {prevalence:.1%} prevalence: {recalls[0]:.0f}–{recalls[1]:.0f} recalls of every 1,000 screened "
-            f"breasts, PPV {ppv[0]:.0%}–{ppv[1]:.0%} (point {at['recalls_per_1000']:.0f}, {at['ppv']:.0%}; ranges "
-            "from the ends of the test sensitivity and specificity intervals)</li>"
+            f"<li>At {rate} prevalence: {span} recalls of every 1,000 screened breasts, PPV {ppv_span} (point {point}, "
+            f"{point_ppv}; ranges from the ends of the test sensitivity and specificity intervals)</li>"
         )
     total, _ = test_scorings(book)
     if total:
+        count = computed_html(str(total), "sum of the test scorings the final report lists, notebook by notebook")
         out += (
-            f"<li>The test split was scored {total} times (every choice made on validation): read the chosen "
+            f"<li>The test split was scored {count} times (every choice made on validation): read the chosen "
             "model's interval, not the best test number</li>"
         )
     return out
@@ -545,20 +584,38 @@ def _build_line(book: FactBook, exp: str) -> str:
     return f" Export <code>{digest}</code>, build <code>{book.html('s.build', exp + '#build.id', 'str')}</code>."
 
 
-def _serving_slide(figs: Path) -> str:
+def _live_result(book: FactBook, figs: Path) -> str:
+    """The live demo's output as slide text: the decision line and the caption the web app showed for the uploaded
+    image, read from the screenshot's sidecar (``figures/web_app.json``, ``result``); "" when it recorded none."""
+    src = book.source_path(figs / "web_app.json") + "#provenance"
+    if _try(book, src + ".result.decision.0") is None:
+        return ""
+    caption = (
+        f" ({book.html('s.app.caption', src + '.result.caption.0', 'str')})"
+        if _try(book, src + ".result.caption.0")
+        else ""
+    )
+    return (
+        f"<li><b>Live output</b> for {book.html('s.app.file', src + '.uploaded', 'str')}: "
+        f"<b>{book.html('s.app.decision', src + '.result.decision.0', 'str')}</b>{caption}</li>"
+    )
+
+
+def _serving_slide(book: FactBook, figs: Path) -> str:
     """The serving slide: the API in bullets (the heat-map's "not a localisation" label, :data:`HEATMAP_NOTE`, among
-    them) beside the web app's result (:func:`web_app_result`: the screenshot cut to its decision, image and notes),
-    or a note where no screenshot was taken."""
+    them, and the live output as text: :func:`_live_result`) beside the web app's result (:func:`web_app_result`:
+    the screenshot cut to its decision, image and caption), or a note where no screenshot was taken."""
     from ..serving.inference import HEATMAP_NOTE
 
     label = html.escape(HEATMAP_NOTE.split(" (see")[0])  # the note without its pointer to the report
 
     title = "Serving: API + web app (live demo)"
     items = (
-        "<li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call</li><li>4xx for bad uploads, the server "
-        "stays up</li><li>The web app (Streamlit) calls the API: decision, probability against the frozen "
-        "threshold, detector boxes over the Grad-CAM heat-map</li>"
-        f"<li><b>The overlay is not a localisation</b>: API and app label it “{label}”</li>"
+        "<li>FastAPI on uvicorn: probability, boxes, Grad-CAM in one call; 4xx for bad uploads, the server stays "
+        "up</li><li>The web app (Streamlit) calls the API: decision, probability against the frozen threshold, "
+        "detector boxes over the Grad-CAM heat-map</li>"
+        + _live_result(book, figs)
+        + f"<li><b>The overlay is not a localisation</b>: API and app label it “{label}”</li>"
     )
     shot = figs / "web_app.png"
     if not shot.is_file():
@@ -604,7 +661,8 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
         + ("<p><b>Synthetic data</b>: the runs use the embedded synthetic set. " if synthetic else "<p>")
         + "Research tool, not a medical device.</p>"
         "<p class='foot'>Generated by <code>mammo report</code> from the runs; every number is read from an "
-        f"artifact (hover for its source).{_build_line(book, exp)}</p></section>",
+        f"artifact or computed from such numbers (hover it for its source or how).{_build_line(book, exp)}</p>"
+        "</section>",
         _slide(
             "The problem",
             "<ul><li>Screening: decide per woman whether to recall</li><li>Cancers are rare"
@@ -709,7 +767,7 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             _first(figs, f"{EXPORT_SLIDES[1]}.png", "08_export_formats.png"),
             _safe(lambda: int8_line(book, exp)),
         ),  # fmt: skip
-        _serving_slide(figs),
+        _serving_slide(book, figs),
         _slide(
             "Deployment and MLOps",
             "<ul><li>MLflow tracking + registry, champion alias</li><li>Prometheus metrics and tested alert rules, "
@@ -721,7 +779,11 @@ def build_slides(book: FactBook, real_csv: str | None, embedded_csv: str, synthe
             "Limitations and roadmap",
             "<ul><li>Synthetic data: pipeline validated, not clinical performance</li>"
             + caveats_html(book, real_csv)
-            + f"<li>Real data at {_size(PROFILES['full'].get('image_size'))} on GPU (<code>mammo download</code>, "
+            + "<li>Real data at "
+            + computed_html(
+                _size(PROFILES["full"].get("image_size")), "the full profile's image size, mammo_utils/config.py"
+            )
+            + " on GPU (<code>mammo download</code>, "
             "profile <code>full</code>)</li>"
             "<li>Edge (int8), federated training across sites, speed (TensorRT), multi-modal (priors, "
             "four views, clinical data)</li></ul>",

@@ -123,9 +123,16 @@ def test_the_table_names_the_operating_rate_of_the_breast_recall():
 def test_headline_statistics_all_carry_intervals_including_the_end_of_the_froc_curve():
     data, preds = _split()
     det = evaluate_detections(data, score=0.3, test_preds=preds, classes=CLASSES)
-    for key in ("map50_95", "map50_agnostic", "froc_end_sensitivity", "froc_max_fp_per_image"):
+    for key in (
+        "map50_95",
+        "map50_agnostic",
+        "froc_end_sensitivity",
+        "froc_max_fp_per_image",
+        "operating_fp_per_image",
+    ):
         low, high = det[f"{key}_ci"]
         assert low <= det[key] <= high and high > low, key
+    assert det["operating_fp_per_image"] == pytest.approx(det["operating_point"]["fp"] / len(data.test))
     # the end of the curve counts every kept box: the recall at a score below every box's
     assert det["froc_end_sensitivity"] == pytest.approx(operating_point(truth(data.test), preds, 0.0)["recall"])
     assert det["froc_max_fp_per_image"] == pytest.approx(det["froc_curve"][0][-1])
@@ -267,6 +274,15 @@ def test_pointing_verdict_over_seeds_holds_only_if_every_seed_beats_chance():
     low, high = good[0]["hit_rate_ci"]
     assert table.loc[0, "hit rate [95% patient bootstrap]"] == f"0.750 [{low:.3f}, {high:.3f}]"
     assert not pointing_over_seeds([])["all_beat_chance"]
+    # peaks off the breast split by lesion / lesion-free images: a spread over seeds and two columns per kind
+    part = {"off": 3, "images": 10, "share": 0.3, "low": 0.1, "high": 0.6}
+    split = [{**r, "off_breast": {**part, "lesion": part, "no_lesion": {**part, "share": 0.5}}} for r in good]
+    over = pointing_over_seeds(split)
+    assert over["off_breast_lesion_share"]["mean"] == pytest.approx(0.3)
+    assert over["off_breast_no_lesion_share"]["max"] == pytest.approx(0.5)
+    row = pointing_seed_table(over).set_index("seed").loc[0]
+    assert row["peaks off breast / lesion images"] == "3 / 10"
+    assert row["off-breast share, lesion-free images [95% patient bootstrap]"] == "0.500 [0.100, 0.600]"
     with pytest.raises(ValueError, match="seed"):
         pointing_over_seeds([{"hit_rate": 0.5}])
 

@@ -121,3 +121,31 @@ def test_peaks_off_the_breast_are_counted_with_their_interval():
     paired = peaks_off_breast(images, heats, groups=["a", "a", "b", "b"])  # both off-peaks are one patient's views
     assert (paired["low"], paired["high"]) == (0.0, 1.0) and paired["patients"] == 2
     assert peaks_off_breast(images[:2], heats[:2])["off"] == 0
+
+
+def test_peaks_off_the_breast_are_split_by_images_with_and_without_a_lesion():
+    import numpy as np
+
+    from mammo_utils.evaluation.explain import peaks_off_breast
+
+    images = np.zeros((6, 8, 8))
+    images[:, :, :4] = 0.7  # the breast fills the left half
+    heats = np.zeros((6, 8, 8))
+    heats[[0, 1, 2], 2, 1] = 1.0  # on tissue
+    heats[[3, 4, 5], 3, 6] = 1.0  # on background
+    lesion = [
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]  # lesion images: 0, 1 on tissue, 3 off; lesion-free: 2 on, 4, 5 off
+    found = peaks_off_breast(images, heats, groups=list("abcdef"), lesion=lesion)
+    assert (found["off"], found["images"]) == (3, 6)  # every image together, as before
+    assert (found["lesion"]["off"], found["lesion"]["images"]) == (1, 3)
+    assert (found["no_lesion"]["off"], found["no_lesion"]["images"]) == (2, 3)
+    assert found["lesion"]["share"] == pytest.approx(1 / 3) and found["no_lesion"]["interval"] == "patient bootstrap"
+    assert peaks_off_breast(images, heats, lesion=[True] * 6)["no_lesion"] is None  # no lesion-free image: no record
+    with pytest.raises(ValueError, match="one lesion flag per image"):
+        peaks_off_breast(images, heats, lesion=[True])

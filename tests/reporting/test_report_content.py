@@ -537,8 +537,10 @@ def test_report_translates_precision_to_screening_prevalence(built):
     real = facts.get("real.cancer_breast_rate")
     prevalence = real["value"] if real else FALLBACK_PREVALENCE
     at = screening_translation(ci["recall"]["value"], ci["specificity"]["value"], prevalence)
-    page = (reports / "final_report.html").read_text()
+    raw = (reports / "final_report.html").read_text()
+    page = re.sub(r"<[^>]+>", "", raw)
     assert f"point values: {at['recalls_per_1000']:.1f} recalls per 1,000 screened breasts" in page
+    assert 'title="computed: Bayes, from results/champion_eval.json' in raw  # hovered, it says how it was computed
     assert f"PPV {at['ppv']:.1%}; PPV = sens·p" in page
     # the range at the ends of the two intervals comes first (a specificity of 1.000 cannot pin down a rate)
     low = screening_translation(ci["recall"]["low"], ci["specificity"]["high"], prevalence)["recalls_per_1000"]
@@ -574,12 +576,16 @@ def test_pointing_game_interval_on_the_page_is_the_recorded_one(built):
         assert "Wilson 95% interval over images" in page
 
 
-def _gradcam_record(tmp_path, off_low: float = 0.41) -> Path:
-    """A 07 results file with patient-bootstrap Grad-CAM records and FROC resample counts, under ``tmp_path``."""
+def _gradcam_record(tmp_path, off_low: float = 0.41, split: bool = True) -> Path:
+    """A 07 results file with patient-bootstrap Grad-CAM records and FROC resample counts, under ``tmp_path``
+    (``split``: the off-breast peaks also counted on lesion and on lesion-free images)."""
     from mammo_utils.detection.gradcam_seeds import pointing_over_seeds
 
     boot = {"interval": "patient bootstrap", "patients": 118, "resamples": 2000}
     off = {"off": 294, "images": 556, "share": 0.5288, "low": off_low, "high": 0.6412, **boot}
+    if split:  # by images with and without a lesion (07 records both since it split them)
+        off["lesion"] = {"off": 60, "images": 141, "share": 0.4256, "low": 0.33, "high": 0.52, **boot}
+        off["no_lesion"] = {"off": 234, "images": 415, "share": 0.5639, "low": 0.47, "high": 0.66, **boot}
     pg = {"hits": 51, "n": 141, "hit_rate": 0.3617, "hit_rate_ci": [0.27, 0.46], "chance": 0.0469, "margin": 0.3149,
           "margin_ci": [0.22, 0.41], **boot}  # fmt: skip
     runs = [{"seed": s, "run_name": f"arm_t_s{s}", "off_breast": off, **pg} for s in range(3)]
@@ -606,17 +612,30 @@ def test_gradcam_prose_names_the_patient_bootstrap_and_keeps_the_counts(tmp_path
 
     book = FactBook(_gradcam_record(tmp_path))
     off = peaks_off_breast_text(book, "07.json", book.html)
-    assert "95% patient bootstrap" in off and "Wilson" not in off and ">41.0%<" in off and ">294<" in off
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", "", off)).split())
+    assert "95% patient bootstrap" in off and "Wilson" not in off
+    # lesion images: inside the box and off the breast; lesion-free images: off the breast, each with its interval
+    assert (
+        "On the 141 test images with a lesion" in plain
+        and "inside the lesion box in 51 (36.2% [27.0%, 46.0%])" in plain
+    )
+    assert "off the breast (background or padding) in 60 (42.6% [33.0%, 52.0%])" in plain
+    assert "on the 415 lesion-free images it falls off the breast in 234 (56.4% [47.0%, 66.0%])" in plain
+    assert "misses the lesion box on most lesion images" in plain  # the hit rate's upper limit 46% < 50%
+    (tmp_path / "older").mkdir()
+    older = FactBook(_gradcam_record(tmp_path / "older", split=False))  # a record from before the split
+    old_text = peaks_off_breast_text(older, "07.json", older.html)
+    assert ">294<" in old_text and "lesion-free ones included" in old_text and "lesion box" not in old_text
     assert "118" in _pointing_interval(book, "07.json#gradcam_pointing")
     seeds = gradcam_seeds_html(book, "07.json")
     assert "95% patient-bootstrap interval does not lie above 0 for seed(s) 1" in seeds
-    assert ">51<" in seeds and ">141<" in seeds and ">52.9%<" in seeds  # counts kept beside each seed's rate
+    assert ">51<" in seeds and ">141<" in seeds and ">42.6%<" in seeds and ">56.4%<" in seeds  # beside each rate
     froc = froc_sentence(book, "07.json")
     assert re.sub(r"<[^>]+>", "", froc).count("resamples reach") == 2 and ">163<" in froc
     assert "reach 1 FP/image" not in froc  # a rate past the test curve: no interval, no count
 
 
-def test_the_gradcam_slide_leads_with_the_off_breast_warning_then_a_row_per_seed(tmp_path):
+def test_the_gradcam_slide_leads_with_where_the_maps_peak_by_kind_of_image_then_a_row_per_seed(tmp_path):
     from mammo_utils.reporting.facts import FactBook
     from mammo_utils.reporting.slides import gradcam_list
 
@@ -626,14 +645,15 @@ def test_the_gradcam_slide_leads_with_the_off_breast_warning_then_a_row_per_seed
     (record / "07.json").write_text(json.dumps(data))
     text = gradcam_list(FactBook(record), "07.json")
     plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
-    assert plain.startswith("The maps do not show where the model found a lesion")
-    assert plain.index("found a lesion") < plain.index("beats chance on 2 of 3") < plain.index("margin over chance")
+    assert plain.startswith("On the 141 test images with a lesion")
+    assert plain.index("lesion-free") < plain.index("beats chance on 2 of 3") < plain.index("margin over chance")
     assert "lower bound of the margin > 0" in plain and "Wilson" not in plain
     assert text.count("<tr>") == 4 and plain.count("(champion)") == 1 and "2 (champion)" in plain
-    # each seed: hits k of n, the rate, the margin as point [low, high] and the off-breast share, all facts
+    # each seed: hits k of n, the rate, the margin as point [low, high] and the off-breast shares, all facts
     assert plain.count("51 of 141 , 36.2% [ 27.0% , 46.0% ]") == 3 and "+0.315 [ -0.010 , +0.300 ]" in plain
-    assert plain.count("52.9% [ 41.0% , 64.1% ]") == 4  # the champion's line and the three rows
-    assert 'data-fact="d07.cs1.low"' in text and 'data-fact="d07.cs2.margin"' in text
+    assert plain.count("42.6% [ 33.0% , 52.0% ]") == 4 and plain.count("56.4% [ 47.0% , 66.0% ]") == 4
+    assert "52.9%" not in plain  # the share over every image, lesion-free ones included, is not the headline
+    assert 'data-fact="d07.cs1.low"' in text and 'data-fact="d07.cs2.offf"' in text
 
 
 # --- 9. FROC reach -------------------------------------------------------------------------------------------------

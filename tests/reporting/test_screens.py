@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -191,6 +192,12 @@ def test_screens_of_the_running_services_are_images_with_the_exports_digest(tiny
         assert record["digest"] == version_id(export)
         assert provenance.absolute_paths(record) == []
         assert dicom.stem not in json.dumps(record)  # the image id is neither shown nor recorded
+        if name == "web_app":  # the decision the page shows, as its text (the slide prints it at a readable size)
+            decision, caption = record["result"]["decision"], record["result"]["caption"]
+            assert len(decision) == 1 and re.fullmatch(
+                r"(Recall|Routine) — p = \d\.\d{3,} [≥<] threshold \d\.\d{3,}", decision[0]
+            ), record["result"]
+            assert len(caption) == 1 and caption[0].startswith(screens.CAPTION_STARTS), record["result"]
     if os.environ.get("MAMMO_SCREENSHOTS"):  # to look at them (as tests/serving/test_app.py does)
         shutil.copytree(tmp_path / "figures", os.environ["MAMMO_SCREENSHOTS"], dirs_exist_ok=True)
     checks = provenance.check_artifacts(tmp_path, export)

@@ -165,18 +165,23 @@ def test_web_app_result_keeps_the_decision_the_image_and_its_notes(tmp_path):
     pixels = np.asarray(cut.convert("RGB"))
     assert not (pixels == (240, 242, 246)).all(axis=2).any()  # no sidebar
     assert not (pixels == (255, 249, 225)).all(axis=2).any()  # no banner
-    # a tinted notice between the decision and the image (the app's heat-map label) stays; a far footer goes
+    # a tinted notice between the decision and the image (the app's heat-map label, which the slide quotes as text)
+    # goes, and does not widen the cut; a far footer goes too
     page_array = np.asarray(Image.open(page)).copy()
     page_array[145:158, 260:980] = (225, 236, 250)
     page_array[590:600, 260:300] = 90  # 50 white rows under the caption
     Image.fromarray(page_array).save(page)
-    assert sf.web_app_cut(page, margin=10) == (250, 90, 990, 550)
+    assert sf.web_app_layout(page, margin=10) == {"box": (250, 90, 710, 550), "skip": (145, 158)}
+    cut = np.asarray(Image.open(io.BytesIO(sf.web_app_result(page, margin=10))).convert("RGB"))
+    assert not (np.abs(cut.astype(int) - (225, 236, 250)).max(axis=2) < 6).any()  # no notice pixels
+    factor = min(sf.SPLIT_BOX[0] / 460, sf.SPLIT_BOX[1] / (460 - 13), sf.WEB_APP_SCALE)
+    assert cut.shape[:2] == (round((460 - 13) * factor), round(460 * factor))  # 13 rows shorter, as wide
     blank = tmp_path / "blank.png"
     Image.new("RGB", (300, 200), "white").save(blank)
     assert sf.web_app_result(blank) is None and sf.web_app_result(tmp_path / "none.png") is None
 
 
-def test_web_app_result_of_the_built_screenshot_keeps_the_heat_map_label():
+def test_web_app_result_of_the_built_screenshot_keeps_the_decision_and_the_caption():
     shot = RESULTS.parent / "figures" / "web_app.png"
     if not shot.is_file():
         pytest.skip("no web-app screenshot in reports/figures")
@@ -186,11 +191,15 @@ def test_web_app_result_of_the_built_screenshot_keeps_the_heat_map_label():
     left, top, right, bottom = sf.web_app_cut(shot)
     rgb = np.asarray(full.convert("RGB")).astype(int)[:, left:right]
     image_bottom = int((rgb.max(axis=2) < 16).any(axis=1).nonzero()[0][-1])
-    assert bottom > image_bottom + 20  # the notes under the image (the "not a localisation" label) are kept
-    factor = min(sf.SPLIT_BOX[0] / (right - left), sf.SPLIT_BOX[1] / (bottom - top), sf.WEB_APP_SCALE)
+    assert bottom > image_bottom + 20  # the caption under the image is kept
+    skip = sf.web_app_layout(shot)["skip"]
+    height = bottom - top - (skip[1] - skip[0] if skip else 0)  # the notice's rows go
+    factor = min(sf.SPLIT_BOX[0] / (right - left), sf.SPLIT_BOX[1] / height, sf.WEB_APP_SCALE)
     shown = Image.open(io.BytesIO(sf.web_app_result(shot)))
     assert shown.width <= sf.SPLIT_BOX[0] and shown.height <= sf.SPLIT_BOX[1]
-    assert shown.height == pytest.approx((bottom - top) * factor, abs=1)  # the PNG is that size: no browser shrink
+    assert shown.height == pytest.approx(height * factor, abs=1)  # the PNG is that size: no browser shrink
+    # its text (Streamlit's 16 px) is shown at three quarters of its size or more: the notice no longer sets the width
+    assert factor * sf.WEB_APP_TEXT_PX >= 0.75 * sf.WEB_APP_TEXT_PX
 
 
 def test_champion_slide_confusion_is_drawn_for_the_split_slide(tmp_path):
