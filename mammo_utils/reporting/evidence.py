@@ -542,6 +542,10 @@ def interval_label(book: FactBook, base: str) -> str:
     )
 
 
+#: A hit rate whose interval lies below this misses the lesion on most lesion images.
+HALF = 0.5
+
+
 def share_text(render, key: str, base: str) -> str:
     """``x% [lo, hi]`` of a share record (``share``, ``low``, ``high`` at ``base``), for either renderer.
 
@@ -589,9 +593,9 @@ def peaks_off_breast_text(book: FactBook, src: str, render, key: str = "d07.off"
     rate = pair_text(render, key + ".in", pg + ".hit_rate", pg + ".hit_rate_ci", "pct")
     misses = (_try(book, pg + ".hit_rate_ci") or [None, None])[1]
     reading = (
-        ": its peak misses the lesion box on most lesion images (the hit rate's upper limit is below 50%), so a map "
-        "shows where the score is sensitive, not where the lesion is"
-        if misses is not None and misses < 0.5
+        f": its peak misses the lesion box on most lesion images (the hit rate's upper limit is below {HALF:.0%}), "
+        "so a map shows where the score is sensitive, not where the lesion is"
+        if misses is not None and misses < HALF
         else ""
     )
     return (

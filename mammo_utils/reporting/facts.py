@@ -366,13 +366,13 @@ def computed_html(text: str, how: str) -> str:
         how: What it is computed from, e.g. ``"sum of the test scorings listed in the final report"``.
 
     Returns:
-        ``<span class="fact" title="computed: …">text</span>``.
+        ``<span class="fact computed" title="computed: …">text</span>``.
 
     Example:
         >>> computed_html("38", "sum of the recorded test scorings")
-        '<span class="fact" title="computed: sum of the recorded test scorings">38</span>'
+        '<span class="fact computed" title="computed: sum of the recorded test scorings">38</span>'
     """
-    return f'<span class="fact" title="computed: {html.escape(how)}">{html.escape(text)}</span>'
+    return f'<span class="fact computed" title="computed: {html.escape(how)}">{html.escape(text)}</span>'
 
 
 def printed_keys(page: str) -> set[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTING = REPO / "mammo_utils" / "reporting"
@@ -877,7 +878,9 @@ def test_slides_say_what_05_and_06_concluded_and_that_data_is_synthetic(built):
     assert re.search(r" − [^<:]+: ([^<]+ (higher|lower)|no difference shown)", deck)
     assert "the champion alias" in deck
     assert "(synthetic data)" in deck and "<b>Synthetic data</b>" in deck
-    assert re.search(r"The test split was scored \d+ times", deck) and "of every 1,000 screened breasts" in deck
+    plain = re.sub(r"<[^>]+>", "", deck)
+    assert re.search(r"The test split was scored \d+ times", plain) and "of every 1,000 screened breasts" in plain
+    assert 'class="fact computed" title="computed: sum of the test scorings' in deck  # hovered, it says how
     export = json.loads((reports / "results" / "08_export.json").read_text())
     stamped = re.search(r"Export <code><span[^>]*>([0-9a-f]{12})</span></code>, build", deck)  # the title slide's
     assert bool(stamped) == bool(export.get("build")) and (not stamped or stamped[1] == export["provenance"]["digest"])
@@ -1145,3 +1148,21 @@ def test_nested_box_sentence_gives_every_seed_its_paired_change():
         assert text.endswith("so it is not applied: the service keeps every box the model's NMS keeps.")
         (root / "d.json").write_text(json.dumps({}))
         assert nested_boxes_sentence(FactBook(root), "d.json") == ""
+
+
+def test_the_serving_slide_prints_the_live_output_the_screenshot_recorded(tmp_path):
+    from mammo_utils.reporting.facts import FactBook
+    from mammo_utils.reporting.slides import _serving_slide
+
+    figs = tmp_path / "reports" / "figures"
+    figs.mkdir(parents=True)
+    Image.new("RGB", (40, 30), "white").save(figs / "web_app.png")
+    record = {"digest": "0123456789ab", "uploaded": "example.dcm"}
+    (figs / "web_app.json").write_text(json.dumps({"provenance": record}))
+    assert "Live output" not in _serving_slide(FactBook(tmp_path), figs)  # a sidecar without the page's text
+    shown = {"decision": ["Recall — p = 0.999 ≥ threshold 0.191"], "caption": ["Detector: 2 findings boxed."]}
+    (figs / "web_app.json").write_text(json.dumps({"provenance": {**record, "result": shown}}))
+    slide = _serving_slide(FactBook(tmp_path), figs)
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", "", slide)).split())
+    assert "Live output for example.dcm: Recall — p = 0.999 ≥ threshold 0.191 (Detector: 2 findings boxed.)" in plain
+    assert 'title="source: reports/figures/web_app.json#provenance.result.decision.0"' in slide
