@@ -243,9 +243,12 @@ def champion_slide_confusion(confusion: dict, title: str, folder: str | Path) ->
 
     with plt.rc_context({"font.size": SLIDE_FONT_PT - 1}):
         fig = plot_confusion(confusion, title)
-        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.6 / SLIDE_DPI)
+        fig.set_size_inches(SPLIT_BOX[0] / SLIDE_DPI, SPLIT_BOX[1] * 0.75 / SLIDE_DPI)
         for ax in fig.axes:  # two-word class names on two lines: side by side they would touch at this size
             ax.set_xticks(ax.get_xticks(), [t.get_text().replace(" ", "\n") for t in ax.get_xticklabels()])
+        for ax in fig.axes[1:]:  # the same rows as the first panel: named once, at the left, so the panels part
+            ax.set_ylabel("")
+            ax.set_yticks(ax.get_yticks(), [""] * len(ax.get_yticks()))
         fig.suptitle(f"{title}\n(threshold {confusion['threshold']:.3f}, frozen on validation)")
         fig.tight_layout()
     return save_slide_figure(fig, CHAMPION_SLIDE, folder, box=SPLIT_BOX)
