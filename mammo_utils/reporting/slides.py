@@ -33,7 +33,7 @@ section.big table{font-size:3vh;margin:1vh 0 2vh}.body{flex:1;display:flex;flex-
 section.title{justify-content:center}section.title h1{font-size:5.6vh}section.big td,section.big th{padding:1vh 1.2vw}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul,.split>.col{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
-table{border-collapse:collapse;font-size:2.4vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
+table{border-collapse:collapse;font-size:2.4vh}table.tight{font-size:2.1vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
 td+td{white-space:nowrap}
 .num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
@@ -334,7 +334,7 @@ def _off_breast_line(book: FactBook, det: str) -> str:
 
 
 def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) -> str:
-    """One seed's row of the Grad-CAM table: hits k of n with the hit rate, the margin over chance and the share of
+    """One seed's row of the Grad-CAM table: the hit rate, the margin over chance and the share of
     maps that peak off the breast, each with its 95% patient-bootstrap interval (the final report's fact keys).
 
     Args:
@@ -361,8 +361,7 @@ def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) ->
     mark = " (champion)" if champion else ""
     return (
         f"<tr><td style='white-space:nowrap'>{book.html(key, base + '.seed', 'int')}{mark}</td>"
-        f"<td>{book.html(key + '.hits', base + '.hits', 'int')} of {book.html(key + '.n', base + '.n', 'int')}, "
-        f"{book.pair_html(key + '.pg', base + '.hit_rate', base + '.hit_rate_ci', 'pct')}</td>"
+        f"<td>{book.pair_html(key + '.pg', base + '.hit_rate', base + '.hit_rate_ci', 'pct')}</td>"
         f"<td>{margin}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
     )
 
@@ -390,11 +389,11 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
         f"the map's peak inside a lesion box, chance {book.html('d07.cs.chance', chance, 'pct')}.</p>"
     )
     head = (
-        "<tr><th>seed</th><th>hits, rate [95% CI]</th><th>margin over chance [CI]</th>"
-        "<th>off the breast, lesion images [CI]</th><th>off the breast, lesion-free [CI]</th></tr>"
+        "<tr><th>seed</th><th>hit rate [95% CI]</th><th>margin over chance [CI]</th>"
+        "<th>off the breast: lesion images [CI]</th><th>lesion-free images [CI]</th></tr>"
     )
     rows = "".join(_gradcam_row(book, det, i, run, run.get("seed") == champion) for i, run in enumerate(runs))
-    return f"{verdict}<table>{head}{rows}</table>"
+    return f"{verdict}<table class='tight'>{head}{rows}</table>"
 
 
 def gradcam_list(book: FactBook, det: str) -> str:
