@@ -33,7 +33,8 @@ section.big table{font-size:3vh;margin:1vh 0 2vh}.body{flex:1;display:flex;flex-
 section.title{justify-content:center}section.title h1{font-size:5.6vh}section.big td,section.big th{padding:1vh 1.2vw}
 .split{flex:1;min-height:0;display:flex;gap:3vw}.split>ul,.split>.col{flex:1;align-self:center}
 .split>.fig{flex:1.4;height:100%}
-table{border-collapse:collapse;font-size:2.4vh}table.tight{font-size:2.1vh}td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
+table{border-collapse:collapse;font-size:2.4vh}table.tight{font-size:2.1vh}
+td,th{border-bottom:1px solid #ddd;padding:.6vh 1vw;text-align:left}
 td+td{white-space:nowrap}
 .num{position:fixed;right:2vw;bottom:1.5vh;color:#888;font-size:2vh}"""
 
