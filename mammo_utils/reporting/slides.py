@@ -368,7 +368,7 @@ def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) ->
 
 
 def _gradcam_seeds(book: FactBook, det: str) -> str:
-    """The pointing game per champion-arm seed: the verdict line, then a table (seed, hits, margin over chance,
+    """The pointing game per champion-arm seed: the verdict line, then a table (seed, hit rate, margin over chance,
     off-breast share on lesion and on lesion-free images), each value with its 95% patient-bootstrap interval.
 
     Args:
