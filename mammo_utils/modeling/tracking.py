@@ -465,6 +465,34 @@ def set_champion(registered_model: str, version: str) -> None:
     mlflow.MlflowClient().set_registered_model_alias(registered_model, CHAMPION, version)
 
 
+def open_champion(registered_model: str, version: str, own: set[str]) -> str | None:
+    """04's step of the champion chain: move the :data:`CHAMPION` alias to ``version`` unless a later stage moved it.
+
+    04 opens the chain (05, 06 and the retraining gate move the alias on only through their paired tests). Run
+    again on its own, after them, it must not take the alias back from the model they promoted and 08 exported:
+    it moves the alias only when there is none yet, or when it is on one of 04's own versions.
+
+    Args:
+        registered_model: The registered model's name.
+        version: 04's chosen version.
+        own: Every registry version 04 registered (its seeds).
+
+    Returns:
+        None when the alias now points at ``version``; else the version that keeps it.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    try:
+        holder = str(client.get_model_version_by_alias(registered_model, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:  # no alias yet (a fresh store)
+        holder = None
+    if holder is not None and holder not in {str(v) for v in own}:
+        return holder
+    client.set_registered_model_alias(registered_model, CHAMPION, version)
+    return None
+
+
 def runs_table(cfg: Config, columns: tuple[str, ...] = ()) -> "Any":
     """Finished runs of the experiment as a frame (newest first), for comparison tables.
 

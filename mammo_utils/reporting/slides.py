@@ -360,10 +360,12 @@ def _gradcam_row(book: FactBook, det: str, i: int, run: dict, champion: bool) ->
         for kind, short in (("lesion", "offl"), ("no_lesion", "offf"))
     ]
     mark = " (champion)" if champion else ""
+    values = [book.pair_html(key + ".pg", base + ".hit_rate", base + ".hit_rate_ci", "pct"), margin, *cells]
+    # each interval under its value: five columns of "value [low, high]" on one line overflow the slide
     return (
         f"<tr><td style='white-space:nowrap'>{book.html(key, base + '.seed', 'int')}{mark}</td>"
-        f"<td>{book.pair_html(key + '.pg', base + '.hit_rate', base + '.hit_rate_ci', 'pct')}</td>"
-        f"<td>{margin}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        + "".join(f"<td>{v.replace(' [', '<br>[', 1)}</td>" for v in values)
+        + "</tr>"
     )
 
 
