@@ -112,7 +112,7 @@ unnecessary recall (specificity, which sets the recall rate).</p>
 laterality). It reports <b>pF1</b> (probabilistic F1, the RSNA competition metric [ref:rsna-competition]: precision
 and recall computed on predicted probabilities rather than decisions, so confident errors cost more),
 <b>ROC-AUC</b> (ranking quality, threshold-free) and <b>sensitivity at 90% specificity</b> (how many cancers are
-found at the lowest threshold that still flags at most 1 in 10 healthy breasts). A lesion detector boxes what it
+found at best by any threshold that flags at most 1 in 10 healthy breasts). A lesion detector boxes what it
 finds, and Grad-CAM shows where the classifier's score is sensitive (§4 measures how often that is the lesion). It is
 a research tool, not a medical device.</p>
 <p>For scale on the real data: the competition's 1st-place solution classified breast crops (found by a YOLOX-nano
@@ -659,10 +659,10 @@ def nested_boxes_sentence(book: FactBook, src: str) -> str:
         " The detector's non-maximum suppression is class-agnostic but works by IoU (&ge; 0.5), so a box of one "
         "class nested inside a larger box of another class on the same lesion survives it, and the service shows "
         "both. Dropping the lower-scoring of two boxes that overlap by at least "
-        f"{book.html('d07.nest.ov', key + '.overlap', 'pct0')} of the smaller one's area lowers validation mAP@0.5 "
-        f"on {lower} and raises it on {higher} of {book.html('d07.nest.n', key + '.n', 'int')} seeds (as served to "
-        f"with the step; the change with its paired 95% patient-bootstrap interval on the validation patients: "
-        f"{rows}), {verdict}."
+        f"{book.html('d07.nest.ov', key + '.overlap', 'pct0')} of the smaller one's area changes validation mAP@0.5 "
+        f"with a paired 95% patient-bootstrap interval below 0 on {lower} and above 0 on {higher} of "
+        f"{book.html('d07.nest.n', key + '.n', 'int')} seeds (mAP@0.5 as served, then with the step, and the change "
+        f"with its interval on the validation patients: {rows}), {verdict}."
     )
 
 

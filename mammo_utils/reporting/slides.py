@@ -387,7 +387,8 @@ def _gradcam_seeds(book: FactBook, det: str) -> str:
     champion = _try(book, det + "#gradcam_seeds.champion_seed")
     chance = det + "#gradcam_seeds.runs.0.chance"
     verdict = (
-        f"<p>Grad-CAM beats chance on {len(beating)} of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} "
+        f"<p>Grad-CAM beats chance on {book.html('d07.cs.beating', det + '#gradcam_seeds.beating_seeds|len', 'int')} "
+        f"of {book.html('d07.cs.n', det + '#gradcam_seeds.n', 'int')} "
         "champion-arm seeds (patient-bootstrap lower bound of the margin&nbsp;&gt;&nbsp;0) in the pointing game: "
         f"the map's peak inside a lesion box, chance {book.html('d07.cs.chance', chance, 'pct')}.</p>"
     )

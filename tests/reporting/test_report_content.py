@@ -1142,7 +1142,8 @@ def test_nested_box_sentence_gives_every_seed_its_paired_change():
         root = Path(folder)
         (root / "d.json").write_text(json.dumps({"nested_boxes": nested}))
         text = re.sub(r"<[^>]+>", "", nested_boxes_sentence(FactBook(root), "d.json"))
-        assert "lowers validation mAP@0.5 on 1 and raises it on 0 of 2 seeds" in text
+        assert "with a paired 95% patient-bootstrap interval below 0 on 1 and above 0 on 0 of 2 seeds" in text
+        assert "as served, then with the step" in text
         assert "seed 0 0.316 to 0.241, change -0.075 [-0.120, -0.030]" in text
         assert "seed 1 0.293 to 0.250, change -0.043 [-0.090, +0.010]" in text
         assert text.endswith("so it is not applied: the service keeps every box the model's NMS keeps.")
