@@ -166,7 +166,8 @@ def plot_froc(curves: dict, rates=FROC_RATES, title: str = "FROC on the test pat
 #: How a detection grid picks its images, in words (the figure's caption and the slide's foot say it).
 GRID_RULE = (
     "a recalled cancer, a missed cancer and a cancer-free image (decision per breast at the frozen threshold), "
-    "each its group's median by image p; cancers from images with a lesion box"
+    "each its group's median by image p (a grid of several per group: spread over the group's p quantiles); "
+    "cancers from images with a lesion box"
 )
 #: The groups of :data:`GRID_RULE`, in the grid's order.
 GRID_GROUPS = ("recalled cancer", "missed cancer", "cancer-free")
