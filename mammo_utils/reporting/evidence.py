@@ -260,9 +260,11 @@ def holdout_use_html(book: FactBook) -> str:
             if row.get("variant") == base
         )
         if again:
-            reused = f" ({again} of them are 04's {html.escape(str(base))} runs listed again as the reference arm)"
+            count = computed_html(str(again), "seeds of the reference arm in 05 and 06")
+            reused = f" ({count} of them are 04's {html.escape(str(base))} runs listed again as the reference arm)"
     return (
-        f"<p><b>How often the test split was scored.</b> It was not scored once: {total} test scorings are recorded"
+        f"<p><b>How often the test split was scored.</b> It was not scored once: "
+        f"{computed_html(str(total), 'sum of the scorings listed in this paragraph')} test scorings are recorded"
         f"{reused}: {'; '.join(items)}. Every choice (checkpoint, threshold, arm, hyper-parameters, alias) was made "
         "on validation patients; the test numbers of the other runs are reported so that the chosen one can be "
         "read against them, and none of them ranked anything. The more models are scored on one test split, the "

@@ -35,6 +35,7 @@ from .facts import (
     FactBook,
     FactError,
     alias_after_05,
+    computed_html,
     files_read,
     has_source,
     name_real_csv,
@@ -1197,19 +1198,26 @@ def _chance_psi_sentence(book: FactBook, src: str) -> str:
         tail = "within the image-by-image level: no drift beyond sampling noise. "
     elif reading == "patients":
         tail = (
-            f"{observed / images:.0f}x the image-by-image level but within the patient-by-patient one: its "
+            f"{_ratio(observed / images, '.0f')}x the image-by-image level but within the patient-by-patient one: its "
             f"{new_patients} new patients move the features no more than a random set of training patients does, "
             "so the gap to the image-by-image null is the views of one patient moving together. " + either
         )
     else:
         tail = (
-            f"{observed / images:.0f}x the image-by-image level and still {observed / patients:.1f}x the patient-by-"
-            f"patient one. Drawing whole patients raises the chance level {patients / images:.1f}x, so the views of "
+            f"{_ratio(observed / images, '.0f')}x the image-by-image level and still "
+            f"{_ratio(observed / patients, '.1f')}x the patient-by-"
+            f"patient one. Drawing whole patients raises the chance level {_ratio(patients / images, '.1f')}x, so the "
+            "views of "
             f"one patient moving together explain part of the gap, not all of it. Both levels are biased low (the "
             f"windows share images with the reference), so the rest is not shown to be a difference between the test "
             f"split's {new_patients} patients and the training patients: " + independent + either
         )
     return held + text + tail
+
+
+def _ratio(value: float, fmt: str) -> str:
+    """A ratio of two printed PSI levels, marked as computed from them."""
+    return computed_html(format(value, fmt), "ratio of the two PSI levels this sentence prints")
 
 
 def _windows(book: FactBook, held: str) -> str:
@@ -1220,7 +1228,8 @@ def _windows(book: FactBook, held: str) -> str:
         book.value("ops.held.n", held + ".window")
     )
     return (
-        f" (the fold holds {n:.1f} windows' worth of images, so the windows overlap and the level rests on few "
+        f" (the fold holds {computed_html(f'{n:.1f}', 'the fold images divided by the window size')} windows' worth "
+        "of images, so the windows overlap and the level rests on few "
         "independent ones)"
     )
 
@@ -1278,7 +1287,8 @@ def _held_out_sentence(book: FactBook, chance: str, feature: str, new_patients: 
             f"patients of the same population do (the fixed bands alone would call this PSI {status(observed)}). "
         )
     return text + (
-        f", {observed / level:.1f}x that level: its {new_patients} patients differ from the training population "
+        f", {_ratio(observed / level, '.1f')}x that level: its {new_patients} patients differ from the training "
+        "population "
         "by more than new patients of that population do. "
     )
 
