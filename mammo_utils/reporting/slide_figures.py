@@ -1,3 +1,5 @@
+# Size: one function per kind of slide copy (figures drawn again, the export table, the web-app screenshot cut),
+# all sharing the slide measures defined at the top.
 """Slide copies of figures: drawn (or cut) for a 1280 by 720 slide, so no text on a slide is smaller than 14 pixels.
 
 A notebook figure is drawn for a page and then shrunk to fit a slide: its 8-point labels end up 6-8 pixels high.
