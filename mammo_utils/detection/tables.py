@@ -203,6 +203,10 @@ def pointing_seed_table(over_seeds: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: A hit rate whose interval lies below this misses the lesion box on most lesion images (07 and the report say so).
+HALF = 0.5
+
+
 def _share(part: dict) -> str:
     """``k of n (x% [lo, hi])`` of a share record (``off``, ``images``, ``share``, ``low``, ``high``)."""
     return f"{part['off']} of {part['images']} ({part['share']:.1%} [{part['low']:.1%}, {part['high']:.1%}])"
@@ -244,9 +248,9 @@ def peaks_markdown(off: dict, pointing: dict, floor: float) -> str:
         f"in **{_share(off['no_lesion'])}**, where a classifier keyed on the image border or the breast's size would "
         f"look ({how})."
     )
-    if high < 0.5:
+    if high < HALF:
         text += (
-            " Its peak misses the lesion box on most lesion images (the hit rate's upper limit is below 50%), so a map "
-            "shows where the score is sensitive, not where the lesion is."
+            f" Its peak misses the lesion box on most lesion images (the hit rate's upper limit is below {HALF:.0%}), "
+            "so a map shows where the score is sensitive, not where the lesion is."
         )
     return text

@@ -15,6 +15,7 @@ import html
 
 import numpy as np
 
+from ..detection.tables import HALF
 from ..evaluation.compare import METRICS
 from ..evaluation.screening import FALLBACK_PREVALENCE, Prevalence, screening_range, screening_translation
 from ..export.benchmark import delta_reference
@@ -542,10 +543,6 @@ def interval_label(book: FactBook, base: str) -> str:
     return (
         "95% patient bootstrap" if _try(book, base + ".interval") == "patient bootstrap" else "Wilson 95% over images"
     )
-
-
-#: A hit rate whose interval lies below this misses the lesion on most lesion images.
-HALF = 0.5
 
 
 def share_text(render, key: str, base: str) -> str:
